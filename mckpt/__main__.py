@@ -1,0 +1,3 @@
+from mckpt.cli.app import main
+
+main()

@@ -1,0 +1,1 @@
+"""The command-line layer: thin Typer commands over the library in `mckpt`."""

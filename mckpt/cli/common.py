@@ -1,0 +1,73 @@
+"""Shared option types and error handling for every command (one place, like `hf`'s CLI)."""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+import traceback
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
+
+import typer
+
+from ..errors import MckptError
+from ..output import TABLE_FORMATS, Output, print_error
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+state = {"debug": bool(os.environ.get("MCKPT_DEBUG"))}
+
+
+def _check_format(value: str | None) -> str | None:
+    if value is not None and value not in TABLE_FORMATS:
+        raise typer.BadParameter(f"unknown format {value!r}; one of: {', '.join(TABLE_FORMATS)}")
+    return value
+
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document (stable schema, see README).")]
+FormatOpt = Annotated[
+    str | None,
+    typer.Option("--format", "-f", metavar="FMT", callback=_check_format,
+                 help="Print tables in a tabulate format: plain, github, latex, tsv, csv, …"),
+]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")]
+
+
+def make_output(json: bool = False, fmt: str | None = None, quiet: bool = False) -> Output:
+    return Output(json=json, fmt=fmt, quiet=quiet)
+
+
+def handle_errors(func: F) -> F:
+    """Turn MckptError into `error: …` on stderr and its exit code; bugs into one line too.
+
+    `--debug` (or MCKPT_DEBUG=1) shows the traceback instead.
+    """
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except (typer.Exit, typer.Abort):
+            raise
+        except MckptError as e:
+            if state["debug"]:
+                traceback.print_exc()
+            print_error(str(e), e.hint)
+            raise typer.Exit(e.exit_code) from None
+        except KeyboardInterrupt:
+            print_error("interrupted")
+            raise typer.Exit(130) from None
+        except BrokenPipeError:
+            # `mckpt list | head`: the reader left; exit quietly like other Unix tools.
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            raise typer.Exit(0) from None
+        except Exception as e:
+            if state["debug"]:
+                raise
+            print_error(f"internal error: {type(e).__name__}: {e}",
+                        "this is a bug in mckpt; rerun with --debug and report the traceback")
+            raise typer.Exit(1) from None
+
+    return wrapper  # type: ignore[return-value]

@@ -1,0 +1,37 @@
+"""`mckpt inspect`: one checkpoint's args, results, tensors and training state."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from ..checkpoint import read_checkpoint, to_plain
+from ..render import render_args, render_checkpoint, render_tensor_list
+from .common import FormatOpt, JsonOpt, QuietOpt, handle_errors, make_output
+
+
+@handle_errors
+def inspect_command(
+    file: Annotated[str, typer.Argument(help="A checkpoint file (.pt).")],
+    tensors: Annotated[bool, typer.Option("--tensors", "-t", help="List every tensor (aliases marked).")] = False,
+    args_only: Annotated[bool, typer.Option("--args-only", "-a", help="Print only the saved args.")] = False,
+    json: JsonOpt = False,
+    fmt: FormatOpt = None,
+    quiet: QuietOpt = False,
+) -> None:
+    """Show what a checkpoint holds, without torch and without running code from it."""
+    ck = read_checkpoint(file)
+    out = make_output(json, fmt, quiet)
+    if json:
+        out.emit_json(to_plain(ck.args) if args_only else ck.to_json(full_tensors=tensors))
+    elif args_only:
+        render_args(out, ck.args)
+    elif tensors and fmt:
+        render_tensor_list(out, ck)
+    else:
+        render_checkpoint(out, ck, tensors=tensors)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("inspect")(inspect_command)

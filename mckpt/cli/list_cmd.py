@@ -1,0 +1,51 @@
+"""`mckpt list`: folders of checkpoints as runs."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from ..errors import MckptError, UsageError
+from ..render import render_listing
+from ..runs import SORT_KEYS, filter_runs, scan
+from .common import FormatOpt, JsonOpt, QuietOpt, handle_errors, make_output
+
+
+@handle_errors
+def list_command(
+    paths: Annotated[list[str] | None, typer.Argument(help="Folders (or files) to list [default: ./checkpoints].")
+                     ] = None,
+    recursive: Annotated[bool, typer.Option("--recursive", "-r", help="Look into sub-folders too.")] = False,
+    acc: Annotated[bool, typer.Option("--acc", help="Read each run's newest file for its final accuracy.")] = False,
+    model: Annotated[str | None, typer.Option("--model", "-m", help="Only runs of this model.")] = None,
+    dataset: Annotated[str | None, typer.Option("--dataset", "-d", help="Only runs on this dataset.")] = None,
+    sort: Annotated[str, typer.Option("--sort", "-s", help=f"Sort by: {', '.join(SORT_KEYS)}.")] = "started",
+    reverse: Annotated[bool, typer.Option("--reverse", help="Reverse the order.")] = False,
+    json: JsonOpt = False,
+    fmt: FormatOpt = None,
+    quiet: QuietOpt = False,
+) -> None:
+    """List checkpoints grouped into runs (names parsed, nothing loaded unless --acc)."""
+    if sort not in SORT_KEYS:
+        raise UsageError(f"unknown sort key {sort!r}; one of: {', '.join(SORT_KEYS)}")
+    if sort == "acc" and not acc:
+        acc = True
+    targets = paths or ["checkpoints"]
+    if not paths:
+        import os
+
+        if not os.path.isdir("checkpoints"):
+            raise MckptError("no ./checkpoints folder here", path="checkpoints",
+                             hint="run inside a Mammoth working folder, or pass a folder: mckpt list PATH")
+    listing = scan(targets, recursive=recursive, acc=acc)
+    listing.runs = sorted(filter_runs(listing.runs, model, dataset), key=SORT_KEYS[sort], reverse=reverse)
+    out = make_output(json, fmt, quiet)
+    if json:
+        out.emit_json(listing.to_json())
+    else:
+        render_listing(out, listing, acc=acc)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("list")(list_command)

@@ -1,0 +1,50 @@
+"""Errors that mckpt reports to the user as one line (plus an optional hint).
+
+Every failure a user can cause (a bad file, a bad URL, a missing Mammoth checkout) is raised as a
+:class:`MckptError`, so the CLI can print it without a traceback and library users can catch one
+type. Anything else escaping is a bug in mckpt and is reported as such.
+"""
+
+from __future__ import annotations
+
+
+class MckptError(Exception):
+    """A failure to report as `error: <path>: <message>` with an optional `hint:` line."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, *, path: str | None = None, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.path = path
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}" if self.path else self.message
+
+
+class NotACheckpoint(MckptError):
+    """The bytes are not a torch checkpoint at all (empty, random, an LFS pointer, a text file)."""
+
+
+class CorruptCheckpoint(MckptError):
+    """The file looks like a checkpoint but is truncated or malformed."""
+
+
+class UnsafePickle(MckptError):
+    """The pickle asks for a global that could run code; nothing from it was executed."""
+
+    def __init__(self, global_name: str, *, path: str | None = None) -> None:
+        super().__init__(
+            f"refused to load: the pickle calls {global_name}, which could run code "
+            "(nothing was executed)",
+            path=path,
+            hint="this file was crafted or is not a checkpoint; do not torch.load it",
+        )
+        self.global_name = global_name
+
+
+class UsageError(MckptError):
+    """Options that do not fit together; reported like Click's usage errors (exit code 2)."""
+
+    exit_code = 2

@@ -1,0 +1,45 @@
+"""Continual-learning metrics from Mammoth's accuracy matrices, computed as Mammoth computes them.
+
+`matrix[t]` lists the accuracy on tasks `0..t` measured after training task `t`, so the matrix is
+lower-triangular and its length is the number of tasks done.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Metrics:
+    """Summary of one accuracy matrix (class-IL or task-IL)."""
+
+    avg_after_task: list[float]  # mean accuracy over seen tasks, after each task
+    final_avg: float | None
+    forgetting: float | None  # Mammoth's utils.metrics.forgetting
+    bwt: float | None  # backward transfer, Mammoth's utils.metrics.backward_transfer
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "avg_after_task": self.avg_after_task,
+            "final_avg": self.final_avg,
+            "forgetting": self.forgetting,
+            "bwt": self.bwt,
+        }
+
+
+def _mean(xs: list[float]) -> float | None:
+    return sum(xs) / len(xs) if xs else None
+
+
+def compute_metrics(matrix: list[list[float]]) -> Metrics:
+    """Average accuracy per task, forgetting and BWT; the latter two need at least two tasks."""
+    avgs = [m for m in (_mean(row) for row in matrix) if m is not None]
+    n = len(matrix)
+    forgetting = bwt = None
+    if n >= 2 and all(len(row) > i for i, row in enumerate(matrix)):
+        final = matrix[-1]
+        if len(final) >= n - 1:
+            best = [max(row[i] for row in matrix if len(row) > i) for i in range(n - 1)]
+            forgetting = _mean([best[i] - final[i] for i in range(n - 1)])
+            bwt = _mean([final[i] - matrix[i][i] for i in range(n - 1)])
+    return Metrics(avgs, avgs[-1] if avgs else None, forgetting, bwt)

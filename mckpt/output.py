@@ -1,0 +1,172 @@
+"""One output layer for every command: Rich on a terminal, plain text in a pipe, JSON, tabulate.
+
+Commands describe *what* to show (tables, key/value blocks, JSON documents); this module decides
+*how* from the user's flags and the terminal: `--json` prints one document, `--format F` prints
+tables in any tabulate format (`github`, `latex`, `tsv`…), a pipe gets plain text, and a terminal
+gets colour unless NO_COLOR is set. Rich and tabulate are imported only when used.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, TextIO
+
+TABLE_FORMATS = (
+    "plain", "simple", "github", "grid", "simple_grid", "rounded_grid", "fancy_grid", "pipe", "orgtbl",
+    "jira", "presto", "pretty", "psql", "rst", "mediawiki", "moinmoin", "youtrack", "html", "latex",
+    "latex_raw", "latex_booktabs", "latex_longtable", "textile", "tsv", "csv", "asciidoc",
+)
+
+
+def _json_default(o: Any) -> Any:
+    if hasattr(o, "isoformat"):
+        return o.isoformat()
+    return str(o)
+
+
+@dataclass
+class Output:
+    """Where and how a command prints. `json` wins over `fmt`; `quiet` keeps only errors."""
+
+    json: bool = False
+    fmt: str | None = None
+    quiet: bool = False
+    stream: TextIO | None = None
+
+    def __post_init__(self) -> None:
+        self.stream = self.stream or sys.stdout
+        self._console: Any = None
+
+    @property
+    def rich(self) -> bool:
+        """True when output goes to a terminal in human mode (colours, boxes)."""
+        return not self.json and self.fmt is None and _isatty(self.stream)
+
+    @property
+    def color(self) -> bool:
+        return self.rich and "NO_COLOR" not in os.environ
+
+    @property
+    def console(self) -> Any:
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(file=self.stream, highlight=False, no_color=not self.color,
+                                    soft_wrap=False)
+        return self._console
+
+    def emit_json(self, data: Any) -> None:
+        self.stream.write(json.dumps(data, indent=2, default=_json_default, ensure_ascii=False) + "\n")
+
+    def line(self, text: str = "", style: str | None = None) -> None:
+        if self.quiet:
+            return
+        if self.rich:
+            self.console.print(text, style=style, markup=False)
+        else:
+            self.stream.write(text + "\n")
+
+    def heading(self, text: str) -> None:
+        if self.quiet:
+            return
+        if self.rich:
+            self.console.print(f"\n[bold]{_escape(text)}[/bold]")
+        else:
+            self.stream.write(f"\n{text}\n")
+
+    def table(self, headers: Sequence[str], rows: Sequence[Sequence[Any]], *, title: str | None = None,
+              styles: Sequence[Sequence[str | None]] | None = None,
+              justify: Sequence[str] | None = None) -> None:
+        """A table: Rich with per-cell styles on a terminal, tabulate (`--format`, or `simple`) otherwise."""
+        if self.quiet:
+            return
+        if not self.rich:
+            from tabulate import tabulate
+
+            fmt = self.fmt or "simple"
+            if title and fmt in ("simple", "plain", "grid", "psql", "pretty", "simple_grid"):
+                self.stream.write(f"\n{title}\n")
+            text = tabulate([["" if c is None else c for c in r] for r in rows], headers=list(headers),
+                            tablefmt=fmt, disable_numparse=True)
+            self.stream.write(text + "\n")
+            return
+        from rich import box
+        from rich.table import Table
+
+        t = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, header_style="bold",
+                  title_style="bold", pad_edge=False)
+        for i, h in enumerate(headers):
+            t.add_column(h, justify=(justify[i] if justify else "left"), overflow="fold")  # type: ignore[arg-type]
+        for ri, r in enumerate(rows):
+            cells = []
+            for ci, c in enumerate(r):
+                style = styles[ri][ci] if styles and ri < len(styles) and ci < len(styles[ri]) else None
+                text = "" if c is None else str(c)
+                cells.append(f"[{style}]{_escape(text)}[/]" if style else _escape(text))
+            t.add_row(*cells)
+        self.console.print(t)
+
+    def fields(self, pairs: Sequence[tuple[str, Any]], title: str | None = None) -> None:
+        """A key/value block (run identity, summaries)."""
+        if self.quiet:
+            return
+        if self.rich:
+            if title:
+                self.heading(title)
+            width = max((len(k) for k, _ in pairs), default=0)
+            for k, v in pairs:
+                self.console.print(f"  [dim]{_escape(k.ljust(width))}[/dim]  {_escape(str(v))}")
+            return
+        if self.fmt:
+            self.table(["field", "value"], [[k, v] for k, v in pairs], title=title)
+            return
+        if title:
+            self.stream.write(f"\n{title}\n")
+        width = max((len(k) for k, _ in pairs), default=0)
+        for k, v in pairs:
+            self.stream.write(f"  {k.ljust(width)}  {v}\n")
+
+
+def _escape(text: str) -> str:
+    return text.replace("[", "\\[")
+
+
+def _isatty(stream: Any) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):
+        return False
+
+
+def human_bytes(n: int | None) -> str:
+    if n is None:
+        return "-"
+    size = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if size < 1024 or unit == "TiB":
+            return f"{int(size)} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{n} B"
+
+
+def human_count(n: int | None) -> str:
+    if n is None:
+        return "-"
+    for div, unit in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
+        if n >= div:
+            return f"{n / div:.2f}{unit}"
+    return str(n)
+
+
+def print_error(message: str, hint: str | None = None, stream: TextIO | None = None) -> None:
+    """`error: …` (and `hint: …`) on stderr, red on a terminal unless NO_COLOR."""
+    stream = stream or sys.stderr
+    color = _isatty(stream) and "NO_COLOR" not in os.environ
+    red, yellow, reset = ("\033[31;1m", "\033[33m", "\033[0m") if color else ("", "", "")
+    stream.write(f"{red}error:{reset} {message}\n")
+    if hint:
+        stream.write(f"{yellow}hint:{reset} {hint}\n")
