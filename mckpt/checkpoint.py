@@ -178,7 +178,7 @@ def summarize_optimizer(opt: Any) -> dict[str, Any] | None:
         groups_out.append(entry)
     state = opt.get("state") or {}
     tensors = list(_tensor_items(state))
-    n_storages, nbytes = _distinct_bytes(tensors)
+    _, nbytes = _distinct_bytes(tensors)
     kinds = sorted({k for v in state.values() if isinstance(v, dict) for k in v})
     first = groups_out[0] if groups_out else {}
     if "betas" in first:

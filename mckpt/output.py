@@ -84,6 +84,14 @@ class Output:
         """A table: Rich with per-cell styles on a terminal, tabulate (`--format`, or `simple`) otherwise."""
         if self.quiet:
             return
+        if self.fmt in ("csv", "tsv"):
+            # Machine formats: no padding, proper quoting (tabulate pads its tsv cells).
+            import csv
+
+            w = csv.writer(self.stream, delimiter="," if self.fmt == "csv" else "\t", lineterminator="\n")
+            w.writerow(headers)
+            w.writerows([["" if c is None else c for c in r] for r in rows])
+            return
         if not self.rich:
             from tabulate import tabulate
 
@@ -99,8 +107,11 @@ class Output:
 
         t = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, header_style="bold",
                   title_style="bold", pad_edge=False)
+        last = len(headers) - 1
         for i, h in enumerate(headers):
-            t.add_column(h, justify=(justify[i] if justify else "left"), overflow="fold")  # type: ignore[arg-type]
+            # Short columns never wrap; the last one (values, paths) folds when the screen is narrow.
+            t.add_column(h, justify=(justify[i] if justify else "left"),  # type: ignore[arg-type]
+                         no_wrap=i != last, overflow="fold")
         for ri, r in enumerate(rows):
             cells = []
             for ci, c in enumerate(r):

@@ -161,7 +161,7 @@ def scan(paths: Iterable[str], recursive: bool = False, acc: bool = False) -> Li
             except MckptError as e:
                 run.error = e.message
                 other.append({"path": run.newest.path, "reason": e.message})
-    return Listing(list(runs.values()), other)
+    return Listing(sorted(runs.values(), key=SORT_KEYS["started"]), other)
 
 
 def _run_name(name: ParsedName, key: str) -> ParsedName:

@@ -7,6 +7,7 @@ The archive reader only ever asks for byte ranges, so a local file, an HTTP serv
 from __future__ import annotations
 
 import os
+import stat
 from typing import Protocol, runtime_checkable
 
 from .errors import MckptError
@@ -33,15 +34,18 @@ class FileSource:
         self.name = os.fspath(path)
         try:
             self._fd = os.open(self.name, os.O_RDONLY | getattr(os, "O_BINARY", 0))
-        except IsADirectoryError:
-            raise MckptError("is a folder, not a checkpoint file", path=self.name) from None
         except FileNotFoundError:
             raise MckptError("no such file", path=self.name) from None
         except PermissionError:
             raise MckptError("permission denied", path=self.name) from None
         except OSError as e:
             raise MckptError(f"cannot open: {e.strerror}", path=self.name) from None
-        self.size = os.fstat(self._fd).st_size
+        st = os.fstat(self._fd)
+        if stat.S_ISDIR(st.st_mode):
+            self.close()
+            raise MckptError("is a folder, not a checkpoint file", path=self.name,
+                             hint=f"to see the runs in it: mckpt list {self.name}")
+        self.size = st.st_size
         self.bytes_read = 0
 
     def read_at(self, offset: int, n: int) -> bytes:

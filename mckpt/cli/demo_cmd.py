@@ -1,0 +1,40 @@
+"""`mckpt demo`: write a small example run and show `list` and `inspect` on it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ..checkpoint import read_checkpoint
+from ..errors import MckptError
+from ..render import render_checkpoint, render_listing
+from ..runs import scan
+from .common import handle_errors, make_output
+
+
+@handle_errors
+def demo_command(
+    folder: Annotated[Path, typer.Argument(help="Where to write the example.")] = Path("mckpt-demo"),
+    force: Annotated[bool, typer.Option("--force", help="Write even if the folder has checkpoints.")] = False,
+) -> None:
+    """Write example Mammoth checkpoints (needs torch), then list and inspect them."""
+    from ..demo import write_demo
+
+    ck = folder / "checkpoints"
+    if ck.is_dir() and any(ck.iterdir()) and not force:
+        raise MckptError("already holds checkpoints", path=str(ck),
+                         hint="use another folder, or --force to add the example beside them")
+    files = write_demo(folder)
+    out = make_output()
+    out.line(f"wrote {len(files)} example checkpoints into {ck}")
+    out.line(f"$ mckpt list {ck} --acc", style="bold")
+    render_listing(out, scan([str(ck)], acc=True), acc=True)
+    newest = next(f for f in files if f.name.endswith("_last.pt"))
+    out.line(f"\n$ mckpt inspect {newest}", style="bold")
+    render_checkpoint(out, read_checkpoint(newest))
+
+
+def register(app: typer.Typer) -> None:
+    app.command("demo")(demo_command)

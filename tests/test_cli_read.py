@@ -1,0 +1,173 @@
+"""`mckpt list` and `mckpt inspect` from the command line: output modes, errors, imports."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from conftest import REPO, run_cli
+from typer.testing import CliRunner
+
+from mckpt.cli.app import app
+
+runner = CliRunner()
+
+
+def _ckpt(folder: Path, name: str, tasks: int = 2, **args) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    w = torch.randn(4, 3)
+    sd = {"net.fc.weight": w, "net.fc.bias": torch.zeros(4), "net._features.0.weight": w}
+    matrix = [[90.0 - 5 * j for j in range(t + 1)] for t in range(tasks)]
+    path = folder / name
+    torch.save({"model": sd, "optimizer": None, "scheduler": None,
+                "args": {"model": "er", "dataset": "seq-cifar10", "lr": 0.1, "n_epochs": 5, **args},
+                "results": [matrix, [[99.0] * (t + 1) for t in range(tasks)], {}]}, path)
+    return path
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    ck = tmp_path / "checkpoints"
+    _ckpt(ck, "er_seq-cifar10_None_500_5_20250101-101010_aaaaaaaa_0.pt", 1)
+    _ckpt(ck, "er_seq-cifar10_None_500_5_20250101-101010_aaaaaaaa_1.pt", 2)
+    _ckpt(ck, "derpp_seq-cifar100_default_200_50_20250202-101010_bbbbbbbb_last.pt", 3)
+    parent = "er_seq-cifar10_None_500_5_20250101-101010_aaaaaaaa"
+    _ckpt(ck, f"{parent}_er_seq-cifar10_None_500_5_20250303-101010_cccccccc_2.pt", 3)
+    (ck / "notes.txt").write_text("not a checkpoint")
+    return ck
+
+
+def test_list_json_contract(folder: Path) -> None:
+    r = runner.invoke(app, ["list", str(folder), "--json"])
+    assert r.exit_code == 0, r.output
+    data = json.loads(r.stdout)
+    assert set(data) == {"runs", "other"} and data["other"] == []
+    runs = {x["uid"]: x for x in data["runs"]}
+    assert list(runs) == ["aaaaaaaa", "bbbbbbbb", "cccccccc"]  # by start time
+    a = runs["aaaaaaaa"]
+    for key in ("run", "prefix", "model", "dataset", "dataset_config", "buffer_size", "n_epochs", "timestamp",
+                "uid", "dialect", "parent", "checkpoints"):
+        assert key in a
+    assert (a["model"], a["dataset"], a["dataset_config"], a["buffer_size"], a["n_epochs"]) == (
+        "er", "seq-cifar10", None, 500, 5)
+    assert a["timestamp"] == "2025-01-01T10:10:10" and a["dialect"] == "D3" and a["parent"] is None
+    assert [c["task"] for c in a["checkpoints"]] == [0, 1]
+    assert all(isinstance(c["bytes"], int) and c["bytes"] > 0 for c in a["checkpoints"])
+    assert runs["bbbbbbbb"]["checkpoints"][0]["task"] == "last"
+    assert runs["bbbbbbbb"]["dataset_config"] == "default"
+    assert runs["cccccccc"]["parent"] == "er_seq-cifar10_None_500_5_20250101-101010_aaaaaaaa"
+
+
+def test_list_filters_sort_and_acc(folder: Path) -> None:
+    r = runner.invoke(app, ["list", str(folder), "--model", "derpp", "--json"])
+    assert [x["uid"] for x in json.loads(r.stdout)["runs"]] == ["bbbbbbbb"]
+    r = runner.invoke(app, ["list", str(folder), "--dataset", "seq-cifar10", "--sort", "started", "--reverse",
+                            "--json"])
+    assert [x["uid"] for x in json.loads(r.stdout)["runs"]] == ["cccccccc", "aaaaaaaa"]
+    r = runner.invoke(app, ["list", str(folder), "--acc", "--json", "--sort", "acc"])
+    runs = json.loads(r.stdout)["runs"]
+    accs = {x["uid"]: x["final_acc"] for x in runs}
+    assert accs["aaaaaaaa"] == {"class_il": 87.5, "task_il": 99.0}  # after task 2: (90 + 85) / 2
+    assert accs["bbbbbbbb"] == {"class_il": 85.0, "task_il": 99.0}
+    assert [x["final_acc"]["class_il"] for x in runs] == sorted(x["final_acc"]["class_il"] for x in runs)
+
+
+def test_list_plain_and_formats(folder: Path) -> None:
+    r = runner.invoke(app, ["list", str(folder)])
+    assert r.exit_code == 0
+    assert "aaaaaaaa" in r.stdout and "0–1" in r.stdout and "resumed from" in r.stdout
+    assert "\x1b[" not in r.stdout  # plain text when not a terminal
+    r = runner.invoke(app, ["list", str(folder), "--format", "github"])
+    assert r.stdout.splitlines()[0].startswith("| uid")
+    r = runner.invoke(app, ["list", str(folder), "-f", "latex"])
+    assert "\\begin{tabular}" in r.stdout
+    r = runner.invoke(app, ["list", str(folder), "-f", "tsv"])
+    assert "aaaaaaaa\ter\t" in r.stdout
+    r = runner.invoke(app, ["list", str(folder), "-f", "nope"])
+    assert r.exit_code == 2 and "unknown format" in r.output
+
+
+def test_list_errors(tmp_path: Path) -> None:
+    r = run_cli("list", cwd=tmp_path)
+    assert r.returncode == 1 and r.stderr.startswith("error: checkpoints: no ./checkpoints folder here")
+    assert "hint:" in r.stderr
+    r = run_cli("list", str(tmp_path / "missing"))
+    assert r.returncode == 1 and "no such folder" in r.stderr
+    r = run_cli("list", "--sort", "bogus", str(tmp_path))
+    assert r.returncode == 2 and "unknown sort key" in r.stderr
+
+
+def test_list_defaults_to_checkpoints_and_recurses(folder: Path) -> None:
+    nested = folder.parent / "more" / "deep"
+    _ckpt(nested, "sgd_seq-mnist_None_0_1_20250404-101010_dddddddd_0.pt", 1)
+    r = run_cli("list", "--json", cwd=folder.parent)
+    assert r.returncode == 0 and len(json.loads(r.stdout)["runs"]) == 3
+    r = run_cli("list", "-r", "--json", str(folder.parent))
+    assert {x["uid"] for x in json.loads(r.stdout)["runs"]} == {"aaaaaaaa", "bbbbbbbb", "cccccccc", "dddddddd"}
+
+
+def test_inspect_views(folder: Path) -> None:
+    path = folder / "derpp_seq-cifar100_default_200_50_20250202-101010_bbbbbbbb_last.pt"
+    r = runner.invoke(app, ["inspect", str(path)])
+    assert r.exit_code == 0
+    out = r.stdout
+    for text in ("Mammoth checkpoint (safe)", "Class-IL accuracy", "Task-IL accuracy", "Metrics", "forgetting",
+                 "Model tensors", "1 aliases", "bbbbbbbb", "optimizer", "none"):
+        assert text in out, text
+    r = runner.invoke(app, ["inspect", str(path), "--tensors"])
+    assert "net._features.0.weight" in r.stdout and "= net.fc.weight" in r.stdout
+    r = runner.invoke(app, ["inspect", str(path), "--args-only"])
+    assert "lr" in r.stdout and "Class-IL" not in r.stdout
+    r = runner.invoke(app, ["inspect", str(path), "--args-only", "--json"])
+    assert json.loads(r.stdout) == {"model": "er", "dataset": "seq-cifar10", "lr": 0.1, "n_epochs": 5}
+    r = runner.invoke(app, ["inspect", str(path), "--json", "--tensors"])
+    data = json.loads(r.stdout)
+    assert data["tasks_done"] == 3 and data["tensors"]["storages"] == 2 and data["tensors"]["parameters"] == 16
+    assert [t["alias_of"] for t in data["tensors"]["list"]] == [None, None, "net.fc.weight"]
+    r = runner.invoke(app, ["inspect", str(path), "-f", "github"])
+    assert "| after" in r.stdout
+
+
+def test_inspect_bare_backbone(tmp_path: Path) -> None:
+    path = tmp_path / "resnet.pt"
+    torch.save({"conv.weight": torch.zeros(8, 3, 3, 3), "bn.running_mean": torch.zeros(8)}, path)
+    r = runner.invoke(app, ["inspect", str(path), "--json"])
+    data = json.loads(r.stdout)
+    assert (data["kind"], data["format"], data["tasks_done"]) == ("backbone", "backbone", 0)
+    assert data["tensors"]["parameters"] == 8 * 27 + 8
+
+
+def test_inspect_missing_and_folder(tmp_path: Path) -> None:
+    r = run_cli("inspect", str(tmp_path / "nope.pt"))
+    assert r.returncode == 1 and r.stderr == f"error: {tmp_path / 'nope.pt'}: no such file\n"
+    r = run_cli("inspect", str(tmp_path))
+    assert r.returncode == 1 and "is a folder" in r.stderr
+    r = run_cli("--debug", "inspect", str(tmp_path / "nope.pt"))
+    assert r.returncode == 1 and "Traceback" in r.stderr
+
+
+def test_read_commands_never_import_torch_or_httpx(folder: Path) -> None:
+    code = (
+        "import sys, runpy\n"
+        "sys.argv = sys.argv[1:]\n"
+        "try:\n    runpy.run_module('mckpt', run_name='__main__')\n"
+        "except SystemExit:\n    pass\n"
+        "heavy = sorted(m for m in ('torch', 'httpx', 'numpy') if m in sys.modules)\n"
+        "sys.stderr.write('HEAVY=' + ','.join(heavy) + '\\n')\n"
+    )
+    import subprocess
+
+    path = folder / "er_seq-cifar10_None_500_5_20250101-101010_aaaaaaaa_1.pt"
+    for argv in (["list", str(folder), "--acc"], ["inspect", str(path)], ["inspect", str(path), "--json"],
+                 ["list", str(folder), "-f", "github"], ["--version"]):
+        r = subprocess.run([sys.executable, "-c", code, "mckpt", *argv], capture_output=True, text=True,
+                           env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"})
+        assert "HEAVY=\n" in r.stderr, (argv, r.stderr)
+
+
+def test_version_and_module_entry() -> None:
+    r = run_cli("--version")
+    assert r.returncode == 0 and r.stdout.startswith("mckpt ")
