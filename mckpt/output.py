@@ -92,15 +92,17 @@ class Output:
             w.writerow(headers)
             w.writerows([["" if c is None else c for c in r] for r in rows])
             return
-        if not self.rich:
+        if self.fmt is not None:
             from tabulate import tabulate
 
-            fmt = self.fmt or "simple"
-            if title and fmt in ("simple", "plain", "grid", "psql", "pretty", "simple_grid"):
-                self.stream.write(f"\n{title}\n")
             text = tabulate([["" if c is None else c for c in r] for r in rows], headers=list(headers),
-                            tablefmt=fmt, disable_numparse=True)
+                            tablefmt=self.fmt, disable_numparse=True)
             self.stream.write(text + "\n")
+            return
+        if not self.rich:
+            if title:
+                self.stream.write(f"\n{title}\n")
+            self.stream.write(plain_table(headers, rows, justify))
             return
         from rich import box
         from rich.table import Table
@@ -140,6 +142,21 @@ class Output:
         width = max((len(k) for k, _ in pairs), default=0)
         for k, v in pairs:
             self.stream.write(f"  {k.ljust(width)}  {v}\n")
+
+
+def plain_table(headers: Sequence[str], rows: Sequence[Sequence[Any]], justify: Sequence[str] | None = None
+                ) -> str:
+    """Aligned columns under a dashed rule (tabulate's `simple` look, without its import cost)."""
+    cells = [[str(h) for h in headers]] + [["" if c is None else str(c) for c in r] for r in rows]
+    widths = [max(len(r[i]) for r in cells if i < len(r)) for i in range(len(headers))]
+    right = [bool(justify) and justify[i] == "right" for i in range(len(headers))]
+
+    def fmt(r: list[str]) -> str:
+        return "  ".join((c.rjust(w) if rj else c.ljust(w)) for c, w, rj in zip(r, widths, right, strict=False)
+                         ).rstrip()
+
+    lines = [fmt(cells[0]), "  ".join("-" * w for w in widths)] + [fmt(r) for r in cells[1:]]
+    return "\n".join(lines) + "\n"
 
 
 def _escape(text: str) -> str:

@@ -55,12 +55,20 @@ def group_args(args: dict[str, Any]) -> list[tuple[str, str, str]]:
     return rows
 
 
-def render_args(out: Output, args: dict[str, Any]) -> None:
+SUMMARY_GROUPS = ("experiment", "optimisation", "checkpointing")
+
+
+def render_args(out: Output, args: dict[str, Any], *, summary: bool = False) -> None:
+    """All args grouped; with `summary`, the run/other groups fold into one line (see --args-only)."""
     rows = group_args(args)
     if not rows:
         out.line("(no args)")
         return
-    out.table(["group", "arg", "value"], [list(r) for r in rows], title=f"Args ({len(args)})")
+    shown = [r for r in rows if r[0] in SUMMARY_GROUPS] if summary else rows
+    out.table(["group", "arg", "value"], [list(r) for r in shown], title=f"Args ({len(args)})")
+    if len(shown) < len(rows):
+        out.line(f"  … {len(rows) - len(shown)} more (run bookkeeping and model options): mckpt inspect --args-only",
+                 style="dim")
 
 
 def _acc_style(x: float | None) -> str | None:
@@ -117,7 +125,7 @@ def render_checkpoint(out: Output, ck: Checkpoint, *, tensors: bool = False) -> 
         if isinstance(a.get("loadcheck"), str):
             ident.append(("loaded from", a["loadcheck"]))
         out.fields(ident, title="Run")
-        render_args(out, a)
+        render_args(out, a, summary=True)
         if ck.class_il:
             render_matrix(out, "Class-IL accuracy (%)", ck.class_il)
             render_matrix(out, "Task-IL accuracy (%)", ck.task_il)
@@ -206,12 +214,16 @@ def render_listing(out: Output, listing: Listing, *, acc: bool = False) -> None:
     has_prefix = any(r.name.prefix and not r.name.parent for r in runs)
     has_parent = any(r.name.parent for r in runs)
     headers = ["uid", "model", "dataset", "config", "buffer", "epochs", "started", "tasks", "size"]
+    justify = ["left"] * 4 + ["right", "right", "left", "left", "right"]
     if has_prefix:
         headers.insert(1, "prefix")
+        justify.insert(1, "left")
     if acc:
         headers += ["class-IL", "task-IL"]
+        justify += ["right", "right"]
     if has_parent:
         headers.append("resumed from")
+        justify.append("left")
     rows, styles = [], []
     for r in runs:
         n = r.name
@@ -236,7 +248,7 @@ def render_listing(out: Output, listing: Listing, *, acc: bool = False) -> None:
         rows.append(row)
         styles.append(st)
     if rows:
-        out.table(headers, rows, styles=styles, title=f"{len(runs)} run(s)")
+        out.table(headers, rows, styles=styles, justify=justify, title=f"{len(runs)} run(s)")
     if listing.other:
         out.heading(f"{len(listing.other)} other file(s)")
         for o in listing.other:
