@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import Any
 
 from .archive import Archive, open_archive
@@ -372,9 +373,6 @@ def from_archive(archive: Archive, path: str | None = None) -> Checkpoint:
 
 def _name_from_args(paused: ParsedName, args: dict[str, Any]) -> ParsedName:
     """A paused file's name says nothing: take the run's identity from its args."""
-    from dataclasses import replace
-    from datetime import datetime
-
     jobnum = args.get("conf_jobnum")
     uid = jobnum.split("-")[0] if isinstance(jobnum, str) else None
     ts = None
