@@ -196,6 +196,13 @@ def _alias_pairs(sd: dict[str, Any]) -> list[tuple[str, str]]:
     return pairs
 
 
+def _own_storage(sd: dict[str, Any], aliased: list[tuple[str, str]], source_of: dict[str, str]
+                 ) -> list[tuple[str, str]]:
+    """(key, source key) for the keys that own a storage, i.e. are not an alias of an earlier key."""
+    shared = {k for k, _ in aliased}
+    return [(k, source_of[k]) for k, v in sd.items() if isinstance(v, TensorRef) and k not in shared]
+
+
 # ---------------------------------------------------------------------------------------------------
 # key names
 
@@ -219,8 +226,11 @@ def _normalized_names(keys: list[str], wanted: set[str] | None) -> tuple[dict[st
     prefix or a module of the backbone (the MNIST MLP has its own `net`): the reading that matches
     more of the wanted names wins; without a template, `net.` is a prefix only when every key has it.
     """
-    plain = {strip_wrappers(k): k for k in reversed(keys)}
-    stripped = {strip_wrappers(k, strip_net=True): k for k in reversed(keys)}
+    plain: dict[str, str] = {}
+    stripped: dict[str, str] = {}
+    for k in keys:  # on a clash the first key wins; the others are reported as left out
+        plain.setdefault(strip_wrappers(k), k)
+        stripped.setdefault(strip_wrappers(k, strip_net=True), k)
     if wanted is None:
         use_stripped = all(strip_wrappers(k).startswith(BACKBONE_PREFIX) for k in keys)
     else:
@@ -315,11 +325,12 @@ def _plan_backbone(src: Checkpoint, output: str | None, strip_prefix: bool) -> P
     for key, name in names.items():
         new_key = name if strip_prefix else BACKBONE_PREFIX + name
         out[new_key] = _retensor(sd[key], table.whole(arch, sd[key].storage))
-        plan.mapped.append((new_key, key))
     plan.notes.append("keys without `net.`: for loading into the bare backbone in plain PyTorch "
                       "(Mammoth's --loadcheck wants the `net.` form)" if strip_prefix else
                       "keys keep `net.`, the form Mammoth's --loadcheck accepts for every backbone")
     plan.aliased = _alias_pairs(out)
+    source_of = {(name if strip_prefix else BACKBONE_PREFIX + name): key for key, name in names.items()}
+    plan.mapped = _own_storage(out, plan.aliased, source_of)
     return _finish(plan, out, table, arch)
 
 
@@ -349,8 +360,8 @@ def _plan_safe(src: Checkpoint, output: str | None) -> Plan:
         plan.notes.append("numpy scalars and arrays → Python numbers and lists")
     model = out.get("model")
     if isinstance(model, dict):
-        plan.mapped = [(k, k) for k, v in model.items() if isinstance(v, TensorRef)]
         plan.aliased = _alias_pairs(model)
+        plan.mapped = _own_storage(model, plan.aliased, {k: k for k in model})
     plan.args = out.get("args") if isinstance(out.get("args"), dict) else {}
     return _finish(plan, out, table, arch)
 
@@ -391,10 +402,11 @@ def _plan_full(src: Checkpoint, like: str | None, output: str | None, overrides:
     t_meta = vars(t_arch.obj["model"]).get("_metadata")
     table = _StorageTable()
     args = _rebuild(tmpl.args, "args", t_arch, table)
-    args = _apply_args(args, overrides)
+    args, changed = _apply_args(args, overrides)
     plan = Plan("backbone->full", src.path,
                 _output_path(output, Path("checkpoints"), f"{args['ckpt_name']}_last.pt"),
                 template=tmpl.path, args=args)
+    plan.notes.append("args: the template's, with " + ", ".join(changed))
     ssd = src.model_state
     wanted = {k[len(BACKBONE_PREFIX):] for k in tmodel if k.startswith(BACKBONE_PREFIX)}
     if not wanted:
@@ -516,8 +528,10 @@ def _storage_from_source(target: StorageRef, views: list[tuple[TensorRef, Tensor
     return table.assembled(target.dtype, target.numel, target.location, ranges)
 
 
-def _apply_args(args: dict[str, Any], overrides: ArgOverrides) -> dict[str, Any]:
+def _apply_args(args: dict[str, Any], overrides: ArgOverrides) -> tuple[dict[str, Any], list[str]]:
+    """The template's args with the user's overrides and a new run identity (uid, timestamp, name)."""
     args = dict(args)
+    changed = [f"{k}={v!r} (was {args.get(k)!r})" for k, v in overrides.as_dict().items() if args.get(k) != v]
     args.update(overrides.as_dict())
     for key in ("model", "dataset"):
         if not isinstance(args.get(key), str) or not args[key]:
@@ -527,7 +541,8 @@ def _apply_args(args: dict[str, Any], overrides: ArgOverrides) -> dict[str, Any]
     args["conf_jobnum"] = str(job)
     args["conf_timestamp"] = str(now)
     args["ckpt_name"] = _run_stem(args, now, str(job).split("-")[0])
-    return args
+    changed.append("a new run identity (ckpt_name, conf_jobnum, conf_timestamp)")
+    return args, changed
 
 
 def _run_stem(args: dict[str, Any], now: datetime, uid: str) -> str:
