@@ -156,7 +156,8 @@ class ArchiveWriter:
         for e in self.entries:
             big_size, big_off = e.size >= ZIP64_LIMIT, e.header_offset >= ZIP64_LIMIT
             extra_vals = ([e.size, e.size] if big_size else []) + ([e.header_offset] if big_off else [])
-            extra = struct.pack(f"<HH{len(extra_vals)}Q", 1, 8 * len(extra_vals), *extra_vals) if extra_vals else b""
+            extra = (struct.pack(f"<HH{len(extra_vals)}Q", 1, 8 * len(extra_vals), *extra_vals)
+                     if extra_vals else b"")
             size32 = 0xFFFFFFFF if big_size else e.size
             off32 = 0xFFFFFFFF if big_off else e.header_offset
             version = 45 if extra else 20

@@ -45,6 +45,7 @@ def render_plan(out: Output, plan: Plan, *, keys: bool = True) -> None:
 
 def render_written(out: Output, result: WriteResult, seconds: float) -> None:
     out.line()
-    out.line(f"wrote {result.path} ({human_bytes(result.bytes)}, {result.storages} storages) in {seconds:.2f} s",
+    size = human_bytes(result.bytes)
+    out.line(f"wrote {result.path} ({size}, {result.storages} storages) in {seconds:.2f} s",
              style="green")
     out.line(f"checked: {'; '.join(result.checks)}", style="dim")

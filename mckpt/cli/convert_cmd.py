@@ -32,7 +32,7 @@ def convert_command(
         "--to", metavar="full|backbone|safe", callback=_check_target,
         help="Target [default: from the input: backbone→full, old pickle→safe, full→backbone].")] = None,
     like: Annotated[str | None, typer.Option(
-        "--like", metavar="FILE", help="A full checkpoint of the same model: its key layout and args.")] = None,
+        "--like", metavar="FILE", help="A full checkpoint of the same model: key layout, args.")] = None,
     output: Annotated[str | None, typer.Option(
         "--output", "-o", help="A file ending in .pt, or a folder [default: see README].")] = None,
     model: Annotated[str | None, typer.Option("--model", help="Set args.model (--to full).")] = None,
@@ -40,11 +40,11 @@ def convert_command(
     buffer_size: Annotated[int | None, typer.Option("--buffer-size", help="Set args.buffer_size.")] = None,
     n_epochs: Annotated[int | None, typer.Option("--n-epochs", help="Set args.n_epochs.")] = None,
     set_: Annotated[list[str] | None, typer.Option(
-        "--set", metavar="KEY=VALUE", help="Set any arg (JSON values: 0.1, null, [1,2]); repeatable.")] = None,
+        "--set", metavar="KEY=VALUE", help="Set any arg (JSON values: 0.1, null); repeatable.")] = None,
     strip_prefix: Annotated[bool, typer.Option(
         "--strip-prefix", help="--to backbone: drop `net.` (for plain PyTorch, not for Mammoth).")] = False,
     allow_partial: Annotated[bool, typer.Option(
-        "--allow-partial", help="--to full: fill keys without a source from the template, drop extras.")] = False,
+        "--allow-partial", help="--to full: fill sourceless keys from the template.")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", "-n", help="Print the plan; write nothing.")] = False,
     force: Annotated[bool, typer.Option("--force", help="Replace an existing output file.")] = False,
     json: JsonOpt = False,
