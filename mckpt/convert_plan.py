@@ -16,13 +16,13 @@ from typing import Any
 
 from .archive import Archive
 from .archive_writer import StorageRecord
+from .checkpoint import to_plain
 from .errors import UsageError
 from .torch_pickle import dumps
 
 TARGETS = ("full", "backbone", "safe")
 BACKBONE_PREFIX = "net."
 WRAPPER_PREFIXES = ("module.", "_orig_mod.", "wrappee.")  # DataParallel/DDP, torch.compile, Mammoth wrappers
-
 
 
 @dataclass(frozen=True)
@@ -84,8 +84,6 @@ class Plan:
 
     def to_json(self) -> dict[str, Any]:
         """The `convert --dry-run --json` schema."""
-        from .checkpoint import to_plain
-
         return {
             "conversion": self.conversion, "source": self.source, "template": self.template,
             "output": self.output, "writable": self.writable,
@@ -98,8 +96,6 @@ class Plan:
             "args": to_plain(self.args), "notes": self.notes,
         }
 
-
-
     def complete(self, obj: Any, storages: list[StorageRecord], arch: Archive) -> Plan:
         """Attach the new tree; refuses unwritable values now, so --dry-run tells the truth."""
         dumps(obj)
@@ -109,6 +105,7 @@ class Plan:
 
 # ---------------------------------------------------------------------------------------------------
 # key names
+
 
 def strip_wrappers(key: str, strip_net: bool = False) -> str:
     """A key without DataParallel/compile/wrapper prefixes (and one leading `net.` if asked)."""
