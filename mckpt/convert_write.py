@@ -49,10 +49,14 @@ def write_plan(plan: Plan, *, force: bool = False, progress: Progress | None = N
     if final.exists() and not force:
         raise MckptError("already exists; not overwritten", path=str(final),
                          hint="pass --force to replace it")
-    final.parent.mkdir(parents=True, exist_ok=True)
     tmp = final.parent / f".{final.name}.{secrets.token_hex(4)}.partial"
     try:
+        final.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    except OSError as e:
+        raise MckptError(f"cannot write here: {e.strerror}", path=str(final.parent),
+                         hint="choose another place with -o") from None
+    try:
         try:
             size = write_torch_archive(fd, file_stem(str(final)), dumps(plan.obj), plan.storages,
                                        plan.byteorder, progress)
@@ -66,6 +70,9 @@ def write_plan(plan: Plan, *, force: bool = False, progress: Progress | None = N
         finally:
             os.close(fd)
         _publish(tmp, final, force)
+    except OSError as e:  # a full disk, a vanished input: one line for the user, no partial file
+        tmp.unlink(missing_ok=True)
+        raise MckptError(f"writing failed: {e.strerror or e}", path=str(final)) from None
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise

@@ -154,3 +154,12 @@ def test_kill_mid_write_leaves_no_output(files: tuple[Path, Path], tmp_path: Pat
     assert leftovers[0].name.startswith(".o.pt.") and leftovers[0].name.endswith(".partial")
     r = run_cli("convert", str(bare), "--like", str(template), "-o", str(out))  # a rerun is unaffected
     assert r.returncode == 0 and load(out)["model"]
+
+
+def test_unwritable_place_is_one_line(files: tuple[Path, Path], tmp_path: Path) -> None:
+    bare, template = files
+    blocker = tmp_path / "a_file"
+    blocker.write_text("")
+    r = run_cli("convert", str(bare), "--like", str(template), "-o", str(blocker / "o.pt"))
+    assert r.returncode == 1 and r.stderr.startswith(f"error: {blocker}: cannot write here")
+    assert "Traceback" not in r.stderr
