@@ -64,7 +64,7 @@ def plan_full(src: Checkpoint, like: str | None, output: str | None, overrides: 
         sourced = [(k, ssd[names[k[len(BACKBONE_PREFIX):]]]) for k in keys
                    if k.startswith(BACKBONE_PREFIX) and k[len(BACKBONE_PREFIX):] in names]
         if sourced:
-            new_storage[skey] = _storage_from_source(tmodel[keys[0]].storage,
+            new_storage[skey] = _storage_from_source(tmodel[keys[0]],
                                                      [(tmodel[k], s) for k, s in sourced], s_arch, table)
             plan.mapped.append((sourced[0][0], names[sourced[0][0][len(BACKBONE_PREFIX):]]))
             plan.aliased += [(k, sourced[0][0]) for k in keys if k != sourced[0][0]]
@@ -82,10 +82,14 @@ def plan_full(src: Checkpoint, like: str | None, output: str | None, overrides: 
     used |= {names[k[len(BACKBONE_PREFIX):]] for k, _ in plan.aliased
              if k.startswith(BACKBONE_PREFIX) and k[len(BACKBONE_PREFIX):] in names}
     plan.unused = [k for k in ssd if k not in used]
-    if plan.unused and not allow_partial:
-        plan.unmatched += [f"(source) {k}" for k in plan.unused]
     if plan.unmatched:
+        plan.problems.append(f"{len(plan.unmatched)} key(s) of the template have no source tensor")
+    if plan.unused and not allow_partial:
+        plan.problems.append(f"{len(plan.unused)} source key(s) have no place in the template")
+    if plan.problems:
         return plan
+    if plan.unused:
+        plan.notes.append(f"{', '.join(plan.unused)}: no place in the template, left out (--allow-partial)")
     model = StateDict()
     if t_meta is not None:
         model._metadata = t_meta
@@ -106,8 +110,8 @@ def _plan_guess(src: Checkpoint, output: str | None) -> Plan:
     names, had_prefix = backbone_names(list(src.model_state), None)
     plan = Plan("backbone->full", src.path, output or "checkpoints/<model>_<dataset>_…_last.pt")
     plan.mapped = [(BACKBONE_PREFIX + n, k) for n, k in names.items()]
-    plan.unmatched = ["(unknown) aliases the backbone registers (`_features`, nested `net`)",
-                      "(unknown) the continual model's own entries beside `net.`"]
+    plan.problems = ["no template: the aliases the backbone registers (`_features`, a nested `net`) and "
+                     "the continual model's own entries are unknown"]
     plan.notes = [
         "guessed: every key becomes `net.<key>`"
         + (" (the `net.` prefix was already there)" if had_prefix else ""),
@@ -135,18 +139,20 @@ def _check_shapes(tmodel: dict[str, TensorRef], names: dict[str, str], ssd: dict
                          hint="the template must be a checkpoint of the same model and backbone")
 
 
-def _storage_from_source(target: StorageRef, views: list[tuple[TensorRef, TensorRef]], arch: Archive,
+def _storage_from_source(first_view: TensorRef, views: list[tuple[TensorRef, TensorRef]], arch: Archive,
                          table: StorageTable) -> StorageRef:
     """A storage laid out as the template's, filled with the source tensors' bytes.
 
     Usually the source shares storages exactly as the template does and the whole source storage is
     copied. Otherwise the storage is assembled from the tensors' byte ranges, which must tile it:
-    bytes that no source tensor provides are never invented.
+    bytes that no source tensor provides are never invented. The bytes, and so the device they were
+    saved from, are the source's.
     """
+    target = first_view.storage
     first = views[0][1].storage
     if (first.dtype == target.dtype and first.numel == target.numel
             and all(s.storage == first and s.offset == t.offset and s.stride == t.stride for t, s in views)):
-        return table.whole(arch, first, target.location)
+        return table.whole(arch, first)
     size = itemsize(target.dtype)
     pieces: dict[int, tuple[int, TensorRef]] = {}
     for t, s in views:
@@ -168,7 +174,7 @@ def _storage_from_source(target: StorageRef, views: list[tuple[TensorRef, Tensor
     if cursor != target.nbytes:
         raise MckptError(f"the template's storage of {target.numel} {target.dtype} values is not covered by "
                          "the source tensors; refusing to invent the rest", path=arch.source.name)
-    return table.assembled(target.dtype, target.numel, target.location, ranges)
+    return table.assembled(target.dtype, target.numel, first.location, ranges)
 
 
 def _apply_args(args: dict[str, Any], overrides: ArgOverrides) -> tuple[dict[str, Any], list[str]]:
@@ -194,7 +200,6 @@ def _run_stem(args: dict[str, Any], now: datetime, uid: str) -> str:
     return "_".join(str(x) for x in (
         args["model"], args["dataset"], args.get("dataset_config"), args.get("buffer_size") or 0,
         args.get("n_epochs"), now.strftime("%Y%m%d-%H%M%S"), uid))
-
 
 
 def archive_of(ck: Checkpoint) -> Archive:

@@ -70,6 +70,7 @@ class Plan:
     unused: list[str] = field(default_factory=list)  # source keys the new file leaves out
     args: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)  # what changed and what was guessed
+    problems: list[str] = field(default_factory=list)  # why the plan cannot be written as it stands
     obj: Any = field(default=None, repr=False)
     storages: list[StorageRecord] = field(default_factory=list, repr=False)
     byteorder: str = "little"
@@ -80,13 +81,13 @@ class Plan:
 
     @property
     def writable(self) -> bool:
-        return self.obj is not None and not self.unmatched
+        return self.obj is not None and not self.problems
 
     def to_json(self) -> dict[str, Any]:
         """The `convert --dry-run --json` schema."""
         return {
             "conversion": self.conversion, "source": self.source, "template": self.template,
-            "output": self.output, "writable": self.writable,
+            "output": self.output, "writable": self.writable, "problems": self.problems,
             "keys": {
                 "mapped": [{"key": k, "source": s} for k, s in self.mapped],
                 "aliased": [{"key": k, "shares_with": s} for k, s in self.aliased],

@@ -40,8 +40,9 @@ def write_plan(plan: Plan, *, force: bool = False, progress: Progress | None = N
     file under the final name; an existing output is replaced only with `force`.
     """
     if not plan.writable:
-        raise MckptError("the plan has keys without a source; nothing written", path=plan.source,
-                         hint="see --dry-run; the template must match the backbone (or --allow-partial)")
+        raise MckptError(f"{'; '.join(plan.problems) or 'nothing planned'}; nothing written",
+                         path=plan.source, hint="see --dry-run; the template must match the backbone "
+                         "(or --allow-partial)")
     final = Path(plan.output)
     inputs = [Path(p) for p in (plan.source, plan.template) if p]
     if any(final.exists() and final.samefile(p) for p in inputs):

@@ -37,6 +37,10 @@ def render_plan(out: Output, plan: Plan, *, keys: bool = True) -> None:
     if plan.args:
         shown = [(k, _fmt_value(plan.args[k])) for k in _SHOWN_ARGS if k in plan.args]
         out.fields(shown, title=f"args ({len(plan.args)} entries)")
+    if plan.problems:
+        out.heading("cannot write")
+        for problem in plan.problems:
+            out.line(f"  - {problem}", style="red")
     if plan.notes:
         out.heading("notes")
         for note in plan.notes:

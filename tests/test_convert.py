@@ -112,7 +112,7 @@ def test_missing_key_is_reported_not_invented(tmp_path: Path, template: Path) ->
     out = tmp_path / "o.pt"
     plan = plan_conversion(src, like=str(template), output=str(out))
     assert plan.unmatched == ["net.classifier.weight", "net.classifier.bias"]
-    with pytest.raises(MckptError, match="without a source"):
+    with pytest.raises(MckptError, match="2 key\\(s\\) of the template have no source tensor"):
         write_plan(plan)
     assert not out.exists()
     partial = plan_conversion(src, like=str(template), output=str(out), allow_partial=True)
@@ -127,6 +127,10 @@ def test_extra_source_keys_are_not_dropped_silently(tmp_path: Path, template: Pa
     torch.save({**sd, "head2.weight": torch.ones(2)}, src)
     plan = plan_conversion(src, like=str(template), output=str(tmp_path / "o.pt"))
     assert plan.unused == ["head2.weight"] and not plan.writable
+    assert plan.problems == ["1 source key(s) have no place in the template"]
+    lenient = plan_conversion(src, like=str(template), output=str(tmp_path / "o.pt"), allow_partial=True)
+    assert lenient.writable and any("head2.weight" in n for n in lenient.notes)
+    assert "head2.weight" not in load(write_plan(lenient).path)["model"]
 
 
 def test_without_template_only_a_guess(tmp_path: Path) -> None:

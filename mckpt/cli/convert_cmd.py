@@ -81,10 +81,9 @@ def _unwritable(plan: Plan, like: str | None) -> MckptError:
             path=plan.source,
             hint="pass --like <a full checkpoint of the same model>, or write the `net.` form Mammoth "
                  "accepts for any backbone: --to backbone")
-    return MckptError(f"{len(plan.unmatched)} key(s) without a source (listed above); nothing written",
-                      path=plan.source,
+    return MckptError(f"{'; '.join(plan.problems)} (listed above); nothing written", path=plan.source,
                       hint="use a template of the same model and backbone, or --allow-partial to fill "
-                           "them from the template")
+                           "keys from the template and leave extra source keys out")
 
 
 @contextmanager
