@@ -93,6 +93,9 @@ def _plan_backbone(src: Checkpoint, output: str | None, strip_prefix: bool) -> P
         plan.unused = [k for k in sd if k not in names]
         plan.notes.append("the keys already carry Mammoth's `net.` prefix" if had_prefix else
                           "not every key starts with `net.`, so all are read as backbone names")
+        if plan.unused:
+            plan.problems.append(f"{', '.join(plan.unused)}: the same name as another key once wrapper "
+                                 "prefixes are removed")
     else:
         raise MckptError("neither a Mammoth checkpoint nor a backbone state dict", path=src.path)
     if not names:

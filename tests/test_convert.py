@@ -221,3 +221,10 @@ def test_records_are_64_byte_aligned(tmp_path: Path, template: Path) -> None:
                 int.from_bytes(out.read_bytes()[info.header_offset + 28 : info.header_offset + 30], "little")
             assert data % 64 == 0, info.filename
         assert z.testzip() is None
+
+
+def test_clashing_names_are_not_merged_silently(tmp_path: Path) -> None:
+    src = tmp_path / "bb.pt"
+    torch.save({"module.fc.weight": torch.ones(2), "fc.weight": torch.zeros(2)}, src)
+    plan = plan_conversion(src, to="backbone", output=str(tmp_path / "o.pt"))
+    assert plan.unused == ["fc.weight"] and not plan.writable
