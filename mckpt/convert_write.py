@@ -116,9 +116,15 @@ def verify_written(path: str, plan: Plan, progress: Progress | None = None) -> l
             if m is None or m.size != rec.nbytes or m.method != 0:
                 raise CorruptCheckpoint(f"verification failed: record data/{rec.key} is missing or has the "
                                         "wrong size", path=path)
-        for m in arch.members:
-            if _crc_of(path, _data_offset(src, m), m.size, progress) != m.crc32:
-                raise CorruptCheckpoint(f"verification failed: {m.name} fails its CRC", path=path)
+        view = memoryview(bytearray(8 << 20))
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            for m in arch.members:
+                if _crc_of(fd, _data_offset(src, m), m.size, view, progress) != m.crc32:  # -1: truncated
+                    raise CorruptCheckpoint(f"verification failed: {m.name} is truncated or fails its CRC",
+                                            path=path)
+        finally:
+            os.close(fd)
         if dumps(arch.obj) != dumps(plan.obj):
             raise CorruptCheckpoint("verification failed: the pickle does not read back as written",
                                     path=path)
@@ -126,20 +132,15 @@ def verify_written(path: str, plan: Plan, progress: Progress | None = None) -> l
             "the pickle reads back to the planned tree"]
 
 
-def _crc_of(path: str, offset: int, nbytes: int, progress: Progress | None) -> int:
-    """CRC-32 of a byte range, read through one reused 8 MiB buffer."""
-    view = memoryview(bytearray(min(nbytes, 8 << 20) or 1))
+def _crc_of(fd: int, offset: int, nbytes: int, view: memoryview, progress: Progress | None) -> int:
+    """CRC-32 of a byte range of `fd`, read through the caller's reused buffer (-1 if it is cut short)."""
     crc = 0
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        while nbytes:
-            n = os.preadv(fd, [view[: min(nbytes, len(view))]], offset)
-            if n <= 0:
-                raise CorruptCheckpoint("verification failed: a record is truncated", path=path)
-            crc = zlib.crc32(view[:n], crc)
-            offset, nbytes = offset + n, nbytes - n
-            if progress is not None:
-                progress(n)
-    finally:
-        os.close(fd)
+    while nbytes:
+        n = os.preadv(fd, [view[: min(nbytes, len(view))]], offset)
+        if n <= 0:
+            return -1
+        crc = zlib.crc32(view[:n], crc)
+        offset, nbytes = offset + n, nbytes - n
+        if progress is not None:
+            progress(n)
     return crc
