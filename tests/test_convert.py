@@ -228,3 +228,25 @@ def test_clashing_names_are_not_merged_silently(tmp_path: Path) -> None:
     torch.save({"module.fc.weight": torch.ones(2), "fc.weight": torch.zeros(2)}, src)
     plan = plan_conversion(src, to="backbone", output=str(tmp_path / "o.pt"))
     assert plan.unused == ["fc.weight"] and not plan.writable
+
+
+def test_verification_catches_a_flipped_byte(tmp_path: Path, template: Path) -> None:
+    from mckpt.convert import verify_written
+
+    out = tmp_path / "o.pt"
+    plan = plan_conversion(template, output=str(out))
+    write_plan(plan)
+    assert verify_written(str(out), plan)
+    data = bytearray(out.read_bytes())
+    at = data.index(load_bytes_of(out, "data/0")[:16])
+    data[at] ^= 0xFF
+    out.write_bytes(bytes(data))
+    with pytest.raises(MckptError, match="fails its CRC"):
+        verify_written(str(out), plan)
+
+
+def load_bytes_of(path: Path, record: str) -> bytes:
+    import zipfile
+
+    with zipfile.ZipFile(path) as z:
+        return z.read(next(n for n in z.namelist() if n.endswith(record)))
