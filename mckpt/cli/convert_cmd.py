@@ -30,11 +30,12 @@ def convert_command(
     file: Annotated[str, typer.Argument(help="The file to convert (.pt); it is never modified.")],
     to: Annotated[str | None, typer.Option(
         "--to", metavar="full|backbone|safe", callback=_check_target,
-        help="Target [default: from the input: backbone→full, old pickle→safe, full→backbone].")] = None,
+        help="Target; by default from the input: backbone→full, old pickle→safe, full→backbone.")] = None,
     like: Annotated[str | None, typer.Option(
         "--like", metavar="FILE", help="A full checkpoint of the same model: key layout, args.")] = None,
     output: Annotated[str | None, typer.Option(
-        "--output", "-o", help="A file ending in .pt, or a folder [default: see README].")] = None,
+        "--output", "-o", help="A .pt file or a folder (default: checkpoints/ for full, else by the input).")
+    ] = None,
     model: Annotated[str | None, typer.Option("--model", help="Set args.model (--to full).")] = None,
     dataset: Annotated[str | None, typer.Option("--dataset", help="Set args.dataset (--to full).")] = None,
     buffer_size: Annotated[int | None, typer.Option("--buffer-size", help="Set args.buffer_size.")] = None,
