@@ -1,0 +1,107 @@
+"""`mckpt convert`: bare backbone → full checkpoint, full → backbone, old pickle → safe layout."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated
+
+import typer
+
+from ..archive_writer import Progress
+from ..convert import TARGETS, ArgOverrides, Plan, parse_set, plan_conversion, write_plan
+from ..errors import MckptError, UsageError
+from ..render_convert import render_plan, render_written
+from .common import JsonOpt, QuietOpt, handle_errors, make_output
+
+PROGRESS_MIN_BYTES = 32 << 20
+
+
+def _check_target(value: str | None) -> str | None:
+    if value is not None and value not in TARGETS:
+        raise typer.BadParameter(f"one of: {', '.join(TARGETS)}")
+    return value
+
+
+@handle_errors
+def convert_command(
+    file: Annotated[str, typer.Argument(help="The file to convert (.pt); it is never modified.")],
+    to: Annotated[str | None, typer.Option(
+        "--to", metavar="full|backbone|safe", callback=_check_target,
+        help="Target; by default from the input: backbone→full, old pickle→safe, full→backbone.")] = None,
+    like: Annotated[str | None, typer.Option(
+        "--like", metavar="FILE", help="A full checkpoint of the same model: key layout, args.")] = None,
+    output: Annotated[str | None, typer.Option(
+        "--output", "-o", help="A .pt file or a folder (default: checkpoints/ for full, else by the input).")
+    ] = None,
+    model: Annotated[str | None, typer.Option("--model", help="Set args.model (--to full).")] = None,
+    dataset: Annotated[str | None, typer.Option("--dataset", help="Set args.dataset (--to full).")] = None,
+    buffer_size: Annotated[int | None, typer.Option("--buffer-size", help="Set args.buffer_size.")] = None,
+    n_epochs: Annotated[int | None, typer.Option("--n-epochs", help="Set args.n_epochs.")] = None,
+    set_: Annotated[list[str] | None, typer.Option(
+        "--set", metavar="KEY=VALUE", help="Set any arg (JSON values: 0.1, null); repeatable.")] = None,
+    strip_prefix: Annotated[bool, typer.Option(
+        "--strip-prefix", help="--to backbone: drop `net.` (for plain PyTorch, not for Mammoth).")] = False,
+    allow_partial: Annotated[bool, typer.Option(
+        "--allow-partial", help="--to full: fill sourceless keys from the template.")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", "-n", help="Print the plan; write nothing.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing output file.")] = False,
+    json: JsonOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Convert checkpoints without torch: copies tensor bytes raw, checks the result, writes atomically."""
+    overrides = ArgOverrides(model, dataset, buffer_size, n_epochs, parse_set(set_ or []))
+    plan = plan_conversion(file, to, like=like, output=output, overrides=overrides,
+                           strip_prefix=strip_prefix, allow_partial=allow_partial)
+    out = make_output(json, None, quiet)
+    if dry_run or not plan.writable:
+        if json:
+            out.emit_json(plan.to_json())
+        else:
+            render_plan(out, plan)
+        if not plan.writable and not dry_run:
+            raise _unwritable(plan, like)
+        return
+    started = time.perf_counter()
+    with _progress(plan, enabled=not (json or quiet)) as tick:
+        result = write_plan(plan, force=force, progress=tick)
+    seconds = time.perf_counter() - started
+    if json:
+        out.emit_json({**plan.to_json(), "written": {**result.to_json(), "seconds": round(seconds, 3)}})
+    else:
+        render_plan(out, plan, keys=False)
+        render_written(out, result, seconds)
+
+
+def _unwritable(plan: Plan, like: str | None) -> MckptError:
+    if like is None and plan.conversion == "backbone->full":
+        return UsageError(
+            "a full checkpoint needs the target model's key layout, which a bare backbone does not carry",
+            path=plan.source,
+            hint="pass --like <a full checkpoint of the same model>, or write the `net.` form Mammoth "
+                 "accepts for any backbone: --to backbone")
+    return MckptError(f"{'; '.join(plan.problems)} (listed above); nothing written", path=plan.source,
+                      hint="use a template of the same model and backbone, or --allow-partial to fill "
+                           "keys from the template and leave extra source keys out")
+
+
+@contextmanager
+def _progress(plan: Plan, enabled: bool) -> Iterator[Progress | None]:
+    """A progress bar on stderr for large files on a terminal (copy, then the read-back check)."""
+    if not enabled or plan.nbytes < PROGRESS_MIN_BYTES or not sys.stderr.isatty():
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn, TransferSpeedColumn
+
+    with Progress("[progress.description]{task.description}", BarColumn(), DownloadColumn(),
+                  TransferSpeedColumn(), TimeRemainingColumn(), console=Console(stderr=True),
+                  transient=True) as bar:
+        task = bar.add_task("copy + check", total=2 * plan.nbytes)
+        yield lambda n: bar.advance(task, n)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("convert")(convert_command)

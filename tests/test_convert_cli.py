@@ -1,0 +1,165 @@
+"""`mckpt convert` through the real CLI in subprocesses: exit codes, messages, atomic writes."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from conftest import REPO, run_cli
+from convert_helpers import load, make_backbone, make_template
+
+
+@pytest.fixture
+def files(tmp_path: Path) -> tuple[Path, Path]:
+    template = tmp_path / "derpp_seq-mnist_default_20_2_20240101-000000_abcdef12_4.pt"
+    make_template(template)
+    bare = tmp_path / "bb.pt"
+    make_backbone(bare, "module.")
+    return bare, template
+
+
+def test_dry_run_json_is_the_plan_and_writes_nothing(files: tuple[Path, Path], tmp_path: Path) -> None:
+    bare, template = files
+    r = run_cli("convert", str(bare), "--like", str(template), "--dry-run", "--json", "--set", "lr=0.5",
+                cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    plan = json.loads(r.stdout)
+    assert plan["conversion"] == "backbone->full" and plan["writable"] is True
+    assert {"key": "net.fc1.weight", "source": "module.fc1.weight"} in plan["keys"]["mapped"]
+    assert {"key": "net._features.0.weight", "shares_with": "net.fc1.weight"} in plan["keys"]["aliased"]
+    assert plan["keys"]["copied"] == ["class_means"] and plan["keys"]["unmatched"] == []
+    assert plan["args"]["lr"] == 0.5 and plan["output"].startswith("checkpoints/")
+    assert not (tmp_path / "checkpoints").exists()
+
+
+def test_default_output_is_a_mammoth_name_in_checkpoints(files: tuple[Path, Path], tmp_path: Path) -> None:
+    bare, template = files
+    r = run_cli("convert", str(bare), "--like", str(template), "--json", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    written = json.loads(r.stdout)["written"]
+    out = tmp_path / written["path"]
+    assert out.parent == tmp_path / "checkpoints" and out.name.endswith("_last.pt")
+    assert written["bytes"] == out.stat().st_size
+    info = json.loads(run_cli("inspect", str(out), "--json").stdout)
+    assert info["kind"] == "mammoth" and info["format"] == "safe" and info["run"]["model"] == "derpp"
+    assert load(out)["model"]
+
+
+def test_without_like_says_what_is_guessed(files: tuple[Path, Path], tmp_path: Path) -> None:
+    bare, _ = files
+    r = run_cli("convert", str(bare), cwd=tmp_path)
+    assert r.returncode == 2
+    assert "guessed: every key becomes `net.<key>`" in r.stdout
+    assert "--like" in r.stderr and "--to backbone" in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "checkpoints").exists()
+    r = run_cli("convert", str(bare), "--to", "backbone", "-o", str(tmp_path / "net.pt"))
+    assert r.returncode == 0 and all(k.startswith("net.") for k in load(tmp_path / "net.pt"))
+
+
+def test_shape_mismatch_is_one_clear_line(files: tuple[Path, Path], tmp_path: Path) -> None:
+    _, template = files
+    bad = tmp_path / "bad.pt"
+    make_backbone(bad, hidden=7)
+    r = run_cli("convert", str(bad), "--like", str(template), "-o", str(tmp_path / "o.pt"))
+    assert r.returncode == 1
+    first = r.stderr.splitlines()[0]
+    assert first.startswith(f"error: {bad}: shape mismatch: net.fc1.weight")
+    assert "Traceback" not in r.stderr and not (tmp_path / "o.pt").exists()
+
+
+def test_missing_key_fails_and_lists_it(files: tuple[Path, Path], tmp_path: Path) -> None:
+    _, template = files
+    part = tmp_path / "part.pt"
+    make_backbone(part, drop="bn.")
+    r = run_cli("convert", str(part), "--like", str(template), "-o", str(tmp_path / "o.pt"))
+    assert r.returncode == 1 and "net.bn.running_mean" in r.stdout and "--allow-partial" in r.stderr
+    assert not (tmp_path / "o.pt").exists()
+
+
+def test_existing_output_needs_force(files: tuple[Path, Path], tmp_path: Path) -> None:
+    bare, template = files
+    out = tmp_path / "o.pt"
+    out.write_text("keep me")
+    r = run_cli("convert", str(bare), "--like", str(template), "-o", str(out))
+    assert r.returncode == 1 and "--force" in r.stderr and out.read_text() == "keep me"
+    r = run_cli("convert", str(bare), "--like", str(template), "-o", str(out), "--force", "-q")
+    assert r.returncode == 0 and r.stdout == "" and load(out)["model"]
+
+
+def test_bad_options(files: tuple[Path, Path], tmp_path: Path) -> None:
+    bare, template = files
+    assert run_cli("convert", str(bare), "--to", "onnx").returncode == 2
+    r = run_cli("convert", str(template), "--to", "backbone", "--like", str(template))
+    assert r.returncode == 2 and "--like only goes with --to full" in r.stderr
+    r = run_cli("convert", str(bare), "--like", str(template), "-o", str(tmp_path / "x.bin"))
+    assert r.returncode == 2 and "-o takes" in r.stderr
+    r = run_cli("convert", str(tmp_path / "nope.pt"))
+    assert r.returncode == 1 and "no such file" in r.stderr
+
+
+def test_convert_never_imports_torch(files: tuple[Path, Path], tmp_path: Path) -> None:
+    bare, template = files
+    argv = ["convert", str(bare), "--like", str(template), "-o", str(tmp_path / "o.pt")]
+    code = ("import sys\nfrom mckpt.cli.app import app\n"
+            f"try:\n    app({argv!r})\n"
+            "except SystemExit as e:\n    assert not e.code, e.code\n"
+            "print('torch' in sys.modules)\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                       env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip().splitlines()[-1] == "False"
+    assert (tmp_path / "o.pt").exists()
+
+
+def test_kill_mid_write_leaves_no_output(files: tuple[Path, Path], tmp_path: Path) -> None:
+    """SIGKILL while the storages are being copied: nothing appears under the final name."""
+    bare, template = files
+    out = tmp_path / "out" / "o.pt"
+    marker = tmp_path / "copying"
+    # Only the timing is arranged: the copy pauses (after writing some records) so the kill lands mid-write.
+    code = (
+        "import sys, time\nfrom pathlib import Path\nfrom mckpt import archive_writer\n"
+        "orig = archive_writer.ArchiveWriter.add_ranges\n"
+        "def slow(self, *a, **k):\n"
+        "    orig(self, *a, **k)\n"
+        f"    Path({str(marker)!r}).touch()\n"
+        "    time.sleep(60)\n"
+        "archive_writer.ArchiveWriter.add_ranges = slow\n"
+        "from mckpt.cli.app import app\n"
+        f"app(['convert', {str(bare)!r}, '--like', {str(template)!r}, '-o', {str(out)!r}])\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code], env={**os.environ, "PYTHONPATH": str(REPO)},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(600):
+            if marker.exists() or proc.poll() is not None:
+                break
+            time.sleep(0.05)
+        assert marker.exists(), "the writer never started copying"
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == -signal.SIGKILL
+    assert not out.exists()
+    leftovers = list(out.parent.iterdir())
+    assert len(leftovers) == 1  # the hidden partial file, never the final name
+    assert leftovers[0].name.startswith(".o.pt.") and leftovers[0].name.endswith(".partial")
+    r = run_cli("convert", str(bare), "--like", str(template), "-o", str(out))  # a rerun is unaffected
+    assert r.returncode == 0 and load(out)["model"]
+
+
+def test_unwritable_place_is_one_line(files: tuple[Path, Path], tmp_path: Path) -> None:
+    bare, template = files
+    blocker = tmp_path / "a_file"
+    blocker.write_text("")
+    r = run_cli("convert", str(bare), "--like", str(template), "-o", str(blocker / "o.pt"))
+    assert r.returncode == 1 and r.stderr.startswith(f"error: {blocker}: cannot write here")
+    assert "Traceback" not in r.stderr
