@@ -5,20 +5,25 @@
 _mckpt_node() {
     case "$1" in
         "mckpt")
-            _mckpt_subs="list inspect"
-            _mckpt_opts="--version -V --debug --install-completion --show-completion -h --help"
+            _mckpt_subs="list inspect diff"
+            _mckpt_opts="--version -V --debug --install-completion --show-completion --help -h"
             _mckpt_valopts=""
             _mckpt_args="" ;;
         "mckpt list")
             _mckpt_subs=""
-            _mckpt_opts="--recursive -r --acc --model -m --dataset -d --sort -s --reverse --json --format -f --quiet -q -h --help"
+            _mckpt_opts="--recursive -r --acc --model -m --dataset -d --sort -s --reverse --json --format -f --quiet -q --help -h"
             _mckpt_valopts="--model -m --dataset -d --sort -s --format -f"
             _mckpt_args="#0+" ;;
         "mckpt inspect")
             _mckpt_subs=""
-            _mckpt_opts="--tensors -t --args-only -a --json --format -f --quiet -q -h --help"
+            _mckpt_opts="--tensors -t --args-only -a --json --format -f --quiet -q --help -h"
             _mckpt_valopts="--format -f"
             _mckpt_args="#0" ;;
+        "mckpt diff")
+            _mckpt_subs=""
+            _mckpt_opts="--weights -w --top -n --all --json --format -f --quiet -q --help -h"
+            _mckpt_valopts="--top -n --format -f"
+            _mckpt_args="#0 #1" ;;
         *) _mckpt_subs=""; _mckpt_opts=""; _mckpt_valopts=""; _mckpt_args="" ;;
     esac
 }
@@ -33,6 +38,10 @@ _mckpt_value() {
         "mckpt list|#0+") _mckpt_kind=file; _mckpt_choices="" ;;
         "mckpt inspect|--format"|"mckpt inspect|-f") _mckpt_kind=choice; _mckpt_choices="plain simple github grid simple_grid rounded_grid fancy_grid pipe orgtbl jira presto pretty psql rst mediawiki moinmoin youtrack html latex latex_raw latex_booktabs latex_longtable textile tsv csv asciidoc" ;;
         "mckpt inspect|#0") _mckpt_kind=file; _mckpt_choices="" ;;
+        "mckpt diff|--top"|"mckpt diff|-n") _mckpt_kind=none; _mckpt_choices="" ;;
+        "mckpt diff|--format"|"mckpt diff|-f") _mckpt_kind=choice; _mckpt_choices="plain simple github grid simple_grid rounded_grid fancy_grid pipe orgtbl jira presto pretty psql rst mediawiki moinmoin youtrack html latex latex_raw latex_booktabs latex_longtable textile tsv csv asciidoc" ;;
+        "mckpt diff|#0") _mckpt_kind=run; _mckpt_choices="" ;;
+        "mckpt diff|#1") _mckpt_kind=run; _mckpt_choices="" ;;
     esac
 }
 

@@ -17,6 +17,7 @@ end
 complete -c mckpt -n '__fish_use_subcommand' -f
 complete -c mckpt -n '__fish_use_subcommand' -a list -d 'List checkpoints grouped into runs (names parsed, nothing loaded unless --acc).'
 complete -c mckpt -n '__fish_use_subcommand' -a inspect -d 'Show what a checkpoint holds, without torch and without running code from it.'
+complete -c mckpt -n '__fish_use_subcommand' -a diff -d 'Compare two checkpoints: args (bookkeeping left out), results, and with --weights the...'
 complete -c mckpt -n '__fish_use_subcommand' -l version -s V -d 'Show the version and exit.'
 complete -c mckpt -n '__fish_use_subcommand' -l debug -d 'Show tracebacks for errors.'
 complete -c mckpt -n '__fish_use_subcommand' -l install-completion -d 'Install completion for the current shell.'
@@ -44,3 +45,14 @@ complete -c mckpt -n '__fish_seen_subcommand_from inspect' -l json -d 'Print one
 complete -c mckpt -n '__fish_seen_subcommand_from inspect' -l format -s f -x -a 'plain simple github grid simple_grid rounded_grid fancy_grid pipe orgtbl jira presto pretty psql rst mediawiki moinmoin youtrack html latex latex_raw latex_booktabs latex_longtable textile tsv csv asciidoc' -d 'Print tables in a tabulate format: plain, github, latex, tsv, csv, …'
 complete -c mckpt -n '__fish_seen_subcommand_from inspect' -l quiet -s q -d 'Print nothing but errors.'
 complete -c mckpt -n '__fish_seen_subcommand_from inspect' -l help -s h -d 'Show this message and exit.'
+
+complete -c mckpt -n '__fish_seen_subcommand_from diff' -f
+complete -c mckpt -n '__fish_seen_subcommand_from diff' -f -a '(mckpt __complete run (commandline -ct)) (__mckpt_checkpoints)'
+complete -c mckpt -n '__fish_seen_subcommand_from diff' -f -a '(mckpt __complete run (commandline -ct)) (__mckpt_checkpoints)'
+complete -c mckpt -n '__fish_seen_subcommand_from diff' -l weights -s w -d 'Compare the weights too (streamed).'
+complete -c mckpt -n '__fish_seen_subcommand_from diff' -l top -s n -x -d 'Show the N tensors that changed most (0: all).'
+complete -c mckpt -n '__fish_seen_subcommand_from diff' -l all -d 'Include bookkeeping args (seed, uid, timestamps…).'
+complete -c mckpt -n '__fish_seen_subcommand_from diff' -l json -d 'Print one JSON document (stable schema, see README).'
+complete -c mckpt -n '__fish_seen_subcommand_from diff' -l format -s f -x -a 'plain simple github grid simple_grid rounded_grid fancy_grid pipe orgtbl jira presto pretty psql rst mediawiki moinmoin youtrack html latex latex_raw latex_booktabs latex_longtable textile tsv csv asciidoc' -d 'Print tables in a tabulate format: plain, github, latex, tsv, csv, …'
+complete -c mckpt -n '__fish_seen_subcommand_from diff' -l quiet -s q -d 'Print nothing but errors.'
+complete -c mckpt -n '__fish_seen_subcommand_from diff' -l help -s h -d 'Show this message and exit.'

@@ -1,10 +1,11 @@
-"""Values for shell completion: run uids, model and dataset names, conversion targets.
+"""Values for shell completion: run uids, model and dataset names found in `./checkpoints`.
 
 A TAB press runs the program, so these answers come from file names alone (a directory scan of
 `./checkpoints` and the name parser), before Typer, Rich, torch or httpx are imported: the shell
 scripts in `completions/` call `mckpt __complete KIND PREFIX`, which `mckpt.cli.entry` routes here.
-Subcommands and options are listed statically by those scripts; file names are completed by the
-shell itself. Anything that goes wrong prints nothing: a TAB must never print a traceback.
+Subcommands, options and fixed choices (`--to`, `--format`) are written into those scripts; file
+names are completed by the shell itself. Anything that goes wrong prints nothing: a TAB press
+must never print a traceback.
 """
 
 from __future__ import annotations
@@ -14,13 +15,8 @@ import sys
 from collections.abc import Callable, Iterator
 
 from .names import ParsedName, parse_name
+from .resolve import CHECKPOINTS_DIR
 from .vocabulary import DATASETS, MODELS
-
-CHECKPOINTS_DIR = "checkpoints"
-
-# `mckpt convert --to` targets, offered when the option is not a click.Choice (a Choice's own
-# values win: the script generator reads them from the command tree).
-CONVERSION_TARGETS = ("backbone", "full", "safe")
 
 
 def _names(folder: str) -> Iterator[ParsedName]:
@@ -56,15 +52,10 @@ def complete_datasets(prefix: str, folder: str = CHECKPOINTS_DIR) -> list[str]:
     return _matching({n.dataset for n in _names(folder) if n.dataset} or set(DATASETS), prefix)
 
 
-def complete_conversions(prefix: str, folder: str = CHECKPOINTS_DIR) -> list[str]:
-    return _matching(set(CONVERSION_TARGETS), prefix)
-
-
 COMPLETERS: dict[str, Callable[[str, str], list[str]]] = {
     "run": complete_runs,
     "model": complete_models,
     "dataset": complete_datasets,
-    "conversion": complete_conversions,
 }
 
 
