@@ -101,7 +101,9 @@ def _values(param: click.Parameter, name: str) -> Values:
 
 
 def _option(opt: click.Option) -> OptionSpec:
-    names = tuple(opt.opts) + tuple(opt.secondary_opts)
+    # Long names first, then short ones, sorted: Click keeps the help option's names in a set,
+    # and the generated scripts must not change from one run to the next.
+    names = tuple(sorted({*opt.opts, *opt.secondary_opts}, key=lambda n: (not n.startswith("--"), n)))
     long = next((n for n in names if n.startswith("--")), names[0])
     values = None if opt.is_flag or opt.count else _values(opt, long)
     return OptionSpec(names, _first_line(opt.help), values)

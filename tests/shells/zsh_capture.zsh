@@ -1,7 +1,8 @@
 # Print the candidates zsh's completion system offers for a command line (one per line).
 # Usage: zsh -f zsh_capture.zsh FPATH_DIR 'mckpt inspect che'
 # An interactive zsh runs in a pseudo-terminal (zpty) with compinit and the script under test;
-# `compadd` is wrapped to echo every match, framed by NUL lines, and the shell exits after one TAB.
+# `compadd` is wrapped to also echo every match (and still add it, so fallbacks such as all-files
+# behave as in real use), framed by NUL lines; the shell exits after one TAB.
 zmodload zsh/zpty || { echo 'error: zsh/zpty is missing' >&2; exit 1 }
 zpty z zsh -f -i
 zpty -w z "fpath=(${(q)1} \$fpath); autoload -U compinit; compinit -u -D"
@@ -14,6 +15,7 @@ zpty -w z 'compadd () {
   if [[ ${@[1,(i)(-|--)]} == *-(O|A|D)\ * ]]; then builtin compadd "$@"; return $?; fi
   typeset -a __hits
   builtin compadd -A __hits "$@"
+  builtin compadd "$@"
   local ret=$?
   setopt localoptions norcexpandparam extendedglob
   typeset -A apre hpre

@@ -1,0 +1,141 @@
+"""Real shells (bash, zsh, fish) load the generated scripts and offer the right candidates.
+
+Each test runs the shell in a folder holding a `checkpoints/` of empty, Mammoth-named files and a
+`mckpt` on PATH that runs this checkout, then reads what the shell would offer on TAB.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO
+
+COMPLETIONS = REPO / "completions"
+ZSH_CAPTURE = Path(__file__).parent / "shells" / "zsh_capture.zsh"
+SGD = "sgd_seq-mnist_None_0_1_20261128-165846_9acd4744"
+ER = "er_ace_seq-cifar100_default_2000_50_20250115-235959_deadbeef"
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("shell")
+    ck = root / "checkpoints"
+    ck.mkdir()
+    for name in (f"{SGD}_0.pt", f"{SGD}_1.pt", f"{ER}_9.pt"):
+        (ck / name).write_bytes(b"")
+    (ck / "notes.txt").write_text("not a checkpoint")
+    (ck / "sub").mkdir()
+    (root / "chess.txt").write_text("")
+    bin_dir = root / "bin"
+    bin_dir.mkdir()
+    shim = bin_dir / "mckpt"
+    shim.write_text(f'#!/bin/sh\nPYTHONPATH="{REPO}" exec "{sys.executable}" -m mckpt "$@"\n')
+    shim.chmod(0o755)
+    return root
+
+
+def _env(workdir: Path) -> dict[str, str]:
+    path = f"{workdir / 'bin'}:/usr/local/bin:/usr/bin:/bin"
+    return {"PATH": path, "HOME": str(workdir), "LANG": "C.UTF-8"}
+
+
+def _need(shell: str) -> str:
+    path = shutil.which(shell)
+    if path is None:
+        pytest.skip(f"{shell} is not installed (CI installs it with `apt-get install -y zsh fish`)")
+    return path
+
+
+# ---------------------------------------------------------------------------------------------------
+# bash: source the script, set COMP_WORDS/COMP_CWORD, call the function, read COMPREPLY
+
+
+def bash_complete(workdir: Path, *words: str) -> list[str]:
+    script = (
+        f"source {COMPLETIONS / 'mckpt.bash'}\n"
+        'COMP_WORDS=("$@"); COMP_CWORD=$(( ${#COMP_WORDS[@]} - 1 ))\n'
+        "_mckpt\n"
+        'printf "%s\\n" "${COMPREPLY[@]}"\n'
+    )
+    proc = subprocess.run([_need("bash"), "--norc", "-c", script, "bash", *words], cwd=workdir,
+                          env=_env(workdir), capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    return sorted(line for line in proc.stdout.splitlines() if line)
+
+
+@pytest.mark.parametrize(("words", "expected"), [
+    (["mckpt", ""], ["diff", "inspect", "list"]),
+    (["mckpt", "in"], ["inspect"]),
+    (["mckpt", "--ver"], ["--version"]),
+    (["mckpt", "inspect", "--t"], ["--tensors"]),
+    (["mckpt", "inspect", "che"], ["checkpoints"]),
+    (["mckpt", "inspect", "checkpoints/"], [f"checkpoints/{ER}_9.pt", f"checkpoints/{SGD}_0.pt",
+                                            f"checkpoints/{SGD}_1.pt", "checkpoints/sub"]),
+    (["mckpt", "list", "--model", ""], ["er_ace", "sgd"]),
+    (["mckpt", "list", "-m", "s"], ["sgd"]),
+    (["mckpt", "list", "--dataset", "=", "seq-c"], ["seq-cifar100"]),  # bash splits `--dataset=seq-c`
+    (["mckpt", "list", "--sort", "s"], ["size", "started"]),
+    (["mckpt", "inspect", "-f", "git"], ["github"]),
+    (["mckpt", "diff", "9"], ["9acd4744"]),
+    (["mckpt", "diff", "9acd4744", "d"], ["deadbeef"]),
+    (["mckpt", "diff", "--top", ""], []),
+    (["mckpt", "--debug", "list", "-r", "--model", "er"], ["er_ace"]),
+])
+def test_bash(workdir: Path, words: list[str], expected: list[str]) -> None:
+    assert bash_complete(workdir, *words) == expected
+
+
+def test_bash_unsplit_equals_form(workdir: Path) -> None:
+    """With `=` taken out of COMP_WORDBREAKS the word stays whole and so must the candidate."""
+    assert bash_complete(workdir, "mckpt", "list", "--model=er") == ["--model=er_ace"]
+
+
+# ---------------------------------------------------------------------------------------------------
+# zsh: an interactive zsh in a pseudo-terminal presses TAB (tests/shells/zsh_capture.zsh)
+
+
+def zsh_complete(workdir: Path, line: str) -> list[str]:
+    proc = subprocess.run([_need("zsh"), "-f", str(ZSH_CAPTURE), str(COMPLETIONS), line], cwd=workdir,
+                          env=_env(workdir), capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    return sorted({s for s in (x.strip() for x in proc.stdout.splitlines()) if s})
+
+
+def test_zsh(workdir: Path) -> None:
+    assert zsh_complete(workdir, "mckpt ") == ["diff", "inspect", "list"]
+    assert zsh_complete(workdir, "mckpt inspect --t") == ["--tensors"]
+    assert zsh_complete(workdir, "mckpt inspect che") == ["checkpoints"]
+    assert zsh_complete(workdir, "mckpt inspect checkpoints/") == [
+        f"checkpoints/{ER}_9.pt", f"checkpoints/{SGD}_0.pt", f"checkpoints/{SGD}_1.pt", "checkpoints/sub"]
+    assert zsh_complete(workdir, "mckpt list --model ") == ["er_ace", "sgd"]
+    assert zsh_complete(workdir, "mckpt list -d seq-c") == ["seq-cifar100"]
+    assert zsh_complete(workdir, "mckpt list --format gi") == ["github"]
+    assert zsh_complete(workdir, "mckpt diff 9") == ["9acd4744"]
+
+
+# ---------------------------------------------------------------------------------------------------
+# fish: `complete -C LINE` prints what fish would offer
+
+
+def fish_complete(workdir: Path, line: str) -> list[str]:
+    script = f"source {COMPLETIONS / 'mckpt.fish'}; complete -C {line!r}"
+    proc = subprocess.run([_need("fish"), "--no-config", "-c", script], cwd=workdir, env=_env(workdir),
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    return sorted(x.split("\t")[0] for x in proc.stdout.splitlines() if x)
+
+
+def test_fish(workdir: Path) -> None:
+    assert fish_complete(workdir, "mckpt ") == ["diff", "inspect", "list"]
+    assert fish_complete(workdir, "mckpt inspect --t") == ["--tensors"]
+    assert fish_complete(workdir, "mckpt inspect che") == ["checkpoints/"]
+    assert fish_complete(workdir, "mckpt inspect checkpoints/") == [
+        f"checkpoints/{ER}_9.pt", f"checkpoints/{SGD}_0.pt", f"checkpoints/{SGD}_1.pt", "checkpoints/sub/"]
+    assert fish_complete(workdir, "mckpt list --model ") == ["er_ace", "sgd"]
+    assert fish_complete(workdir, "mckpt list --format gi") == ["github"]
+    assert fish_complete(workdir, "mckpt diff 9") == ["9acd4744"]
