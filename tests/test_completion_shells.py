@@ -55,6 +55,13 @@ def _need(shell: str) -> str:
 # bash: source the script, set COMP_WORDS/COMP_CWORD, call the function, read COMPREPLY
 
 
+def _candidates(workdir: Path, argv: list[str]) -> list[str]:
+    """Run a shell; its output lines (a fish description after a TAB dropped) are the candidates."""
+    proc = subprocess.run(argv, cwd=workdir, env=_env(workdir), capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    return sorted({x.split("\t")[0].strip() for x in proc.stdout.splitlines()} - {""})
+
+
 def bash_complete(workdir: Path, *words: str) -> list[str]:
     script = (
         f"source {COMPLETIONS / 'mckpt.bash'}\n"
@@ -62,10 +69,7 @@ def bash_complete(workdir: Path, *words: str) -> list[str]:
         "_mckpt\n"
         'printf "%s\\n" "${COMPREPLY[@]}"\n'
     )
-    proc = subprocess.run([_need("bash"), "--norc", "-c", script, "bash", *words], cwd=workdir,
-                          env=_env(workdir), capture_output=True, text=True, timeout=60)
-    assert proc.returncode == 0, proc.stderr
-    return sorted(line for line in proc.stdout.splitlines() if line)
+    return _candidates(workdir, [_need("bash"), "--norc", "-c", script, "bash", *words])
 
 
 @pytest.mark.parametrize(("words", "expected"), [
@@ -96,46 +100,32 @@ def test_bash_unsplit_equals_form(workdir: Path) -> None:
 
 
 # ---------------------------------------------------------------------------------------------------
-# zsh: an interactive zsh in a pseudo-terminal presses TAB (tests/shells/zsh_capture.zsh)
+# zsh and fish
 
 
-def zsh_complete(workdir: Path, line: str) -> list[str]:
-    proc = subprocess.run([_need("zsh"), "-f", str(ZSH_CAPTURE), str(COMPLETIONS), line], cwd=workdir,
-                          env=_env(workdir), capture_output=True, text=True, timeout=60)
-    assert proc.returncode == 0, proc.stderr
-    return sorted({s for s in (x.strip() for x in proc.stdout.splitlines()) if s})
+# Both shells get the same command lines; fish marks folders with a trailing slash.
+LINES = [
+    ("mckpt ", ["diff", "inspect", "list"]),
+    ("mckpt inspect --t", ["--tensors"]),
+    ("mckpt inspect che", ["checkpoints/"]),
+    ("mckpt inspect checkpoints/", [f"checkpoints/{ER}_9.pt", f"checkpoints/{SGD}_0.pt",
+                                    f"checkpoints/{SGD}_1.pt", "checkpoints/sub/"]),
+    ("mckpt list --model ", ["er_ace", "sgd"]),
+    ("mckpt list -d seq-c", ["seq-cifar100"]),
+    ("mckpt list --format gi", ["github"]),
+    ("mckpt diff 9", ["9acd4744"]),
+]
 
 
-def test_zsh(workdir: Path) -> None:
-    assert zsh_complete(workdir, "mckpt ") == ["diff", "inspect", "list"]
-    assert zsh_complete(workdir, "mckpt inspect --t") == ["--tensors"]
-    assert zsh_complete(workdir, "mckpt inspect che") == ["checkpoints"]
-    assert zsh_complete(workdir, "mckpt inspect checkpoints/") == [
-        f"checkpoints/{ER}_9.pt", f"checkpoints/{SGD}_0.pt", f"checkpoints/{SGD}_1.pt", "checkpoints/sub"]
-    assert zsh_complete(workdir, "mckpt list --model ") == ["er_ace", "sgd"]
-    assert zsh_complete(workdir, "mckpt list -d seq-c") == ["seq-cifar100"]
-    assert zsh_complete(workdir, "mckpt list --format gi") == ["github"]
-    assert zsh_complete(workdir, "mckpt diff 9") == ["9acd4744"]
+@pytest.mark.parametrize(("line", "expected"), LINES)
+def test_zsh(workdir: Path, line: str, expected: list[str]) -> None:
+    """zsh: an interactive zsh in a pseudo-terminal presses TAB (tests/shells/zsh_capture.zsh)."""
+    argv = [_need("zsh"), "-f", str(ZSH_CAPTURE), str(COMPLETIONS), line]
+    assert _candidates(workdir, argv) == [e.rstrip("/") for e in expected]
 
 
-# ---------------------------------------------------------------------------------------------------
-# fish: `complete -C LINE` prints what fish would offer
-
-
-def fish_complete(workdir: Path, line: str) -> list[str]:
+@pytest.mark.parametrize(("line", "expected"), LINES)
+def test_fish(workdir: Path, line: str, expected: list[str]) -> None:
+    """fish: `complete -C LINE` prints what fish would offer."""
     script = f"source {COMPLETIONS / 'mckpt.fish'}; complete -C {line!r}"
-    proc = subprocess.run([_need("fish"), "--no-config", "-c", script], cwd=workdir, env=_env(workdir),
-                          capture_output=True, text=True, timeout=60)
-    assert proc.returncode == 0, proc.stderr
-    return sorted(x.split("\t")[0] for x in proc.stdout.splitlines() if x)
-
-
-def test_fish(workdir: Path) -> None:
-    assert fish_complete(workdir, "mckpt ") == ["diff", "inspect", "list"]
-    assert fish_complete(workdir, "mckpt inspect --t") == ["--tensors"]
-    assert fish_complete(workdir, "mckpt inspect che") == ["checkpoints/"]
-    assert fish_complete(workdir, "mckpt inspect checkpoints/") == [
-        f"checkpoints/{ER}_9.pt", f"checkpoints/{SGD}_0.pt", f"checkpoints/{SGD}_1.pt", "checkpoints/sub/"]
-    assert fish_complete(workdir, "mckpt list --model ") == ["er_ace", "sgd"]
-    assert fish_complete(workdir, "mckpt list --format gi") == ["github"]
-    assert fish_complete(workdir, "mckpt diff 9") == ["9acd4744"]
+    assert _candidates(workdir, [_need("fish"), "--no-config", "-c", script]) == expected
