@@ -235,12 +235,11 @@ def _compare(torch: Any, arch_a: Archive, ta: TensorRef, arch_b: Archive, tb: Te
         return None, None
     if xa.numel() == 0:
         return 0.0, 0.0
-    d = xb - xa
-    del xb
-    diff_norm = float(torch.linalg.vector_norm(d))
-    max_abs = float(d.abs().max())
-    del d
     base = float(torch.linalg.vector_norm(xa))
+    d = xb.sub_(xa).abs_()  # in place: two float64 copies of the tensor are the whole working set
+    del xa
+    diff_norm = float(torch.linalg.vector_norm(d))
+    max_abs = float(d.max())
     if base == 0.0:
         return (0.0 if diff_norm == 0.0 else math.inf), max_abs
     return diff_norm / base, max_abs
