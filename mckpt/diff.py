@@ -280,7 +280,7 @@ def diff_weights(a: Checkpoint, b: Checkpoint, top: int | None = None) -> Weight
 class CheckpointDiff:
     a: Checkpoint
     b: Checkpoint
-    args: ArgsDiff
+    args: ArgsDiff | None  # None when either file has no args (a bare backbone)
     results: ResultsDiff
     weights: WeightsDiff | None = None
     notes: list[str] = field(default_factory=list)
@@ -290,7 +290,7 @@ class CheckpointDiff:
         return {
             "a": {"path": self.a.path, "format": self.a.format, "tasks_done": self.a.tasks_done},
             "b": {"path": self.b.path, "format": self.b.format, "tasks_done": self.b.tasks_done},
-            "args": self.args.to_json(),
+            "args": self.args.to_json() if self.args is not None else None,
             "results": self.results.to_json(),
             "weights": self.weights.to_json() if self.weights is not None else None,
             "notes": self.notes,
@@ -302,9 +302,11 @@ def diff_checkpoints(a: str | Checkpoint, b: str | Checkpoint, weights: bool = F
     """Compare two checkpoints (paths or already read); torch is imported only with `weights`."""
     ca = a if isinstance(a, Checkpoint) else read_checkpoint(a)
     cb = b if isinstance(b, Checkpoint) else read_checkpoint(b)
-    notes = [f"{c.path} is a bare backbone: it has no args or results" for c in (ca, cb)
-             if c.kind == "backbone"]
-    out = CheckpointDiff(ca, cb, diff_args(ca.args, cb.args, all=all), diff_results(ca, cb), notes=notes)
+    notes = [f"{c.path} is a {'bare backbone' if c.kind == 'backbone' else 'torch file'}: it has no args"
+             " or results" for c in (ca, cb) if c.kind != "mammoth"]
+    # Against a file without args every arg would show as added or removed: compare none instead.
+    args = None if notes else diff_args(ca.args, cb.args, all=all)
+    out = CheckpointDiff(ca, cb, args, diff_results(ca, cb), notes=notes)
     if weights:
         out.weights = diff_weights(ca, cb, top)
     return out

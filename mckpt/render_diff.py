@@ -103,7 +103,10 @@ def render_diff(out: Output, d: CheckpointDiff) -> None:
     for note in d.notes:
         out.line(f"note: {note}", style="yellow")
     out.heading("Args")
-    render_args_diff(out, d.args)
+    if d.args is None:
+        out.line("args: not compared (a file without args)")
+    else:
+        render_args_diff(out, d.args)
     out.heading("Results")
     if d.results.equal:
         out.line("results: identical", style="green")

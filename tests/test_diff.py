@@ -79,7 +79,7 @@ def test_bare_backbones_differ_in_keys_only(mammoth_fixtures: Path) -> None:
     bare = mammoth_fixtures / "bare"
     d = diff_checkpoints(str(bare / "sgd_seq-mnist_backbone_net_prefix.pt"),
                          str(bare / "sgd_seq-mnist_backbone_plain.pt"), weights=True)
-    assert len(d.notes) == 2 and "bare backbone" in d.notes[0]
+    assert len(d.notes) == 2 and "bare backbone" in d.notes[0] and d.args is None
     assert d.weights is not None and d.weights.compared == 0
     assert sorted("net." + k for k in d.weights.only_b) == sorted(d.weights.only_a)
 

@@ -28,8 +28,12 @@ OPTION_KINDS: dict[str, tuple[str, tuple[str, ...]]] = {
     "--format": ("choice", TABLE_FORMATS),
     "--sort": ("choice", tuple(SORT_KEYS)),
 }
-# Arguments that take a run (uid) as well as a file: `diff A B`, `load CHECKPOINT`.
-RUN_ARGUMENTS = frozenset({"a", "b", "run", "runs", "checkpoint", "checkpoints"})
+# Arguments by name: runs (uid) as well as files for `diff A B` and `load CHECKPOINT`; URLs get
+# nothing. Any other argument is a checkpoint file or folder.
+ARGUMENT_KINDS = {
+    **dict.fromkeys(("a", "b", "run", "runs", "checkpoint", "checkpoints"), "run"),
+    **dict.fromkeys(("url", "urls"), "none"),
+}
 
 
 @dataclass(frozen=True)
@@ -96,7 +100,7 @@ def _values(param: click.Parameter, name: str) -> Values:
     if isinstance(ptype, click.Path):
         return Values("dir" if ptype.dir_okay and not ptype.file_okay else "path")
     if isinstance(param, click.Argument):
-        return Values("run" if name in RUN_ARGUMENTS else "file")
+        return Values(ARGUMENT_KINDS.get(name, "file"))
     return Values("path")
 
 
