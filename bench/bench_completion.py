@@ -96,6 +96,14 @@ def main() -> None:
             ("bash: mckpt list --model <TAB> (helper)", bash_case(["mckpt", "list", "--model", ""])),
             ("bash: mckpt diff <TAB> (uids + files)", bash_case(["mckpt", "diff", ""])),
         ]
+        if shutil.which("fish"):
+            src = f"source {REPO / 'completions' / 'mckpt.fish'}; complete -C"
+            cases += [
+                ("fish: mckpt inspect checkpoints/<TAB> (1,000 files)",
+                 ["fish", "--no-config", "-c", f"{src} 'mckpt inspect checkpoints/'"]),
+                ("fish: mckpt list --model <TAB> (helper)",
+                 ["fish", "--no-config", "-c", f"{src} 'mckpt list --model '"]),
+            ]
         results = []
         for label, cmd in cases:
             wall, peak, n = measure(cmd, root, env, opts.runs)
