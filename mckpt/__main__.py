@@ -1,3 +1,3 @@
-from mckpt.cli.app import main
+from mckpt.cli.entry import main
 
 main()

@@ -1,0 +1,43 @@
+"""`mckpt diff A B`: what changed between two checkpoints or runs."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from ..diff import diff_checkpoints
+from ..errors import UsageError
+from ..render_diff import render_diff
+from ..resolve import resolve_checkpoint
+from .common import FormatOpt, JsonOpt, QuietOpt, handle_errors, make_output
+
+
+@handle_errors
+def diff_command(
+    a: Annotated[str, typer.Argument(help="A checkpoint file, a run folder or a run uid (its newest file).")],
+    b: Annotated[str, typer.Argument(help="The checkpoint, folder or run to compare with A.")],
+    weights: Annotated[bool, typer.Option("--weights", "-w", help="Compare the weights too (streamed).")
+                       ] = False,
+    top: Annotated[int, typer.Option("--top", "-n", help="Show the N tensors that changed most (0: all).")
+                   ] = 20,
+    all_args: Annotated[bool, typer.Option("--all", help="Include bookkeeping args (seed, uid, timestamps…).")
+                        ] = False,
+    json: JsonOpt = False,
+    fmt: FormatOpt = None,
+    quiet: QuietOpt = False,
+) -> None:
+    """Compare two checkpoints: args (bookkeeping left out), results, and with --weights the tensors."""
+    if top < 0:
+        raise UsageError(f"--top must be 0 or more, not {top}")
+    d = diff_checkpoints(resolve_checkpoint(a), resolve_checkpoint(b), weights=weights,
+                         top=top or None, all=all_args)
+    out = make_output(json, fmt, quiet)
+    if json:
+        out.emit_json(d.to_json())
+    else:
+        render_diff(out, d)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("diff")(diff_command)

@@ -1,0 +1,312 @@
+"""What changed between two checkpoints: their args, their results and (on request) their weights.
+
+"What did I change?" is answered from the args with run bookkeeping left out (the arguments
+Mammoth itself ignores when it compares a resumed run's args, plus how the file was saved), so two
+runs of one configuration compare equal. Args and results come from the safe reader and never
+import torch. The weights comparison reads one tensor of each file at a time, straight from the
+byte range of its storage, so its memory stays near the largest tensor whatever the file sizes.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+from .archive import Archive
+from .checkpoint import Checkpoint, read_checkpoint, to_plain
+from .errors import CorruptCheckpoint, MckptError
+from .metrics import Metrics, compute_metrics
+from .unpickler import TensorRef, itemsize
+
+# Mammoth's own list (MAMMOTH_FORMAT.md, "Resuming a run"), plus arguments that only say how or
+# where the file was written (`save_checkpoint_mode`, D1's `ckpt_name_replace`).
+BOOKKEEPING_ARGS = frozenset({
+    "loadcheck", "start_from", "stop_after", "conf_jobnum", "conf_host", "conf_timestamp",
+    "conf_git_commit", "distributed", "seed", "savecheck", "notes", "non_verbose", "job_number",
+    "ckpt_name", "ckpt_name_replace", "save_checkpoint_mode",
+})
+METRIC_NAMES = ("final_avg", "forgetting", "bwt")
+_MISSING = object()
+
+
+@dataclass(frozen=True)
+class ArgChange:
+    name: str
+    a: Any
+    b: Any
+
+
+@dataclass
+class ArgsDiff:
+    """Args that differ (`changed`), exist only in B (`added`) or only in A (`removed`)."""
+
+    changed: list[ArgChange]
+    added: dict[str, Any]
+    removed: dict[str, Any]
+    ignored: list[str]  # bookkeeping args that differ but were left out (shown with all=True)
+
+    @property
+    def equal(self) -> bool:
+        return not (self.changed or self.added or self.removed)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "equal": self.equal,
+            "changed": {c.name: {"a": c.a, "b": c.b} for c in self.changed},
+            "added": self.added, "removed": self.removed, "ignored": self.ignored,
+        }
+
+
+def diff_args(a: dict[str, Any], b: dict[str, Any], all: bool = False) -> ArgsDiff:
+    """Compare two runs' args as plain values (a Namespace and a dict of the same run compare equal)."""
+    pa, pb = to_plain(a), to_plain(b)
+    changed: list[ArgChange] = []
+    added: dict[str, Any] = {}
+    removed: dict[str, Any] = {}
+    ignored: list[str] = []
+    for name in sorted(set(pa) | set(pb)):
+        va, vb = pa.get(name, _MISSING), pb.get(name, _MISSING)
+        if va == vb:
+            continue
+        if name in BOOKKEEPING_ARGS and not all:
+            ignored.append(name)
+        elif va is _MISSING:
+            added[name] = vb
+        elif vb is _MISSING:
+            removed[name] = va
+        else:
+            changed.append(ArgChange(name, va, vb))
+    return ArgsDiff(changed, added, removed, ignored)
+
+
+@dataclass
+class MatrixDiff:
+    """One accuracy matrix of each file, the cell-by-cell deltas (B − A) and the metrics of both."""
+
+    a: list[list[float]]
+    b: list[list[float]]
+    metrics_a: Metrics
+    metrics_b: Metrics
+
+    @property
+    def deltas(self) -> list[list[float | None]]:
+        rows = max(len(self.a), len(self.b))
+        out: list[list[float | None]] = []
+        for t in range(rows):
+            ra = self.a[t] if t < len(self.a) else []
+            rb = self.b[t] if t < len(self.b) else []
+            out.append([rb[i] - ra[i] if i < len(ra) and i < len(rb) else None
+                        for i in range(max(len(ra), len(rb)))])
+        return out
+
+    def metric_deltas(self) -> dict[str, dict[str, float | None]]:
+        out = {}
+        for name in METRIC_NAMES:
+            va, vb = getattr(self.metrics_a, name), getattr(self.metrics_b, name)
+            out[name] = {"a": va, "b": vb, "delta": vb - va if va is not None and vb is not None else None}
+        return out
+
+    @property
+    def equal(self) -> bool:
+        return self.a == self.b
+
+    def to_json(self) -> dict[str, Any]:
+        return {"equal": self.equal, "a": self.a, "b": self.b, "delta": self.deltas,
+                "metrics": self.metric_deltas()}
+
+
+@dataclass
+class ResultsDiff:
+    class_il: MatrixDiff
+    task_il: MatrixDiff
+
+    @property
+    def equal(self) -> bool:
+        return self.class_il.equal and self.task_il.equal
+
+    def to_json(self) -> dict[str, Any]:
+        return {"equal": self.equal, "class_il": self.class_il.to_json(), "task_il": self.task_il.to_json()}
+
+
+def diff_results(a: Checkpoint, b: Checkpoint) -> ResultsDiff:
+    def one(ma: list[list[float]], mb: list[list[float]]) -> MatrixDiff:
+        return MatrixDiff(ma, mb, compute_metrics(ma), compute_metrics(mb))
+
+    return ResultsDiff(one(a.class_il, b.class_il), one(a.task_il, b.task_il))
+
+
+@dataclass(frozen=True)
+class TensorChange:
+    """A tensor present in both files with one shape: how far B moved from A."""
+
+    key: str
+    shape: tuple[int, ...]
+    dtype: str
+    rel_l2: float | None  # ‖B − A‖ / ‖A‖ (inf when A is all zeros and B is not); None: not comparable
+    max_abs: float | None
+    aliases: tuple[str, ...] = ()  # other keys of A naming the same tensor (not ranked again)
+
+    def to_json(self) -> dict[str, Any]:
+        rel = self.rel_l2
+        return {"key": self.key, "shape": list(self.shape), "dtype": self.dtype,
+                "rel_l2": None if rel is None or math.isinf(rel) else rel, "a_is_zero": rel == math.inf,
+                "max_abs": self.max_abs, "aliases": list(self.aliases)}
+
+
+@dataclass(frozen=True)
+class ShapeChange:
+    key: str
+    a: tuple[int, ...]
+    b: tuple[int, ...]
+    dtype_a: str
+    dtype_b: str
+
+
+@dataclass
+class WeightsDiff:
+    """Keys only in A or B, shape (or dtype) changes, and the common tensors by relative change."""
+
+    only_a: list[str]
+    only_b: list[str]
+    shape_changes: list[ShapeChange]
+    changes: list[TensorChange]  # biggest relative change first
+    compared: int  # tensors compared (aliases counted once)
+    identical: int
+    top: int | None = None
+
+    @property
+    def shown(self) -> list[TensorChange]:
+        return self.changes if self.top is None else self.changes[: self.top]
+
+    @property
+    def equal(self) -> bool:
+        return not (self.only_a or self.only_b or self.shape_changes) and self.identical == self.compared
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "equal": self.equal, "only_a": self.only_a, "only_b": self.only_b,
+            "shape_changes": [{"key": s.key, "a": list(s.a), "b": list(s.b), "dtype_a": s.dtype_a,
+                               "dtype_b": s.dtype_b} for s in self.shape_changes],
+            "compared": self.compared, "identical": self.identical,
+            "changes": [c.to_json() for c in self.shown],
+        }
+
+
+def _tensor_bytes(archive: Archive, ref: TensorRef) -> bytes:
+    """The bytes covering one tensor's view of its storage (one read, nothing else)."""
+    span = archive.span(ref.storage.key)
+    name = archive.source.name
+    if span.member is not None and span.member.method != 0:
+        raise CorruptCheckpoint(f"storage {ref.storage.key} is compressed (torch never does that)", path=name)
+    size = itemsize(ref.dtype)
+    extent = 1 + sum((n - 1) * s for n, s in zip(ref.shape, ref.stride, strict=False)) if ref.numel else 0
+    start, nbytes = ref.offset * size, extent * size
+    if ref.offset < 0 or start + nbytes > span.nbytes:
+        raise CorruptCheckpoint(f"tensor view runs past storage {ref.storage.key}", path=name)
+    data = archive.source.read_at(span.offset + start, nbytes)
+    if len(data) != nbytes:
+        raise CorruptCheckpoint(f"truncated: storage {ref.storage.key} is cut short", path=name)
+    return data
+
+
+def _load_tensor(torch: Any, archive: Archive, ref: TensorRef) -> Any:
+    """One tensor as float64 (torch, imported by the caller); memory: this tensor only."""
+    dtype = getattr(torch, ref.dtype, None)
+    if not isinstance(dtype, torch.dtype) or dtype.is_complex:
+        return None
+    if ref.numel == 0:
+        return torch.zeros(ref.shape, dtype=torch.float64)
+    data = _tensor_bytes(archive, ref)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # read-only buffer: we never write through it
+        flat = torch.frombuffer(data, dtype=torch.uint8)
+    if archive.byteorder == "big" and dtype.itemsize > 1:
+        flat = flat.view(-1, dtype.itemsize).flip(1).reshape(-1)
+    return flat.view(dtype).as_strided(ref.shape, ref.stride).to(torch.float64)
+
+
+def _compare(torch: Any, arch_a: Archive, ta: TensorRef, arch_b: Archive, tb: TensorRef
+             ) -> tuple[float | None, float | None]:
+    xa = _load_tensor(torch, arch_a, ta)
+    xb = _load_tensor(torch, arch_b, tb)
+    if xa is None or xb is None:
+        return None, None
+    if xa.numel() == 0:
+        return 0.0, 0.0
+    base = float(torch.linalg.vector_norm(xa))
+    d = xb.sub_(xa).abs_()  # in place: two float64 copies of the tensor are the whole working set
+    del xa
+    diff_norm = float(torch.linalg.vector_norm(d))
+    max_abs = float(d.max())
+    if base == 0.0:
+        return (0.0 if diff_norm == 0.0 else math.inf), max_abs
+    return diff_norm / base, max_abs
+
+
+def diff_weights(a: Checkpoint, b: Checkpoint, top: int | None = None) -> WeightsDiff:
+    """Compare the model state dicts, streaming one tensor pair at a time (imports torch)."""
+    sa, sb = a.model_state, b.model_state
+    if a.archive is None or b.archive is None:
+        raise MckptError("no tensors to compare", path=a.path if a.archive is None else b.path)
+    only_a = [k for k in sa if k not in sb]
+    only_b = [k for k in sb if k not in sa]
+    shape_changes: list[ShapeChange] = []
+    pairs: dict[tuple[Any, ...], list[str]] = {}  # one entry per distinct (A view, B view)
+    for key, ta in sa.items():
+        tb = sb.get(key)
+        if tb is None:
+            continue
+        if ta.shape != tb.shape or ta.dtype != tb.dtype:
+            shape_changes.append(ShapeChange(key, ta.shape, tb.shape, ta.dtype, tb.dtype))
+            continue
+        view = (ta.storage.key, ta.offset, ta.stride, tb.storage.key, tb.offset, tb.stride, ta.shape)
+        pairs.setdefault(view, []).append(key)
+    changes: list[TensorChange] = []
+    if pairs:
+        import torch
+
+        for keys in pairs.values():
+            ta, tb = sa[keys[0]], sb[keys[0]]
+            rel, max_abs = _compare(torch, a.archive, ta, b.archive, tb)
+            changes.append(TensorChange(keys[0], ta.shape, ta.dtype, rel, max_abs, tuple(keys[1:])))
+    identical = sum(1 for c in changes if c.max_abs == 0.0)
+    changes.sort(key=lambda c: -1.0 if c.rel_l2 is None else c.rel_l2, reverse=True)
+    return WeightsDiff(only_a, only_b, shape_changes, changes, len(changes), identical, top)
+
+
+@dataclass
+class CheckpointDiff:
+    a: Checkpoint
+    b: Checkpoint
+    args: ArgsDiff | None  # None when either file has no args (a bare backbone)
+    results: ResultsDiff
+    weights: WeightsDiff | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        """The documented `diff --json` schema."""
+        return {
+            "a": {"path": self.a.path, "format": self.a.format, "tasks_done": self.a.tasks_done},
+            "b": {"path": self.b.path, "format": self.b.format, "tasks_done": self.b.tasks_done},
+            "args": self.args.to_json() if self.args is not None else None,
+            "results": self.results.to_json(),
+            "weights": self.weights.to_json() if self.weights is not None else None,
+            "notes": self.notes,
+        }
+
+
+def diff_checkpoints(a: str | Checkpoint, b: str | Checkpoint, weights: bool = False,
+                     top: int | None = None, all: bool = False) -> CheckpointDiff:
+    """Compare two checkpoints (paths or already read); torch is imported only with `weights`."""
+    ca = a if isinstance(a, Checkpoint) else read_checkpoint(a)
+    cb = b if isinstance(b, Checkpoint) else read_checkpoint(b)
+    notes = [f"{c.path} is a {'bare backbone' if c.kind == 'backbone' else 'torch file'}: it has no args"
+             " or results" for c in (ca, cb) if c.kind != "mammoth"]
+    # Against a file without args every arg would show as added or removed: compare none instead.
+    args = None if notes else diff_args(ca.args, cb.args, all=all)
+    out = CheckpointDiff(ca, cb, args, diff_results(ca, cb), notes=notes)
+    if weights:
+        out.weights = diff_weights(ca, cb, top)
+    return out

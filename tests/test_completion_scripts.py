@@ -1,0 +1,62 @@
+"""The scripts in completions/ are generated from the CLI and must match it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from mckpt.cli.app import app
+from mckpt.cli.completion_scripts import SCRIPTS, main, render_all
+from mckpt.cli.completion_spec import Values, describe
+from tests.conftest import REPO, run_cli
+
+
+def test_committed_scripts_match_the_cli(tmp_path: Path) -> None:
+    """Drift: regenerate into a temp folder and compare with what is committed."""
+    assert main([str(tmp_path)]) == 0
+    for name in SCRIPTS.values():
+        committed = REPO / "completions" / name
+        assert committed.exists(), f"{committed} is missing: run `python -m mckpt.cli.completion_scripts`"
+        assert (tmp_path / name).read_text() == committed.read_text(), (
+            f"{committed} is out of date: run `python -m mckpt.cli.completion_scripts` and commit it")
+
+
+def test_check_mode_reports_stale_scripts(tmp_path: Path, capsys) -> None:
+    assert main([str(tmp_path), "--check"]) == 1
+    assert "out of date" in capsys.readouterr().out
+    assert not any(tmp_path.iterdir())  # --check writes nothing
+    main([str(tmp_path)])
+    assert main([str(tmp_path), "--check"]) == 0
+
+
+def test_description_follows_the_command_tree() -> None:
+    root = describe(app)
+    subs = {c.name: c for c in root.subcommands}
+    assert {"list", "inspect", "diff"} <= set(subs)
+    assert any("--version" in o.names for o in root.options)
+    assert any("--install-completion" in o.names for o in root.options)
+    opts = {n: o for o in subs["list"].options for n in o.names}
+    assert opts["-m"].values == Values("model") and opts["--dataset"].values == Values("dataset")
+    assert opts["--recursive"].values is None  # a flag
+    assert opts["--format"].values is not None and "github" in opts["--format"].values.choices
+    assert [(a.name, a.variadic, a.values.kind) for a in subs["list"].arguments] == [("paths", True, "file")]
+    assert [a.values.kind for a in subs["diff"].arguments] == ["run", "run"]
+    top = {n: o for o in subs["diff"].options for n in o.names}["--top"]
+    assert top.values == Values("none")  # an integer: nothing to offer
+
+
+def test_every_command_and_option_reaches_every_script() -> None:
+    root = describe(app)
+    scripts = render_all(root)
+    for cmd in root.walk()[1:]:
+        for text in scripts.values():
+            assert cmd.name in text
+        for opt in cmd.options:
+            for name in opt.long:
+                assert all(name in t or f"-l {name[2:]}" in t for t in scripts.values()), name
+
+
+def test_typer_completion_still_works() -> None:
+    shown = run_cli("--show-completion", "bash")
+    assert shown.returncode == 0 and "_MCKPT_COMPLETE=complete_bash" in shown.stdout
+    proc = run_cli(env={"_MCKPT_COMPLETE": "complete_bash", "COMP_WORDS": "mckpt di", "COMP_CWORD": "1"})
+    assert proc.returncode == 0 and proc.stdout.split() == ["diff"]
