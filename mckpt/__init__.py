@@ -6,14 +6,32 @@ The library reads checkpoints without torch and without running code from their 
     ckpt = mckpt.read_checkpoint("checkpoints/er_seq-cifar10_None_500_50_20250101-101010_1a2b3c4d_4.pt")
     ckpt.tasks_done, ckpt.metrics["class_il"].final_avg, ckpt.args["lr"]
     listing = mckpt.scan(["checkpoints"])
+
+Names are imported on first use (PEP 562), so `import mckpt.<module>` from a TAB-completion or the
+CLI pays only for what it touches.
 """
 
-from .checkpoint import Checkpoint, read_checkpoint
-from .errors import MckptError
-from .names import ParsedName, parse_name, parse_stem
-from .runs import Listing, Run, scan
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
+
+_EXPORTS = {
+    "Checkpoint": "checkpoint",
+    "read_checkpoint": "checkpoint",
+    "MckptError": "errors",
+    "ParsedName": "names",
+    "parse_name": "names",
+    "parse_stem": "names",
+    "Listing": "runs",
+    "Run": "runs",
+    "scan": "runs",
+    "diff_checkpoints": "diff",
+    "plan_conversion": "convert",
+    "write_plan": "convert",
+}
 
 __all__ = [
     "Checkpoint",
@@ -22,8 +40,32 @@ __all__ = [
     "ParsedName",
     "Run",
     "__version__",
+    "diff_checkpoints",
     "parse_name",
     "parse_stem",
+    "plan_conversion",
     "read_checkpoint",
     "scan",
+    "write_plan",
 ]
+
+if TYPE_CHECKING:
+    from .checkpoint import Checkpoint, read_checkpoint
+    from .convert import plan_conversion, write_plan
+    from .diff import diff_checkpoints
+    from .errors import MckptError
+    from .names import ParsedName, parse_name, parse_stem
+    from .runs import Listing, Run, scan
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'mckpt' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))
