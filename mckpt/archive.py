@@ -80,7 +80,7 @@ class Archive:
         if span is None:
             raise CorruptCheckpoint(f"storage {key} is missing from the archive", path=self.source.name)
         if span.member is not None and span.offset < 0:
-            span = StorageSpan(key, _data_offset(self.source, span.member), span.nbytes, span.member)
+            span = StorageSpan(key, data_offset(self.source, span.member), span.nbytes, span.member)
             self._spans[key] = span
         return span
 
@@ -205,7 +205,8 @@ def _zip64_extra(extra: bytes, usize: int, csize: int, lho: int) -> tuple[int, i
     return usize, csize, lho
 
 
-def _data_offset(source: ByteSource, m: ZipMember) -> int:
+def data_offset(source: ByteSource, m: ZipMember) -> int:
+    """Where member `m`'s bytes start (after its local header), checked against the file size."""
     hdr = source.read_at(m.header_offset, 30)
     if len(hdr) < 30 or hdr[:4] != _LFH:
         raise CorruptCheckpoint(f"the record of {m.name} is damaged or truncated", path=source.name)
@@ -219,7 +220,7 @@ def read_member(source: ByteSource, m: ZipMember, limit: int = MAX_PICKLE_BYTES)
     """The uncompressed bytes of a (small) member, refusing anything over `limit`."""
     if m.size > limit or m.compressed_size > limit:
         raise CorruptCheckpoint(f"{m.name} is {m.size} bytes, over the {limit} byte limit", path=source.name)
-    raw = source.read_at(_data_offset(source, m), m.compressed_size)
+    raw = source.read_at(data_offset(source, m), m.compressed_size)
     if m.method == 0:
         data = raw
     elif m.method == 8:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .archive import _data_offset, open_archive
+from .archive import data_offset, open_archive
 from .archive_writer import Progress, write_torch_archive
 from .convert_plan import Plan, file_stem
 from .errors import CorruptCheckpoint, MckptError
@@ -120,7 +120,7 @@ def verify_written(path: str, plan: Plan, progress: Progress | None = None) -> l
         fd = os.open(path, os.O_RDONLY)
         try:
             for m in arch.members:
-                if _crc_of(fd, _data_offset(src, m), m.size, view, progress) != m.crc32:  # -1: truncated
+                if _crc_of(fd, data_offset(src, m), m.size, view, progress) != m.crc32:  # -1: truncated
                     raise CorruptCheckpoint(f"verification failed: {m.name} is truncated or fails its CRC",
                                             path=path)
         finally:

@@ -15,9 +15,9 @@ from collections import OrderedDict
 from typing import Any
 
 from .errors import MckptError
-from .unpickler import _STORAGE_DTYPES, TensorRef
+from .unpickler import STORAGE_DTYPES, TensorRef
 
-_STORAGE_NAMES = {dtype: name for name, dtype in _STORAGE_DTYPES.items() if name != "UntypedStorage"}
+_STORAGE_NAMES = {dtype: name for name, dtype in STORAGE_DTYPES.items() if name != "UntypedStorage"}
 
 _MARK, _STOP, _TUPLE, _REDUCE, _BUILD = b"(", b".", b"t", b"R", b"b"
 _EMPTY_TUPLE, _EMPTY_LIST, _EMPTY_DICT = b")", b"]", b"}"

@@ -31,7 +31,7 @@ _ITEMSIZE = {
     "float8_e8m0fnu": 1,
 }
 
-_STORAGE_DTYPES = {
+STORAGE_DTYPES = {
     "DoubleStorage": "float64", "FloatStorage": "float32", "HalfStorage": "float16",
     "BFloat16Storage": "bfloat16", "LongStorage": "int64", "IntStorage": "int32",
     "ShortStorage": "int16", "CharStorage": "int8", "ByteStorage": "uint8", "BoolStorage": "bool",
@@ -365,7 +365,7 @@ def _allowed(module: str, name: str) -> Any:
     if (module, name) in (("torch", "Tensor"), ("torch.nn.parameter", "Parameter")):
         return _TensorType
     if module in ("torch", "torch.storage") and name.endswith("Storage"):
-        dtype = _STORAGE_DTYPES.get(name) or name[: -len("Storage")].lower()
+        dtype = STORAGE_DTYPES.get(name) or name[: -len("Storage")].lower()
         return StorageType(dtype)
     if module == "torch":
         if name == "device":
