@@ -10,6 +10,7 @@ The library reads checkpoints without torch and without running code from their 
 
 from .checkpoint import Checkpoint, read_checkpoint
 from .errors import MckptError
+from .loader import load
 from .names import ParsedName, parse_name, parse_stem
 from .runs import Listing, Run, scan
 
@@ -22,6 +23,7 @@ __all__ = [
     "ParsedName",
     "Run",
     "__version__",
+    "load",
     "parse_name",
     "parse_stem",
     "read_checkpoint",

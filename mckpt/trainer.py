@@ -1,0 +1,231 @@
+"""Running Mammoth as a child process: live output, Ctrl-C forwarding, and what it wrote.
+
+Training runs for hours, so the wrapper must not get in the way: a stream that is a terminal is
+inherited as is (colours, progress bars), a stream that is a pipe or a file is relayed byte for byte
+as it arrives and scanned for Mammoth's log lines. Mammoth runs in its own process group, so a
+Ctrl-C reaches mckpt only; mckpt forwards exactly one SIGINT (Mammoth then writes
+`checkpoints/paused/<uuid>.pt` and exits), and a second Ctrl-C kills the group. The checkpoints the
+run wrote are found by comparing the checkpoint folder before and after, plus the paths Mammoth
+logs (`Checkpoint for task N saved at <path>`), and the run's name from `Saving checkpoint into:`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+from .errors import MckptError
+from .names import Task, parse_name
+from .runs import iter_checkpoint_files
+
+_ANSI = re.compile(rb"\x1b\[[0-9;?]*[A-Za-z]")
+_RUN_NAME = re.compile(r"Saving checkpoint into:\s*(\S+)")
+_SAVED_AT = re.compile(r"saved at (\S+)")
+
+
+@dataclass(frozen=True)
+class WrittenCheckpoint:
+    path: str
+    task: Task | None
+    bytes: int
+
+    @property
+    def paused(self) -> bool:
+        return self.task == "paused"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"path": self.path, "task": self.task, "bytes": self.bytes, "paused": self.paused}
+
+
+@dataclass
+class TrainingResult:
+    """How the child ended and what it left in the checkpoint folder."""
+
+    exit_code: int
+    interrupted: bool = False  # mckpt forwarded a Ctrl-C / SIGTERM
+    killed: bool = False  # a second Ctrl-C killed it
+    run_name: str | None = None  # from Mammoth's `Saving checkpoint into:` line
+    written: list[WrittenCheckpoint] = field(default_factory=list)
+
+    @property
+    def paused(self) -> list[WrittenCheckpoint]:
+        return [w for w in self.written if w.paused]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"exit_code": self.exit_code, "interrupted": self.interrupted, "killed": self.killed,
+                "run": self.run_name, "written": [w.to_json() for w in self.written]}
+
+
+Snapshot = dict[str, tuple[int, int]]
+
+
+def snapshot(folder: Path) -> Snapshot:
+    """Each `.pt` file under `folder` (and `paused/`) with its mtime and size."""
+    if not folder.is_dir():
+        return {}
+    out: Snapshot = {}
+    for entry in iter_checkpoint_files(str(folder)):
+        st = entry.stat()
+        out[os.path.abspath(entry.path)] = (st.st_mtime_ns, st.st_size)
+    return out
+
+
+def written_files(before: Snapshot, after: Snapshot, logged: list[str]) -> list[WrittenCheckpoint]:
+    """Files new or changed since `before`, plus existing files Mammoth said it saved."""
+    paths = [p for p, stamp in after.items() if before.get(p) != stamp]
+    for p in logged:
+        full = os.path.abspath(p if p.endswith(".pt") else p + ".pt")
+        if os.path.isfile(full) and full not in paths:
+            paths.append(full)
+    out = []
+    for p in sorted(paths, key=lambda p: (os.path.getmtime(p) if os.path.exists(p) else 0, p)):
+        name = parse_name(p)
+        size = os.path.getsize(p) if os.path.exists(p) else 0
+        out.append(WrittenCheckpoint(p, name.task if name else None, size))
+    return out
+
+
+class _LogScanner:
+    """Collects the run name and saved paths from Mammoth's output lines (any stream)."""
+
+    def __init__(self) -> None:
+        self.run_name: str | None = None
+        self.saved: list[str] = []
+        self._lock = threading.Lock()
+
+    def feed_line(self, raw: bytes) -> None:
+        line = _ANSI.sub(b"", raw).decode("utf-8", "replace")
+        with self._lock:
+            if m := _RUN_NAME.search(line):
+                self.run_name = m[1]
+            if m := _SAVED_AT.search(line):
+                self.saved.append(m[1])
+
+
+def _writer(stream: TextIO) -> Callable[[bytes], None]:
+    """Write raw bytes to a stream: straight to its fd when it has one, so nothing is re-encoded."""
+    try:
+        fd = stream.fileno()
+    except (AttributeError, OSError, ValueError):
+        def write_text(data: bytes) -> None:
+            stream.write(data.decode("utf-8", "replace"))
+            stream.flush()
+
+        return write_text
+    stream.flush()
+
+    def write_fd(data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            n = os.write(fd, view)
+            view = view[n:]
+
+    return write_fd
+
+
+def _relay(pipe_fd: int, write: Callable[[bytes], None], scanner: _LogScanner) -> None:
+    pending = b""
+    while True:
+        chunk = os.read(pipe_fd, 65536)
+        if not chunk:
+            break
+        try:
+            write(chunk)
+        except OSError:
+            write = _discard  # the reader went away; keep draining so Mammoth is never blocked
+        pending += chunk
+        *lines, pending = re.split(rb"[\r\n]", pending)
+        for line in lines:
+            scanner.feed_line(line)
+    if pending:
+        scanner.feed_line(pending)
+    os.close(pipe_fd)
+
+
+def _discard(data: bytes) -> None:
+    return None
+
+
+def _is_terminal(stream: TextIO) -> bool:
+    try:
+        return os.isatty(stream.fileno())
+    except (AttributeError, OSError, ValueError):
+        return False
+
+
+def run_mammoth(
+    command: list[str],
+    cwd: Path,
+    watch: Path,
+    env: Mapping[str, str] | None = None,
+    *,
+    stdout: TextIO | None = None,
+    stderr: TextIO | None = None,
+    notify: Callable[[str], None] | None = None,
+) -> TrainingResult:
+    """Run `command` in `cwd` until it ends; `watch` is the checkpoint folder to compare.
+
+    `notify` receives mckpt's own messages (the Ctrl-C notices) so the caller chooses where they go.
+    """
+    stdout = stdout or sys.stdout
+    stderr = stderr or sys.stderr
+    notify = notify or (lambda msg: print(f"mckpt: {msg}", file=sys.stderr, flush=True))
+    before = snapshot(watch)
+    scanner = _LogScanner()
+    for stream in (stdout, stderr):
+        stream.flush()  # what mckpt printed comes before what Mammoth prints
+    child_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+    streams = [(stdout, _is_terminal(stdout)), (stderr, _is_terminal(stderr))]
+    group: dict[str, Any] = (
+        {"process_group": 0} if sys.version_info >= (3, 11) else {"preexec_fn": os.setpgrp}
+    )
+    try:
+        proc = subprocess.Popen(
+            command, cwd=cwd, env=child_env, stdin=subprocess.DEVNULL,
+            stdout=None if streams[0][1] else subprocess.PIPE,
+            stderr=None if streams[1][1] else subprocess.PIPE, **group,
+        )
+    except OSError as e:
+        raise MckptError(f"cannot start Mammoth: {e.strerror or e}", path=command[0],
+                         hint="check --python / MAMMOTH_PYTHON") from None
+    threads = []
+    for pipe, (stream, _) in zip((proc.stdout, proc.stderr), streams, strict=True):
+        if pipe is not None:
+            t = threading.Thread(target=_relay, args=(os.dup(pipe.fileno()), _writer(stream), scanner),
+                                 daemon=True)
+            pipe.close()
+            t.start()
+            threads.append(t)
+    result = TrainingResult(exit_code=0)
+
+    def on_signal(signum: int, frame: object) -> None:
+        if not result.interrupted:
+            result.interrupted = True
+            notify("asking Mammoth to save a paused checkpoint and stop "
+                   "(Ctrl-C again to stop it at once, without saving)")
+            proc.send_signal(signum)
+        elif not result.killed:
+            result.killed = True
+            notify("stopping Mammoth now")
+            os.killpg(proc.pid, signal.SIGKILL)
+
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        code = proc.wait()
+        for t in threads:
+            t.join()
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+    result.exit_code = code if code >= 0 else 128 - code
+    result.run_name = scanner.run_name
+    result.written = written_files(before, snapshot(watch), [os.path.join(cwd, p) for p in scanner.saved])
+    return result
