@@ -27,8 +27,11 @@ def load(path: str | os.PathLike[str], tensors: bool = False) -> Checkpoint | tu
     if not tensors:
         return ckpt
     if ckpt.format == "old_pickle":
-        raise MckptError("its tensors load only by running its pickle (an old-pickle file)", path=ckpt.path,
-                         hint=f"convert it first: mckpt convert --to safe {ckpt.path}")
+        raise MckptError(
+            "its tensors load only by running its pickle (an old-pickle file)",
+            path=ckpt.path,
+            hint=f"convert it first: mckpt convert --to safe {ckpt.path}",
+        )
     import pickle
 
     import torch

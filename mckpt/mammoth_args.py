@@ -16,19 +16,53 @@ from .checkpoint import to_plain
 
 # Arguments that describe a run's bookkeeping rather than what it trains: the fact sheet's list
 # plus the ones Mammoth's own `_check_loaded_args` also skips.
-BOOKKEEPING_ARGS = frozenset({
-    "loadcheck", "start_from", "stop_after", "conf_jobnum", "conf_host", "conf_timestamp",
-    "conf_git_commit", "distributed", "seed", "savecheck", "notes", "non_verbose", "job_number",
-    "ckpt_name", "examples_log", "examples_full_log", "intensive_savecheck", "loss_log", "tensorboard",
-    "autorelaunch", "force_compat", "conf_external_path",
-})
+BOOKKEEPING_ARGS = frozenset(
+    {
+        "loadcheck",
+        "start_from",
+        "stop_after",
+        "conf_jobnum",
+        "conf_host",
+        "conf_timestamp",
+        "conf_git_commit",
+        "distributed",
+        "seed",
+        "savecheck",
+        "notes",
+        "non_verbose",
+        "job_number",
+        "ckpt_name",
+        "examples_log",
+        "examples_full_log",
+        "intensive_savecheck",
+        "loss_log",
+        "tensorboard",
+        "autorelaunch",
+        "force_compat",
+        "conf_external_path",
+    }
+)
 
 # Saved keys that Mammoth computes itself: repeating them on an older parser would be refused.
-_COMPUTED_ARGS = frozenset({
-    "conf_jobnum", "conf_timestamp", "conf_host", "conf_git_hash", "conf_git_commit", "ckpt_name",
-    "ckpt_name_replace", "class_order", "device", "num_classes", "loadcheck", "start_from",
-    "stop_after", "job_number", "wandb_url",
-})
+_COMPUTED_ARGS = frozenset(
+    {
+        "conf_jobnum",
+        "conf_timestamp",
+        "conf_host",
+        "conf_git_hash",
+        "conf_git_commit",
+        "ckpt_name",
+        "ckpt_name_replace",
+        "class_order",
+        "device",
+        "num_classes",
+        "loadcheck",
+        "start_from",
+        "stop_after",
+        "job_number",
+        "wandb_url",
+    }
+)
 _FIRST = ("model", "dataset", "lr", "buffer_size")
 
 Given = str | bool | list[str]
@@ -105,8 +139,12 @@ class ArgChange:
         return _text(self.given)
 
     def to_json(self) -> dict[str, Any]:
-        return {"arg": self.name, "saved": None if self.saved is MISSING else to_plain(self.saved),
-                "saved_present": self.saved is not MISSING, "given": self.given}
+        return {
+            "arg": self.name,
+            "saved": None if self.saved is MISSING else to_plain(self.saved),
+            "saved_present": self.saved is not MISSING,
+            "given": self.given,
+        }
 
 
 def _text(value: Any) -> str:
@@ -152,7 +190,11 @@ def repeat_saved_args(saved: Mapping[str, Any], savecheck_is_flag: bool) -> list
             continue
         value = saved[name]
         if name == "savecheck" and value:
-            tokens = ["--savecheck"] if savecheck_is_flag else ["--savecheck", "task" if value is True else str(value)]
+            tokens = (
+                ["--savecheck"]
+                if savecheck_is_flag
+                else ["--savecheck", "task" if value is True else str(value)]
+            )
         else:
             tokens = _flag_tokens(name, value)
         if tokens:

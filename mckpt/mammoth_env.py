@@ -82,8 +82,11 @@ def _not_a_checkout(folder: Path, source: str) -> MckptError:
     )
 
 
-def find_root(explicit: str | None = None, environ: Mapping[str, str] | None = None,
-              cwd: str | os.PathLike[str] | None = None) -> tuple[Path, str, str]:
+def find_root(
+    explicit: str | None = None,
+    environ: Mapping[str, str] | None = None,
+    cwd: str | os.PathLike[str] | None = None,
+) -> tuple[Path, str, str]:
     """(root, layout, how it was found), or a MckptError that says what to do."""
     environ = os.environ if environ is None else environ
     for value, source in ((explicit, "--mammoth"), (environ.get("MAMMOTH_ROOT"), "MAMMOTH_ROOT")):
@@ -112,19 +115,26 @@ def find_python(explicit: str | None = None, environ: Mapping[str, str] | None =
         if value:
             found = shutil.which(os.path.expanduser(value), path=environ.get("PATH"))
             if found is None:
-                raise MckptError(f"no such Python interpreter (given by {source})", path=value,
-                                 hint="give the path of the python that has Mammoth's requirements installed")
+                raise MckptError(
+                    f"no such Python interpreter (given by {source})",
+                    path=value,
+                    hint="give the path of the python that has Mammoth's requirements installed",
+                )
             return found, source
     found = shutil.which("python", path=environ.get("PATH"))
     if found is None:
-        raise MckptError("no `python` on PATH to run Mammoth with",
-                         hint="pass --python PATH or set MAMMOTH_PYTHON")
+        raise MckptError(
+            "no `python` on PATH to run Mammoth with", hint="pass --python PATH or set MAMMOTH_PYTHON"
+        )
     return found, "PATH"
 
 
-def find_mammoth(mammoth: str | None = None, python: str | None = None,
-                 environ: Mapping[str, str] | None = None,
-                 cwd: str | os.PathLike[str] | None = None) -> MammothEnv:
+def find_mammoth(
+    mammoth: str | None = None,
+    python: str | None = None,
+    environ: Mapping[str, str] | None = None,
+    cwd: str | os.PathLike[str] | None = None,
+) -> MammothEnv:
     """The checkout and interpreter `save`/`load` will use (see the module docstring for the order)."""
     root, layout, found_by = find_root(mammoth, environ, cwd)
     interpreter, python_found_by = find_python(python, environ)

@@ -38,8 +38,10 @@ def command_line(command: list[str], env: dict[str, str] | None = None) -> str:
 
 
 def render_command(out: Output, mammoth: MammothEnv, command: list[str], env: dict[str, str] | None) -> None:
-    out.fields([*mammoth.describe(), ("cwd", str(mammoth.root)), ("command", command_line(command, env))],
-               title="Mammoth")
+    out.fields(
+        [*mammoth.describe(), ("cwd", str(mammoth.root)), ("command", command_line(command, env))],
+        title="Mammoth",
+    )
 
 
 def render_plan(out: Output, plan: ResumePlan) -> None:
@@ -56,8 +58,11 @@ def render_plan(out: Output, plan: ResumePlan) -> None:
     for reason in plan.reasons:
         out.line(f"  - {reason}")
     if plan.changes:
-        out.table(["arg", "saved", "new"], [[c.name, c.saved_text, c.given_text] for c in plan.changes],
-                  title="Arguments that differ from the saved run")
+        out.table(
+            ["arg", "saved", "new"],
+            [[c.name, c.saved_text, c.given_text] for c in plan.changes],
+            title="Arguments that differ from the saved run",
+        )
     else:
         out.line("\nNo argument differs from the saved run (bookkeeping arguments aside).")
     render_command(out, plan.mammoth, plan.command, plan.env)
@@ -75,8 +80,10 @@ def resume_hint(path: str, mammoth: MammothEnv) -> str:
 
 def render_result(out: Output, result: TrainingResult, mammoth: MammothEnv) -> None:
     if result.written:
-        rows = [[shown_path(w.path), "-" if w.task is None else str(w.task), human_bytes(w.bytes)]
-                for w in result.written]
+        rows = [
+            [shown_path(w.path), "-" if w.task is None else str(w.task), human_bytes(w.bytes)]
+            for w in result.written
+        ]
         out.table(["checkpoint", "task", "size"], rows, title="Checkpoints written by this run")
     else:
         out.line("\nThis run wrote no checkpoint.")
@@ -86,6 +93,8 @@ def render_result(out: Output, result: TrainingResult, mammoth: MammothEnv) -> N
         out.line(f"\nPaused checkpoint: {shown_path(w.path)}")
         out.line(f"Resume it with:    {resume_hint(w.path, mammoth)}")
     if result.interrupted and not result.paused:
-        out.line("\nInterrupted, and Mammoth wrote no paused checkpoint"
-                 + (" (stopped at once by a second Ctrl-C)." if result.killed else "."))
+        out.line(
+            "\nInterrupted, and Mammoth wrote no paused checkpoint"
+            + (" (stopped at once by a second Ctrl-C)." if result.killed else ".")
+        )
     out.line(f"Mammoth exited with code {result.exit_code}.")

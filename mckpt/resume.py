@@ -23,8 +23,16 @@ from .save import EVERY, checkpoint_folder
 # Tasks of Mammoth's common datasets with their default config: enough to tell a finished run.
 # Other datasets (or other configs, which may change the split) are not judged.
 KNOWN_TASKS = {
-    "seq-mnist": 5, "seq-cifar10": 5, "seq-cifar10-224": 5, "seq-cifar100": 10, "seq-cifar100-224": 10,
-    "seq-tinyimg": 10, "seq-imagenet-r": 10, "seq-cub200": 10, "perm-mnist": 20, "rot-mnist": 20,
+    "seq-mnist": 5,
+    "seq-cifar10": 5,
+    "seq-cifar10-224": 5,
+    "seq-cifar100": 10,
+    "seq-cifar100-224": 10,
+    "seq-tinyimg": 10,
+    "seq-imagenet-r": 10,
+    "seq-cub200": 10,
+    "perm-mnist": 20,
+    "rot-mnist": 20,
 }
 
 UNSAFE_ENV = {"TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD": "1"}
@@ -61,11 +69,22 @@ class ResumePlan:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "file": self.file, "chosen_by": self.chosen_by, "run": self.run, "tasks_done": self.tasks_done,
-            "start_from": self.start_from, "total_tasks": self.total_tasks, "lineage": self.lineage,
-            "check": self.check, "mammoth": str(self.mammoth.root), "layout": self.mammoth.layout,
-            "cwd": str(self.mammoth.root), "command": self.command, "checkpoints": str(self.watch), "env": self.env,
-            "arg_changes": [c.to_json() for c in self.changes], "reasons": self.reasons,
+            "file": self.file,
+            "chosen_by": self.chosen_by,
+            "run": self.run,
+            "tasks_done": self.tasks_done,
+            "start_from": self.start_from,
+            "total_tasks": self.total_tasks,
+            "lineage": self.lineage,
+            "check": self.check,
+            "mammoth": str(self.mammoth.root),
+            "layout": self.mammoth.layout,
+            "cwd": str(self.mammoth.root),
+            "command": self.command,
+            "checkpoints": str(self.watch),
+            "env": self.env,
+            "arg_changes": [c.to_json() for c in self.changes],
+            "reasons": self.reasons,
             "warnings": self.warnings,
         }
 
@@ -74,8 +93,10 @@ def _single_run(runs: list[Run], where: str) -> Run:
     if len(runs) == 1:
         return runs[0]
     names = ", ".join(sorted(r.name.uid or r.key for r in runs)[:8])
-    raise MckptError(f"{where} holds {len(runs)} runs ({names}); which one?",
-                     hint="pass one run's uid or a checkpoint file (see `mckpt list`)")
+    raise MckptError(
+        f"{where} holds {len(runs)} runs ({names}); which one?",
+        hint="pass one run's uid or a checkpoint file (see `mckpt list`)",
+    )
 
 
 def resolve_checkpoint(target: str, search: list[Path]) -> tuple[str, str]:
@@ -92,8 +113,11 @@ def resolve_checkpoint(target: str, search: list[Path]) -> tuple[str, str]:
     runs = [r for r in scan(folders).runs if target in (r.name.uid, r.key)] if folders else []
     if not runs:
         looked = ", ".join(folders) or "no checkpoints folder"
-        raise MckptError("no such file, folder or run uid", path=target,
-                         hint=f"looked for a run with this uid in: {looked}; see `mckpt list`")
+        raise MckptError(
+            "no such file, folder or run uid",
+            path=target,
+            hint=f"looked for a run with this uid in: {looked}; see `mckpt list`",
+        )
     run = _single_run(runs, f"uid {target}")
     return os.path.abspath(run.newest.path), f"newest checkpoint of run {target}"
 
@@ -108,16 +132,25 @@ def total_tasks(args: dict[str, Any]) -> int | None:
 def _refuse_unresumable(ck: Checkpoint, mammoth: MammothEnv) -> None:
     if ck.kind != "mammoth":
         what = "a bare backbone" if ck.kind == "backbone" else "not a Mammoth checkpoint"
-        raise MckptError(f"cannot resume: this is {what}, with no run to continue", path=ck.path,
-                         hint="to start a new run from its weights: mckpt save -- --loadcheck FILE --model …")
+        raise MckptError(
+            f"cannot resume: this is {what}, with no run to continue",
+            path=ck.path,
+            hint="to start a new run from its weights: mckpt save -- --loadcheck FILE --model …",
+        )
     task = ck.name.task if ck.name else None
     if task == "joint" or bool(ck.args.get("joint")):
-        raise MckptError("cannot resume a joint checkpoint: Mammoth refuses --start_from with --joint",
-                         path=ck.path, hint=f"see its results with: mckpt inspect {ck.path}")
+        raise MckptError(
+            "cannot resume a joint checkpoint: Mammoth refuses --start_from with --joint",
+            path=ck.path,
+            hint=f"see its results with: mckpt inspect {ck.path}",
+        )
     if ck.format == "old_pickle" and mammoth.layout == CURRENT:
-        raise MckptError("current Mammoth cannot --loadcheck an old-pickle checkpoint "
-                         "(its loader uses torch.load(weights_only=True))", path=ck.path,
-                         hint=f"convert it first: mckpt convert --to safe {ck.path}")
+        raise MckptError(
+            "current Mammoth cannot --loadcheck an old-pickle checkpoint "
+            "(its loader uses torch.load(weights_only=True))",
+            path=ck.path,
+            hint=f"convert it first: mckpt convert --to safe {ck.path}",
+        )
 
 
 def _finished(ck: Checkpoint, total: int | None) -> str | None:
@@ -152,8 +185,76 @@ def _path_for(mammoth: MammothEnv, file: str) -> str:
         return file
 
 
-def plan_resume(target: str, mammoth: MammothEnv, extra: list[str] | None = None, *, every: str | None = None,
-                check: bool = False, search: list[Path] | None = None) -> ResumePlan:
+def _current_layout(
+    ck: Checkpoint, tasks_done: int, total: int | None, overrides: dict[str, object], notes: _Notes
+) -> list[tuple[str, list[str]]]:
+    """Current Mammoth restores the saved args, `stop_after` included: undo a reached stop."""
+    notes.reasons.append("current Mammoth restores the saved args itself; only overrides are passed")
+    saved_stop = ck.args.get("stop_after")
+    if not isinstance(saved_stop, int) or saved_stop > tasks_done or "stop_after" in overrides:
+        return []
+    if total is None:
+        notes.warnings.append(
+            f"the saved run had --stop_after {saved_stop}, which Mammoth restores: "
+            "pass -- --stop_after N to train further"
+        )
+        return []
+    notes.reasons.append(
+        f"the saved run stopped after {saved_stop} tasks (restored by Mammoth): "
+        f"--stop_after {total} to train to the end"
+    )
+    return [("stop_after", ["--stop_after", str(total)])]
+
+
+def _old_layout(
+    ck: Checkpoint, mammoth: MammothEnv, check: bool, notes: _Notes
+) -> list[tuple[str, list[str]]]:
+    """Older Mammoth needs every saved arg repeated, and old pickles need an unsafe torch.load."""
+    notes.reasons.append("older Mammoth (utils/main.py) does not restore saved args: repeating them")
+    if ck.format == "old_pickle":
+        notes.env.update(UNSAFE_ENV)
+        notes.warnings.append(
+            "this old-pickle file only loads with TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1, which lets "
+            "its pickle run code inside the training process. mckpt's safe reader scanned it "
+            f"first (globals: {', '.join(ck.globals_seen)}); resume only files you trust"
+        )
+    elif ck.format == "safe":
+        notes.warnings.append(
+            "older Mammoth expects args as an argparse.Namespace and may fail on a safe-mode file"
+        )
+    repeated = repeat_saved_args(ck.args, mammoth.savecheck_is_flag)
+    return [item for item in repeated if item[0] != "savecheck" or not check]
+
+
+def _savecheck(
+    ck: Checkpoint, mammoth: MammothEnv, every: str | None, overrides: dict[str, object], notes: _Notes
+) -> list[tuple[str, list[str]]]:
+    if every:
+        return [("savecheck", ["--savecheck"] if mammoth.savecheck_is_flag else ["--savecheck", every])]
+    if not ck.args.get("savecheck") and "savecheck" not in overrides:
+        notes.warnings.append(
+            "the saved run had no --savecheck: the resumed run writes no checkpoints "
+            "unless you pass --every task|last"
+        )
+    return []
+
+
+@dataclass
+class _Notes:
+    reasons: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)
+
+
+def plan_resume(
+    target: str,
+    mammoth: MammothEnv,
+    extra: list[str] | None = None,
+    *,
+    every: str | None = None,
+    check: bool = False,
+    search: list[Path] | None = None,
+) -> ResumePlan:
     """The command that resumes `target` (a file, a run folder or a run uid), or a MckptError."""
     if every is not None and every not in EVERY:
         raise UsageError(f"--every must be one of: {', '.join(EVERY)} (got {every!r})")
@@ -163,62 +264,56 @@ def plan_resume(target: str, mammoth: MammothEnv, extra: list[str] | None = None
     ck = read_checkpoint(file)
     _refuse_unresumable(ck, mammoth)
     total = total_tasks(ck.args)
-    overrides = parse_overrides(extra)
-    reasons = [f"file: {file} ({chosen_by})"]
-    warnings: list[str] = []
+    overrides: dict[str, object] = dict(parse_overrides(extra))
+    notes = _Notes(reasons=[f"file: {file} ({chosen_by})"])
     tasks_done = ck.tasks_done
     task = ck.name.task if ck.name else None
     if isinstance(task, int) and task + 1 != tasks_done:
-        warnings.append(f"the name says task {task} but the results hold {tasks_done} tasks; using the results")
+        notes.warnings.append(
+            f"the name says task {task} but the results hold {tasks_done} tasks; using them"
+        )
     if task == "paused":
-        reasons.append(f"a paused file: its results hold the {tasks_done} task(s) finished before the interrupt")
-    reasons.append(f"tasks done: {tasks_done} (len(results[0])) → --start_from {tasks_done}")
+        notes.reasons.append(
+            f"a paused file: its results hold the {tasks_done} task(s) done before the interrupt"
+        )
+    notes.reasons.append(f"tasks done: {tasks_done} (len(results[0])) → --start_from {tasks_done}")
     finished = _finished(ck, total)
     if finished and not check and "start_from" not in overrides:
-        raise MckptError(f"nothing left to train: {finished}", path=file,
-                         hint=f"see its results with: mckpt inspect {file}  (or ask Mammoth: mckpt load --check)")
-    if check:
-        reasons.append(f"--check: --stop_after {tasks_done} too, so Mammoth loads the file and trains nothing")
+        raise MckptError(
+            f"nothing left to train: {finished}",
+            path=file,
+            hint=f"see its results with: mckpt inspect {file}  (or ask Mammoth: mckpt load --check)",
+        )
     base: list[tuple[str, list[str]]] = [
         ("loadcheck", ["--loadcheck", _path_for(mammoth, file)]),
         ("start_from", ["--start_from", str(tasks_done)]),
     ]
     if check:
+        notes.reasons.append(
+            f"--check: --stop_after {tasks_done} too, so Mammoth loads the file and trains nothing"
+        )
         base.append(("stop_after", ["--stop_after", str(tasks_done)]))
-    env: dict[str, str] = {}
     if mammoth.layout == CURRENT:
-        reasons.append("current Mammoth restores the saved args itself; only overrides are passed")
-        saved_stop = ck.args.get("stop_after")
-        if not check and isinstance(saved_stop, int) and saved_stop <= tasks_done and "stop_after" not in overrides:
-            if total is not None:
-                base.append(("stop_after", ["--stop_after", str(total)]))
-                reasons.append(f"the saved run stopped after {saved_stop} tasks (restored by Mammoth): "
-                               f"--stop_after {total} to train to the end")
-            else:
-                warnings.append(f"the saved run had --stop_after {saved_stop}, which Mammoth restores: "
-                                "pass -- --stop_after N to train further")
+        base += [] if check else _current_layout(ck, tasks_done, total, overrides, notes)
     else:
-        reasons.append("older Mammoth (utils/main.py) does not restore saved args: repeating them")
-        base += [item for item in repeat_saved_args(ck.args, mammoth.savecheck_is_flag)
-                 if item[0] != "savecheck" or not check]
-        if ck.format == "old_pickle":
-            env.update(UNSAFE_ENV)
-            warnings.append("this old-pickle file only loads with TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1, which lets "
-                            "its pickle run code inside the training process. mckpt's safe reader scanned it "
-                            f"first (globals: {', '.join(ck.globals_seen)}); resume only files you trust")
-        elif ck.format == "safe":
-            warnings.append("older Mammoth expects args as an argparse.Namespace and may fail on a safe-mode file")
-    if every and not check:
-        base = [item for item in base if item[0] != "savecheck"]
-        base.append(("savecheck", ["--savecheck"] if mammoth.savecheck_is_flag else ["--savecheck", every]))
-    elif not check and not ck.args.get("savecheck") and "savecheck" not in overrides:
-        warnings.append("the saved run had no --savecheck: the resumed run writes no checkpoints "
-                        "unless you pass --every task|last")
-    argv = build_argv(base, extra)
-    start_from = _int_or(overrides.get("start_from"), tasks_done)
+        base += _old_layout(ck, mammoth, check, notes)
+    if not check:
+        own = _savecheck(ck, mammoth, every, overrides, notes)
+        base = [item for item in base if item[0] != "savecheck" or not own] + own
     return ResumePlan(
-        checkpoint=ck, file=file, chosen_by=chosen_by, run=ck.name.stem if ck.name else None,
-        tasks_done=tasks_done, start_from=start_from, total_tasks=total, lineage=_lineage(ck), mammoth=mammoth,
-        argv=argv, changes=diff_args(ck.args, overrides), check=check, env=env, reasons=reasons,
-        warnings=warnings,
+        checkpoint=ck,
+        file=file,
+        chosen_by=chosen_by,
+        run=ck.name.stem if ck.name else None,
+        tasks_done=tasks_done,
+        start_from=_int_or(overrides.get("start_from"), tasks_done),
+        total_tasks=total,
+        lineage=_lineage(ck),
+        mammoth=mammoth,
+        argv=build_argv(base, extra),
+        changes=diff_args(ck.args, parse_overrides(extra)),
+        check=check,
+        env=notes.env,
+        reasons=notes.reasons,
+        warnings=notes.warnings,
     )

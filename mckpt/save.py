@@ -30,8 +30,13 @@ class SavePlan:
         return self.mammoth.command(self.argv)
 
     def to_json(self) -> dict[str, Any]:
-        return {"mammoth": str(self.mammoth.root), "layout": self.mammoth.layout, "cwd": str(self.mammoth.root),
-                "command": self.command, "checkpoints": str(self.watch)}
+        return {
+            "mammoth": str(self.mammoth.root),
+            "layout": self.mammoth.layout,
+            "cwd": str(self.mammoth.root),
+            "command": self.command,
+            "checkpoints": str(self.watch),
+        }
 
 
 def checkpoint_folder(mammoth: MammothEnv, argv: list[str], saved: dict[str, Any] | None = None) -> Path:
@@ -45,8 +50,14 @@ def _clash(ours: str, theirs: str, overrides: dict[str, Any]) -> None:
         raise UsageError(f"{ours} and --{theirs} after `--` both set the same thing; keep one")
 
 
-def plan_save(mammoth: MammothEnv, extra: list[str], *, every: str | None = None, name: str | None = None,
-              mode: str | None = None) -> SavePlan:
+def plan_save(
+    mammoth: MammothEnv,
+    extra: list[str],
+    *,
+    every: str | None = None,
+    name: str | None = None,
+    mode: str | None = None,
+) -> SavePlan:
     """The training command: the user's arguments plus the checkpoint flags."""
     if every is not None and every not in EVERY:
         raise UsageError(f"--every must be one of: {', '.join(EVERY)} (got {every!r})")
@@ -64,8 +75,10 @@ def plan_save(mammoth: MammothEnv, extra: list[str], *, every: str | None = None
     if mode is not None:
         _clash("--mode", "save_checkpoint_mode", overrides)
         if mammoth.layout != CURRENT:
-            raise UsageError("older Mammoth (utils/main.py) has no --save_checkpoint_mode: it always writes "
-                             "old pickles (convert them later with `mckpt convert --to safe`)")
+            raise UsageError(
+                "older Mammoth (utils/main.py) has no --save_checkpoint_mode: it always writes "
+                "old pickles (convert them later with `mckpt convert --to safe`)"
+            )
         ours += ["--save_checkpoint_mode", mode]
     argv = list(extra) + ours
     return SavePlan(mammoth, argv, checkpoint_folder(mammoth, argv))

@@ -60,8 +60,13 @@ class TrainingResult:
         return [w for w in self.written if w.paused]
 
     def to_json(self) -> dict[str, Any]:
-        return {"exit_code": self.exit_code, "interrupted": self.interrupted, "killed": self.killed,
-                "run": self.run_name, "written": [w.to_json() for w in self.written]}
+        return {
+            "exit_code": self.exit_code,
+            "interrupted": self.interrupted,
+            "killed": self.killed,
+            "run": self.run_name,
+            "written": [w.to_json() for w in self.written],
+        }
 
 
 Snapshot = dict[str, tuple[int, int]]
@@ -115,6 +120,7 @@ def _writer(stream: TextIO) -> Callable[[bytes], None]:
     try:
         fd = stream.fileno()
     except (AttributeError, OSError, ValueError):
+
         def write_text(data: bytes) -> None:
             stream.write(data.decode("utf-8", "replace"))
             stream.flush()
@@ -189,18 +195,26 @@ def run_mammoth(
     )
     try:
         proc = subprocess.Popen(
-            command, cwd=cwd, env=child_env, stdin=subprocess.DEVNULL,
+            command,
+            cwd=cwd,
+            env=child_env,
+            stdin=subprocess.DEVNULL,
             stdout=None if streams[0][1] else subprocess.PIPE,
-            stderr=None if streams[1][1] else subprocess.PIPE, **group,
+            stderr=None if streams[1][1] else subprocess.PIPE,
+            **group,
         )
     except OSError as e:
-        raise MckptError(f"cannot start Mammoth: {e.strerror or e}", path=command[0],
-                         hint="check --python / MAMMOTH_PYTHON") from None
+        raise MckptError(
+            f"cannot start Mammoth: {e.strerror or e}",
+            path=command[0],
+            hint="check --python / MAMMOTH_PYTHON",
+        ) from None
     threads = []
     for pipe, (stream, _) in zip((proc.stdout, proc.stderr), streams, strict=True):
         if pipe is not None:
-            t = threading.Thread(target=_relay, args=(os.dup(pipe.fileno()), _writer(stream), scanner),
-                                 daemon=True)
+            t = threading.Thread(
+                target=_relay, args=(os.dup(pipe.fileno()), _writer(stream), scanner), daemon=True
+            )
             pipe.close()
             t.start()
             threads.append(t)
@@ -209,8 +223,10 @@ def run_mammoth(
     def on_signal(signum: int, frame: object) -> None:
         if not result.interrupted:
             result.interrupted = True
-            notify("asking Mammoth to save a paused checkpoint and stop "
-                   "(Ctrl-C again to stop it at once, without saving)")
+            notify(
+                "asking Mammoth to save a paused checkpoint and stop "
+                "(Ctrl-C again to stop it at once, without saving)"
+            )
             proc.send_signal(signum)
         elif not result.killed:
             result.killed = True

@@ -10,8 +10,18 @@ from pathlib import Path
 from typing import Any
 
 FAKE_MAIN = Path(__file__).parent / "fake_mammoth" / "main.py"
-LOGGER_KEYS = ("accs", "fullaccs", "fwt", "bwt", "forgetting", "fwt_mask_classes", "bwt_mask_classes",
-               "forgetting_mask_classes", "accs_mask_classes", "fullaccs_mask_classes")
+LOGGER_KEYS = (
+    "accs",
+    "fullaccs",
+    "fwt",
+    "bwt",
+    "forgetting",
+    "fwt_mask_classes",
+    "bwt_mask_classes",
+    "forgetting_mask_classes",
+    "accs_mask_classes",
+    "fullaccs_mask_classes",
+)
 
 
 def make_checkout(root: Path, layout: str = "current", savecheck_flag: bool = False) -> Path:
@@ -43,7 +53,8 @@ def write_checkpoint(path: Path, args: dict[str, Any], tasks_done: int, *, old_p
     logger = {k: ([str(90.0)] * tasks_done if k == "accs" else None) for k in LOGGER_KEYS}
     obj = {
         "model": {"net.fc.weight": torch.ones(2, 3), "net.fc.bias": torch.zeros(2)},
-        "optimizer": None, "scheduler": None,
+        "optimizer": None,
+        "scheduler": None,
         "args": argparse.Namespace(**args) if old_pickle else dict(args),
         "results": [rows, [list(r) for r in rows], logger],
     }
@@ -55,9 +66,20 @@ def write_checkpoint(path: Path, args: dict[str, Any], tasks_done: int, *, old_p
 def run_args(**over: Any) -> dict[str, Any]:
     """Saved args of a typical current-Mammoth sgd run on seq-mnist (5 tasks)."""
     args: dict[str, Any] = {
-        "model": "sgd", "dataset": "seq-mnist", "dataset_config": None, "lr": 0.1, "n_epochs": 1,
-        "batch_size": 32, "seed": 0, "joint": 0, "savecheck": "task", "start_from": None, "stop_after": None,
-        "loadcheck": None, "conf_jobnum": "1a2b3c4d-0000-4000-8000-000000000000", "save_checkpoint_mode": "safe",
+        "model": "sgd",
+        "dataset": "seq-mnist",
+        "dataset_config": None,
+        "lr": 0.1,
+        "n_epochs": 1,
+        "batch_size": 32,
+        "seed": 0,
+        "joint": 0,
+        "savecheck": "task",
+        "start_from": None,
+        "stop_after": None,
+        "loadcheck": None,
+        "conf_jobnum": "1a2b3c4d-0000-4000-8000-000000000000",
+        "save_checkpoint_mode": "safe",
         "ckpt_name": "sgd_seq-mnist_None_0_1_20260101-101010_1a2b3c4d",
     }
     args.update(over)

@@ -42,6 +42,7 @@ def old(tmp_path: Path):
 
 # --- finding Mammoth ---------------------------------------------------------------------------
 
+
 def test_find_mammoth_prefers_option_then_env_then_cwd_and_parents(tmp_path: Path) -> None:
     a = make_checkout(tmp_path / "a")
     b = make_checkout(tmp_path / "b", layout="old")
@@ -87,10 +88,18 @@ def test_savecheck_style_is_read_from_the_old_checkout(tmp_path: Path) -> None:
 
 # --- arguments -----------------------------------------------------------------------------------
 
+
 def test_parse_overrides_forms() -> None:
-    got = parse_overrides(["--lr", "0.05", "--lr_milestones", "10", "20", "--nowand", "--seed=3",
-                           "--optim_mom", "-0.5"])
-    assert got == {"lr": "0.05", "lr_milestones": ["10", "20"], "nowand": True, "seed": "3", "optim_mom": "-0.5"}
+    got = parse_overrides(
+        ["--lr", "0.05", "--lr_milestones", "10", "20", "--nowand", "--seed=3", "--optim_mom", "-0.5"]
+    )
+    assert got == {
+        "lr": "0.05",
+        "lr_milestones": ["10", "20"],
+        "nowand": True,
+        "seed": "3",
+        "optim_mom": "-0.5",
+    }
 
 
 def test_same_value_reads_typed_words_like_mammoth() -> None:
@@ -103,36 +112,71 @@ def test_same_value_reads_typed_words_like_mammoth() -> None:
 
 def test_diff_ignores_bookkeeping_and_reports_new_args() -> None:
     saved = run_args()
-    changes = diff_args(saved, parse_overrides(["--lr", "0.05", "--seed", "7", "--n_epochs", "1",
-                                                "--buffer_size", "50", "--savecheck", "last"]))
+    changes = diff_args(
+        saved,
+        parse_overrides(
+            ["--lr", "0.05", "--seed", "7", "--n_epochs", "1", "--buffer_size", "50", "--savecheck", "last"]
+        ),
+    )
     assert [(c.name, c.saved_text, c.given_text) for c in changes] == [
-        ("lr", "0.1", "0.05"), ("buffer_size", "(not saved)", "50")]
+        ("lr", "0.1", "0.05"),
+        ("buffer_size", "(not saved)", "50"),
+    ]
     assert changes[1].saved is MISSING and changes[1].to_json()["saved_present"] is False
 
 
 def test_repeat_saved_args_skips_computed_and_unset_values() -> None:
-    saved = {"seed": 0, "model": "er_ace", "dataset": "seq-mnist", "lr": 0.1, "buffer_size": 50,
-             "minibatch_size": 16, "notes": None, "inference_only": False, "lr_milestones": [],
-             "savecheck": True, "conf_jobnum": "x", "ckpt_name_replace": "y", "class_order": [1, 0],
-             "nowand": 1, "permute_classes": True}
+    saved = {
+        "seed": 0,
+        "model": "er_ace",
+        "dataset": "seq-mnist",
+        "lr": 0.1,
+        "buffer_size": 50,
+        "minibatch_size": 16,
+        "notes": None,
+        "inference_only": False,
+        "lr_milestones": [],
+        "savecheck": True,
+        "conf_jobnum": "x",
+        "ckpt_name_replace": "y",
+        "class_order": [1, 0],
+        "nowand": 1,
+        "permute_classes": True,
+    }
     argv = build_argv(repeat_saved_args(saved, savecheck_is_flag=True), [])
     assert argv[:8] == ["--model", "er_ace", "--dataset", "seq-mnist", "--lr", "0.1", "--buffer_size", "50"]
-    assert argv[8:] == ["--seed", "0", "--minibatch_size", "16", "--savecheck", "--nowand", "1",
-                        "--permute_classes"]
+    assert argv[8:] == [
+        "--seed",
+        "0",
+        "--minibatch_size",
+        "16",
+        "--savecheck",
+        "--nowand",
+        "1",
+        "--permute_classes",
+    ]
     no_buffer = dict(saved, savecheck="task")
     del no_buffer["buffer_size"]
     tokens = build_argv(repeat_saved_args(no_buffer, savecheck_is_flag=False), ["--seed", "5"])
     assert "--minibatch_size" not in tokens and tokens.count("--seed") == 1 and tokens[-2:] == ["--seed", "5"]
-    assert ["--savecheck", "task"] == tokens[tokens.index("--savecheck"):tokens.index("--savecheck") + 2]
+    assert tokens[tokens.index("--savecheck") : tokens.index("--savecheck") + 2] == ["--savecheck", "task"]
 
 
 # --- save ----------------------------------------------------------------------------------------
 
+
 def test_plan_save_adds_only_checkpoint_flags(current, old) -> None:
     extra = ["--model", "sgd", "--dataset", "seq-mnist", "--lr", "0.1"]
     plan = plan_save(current, extra, every="last", name="exp", mode="old_pickle")
-    assert plan.argv == [*extra, "--savecheck", "last", "--ckpt_name", "exp", "--save_checkpoint_mode",
-                         "old_pickle"]
+    assert plan.argv == [
+        *extra,
+        "--savecheck",
+        "last",
+        "--ckpt_name",
+        "exp",
+        "--save_checkpoint_mode",
+        "old_pickle",
+    ]
     assert plan.command[:2] == [sys.executable, "main.py"] and plan.watch == current.root / "checkpoints"
     assert plan_save(current, [*extra, "--savecheck", "last"]).argv == [*extra, "--savecheck", "last"]
     with pytest.raises(UsageError, match="--every"):
@@ -145,6 +189,7 @@ def test_plan_save_adds_only_checkpoint_flags(current, old) -> None:
 
 
 # --- resume plans against the real Mammoth files ---------------------------------------------------
+
 
 def test_task_file_of_real_run_resumes_at_next_task(mammoth_fixtures: Path, current) -> None:
     f = mammoth_fixtures / "checkpoints" / f"{RUN1}_0.pt"
@@ -188,16 +233,27 @@ def test_real_joint_old_pickle_and_backbone_files_are_refused(mammoth_fixtures: 
         plan_resume(str(mammoth_fixtures / "bare" / "sgd_seq-mnist_backbone_net_prefix.pt"), current)
 
 
-def test_real_d1_file_on_old_layout_repeats_args_and_forces_unsafe_load(mammoth_fixtures: Path,
-                                                                        tmp_path: Path) -> None:
+def test_real_d1_file_on_old_layout_repeats_args_and_forces_unsafe_load(
+    mammoth_fixtures: Path, tmp_path: Path
+) -> None:
     f = mammoth_fixtures / "older" / "sgd_seq-mnist_0_1_20261128-174849_0.pt"
     d1 = make_checkout(tmp_path / "d1", layout="old", savecheck_flag=True)
     plan = plan_resume(str(f), find_mammoth(str(d1), sys.executable, environ=PY_ENV))
     assert plan.command[1] == "utils/main.py"
-    assert plan.argv[:10] == ["--loadcheck", str(f), "--start_from", "1", "--model", "sgd", "--dataset",
-                              "seq-mnist", "--lr", "0.1"]
+    assert plan.argv[:10] == [
+        "--loadcheck",
+        str(f),
+        "--start_from",
+        "1",
+        "--model",
+        "sgd",
+        "--dataset",
+        "seq-mnist",
+        "--lr",
+        "0.1",
+    ]
     words = plan.argv
-    assert ["--batch_size", "16"] == words[words.index("--batch_size"):words.index("--batch_size") + 2]
+    assert words[words.index("--batch_size") : words.index("--batch_size") + 2] == ["--batch_size", "16"]
     assert "--savecheck" in words and words[words.index("--savecheck") + 1].startswith("--")
     for computed in ("--conf_jobnum", "--ckpt_name", "--ckpt_name_replace", "--minibatch_size", "--notes"):
         assert computed not in words
@@ -207,9 +263,11 @@ def test_real_d1_file_on_old_layout_repeats_args_and_forces_unsafe_load(mammoth_
 
 # --- resume plans on files made here ---------------------------------------------------------------
 
+
 def test_overrides_win_and_differences_are_reported(tmp_path: Path, current) -> None:
-    f = write_checkpoint(tmp_path / "checkpoints" / "sgd_seq-mnist_None_0_1_20260101-101010_1a2b3c4d_1.pt",
-                         run_args(), 2)
+    f = write_checkpoint(
+        tmp_path / "checkpoints" / "sgd_seq-mnist_None_0_1_20260101-101010_1a2b3c4d_1.pt", run_args(), 2
+    )
     plan = plan_resume(str(f), current, ["--lr", "0.01", "--seed", "9", "--start_from", "1"])
     assert plan.argv == ["--loadcheck", str(f), "--lr", "0.01", "--seed", "9", "--start_from", "1"]
     assert plan.start_from == 1
@@ -246,6 +304,7 @@ def test_mismatch_between_name_and_results_is_reported(tmp_path: Path, current) 
 
 
 # --- mckpt.load ------------------------------------------------------------------------------------
+
 
 def test_load_metadata_and_tensors(mammoth_fixtures: Path) -> None:
     f = mammoth_fixtures / "checkpoints" / f"{RUN1}_1.pt"

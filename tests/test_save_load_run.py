@@ -23,11 +23,26 @@ def checkout(tmp_path: Path) -> Path:
 
 
 def test_save_every_task_lists_files_and_returns_mammoth_exit_code(checkout: Path) -> None:
-    r = run_cli("save", "--every", "task", "--name", "exp", "--", *MODEL, "--stop_after", "2", "--exit_code", "3",
-                cwd=checkout, env=env_for())
+    r = run_cli(
+        "save",
+        "--every",
+        "task",
+        "--name",
+        "exp",
+        "--",
+        *MODEL,
+        "--stop_after",
+        "2",
+        "--exit_code",
+        "3",
+        cwd=checkout,
+        env=env_for(),
+    )
     assert r.returncode == 3, r.stderr
     files = sorted(p.name for p in (checkout / "checkpoints").glob("*.pt"))
-    assert len(files) == 2 and files[0].startswith("exp_sgd_seq-mnist_None_0_1_") and files[1].endswith("_1.pt")
+    assert (
+        len(files) == 2 and files[0].startswith("exp_sgd_seq-mnist_None_0_1_") and files[1].endswith("_1.pt")
+    )
     assert "Checkpoints written by this run" in r.stdout
     for name in files:
         assert f"checkpoints/{name}" in r.stdout
@@ -41,8 +56,17 @@ def test_save_every_task_lists_files_and_returns_mammoth_exit_code(checkout: Pat
 
 
 def test_save_every_last_in_old_pickle_mode(checkout: Path) -> None:
-    r = run_cli("save", "--every", "last", "--mode", "old_pickle", "--", *MODEL, cwd=checkout.parent,
-                env=env_for(checkout))
+    r = run_cli(
+        "save",
+        "--every",
+        "last",
+        "--mode",
+        "old_pickle",
+        "--",
+        *MODEL,
+        cwd=checkout.parent,
+        env=env_for(checkout),
+    )
     assert r.returncode == 0, r.stderr
     (last,) = (checkout / "checkpoints").glob("*.pt")
     assert last.name.endswith("_last.pt") and "found by MAMMOTH_ROOT" in r.stdout
@@ -53,7 +77,9 @@ def test_save_every_last_in_old_pickle_mode(checkout: Path) -> None:
 
 def test_dry_run_prints_the_command_and_runs_nothing(checkout: Path) -> None:
     r = run_cli("save", "--dry-run", "--", *MODEL, cwd=checkout, env=env_for())
-    assert r.returncode == 0 and "main.py --model sgd --dataset seq-mnist --lr 0.1 --savecheck task" in r.stdout
+    assert (
+        r.returncode == 0 and "main.py --model sgd --dataset seq-mnist --lr 0.1 --savecheck task" in r.stdout
+    )
     assert read_calls(checkout) == []
 
 
@@ -65,8 +91,14 @@ def test_no_checkout_is_one_clear_error(tmp_path: Path) -> None:
 
 def _start(checkout: Path, *mammoth_args: str) -> subprocess.Popen[str]:
     env = {**os.environ, "PYTHONPATH": str(REPO), "NO_COLOR": "1", **env_for()}
-    return subprocess.Popen([sys.executable, "-m", "mckpt", "save", "--", *MODEL, *mammoth_args], cwd=checkout,
-                            env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    return subprocess.Popen(
+        [sys.executable, "-m", "mckpt", "save", "--", *MODEL, *mammoth_args],
+        cwd=checkout,
+        env=env,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
 
 
 def _read_until(proc: subprocess.Popen[str], marker: str) -> str:

@@ -19,22 +19,40 @@ PASSTHROUGH = {"allow_extra_args": True, "ignore_unknown_options": True}
 
 MammothOpt = Annotated[
     str | None,
-    typer.Option("--mammoth", metavar="DIR", help="Mammoth checkout (default: $MAMMOTH_ROOT, else this folder "
-                 "or a parent holding main.py)."),
+    typer.Option(
+        "--mammoth",
+        metavar="DIR",
+        help="Mammoth checkout (default: $MAMMOTH_ROOT, else this folder or a parent holding main.py).",
+    ),
 ]
 PythonOpt = Annotated[
     str | None,
-    typer.Option("--python", metavar="PY", help="Interpreter for Mammoth (default: $MAMMOTH_PYTHON, else python)."),
+    typer.Option(
+        "--python", metavar="PY", help="Interpreter for Mammoth (default: $MAMMOTH_PYTHON, else python)."
+    ),
 ]
-DryRunOpt = Annotated[bool, typer.Option("--dry-run", "-n", help="Print the command (and reasoning); run nothing.")]
+DryRunOpt = Annotated[
+    bool, typer.Option("--dry-run", "-n", help="Print the command (and reasoning); run nothing.")
+]
 EveryOpt = Annotated[
     str | None,
-    typer.Option("--every", metavar="task|last", help=f"Checkpoint after every task or the last one ({'|'.join(EVERY)})."),
+    typer.Option(
+        "--every",
+        metavar="task|last",
+        help=f"Checkpoint after every task or the last one ({'|'.join(EVERY)}).",
+    ),
 ]
 
 
-def _run(out: Output, mammoth: MammothEnv, command: list[str], watch: Path, env: dict[str, str],
-         plan_json: dict[str, object], check: bool = False) -> None:
+def _run(
+    out: Output,
+    mammoth: MammothEnv,
+    command: list[str],
+    watch: Path,
+    env: dict[str, str],
+    plan_json: dict[str, object],
+    check: bool = False,
+) -> None:
     """Run Mammoth, report what it wrote, and exit with its exit code."""
     result = run_mammoth(command, mammoth.root, watch, env, notify=notice)
     if out.json:
@@ -51,10 +69,13 @@ def _run(out: Output, mammoth: MammothEnv, command: list[str], watch: Path, env:
 def save_command(
     ctx: typer.Context,
     every: EveryOpt = None,
-    name: Annotated[str | None, typer.Option("--name", help="A prefix for the run's checkpoint names (--ckpt_name).")
-                    ] = None,
-    mode: Annotated[str | None, typer.Option("--mode", metavar="safe|old_pickle",
-                                             help=f"Checkpoint format ({'|'.join(MODES)}).")] = None,
+    name: Annotated[
+        str | None, typer.Option("--name", help="A prefix for the run's checkpoint names (--ckpt_name).")
+    ] = None,
+    mode: Annotated[
+        str | None,
+        typer.Option("--mode", metavar="safe|old_pickle", help=f"Checkpoint format ({'|'.join(MODES)})."),
+    ] = None,
     mammoth: MammothOpt = None,
     python: PythonOpt = None,
     dry_run: DryRunOpt = False,
@@ -83,8 +104,9 @@ def load_command(
     ctx: typer.Context,
     checkpoint: Annotated[str, typer.Argument(help="A checkpoint file, a run folder, or a run uid.")],
     every: EveryOpt = None,
-    check: Annotated[bool, typer.Option("--check", help="Ask Mammoth to load the file and exit, training nothing."
-                                        )] = False,
+    check: Annotated[
+        bool, typer.Option("--check", help="Ask Mammoth to load the file and exit, training nothing.")
+    ] = False,
     mammoth: MammothOpt = None,
     python: PythonOpt = None,
     dry_run: DryRunOpt = False,

@@ -18,8 +18,18 @@ import uuid
 
 OLD = os.path.basename(os.path.dirname(os.path.abspath(__file__))) == "utils"
 N_TASKS = {"seq-mnist": 5, "seq-cifar10": 5, "seq-cifar100": 10}
-LOGGER_KEYS = ("accs", "fullaccs", "fwt", "bwt", "forgetting", "fwt_mask_classes", "bwt_mask_classes",
-               "forgetting_mask_classes", "accs_mask_classes", "fullaccs_mask_classes")
+LOGGER_KEYS = (
+    "accs",
+    "fullaccs",
+    "fwt",
+    "bwt",
+    "forgetting",
+    "fwt_mask_classes",
+    "bwt_mask_classes",
+    "forgetting_mask_classes",
+    "accs_mask_classes",
+    "fullaccs_mask_classes",
+)
 DEFAULTS = {"n_epochs": 1, "batch_size": 32, "joint": 0, "exit_code": 0}
 if not OLD:
     DEFAULTS.update(save_checkpoint_mode="safe", save_after_interrupt=1, checkpoint_path="checkpoints")
@@ -93,30 +103,50 @@ def main():
         prefix = f"{args.ckpt_name}_" if (args.ckpt_name and (not OLD or "ckpt_name" in given)) else ""
         buf = args.buffer_size or 0
         if OLD:
-            args.ckpt_name = f"{prefix}{args.model}_{args.dataset}_{buf}_{args.n_epochs}_{stamp}_{uid_full[:8]}"
+            args.ckpt_name = (
+                f"{prefix}{args.model}_{args.dataset}_{buf}_{args.n_epochs}_{stamp}_{uid_full[:8]}"
+            )
         else:
-            args.ckpt_name = (f"{prefix}{args.model}_{args.dataset}_{args.dataset_config}_{buf}_"
-                              f"{args.n_epochs}_{stamp}_{uid_full[:8]}")
+            args.ckpt_name = (
+                f"{prefix}{args.model}_{args.dataset}_{args.dataset_config}_{buf}_"
+                f"{args.n_epochs}_{stamp}_{uid_full[:8]}"
+            )
         log(f"Saving checkpoint into: {args.ckpt_name}")
     start = args.start_from or 0
     end = 1 if args.joint else (args.stop_after or N_TASKS[args.dataset])
     folder = getattr(args, "checkpoint_path", "checkpoints")
     with open("calls.jsonl", "a") as f:
-        f.write(json.dumps({"argv": sys.argv[1:], "layout": "old" if OLD else "current", "start": start,
-                            "end": end, "loaded": loaded, "args": {k: v for k, v in vars(args).items()
-                                                                   if isinstance(v, (int, float, str))},
-                            "force_no_weights_only": os.environ.get("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD"),
-                            "unbuffered": os.environ.get("PYTHONUNBUFFERED")}) + "\n")
+        f.write(
+            json.dumps(
+                {
+                    "argv": sys.argv[1:],
+                    "layout": "old" if OLD else "current",
+                    "start": start,
+                    "end": end,
+                    "loaded": loaded,
+                    "args": {k: v for k, v in vars(args).items() if isinstance(v, (int, float, str))},
+                    "force_no_weights_only": os.environ.get("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD"),
+                    "unbuffered": os.environ.get("PYTHONUNBUFFERED"),
+                }
+            )
+            + "\n"
+        )
 
     def save(path, task):
         old_pickle = OLD or args.save_checkpoint_mode == "old_pickle"
         kept = {k: v for k, v in vars(args).items() if k not in TEST_ONLY}
-        obj = {"model": {"net.fc.weight": torch.full((2, 3), float(task)), "net.fc.bias": torch.zeros(2)},
-               "optimizer": None, "scheduler": None,
-               "args": argparse.Namespace(**kept) if old_pickle else kept,
-               "results": results}
+        obj = {
+            "model": {"net.fc.weight": torch.full((2, 3), float(task)), "net.fc.bias": torch.zeros(2)},
+            "optimizer": None,
+            "scheduler": None,
+            "args": argparse.Namespace(**kept) if old_pickle else kept,
+            "results": results,
+        }
         if args.buffer_size:
-            obj["buffer"] = {"examples": torch.zeros(args.buffer_size, 3), "labels": torch.zeros(args.buffer_size)}
+            obj["buffer"] = {
+                "examples": torch.zeros(args.buffer_size, 3),
+                "labels": torch.zeros(args.buffer_size),
+            }
         os.makedirs(os.path.dirname(path), exist_ok=True)
         torch.save(obj, path + ".pt")
         log(f"Checkpoint for task {task} saved at {path}")
@@ -135,8 +165,10 @@ def main():
     signal.signal(signal.SIGTERM, on_signal)
     for t in range(start, end):
         state["task"] = t
-        print(f"\033[32mTask {t + 1} - training\033[0m" if sys.stdout.isatty() else f"Task {t + 1} - training",
-              flush=True)
+        print(
+            f"\033[32mTask {t + 1} - training\033[0m" if sys.stdout.isatty() else f"Task {t + 1} - training",
+            flush=True,
+        )
         if args.wait_in_task == t:
             time.sleep(120)  # until the test's signal arrives
         row = [100.0 - t] * (t + 1)
