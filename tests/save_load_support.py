@@ -9,19 +9,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from mckpt.checkpoint import LOGGER_KEYS
+
 FAKE_MAIN = Path(__file__).parent / "fake_mammoth" / "main.py"
-LOGGER_KEYS = (
-    "accs",
-    "fullaccs",
-    "fwt",
-    "bwt",
-    "forgetting",
-    "fwt_mask_classes",
-    "bwt_mask_classes",
-    "forgetting_mask_classes",
-    "accs_mask_classes",
-    "fullaccs_mask_classes",
-)
 
 
 def make_checkout(root: Path, layout: str = "current", savecheck_flag: bool = False) -> Path:

@@ -243,14 +243,7 @@ def test_real_d1_file_on_old_layout_repeats_args_and_forces_unsafe_load(
     assert plan.argv[:10] == [
         "--loadcheck",
         str(f),
-        "--start_from",
-        "1",
-        "--model",
-        "sgd",
-        "--dataset",
-        "seq-mnist",
-        "--lr",
-        "0.1",
+        *["--start_from", "1", "--model", "sgd", "--dataset", "seq-mnist", "--lr", "0.1"],
     ]
     words = plan.argv
     assert words[words.index("--batch_size") : words.index("--batch_size") + 2] == ["--batch_size", "16"]

@@ -29,18 +29,8 @@ def test_resume_task_file_with_overrides_shows_differences(checkout: Path) -> No
     diff_rows = [line.split() for line in r.stdout.splitlines() if line.startswith(("lr ", "seed "))]
     assert diff_rows == [["lr", "0.1", "0.05"]]  # seed is run bookkeeping: not reported
     call = read_calls(checkout)[-1]
-    assert call["argv"] == [
-        "--loadcheck",
-        f"checkpoints/{STEM}_1.pt",
-        "--start_from",
-        "2",
-        "--savecheck",
-        "task",
-        "--lr",
-        "0.05",
-        "--seed",
-        "3",
-    ]
+    expected = f"--loadcheck checkpoints/{STEM}_1.pt --start_from 2 --savecheck task --lr 0.05 --seed 3"
+    assert call["argv"] == expected.split()
     assert (call["start"], call["end"], call["args"]["lr"]) == (2, 5, 0.05)
     grown = sorted(p.name for p in (checkout / "checkpoints").glob(f"{STEM}_sgd_seq-mnist_*.pt"))
     assert [n.rsplit("_", 1)[1] for n in grown] == ["2.pt", "3.pt", "4.pt"]  # the name carries its lineage
@@ -54,10 +44,8 @@ def test_resume_last_file_and_propagate_exit_code(checkout: Path) -> None:
     r = run_cli("load", str(f), "--", "--exit_code", "4", cwd=checkout, env=env_for())
     assert r.returncode == 4, r.stderr
     call = read_calls(checkout)[-1]
-    assert call["argv"][2:6] == ["--start_from", "3", "--stop_after", "5"] and (
-        call["start"],
-        call["end"],
-    ) == (3, 5)
+    assert call["argv"][2:6] == ["--start_from", "3", "--stop_after", "5"]
+    assert (call["start"], call["end"]) == (3, 5)
     assert "Mammoth exited with code 4." in r.stdout
 
 
@@ -71,14 +59,7 @@ def test_run_uid_check_loads_and_trains_nothing(checkout: Path) -> None:
     r = run_cli("load", "1a2b3c4d", "--check", cwd=checkout, env=env_for())
     assert r.returncode == 0, r.stderr
     call = read_calls(checkout)[-1]
-    assert call["argv"] == [
-        "--loadcheck",
-        f"checkpoints/{STEM}_1.pt",
-        "--start_from",
-        "2",
-        "--stop_after",
-        "2",
-    ]
+    assert call["argv"] == f"--loadcheck checkpoints/{STEM}_1.pt --start_from 2 --stop_after 2".split()
     assert call["start"] == call["end"] == 2 and "Checkpoint Loaded!" in r.stdout
     assert "Mammoth accepted the checkpoint." in r.stdout
     assert len(list((checkout / "checkpoints").glob("*.pt"))) == 2
@@ -114,18 +95,8 @@ def test_old_layout_repeats_args_and_loads_old_pickle_with_a_warning(tmp_path: P
     call = read_calls(root)[-1]
     assert call["layout"] == "old" and call["force_no_weights_only"] == "1"
     argv = call["argv"]
-    assert argv[:10] == [
-        "--loadcheck",
-        f"checkpoints/{d2}_0.pt",
-        "--start_from",
-        "1",
-        "--model",
-        "sgd",
-        "--dataset",
-        "seq-mnist",
-        "--lr",
-        "0.1",
-    ]
+    expected = f"--loadcheck checkpoints/{d2}_0.pt --start_from 1 --model sgd --dataset seq-mnist --lr 0.1"
+    assert argv[:10] == expected.split()
     assert argv[argv.index("--batch_size") + 1] == "16" and argv[argv.index("--savecheck") + 1] == "task"
     assert "--ckpt_name" not in argv and "--conf_jobnum" not in argv
     new = sorted((root / "checkpoints").glob("sgd_seq-mnist_0_1_*.pt"))

@@ -33,39 +33,33 @@ LOGGER_KEYS = (
 DEFAULTS = {"n_epochs": 1, "batch_size": 32, "joint": 0, "exit_code": 0}
 if not OLD:
     DEFAULTS.update(save_checkpoint_mode="safe", save_after_interrupt=1, checkpoint_path="checkpoints")
-TEST_ONLY = ("exit_code", "wait_in_task", "slow_save")
 
 
 def log(msg):
     print(msg, file=sys.stderr, flush=True)
 
 
+INT_FLAGS = (
+    "buffer_size minibatch_size n_epochs batch_size seed joint start_from stop_after nowand num_workers"
+)
+TEST_FLAGS = "exit_code wait_in_task slow_save"
+
+
 def parse():
     p = argparse.ArgumentParser(allow_abbrev=False)
-    p.add_argument("--loadcheck")
-    p.add_argument("--model", required=OLD)
-    p.add_argument("--dataset", required=OLD)
+    for name in ("loadcheck", "ckpt_name"):
+        p.add_argument(f"--{name}")
+    for name in ("model", "dataset"):
+        p.add_argument(f"--{name}", required=OLD)  # current Mammoth can take them from --loadcheck
     p.add_argument("--lr", type=float, required=OLD)
-    p.add_argument("--buffer_size", type=int)
-    p.add_argument("--minibatch_size", type=int)
-    p.add_argument("--n_epochs", type=int)
-    p.add_argument("--batch_size", type=int)
-    p.add_argument("--seed", type=int)
-    p.add_argument("--joint", type=int)
+    for name in f"{INT_FLAGS} {TEST_FLAGS}".split():
+        p.add_argument(f"--{name}", type=int)
     p.add_argument("--savecheck", choices=["task", "last"])
-    p.add_argument("--ckpt_name")
-    p.add_argument("--start_from", type=int)
-    p.add_argument("--stop_after", type=int)
-    p.add_argument("--nowand", type=int)
-    p.add_argument("--num_workers", type=int)
-    p.add_argument("--exit_code", type=int)
-    p.add_argument("--wait_in_task", type=int)
-    p.add_argument("--slow_save", type=int)
     if not OLD:
         p.add_argument("--dataset_config")
-        p.add_argument("--save_checkpoint_mode", choices=["safe", "old_pickle"])
-        p.add_argument("--save_after_interrupt", type=int)
         p.add_argument("--checkpoint_path")
+        p.add_argument("--save_after_interrupt", type=int)
+        p.add_argument("--save_checkpoint_mode", choices=["safe", "old_pickle"])
     return p.parse_args()
 
 
@@ -134,7 +128,7 @@ def main():
 
     def save(path, task):
         old_pickle = OLD or args.save_checkpoint_mode == "old_pickle"
-        kept = {k: v for k, v in vars(args).items() if k not in TEST_ONLY}
+        kept = {k: v for k, v in vars(args).items() if k not in TEST_FLAGS.split()}
         obj = {
             "model": {"net.fc.weight": torch.full((2, 3), float(task)), "net.fc.bias": torch.zeros(2)},
             "optimizer": None,
