@@ -80,11 +80,12 @@ def resume_hint(path: str, mammoth: MammothEnv) -> str:
 
 def render_result(out: Output, result: TrainingResult, mammoth: MammothEnv) -> None:
     if result.written:
+        # the path goes last: a terminal too narrow for it folds only that column
         rows = [
-            [shown_path(w.path), "-" if w.task is None else str(w.task), human_bytes(w.bytes)]
+            ["-" if w.task is None else str(w.task), human_bytes(w.bytes), shown_path(w.path)]
             for w in result.written
         ]
-        out.table(["checkpoint", "task", "size"], rows, title="Checkpoints written by this run")
+        out.table(["task", "size", "checkpoint"], rows, title="Checkpoints written by this run")
     else:
         out.line("\nThis run wrote no checkpoint.")
     if result.run_name:
