@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import os
 import re
+import selectors
 import signal
 import subprocess
 import sys
-import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +29,8 @@ from .runs import iter_checkpoint_files
 _ANSI = re.compile(rb"\x1b\[[0-9;?]*[A-Za-z]")
 _RUN_NAME = re.compile(r"Saving checkpoint into:\s*(\S+)")
 _SAVED_AT = re.compile(r"saved at (\S+)")
+_MARKER = re.compile(rb"Saving checkpoint into|saved at")
+_CHUNK = 1 << 16
 
 
 @dataclass(frozen=True)
@@ -104,15 +106,13 @@ class _LogScanner:
     def __init__(self) -> None:
         self.run_name: str | None = None
         self.saved: list[str] = []
-        self._lock = threading.Lock()
 
     def feed_line(self, raw: bytes) -> None:
         line = _ANSI.sub(b"", raw).decode("utf-8", "replace")
-        with self._lock:
-            if m := _RUN_NAME.search(line):
-                self.run_name = m[1]
-            if m := _SAVED_AT.search(line):
-                self.saved.append(m[1])
+        if m := _RUN_NAME.search(line):
+            self.run_name = m[1]
+        if m := _SAVED_AT.search(line):
+            self.saved.append(m[1])
 
 
 def _writer(stream: TextIO) -> Callable[[bytes], None]:
@@ -137,23 +137,47 @@ def _writer(stream: TextIO) -> Callable[[bytes], None]:
     return write_fd
 
 
-def _relay(pipe_fd: int, write: Callable[[bytes], None], scanner: _LogScanner) -> None:
-    pending = b""
-    while True:
-        chunk = os.read(pipe_fd, 65536)
+class _Relay:
+    """One pipe copied to one stream as bytes arrive, its lines looked at only near a marker.
+
+    Progress bars print millions of lines: splitting each one in Python would slow training's
+    output down, while one C-level search per read block costs next to nothing.
+    """
+
+    def __init__(self, fd: int, write: Callable[[bytes], None], scanner: _LogScanner) -> None:
+        self.fd, self.write, self.scanner = fd, write, scanner
+        self.tail = b""  # the unfinished last line
+
+    def pump(self) -> bool:
+        """Move one block; False at the end of the stream."""
+        chunk = os.read(self.fd, _CHUNK)
         if not chunk:
-            break
+            if self.tail:
+                self.scanner.feed_line(self.tail)
+            os.close(self.fd)
+            return False
         try:
-            write(chunk)
+            self.write(chunk)
         except OSError:
-            write = _discard  # the reader went away; keep draining so Mammoth is never blocked
-        pending += chunk
-        *lines, pending = re.split(rb"[\r\n]", pending)
-        for line in lines:
-            scanner.feed_line(line)
-    if pending:
-        scanner.feed_line(pending)
-    os.close(pipe_fd)
+            self.write = _discard  # the reader went away; keep draining so Mammoth is never blocked
+        block = self.tail + chunk if self.tail else chunk
+        cut = max(block.rfind(b"\n"), block.rfind(b"\r")) + 1
+        complete, self.tail = block[:cut], block[cut:][-_CHUNK:]
+        if _MARKER.search(complete):
+            for line in re.split(rb"[\r\n]", complete):
+                self.scanner.feed_line(line)
+        return True
+
+
+def _pump(relays: list[_Relay]) -> None:
+    """Relay every pipe until all are closed, in this (the main) thread, so signals still land."""
+    with selectors.DefaultSelector() as sel:
+        for relay in relays:
+            sel.register(relay.fd, selectors.EVENT_READ, relay)
+        while sel.get_map():
+            for key, _ in sel.select():
+                if not key.data.pump():
+                    sel.unregister(key.fileobj)
 
 
 def _discard(data: bytes) -> None:
@@ -209,15 +233,11 @@ def run_mammoth(
             path=command[0],
             hint="check --python / MAMMOTH_PYTHON",
         ) from None
-    threads = []
+    relays = []
     for pipe, (stream, _) in zip((proc.stdout, proc.stderr), streams, strict=True):
         if pipe is not None:
-            t = threading.Thread(
-                target=_relay, args=(os.dup(pipe.fileno()), _writer(stream), scanner), daemon=True
-            )
+            relays.append(_Relay(os.dup(pipe.fileno()), _writer(stream), scanner))
             pipe.close()
-            t.start()
-            threads.append(t)
     result = TrainingResult(exit_code=0)
 
     def on_signal(signum: int, frame: object) -> None:
@@ -235,9 +255,8 @@ def run_mammoth(
 
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
+        _pump(relays)
         code = proc.wait()
-        for t in threads:
-            t.join()
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)
