@@ -191,6 +191,64 @@ def _is_terminal(stream: TextIO) -> bool:
         return False
 
 
+class _Forwarder:
+    """Signal handler: the first Ctrl-C/SIGTERM goes to Mammoth, a second kills its process group.
+
+    Installed before Mammoth starts, so a Ctrl-C in between is not lost: it is sent on start.
+    """
+
+    def __init__(self, result: TrainingResult, notify: Callable[[str], None]) -> None:
+        self.result, self.notify = result, notify
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.pending: int | None = None
+
+    def __call__(self, signum: int, frame: object) -> None:
+        if not self.result.interrupted:
+            self.result.interrupted = True
+            self.notify(
+                "asking Mammoth to save a paused checkpoint and stop "
+                "(Ctrl-C again to stop it at once, without saving)"
+            )
+            if self.proc is None:
+                self.pending = signum
+            else:
+                self.proc.send_signal(signum)
+        elif not self.result.killed and self.proc is not None:
+            self.result.killed = True
+            self.notify("stopping Mammoth now")
+            os.killpg(self.proc.pid, signal.SIGKILL)
+
+    def attach(self, proc: subprocess.Popen[bytes]) -> None:
+        self.proc = proc
+        if self.pending is not None:
+            proc.send_signal(self.pending)
+
+
+def _start(
+    command: list[str], cwd: Path, env: Mapping[str, str] | None, piped: tuple[bool, bool]
+) -> subprocess.Popen[bytes]:
+    """Mammoth in its own process group (a terminal's Ctrl-C reaches only mckpt), unbuffered."""
+    group: dict[str, Any] = (
+        {"process_group": 0} if sys.version_info >= (3, 11) else {"preexec_fn": os.setpgrp}
+    )
+    try:
+        return subprocess.Popen(
+            command,
+            cwd=cwd,
+            env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE if piped[0] else None,
+            stderr=subprocess.PIPE if piped[1] else None,
+            **group,
+        )
+    except OSError as e:
+        raise MckptError(
+            f"cannot start Mammoth: {e.strerror or e}",
+            path=command[0],
+            hint="check --python / MAMMOTH_PYTHON",
+        ) from None
+
+
 def run_mammoth(
     command: list[str],
     cwd: Path,
@@ -207,54 +265,21 @@ def run_mammoth(
     """
     stdout = stdout or sys.stdout
     stderr = stderr or sys.stderr
-    notify = notify or (lambda msg: print(f"mckpt: {msg}", file=sys.stderr, flush=True))
     before = snapshot(watch)
     scanner = _LogScanner()
     for stream in (stdout, stderr):
         stream.flush()  # what mckpt printed comes before what Mammoth prints
-    child_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
-    streams = [(stdout, _is_terminal(stdout)), (stderr, _is_terminal(stderr))]
-    group: dict[str, Any] = (
-        {"process_group": 0} if sys.version_info >= (3, 11) else {"preexec_fn": os.setpgrp}
-    )
-    try:
-        proc = subprocess.Popen(
-            command,
-            cwd=cwd,
-            env=child_env,
-            stdin=subprocess.DEVNULL,
-            stdout=None if streams[0][1] else subprocess.PIPE,
-            stderr=None if streams[1][1] else subprocess.PIPE,
-            **group,
-        )
-    except OSError as e:
-        raise MckptError(
-            f"cannot start Mammoth: {e.strerror or e}",
-            path=command[0],
-            hint="check --python / MAMMOTH_PYTHON",
-        ) from None
-    relays = []
-    for pipe, (stream, _) in zip((proc.stdout, proc.stderr), streams, strict=True):
-        if pipe is not None:
-            relays.append(_Relay(os.dup(pipe.fileno()), _writer(stream), scanner))
-            pipe.close()
     result = TrainingResult(exit_code=0)
-
-    def on_signal(signum: int, frame: object) -> None:
-        if not result.interrupted:
-            result.interrupted = True
-            notify(
-                "asking Mammoth to save a paused checkpoint and stop "
-                "(Ctrl-C again to stop it at once, without saving)"
-            )
-            proc.send_signal(signum)
-        elif not result.killed:
-            result.killed = True
-            notify("stopping Mammoth now")
-            os.killpg(proc.pid, signal.SIGKILL)
-
-    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    forward = _Forwarder(result, notify or (lambda msg: print(f"mckpt: {msg}", file=sys.stderr, flush=True)))
+    previous = {s: signal.signal(s, forward) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
+        proc = _start(command, cwd, env, (not _is_terminal(stdout), not _is_terminal(stderr)))
+        forward.attach(proc)
+        relays = []
+        for pipe, stream in ((proc.stdout, stdout), (proc.stderr, stderr)):
+            if pipe is not None:
+                relays.append(_Relay(os.dup(pipe.fileno()), _writer(stream), scanner))
+                pipe.close()
         _pump(relays)
         code = proc.wait()
     finally:
