@@ -224,8 +224,13 @@ class _Forwarder:
             proc.send_signal(self.pending)
 
 
+def _target(stream: TextIO) -> int:
+    """A terminal is handed to Mammoth as is (colours, progress bars); anything else is relayed."""
+    return stream.fileno() if _is_terminal(stream) else subprocess.PIPE
+
+
 def _start(
-    command: list[str], cwd: Path, env: Mapping[str, str] | None, piped: tuple[bool, bool]
+    command: list[str], cwd: Path, env: Mapping[str, str] | None, stdout: TextIO, stderr: TextIO
 ) -> subprocess.Popen[bytes]:
     """Mammoth in its own process group (a terminal's Ctrl-C reaches only mckpt), unbuffered."""
     group: dict[str, Any] = (
@@ -237,8 +242,8 @@ def _start(
             cwd=cwd,
             env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
             stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE if piped[0] else None,
-            stderr=subprocess.PIPE if piped[1] else None,
+            stdout=_target(stdout),
+            stderr=_target(stderr),
             **group,
         )
     except OSError as e:
@@ -273,7 +278,7 @@ def run_mammoth(
     forward = _Forwarder(result, notify or (lambda msg: print(f"mckpt: {msg}", file=sys.stderr, flush=True)))
     previous = {s: signal.signal(s, forward) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
-        proc = _start(command, cwd, env, (not _is_terminal(stdout), not _is_terminal(stderr)))
+        proc = _start(command, cwd, env, stdout, stderr)
         forward.attach(proc)
         relays = []
         for pipe, stream in ((proc.stdout, stdout), (proc.stderr, stderr)):

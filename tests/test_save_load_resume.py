@@ -37,16 +37,20 @@ def test_resume_task_file_with_overrides_shows_differences(checkout: Path) -> No
     assert all(f"checkpoints/{n}" in r.stdout for n in grown)
 
 
-def test_resume_last_file_and_propagate_exit_code(checkout: Path) -> None:
+def test_resume_last_file_as_json_and_propagate_exit_code(checkout: Path) -> None:
     f = write_checkpoint(
         checkout / "checkpoints" / f"{STEM}_last.pt", run_args(savecheck="last", stop_after=3), 3
     )
-    r = run_cli("load", str(f), "--", "--exit_code", "4", cwd=checkout, env=env_for())
+    r = run_cli("load", str(f), "--json", "--", "--exit_code", "4", cwd=checkout, env=env_for())
     assert r.returncode == 4, r.stderr
     call = read_calls(checkout)[-1]
     assert call["argv"][2:6] == ["--start_from", "3", "--stop_after", "5"]
     assert (call["start"], call["end"]) == (3, 5)
-    assert "Mammoth exited with code 4." in r.stdout
+    doc = json.loads(r.stdout)  # Mammoth's own output went to stderr
+    assert doc["plan"]["start_from"] == 3 and doc["result"]["exit_code"] == 4
+    (written,) = doc["result"]["written"]
+    assert written["task"] == "last" and written["path"].endswith("_last.pt") and written["path"] != str(f)
+    assert "Task 4 - training" in r.stderr
 
 
 def test_run_uid_check_loads_and_trains_nothing(checkout: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -53,8 +54,13 @@ def _run(
     plan_json: dict[str, object],
     check: bool = False,
 ) -> None:
-    """Run Mammoth, report what it wrote, and exit with its exit code."""
-    result = run_mammoth(command, mammoth.root, watch, env, notify=notice)
+    """Run Mammoth, report what it wrote, and exit with its exit code.
+
+    With --json, Mammoth's own output goes to stderr so stdout holds one JSON document.
+    """
+    result = run_mammoth(
+        command, mammoth.root, watch, env, notify=notice, stdout=sys.stderr if out.json else sys.stdout
+    )
     if out.json:
         out.emit_json({"plan": plan_json, "result": result.to_json()})
     elif check:
