@@ -1,20 +1,22 @@
-"""`mckpt save` and `mckpt load`: run the user's Mammoth with checkpointing, or resume a run."""
+"""`mckpt save` and `mckpt load`: run the user's Mammoth with checkpointing, or resume a run.
+
+The library modules behind them are imported inside the commands: every other command (and each
+TAB press) builds this module's options too, and should not pay for subprocess and the planners.
+"""
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ..mammoth_env import MammothEnv, find_mammoth
-from ..output import Output
-from ..render_run import notice, render_command, render_plan, render_result, warn
-from ..resume import plan_resume
-from ..save import EVERY, MODES, plan_save
-from ..trainer import run_mammoth
 from .common import JsonOpt, QuietOpt, handle_errors, make_output
+
+if TYPE_CHECKING:
+    from ..mammoth_env import MammothEnv
+    from ..output import Output
 
 PASSTHROUGH = {"allow_extra_args": True, "ignore_unknown_options": True}
 
@@ -40,7 +42,7 @@ EveryOpt = Annotated[
     typer.Option(
         "--every",
         metavar="task|last",
-        help=f"Checkpoint after every task or the last one ({'|'.join(EVERY)}).",
+        help="Checkpoint after every task, or once after the last one.",
     ),
 ]
 
@@ -58,6 +60,9 @@ def _run(
 
     With --json, Mammoth's own output goes to stderr so stdout holds one JSON document.
     """
+    from ..render_run import notice, render_result
+    from ..trainer import run_mammoth
+
     result = run_mammoth(
         command, mammoth.root, watch, env, notify=notice, stdout=sys.stderr if out.json else sys.stdout
     )
@@ -80,7 +85,9 @@ def save_command(
     ] = None,
     mode: Annotated[
         str | None,
-        typer.Option("--mode", metavar="safe|old_pickle", help=f"Checkpoint format ({'|'.join(MODES)})."),
+        typer.Option(
+            "--mode", metavar="safe|old_pickle", help="Checkpoint format (Mammoth's default: safe)."
+        ),
     ] = None,
     mammoth: MammothOpt = None,
     python: PythonOpt = None,
@@ -93,6 +100,10 @@ def save_command(
     Output streams live. Ctrl-C makes Mammoth write checkpoints/paused/<uuid>.pt; a second Ctrl-C
     stops it at once. Exits with Mammoth's exit code.
     """
+    from ..mammoth_env import find_mammoth
+    from ..render_run import render_command
+    from ..save import plan_save
+
     env = find_mammoth(mammoth, python)
     plan = plan_save(env, list(ctx.args), every=every, name=name, mode=mode)
     out = make_output(json, None, quiet)
@@ -124,6 +135,10 @@ def load_command(
     Computes --start_from from the file's results, adds what the Mammoth checkout needs, and shows
     where your extra arguments differ from the saved run. Exits with Mammoth's exit code.
     """
+    from ..mammoth_env import find_mammoth
+    from ..render_run import render_plan, warn
+    from ..resume import plan_resume
+
     env = find_mammoth(mammoth, python)
     plan = plan_resume(checkpoint, env, list(ctx.args), every=every, check=check)
     out = make_output(json, None, quiet)
