@@ -312,3 +312,18 @@ def test_load_metadata_and_tensors(mammoth_fixtures: Path) -> None:
         mckpt.load(mammoth_fixtures / "older" / "sgd_seq-mnist_0_1_20261128-174849_0.pt", tensors=True)
     assert "mckpt convert --to safe" in e.value.hint
     assert "load" in mckpt.__all__
+
+
+class _Evil:
+    def __reduce__(self):  # what a crafted checkpoint does: call os.system when unpickled
+        return (os.system, ("touch pwned",))
+
+
+def test_a_crafted_file_is_refused_before_anything_runs(tmp_path: Path, old) -> None:
+    import pickle
+
+    f = tmp_path / "sgd_seq-mnist_0_1_20240701-080910_1a2b3c4d_0.pt"
+    f.write_bytes(pickle.dumps({"model": {}, "args": _Evil(), "results": [[], [], {}]}, protocol=2))
+    with pytest.raises(MckptError, match="could run code"):
+        plan_resume(str(f), old)
+    assert not (tmp_path / "pwned").exists() and not Path("pwned").exists()
