@@ -5,7 +5,7 @@
 _mckpt_node() {
     case "$1" in
         "mckpt")
-            _mckpt_subs="list inspect demo convert diff"
+            _mckpt_subs="list inspect demo convert diff save load"
             _mckpt_opts="--version -V --debug --install-completion --show-completion --help -h"
             _mckpt_valopts=""
             _mckpt_args="" ;;
@@ -34,6 +34,16 @@ _mckpt_node() {
             _mckpt_opts="--weights -w --top -n --all --json --format -f --quiet -q --help -h"
             _mckpt_valopts="--top -n --format -f"
             _mckpt_args="#0 #1" ;;
+        "mckpt save")
+            _mckpt_subs=""
+            _mckpt_opts="--every --name --mode --mammoth --python --dry-run -n --json --quiet -q --help -h"
+            _mckpt_valopts="--every --name --mode --mammoth --python"
+            _mckpt_args="" ;;
+        "mckpt load")
+            _mckpt_subs=""
+            _mckpt_opts="--every --check --mammoth --python --dry-run -n --json --quiet -q --help -h"
+            _mckpt_valopts="--every --mammoth --python"
+            _mckpt_args="#0" ;;
         *) _mckpt_subs=""; _mckpt_opts=""; _mckpt_valopts=""; _mckpt_args="" ;;
     esac
 }
@@ -62,6 +72,15 @@ _mckpt_value() {
         "mckpt diff|--format"|"mckpt diff|-f") _mckpt_kind=choice; _mckpt_choices="plain simple github grid simple_grid rounded_grid fancy_grid pipe orgtbl jira presto pretty psql rst mediawiki moinmoin youtrack html latex latex_raw latex_booktabs latex_longtable textile tsv csv asciidoc" ;;
         "mckpt diff|#0") _mckpt_kind=run; _mckpt_choices="" ;;
         "mckpt diff|#1") _mckpt_kind=run; _mckpt_choices="" ;;
+        "mckpt save|--every") _mckpt_kind=path; _mckpt_choices="" ;;
+        "mckpt save|--name") _mckpt_kind=path; _mckpt_choices="" ;;
+        "mckpt save|--mode") _mckpt_kind=path; _mckpt_choices="" ;;
+        "mckpt save|--mammoth") _mckpt_kind=path; _mckpt_choices="" ;;
+        "mckpt save|--python") _mckpt_kind=path; _mckpt_choices="" ;;
+        "mckpt load|--every") _mckpt_kind=path; _mckpt_choices="" ;;
+        "mckpt load|--mammoth") _mckpt_kind=path; _mckpt_choices="" ;;
+        "mckpt load|--python") _mckpt_kind=path; _mckpt_choices="" ;;
+        "mckpt load|#0") _mckpt_kind=run; _mckpt_choices="" ;;
     esac
 }
 

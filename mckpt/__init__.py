@@ -31,6 +31,7 @@ _EXPORTS = {
     "diff_checkpoints": "diff",
     "plan_conversion": "convert",
     "write_plan": "convert",
+    "load": "loader",
 }
 
 __all__ = [
@@ -41,6 +42,7 @@ __all__ = [
     "Run",
     "__version__",
     "diff_checkpoints",
+    "load",
     "parse_name",
     "parse_stem",
     "plan_conversion",
@@ -54,6 +56,7 @@ if TYPE_CHECKING:
     from .convert import plan_conversion, write_plan
     from .diff import diff_checkpoints
     from .errors import MckptError
+    from .loader import load
     from .names import ParsedName, parse_name, parse_stem
     from .runs import Listing, Run, scan
 

@@ -1,0 +1,158 @@
+"""`mckpt save` and `mckpt load`: run the user's Mammoth with checkpointing, or resume a run.
+
+The library modules behind them are imported inside the commands: every other command (and each
+TAB press) builds this module's options too, and should not pay for subprocess and the planners.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from .common import JsonOpt, QuietOpt, handle_errors, make_output
+
+if TYPE_CHECKING:
+    from ..mammoth_env import MammothEnv
+    from ..output import Output
+
+PASSTHROUGH = {"allow_extra_args": True, "ignore_unknown_options": True}
+
+MammothOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--mammoth",
+        metavar="DIR",
+        help="Mammoth checkout (default: $MAMMOTH_ROOT, else this folder or a parent holding main.py).",
+    ),
+]
+PythonOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--python", metavar="PY", help="Interpreter for Mammoth (default: $MAMMOTH_PYTHON, else python)."
+    ),
+]
+DryRunOpt = Annotated[
+    bool, typer.Option("--dry-run", "-n", help="Print the command (and reasoning); run nothing.")
+]
+EveryOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--every",
+        metavar="task|last",
+        help="Checkpoint after every task, or once after the last one.",
+    ),
+]
+
+
+def _run(
+    out: Output,
+    mammoth: MammothEnv,
+    command: list[str],
+    watch: Path,
+    env: dict[str, str],
+    plan_json: dict[str, object],
+    check: bool = False,
+) -> None:
+    """Run Mammoth, report what it wrote, and exit with its exit code.
+
+    With --json, Mammoth's own output goes to stderr so stdout holds one JSON document.
+    """
+    from ..render_run import notice, render_result
+    from ..trainer import run_mammoth
+
+    result = run_mammoth(
+        command, mammoth.root, watch, env, notify=notice, stdout=sys.stderr if out.json else sys.stdout
+    )
+    if out.json:
+        out.emit_json({"plan": plan_json, "result": result.to_json()})
+    elif check:
+        verdict = "accepted" if result.exit_code == 0 else f"did not accept (exit code {result.exit_code})"
+        out.line(f"\nMammoth {verdict} the checkpoint.")
+    else:
+        render_result(out, result, mammoth)
+    raise typer.Exit(result.exit_code)
+
+
+@handle_errors
+def save_command(
+    ctx: typer.Context,
+    every: EveryOpt = None,
+    name: Annotated[
+        str | None, typer.Option("--name", help="A prefix for the run's checkpoint names (--ckpt_name).")
+    ] = None,
+    mode: Annotated[
+        str | None,
+        typer.Option(
+            "--mode", metavar="safe|old_pickle", help="Checkpoint format (Mammoth's default: safe)."
+        ),
+    ] = None,
+    mammoth: MammothOpt = None,
+    python: PythonOpt = None,
+    dry_run: DryRunOpt = False,
+    json: JsonOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Train with Mammoth and checkpoints: mckpt save [OPTIONS] -- <Mammoth arguments>.
+
+    Output streams live. Ctrl-C makes Mammoth write checkpoints/paused/<uuid>.pt; a second Ctrl-C
+    stops it at once. Exits with Mammoth's exit code.
+    """
+    from ..mammoth_env import find_mammoth
+    from ..render_run import render_command
+    from ..save import plan_save
+
+    env = find_mammoth(mammoth, python)
+    plan = plan_save(env, list(ctx.args), every=every, name=name, mode=mode)
+    out = make_output(json, None, quiet)
+    if dry_run and json:
+        out.emit_json(plan.to_json())
+        return
+    if not json:
+        render_command(out, env, plan.command, None)
+    if not dry_run:
+        _run(out, env, plan.command, plan.watch, {}, plan.to_json())
+
+
+@handle_errors
+def load_command(
+    ctx: typer.Context,
+    checkpoint: Annotated[str, typer.Argument(help="A checkpoint file, a run folder, or a run uid.")],
+    every: EveryOpt = None,
+    check: Annotated[
+        bool, typer.Option("--check", help="Ask Mammoth to load the file and exit, training nothing.")
+    ] = False,
+    mammoth: MammothOpt = None,
+    python: PythonOpt = None,
+    dry_run: DryRunOpt = False,
+    json: JsonOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Resume a run: mckpt load CHECKPOINT [OPTIONS] [-- extra Mammoth arguments].
+
+    Computes --start_from from the file's results, adds what the Mammoth checkout needs, and shows
+    where your extra arguments differ from the saved run. Exits with Mammoth's exit code.
+    """
+    from ..mammoth_env import find_mammoth
+    from ..render_run import render_plan, warn
+    from ..resume import plan_resume
+
+    env = find_mammoth(mammoth, python)
+    plan = plan_resume(checkpoint, env, list(ctx.args), every=every, check=check)
+    out = make_output(json, None, quiet)
+    for message in plan.warnings:
+        warn(message)
+    if dry_run and json:
+        out.emit_json(plan.to_json())
+        return
+    if not json:
+        render_plan(out, plan)
+    if not dry_run:
+        _run(out, env, plan.command, plan.watch, plan.env, plan.to_json(), check=check)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("save", context_settings=PASSTHROUGH)(save_command)
+    app.command("load", context_settings=PASSTHROUGH)(load_command)
