@@ -17,7 +17,7 @@ from .checkpoint import Checkpoint, read_checkpoint
 from .errors import MckptError, UsageError
 from .mammoth_args import ArgChange, build_argv, diff_args, parse_overrides, repeat_saved_args
 from .mammoth_env import CURRENT, MammothEnv
-from .runs import Run, scan
+from .resolve import resolve_checkpoint
 from .save import EVERY, checkpoint_folder
 
 # Tasks of Mammoth's common datasets with their default config: enough to tell a finished run.
@@ -87,39 +87,6 @@ class ResumePlan:
             "reasons": self.reasons,
             "warnings": self.warnings,
         }
-
-
-def _single_run(runs: list[Run], where: str) -> Run:
-    if len(runs) == 1:
-        return runs[0]
-    names = ", ".join(sorted(r.name.uid or r.key for r in runs)[:8])
-    raise MckptError(
-        f"{where} holds {len(runs)} runs ({names}); which one?",
-        hint="pass one run's uid or a checkpoint file (see `mckpt list`)",
-    )
-
-
-def resolve_checkpoint(target: str, search: list[Path]) -> tuple[str, str]:
-    """(file, how it was chosen) for a file, a run folder, or a run uid / run name under `search`."""
-    if os.path.isfile(target):
-        return os.path.abspath(target), "file"
-    if os.path.isdir(target):
-        listing = scan([target])
-        if not listing.runs:
-            raise MckptError("no Mammoth checkpoints in this folder", path=target)
-        run = _single_run(listing.runs, target)
-        return os.path.abspath(run.newest.path), f"newest checkpoint of the run in folder {target}"
-    folders = [str(p) for p in dict.fromkeys(search) if p.is_dir()]
-    runs = [r for r in scan(folders).runs if target in (r.name.uid, r.key)] if folders else []
-    if not runs:
-        looked = ", ".join(folders) or "no checkpoints folder"
-        raise MckptError(
-            "no such file, folder or run uid",
-            path=target,
-            hint=f"looked for a run with this uid in: {looked}; see `mckpt list`",
-        )
-    run = _single_run(runs, f"uid {target}")
-    return os.path.abspath(run.newest.path), f"newest checkpoint of run {target}"
 
 
 def total_tasks(args: dict[str, Any]) -> int | None:
@@ -260,7 +227,8 @@ def plan_resume(
         raise UsageError(f"--every must be one of: {', '.join(EVERY)} (got {every!r})")
     extra = list(extra or [])
     search = search if search is not None else [mammoth.checkpoint_dir, Path.cwd() / "checkpoints"]
-    file, chosen_by = resolve_checkpoint(target, search)
+    resolved = resolve_checkpoint(target, search)
+    file, chosen_by = os.path.abspath(resolved.path), resolved.chosen_by
     ck = read_checkpoint(file)
     _refuse_unresumable(ck, mammoth)
     total = total_tasks(ck.args)

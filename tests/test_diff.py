@@ -100,15 +100,15 @@ def test_resolve_errors(mammoth_fixtures: Path, monkeypatch: pytest.MonkeyPatch)
     monkeypatch.chdir(mammoth_fixtures)
     with pytest.raises(MckptError, match="no such file, folder or run"):
         resolve_checkpoint("ffffffff")
-    with pytest.raises(MckptError, match="names 5 runs") as e:
+    with pytest.raises(MckptError, match="holds 5 runs") as e:
         resolve_checkpoint("checkpoints")
-    assert e.value.hint == "name one run by its uid"
-    assert resolve_checkpoint("9acd").endswith(f"{RUN1}_4.pt")  # a uid prefix is enough when unique
+    assert e.value.hint.startswith("name one run by its uid")
+    assert resolve_checkpoint("9acd").path.endswith(f"{RUN1}_4.pt")  # a uid prefix is enough when unique
     run_folder = mammoth_fixtures / "one_run"
     run_folder.mkdir()
     for t in (0, 2):
         (mammoth_fixtures / "checkpoints" / f"{RUN1}_{t}.pt").rename(run_folder / f"{RUN1}_{t}.pt")
-    assert resolve_checkpoint(str(run_folder)) == str(run_folder / f"{RUN1}_2.pt")
+    assert resolve_checkpoint(str(run_folder)).path == str(run_folder / f"{RUN1}_2.pt")
 
 
 def test_cli_errors_are_one_line(tmp_path: Path) -> None:

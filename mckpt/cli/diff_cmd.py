@@ -30,7 +30,7 @@ def diff_command(
     """Compare two checkpoints: args (bookkeeping left out), results, and with --weights the tensors."""
     if top < 0:
         raise UsageError(f"--top must be 0 or more, not {top}")
-    d = diff_checkpoints(resolve_checkpoint(a), resolve_checkpoint(b), weights=weights,
+    d = diff_checkpoints(resolve_checkpoint(a).path, resolve_checkpoint(b).path, weights=weights,
                          top=top or None, all=all_args)
     out = make_output(json, fmt, quiet)
     if json:
