@@ -19,14 +19,11 @@ from .checkpoint import Checkpoint, read_checkpoint, to_plain
 from .errors import CorruptCheckpoint, MckptError
 from .metrics import Metrics, compute_metrics
 from .unpickler import TensorRef, itemsize
+from .vocabulary import BOOKKEEPING_ARGS
 
-# Mammoth's own list (MAMMOTH_FORMAT.md, "Resuming a run"), plus arguments that only say how or
-# where the file was written (`save_checkpoint_mode`, D1's `ckpt_name_replace`).
-BOOKKEEPING_ARGS = frozenset({
-    "loadcheck", "start_from", "stop_after", "conf_jobnum", "conf_host", "conf_timestamp",
-    "conf_git_commit", "distributed", "seed", "savecheck", "notes", "non_verbose", "job_number",
-    "ckpt_name", "ckpt_name_replace", "save_checkpoint_mode",
-})
+# Mammoth's bookkeeping, plus arguments that only say how or where the file was written
+# (`save_checkpoint_mode`, D1's `ckpt_name_replace`).
+IGNORED_ARGS = BOOKKEEPING_ARGS | {"ckpt_name_replace", "save_checkpoint_mode"}
 METRIC_NAMES = ("final_avg", "forgetting", "bwt")
 _MISSING = object()
 
@@ -70,7 +67,7 @@ def diff_args(a: dict[str, Any], b: dict[str, Any], all: bool = False) -> ArgsDi
         va, vb = pa.get(name, _MISSING), pb.get(name, _MISSING)
         if va == vb:
             continue
-        if name in BOOKKEEPING_ARGS and not all:
+        if name in IGNORED_ARGS and not all:
             ignored.append(name)
         elif va is _MISSING:
             added[name] = vb

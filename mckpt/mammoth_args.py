@@ -13,35 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .checkpoint import to_plain
-
-# Arguments that describe a run's bookkeeping rather than what it trains: the fact sheet's list
-# plus the ones Mammoth's own `_check_loaded_args` also skips.
-BOOKKEEPING_ARGS = frozenset(
-    {
-        "loadcheck",
-        "start_from",
-        "stop_after",
-        "conf_jobnum",
-        "conf_host",
-        "conf_timestamp",
-        "conf_git_commit",
-        "distributed",
-        "seed",
-        "savecheck",
-        "notes",
-        "non_verbose",
-        "job_number",
-        "ckpt_name",
-        "examples_log",
-        "examples_full_log",
-        "intensive_savecheck",
-        "loss_log",
-        "tensorboard",
-        "autorelaunch",
-        "force_compat",
-        "conf_external_path",
-    }
-)
+from .vocabulary import BOOKKEEPING_ARGS
 
 # Saved keys that Mammoth computes itself: repeating them on an older parser would be refused.
 _COMPUTED_ARGS = frozenset(

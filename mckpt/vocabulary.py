@@ -43,3 +43,15 @@ def is_dataset(token: str) -> bool:
 def looks_like_dataset(token: str) -> bool:
     """A name shaped like Mammoth's datasets (hyphenated, a familiar stem), for unknown ones."""
     return token.startswith(_DATASET_PREFIXES) or token.endswith("-mnist") or token.startswith("mnist-")
+
+
+# Arguments that describe a run's bookkeeping rather than what it trains: MAMMOTH_FORMAT.md's list
+# ("Resuming a run") plus the ones Mammoth's own `_check_loaded_args` also skips. Shared by
+# `load` (which differences to report) and `diff` (which differences to hide without --all).
+BOOKKEEPING_ARGS = frozenset(
+    """
+    loadcheck start_from stop_after conf_jobnum conf_host conf_timestamp conf_git_commit distributed
+    seed savecheck notes non_verbose job_number ckpt_name examples_log examples_full_log
+    intensive_savecheck loss_log tensorboard autorelaunch force_compat conf_external_path
+    """.split()
+)

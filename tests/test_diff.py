@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from mckpt.diff import BOOKKEEPING_ARGS, diff_args, diff_checkpoints
+from mckpt.diff import IGNORED_ARGS, diff_args, diff_checkpoints
 from mckpt.errors import MckptError
 from mckpt.resolve import resolve_checkpoint
 from tests.conftest import REPO, run_cli
@@ -194,7 +194,7 @@ def test_args_diff_changed_added_removed() -> None:
                   {"lr": 0.05, "model": "er", "new": 2, "seed": 1})
     assert [(c.name, c.a, c.b) for c in d.changed] == [("lr", 0.1, 0.05)]
     assert d.removed == {"old": 1} and d.added == {"new": 2} and d.ignored == ["seed"]
-    assert "seed" in BOOKKEEPING_ARGS
+    assert "seed" in IGNORED_ARGS
     assert [c.name for c in diff_args({"seed": 0}, {"seed": 1}, all=True).changed] == ["seed"]
 
 
