@@ -73,7 +73,9 @@ def write_demo(folder: str | os.PathLike[str], seed: int = 0) -> list[Path]:
         written.append(path)
 
     def run(model: str, buffer_size: int, n_tasks: int, started: datetime, *, tasks: list[int | str],
-            prefix: str = "", forget: float = 12.0, paused_at: int | None = None, **extra: Any) -> str:
+            prefix: str = "", forget: float = 12.0, paused_at: int | None = None,
+            parent: tuple[list[list[float]], list[list[float]]] | None = None, **extra: Any
+            ) -> tuple[str, tuple[list[list[float]], list[list[float]]]]:
         net = _mlp(torch)
         opt = torch.optim.SGD(net.parameters(), lr=0.03, momentum=0.9)
         jobnum = str(uuid.UUID(int=rng.getrandbits(128), version=4))
@@ -81,6 +83,8 @@ def write_demo(folder: str | os.PathLike[str], seed: int = 0) -> list[Path]:
         args = _args(model, buffer_size, stem, jobnum, started, **extra)
         cil = _accuracy_matrix(rng, n_tasks, forget)
         til = [[min(100.0, round(x + 15, 2)) for x in row] for row in cil]
+        if parent is not None:  # a resumed run starts from the results its parent saved
+            cil[: len(parent[0])], til[: len(parent[1])] = parent
         for t in tasks:
             done = n_tasks if t == "last" else int(t) + 1
             with torch.no_grad():
@@ -106,11 +110,11 @@ def write_demo(folder: str | os.PathLike[str], seed: int = 0) -> list[Path]:
                    "args": {**args, "savecheck": None, "ckpt_name": None},
                    "results": [cil[:paused_at], til[:paused_at], {k: [] for k in LOGGER_KEYS}]}
             save(ckdir / "paused" / f"{uuid.UUID(int=rng.getrandbits(128), version=4)}.pt", obj)
-        return stem
+        return stem, (cil[: len(tasks)], til[: len(tasks)])
 
-    first = run("sgd", 0, 5, base, tasks=[0, 1, 2], forget=25.0)
+    first, results = run("sgd", 0, 5, base, tasks=[0, 1, 2], forget=25.0)
     run("sgd", 0, 5, base + timedelta(hours=1), tasks=[3, 4], prefix=f"{first}_", forget=25.0,
-        loadcheck=f"checkpoints/{first}_2.pt", start_from=3)
+        parent=results, loadcheck=f"checkpoints/{first}_2.pt", start_from=3)
     run("er", 200, 5, base + timedelta(hours=2), tasks=["last"], forget=6.0, savecheck="last")
     run("derpp", 500, 5, base + timedelta(hours=3), tasks=[], paused_at=2, forget=4.0)
     return written

@@ -1,0 +1,34 @@
+"""`mckpt demo`: the README's first command must write real checkpoints and show them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from conftest import run_cli
+
+from mckpt import read_checkpoint, scan
+
+
+def test_demo_writes_real_checkpoints(tmp_path: Path) -> None:
+    r = run_cli("demo", str(tmp_path / "demo"))
+    assert r.returncode == 0, r.stderr
+    assert "wrote 7 example checkpoints" in r.stdout and "Class-IL accuracy" in r.stdout
+    ck = tmp_path / "demo" / "checkpoints"
+    listing = scan([str(ck)], acc=True)
+    assert [r.tasks_label for r in listing.runs] == ["0–2", "3–4", "last", "paused"]
+    assert listing.other == []
+    resumed = listing.runs[1]
+    assert resumed.name.parent.uid == listing.runs[0].name.uid
+    for f in ck.rglob("*.pt"):
+        meta = read_checkpoint(f)
+        assert meta.format == "safe"
+        loaded = torch.load(f, weights_only=True)  # Mammoth's own loader would accept it
+        assert loaded["results"][0] == meta.class_il
+        assert loaded["model"]["net.fc1.weight"].data_ptr() == loaded["model"]["net.net.0.0.weight"].data_ptr()
+    # the resumed run carries its parent's results for the tasks done before the resume
+    parent_last = read_checkpoint(listing.runs[0].newest.path)
+    child_last = read_checkpoint(resumed.newest.path)
+    assert child_last.class_il[:3] == parent_last.class_il
+    again = run_cli("demo", str(tmp_path / "demo"))
+    assert again.returncode == 1 and "already holds checkpoints" in again.stderr
