@@ -290,3 +290,17 @@ def _interrupted(entry: CacheEntry, kept: int) -> MckptError:
     err.exit_code = 130
     return err
 
+
+
+def checkpoint_brief(path: str) -> dict[str, Any] | None:
+    """Kind, model, dataset and tasks of a fetched file if it is a checkpoint, else None."""
+    from .checkpoint import read_checkpoint
+
+    try:
+        ck = read_checkpoint(path)
+    except MckptError:
+        return None
+    name = ck.name
+    return {"kind": ck.kind, "model": ck.args.get("model") or (name.model if name else None),
+            "dataset": ck.args.get("dataset") or (name.dataset if name else None),
+            "tasks_done": ck.tasks_done}

@@ -9,6 +9,7 @@ the end): three requests typically cover a checkpoint of any size.
 
 from __future__ import annotations
 
+import os
 import re
 
 from .errors import MckptError
@@ -96,3 +97,8 @@ class HttpSource:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def open_url(url: str, token: str | None = None) -> HttpSource:
+    """A remote checkpoint for `read_checkpoint`, with HF_TOKEN and HF_ENDPOINT as for fetch."""
+    return HttpSource(url, token=token or os.environ.get("HF_TOKEN") or None)

@@ -12,8 +12,10 @@ from __future__ import annotations
 import hashlib
 import re
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from urllib.parse import unquote
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
@@ -87,6 +89,9 @@ class HubHandler(_Base):
             self._reply(404, {"X-Error-Code": "RepoNotFound"})
             return
         repo, rev, path = m.groups()
+        if rev not in ("main", COMMIT):
+            self._reply(404, {"X-Error-Code": "RevisionNotFound"})
+            return
         data = hub.files.get(f"{repo}/{path}")
         if data is None:
             self._reply(404, {"X-Error-Code": "EntryNotFound" if any(
@@ -172,7 +177,7 @@ def _serve(handler: type[_Base], hub: Hub) -> ThreadingHTTPServer:
     cls = type(handler.__name__, (handler,), {"hub": hub})
     server = ThreadingHTTPServer(("127.0.0.1", 0), cls)
     server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True).start()
     return server
 
 
@@ -182,3 +187,33 @@ def start(hub: Hub) -> tuple[ThreadingHTTPServer, ThreadingHTTPServer]:
     hub.hub_url = f"http://127.0.0.1:{hub_srv.server_address[1]}"
     hub.cdn_url = f"http://127.0.0.1:{cdn_srv.server_address[1]}"
     return hub_srv, cdn_srv
+
+
+def serve(files: dict[str, bytes] | None = None) -> Iterator[Hub]:
+    """Generator for a pytest fixture: a running hub + CDN, shut down afterwards."""
+    hub = Hub(files=dict(files or {}))
+    servers = start(hub)
+    try:
+        yield hub
+    finally:
+        if hub.faults.hold is not None:
+            hub.faults.hold.set()
+        for s in servers:
+            s.shutdown()
+            s.server_close()
+
+
+def mammoth_checkpoint(path: Path, tensor_mb: int = 4) -> bytes:
+    """A real torch.save of a Mammoth-shaped checkpoint (args, results, model); returns its bytes."""
+    import argparse
+
+    import torch
+
+    n = tensor_mb * (1 << 20) // 4
+    ckpt = {
+        "model": {"net.fc.weight": torch.arange(n, dtype=torch.float32), "net.fc.bias": torch.zeros(10)},
+        "args": argparse.Namespace(model="er", dataset="seq-cifar10", buffer_size=500, n_epochs=1, lr=0.1),
+        "results": [[[91.5], [80.0, 88.0]], [[95.0], [90.0, 93.0]], {}],
+    }
+    torch.save(ckpt, path)
+    return path.read_bytes()

@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from .. import __version__
-from . import inspect_cmd, list_cmd
+from . import fetch_cmd, inspect_cmd, list_cmd
 from .common import state
 
 app = typer.Typer(
@@ -42,6 +42,7 @@ def _main(
 
 list_cmd.register(app)
 inspect_cmd.register(app)
+fetch_cmd.register(app)
 
 
 def main() -> None:
