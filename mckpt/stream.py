@@ -1,6 +1,6 @@
 """Receive a response body into a file while hashing it, as fast as curl on two cores.
 
-The socket is read with `readinto` into a few reused 1 MiB buffers; a second thread writes each
+The socket is read with `readinto` into a few reused 256 KiB buffers; a second thread writes each
 filled buffer and feeds it to sha256. Both `os.write` and `hashlib` release the GIL on large
 buffers, so receiving, writing and hashing overlap instead of taking turns, and memory stays at
 a few MiB whatever the file size. Whatever was received is in the file when this returns or
@@ -14,14 +14,17 @@ import hashlib
 import http.client
 import os
 import queue
+import signal
 import threading
 from collections.abc import Callable
 
 from .errors import MckptError
 from .transport import TransientError
 
-CHUNK = 1 << 20
-BUFFERS = 4
+# readinto fills a whole buffer before returning: 256 KiB keeps a slow link's progress (and what
+# Ctrl-C can lose) small, and is large enough that per-buffer overhead does not show.
+CHUNK = 256 << 10
+BUFFERS = 16
 _DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
 
 
@@ -40,6 +43,9 @@ class _Writer(threading.Thread):
             self.free.put(memoryview(bytearray(CHUNK)))
 
     def run(self) -> None:
+        # Leave Ctrl-C to the main thread: delivered here, it would not interrupt the main
+        # thread's blocking recv, and the fetch would sit until the socket timeout.
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
         try:
             self._hash_prefix()
         except OSError as e:
