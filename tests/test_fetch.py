@@ -47,7 +47,7 @@ def test_plain_download_verifies_and_records_hub_metadata(hub: Hub, opts: FetchO
     assert not list(Path(opts.cache_dir).rglob("*.part"))
 
 
-def test_every_spelling_of_a_hub_file_shares_the_cache_and_costs_no_transfer(hub: Hub, opts: FetchOptions) -> None:
+def test_every_spelling_of_a_hub_file_shares_the_cache(hub: Hub, opts: FetchOptions) -> None:
     fetch("hf://owner/repo/ckpt/model.pt@main", opts)
     sent = hub.cdn_bytes
     for url in (f"{hub.hub_url}/owner/repo/resolve/main/ckpt/model.pt",
@@ -139,7 +139,7 @@ def test_plain_url_second_fetch_is_a_304(hub: Hub, opts: FetchOptions) -> None:
 
 def test_wrong_sha_removes_the_download_and_says_which_check(hub: Hub, opts: FetchOptions) -> None:
     hub.faults.wrong_sha = True
-    with pytest.raises(MckptError, match="sha256 check failed.*X-Linked-Etag"):
+    with pytest.raises(MckptError, match=r"sha256 check failed.*X-Linked-Etag"):
         fetch("hf://owner/repo/ckpt/model.pt", opts)
     assert not finals(opts.cache_dir) and not list(Path(opts.cache_dir).rglob("*.part"))
 
@@ -147,7 +147,7 @@ def test_wrong_sha_removes_the_download_and_says_which_check(hub: Hub, opts: Fet
 def test_user_sha256_is_checked(hub: Hub, opts: FetchOptions) -> None:
     hub.plain["model.pt"] = DATA
     opts.sha256 = "0" * 64
-    with pytest.raises(MckptError, match="sha256 check failed.*--sha256"):
+    with pytest.raises(MckptError, match=r"sha256 check failed.*--sha256"):
         fetch(f"{hub.cdn_url}/plain/model.pt", opts)
     opts.sha256 = SHA
     assert fetch(f"{hub.cdn_url}/plain/model.pt", opts).sha256 == SHA
@@ -163,7 +163,7 @@ def test_lfs_pointer_is_detected(hub: Hub, opts: FetchOptions) -> None:
 
 def test_token_goes_to_the_hub_only_never_to_the_cdn(hub: Hub, opts: FetchOptions) -> None:
     hub.faults.require_token = "s3cret"
-    with pytest.raises(MckptError, match="HTTP 401.*gated or private") as e:
+    with pytest.raises(MckptError, match=r"HTTP 401.*gated or private") as e:
         fetch("hf://owner/repo/ckpt/model.pt", opts)
     assert "HF_TOKEN" in (e.value.hint or "")
     opts.token = "s3cret"

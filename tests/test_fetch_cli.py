@@ -35,8 +35,8 @@ def hub(ckpt: tuple[Path, bytes]) -> Iterator[Hub]:
 
 @pytest.fixture
 def env(hub: Hub, tmp_path: Path) -> dict[str, str]:
-    return {"HF_ENDPOINT": hub.hub_url, "MCKPT_CACHE": str(tmp_path / "cache"), "MCKPT_RETRY_BACKOFF": "0.001",
-            "HF_TOKEN": "", "HF_HUB_OFFLINE": ""}
+    return {"HF_ENDPOINT": hub.hub_url, "MCKPT_CACHE": str(tmp_path / "cache"),
+            "MCKPT_RETRY_BACKOFF": "0.001", "HF_TOKEN": "", "HF_HUB_OFFLINE": ""}
 
 
 def test_fetch_places_the_file_and_summarises_the_checkpoint(ckpt: tuple[Path, bytes], env: dict[str, str],
@@ -58,7 +58,8 @@ def test_fetch_json_schema_and_second_run_from_cache(ckpt: tuple[Path, bytes], e
                           "transferred", "resumed_from", "checkpoint"}
     assert first["transferred"] == len(ckpt[1]) and not first["from_cache"]
     assert second["from_cache"] and second["transferred"] == 0 and second["path"] == first["path"]
-    assert second["checkpoint"] == {"kind": "mammoth", "model": "er", "dataset": "seq-cifar10", "tasks_done": 2}
+    assert second["checkpoint"] == {"kind": "mammoth", "model": "er", "dataset": "seq-cifar10",
+                                    "tasks_done": 2}
 
 
 def test_errors_are_one_line_with_a_hint(hub: Hub, env: dict[str, str]) -> None:
