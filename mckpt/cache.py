@@ -75,7 +75,6 @@ class CacheEntry:
     """The cache folder of one remote file at one revision."""
 
     def __init__(self, root: Path, remote: Remote) -> None:
-        self.remote = remote
         self.name = remote.filename
         self.dir = root / _slug(remote) / safe_filename(remote.revision or "_", default="_")
         self.part = self.dir / f"{self.name}.part"

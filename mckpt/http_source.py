@@ -32,7 +32,6 @@ class HttpSource:
         self._retries, self._backoff = retries, backoff
         self._blocks: dict[int, bytes] = {}
         self.bytes_read = 0
-        self.requests = 0
         reply = self._get(remote.url, 0, BLOCK, {})
         m = _TOTAL.fullmatch(reply.header("Content-Range") or "")
         self._url = reply.url
@@ -43,11 +42,7 @@ class HttpSource:
     def _get(self, url: str, start: int, n: int, headers: dict[str, str]) -> Reply:
         hdrs = {**headers, "Range": f"bytes={start}-{start + n - 1}"}
 
-        def call() -> Reply:
-            self.requests += 1
-            return self._http.open("GET", url, hdrs)
-
-        reply = with_retries(call, self._retries, self._backoff)
+        reply = with_retries(lambda: self._http.open("GET", url, hdrs), self._retries, self._backoff)
         if reply.status == 206:
             return reply
         self._http.discard(reply, limit=0)

@@ -50,9 +50,6 @@ class Reply:
     def header(self, name: str) -> str | None:
         return self.headers.get(name)
 
-    def close(self) -> None:
-        self.response.close()
-
 
 @dataclass
 class Http:
@@ -108,9 +105,10 @@ class Http:
             reply = Reply(url, resp.status, resp.headers, resp, hub_headers)
             location = resp.headers.get("Location")
             if resp.status not in REDIRECTS or not location or (stop and stop(reply)):
-                if resp.status >= 500:
+                if resp.status >= 500 or resp.status == 429:
                     self.discard(reply)
-                    raise TransientError(f"server error HTTP {resp.status} from {urlsplit(url).hostname}")
+                    raise TransientError(f"server busy or failing: HTTP {resp.status} from "
+                                         f"{urlsplit(url).hostname}")
                 return reply
             self.discard(reply)
             url = urljoin(url, location)

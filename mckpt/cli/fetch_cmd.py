@@ -65,6 +65,8 @@ class RichReporter:
         self.progress.console.print(message, markup=False, highlight=False)
 
     def stop(self) -> None:
+        if self.task is not None and self.pending:
+            self.progress.update(self.task, advance=self.pending)
         self.progress.stop()
 
 
