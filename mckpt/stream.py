@@ -124,7 +124,8 @@ def receive(response: http.client.HTTPResponse, path: os.PathLike[str] | str, of
     """Append the body to `path` (which holds `offset` bytes already); return (sha256, size)."""
     try:
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-        os.ftruncate(fd, offset)
+        if os.fstat(fd).st_size != offset:
+            os.ftruncate(fd, offset)
         os.lseek(fd, offset, os.SEEK_SET)
     except OSError as e:
         raise _write_error(e, path) from None

@@ -16,8 +16,10 @@ import hub_server
 import pytest
 from hub_server import COMMIT, Hub
 
+from mckpt.cache import CacheEntry, PartInfo
 from mckpt.download import FetchOptions, fetch
 from mckpt.errors import MckptError
+from mckpt.urls import parse_source
 
 DATA = os.urandom(3_000_000)
 OTHER = os.urandom(2_500_000)
@@ -247,3 +249,14 @@ def test_concurrent_fetches_of_one_file_download_it_once(hub: Hub, opts: FetchOp
     paths = {r.path for r in results}  # type: ignore[union-attr]
     assert len(paths) == 1 and Path(paths.pop()).read_bytes() == DATA
     assert hub.cdn_bytes == len(DATA)
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full to simulate a full disk")
+def test_a_full_disk_is_one_clear_error(hub: Hub, opts: FetchOptions) -> None:
+    entry = CacheEntry(Path(opts.cache_dir), parse_source("hf://owner/repo/ckpt/model.pt", opts.endpoint))
+    entry.dir.mkdir(parents=True)
+    entry.part.symlink_to("/dev/full")  # every write to the .part fails with ENOSPC
+    entry.start_part(PartInfo(url="", validator=None, linked_etag=SHA, total=None))
+    with pytest.raises(MckptError, match="disk full while downloading") as e:
+        fetch("hf://owner/repo/ckpt/model.pt", opts)
+    assert "MCKPT_CACHE" in (e.value.hint or "") and not finals(opts.cache_dir)

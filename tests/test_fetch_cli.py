@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -73,8 +72,9 @@ def test_errors_are_one_line_with_a_hint(hub: Hub, env: dict[str, str]) -> None:
     assert r.returncode == 0 and r.stdout == ""
 
 
-def test_ctrl_c_keeps_the_part_and_the_next_run_resumes(hub: Hub, ckpt: tuple[Path, bytes],
-                                                        env: dict[str, str], tmp_path: Path) -> None:
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL], ids=["ctrl-c", "killed"])
+def test_an_interrupted_fetch_keeps_the_part_and_the_next_run_resumes(
+        hub: Hub, ckpt: tuple[Path, bytes], env: dict[str, str], tmp_path: Path, sig: signal.Signals) -> None:
     hub.faults.drop_after, hub.faults.drops, hub.faults.hold = 1_000_000, 1, threading.Event()
     proc = subprocess.Popen([sys.executable, "-m", "mckpt", "fetch", URL], cwd=tmp_path, text=True,
                             env={**os.environ, **env, "PYTHONPATH": str(REPO)},
@@ -84,15 +84,18 @@ def test_ctrl_c_keeps_the_part_and_the_next_run_resumes(hub: Hub, ckpt: tuple[Pa
     while not any(p.stat().st_size > 0 for p in cache.rglob("*.part")):
         assert time.monotonic() < deadline and proc.poll() is None, "the fetch never got its first bytes"
         time.sleep(0.05)
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(sig)
     _, err = proc.communicate(timeout=60)
     hub.faults.hold.set()
-    kept = re.search(r"interrupted; (\d+) bytes kept", err)
-    assert proc.returncode == 130 and kept and int(kept[1]) > 0
+    (part,) = cache.rglob("*.part")
+    kept = part.stat().st_size
+    assert 0 < kept <= 1_000_000
+    if sig == signal.SIGINT:
+        assert proc.returncode == 130 and f"interrupted; {kept} bytes kept" in err
     r = run_cli("fetch", URL, "--json", "-q", env=env)
     doc = json.loads(r.stdout)
-    assert doc["resumed_from"] == int(kept[1]) and Path(doc["path"]).read_bytes() == ckpt[1]
-    assert doc["transferred"] == len(ckpt[1]) - int(kept[1])
+    assert doc["resumed_from"] == kept and Path(doc["path"]).read_bytes() == ckpt[1]
+    assert doc["transferred"] == len(ckpt[1]) - kept
     assert hub.cdn_bytes == 1_000_000 + doc["transferred"]  # the held first attempt sent 1,000,000
 
 
