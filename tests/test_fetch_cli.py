@@ -123,9 +123,12 @@ def test_inspect_url_reads_a_fraction_and_matches_local_inspect(hub: Hub, ckpt: 
     assert all("range" in h and "authorization" not in h for _, _, h in hub.cdn_requests())
 
 
-def test_inspect_url_of_a_missing_file_is_one_line(env: dict[str, str]) -> None:
+def test_inspect_url_errors_are_one_line(hub: Hub, env: dict[str, str]) -> None:
     r = run_cli("inspect", "hf://loribonna/mammoth/nope.pt", env=env)
     assert r.returncode == 1 and r.stderr.startswith("error: ") and "HTTP 404" in r.stderr
+    hub.faults.ignore_range = True
+    r = run_cli("inspect", URL, env=env)
+    assert r.returncode == 1 and "does not support range requests" in r.stderr and "mckpt fetch" in r.stderr
 
 
 def test_local_commands_never_import_the_http_stack() -> None:
