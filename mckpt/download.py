@@ -156,7 +156,8 @@ class _Download:
             if info.validator:
                 headers["If-Range"] = info.validator
         elif self.hit and self.hit.validator:
-            headers["If-None-Match"] = self.hit.validator
+            etag = self.hit.validator.startswith(('"', "W/"))
+            headers["If-None-Match" if etag else "If-Modified-Since"] = self.hit.validator
 
         def stop(reply: Reply) -> bool:
             linked = _norm_sha(reply.headers.get("X-Linked-Etag"))
