@@ -5,7 +5,7 @@
 _mckpt_node() {
     case "$1" in
         "mckpt")
-            _mckpt_subs="list inspect demo convert diff save load"
+            _mckpt_subs="list inspect diff convert fetch save load demo"
             _mckpt_opts="--version -V --debug --install-completion --show-completion --help -h"
             _mckpt_valopts=""
             _mckpt_args="" ;;
@@ -19,21 +19,21 @@ _mckpt_node() {
             _mckpt_opts="--tensors -t --args-only -a --json --format -f --quiet -q --help -h"
             _mckpt_valopts="--format -f"
             _mckpt_args="#0" ;;
-        "mckpt demo")
-            _mckpt_subs=""
-            _mckpt_opts="--force --help -h"
-            _mckpt_valopts=""
-            _mckpt_args="#0" ;;
-        "mckpt convert")
-            _mckpt_subs=""
-            _mckpt_opts="--to --like --output -o --model --dataset --buffer-size --n-epochs --set --strip-prefix --allow-partial --dry-run -n --force --json --quiet -q --help -h"
-            _mckpt_valopts="--to --like --output -o --model --dataset --buffer-size --n-epochs --set"
-            _mckpt_args="#0" ;;
         "mckpt diff")
             _mckpt_subs=""
             _mckpt_opts="--weights -w --top -n --all --json --format -f --quiet -q --help -h"
             _mckpt_valopts="--top -n --format -f"
             _mckpt_args="#0 #1" ;;
+        "mckpt convert")
+            _mckpt_subs=""
+            _mckpt_opts="--to --like --output -o --model --dataset --buffer-size --n-epochs --set --strip-prefix --allow-partial --dry-run -n --force --json --quiet -q --help -h"
+            _mckpt_valopts="--to --like --output -o --model --dataset --buffer-size --n-epochs --set"
+            _mckpt_args="#0" ;;
+        "mckpt fetch")
+            _mckpt_subs=""
+            _mckpt_opts="--output -o --sha256 --token --offline --cache-dir --force --retries --json --quiet -q --help -h"
+            _mckpt_valopts="--output -o --sha256 --token --cache-dir --retries"
+            _mckpt_args="#0" ;;
         "mckpt save")
             _mckpt_subs=""
             _mckpt_opts="--every --name --mode --mammoth --python --dry-run -n --json --quiet -q --help -h"
@@ -43,6 +43,11 @@ _mckpt_node() {
             _mckpt_subs=""
             _mckpt_opts="--every --check --mammoth --python --dry-run -n --json --quiet -q --help -h"
             _mckpt_valopts="--every --mammoth --python"
+            _mckpt_args="#0" ;;
+        "mckpt demo")
+            _mckpt_subs=""
+            _mckpt_opts="--force --help -h"
+            _mckpt_valopts=""
             _mckpt_args="#0" ;;
         *) _mckpt_subs=""; _mckpt_opts=""; _mckpt_valopts=""; _mckpt_args="" ;;
     esac
@@ -58,7 +63,10 @@ _mckpt_value() {
         "mckpt list|#0+") _mckpt_kind=file; _mckpt_choices="" ;;
         "mckpt inspect|--format"|"mckpt inspect|-f") _mckpt_kind=choice; _mckpt_choices="plain simple github grid simple_grid rounded_grid fancy_grid pipe orgtbl jira presto pretty psql rst mediawiki moinmoin youtrack html latex latex_raw latex_booktabs latex_longtable textile tsv csv asciidoc" ;;
         "mckpt inspect|#0") _mckpt_kind=file; _mckpt_choices="" ;;
-        "mckpt demo|#0") _mckpt_kind=path; _mckpt_choices="" ;;
+        "mckpt diff|--top"|"mckpt diff|-n") _mckpt_kind=none; _mckpt_choices="" ;;
+        "mckpt diff|--format"|"mckpt diff|-f") _mckpt_kind=choice; _mckpt_choices="plain simple github grid simple_grid rounded_grid fancy_grid pipe orgtbl jira presto pretty psql rst mediawiki moinmoin youtrack html latex latex_raw latex_booktabs latex_longtable textile tsv csv asciidoc" ;;
+        "mckpt diff|#0") _mckpt_kind=run; _mckpt_choices="" ;;
+        "mckpt diff|#1") _mckpt_kind=run; _mckpt_choices="" ;;
         "mckpt convert|--to") _mckpt_kind=choice; _mckpt_choices="backbone full safe" ;;
         "mckpt convert|--like") _mckpt_kind=path; _mckpt_choices="" ;;
         "mckpt convert|--output"|"mckpt convert|-o") _mckpt_kind=path; _mckpt_choices="" ;;
@@ -68,10 +76,12 @@ _mckpt_value() {
         "mckpt convert|--n-epochs") _mckpt_kind=none; _mckpt_choices="" ;;
         "mckpt convert|--set") _mckpt_kind=path; _mckpt_choices="" ;;
         "mckpt convert|#0") _mckpt_kind=file; _mckpt_choices="" ;;
-        "mckpt diff|--top"|"mckpt diff|-n") _mckpt_kind=none; _mckpt_choices="" ;;
-        "mckpt diff|--format"|"mckpt diff|-f") _mckpt_kind=choice; _mckpt_choices="plain simple github grid simple_grid rounded_grid fancy_grid pipe orgtbl jira presto pretty psql rst mediawiki moinmoin youtrack html latex latex_raw latex_booktabs latex_longtable textile tsv csv asciidoc" ;;
-        "mckpt diff|#0") _mckpt_kind=run; _mckpt_choices="" ;;
-        "mckpt diff|#1") _mckpt_kind=run; _mckpt_choices="" ;;
+        "mckpt fetch|--output"|"mckpt fetch|-o") _mckpt_kind=path; _mckpt_choices="" ;;
+        "mckpt fetch|--sha256") _mckpt_kind=path; _mckpt_choices="" ;;
+        "mckpt fetch|--token") _mckpt_kind=path; _mckpt_choices="" ;;
+        "mckpt fetch|--cache-dir") _mckpt_kind=path; _mckpt_choices="" ;;
+        "mckpt fetch|--retries") _mckpt_kind=none; _mckpt_choices="" ;;
+        "mckpt fetch|#0") _mckpt_kind=none; _mckpt_choices="" ;;
         "mckpt save|--every") _mckpt_kind=path; _mckpt_choices="" ;;
         "mckpt save|--name") _mckpt_kind=path; _mckpt_choices="" ;;
         "mckpt save|--mode") _mckpt_kind=path; _mckpt_choices="" ;;
@@ -81,6 +91,7 @@ _mckpt_value() {
         "mckpt load|--mammoth") _mckpt_kind=path; _mckpt_choices="" ;;
         "mckpt load|--python") _mckpt_kind=path; _mckpt_choices="" ;;
         "mckpt load|#0") _mckpt_kind=run; _mckpt_choices="" ;;
+        "mckpt demo|#0") _mckpt_kind=path; _mckpt_choices="" ;;
     esac
 }
 

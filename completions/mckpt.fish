@@ -17,11 +17,12 @@ end
 complete -c mckpt -n '__fish_use_subcommand' -f
 complete -c mckpt -n '__fish_use_subcommand' -a list -d 'List checkpoints grouped into runs (names parsed, nothing loaded unless --acc).'
 complete -c mckpt -n '__fish_use_subcommand' -a inspect -d 'Show what a checkpoint holds, without torch and without running code from it.'
-complete -c mckpt -n '__fish_use_subcommand' -a demo -d 'Write example Mammoth checkpoints (needs torch), then list and inspect them.'
-complete -c mckpt -n '__fish_use_subcommand' -a convert -d 'Convert checkpoints without torch: copies tensor bytes raw, checks the result, writes...'
 complete -c mckpt -n '__fish_use_subcommand' -a diff -d 'Compare two checkpoints: args (bookkeeping left out), results, and with --weights the...'
+complete -c mckpt -n '__fish_use_subcommand' -a convert -d 'Convert checkpoints without torch: copies tensor bytes raw, checks the result, writes...'
+complete -c mckpt -n '__fish_use_subcommand' -a fetch -d 'Download a file into the cache: resumes, verifies sha256, never leaves half a file.'
 complete -c mckpt -n '__fish_use_subcommand' -a save -d 'Train with Mammoth and checkpoints: mckpt save [OPTIONS] -- <Mammoth arguments>.'
 complete -c mckpt -n '__fish_use_subcommand' -a load -d 'Resume a run: mckpt load CHECKPOINT [OPTIONS] [-- extra Mammoth arguments].'
+complete -c mckpt -n '__fish_use_subcommand' -a demo -d 'Write example Mammoth checkpoints (needs torch), then list and inspect them.'
 complete -c mckpt -n '__fish_use_subcommand' -l version -s V -d 'Show the version and exit.'
 complete -c mckpt -n '__fish_use_subcommand' -l debug -d 'Show tracebacks for errors.'
 complete -c mckpt -n '__fish_use_subcommand' -l install-completion -d 'Install completion for the current shell.'
@@ -50,10 +51,16 @@ complete -c mckpt -n '__fish_seen_subcommand_from inspect' -l format -s f -x -a 
 complete -c mckpt -n '__fish_seen_subcommand_from inspect' -l quiet -s q -d 'Print nothing but errors.'
 complete -c mckpt -n '__fish_seen_subcommand_from inspect' -l help -s h -d 'Show this message and exit.'
 
-complete -c mckpt -n '__fish_seen_subcommand_from demo' -f
-complete -c mckpt -n '__fish_seen_subcommand_from demo' -F
-complete -c mckpt -n '__fish_seen_subcommand_from demo' -l force -d 'Write even if the folder has checkpoints.'
-complete -c mckpt -n '__fish_seen_subcommand_from demo' -l help -s h -d 'Show this message and exit.'
+complete -c mckpt -n '__fish_seen_subcommand_from diff' -f
+complete -c mckpt -n '__fish_seen_subcommand_from diff' -f -a '(mckpt __complete run (commandline -ct)) (__mckpt_checkpoints)'
+complete -c mckpt -n '__fish_seen_subcommand_from diff' -f -a '(mckpt __complete run (commandline -ct)) (__mckpt_checkpoints)'
+complete -c mckpt -n '__fish_seen_subcommand_from diff' -l weights -s w -d 'Compare the weights too (streamed).'
+complete -c mckpt -n '__fish_seen_subcommand_from diff' -l top -s n -x -d 'Show the N tensors that changed most (0: all).'
+complete -c mckpt -n '__fish_seen_subcommand_from diff' -l all -d 'Include bookkeeping args (seed, uid, timestamps…).'
+complete -c mckpt -n '__fish_seen_subcommand_from diff' -l json -d 'Print one JSON document (stable schema, see README).'
+complete -c mckpt -n '__fish_seen_subcommand_from diff' -l format -s f -x -a 'plain simple github grid simple_grid rounded_grid fancy_grid pipe orgtbl jira presto pretty psql rst mediawiki moinmoin youtrack html latex latex_raw latex_booktabs latex_longtable textile tsv csv asciidoc' -d 'Print tables in a tabulate format: plain, github, latex, tsv, csv, …'
+complete -c mckpt -n '__fish_seen_subcommand_from diff' -l quiet -s q -d 'Print nothing but errors.'
+complete -c mckpt -n '__fish_seen_subcommand_from diff' -l help -s h -d 'Show this message and exit.'
 
 complete -c mckpt -n '__fish_seen_subcommand_from convert' -f
 complete -c mckpt -n '__fish_seen_subcommand_from convert' -f -a '(__mckpt_checkpoints)'
@@ -73,16 +80,18 @@ complete -c mckpt -n '__fish_seen_subcommand_from convert' -l json -d 'Print one
 complete -c mckpt -n '__fish_seen_subcommand_from convert' -l quiet -s q -d 'Print nothing but errors.'
 complete -c mckpt -n '__fish_seen_subcommand_from convert' -l help -s h -d 'Show this message and exit.'
 
-complete -c mckpt -n '__fish_seen_subcommand_from diff' -f
-complete -c mckpt -n '__fish_seen_subcommand_from diff' -f -a '(mckpt __complete run (commandline -ct)) (__mckpt_checkpoints)'
-complete -c mckpt -n '__fish_seen_subcommand_from diff' -f -a '(mckpt __complete run (commandline -ct)) (__mckpt_checkpoints)'
-complete -c mckpt -n '__fish_seen_subcommand_from diff' -l weights -s w -d 'Compare the weights too (streamed).'
-complete -c mckpt -n '__fish_seen_subcommand_from diff' -l top -s n -x -d 'Show the N tensors that changed most (0: all).'
-complete -c mckpt -n '__fish_seen_subcommand_from diff' -l all -d 'Include bookkeeping args (seed, uid, timestamps…).'
-complete -c mckpt -n '__fish_seen_subcommand_from diff' -l json -d 'Print one JSON document (stable schema, see README).'
-complete -c mckpt -n '__fish_seen_subcommand_from diff' -l format -s f -x -a 'plain simple github grid simple_grid rounded_grid fancy_grid pipe orgtbl jira presto pretty psql rst mediawiki moinmoin youtrack html latex latex_raw latex_booktabs latex_longtable textile tsv csv asciidoc' -d 'Print tables in a tabulate format: plain, github, latex, tsv, csv, …'
-complete -c mckpt -n '__fish_seen_subcommand_from diff' -l quiet -s q -d 'Print nothing but errors.'
-complete -c mckpt -n '__fish_seen_subcommand_from diff' -l help -s h -d 'Show this message and exit.'
+complete -c mckpt -n '__fish_seen_subcommand_from fetch' -f
+complete -c mckpt -n '__fish_seen_subcommand_from fetch' -f
+complete -c mckpt -n '__fish_seen_subcommand_from fetch' -l output -s o -r -F -d 'Also place the file here (hard link or copy from the cache).'
+complete -c mckpt -n '__fish_seen_subcommand_from fetch' -l sha256 -r -F -d 'Expected sha256; the download must match it.'
+complete -c mckpt -n '__fish_seen_subcommand_from fetch' -l token -r -F -d 'Hub token (default: $HF_TOKEN); sent to the hub endpoint only.'
+complete -c mckpt -n '__fish_seen_subcommand_from fetch' -l offline -d 'Use the cache only, no network (or HF_HUB_OFFLINE=1).'
+complete -c mckpt -n '__fish_seen_subcommand_from fetch' -l cache-dir -r -F -d 'Cache folder (default: $MCKPT_CACHE or ~/.cache/mckpt).'
+complete -c mckpt -n '__fish_seen_subcommand_from fetch' -l force -d 'Replace a different existing file at -o.'
+complete -c mckpt -n '__fish_seen_subcommand_from fetch' -l retries -x -d 'Retries on dropped connections and 5xx.'
+complete -c mckpt -n '__fish_seen_subcommand_from fetch' -l json -d 'Print one JSON document (stable schema, see README).'
+complete -c mckpt -n '__fish_seen_subcommand_from fetch' -l quiet -s q -d 'Print nothing but errors.'
+complete -c mckpt -n '__fish_seen_subcommand_from fetch' -l help -s h -d 'Show this message and exit.'
 
 complete -c mckpt -n '__fish_seen_subcommand_from save' -f
 complete -c mckpt -n '__fish_seen_subcommand_from save' -l every -r -F -d 'Checkpoint after every task, or once after the last one.'
@@ -105,3 +114,8 @@ complete -c mckpt -n '__fish_seen_subcommand_from load' -l dry-run -s n -d 'Prin
 complete -c mckpt -n '__fish_seen_subcommand_from load' -l json -d 'Print one JSON document (stable schema, see README).'
 complete -c mckpt -n '__fish_seen_subcommand_from load' -l quiet -s q -d 'Print nothing but errors.'
 complete -c mckpt -n '__fish_seen_subcommand_from load' -l help -s h -d 'Show this message and exit.'
+
+complete -c mckpt -n '__fish_seen_subcommand_from demo' -f
+complete -c mckpt -n '__fish_seen_subcommand_from demo' -F
+complete -c mckpt -n '__fish_seen_subcommand_from demo' -l force -d 'Write even if the folder has checkpoints.'
+complete -c mckpt -n '__fish_seen_subcommand_from demo' -l help -s h -d 'Show this message and exit.'

@@ -150,9 +150,13 @@ def _load(data: Any, name: str, storages: dict[str, StorageRef] | None = None) -
 
 def _read_central_directory(source: ByteSource) -> list[ZipMember]:
     name = source.name
-    tail_len = min(source.size, 65535 + 22 + 20)
-    tail = source.read_at(source.size - tail_len, tail_len)
-    pos = tail.rfind(_EOCD)
+    # The end record is the last 22 bytes unless the zip has a comment (torch writes none), so a
+    # 1 KiB tail finds it in one small read; a remote source pays for every byte asked for.
+    for tail_len in (min(source.size, 1024), min(source.size, 65535 + 22 + 20)):
+        tail = source.read_at(source.size - tail_len, tail_len)
+        pos = tail.rfind(_EOCD)
+        if pos >= 20 or (pos >= 0 and tail_len == source.size):
+            break
     if pos < 0 or len(tail) - pos < 22:
         raise CorruptCheckpoint("truncated: the zip's end-of-archive record is missing", path=name)
     n_entries, cd_size, cd_offset = _u16(tail, pos + 10), _u32(tail, pos + 12), _u32(tail, pos + 16)

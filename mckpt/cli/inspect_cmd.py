@@ -8,12 +8,14 @@ import typer
 
 from ..checkpoint import read_checkpoint, to_plain
 from ..render import render_args, render_checkpoint, render_tensor_list
+from ..sources import ByteSource
+from ..urls import is_url
 from .common import FormatOpt, JsonOpt, QuietOpt, handle_errors, make_output
 
 
 @handle_errors
 def inspect_command(
-    file: Annotated[str, typer.Argument(help="A checkpoint file (.pt).")],
+    file: Annotated[str, typer.Argument(help="A checkpoint file (.pt), or an http(s)/hf:// URL.")],
     tensors: Annotated[bool, typer.Option("--tensors", "-t", help="List every tensor (aliases marked).")] = False,
     args_only: Annotated[bool, typer.Option("--args-only", "-a", help="Print only the saved args.")] = False,
     json: JsonOpt = False,
@@ -21,7 +23,12 @@ def inspect_command(
     quiet: QuietOpt = False,
 ) -> None:
     """Show what a checkpoint holds, without torch and without running code from it."""
-    ck = read_checkpoint(file)
+    source: str | ByteSource = file
+    if is_url(file):
+        from ..http_source import open_url  # only remote inspects pay for the HTTP modules
+
+        source = open_url(file)
+    ck = read_checkpoint(source)
     out = make_output(json, fmt, quiet)
     if json:
         out.emit_json(to_plain(ck.args) if args_only else ck.to_json(full_tensors=tensors))
