@@ -88,10 +88,13 @@ def main() -> None:
         subprocess.run([sys.executable, __file__, "--write-only"], check=True)
     print(f"checkpoint: {BIG.stat().st_size / 2**30:.2f} GiB")
     py = sys.executable
+    # The installed command, as users run it (`pip install .`); else the module.
+    mckpt = [shutil.which("mckpt")] if shutil.which("mckpt") else [py, "-m", "mckpt"]
+    print(f"mckpt: {' '.join(mckpt)}")
     load = f"import torch; torch.load({str(BIG)!r}, mmap=True, weights_only=True)"
     samples = compare({
-        "mckpt inspect": [py, "-m", "mckpt", "inspect", str(BIG)],
-        "mckpt inspect --json": [py, "-m", "mckpt", "inspect", "--json", str(BIG)],
+        "mckpt inspect": [*mckpt, "inspect", str(BIG)],
+        "mckpt inspect --json": [*mckpt, "inspect", "--json", str(BIG)],
         "torch.load(mmap, weights_only)": [py, "-c", load],
     }, runs=a.runs)
     print(report(samples, "torch.load(mmap, weights_only)"))
@@ -100,9 +103,9 @@ def main() -> None:
     if not names.exists():
         write_names(names)
     samples = compare({
-        "mckpt --version": [py, "-m", "mckpt", "--version"],
-        "mckpt list (1,000 files)": [py, "-m", "mckpt", "list", str(names)],
-        "mckpt list --json (1,000 files)": [py, "-m", "mckpt", "list", "--json", str(names)],
+        "mckpt --version": [*mckpt, "--version"],
+        "mckpt list (1,000 files)": [*mckpt, "list", str(names)],
+        "mckpt list --json (1,000 files)": [*mckpt, "list", "--json", str(names)],
     }, runs=a.runs * 2)
     print()
     print(report(samples, "mckpt --version"))

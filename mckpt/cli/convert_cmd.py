@@ -6,20 +6,23 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ..archive_writer import Progress
-from ..convert import TARGETS, ArgOverrides, Plan, parse_set, plan_conversion, write_plan
 from ..errors import MckptError, UsageError
-from ..render_convert import render_plan, render_written
 from .common import JsonOpt, QuietOpt, handle_errors, make_output
+
+if TYPE_CHECKING:
+    from ..archive_writer import Progress
+    from ..convert import Plan
 
 PROGRESS_MIN_BYTES = 32 << 20
 
 
 def _check_target(value: str | None) -> str | None:
+    from ..convert import TARGETS
+
     if value is not None and value not in TARGETS:
         raise typer.BadParameter(f"one of: {', '.join(TARGETS)}")
     return value
@@ -52,6 +55,10 @@ def convert_command(
     quiet: QuietOpt = False,
 ) -> None:
     """Convert checkpoints without torch: copies tensor bytes raw, checks the result, writes atomically."""
+    # The library is imported here, not at the top: every other command starts without it.
+    from ..convert import ArgOverrides, parse_set, plan_conversion, write_plan
+    from ..render_convert import render_plan, render_written
+
     overrides = ArgOverrides(model, dataset, buffer_size, n_epochs, parse_set(set_ or []))
     plan = plan_conversion(file, to, like=like, output=output, overrides=overrides,
                            strip_prefix=strip_prefix, allow_partial=allow_partial)

@@ -6,10 +6,7 @@ from typing import Annotated
 
 import typer
 
-from ..diff import diff_checkpoints
 from ..errors import UsageError
-from ..render_diff import render_diff
-from ..resolve import resolve_checkpoint
 from .common import FormatOpt, JsonOpt, QuietOpt, handle_errors, make_output
 
 
@@ -30,6 +27,10 @@ def diff_command(
     """Compare two checkpoints: args (bookkeeping left out), results, and with --weights the tensors."""
     if top < 0:
         raise UsageError(f"--top must be 0 or more, not {top}")
+    from ..diff import diff_checkpoints  # imported per command, so other commands start without it
+    from ..render_diff import render_diff
+    from ..resolve import resolve_checkpoint
+
     d = diff_checkpoints(resolve_checkpoint(a).path, resolve_checkpoint(b).path, weights=weights,
                          top=top or None, all=all_args)
     out = make_output(json, fmt, quiet)
