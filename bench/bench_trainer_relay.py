@@ -3,7 +3,7 @@
 A chatty stand-in child prints LINES progress lines (like tqdm bars, ~100 bytes each) to stdout
 and stderr. Peers: the same child with its output sent straight to /dev/null (buffered, and
 unbuffered as mckpt runs it for live output), and through `| cat`, the bare pipe relay; mckpt's is
-`mckpt.trainer.run_mammoth` relaying both pipes to /dev/null and scanning them for Mammoth's log
+`mckpt.train.trainer.run_mammoth` relaying both pipes to /dev/null and scanning them for Mammoth's log
 lines. Each variant runs REPEAT times in a fresh process under /usr/bin/time; medians reported.
 
     python bench/bench_trainer_relay.py [LINES] [REPEAT]
@@ -30,7 +30,7 @@ for i in range({lines}):
 RELAY = """
 import sys
 from pathlib import Path
-from mckpt.trainer import run_mammoth
+from mckpt.train.trainer import run_mammoth
 devnull = open("/dev/null", "w")
 r = run_mammoth([sys.executable, {child!r}], Path({tmp!r}), Path({tmp!r}) / "checkpoints",
                 stdout=devnull, stderr=devnull)

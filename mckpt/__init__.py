@@ -19,19 +19,19 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "Checkpoint": "checkpoint",
-    "read_checkpoint": "checkpoint",
+    "Checkpoint": "model.checkpoint",
+    "read_checkpoint": "model.checkpoint",
     "MckptError": "errors",
-    "ParsedName": "names",
-    "parse_name": "names",
-    "parse_stem": "names",
-    "Listing": "runs",
-    "Run": "runs",
-    "scan": "runs",
+    "ParsedName": "model.names",
+    "parse_name": "model.names",
+    "parse_stem": "model.names",
+    "Listing": "model.runs",
+    "Run": "model.runs",
+    "scan": "model.runs",
     "diff_checkpoints": "diff",
     "plan_conversion": "convert",
     "write_plan": "convert",
-    "load": "loader",
+    "load": "train.loader",
 }
 
 __all__ = [
@@ -52,13 +52,13 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from .checkpoint import Checkpoint, read_checkpoint
     from .convert import plan_conversion, write_plan
     from .diff import diff_checkpoints
     from .errors import MckptError
-    from .loader import load
-    from .names import ParsedName, parse_name, parse_stem
-    from .runs import Listing, Run, scan
+    from .model.checkpoint import Checkpoint, read_checkpoint
+    from .model.names import ParsedName, parse_name, parse_stem
+    from .model.runs import Listing, Run, scan
+    from .train.loader import load
 
 
 def __getattr__(name: str) -> Any:

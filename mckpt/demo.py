@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from .checkpoint import LOGGER_KEYS
+from .model.checkpoint import LOGGER_KEYS
 
 
 def _mlp(torch: Any, hidden: int = 64) -> Any:

@@ -14,12 +14,12 @@ import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
-from .archive import Archive
-from .checkpoint import Checkpoint, read_checkpoint, to_plain
 from .errors import CorruptCheckpoint, MckptError
-from .metrics import Metrics, compute_metrics
-from .unpickler import TensorRef, itemsize
-from .vocabulary import BOOKKEEPING_ARGS
+from .model.checkpoint import Checkpoint, read_checkpoint, to_plain
+from .model.metrics import Metrics, compute_metrics
+from .model.vocabulary import BOOKKEEPING_ARGS
+from .torchfile.archive import Archive
+from .torchfile.unpickler import TensorRef, itemsize
 
 # Mammoth's bookkeeping, plus arguments that only say how or where the file was written
 # (`save_checkpoint_mode`, D1's `ckpt_name_replace`).

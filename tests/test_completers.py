@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from mckpt import completers
-from mckpt.vocabulary import DATASETS, MODELS
+from mckpt.cli import completers
+from mckpt.model.vocabulary import DATASETS, MODELS
 from tests.conftest import REPO, run_cli
 
 NAMES = [

@@ -124,7 +124,7 @@ def test_kill_mid_write_leaves_no_output(files: tuple[Path, Path], tmp_path: Pat
     marker = tmp_path / "copying"
     # Only the timing is arranged: the copy pauses (after writing some records) so the kill lands mid-write.
     code = (
-        "import sys, time\nfrom pathlib import Path\nfrom mckpt import archive_writer\n"
+        "import sys, time\nfrom pathlib import Path\nfrom mckpt.torchfile import archive_writer\n"
         "orig = archive_writer.ArchiveWriter.add_ranges\n"
         "def slow(self, *a, **k):\n"
         "    orig(self, *a, **k)\n"

@@ -13,7 +13,7 @@ import torch
 
 from mckpt.diff import IGNORED_ARGS, diff_args, diff_checkpoints
 from mckpt.errors import MckptError
-from mckpt.resolve import resolve_checkpoint
+from mckpt.model.resolve import resolve_checkpoint
 from tests.conftest import REPO, run_cli
 
 RUN1 = "sgd_seq-mnist_None_0_1_20261128-165846_9acd4744"

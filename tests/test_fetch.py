@@ -1,4 +1,4 @@
-"""mckpt.download.fetch against a real hub + CDN on 127.0.0.1, one injected fault at a time.
+"""mckpt.fetch.download.fetch against a real hub + CDN on 127.0.0.1, one injected fault at a time.
 
 For every fault the invariant is the same: the cached file is byte-identical to the source, or
 there is none, and never a partial file under the final name.
@@ -16,10 +16,10 @@ import hub_server
 import pytest
 from hub_server import COMMIT, Hub
 
-from mckpt.cache import CacheEntry, PartInfo
-from mckpt.download import FetchOptions, fetch
 from mckpt.errors import MckptError
-from mckpt.urls import parse_source
+from mckpt.fetch.cache import CacheEntry, PartInfo
+from mckpt.fetch.download import FetchOptions, fetch
+from mckpt.fetch.urls import parse_source
 
 DATA = os.urandom(3_000_000)
 OTHER = os.urandom(2_500_000)

@@ -7,11 +7,11 @@ from pathlib import Path
 import hub_server
 import pytest
 
-from mckpt.archive import open_archive
-from mckpt.cache import cache_root
 from mckpt.errors import MckptError
-from mckpt.sources import FileSource
-from mckpt.urls import parse_source, safe_filename
+from mckpt.fetch.cache import cache_root
+from mckpt.fetch.urls import parse_source, safe_filename
+from mckpt.io.sources import FileSource
+from mckpt.torchfile.archive import open_archive
 
 HUB = "https://huggingface.co"
 

@@ -9,7 +9,7 @@ import pytest
 from conftest import FIXTURES
 
 from mckpt import read_checkpoint, scan
-from mckpt.unpickler import itemsize
+from mckpt.torchfile.unpickler import itemsize
 
 NOTED = sorted(p.name[: -len(".json")] for p in FIXTURES.rglob("*.pt.json")) if FIXTURES.is_dir() else []
 

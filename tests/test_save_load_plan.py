@@ -11,7 +11,7 @@ from save_load_support import make_checkout, run_args, write_checkpoint
 
 import mckpt
 from mckpt.errors import MckptError, UsageError
-from mckpt.mammoth_args import (
+from mckpt.train.mammoth_args import (
     MISSING,
     build_argv,
     diff_args,
@@ -19,9 +19,9 @@ from mckpt.mammoth_args import (
     repeat_saved_args,
     same_value,
 )
-from mckpt.mammoth_env import CURRENT, OLD, find_mammoth
-from mckpt.resume import UNSAFE_ENV, plan_resume
-from mckpt.save import checkpoint_folder, plan_save
+from mckpt.train.mammoth_env import CURRENT, OLD, find_mammoth
+from mckpt.train.resume import UNSAFE_ENV, plan_resume
+from mckpt.train.save import checkpoint_folder, plan_save
 
 PY_ENV = {"PATH": os.environ["PATH"]}
 RUN1 = "sgd_seq-mnist_None_0_1_20261128-165846_9acd4744"

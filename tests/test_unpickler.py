@@ -12,10 +12,10 @@ import pytest
 import torch
 
 from mckpt import read_checkpoint
-from mckpt.archive import ZipMember, read_member
 from mckpt.errors import CorruptCheckpoint, UnsafePickle
-from mckpt.sources import FileSource
-from mckpt.unpickler import PickledNamespace, Placeholder, TensorRef, safe_loads
+from mckpt.io.sources import FileSource
+from mckpt.torchfile.archive import ZipMember, read_member
+from mckpt.torchfile.unpickler import PickledNamespace, Placeholder, TensorRef, safe_loads
 
 
 class Buffer:  # stands for utils.buffer.Buffer: a class the reader has never seen

@@ -12,7 +12,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 
 from ..errors import MckptError
-from ..output import TABLE_FORMATS, Output, print_error
+from ..view.output import TABLE_FORMATS, Output, print_error
 
 F = TypeVar("F", bound=Callable[..., Any])
 

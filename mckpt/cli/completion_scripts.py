@@ -4,7 +4,7 @@ Run `python -m mckpt.cli.completion_scripts` after changing any command or optio
 `completions/`; `--check` only compares, which is what the drift test does). The scripts list
 subcommands, options and fixed choices themselves and let the shell complete file names, so a TAB
 press runs no Python at all except for run uids and model/dataset names, which they ask of
-`mckpt __complete KIND PREFIX` (answered before Typer is imported, see `mckpt.completers`).
+`mckpt __complete KIND PREFIX` (answered before Typer is imported, see `mckpt.cli.completers`).
 """
 
 from __future__ import annotations

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 import click
 import typer
 
-from ..output import TABLE_FORMATS
-from ..runs import SORT_KEYS
+from ..model.runs import SORT_KEYS
+from ..view.output import TABLE_FORMATS
 
 # Options whose plain-string values still have known candidates (a click.Choice wins over these).
 OPTION_KINDS: dict[str, tuple[str, tuple[str, ...]]] = {

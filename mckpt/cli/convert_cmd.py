@@ -14,8 +14,8 @@ from ..errors import MckptError, UsageError
 from .common import JsonOpt, QuietOpt, handle_errors, make_output
 
 if TYPE_CHECKING:
-    from ..archive_writer import Progress
     from ..convert import Plan
+    from ..torchfile.archive_writer import Progress
 
 PROGRESS_MIN_BYTES = 32 << 20
 
@@ -57,7 +57,7 @@ def convert_command(
     """Convert checkpoints without torch: copies tensor bytes raw, checks the result, writes atomically."""
     # The library is imported here, not at the top: every other command starts without it.
     from ..convert import ArgOverrides, parse_set, plan_conversion, write_plan
-    from ..render_convert import render_plan, render_written
+    from ..view.render_convert import render_plan, render_written
 
     overrides = ArgOverrides(model, dataset, buffer_size, n_epochs, parse_set(set_ or []))
     plan = plan_conversion(file, to, like=like, output=output, overrides=overrides,

@@ -7,10 +7,10 @@ from typing import Annotated
 
 import typer
 
-from ..checkpoint import read_checkpoint
 from ..errors import MckptError
-from ..render import render_checkpoint, render_listing
-from ..runs import scan
+from ..model.checkpoint import read_checkpoint
+from ..model.runs import scan
+from ..view.render import render_checkpoint, render_listing
 from .common import handle_errors, make_output
 
 

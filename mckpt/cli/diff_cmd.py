@@ -28,8 +28,8 @@ def diff_command(
     if top < 0:
         raise UsageError(f"--top must be 0 or more, not {top}")
     from ..diff import diff_checkpoints  # imported per command, so other commands start without it
-    from ..render_diff import render_diff
-    from ..resolve import resolve_checkpoint
+    from ..model.resolve import resolve_checkpoint
+    from ..view.render_diff import render_diff
 
     d = diff_checkpoints(resolve_checkpoint(a).path, resolve_checkpoint(b).path, weights=weights,
                          top=top or None, all=all_args)

@@ -12,7 +12,7 @@ import sys
 
 def main() -> None:
     if sys.argv[1:2] == ["__complete"]:
-        from ..completers import answer
+        from .completers import answer
 
         sys.exit(answer(sys.argv[2:]))
     from .app import main as app_main

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from ..errors import UsageError
-from ..output import human_bytes
+from ..view.output import human_bytes
 from .common import JsonOpt, QuietOpt, handle_errors, make_output
 
 
@@ -91,7 +91,7 @@ def fetch_command(
     quiet: QuietOpt = False,
 ) -> None:
     """Download a file into the cache: resumes, verifies sha256, never leaves half a file."""
-    from ..download import FetchOptions, SilentReporter, checkpoint_brief, fetch  # HTTP stack: fetch only
+    from ..fetch.download import FetchOptions, SilentReporter, checkpoint_brief, fetch  # HTTP stack: fetch only
 
     if sha256 is not None and not re.fullmatch(r"[0-9a-fA-F]{64}", sha256):
         raise UsageError("--sha256 wants 64 hexadecimal digits", path=sha256)

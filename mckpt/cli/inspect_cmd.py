@@ -6,10 +6,10 @@ from typing import Annotated
 
 import typer
 
-from ..checkpoint import read_checkpoint, to_plain
-from ..render import render_args, render_checkpoint, render_tensor_list
-from ..sources import ByteSource
-from ..urls import is_url
+from ..fetch.urls import is_url
+from ..io.sources import ByteSource
+from ..model.checkpoint import read_checkpoint, to_plain
+from ..view.render import render_args, render_checkpoint, render_tensor_list
 from .common import FormatOpt, JsonOpt, QuietOpt, handle_errors, make_output
 
 
@@ -25,7 +25,7 @@ def inspect_command(
     """Show what a checkpoint holds, without torch and without running code from it."""
     source: str | ByteSource = file
     if is_url(file):
-        from ..http_source import open_url  # only remote inspects pay for the HTTP modules
+        from ..io.http_source import open_url  # only remote inspects pay for the HTTP modules
 
         source = open_url(file)
     ck = read_checkpoint(source)

@@ -7,8 +7,8 @@ from typing import Annotated
 import typer
 
 from ..errors import MckptError, UsageError
-from ..render import render_listing
-from ..runs import SORT_KEYS, filter_runs, scan
+from ..model.runs import SORT_KEYS, filter_runs, scan
+from ..view.render import render_listing
 from .common import FormatOpt, JsonOpt, QuietOpt, handle_errors, make_output
 
 

@@ -15,8 +15,8 @@ import typer
 from .common import JsonOpt, QuietOpt, handle_errors, make_output
 
 if TYPE_CHECKING:
-    from ..mammoth_env import MammothEnv
-    from ..output import Output
+    from ..train.mammoth_env import MammothEnv
+    from ..view.output import Output
 
 PASSTHROUGH = {"allow_extra_args": True, "ignore_unknown_options": True}
 
@@ -60,8 +60,8 @@ def _run(
 
     With --json, Mammoth's own output goes to stderr so stdout holds one JSON document.
     """
-    from ..render_run import notice, render_result
-    from ..trainer import run_mammoth
+    from ..train.trainer import run_mammoth
+    from ..view.render_run import notice, render_result
 
     result = run_mammoth(
         command, mammoth.root, watch, env, notify=notice, stdout=sys.stderr if out.json else sys.stdout
@@ -100,9 +100,9 @@ def save_command(
     Output streams live. Ctrl-C makes Mammoth write checkpoints/paused/<uuid>.pt; a second Ctrl-C
     stops it at once. Exits with Mammoth's exit code.
     """
-    from ..mammoth_env import find_mammoth
-    from ..render_run import render_command
-    from ..save import plan_save
+    from ..train.mammoth_env import find_mammoth
+    from ..train.save import plan_save
+    from ..view.render_run import render_command
 
     env = find_mammoth(mammoth, python)
     plan = plan_save(env, list(ctx.args), every=every, name=name, mode=mode)
@@ -135,9 +135,9 @@ def load_command(
     Computes --start_from from the file's results, adds what the Mammoth checkout needs, and shows
     where your extra arguments differ from the saved run. Exits with Mammoth's exit code.
     """
-    from ..mammoth_env import find_mammoth
-    from ..render_run import render_plan, warn
-    from ..resume import plan_resume
+    from ..train.mammoth_env import find_mammoth
+    from ..train.resume import plan_resume
+    from ..view.render_run import render_plan, warn
 
     env = find_mammoth(mammoth, python)
     plan = plan_resume(checkpoint, env, list(ctx.args), every=every, check=check)

@@ -1,0 +1,163 @@
+"""Planning and performing `mckpt convert`: backbones into full checkpoints and back, old pickles
+into the safe layout.
+
+A conversion is planned first (a :class:`Plan`: which keys map to which, which share storage, what
+is copied from a template, what has no source, the args) and only then written. The plan holds the
+new object tree with tensor descriptors and, for every storage of the new file, the byte ranges of
+the source files it is made of: writing copies those ranges raw into a fresh torch archive, so a
+tensor is never decoded and memory stays flat whatever the checkpoint's size. Nothing from any
+input file is executed: the trees come from the allow-list reader.
+
+This module is the entry point (`plan_conversion`, `write_plan`) and holds the two conversions that
+keep the source's own layout (to a bare backbone, to the safe layout); `convert_full` builds a full
+checkpoint from a template, `convert_plan` holds the plan's data, `convert_write` writes it.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from ..errors import MckptError, UsageError
+from ..model.checkpoint import Checkpoint, read_checkpoint
+from ..torchfile.archive import Archive
+from ..torchfile.storage_table import StorageTable, alias_pairs, own_storage, rebuild, retensor
+from ..torchfile.unpickler import PickledNamespace, Placeholder, StateDict, TensorRef
+from .full import archive_of, plan_full
+from .plan import (
+    BACKBONE_PREFIX,
+    TARGETS,
+    ArgOverrides,
+    Plan,
+    backbone_names,
+    file_stem,
+    output_path,
+    parse_set,
+    strip_wrappers,
+)
+from .write import WriteResult, verify_written, write_plan
+
+__all__ = ["TARGETS", "ArgOverrides", "Plan", "WriteResult", "default_target", "parse_set", "plan_conversion",
+           "verify_written", "write_plan"]
+
+
+def plan_conversion(source: str | os.PathLike[str], to: str | None = None, *, like: str | None = None,
+                    output: str | None = None, overrides: ArgOverrides | None = None,
+                    strip_prefix: bool = False, allow_partial: bool = False) -> Plan:
+    """Plan converting `source`; `to` defaults from what the file is (see :func:`default_target`)."""
+    src = read_checkpoint(source)
+    to = to or default_target(src)
+    if to not in TARGETS:
+        raise UsageError(f"--to takes one of {', '.join(TARGETS)}, not {to!r}")
+    if like is not None and to != "full":
+        raise UsageError("--like only goes with --to full")
+    if overrides and overrides.as_dict() and to != "full":
+        raise UsageError("--model/--dataset/--buffer-size/--n-epochs/--set only go with --to full")
+    if strip_prefix and to != "backbone":
+        raise UsageError("--strip-prefix only goes with --to backbone")
+    if to == "full":
+        return plan_full(src, like, output, overrides or ArgOverrides(), allow_partial)
+    if to == "backbone":
+        return _plan_backbone(src, output, strip_prefix)
+    return _plan_safe(src, output)
+
+
+def default_target(ck: Checkpoint) -> str:
+    """Bare backbone → full; old pickle → safe; safe Mammoth checkpoint → backbone."""
+    if ck.kind == "backbone":
+        return "full"
+    if ck.kind == "mammoth":
+        return "safe" if ck.format == "old_pickle" else "backbone"
+    raise MckptError("neither a Mammoth checkpoint nor a backbone state dict; nothing to convert",
+                     path=ck.path)
+
+
+def _plan_backbone(src: Checkpoint, output: str | None, strip_prefix: bool) -> Plan:
+    """The `net.` entries of a full checkpoint, or a bare backbone put into Mammoth's `net.` form."""
+    arch = archive_of(src)
+    suffix = "_backbone_plain.pt" if strip_prefix else "_backbone.pt"
+    plan = Plan("full->backbone" if src.kind == "mammoth" else "backbone->backbone", src.path,
+                output_path(output, Path(src.path).parent, file_stem(src.path) + suffix))
+    table = StorageTable()
+    sd = src.model_state
+    if src.kind == "mammoth":
+        names = {k: strip_wrappers(k[len(BACKBONE_PREFIX):]) for k in sd if k.startswith(BACKBONE_PREFIX)}
+        plan.unused = [k for k in sd if k not in names]
+        if plan.unused:
+            plan.notes.append(f"{len(plan.unused)} entries outside `net.` belong to the continual model, "
+                              "not the backbone; they are left out")
+    elif src.kind == "backbone":
+        normalized, had_prefix = backbone_names(list(sd), None)
+        names = {k: n for n, k in normalized.items()}
+        plan.unused = [k for k in sd if k not in names]
+        plan.notes.append("the keys already carry Mammoth's `net.` prefix" if had_prefix else
+                          "not every key starts with `net.`, so all are read as backbone names")
+        if plan.unused:
+            plan.problems.append(f"{', '.join(plan.unused)}: the same name as another key once wrapper "
+                                 "prefixes are removed")
+    else:
+        raise MckptError("neither a Mammoth checkpoint nor a backbone state dict", path=src.path)
+    if not names:
+        raise MckptError("no backbone (`net.`) entries to write", path=src.path)
+    out = StateDict()
+    for key, name in names.items():
+        new_key = name if strip_prefix else BACKBONE_PREFIX + name
+        out[new_key] = retensor(sd[key], table.whole(arch, sd[key].storage))
+    plan.notes.append("keys without `net.`: for loading into the bare backbone in plain PyTorch "
+                      "(Mammoth's --loadcheck wants the `net.` form)" if strip_prefix else
+                      "keys keep `net.`, the form Mammoth's --loadcheck accepts for every backbone")
+    plan.aliased = alias_pairs(out)
+    source_of = {(name if strip_prefix else BACKBONE_PREFIX + name): key for key, name in names.items()}
+    plan.mapped = own_storage(out, plan.aliased, source_of)
+    return plan.complete(out, table.records, arch)
+
+
+def _plan_safe(src: Checkpoint, output: str | None) -> Plan:
+    if src.kind != "mammoth":
+        raise UsageError(f"--to safe converts old-pickle Mammoth checkpoints; this file is a {src.kind}",
+                         hint="a backbone becomes a checkpoint with --to full --like FILE")
+    if src.format == "safe":
+        raise MckptError("already in the safe layout (torch.load(weights_only=True) reads it)", path=src.path)
+    arch = archive_of(src)
+    name = Path(src.path).name
+    plan = Plan("old_pickle->safe", src.path, output_path(output, Path(src.path).parent / "safe", name))
+    table = StorageTable()
+    obj = arch.obj
+    out: dict[str, Any] = {}
+    for key, value in obj.items():
+        if key == "buffer" and isinstance(value, Placeholder):
+            out[key] = _buffer_tensors(value, arch, table, plan)
+        else:
+            out[key] = rebuild(value, str(key), arch, table)
+    if isinstance(obj.get("args"), PickledNamespace):
+        plan.notes.append(f"args: argparse.Namespace → dict ({len(out['args'])} entries)")
+    seen = arch.unpickled.globals_seen
+    if "torch.device" in seen:
+        plan.notes.append("torch.device values → strings ('cpu', 'cuda:0')")
+    if any(g.startswith("numpy") for g in seen):
+        plan.notes.append("numpy scalars and arrays → Python numbers and lists")
+    model = out.get("model")
+    if isinstance(model, dict):
+        plan.aliased = alias_pairs(model)
+        plan.mapped = own_storage(model, plan.aliased, {k: k for k in model})
+    plan.args = out.get("args") if isinstance(out.get("args"), dict) else {}
+    return plan.complete(out, table.records, arch)
+
+
+def _buffer_tensors(buf: Placeholder, arch: Archive, table: StorageTable, plan: Plan) -> dict[str, Any]:
+    """What Mammoth's `Buffer.serialize()` writes: `{name: tensor.to('cpu')}` for each of its
+    `attributes` that the buffer holds."""
+    attrs = buf.attrs
+    names = attrs.get("attributes")
+    if not isinstance(names, list):
+        names = [k for k, v in attrs.items() if isinstance(v, TensorRef)]
+    out = {n: retensor(attrs[n], table.whole(arch, attrs[n].storage, "cpu"))
+           for n in names if isinstance(attrs.get(n), TensorRef)}
+    left = [k for k, v in attrs.items() if k not in out and v is not None]
+    plan.notes.append(f"buffer: pickled {buf.qualname} → dict of its tensors ({', '.join(out) or 'none'}), "
+                      f"as Buffer.serialize() writes it; its other attributes ({', '.join(left)}) are not "
+                      "part of Mammoth's safe layout")
+    return out
+
+

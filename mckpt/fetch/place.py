@@ -1,0 +1,65 @@
+"""Put a cached download where the user asked (`-o DIR` or `-o FILE`) without losing anything.
+
+A hard link costs no space and no time; across file systems the file is copied to a temporary
+name beside the destination, fsynced and renamed. An existing different file is replaced only
+with `force`; an identical one is left alone.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+from pathlib import Path
+
+from ..errors import MckptError
+from ..io.atomic import fsync_dir, temp_beside
+
+
+def destination(output: str | os.PathLike[str], filename: str) -> Path:
+    """`-o DIR` (an existing folder, or a path ending in /) gets the file's own name."""
+    out = Path(output).expanduser()
+    if out.is_dir() or os.fspath(output).endswith(("/", os.sep)):
+        return out / filename
+    return out
+
+
+def _same_bytes(path: Path, size: int, sha256: str) -> bool:
+    if path.stat().st_size != size:
+        return False
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest() == sha256
+
+
+def place(src: str, dest: Path, *, size: int, sha256: str, force: bool = False) -> Path:
+    """Link or copy `src` to `dest`; refuse to replace a different file unless `force`."""
+    if dest.exists():
+        if dest.is_dir():
+            raise MckptError("is a folder", path=str(dest), hint="pass -o FOLDER/ to save inside it")
+        if os.path.samefile(src, dest) or _same_bytes(dest, size, sha256):
+            return dest
+        if not force:
+            raise MckptError("exists and differs from the download", path=str(dest),
+                             hint="pass --force to replace it, or -o another path")
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise MckptError(f"cannot create the folder: {e.strerror}", path=str(dest.parent)) from None
+    tmp = temp_beside(dest)
+    tmp.unlink(missing_ok=True)
+    try:
+        try:
+            os.link(src, tmp)
+        except OSError:
+            shutil.copyfile(src, tmp)
+            with open(tmp, "rb+") as f:
+                os.fsync(f.fileno())
+        os.replace(tmp, dest)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        raise MckptError(f"cannot write: {e.strerror}", path=str(dest)) from None
+    fsync_dir(dest.parent)
+    return dest

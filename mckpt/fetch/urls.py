@@ -1,0 +1,100 @@
+"""What a fetch URL names: the hub repo, revision and path, or a plain http(s) file.
+
+Users paste three spellings of one hub file (`resolve/`, the `blob/` page they copied from the
+browser, Mammoth's `hf://owner/repo/path@rev`), so they are all reduced to one `Remote` whose `key`
+is the same for each: the cache then finds a file however it was asked for. The local file name is
+derived here too, and only here, so nothing from a URL can name a path outside the target folder.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import unicodedata
+from dataclasses import dataclass
+from urllib.parse import quote, unquote, urlsplit
+
+from ..errors import MckptError
+
+DEFAULT_ENDPOINT = "https://huggingface.co"
+_COMMIT = re.compile(r"[0-9a-f]{40}")
+_UNSAFE = re.compile(r"[\x00-\x1f\x7f/\\:*?\"<>|]")
+MAX_NAME = 200
+
+
+@dataclass(frozen=True)
+class Remote:
+    """One remote file. `repo`/`revision`/`path` are set for hub files only."""
+
+    url: str  # what is requested first (the hub's `resolve` URL, or the URL as given)
+    filename: str  # safe local file name
+    key: str  # the source without its revision: the same for every spelling of one file
+    repo: str | None = None
+    revision: str | None = None
+    path: str | None = None
+
+    @property
+    def pinned(self) -> bool:
+        """A full commit hash never changes, so a cached copy is valid without asking the server."""
+        return self.revision is not None and bool(_COMMIT.fullmatch(self.revision))
+
+
+def hub_endpoint(endpoint: str | None = None) -> str:
+    """The hub's base URL: the argument, else HF_ENDPOINT, else huggingface.co."""
+    return (endpoint or os.environ.get("HF_ENDPOINT") or DEFAULT_ENDPOINT).rstrip("/")
+
+
+def origin(url: str) -> tuple[str, str, int]:
+    """(scheme, host, port): the unit a credential is scoped to."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    port = parts.port or (443 if scheme == "https" else 80)
+    return scheme, (parts.hostname or "").lower(), port
+
+
+def safe_filename(name: str, default: str = "download") -> str:
+    """A single path component that cannot escape a folder or hide (`..`, `/`, NUL, `C:`)."""
+    name = unicodedata.normalize("NFC", unquote(name))
+    name = name.replace("\\", "/").rsplit("/", 1)[-1]
+    name = _UNSAFE.sub("_", name).strip().lstrip(".")
+    if len(name) > MAX_NAME:
+        stem, dot, ext = name.rpartition(".")
+        name = stem[: MAX_NAME - len(ext) - 1] + dot + ext if dot and len(ext) < 16 else name[:MAX_NAME]
+    return name or default
+
+
+def _hub(repo: str, revision: str, path: str, endpoint: str) -> Remote:
+    parts = [p for p in path.split("/") if p]
+    if not parts or any(p in (".", "..") for p in parts) or repo.count("/") != 1:
+        raise MckptError("not a hub file: expected owner/repo and a file path",
+                         path=f"{repo}/{path}", hint="e.g. hf://loribonna/mammoth/backbone.pt@main")
+    clean = "/".join(parts)
+    url = f"{endpoint}/{repo}/resolve/{quote(revision, safe='')}/{quote(clean)}"
+    return Remote(url=url, filename=safe_filename(parts[-1]), key=f"{endpoint}/{repo}/{clean}",
+                  repo=repo, revision=revision, path=clean)
+
+
+def parse_source(text: str, endpoint: str | None = None) -> Remote:
+    """Parse `hf://owner/repo/path[@rev]`, a hub `resolve/` or `blob/` URL, or any http(s) URL."""
+    base = hub_endpoint(endpoint)
+    if text.startswith("hf://"):
+        body, _, rev = text[5:].partition("@")
+        owner, _, rest = body.partition("/")
+        name, _, path = rest.partition("/")
+        return _hub(f"{owner}/{name}", rev or "main", path, base)
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise MckptError("not a URL mckpt can fetch", path=text,
+                         hint="use https://…, http://… or hf://owner/repo/path@revision")
+    if origin(text) == origin(base):
+        prefix = urlsplit(base).path.rstrip("/")
+        segs = unquote(parts.path[len(prefix):]).lstrip("/").split("/")
+        if len(segs) >= 5 and segs[2] in ("resolve", "blob"):
+            return _hub(f"{segs[0]}/{segs[1]}", segs[3], "/".join(segs[4:]), base)
+    key = text.split("#", 1)[0]
+    return Remote(url=key, filename=safe_filename(parts.path), key=key)
+
+
+def is_url(text: str) -> bool:
+    """True for what `parse_source` accepts, so `inspect` can tell a URL from a local path."""
+    return text.startswith(("http://", "https://", "hf://"))

@@ -1,0 +1,407 @@
+"""The checkpoint model: what a Mammoth file holds, read without torch and without tensor bytes.
+
+`read_checkpoint` turns the archive's object tree into a :class:`Checkpoint`: the run's args as a
+plain dict, its accuracy matrices and metrics, and summaries of the tensors, optimizer, scheduler
+and buffer. Every field is JSON-ready so the CLI, Python users and later remote stores share it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any
+
+from ..errors import MckptError
+from ..io.sources import ByteSource, FileSource
+from ..torchfile.archive import Archive, open_archive
+from ..torchfile.unpickler import NdArray, PickledNamespace, Placeholder, StorageRef, TensorRef
+from .metrics import Metrics, compute_metrics
+from .names import ParsedName, parse_name
+
+# The globals a `safe` Mammoth file may name (torch.load(weights_only=True) accepts these).
+_SAFE_GLOBALS_PREFIXES = ("collections.OrderedDict", "torch._utils._rebuild_tensor", "torch._utils._rebuild_param")
+
+LOGGER_KEYS = (
+    "accs", "fullaccs", "fwt", "bwt", "forgetting", "fwt_mask_classes", "bwt_mask_classes",
+    "forgetting_mask_classes", "accs_mask_classes", "fullaccs_mask_classes",
+)
+
+
+def _is_safe_global(name: str) -> bool:
+    if name.startswith(_SAFE_GLOBALS_PREFIXES):
+        return True
+    mod, _, attr = name.rpartition(".")
+    return mod in ("torch", "torch.storage") and attr.endswith("Storage")
+
+
+def to_plain(value: Any) -> Any:
+    """A JSON-ready copy: namespaces and dicts to dicts, numpy arrays to lists, tensors described."""
+    if isinstance(value, bool | int | float | str) or value is None:
+        return value
+    if isinstance(value, dict):
+        return {str(k): to_plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [to_plain(v) for v in value]
+    if isinstance(value, TensorRef):
+        return {"tensor": {"dtype": value.dtype, "shape": list(value.shape)}}
+    if isinstance(value, NdArray):
+        return to_plain(value.value)
+    if isinstance(value, Placeholder):
+        return f"<{value.qualname}>"
+    if isinstance(value, bytes | bytearray):
+        return f"<{len(value)} bytes>"
+    if isinstance(value, complex):
+        return str(value)
+    return repr(value)
+
+
+def as_number(value: Any) -> float | None:
+    """Mammoth's safe mode stores some numbers as strings ('33.33'); read them leniently."""
+    if isinstance(value, bool):
+        return float(value)
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return None
+    if isinstance(value, NdArray):
+        return as_number(value.value)
+    return None
+
+
+@dataclass(frozen=True)
+class TensorInfo:
+    name: str
+    dtype: str
+    shape: tuple[int, ...]
+    parameters: int
+    storage: str
+    offset: int
+    alias_of: str | None = None  # first key that shares the same storage view
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "dtype": self.dtype, "shape": list(self.shape),
+                "parameters": self.parameters, "storage": self.storage, "alias_of": self.alias_of}
+
+
+@dataclass
+class TensorSummary:
+    """Counts over a state dict; shared storages (Mammoth's aliases) are counted once."""
+
+    tensors: list[TensorInfo]
+    storages: int
+    parameters: int
+    bytes: int
+    dtypes: dict[str, int]
+    modules: list[dict[str, Any]]
+
+    @property
+    def count(self) -> int:
+        return len(self.tensors)
+
+    def to_json(self, full: bool = False) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "count": self.count, "storages": self.storages, "parameters": self.parameters,
+            "bytes": self.bytes, "dtypes": self.dtypes, "modules": self.modules,
+            "aliases": sum(1 for t in self.tensors if t.alias_of),
+        }
+        if full:
+            out["list"] = [t.to_json() for t in self.tensors]
+        return out
+
+
+def summarize_tensors(items: Iterable[tuple[str, Any]], depth: int = 2) -> TensorSummary:
+    tensors: list[TensorInfo] = []
+    seen_view: dict[tuple[str, int, tuple[int, ...]], str] = {}
+    storages: dict[str, StorageRef] = {}
+    dtypes: dict[str, int] = {}
+    modules: dict[str, dict[str, Any]] = {}
+    for name, t in items:
+        if not isinstance(t, TensorRef):
+            continue
+        view = (t.storage.key, t.offset, t.shape)
+        alias = seen_view.get(view)
+        if alias is None:
+            seen_view[view] = name
+        storages.setdefault(t.storage.key, t.storage)
+        dtypes[t.dtype] = dtypes.get(t.dtype, 0) + 1
+        info = TensorInfo(name, t.dtype, t.shape, t.numel, t.storage.key, t.offset, alias)
+        tensors.append(info)
+        mod = ".".join(name.split(".")[:-1][:depth]) or "(top)"
+        m = modules.setdefault(mod, {"name": mod, "tensors": 0, "parameters": 0, "aliases": 0})
+        m["tensors"] += 1
+        if alias:
+            m["aliases"] += 1
+        else:
+            m["parameters"] += t.numel
+    return TensorSummary(
+        tensors,
+        len(storages),
+        sum(s.numel for s in storages.values()),
+        sum(s.nbytes for s in storages.values()),
+        dtypes,
+        list(modules.values()),
+    )
+
+
+def _tensor_items(obj: Any, prefix: str = "") -> Iterable[tuple[str, TensorRef]]:
+    """Every tensor under a nested dict/list, with a dotted path."""
+    if isinstance(obj, TensorRef):
+        yield prefix, obj
+    elif isinstance(obj, dict):
+        for k, v in obj.items():
+            yield from _tensor_items(v, f"{prefix}.{k}" if prefix else str(k))
+    elif isinstance(obj, list | tuple):
+        for i, v in enumerate(obj):
+            yield from _tensor_items(v, f"{prefix}.{i}" if prefix else str(i))
+    elif isinstance(obj, Placeholder):
+        yield from _tensor_items(obj.attrs, prefix)
+
+
+def _distinct_bytes(items: Iterable[tuple[str, TensorRef]]) -> tuple[int, int]:
+    storages = {t.storage.key: t.storage for _, t in items}
+    return len(storages), sum(s.nbytes for s in storages.values())
+
+
+def summarize_optimizer(opt: Any) -> dict[str, Any] | None:
+    if not isinstance(opt, dict):
+        return None if opt is None else {"type": type(opt).__name__}
+    groups_out = []
+    for g in opt.get("param_groups") or []:
+        if not isinstance(g, dict):
+            continue
+        entry = {k: to_plain(v) for k, v in g.items() if k != "params"}
+        entry["params"] = len(g.get("params") or [])
+        groups_out.append(entry)
+    state = opt.get("state") or {}
+    tensors = list(_tensor_items(state))
+    _, nbytes = _distinct_bytes(tensors)
+    kinds = sorted({k for v in state.values() if isinstance(v, dict) for k in v})
+    first = groups_out[0] if groups_out else {}
+    if "betas" in first:
+        guess = "AdamW" if first.get("decoupled_weight_decay") else "Adam"
+    elif "momentum" in first and "dampening" in first:
+        guess = "SGD"
+    elif "alpha" in first and "centered" in first:
+        guess = "RMSprop"
+    else:
+        guess = None
+    return {
+        "type": guess, "param_groups": groups_out, "state_entries": len(state),
+        "state_keys": kinds, "state_tensors": len(tensors), "state_bytes": nbytes,
+    }
+
+
+def summarize_scheduler(sched: Any) -> dict[str, Any] | None:
+    if sched is None:
+        return None
+    if not isinstance(sched, dict):
+        return {"type": getattr(sched, "qualname", type(sched).__name__)}
+    plain = {k: to_plain(v) for k, v in sched.items() if not k.startswith("_") or k == "_last_lr"}
+    keys = set(sched)
+    guess = next((name for key, name in (
+        ("milestones", "MultiStepLR"), ("T_max", "CosineAnnealingLR"), ("step_size", "StepLR"),
+        ("T_0", "CosineAnnealingWarmRestarts"), ("total_steps", "OneCycleLR"), ("patience", "ReduceLROnPlateau"),
+    ) if key in keys), None)
+    return {"type": guess, **plain}
+
+
+def summarize_buffer(buf: Any, args: dict[str, Any]) -> dict[str, Any] | None:
+    if buf is None:
+        return None
+    if isinstance(buf, Placeholder):
+        attrs, cls = buf.attrs, buf.qualname
+    elif isinstance(buf, dict):
+        attrs, cls = dict(buf), None
+    else:
+        return {"class": type(buf).__name__}
+    tensors = {k: v for k, v in attrs.items() if isinstance(v, TensorRef)}
+    _, nbytes = _distinct_bytes(tensors.items())
+    size = attrs.get("_buffer_size") or attrs.get("buffer_size") or args.get("buffer_size")
+    if size is None and "examples" in tensors and tensors["examples"].shape:
+        size = tensors["examples"].shape[0]
+    return {
+        "class": cls,
+        "size": size if isinstance(size, int) else None,
+        "seen": attrs.get("num_seen_examples") if isinstance(attrs.get("num_seen_examples"), int) else None,
+        "tensors": {k: {"dtype": v.dtype, "shape": list(v.shape)} for k, v in tensors.items()},
+        "bytes": nbytes,
+    }
+
+
+def _matrix(value: Any) -> list[list[float]]:
+    if isinstance(value, NdArray):
+        value = value.value
+    if not isinstance(value, list | tuple):
+        return []
+    out = []
+    for row in value:
+        if isinstance(row, NdArray):
+            row = row.value
+        if isinstance(row, list | tuple):
+            out.append([x for x in (as_number(v) for v in row) if x is not None])
+        elif (x := as_number(row)) is not None:
+            out.append([x])
+    return out
+
+
+@dataclass
+class Checkpoint:
+    """Everything `inspect` shows about one file, without tensor bytes."""
+
+    path: str
+    size: int
+    kind: str  # "mammoth", "backbone" or "other"
+    format: str | None  # "safe", "old_pickle", "backbone" or None
+    layout: str  # "zip", "legacy" or "pickle"
+    name: ParsedName | None
+    args: dict[str, Any]
+    class_il: list[list[float]]
+    task_il: list[list[float]]
+    logger: dict[str, Any]
+    tensors: TensorSummary
+    optimizer: dict[str, Any] | None
+    scheduler: dict[str, Any] | None
+    buffer: dict[str, Any] | None
+    globals_seen: list[str]
+    warnings: list[str] = field(default_factory=list)
+    archive: Archive | None = field(default=None, repr=False)
+
+    @property
+    def tasks_done(self) -> int:
+        return len(self.class_il)
+
+    @property
+    def metrics(self) -> dict[str, Metrics]:
+        return {"class_il": compute_metrics(self.class_il), "task_il": compute_metrics(self.task_il)}
+
+    @property
+    def model_state(self) -> dict[str, TensorRef]:
+        """The model's state dict (the whole file for a bare backbone), as tensor descriptors."""
+        if self.archive is None:
+            return {}
+        obj = self.archive.obj
+        sd = obj.get("model") if self.kind == "mammoth" else obj
+        return {k: v for k, v in sd.items() if isinstance(v, TensorRef)} if isinstance(sd, dict) else {}
+
+    def to_json(self, full_tensors: bool = False) -> dict[str, Any]:
+        """The documented `inspect --json` schema (keys are stable; more may be added)."""
+        name = self.name
+        return {
+            "path": self.path,
+            "bytes": self.size,
+            "kind": self.kind,
+            "format": self.format,
+            "layout": self.layout,
+            "run": name_to_json(name) if name else None,
+            "args": to_plain(self.args),
+            "tasks_done": self.tasks_done,
+            "results": {"class_il": self.class_il, "task_il": self.task_il},
+            "metrics": {k: v.to_json() for k, v in self.metrics.items()},
+            "tensors": self.tensors.to_json(full_tensors),
+            "optimizer": self.optimizer,
+            "scheduler": self.scheduler,
+            "buffer": self.buffer,
+            "warnings": self.warnings,
+        }
+
+
+def name_to_json(n: ParsedName) -> dict[str, Any]:
+    return {
+        "run": n.stem, "dialect": n.dialect, "prefix": n.prefix, "model": n.model, "dataset": n.dataset,
+        "dataset_config": n.dataset_config, "buffer_size": n.buffer_size, "n_epochs": n.n_epochs,
+        "timestamp": n.timestamp.isoformat() if n.timestamp else None, "uid": n.uid,
+        "task": n.task, "parent": n.parent.stem if n.parent else None, "guessed": list(n.guessed),
+    }
+
+
+def _is_state_dict(obj: Any) -> bool:
+    return isinstance(obj, dict) and bool(obj) and all(isinstance(v, TensorRef) for v in obj.values())
+
+
+def from_archive(archive: Archive, path: str | None = None) -> Checkpoint:
+    """Build the model from an opened archive (any byte source)."""
+    obj = archive.obj
+    path = path or archive.source.name
+    warnings = list(archive.warnings)
+    globals_seen = sorted(archive.unpickled.globals_seen)
+    is_mammoth = isinstance(obj, dict) and "model" in obj and ("args" in obj or "results" in obj)
+    args: dict[str, Any] = {}
+    class_il: list[list[float]] = []
+    task_il: list[list[float]] = []
+    logger: dict[str, Any] = {}
+    optimizer = scheduler = buffer = None
+    if is_mammoth:
+        kind = "mammoth"
+        fmt = "safe" if all(_is_safe_global(g) for g in globals_seen) else "old_pickle"
+        raw_args = obj.get("args")
+        if isinstance(raw_args, PickledNamespace | dict):
+            args = dict(raw_args)
+        elif raw_args is not None:
+            warnings.append(f"args is a {type(raw_args).__name__}, not a dict")
+        results = obj.get("results")
+        if isinstance(results, list | tuple):
+            class_il = _matrix(results[0]) if len(results) > 0 else []
+            task_il = _matrix(results[1]) if len(results) > 1 else []
+            if len(results) > 2 and isinstance(results[2], dict):
+                logger = results[2]
+        model = obj.get("model")
+        tensors = summarize_tensors(model.items() if isinstance(model, dict) else ())
+        optimizer = summarize_optimizer(obj.get("optimizer"))
+        scheduler = summarize_scheduler(obj.get("scheduler"))
+        buffer = summarize_buffer(obj.get("buffer"), args)
+    elif _is_state_dict(obj):
+        kind, fmt = "backbone", "backbone"
+        tensors = summarize_tensors(obj.items())
+    else:
+        kind, fmt = "other", None
+        tensors = summarize_tensors(_tensor_items(obj))
+    name = parse_name(path)
+    if name is not None and name.dialect == "paused" and args:
+        name = _name_from_args(name, args)
+    return Checkpoint(
+        path=path, size=archive.source.size, kind=kind, format=fmt, layout=archive.layout, name=name,
+        args=args, class_il=class_il, task_il=task_il, logger=logger, tensors=tensors,
+        optimizer=optimizer, scheduler=scheduler, buffer=buffer, globals_seen=globals_seen,
+        warnings=warnings, archive=archive,
+    )
+
+
+def _name_from_args(paused: ParsedName, args: dict[str, Any]) -> ParsedName:
+    """A paused file's name says nothing: take the run's identity from its args."""
+    jobnum = args.get("conf_jobnum")
+    uid = jobnum.split("-")[0] if isinstance(jobnum, str) else None
+    ts = None
+    if isinstance(args.get("conf_timestamp"), str):
+        try:
+            ts = datetime.fromisoformat(args["conf_timestamp"]).replace(microsecond=0)
+        except ValueError:
+            ts = None
+    ckpt = args.get("ckpt_name")
+    parsed_run = parse_name(f"{ckpt}_0.pt") if isinstance(ckpt, str) else None
+    return replace(
+        paused,
+        model=args.get("model"), dataset=args.get("dataset"),
+        dataset_config=args.get("dataset_config"),
+        buffer_size=args.get("buffer_size") if isinstance(args.get("buffer_size"), int) else 0,
+        n_epochs=args.get("n_epochs") if isinstance(args.get("n_epochs"), int) else None,
+        timestamp=ts, uid=uid, parent=parsed_run.parent if parsed_run else None,
+        prefix=parsed_run.prefix if parsed_run else None,
+    )
+
+
+def read_checkpoint(source: str | os.PathLike[str] | ByteSource) -> Checkpoint:
+    """Read a checkpoint's metadata from a path or any byte source (never runs pickled code)."""
+    if isinstance(source, str | os.PathLike):
+        src: ByteSource = FileSource(source)
+    else:
+        src = source
+    try:
+        return from_archive(open_archive(src))
+    except MckptError as e:
+        e.path = e.path or src.name
+        raise

@@ -1,0 +1,203 @@
+"""Folders of checkpoints as runs: files grouped by the run name Mammoth gave them.
+
+Listing reads names only (a directory scan), so a folder of thousands of files lists in the time
+Python takes to start. Files whose names say nothing (`paused/<uuid>.pt`, unknown names) are opened
+with the safe reader, which costs one small read each.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from ..errors import MckptError
+from .checkpoint import Checkpoint, read_checkpoint
+from .names import ParsedName, Task, parse_name
+
+
+@dataclass
+class CheckpointFile:
+    path: str
+    task: Task
+    bytes: int
+    mtime: float
+
+    def to_json(self) -> dict[str, Any]:
+        return {"path": self.path, "task": self.task, "bytes": self.bytes}
+
+
+def _task_order(task: Task) -> tuple[int, int]:
+    if isinstance(task, int):
+        return (0, task)
+    return {"paused": (1, 0), "last": (2, 0), "joint": (3, 0)}.get(str(task), (4, 0))
+
+
+@dataclass
+class Run:
+    """One training run: the files sharing a run name, and what their names (or args) say."""
+
+    name: ParsedName
+    checkpoints: list[CheckpointFile] = field(default_factory=list)
+    final_acc: dict[str, float | None] | None = None  # filled by `scan(..., acc=True)`
+    error: str | None = None
+
+    @property
+    def key(self) -> str:
+        return self.name.stem
+
+    @property
+    def bytes(self) -> int:
+        return sum(c.bytes for c in self.checkpoints)
+
+    @property
+    def newest(self) -> CheckpointFile:
+        """The checkpoint furthest into training: `last`/`joint`, then the highest task, then mtime."""
+        return max(self.checkpoints, key=lambda c: (_task_order(c.task), c.mtime))
+
+    @property
+    def tasks_label(self) -> str:
+        """`0–4`, `0–2, 4`, `last`, `joint`, `paused`, or a mix of them."""
+        ints = sorted({c.task for c in self.checkpoints if isinstance(c.task, int)})
+        parts: list[str] = []
+        i = 0
+        while i < len(ints):
+            j = i
+            while j + 1 < len(ints) and ints[j + 1] == ints[j] + 1:
+                j += 1
+            parts.append(str(ints[i]) if i == j else f"{ints[i]}–{ints[j]}")
+            i = j + 1
+        words = sorted({str(c.task) for c in self.checkpoints if not isinstance(c.task, int)},
+                       key=lambda t: _task_order(t))
+        return ", ".join(parts + words)
+
+    def to_json(self) -> dict[str, Any]:
+        n = self.name
+        out = {
+            "run": n.stem, "prefix": n.prefix, "model": n.model, "dataset": n.dataset,
+            "dataset_config": n.dataset_config, "buffer_size": n.buffer_size, "n_epochs": n.n_epochs,
+            "timestamp": n.timestamp.isoformat() if n.timestamp else None, "uid": n.uid,
+            "dialect": n.dialect, "parent": n.parent.stem if n.parent else None,
+            "parent_uid": n.parent.uid if n.parent else None, "guessed": list(n.guessed),
+            "tasks": self.tasks_label, "bytes": self.bytes,
+            "checkpoints": [c.to_json() for c in sorted(self.checkpoints, key=lambda c: _task_order(c.task))],
+        }
+        if self.final_acc is not None:
+            out["final_acc"] = self.final_acc
+        if self.error:
+            out["error"] = self.error
+        return out
+
+
+@dataclass
+class Listing:
+    runs: list[Run]
+    other: list[dict[str, str]]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"runs": [r.to_json() for r in self.runs], "other": self.other}
+
+
+def iter_checkpoint_files(folder: str, recursive: bool = False) -> Iterator[os.DirEntry[str]]:
+    """`.pt` files in `folder` (and its `paused/`), or below it with `recursive`."""
+    try:
+        entries = list(os.scandir(folder))
+    except FileNotFoundError:
+        raise MckptError("no such folder", path=folder) from None
+    except NotADirectoryError:
+        raise MckptError("not a folder", path=folder) from None
+    except PermissionError:
+        raise MckptError("permission denied", path=folder) from None
+    for e in sorted(entries, key=lambda e: e.name):
+        if e.is_dir(follow_symlinks=False):
+            if recursive or e.name == "paused":
+                yield from iter_checkpoint_files(e.path, recursive)
+        elif e.name.endswith(".pt") and e.is_file():
+            yield e
+
+
+def _final_acc(ckpt: Checkpoint) -> dict[str, float | None]:
+    m = ckpt.metrics
+    return {"class_il": m["class_il"].final_avg, "task_il": m["task_il"].final_avg}
+
+
+def scan(paths: Iterable[str], recursive: bool = False, acc: bool = False) -> Listing:
+    """Group the checkpoints under `paths` into runs; unreadable or foreign files go to `other`."""
+    runs: dict[str, Run] = {}
+    other: list[dict[str, str]] = []
+    for folder in paths:
+        if os.path.isfile(folder):
+            files: Iterable[Any] = [_FileEntry(folder)]
+        else:
+            files = iter_checkpoint_files(folder, recursive)
+        for entry in files:
+            st = entry.stat()
+            name = parse_name(entry.path)
+            if name is None or name.dialect == "paused":
+                try:
+                    ckpt = read_checkpoint(entry.path)
+                except MckptError as e:
+                    other.append({"path": entry.path, "reason": e.message})
+                    continue
+                if ckpt.kind != "mammoth" or ckpt.name is None:
+                    what = "a bare backbone" if ckpt.kind == "backbone" else "not a Mammoth checkpoint"
+                    other.append({"path": entry.path, "reason": f"{what} ({ckpt.tensors.count} tensors)"})
+                    continue
+                name = ckpt.name
+                stem = ckpt.args.get("ckpt_name")
+                key = stem if isinstance(stem, str) and parse_name(f"{stem}_0.pt") else name.stem
+            else:
+                key = name.stem
+            run = runs.get(key)
+            if run is None:
+                run = runs[key] = Run(_run_name(name, key))
+            run.checkpoints.append(CheckpointFile(entry.path, name.task, st.st_size, st.st_mtime))
+    if acc:
+        for run in runs.values():
+            try:
+                run.final_acc = _final_acc(read_checkpoint(run.newest.path))
+            except MckptError as e:
+                run.error = e.message
+                other.append({"path": run.newest.path, "reason": e.message})
+    return Listing(sorted(runs.values(), key=SORT_KEYS["started"]), other)
+
+
+def _run_name(name: ParsedName, key: str) -> ParsedName:
+    """The run's identity: a paused file that belongs to a named run takes that run's name."""
+    if name.dialect == "paused" and key != name.stem:
+        parsed = parse_name(f"{key}_0.pt")
+        if parsed is not None:
+            return parsed
+    return name
+
+
+class _FileEntry:
+    """A path given directly on the command line, shaped like an `os.DirEntry`."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.name = os.path.basename(path)
+
+    def stat(self) -> os.stat_result:
+        return os.stat(self.path)
+
+
+SORT_KEYS = {
+    "started": lambda r: r.name.timestamp or datetime.min,
+    "model": lambda r: (r.name.model or "", r.name.timestamp or datetime.min),
+    "dataset": lambda r: (r.name.dataset or "", r.name.timestamp or datetime.min),
+    "size": lambda r: r.bytes,
+    "name": lambda r: r.key,
+    "acc": lambda r: ((r.final_acc or {}).get("class_il") or -1.0),
+}
+
+
+def filter_runs(runs: list[Run], model: str | None = None, dataset: str | None = None) -> list[Run]:
+    def norm(s: str | None) -> str:
+        return (s or "").replace("-", "_").lower()
+
+    return [r for r in runs
+            if (model is None or norm(r.name.model) == norm(model))
+            and (dataset is None or norm(r.name.dataset) == norm(dataset))]

@@ -1,0 +1,1 @@
+"""torch's checkpoint file format: the archive reader, the allow-list unpickler, the writer."""

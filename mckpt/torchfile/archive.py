@@ -1,0 +1,302 @@
+"""Reading torch checkpoints from any byte source without touching tensor bytes.
+
+A `torch.save` file is a zip archive (`<name>/data.pkl` holding the object tree, `<name>/data/<key>`
+holding raw storages) or, for torch < 1.6 and `_use_new_zipfile_serialization=False`, the legacy
+layout (pickles back to back, then the storages). Either way only the index and the pickle are
+read: for a 1 GB checkpoint that is a few kilobytes, which is what makes `inspect` fast and lets
+the same code read from an HTTP range server.
+"""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import CorruptCheckpoint, NotACheckpoint
+from ..io.sources import ByteSource, SourceReader
+from .unpickler import StorageRef, Unpickled, itemsize, safe_loads
+
+MAX_PICKLE_BYTES = 256 << 20  # data.pkl larger than this is refused, so memory stays bounded
+MAX_CENTRAL_DIRECTORY = 64 << 20
+MAX_MEMBERS = 1_000_000
+
+LFS_POINTER = b"version https://git-lfs.github.com/spec/v1"
+_LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
+_EOCD = b"PK\x05\x06"
+_EOCD64_LOCATOR = b"PK\x06\x07"
+_EOCD64 = b"PK\x06\x06"
+_CDH = b"PK\x01\x02"
+_LFH = b"PK\x03\x04"
+
+
+@dataclass(frozen=True)
+class ZipMember:
+    """One record of the zip's central directory."""
+
+    name: str
+    header_offset: int
+    compressed_size: int
+    size: int
+    crc32: int
+    method: int
+
+
+@dataclass(frozen=True)
+class StorageSpan:
+    """Where a storage's raw bytes are in the source: what `convert` copies without decoding."""
+
+    key: str
+    offset: int
+    nbytes: int
+    member: ZipMember | None = None
+
+
+@dataclass
+class Archive:
+    """A checkpoint's index and object tree; tensor bytes stay in the source until asked for."""
+
+    source: ByteSource
+    layout: str  # "zip" or "legacy"
+    unpickled: Unpickled
+    members: list[ZipMember] = field(default_factory=list)
+    prefix: str = ""
+    byteorder: str = "little"
+    warnings: list[str] = field(default_factory=list)
+    _spans: dict[str, StorageSpan] = field(default_factory=dict)
+
+    @property
+    def obj(self) -> Any:
+        return self.unpickled.obj
+
+    @property
+    def storages(self) -> dict[str, StorageRef]:
+        return self.unpickled.storages
+
+    def span(self, key: str) -> StorageSpan:
+        """The byte range of storage `key` (reads one local header for zip archives)."""
+        span = self._spans.get(key)
+        if span is None:
+            raise CorruptCheckpoint(f"storage {key} is missing from the archive", path=self.source.name)
+        if span.member is not None and span.offset < 0:
+            span = StorageSpan(key, data_offset(self.source, span.member), span.nbytes, span.member)
+            self._spans[key] = span
+        return span
+
+
+def _u16(b: bytes, o: int) -> int:
+    return struct.unpack_from("<H", b, o)[0]
+
+
+def _u32(b: bytes, o: int) -> int:
+    return struct.unpack_from("<I", b, o)[0]
+
+
+def _u64(b: bytes, o: int) -> int:
+    return struct.unpack_from("<Q", b, o)[0]
+
+
+def sniff(head: bytes, name: str) -> str:
+    """Say which layout `head` (the first bytes) starts, or raise a helpful NotACheckpoint."""
+    if not head:
+        raise NotACheckpoint("empty file (0 bytes)", path=name)
+    if head.startswith(_LFH) or head.startswith(_EOCD):
+        return "zip"
+    if head.startswith(LFS_POINTER):
+        raise NotACheckpoint(
+            "a Git LFS pointer, not the checkpoint itself",
+            path=name,
+            hint="fetch the real file: `git lfs pull`, or `mckpt fetch` its URL",
+        )
+    if head[:2] == b"\x80\x02" and head[2:3] == b"\x8a":
+        return "legacy"
+    lowered = head[:200].lstrip().lower()
+    if lowered.startswith((b"<!doctype html", b"<html")):
+        raise NotACheckpoint("an HTML page, not a checkpoint (a `blob/` URL instead of `resolve/`?)",
+                             path=name)
+    if head[:1] == b"\x80" and head[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05"):
+        return "pickle"
+    raise NotACheckpoint("not a torch checkpoint (neither a zip archive nor a torch pickle)", path=name)
+
+
+def open_archive(source: ByteSource) -> Archive:
+    """Read the index and the object tree of a checkpoint; raise MckptError on anything odd."""
+    head = source.read_at(0, 512)
+    layout = sniff(head, source.name)
+    if layout == "zip":
+        return _open_zip(source)
+    if layout == "legacy":
+        return _open_legacy(source)
+    reader = SourceReader(source, 0, MAX_PICKLE_BYTES)
+    return Archive(source, "pickle", _load(reader, source.name))
+
+
+def _load(data: Any, name: str, storages: dict[str, StorageRef] | None = None) -> Unpickled:
+    try:
+        return safe_loads(data, storages)
+    except (CorruptCheckpoint, NotACheckpoint) as e:
+        e.path = e.path or name
+        raise
+    except Exception as e:  # UnsafePickle and friends carry no path yet
+        if getattr(e, "path", "x") is None:
+            e.path = name  # type: ignore[attr-defined]
+        raise
+
+
+# ---------------------------------------------------------------------------------------------------
+# zip
+
+
+def _read_central_directory(source: ByteSource) -> list[ZipMember]:
+    name = source.name
+    # The end record is the last 22 bytes unless the zip has a comment (torch writes none), so a
+    # 1 KiB tail finds it in one small read; a remote source pays for every byte asked for.
+    for tail_len in (min(source.size, 1024), min(source.size, 65535 + 22 + 20)):
+        tail = source.read_at(source.size - tail_len, tail_len)
+        pos = tail.rfind(_EOCD)
+        if pos >= 20 or (pos >= 0 and tail_len == source.size):
+            break
+    if pos < 0 or len(tail) - pos < 22:
+        raise CorruptCheckpoint("truncated: the zip's end-of-archive record is missing", path=name)
+    n_entries, cd_size, cd_offset = _u16(tail, pos + 10), _u32(tail, pos + 12), _u32(tail, pos + 16)
+    if 0xFFFF in (n_entries,) or 0xFFFFFFFF in (cd_size, cd_offset):
+        loc = pos - 20
+        if loc < 0 or tail[loc : loc + 4] != _EOCD64_LOCATOR:
+            raise CorruptCheckpoint("truncated: the zip64 locator is missing", path=name)
+        eocd64_offset = _u64(tail, loc + 8)
+        rec = source.read_at(eocd64_offset, 56)
+        if len(rec) < 56 or rec[:4] != _EOCD64:
+            raise CorruptCheckpoint("the zip64 end-of-archive record is damaged", path=name)
+        n_entries, cd_size, cd_offset = _u64(rec, 32), _u64(rec, 40), _u64(rec, 48)
+    if n_entries > MAX_MEMBERS or cd_size > MAX_CENTRAL_DIRECTORY:
+        raise CorruptCheckpoint(f"implausible zip index ({n_entries} entries, {cd_size} bytes)", path=name)
+    if cd_offset + cd_size > source.size:
+        raise CorruptCheckpoint("truncated: the zip index points past the end of the file", path=name)
+    cd = source.read_at(cd_offset, cd_size)
+    members: list[ZipMember] = []
+    o = 0
+    for _ in range(n_entries):
+        if cd[o : o + 4] != _CDH or o + 46 > len(cd):
+            raise CorruptCheckpoint("the zip index is damaged", path=name)
+        method, crc = _u16(cd, o + 10), _u32(cd, o + 16)
+        csize, usize = _u32(cd, o + 20), _u32(cd, o + 24)
+        nlen, elen, clen = _u16(cd, o + 28), _u16(cd, o + 30), _u16(cd, o + 32)
+        lho = _u32(cd, o + 42)
+        fname = cd[o + 46 : o + 46 + nlen].decode("utf-8", "replace")
+        extra = cd[o + 46 + nlen : o + 46 + nlen + elen]
+        if 0xFFFFFFFF in (csize, usize, lho):
+            usize, csize, lho = _zip64_extra(extra, usize, csize, lho)
+        members.append(ZipMember(fname, lho, csize, usize, crc, method))
+        o += 46 + nlen + elen + clen
+    return members
+
+
+def _zip64_extra(extra: bytes, usize: int, csize: int, lho: int) -> tuple[int, int, int]:
+    i = 0
+    while i + 4 <= len(extra):
+        tag, ln = _u16(extra, i), _u16(extra, i + 2)
+        if tag == 1:
+            vals = list(struct.unpack_from(f"<{ln // 8}Q", extra, i + 4))
+            if usize == 0xFFFFFFFF and vals:
+                usize = vals.pop(0)
+            if csize == 0xFFFFFFFF and vals:
+                csize = vals.pop(0)
+            if lho == 0xFFFFFFFF and vals:
+                lho = vals.pop(0)
+            break
+        i += 4 + ln
+    return usize, csize, lho
+
+
+def data_offset(source: ByteSource, m: ZipMember) -> int:
+    """Where member `m`'s bytes start (after its local header), checked against the file size."""
+    hdr = source.read_at(m.header_offset, 30)
+    if len(hdr) < 30 or hdr[:4] != _LFH:
+        raise CorruptCheckpoint(f"the record of {m.name} is damaged or truncated", path=source.name)
+    start = m.header_offset + 30 + _u16(hdr, 26) + _u16(hdr, 28)
+    if start + m.compressed_size > source.size:
+        raise CorruptCheckpoint(f"truncated: {m.name} runs past the end of the file", path=source.name)
+    return start
+
+
+def read_member(source: ByteSource, m: ZipMember, limit: int = MAX_PICKLE_BYTES) -> bytes:
+    """The uncompressed bytes of a (small) member, refusing anything over `limit`."""
+    if m.size > limit or m.compressed_size > limit:
+        raise CorruptCheckpoint(f"{m.name} is {m.size} bytes, over the {limit} byte limit", path=source.name)
+    raw = source.read_at(data_offset(source, m), m.compressed_size)
+    if m.method == 0:
+        data = raw
+    elif m.method == 8:
+        d = zlib.decompressobj(-15)
+        data = d.decompress(raw, limit + 1)
+        if len(data) > limit:
+            raise CorruptCheckpoint(f"{m.name} inflates past the byte limit", path=source.name)
+    else:
+        raise CorruptCheckpoint(f"{m.name} uses zip compression method {m.method}", path=source.name)
+    if zlib.crc32(data) != m.crc32:
+        raise CorruptCheckpoint(f"{m.name} fails its CRC check (damaged file)", path=source.name)
+    return data
+
+
+def _open_zip(source: ByteSource) -> Archive:
+    members = _read_central_directory(source)
+    pkl = next((m for m in members if m.name.endswith("data.pkl") and m.name.count("/") <= 1), None)
+    if pkl is None:
+        raise NotACheckpoint("a zip file, but not a torch checkpoint (no data.pkl inside)", path=source.name)
+    prefix = pkl.name[: -len("data.pkl")]
+    unpickled = _load(read_member(source, pkl), source.name)
+    arch = Archive(source, "zip", unpickled, members, prefix)
+    by_name = {m.name: m for m in members}
+    bo = by_name.get(prefix + "byteorder")
+    if bo is not None and bo.size < 16:
+        arch.byteorder = read_member(source, bo).decode("ascii", "replace").strip() or "little"
+    for key, ref in unpickled.storages.items():
+        m = by_name.get(f"{prefix}data/{key}")
+        if m is None:
+            arch.warnings.append(f"storage {key} is listed in the pickle but missing from the archive")
+            continue
+        if m.size < ref.nbytes:
+            arch.warnings.append(f"storage {key} holds {m.size} bytes, fewer than its {ref.nbytes}")
+        arch._spans[key] = StorageSpan(key, -1, m.size, m)
+    last_end = max((m.header_offset + 30 + len(m.name) + m.compressed_size for m in members), default=0)
+    if last_end > source.size:
+        raise CorruptCheckpoint("truncated: the archive's records run past the end of the file",
+                                path=source.name)
+    return arch
+
+
+# ---------------------------------------------------------------------------------------------------
+# legacy (torch < 1.6) layout
+
+
+def _open_legacy(source: ByteSource) -> Archive:
+    name = source.name
+    reader = SourceReader(source, 0, MAX_PICKLE_BYTES)
+    magic = _load(reader, name).obj
+    if magic != _LEGACY_MAGIC:
+        raise NotACheckpoint("a pickle, but not a torch checkpoint (wrong magic number)", path=name)
+    protocol = _load(reader, name).obj
+    if protocol != 1001:
+        raise CorruptCheckpoint(f"unsupported legacy torch protocol {protocol!r}", path=name)
+    sys_info = _load(reader, name).obj
+    little = not isinstance(sys_info, dict) or sys_info.get("little_endian", True)
+    main = _load(reader, name, {})
+    keys = _load(reader, name).obj
+    if not isinstance(keys, list):
+        raise CorruptCheckpoint("the legacy storage list is damaged", path=name)
+    arch = Archive(source, "legacy", main, byteorder="little" if little else "big")
+    pos = reader.pos
+    for key in keys:
+        key = str(key)
+        ref = main.storages.get(key)
+        hdr = source.read_at(pos, 8)
+        if len(hdr) < 8:
+            raise CorruptCheckpoint(f"truncated: storage {key} is missing its header", path=name)
+        numel = struct.unpack("<q" if little else ">q", hdr)[0]
+        nbytes = numel * itemsize(ref.dtype if ref else "uint8")
+        if numel < 0 or pos + 8 + nbytes > source.size:
+            raise CorruptCheckpoint(f"truncated: storage {key} runs past the end of the file", path=name)
+        arch._spans[key] = StorageSpan(key, pos + 8, nbytes)
+        pos += 8 + nbytes
+    return arch

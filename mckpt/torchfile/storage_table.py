@@ -1,0 +1,111 @@
+"""The storages of a file being converted, and the object tree rebuilt to point at them.
+
+Every tensor of the new file refers to a storage of the new archive; each such storage is made of
+byte ranges of the input files. Building the tree and the table together keeps shared storages
+shared (Mammoth's aliases) and copies each source storage once.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Any
+
+from ..errors import CorruptCheckpoint
+from .archive import Archive
+from .archive_writer import ByteRange, StorageRecord
+from .torch_pickle import UnwritableValue
+from .unpickler import NdArray, Placeholder, StateDict, StorageRef, TensorRef
+
+
+class StorageTable:
+    """Numbers the new file's storages and remembers which source bytes make each one."""
+
+    def __init__(self) -> None:
+        self.records: list[StorageRecord] = []
+        self._whole: dict[tuple[str, str, str], StorageRef] = {}
+
+    def byte_range(self, archive: Archive, ref: StorageRef, byte_offset: int, nbytes: int) -> ByteRange:
+        span = archive.span(ref.key)
+        member = span.member
+        if member is not None and member.method != 0:
+            raise CorruptCheckpoint(f"storage {ref.key} is compressed inside the zip; torch never writes "
+                                    "that, so the file was repacked", path=archive.source.name)
+        if byte_offset + nbytes > span.nbytes:
+            raise CorruptCheckpoint(f"storage {ref.key} holds {span.nbytes} bytes, fewer than its tensors "
+                                    "need",
+                                    path=archive.source.name)
+        whole = member is not None and byte_offset == 0 and nbytes == member.size
+        return ByteRange(archive.source.name, span.offset + byte_offset, nbytes,
+                         member.crc32 if whole and member else None)
+
+    def whole(self, archive: Archive, ref: StorageRef, location: str | None = None) -> StorageRef:
+        """The whole of a source storage, copied once however many tensors use it."""
+        loc = location or ref.location
+        k = (archive.source.name, ref.key, loc)
+        new = self._whole.get(k)
+        if new is None:
+            whole = self.byte_range(archive, ref, 0, ref.nbytes)
+            new = self.assembled(ref.dtype, ref.numel, loc, [(0, whole)])
+            self._whole[k] = new
+        return new
+
+    def assembled(self, dtype: str, numel: int, location: str, ranges: list[tuple[int, ByteRange]]
+                  ) -> StorageRef:
+        new = StorageRef(str(len(self.records)), dtype, numel, location)
+        self.records.append(StorageRecord(new.key, new.nbytes, ranges))
+        return new
+
+
+def retensor(t: TensorRef, storage: StorageRef) -> TensorRef:
+    return TensorRef(storage, t.offset, t.shape, t.stride, t.requires_grad, t.dtype)
+
+
+def rebuild(value: Any, path: str, archive: Archive, table: StorageTable, location: str | None = None) -> Any:
+    """A copy of a read tree that the safe layout can hold: namespaces become dicts, numpy arrays
+    lists, tensors point at the new file's storages. Anything else (an unknown pickled object) is
+    refused with its path instead of being dropped or guessed at."""
+    if isinstance(value, TensorRef):
+        return retensor(value, table.whole(archive, value.storage, location))
+    if isinstance(value, NdArray):
+        if value.value is None:
+            raise UnwritableValue(f"{path} is a numpy array of a dtype mckpt cannot decode")
+        return value.value
+    if isinstance(value, Placeholder):
+        raise UnwritableValue(f"{path} is a pickled {value.qualname} object, which a safe checkpoint "
+                              "cannot hold", hint="only Mammoth's Buffer is turned into tensors")
+    if isinstance(value, StateDict | OrderedDict):
+        out: Any = StateDict()
+        if "_metadata" in vars(value):
+            out._metadata = value._metadata
+    elif isinstance(value, dict):  # plain dicts and argparse namespaces
+        out = {}
+    elif isinstance(value, list | tuple):
+        items = [rebuild(v, f"{path}[{i}]", archive, table, location) for i, v in enumerate(value)]
+        return items if isinstance(value, list) else tuple(items)
+    elif isinstance(value, bool | int | float | str) or value is None:
+        return value
+    else:
+        raise UnwritableValue(f"{path} is a {type(value).__name__}, which a safe checkpoint cannot hold")
+    for k, v in value.items():
+        out[k] = rebuild(v, f"{path}.{k}" if path else str(k), archive, table, location)
+    return out
+
+
+def alias_pairs(sd: dict[str, Any]) -> list[tuple[str, str]]:
+    first: dict[str, str] = {}
+    pairs = []
+    for k, t in sd.items():
+        if isinstance(t, TensorRef):
+            owner = first.setdefault(t.storage.key, k)
+            if owner != k:
+                pairs.append((k, owner))
+    return pairs
+
+
+def own_storage(sd: dict[str, Any], aliased: list[tuple[str, str]], source_of: dict[str, str]
+                 ) -> list[tuple[str, str]]:
+    """(key, source key) for the keys that own a storage, i.e. are not an alias of an earlier key."""
+    shared = {k for k, _ in aliased}
+    return [(k, source_of[k]) for k, v in sd.items() if isinstance(v, TensorRef) and k not in shared]
+
+

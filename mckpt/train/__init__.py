@@ -1,0 +1,1 @@
+"""Running Mammoth: finding the checkout, save (train with checkpoints) and load (resume)."""

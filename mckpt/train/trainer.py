@@ -1,0 +1,296 @@
+"""Running Mammoth as a child process: live output, Ctrl-C forwarding, and what it wrote.
+
+Training runs for hours, so the wrapper must not get in the way: a stream that is a terminal is
+inherited as is (colours, progress bars), a stream that is a pipe or a file is relayed byte for byte
+as it arrives and scanned for Mammoth's log lines. Mammoth runs in its own process group, so a
+Ctrl-C reaches mckpt only; mckpt forwards exactly one SIGINT (Mammoth then writes
+`checkpoints/paused/<uuid>.pt` and exits), and a second Ctrl-C kills the group. The checkpoints the
+run wrote are found by comparing the checkpoint folder before and after, plus the paths Mammoth
+logs (`Checkpoint for task N saved at <path>`), and the run's name from `Saving checkpoint into:`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import selectors
+import signal
+import subprocess
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+from ..errors import MckptError
+from ..model.names import Task, parse_name
+from ..model.runs import iter_checkpoint_files
+
+_ANSI = re.compile(rb"\x1b\[[0-9;?]*[A-Za-z]")
+_RUN_NAME = re.compile(r"Saving checkpoint into:\s*(\S+)")
+_SAVED_AT = re.compile(r"saved at (\S+)")
+_MARKER = re.compile(rb"Saving checkpoint into|saved at")
+_CHUNK = 1 << 16
+
+
+@dataclass(frozen=True)
+class WrittenCheckpoint:
+    path: str
+    task: Task | None
+    bytes: int
+
+    @property
+    def paused(self) -> bool:
+        return self.task == "paused"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"path": self.path, "task": self.task, "bytes": self.bytes, "paused": self.paused}
+
+
+@dataclass
+class TrainingResult:
+    """How the child ended and what it left in the checkpoint folder."""
+
+    exit_code: int
+    interrupted: bool = False  # mckpt forwarded a Ctrl-C / SIGTERM
+    killed: bool = False  # a second Ctrl-C killed it
+    run_name: str | None = None  # from Mammoth's `Saving checkpoint into:` line
+    written: list[WrittenCheckpoint] = field(default_factory=list)
+
+    @property
+    def paused(self) -> list[WrittenCheckpoint]:
+        return [w for w in self.written if w.paused]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "exit_code": self.exit_code,
+            "interrupted": self.interrupted,
+            "killed": self.killed,
+            "run": self.run_name,
+            "written": [w.to_json() for w in self.written],
+        }
+
+
+Snapshot = dict[str, tuple[int, int]]
+
+
+def snapshot(folder: Path) -> Snapshot:
+    """Each `.pt` file under `folder` (and `paused/`) with its mtime and size."""
+    if not folder.is_dir():
+        return {}
+    out: Snapshot = {}
+    for entry in iter_checkpoint_files(str(folder)):
+        st = entry.stat()
+        out[os.path.abspath(entry.path)] = (st.st_mtime_ns, st.st_size)
+    return out
+
+
+def written_files(before: Snapshot, after: Snapshot, logged: list[str]) -> list[WrittenCheckpoint]:
+    """Files new or changed since `before`, plus existing files Mammoth said it saved."""
+    paths = [p for p, stamp in after.items() if before.get(p) != stamp]
+    for p in logged:
+        full = os.path.abspath(p if p.endswith(".pt") else p + ".pt")
+        if os.path.isfile(full) and full not in paths:
+            paths.append(full)
+    out = []
+    for p in sorted(paths, key=lambda p: (os.path.getmtime(p) if os.path.exists(p) else 0, p)):
+        name = parse_name(p)
+        size = os.path.getsize(p) if os.path.exists(p) else 0
+        out.append(WrittenCheckpoint(p, name.task if name else None, size))
+    return out
+
+
+class _LogScanner:
+    """Collects the run name and saved paths from Mammoth's output lines (any stream)."""
+
+    def __init__(self) -> None:
+        self.run_name: str | None = None
+        self.saved: list[str] = []
+
+    def feed_line(self, raw: bytes) -> None:
+        line = _ANSI.sub(b"", raw).decode("utf-8", "replace")
+        if m := _RUN_NAME.search(line):
+            self.run_name = m[1]
+        if m := _SAVED_AT.search(line):
+            self.saved.append(m[1])
+
+
+def _writer(stream: TextIO) -> Callable[[bytes], None]:
+    """Write raw bytes to a stream: straight to its fd when it has one, so nothing is re-encoded."""
+    try:
+        fd = stream.fileno()
+    except (AttributeError, OSError, ValueError):
+
+        def write_text(data: bytes) -> None:
+            stream.write(data.decode("utf-8", "replace"))
+            stream.flush()
+
+        return write_text
+    stream.flush()
+
+    def write_fd(data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            n = os.write(fd, view)
+            view = view[n:]
+
+    return write_fd
+
+
+class _Relay:
+    """One pipe copied to one stream as bytes arrive, its lines looked at only near a marker.
+
+    Progress bars print millions of lines: splitting each one in Python would slow training's
+    output down, while one C-level search per read block costs next to nothing.
+    """
+
+    def __init__(self, fd: int, write: Callable[[bytes], None], scanner: _LogScanner) -> None:
+        self.fd, self.write, self.scanner = fd, write, scanner
+        self.tail = b""  # the unfinished last line
+
+    def pump(self) -> bool:
+        """Move one block; False at the end of the stream."""
+        chunk = os.read(self.fd, _CHUNK)
+        if not chunk:
+            if self.tail:
+                self.scanner.feed_line(self.tail)
+            os.close(self.fd)
+            return False
+        try:
+            self.write(chunk)
+        except OSError:
+            self.write = _discard  # the reader went away; keep draining so Mammoth is never blocked
+        block = self.tail + chunk if self.tail else chunk
+        cut = max(block.rfind(b"\n"), block.rfind(b"\r")) + 1
+        complete, self.tail = block[:cut], block[cut:][-_CHUNK:]
+        if _MARKER.search(complete):
+            for line in re.split(rb"[\r\n]", complete):
+                self.scanner.feed_line(line)
+        return True
+
+
+def _pump(relays: list[_Relay]) -> None:
+    """Relay every pipe until all are closed, in this (the main) thread, so signals still land."""
+    with selectors.DefaultSelector() as sel:
+        for relay in relays:
+            sel.register(relay.fd, selectors.EVENT_READ, relay)
+        while sel.get_map():
+            for key, _ in sel.select():
+                if not key.data.pump():
+                    sel.unregister(key.fileobj)
+
+
+def _discard(data: bytes) -> None:
+    return None
+
+
+def _is_terminal(stream: TextIO) -> bool:
+    try:
+        return os.isatty(stream.fileno())
+    except (AttributeError, OSError, ValueError):
+        return False
+
+
+class _Forwarder:
+    """Signal handler: the first Ctrl-C/SIGTERM goes to Mammoth, a second kills its process group.
+
+    Installed before Mammoth starts, so a Ctrl-C in between is not lost: it is sent on start.
+    """
+
+    def __init__(self, result: TrainingResult, notify: Callable[[str], None]) -> None:
+        self.result, self.notify = result, notify
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.pending: int | None = None
+
+    def __call__(self, signum: int, frame: object) -> None:
+        if not self.result.interrupted:
+            self.result.interrupted = True
+            self.notify(
+                "asking Mammoth to save a paused checkpoint and stop "
+                "(Ctrl-C again to stop it at once, without saving)"
+            )
+            if self.proc is None:
+                self.pending = signum
+            else:
+                self.proc.send_signal(signum)
+        elif not self.result.killed and self.proc is not None:
+            self.result.killed = True
+            self.notify("stopping Mammoth now")
+            os.killpg(self.proc.pid, signal.SIGKILL)
+
+    def attach(self, proc: subprocess.Popen[bytes]) -> None:
+        self.proc = proc
+        if self.pending is not None:
+            proc.send_signal(self.pending)
+
+
+def _target(stream: TextIO) -> int:
+    """A terminal is handed to Mammoth as is (colours, progress bars); anything else is relayed."""
+    return stream.fileno() if _is_terminal(stream) else subprocess.PIPE
+
+
+def _start(
+    command: list[str], cwd: Path, env: Mapping[str, str] | None, stdout: TextIO, stderr: TextIO
+) -> subprocess.Popen[bytes]:
+    """Mammoth in its own process group (a terminal's Ctrl-C reaches only mckpt), unbuffered."""
+    group: dict[str, Any] = (
+        {"process_group": 0} if sys.version_info >= (3, 11) else {"preexec_fn": os.setpgrp}
+    )
+    try:
+        return subprocess.Popen(
+            command,
+            cwd=cwd,
+            env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
+            stdin=subprocess.DEVNULL,
+            stdout=_target(stdout),
+            stderr=_target(stderr),
+            **group,
+        )
+    except OSError as e:
+        raise MckptError(
+            f"cannot start Mammoth: {e.strerror or e}",
+            path=command[0],
+            hint="check --python / MAMMOTH_PYTHON",
+        ) from None
+
+
+def run_mammoth(
+    command: list[str],
+    cwd: Path,
+    watch: Path,
+    env: Mapping[str, str] | None = None,
+    *,
+    stdout: TextIO | None = None,
+    stderr: TextIO | None = None,
+    notify: Callable[[str], None] | None = None,
+) -> TrainingResult:
+    """Run `command` in `cwd` until it ends; `watch` is the checkpoint folder to compare.
+
+    `notify` receives mckpt's own messages (the Ctrl-C notices) so the caller chooses where they go.
+    """
+    stdout = stdout or sys.stdout
+    stderr = stderr or sys.stderr
+    before = snapshot(watch)
+    scanner = _LogScanner()
+    for stream in (stdout, stderr):
+        stream.flush()  # what mckpt printed comes before what Mammoth prints
+    result = TrainingResult(exit_code=0)
+    forward = _Forwarder(result, notify or (lambda msg: print(f"mckpt: {msg}", file=sys.stderr, flush=True)))
+    previous = {s: signal.signal(s, forward) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        proc = _start(command, cwd, env, stdout, stderr)
+        forward.attach(proc)
+        relays = []
+        for pipe, stream in ((proc.stdout, stdout), (proc.stderr, stderr)):
+            if pipe is not None:
+                relays.append(_Relay(os.dup(pipe.fileno()), _writer(stream), scanner))
+                pipe.close()
+        _pump(relays)
+        code = proc.wait()
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+    result.exit_code = code if code >= 0 else 128 - code
+    result.run_name = scanner.run_name
+    result.written = written_files(before, snapshot(watch), [os.path.join(cwd, p) for p in scanner.saved])
+    return result

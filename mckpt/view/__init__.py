@@ -1,0 +1,1 @@
+"""The output layer: one Output object (Rich, plain text, JSON, tabulate) and the renderers."""

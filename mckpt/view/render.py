@@ -1,0 +1,255 @@
+"""Human views of the library's objects (inspect, list), written against the Output layer.
+
+They build rows and cells; `Output` decides between Rich, plain text and tabulate formats, so the
+same view serves a terminal, a pipe and `--format latex` for a paper.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from ..model.checkpoint import Checkpoint, to_plain
+from ..model.runs import Listing
+from .output import Output, human_bytes, human_count
+
+ARG_GROUPS: list[tuple[str, tuple[str, ...]]] = [
+    ("experiment", ("model", "dataset", "dataset_config", "backbone", "model_config", "n_epochs", "joint",
+                    "seed", "permute_classes", "label_perc", "validation", "num_classes", "buffer_size")),
+    ("optimisation", ("lr", "optimizer", "optim_wd", "optim_mom", "optim_nesterov", "batch_size",
+                      "minibatch_size", "lr_scheduler", "lr_milestones", "sched_multistep_lr_gamma",
+                      "alpha", "beta")),
+    ("checkpointing", ("savecheck", "loadcheck", "ckpt_name", "ckpt_name_replace", "start_from",
+                       "stop_after", "save_checkpoint_mode", "save_after_interrupt")),
+    ("run", ("conf_jobnum", "conf_timestamp", "conf_host", "conf_git_hash", "conf_git_commit", "device",
+             "distributed", "num_workers", "nowand", "wandb_entity", "wandb_project", "wandb_name",
+             "notes", "non_verbose", "disable_log", "debug_mode", "base_path", "job_number")),
+]
+FOLD = 72
+
+
+def _fmt_value(v: Any) -> str:
+    v = to_plain(v)
+    text = "None" if v is None else (str(v) if not isinstance(v, list | dict) else _compact(v))
+    return text if len(text) <= FOLD else text[: FOLD - 1] + "…"
+
+
+def _compact(v: Any) -> str:
+    import json
+
+    return json.dumps(v, separators=(",", ":"), default=str)
+
+
+def group_args(args: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """(group, name, value) rows: known groups in order, the rest under `model/other`."""
+    rows: list[tuple[str, str, str]] = []
+    seen: set[str] = set()
+    for group, names in ARG_GROUPS:
+        for n in names:
+            if n in args:
+                rows.append((group, n, _fmt_value(args[n])))
+                seen.add(n)
+    for n in sorted(args):
+        if n not in seen:
+            rows.append(("other", n, _fmt_value(args[n])))
+    return rows
+
+
+SUMMARY_GROUPS = ("experiment", "optimisation", "checkpointing")
+
+
+def render_args(out: Output, args: dict[str, Any], *, summary: bool = False) -> None:
+    """All args grouped; with `summary`, the run/other groups fold into one line (see --args-only)."""
+    rows = group_args(args)
+    if not rows:
+        out.line("(no args)")
+        return
+    shown = [r for r in rows if r[0] in SUMMARY_GROUPS] if summary else rows
+    out.table(["group", "arg", "value"], [list(r) for r in shown], title=f"Args ({len(args)})")
+    if len(shown) < len(rows):
+        out.line(f"  … {len(rows) - len(shown)} more (run bookkeeping and model options): mckpt inspect --args-only",
+                 style="dim")
+
+
+def _acc_style(x: float | None) -> str | None:
+    if x is None:
+        return None
+    return "green" if x >= 80 else "yellow" if x >= 50 else "red"
+
+
+def _pct(x: float | None) -> str:
+    return "-" if x is None else f"{x:.2f}"
+
+
+def render_matrix(out: Output, title: str, matrix: Sequence[Sequence[float]]) -> None:
+    if not matrix:
+        return
+    n = max(len(r) for r in matrix)
+    headers = ["after", *[f"T{i + 1}" for i in range(n)], "avg"]
+    rows, styles = [], []
+    for t, row in enumerate(matrix):
+        avg = sum(row) / len(row) if row else None
+        cells = [f"task {t + 1}", *[_pct(x) for x in row], *([""] * (n - len(row))), _pct(avg)]
+        rows.append(cells)
+        styles.append([None, *[_acc_style(x) for x in row], *([None] * (n - len(row))), "bold"])
+    out.table(headers, rows, title=title, styles=styles, justify=["left", *["right"] * (n + 1)])
+
+
+def render_checkpoint(out: Output, ck: Checkpoint, *, tensors: bool = False) -> None:
+    """The full `inspect` view."""
+    kind = {"mammoth": "Mammoth checkpoint", "backbone": "bare backbone", "other": "torch file"}[ck.kind]
+    out.fields([
+        ("file", ck.path),
+        ("kind", f"{kind}" + (f" ({ck.format})" if ck.format and ck.kind == "mammoth" else "")),
+        ("size", human_bytes(ck.size)),
+        *([("layout", "legacy torch format (torch < 1.6)")] if ck.layout == "legacy" else []),
+    ], title="Checkpoint")
+    n = ck.name
+    a = ck.args
+    if ck.kind == "mammoth":
+        ident = [
+            ("model", a.get("model") or (n and n.model) or "-"),
+            ("dataset", a.get("dataset") or (n and n.dataset) or "-"),
+            ("config", a.get("dataset_config") or (n and n.dataset_config) or "-"),
+            ("buffer", a.get("buffer_size", n.buffer_size if n else None) or 0),
+            ("epochs", a.get("n_epochs", n.n_epochs if n else "-")),
+            ("started", (n.timestamp.isoformat(sep=" ") if n and n.timestamp else a.get("conf_timestamp", "-"))),
+            ("uid", (n.uid if n and n.uid else str(a.get("conf_jobnum") or "-").split("-")[0])),
+            ("task", n.task if n else "-"),
+            ("tasks done", ck.tasks_done),
+        ]
+        if n is not None:
+            ident.append(("name dialect", n.dialect + (f" (guessed: {', '.join(n.guessed)})" if n.guessed else "")))
+            if n.lineage:
+                ident.append(("resumed from", " → ".join(n.lineage)))
+        if isinstance(a.get("loadcheck"), str):
+            ident.append(("loaded from", a["loadcheck"]))
+        out.fields(ident, title="Run")
+        render_args(out, a, summary=True)
+        if ck.class_il:
+            render_matrix(out, "Class-IL accuracy (%)", ck.class_il)
+            render_matrix(out, "Task-IL accuracy (%)", ck.task_il)
+            m = ck.metrics
+            rows = [[label, _pct(mm.final_avg), _pct(mm.forgetting), _pct(mm.bwt)]
+                    for label, mm in (("class-IL", m["class_il"]), ("task-IL", m["task_il"]))]
+            out.table(["setting", "final avg", "forgetting", "BWT"], rows, title="Metrics",
+                      justify=["left", "right", "right", "right"])
+        else:
+            out.heading("Results")
+            out.line("  no task finished yet")
+    render_tensor_summary(out, ck)
+    if tensors:
+        render_tensor_list(out, ck)
+    if ck.kind == "mammoth":
+        render_training_state(out, ck)
+    if ck.warnings:
+        out.heading("Warnings")
+        for w in ck.warnings:
+            out.line(f"  ! {w}", style="yellow")
+
+
+def render_tensor_summary(out: Output, ck: Checkpoint) -> None:
+    t = ck.tensors
+    aliases = sum(1 for x in t.tensors if x.alias_of)
+    dtypes = ", ".join(f"{k} ×{v}" for k, v in t.dtypes.items()) or "-"
+    out.fields([
+        ("tensors", f"{t.count}" + (f" ({aliases} aliases)" if aliases else "")),
+        ("storages", t.storages),
+        ("parameters", f"{human_count(t.parameters)} ({t.parameters:,})"),
+        ("bytes", human_bytes(t.bytes)),
+        ("dtypes", dtypes),
+    ], title="Model tensors" if ck.kind == "mammoth" else "Tensors")
+    if t.modules and len(t.modules) > 1:
+        rows = [[m["name"], m["tensors"], human_count(m["parameters"]),
+                 f"{m['aliases']} aliases" if m["aliases"] else ""] for m in t.modules[:40]]
+        out.table(["module", "tensors", "params", ""], rows, justify=["left", "right", "right", "left"])
+        if len(t.modules) > 40:
+            out.line(f"  … {len(t.modules) - 40} more modules (--tensors lists every tensor)")
+
+
+def render_tensor_list(out: Output, ck: Checkpoint) -> None:
+    rows = [[x.name, x.dtype, "×".join(map(str, x.shape)) or "scalar", f"{x.parameters:,}",
+             f"= {x.alias_of}" if x.alias_of else ""] for x in ck.tensors.tensors]
+    out.table(["name", "dtype", "shape", "params", "alias of"], rows, title="Tensors",
+              justify=["left", "left", "left", "right", "left"])
+
+
+def render_training_state(out: Output, ck: Checkpoint) -> None:
+    o, s, b = ck.optimizer, ck.scheduler, ck.buffer
+    pairs: list[tuple[str, Any]] = []
+    if o is None:
+        pairs.append(("optimizer", "none"))
+    else:
+        groups = o.get("param_groups") or []
+        g0 = groups[0] if groups else {}
+        hp = ", ".join(f"{k} {to_plain(g0[k])}" for k in ("lr", "momentum", "betas", "weight_decay", "nesterov")
+                       if k in g0)
+        pairs.append(("optimizer", f"{o.get('type') or 'unknown'} · {len(groups)} group(s) · {hp}"))
+        pairs.append(("optimizer state", f"{o.get('state_entries', 0)} entries"
+                      + (f" ({', '.join(o['state_keys'])})" if o.get("state_keys") else "")
+                      + f" · {human_bytes(o.get('state_bytes', 0))}"))
+    if s is None:
+        pairs.append(("scheduler", "none"))
+    else:
+        detail = ", ".join(f"{k} {_fmt_value(v)}" for k, v in s.items() if k != "type")
+        pairs.append(("scheduler", f"{s.get('type') or 'unknown'} · {detail}"))
+    if b is None:
+        pairs.append(("buffer", "none"))
+    else:
+        ts = ", ".join(f"{k} {v['dtype']}[{','.join(map(str, v['shape']))}]" for k, v in b["tensors"].items())
+        head = b.get("class") or "dict"
+        pairs.append(("buffer", f"{head} · size {b.get('size') if b.get('size') is not None else '?'}"
+                      + (f" · seen {b['seen']}" if b.get("seen") is not None else "")
+                      + f" · {human_bytes(b.get('bytes'))}"))
+        if ts:
+            pairs.append(("buffer tensors", ts))
+    out.fields(pairs, title="Training state")
+
+
+def render_listing(out: Output, listing: Listing, *, acc: bool = False) -> None:
+    runs = listing.runs
+    if not runs and not listing.other:
+        out.line("no checkpoints found")
+        return
+    has_prefix = any(r.name.prefix and not r.name.parent for r in runs)
+    has_parent = any(r.name.parent for r in runs)
+    headers = ["uid", "model", "dataset", "config", "buffer", "epochs", "started", "tasks", "size"]
+    justify = ["left"] * 4 + ["right", "right", "left", "left", "right"]
+    if has_prefix:
+        headers.insert(1, "prefix")
+        justify.insert(1, "left")
+    if acc:
+        headers += ["class-IL", "task-IL"]
+        justify += ["right", "right"]
+    if has_parent:
+        headers.append("resumed from")
+        justify.append("left")
+    rows, styles = [], []
+    for r in runs:
+        n = r.name
+        row: list[Any] = [
+            n.uid or "-", (n.model or "?") + ("?" if "model" in n.guessed else ""), n.dataset or "?",
+            n.dataset_config or "-", n.buffer_size if n.buffer_size is not None else "-",
+            n.n_epochs if n.n_epochs is not None else "-",
+            n.timestamp.strftime("%Y-%m-%d %H:%M") if n.timestamp else "-", r.tasks_label,
+            human_bytes(r.bytes),
+        ]
+        st: list[str | None] = ["cyan", "bold", None, "dim", None, None, "dim", None, None]
+        if has_prefix:
+            row.insert(1, n.prefix if n.prefix and not n.parent else "")
+            st.insert(1, "dim")
+        if acc:
+            fa = r.final_acc or {}
+            row += [_pct(fa.get("class_il")), _pct(fa.get("task_il"))]
+            st += [_acc_style(fa.get("class_il")), _acc_style(fa.get("task_il"))]
+        if has_parent:
+            row.append(n.parent.uid or n.parent.stem if n.parent else "")
+            st.append("magenta")
+        rows.append(row)
+        styles.append(st)
+    if rows:
+        out.table(headers, rows, styles=styles, justify=justify, title=f"{len(runs)} run(s)")
+    if listing.other:
+        out.heading(f"{len(listing.other)} other file(s)")
+        for o in listing.other:
+            out.line(f"  {o['path']}: {o['reason']}", style="yellow")
