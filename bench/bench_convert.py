@@ -20,8 +20,9 @@ import os
 import statistics
 import subprocess
 import sys
-import time
 from pathlib import Path
+
+from timing import measure_peak
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -68,16 +69,9 @@ with open(dst, "wb") as f:
 
 
 def run(cmd: list[str]) -> tuple[float, int]:
-    """Wall seconds and peak RSS (bytes, the child and what it waited for) of one process."""
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    start = time.perf_counter()
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL)
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - start
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode != 0:
-        raise SystemExit(f"failed ({proc.returncode}): {' '.join(cmd)}")
-    return wall, usage.ru_maxrss * 1024
+    """Wall seconds and peak RSS (bytes) of one process running this checkout."""
+    sample = measure_peak(cmd, {**os.environ, "PYTHONPATH": str(REPO)})
+    return sample.wall, int(sample.peak_rss_mib * 1024 * 1024)
 
 
 def main() -> None:

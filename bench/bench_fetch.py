@@ -23,19 +23,15 @@ import sys
 import time
 from pathlib import Path
 
+from timing import measure_peak
+
 REPO = Path(__file__).resolve().parents[1]
 
 
 def run(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, float]:
     """(wall seconds, peak RSS MiB) of one child process."""
-    t = time.perf_counter()
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL)
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - t
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode != 0:
-        raise SystemExit(f"{cmd[0]} failed with exit code {proc.returncode}")
-    return wall, usage.ru_maxrss / 1024
+    sample = measure_peak(cmd, env)
+    return sample.wall, sample.peak_rss_mib
 
 
 def free_port() -> int:
