@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, TextIO
 
@@ -80,8 +80,12 @@ class Output:
 
     def table(self, headers: Sequence[str], rows: Sequence[Sequence[Any]], *, title: str | None = None,
               styles: Sequence[Sequence[str | None]] | None = None,
-              justify: Sequence[str] | None = None) -> None:
-        """A table: Rich with per-cell styles on a terminal, tabulate (`--format`, or `simple`) otherwise."""
+              justify: Sequence[str] | None = None, optional: Sequence[int] = ()) -> None:
+        """A table: Rich with per-cell styles on a terminal, tabulate (`--format`, or `simple`) otherwise.
+
+        `optional` lists columns (indices, least useful first) a terminal too narrow for the whole
+        table may hide, with a note saying so; pipes and formats always get every column.
+        """
         if self.quiet:
             return
         if self.fmt in ("csv", "tsv"):
@@ -107,8 +111,17 @@ class Output:
         from rich import box
         from rich.table import Table
 
-        t = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, header_style="bold",
-                  title_style="bold", pad_edge=False)
+        if title:
+            self.heading(title)
+        hidden = _columns_to_hide(headers, rows, optional, self.console.width)
+        if hidden:
+            keep = [i for i in range(len(headers)) if i not in hidden]
+            headers = [headers[i] for i in keep]
+            rows = [[r[i] for i in keep] for r in rows]
+            styles = [[s[i] if i < len(s) else None for i in keep] for s in styles] if styles else None
+            justify = [justify[i] for i in keep] if justify else None
+        t = Table(box=box.SIMPLE_HEAD, header_style="bold", show_edge=False, pad_edge=False,
+                  collapse_padding=True)
         last = len(headers) - 1
         for i, h in enumerate(headers):
             # Short columns never wrap; the last one (values, paths) folds when the screen is narrow.
@@ -122,6 +135,9 @@ class Output:
                 cells.append(f"[{style}]{_escape(text)}[/]" if style else _escape(text))
             t.add_row(*cells)
         self.console.print(t)
+        if hidden:
+            self.console.print(f"[dim]hidden to fit the window: {', '.join(hidden.values())} "
+                               "(a wider window or a pipe shows them)[/dim]")
 
     def fields(self, pairs: Sequence[tuple[str, Any]], title: str | None = None) -> None:
         """A key/value block (run identity, summaries)."""
@@ -130,9 +146,15 @@ class Output:
         if self.rich:
             if title:
                 self.heading(title)
-            width = max((len(k) for k, _ in pairs), default=0)
+            from rich.table import Table
+
+            # A grid, so a long value wraps under itself rather than back at the left margin.
+            grid = Table.grid(padding=(0, 0, 0, 2), pad_edge=True)
+            grid.add_column(style="dim", no_wrap=True)
+            grid.add_column(overflow="fold")
             for k, v in pairs:
-                self.console.print(f"  [dim]{_escape(k.ljust(width))}[/dim]  {_escape(str(v))}")
+                grid.add_row(k, str(v))
+            self.console.print(grid, markup=False)
             return
         if self.fmt:
             self.table(["field", "value"], [[k, v] for k, v in pairs], title=title)
@@ -157,6 +179,29 @@ def plain_table(headers: Sequence[str], rows: Sequence[Sequence[Any]], justify: 
 
     lines = [fmt(cells[0]), "  ".join("-" * w for w in widths)] + [fmt(r) for r in cells[1:]]
     return "\n".join(lines) + "\n"
+
+
+def _columns_to_hide(headers: Sequence[str], rows: Sequence[Sequence[Any]], optional: Sequence[int],
+                     width: int) -> dict[int, str]:
+    """The optional columns to drop, in order, until the table fits `width` (index → header)."""
+    hidden: dict[int, str] = {}
+    for i in optional:
+        if _table_width(headers, rows, hidden) <= width:
+            break
+        hidden[i] = headers[i]
+    return hidden
+
+
+def _table_width(headers: Sequence[str], rows: Sequence[Sequence[Any]], skip: Iterable[int] = ()) -> int:
+    """Screen cells a table needs unwrapped: widest cell per column, two between columns."""
+    from rich.cells import cell_len
+
+    widths = [cell_len(str(h)) for h in headers]
+    for r in rows:
+        for i, c in enumerate(r[: len(widths)]):
+            widths[i] = max(widths[i], cell_len("" if c is None else str(c)))
+    kept = [w for i, w in enumerate(widths) if i not in set(skip)]
+    return sum(kept) + 2 * (len(kept) - 1)
 
 
 def _escape(text: str) -> str:

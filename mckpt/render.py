@@ -248,7 +248,10 @@ def render_listing(out: Output, listing: Listing, *, acc: bool = False) -> None:
         rows.append(row)
         styles.append(st)
     if rows:
-        out.table(headers, rows, styles=styles, justify=justify, title=f"{len(runs)} run(s)")
+        # On a narrow terminal, hide what matters least for telling runs apart first.
+        optional = [headers.index(h) for h in ("config", "epochs", "buffer", "size", "prefix", "resumed from")
+                    if h in headers]
+        out.table(headers, rows, styles=styles, justify=justify, title=f"{len(runs)} run(s)", optional=optional)
     if listing.other:
         out.heading(f"{len(listing.other)} other file(s)")
         for o in listing.other:
