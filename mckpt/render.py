@@ -160,9 +160,9 @@ def render_tensor_summary(out: Output, ck: Checkpoint) -> None:
         ("dtypes", dtypes),
     ], title="Model tensors" if ck.kind == "mammoth" else "Tensors")
     if t.modules and len(t.modules) > 1:
-        rows = [[m["name"], m["tensors"], human_count(m["parameters"]),
-                 f"{m['aliases']} aliases" if m["aliases"] else ""] for m in t.modules[:40]]
-        out.table(["module", "tensors", "params", ""], rows, justify=["left", "right", "right", "left"])
+        rows = [[m["name"], m["tensors"], human_count(m["parameters"]), m["aliases"] or ""]
+                for m in t.modules[:40]]
+        out.table(["module", "tensors", "params", "aliases"], rows, justify=["left", "right", "right", "right"])
         if len(t.modules) > 40:
             out.line(f"  … {len(t.modules) - 40} more modules (--tensors lists every tensor)")
 

@@ -171,3 +171,12 @@ def test_read_commands_never_import_torch_or_httpx(folder: Path) -> None:
 def test_version_and_module_entry() -> None:
     r = run_cli("--version")
     assert r.returncode == 0 and r.stdout.startswith("mckpt ")
+
+
+def test_inspect_module_table_names_every_column(folder: Path) -> None:
+    path = folder / "derpp_seq-cifar100_default_200_50_20250202-101010_bbbbbbbb_last.pt"
+    r = runner.invoke(app, ["inspect", str(path), "-f", "csv"])
+    assert r.exit_code == 0, r.output
+    lines = r.stdout.splitlines()
+    assert "module,tensors,params,aliases" in lines  # a header for the alias count, not an empty cell
+    assert "net._features,1,0,1" in lines and "net.fc,2,16," in lines
