@@ -14,13 +14,16 @@ from .common import FormatOpt, JsonOpt, QuietOpt, handle_errors, make_output
 
 @handle_errors
 def list_command(
-    paths: Annotated[list[str] | None, typer.Argument(help="Folders (or files) to list [default: ./checkpoints].")
-                     ] = None,
+    paths: Annotated[list[str] | None, typer.Argument(
+        metavar="[PATH]...", help="Folders (or files) to list (default: ./checkpoints).")] = None,
     recursive: Annotated[bool, typer.Option("--recursive", "-r", help="Look into sub-folders too.")] = False,
     acc: Annotated[bool, typer.Option("--acc", help="Read each run's newest file for its final accuracy.")] = False,
-    model: Annotated[str | None, typer.Option("--model", "-m", help="Only runs of this model.")] = None,
-    dataset: Annotated[str | None, typer.Option("--dataset", "-d", help="Only runs on this dataset.")] = None,
-    sort: Annotated[str, typer.Option("--sort", "-s", help=f"Sort by: {', '.join(SORT_KEYS)}.")] = "started",
+    model: Annotated[str | None, typer.Option(
+        "--model", "-m", metavar="MODEL", help="Only runs of this model.")] = None,
+    dataset: Annotated[str | None, typer.Option(
+        "--dataset", "-d", metavar="DATASET", help="Only runs on this dataset.")] = None,
+    sort: Annotated[str, typer.Option(
+        "--sort", "-s", metavar="KEY", help=f"Sort by: {', '.join(SORT_KEYS)}.")] = "started",
     reverse: Annotated[bool, typer.Option("--reverse", help="Reverse the order.")] = False,
     json: JsonOpt = False,
     fmt: FormatOpt = None,

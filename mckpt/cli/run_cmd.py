@@ -81,7 +81,8 @@ def save_command(
     ctx: typer.Context,
     every: EveryOpt = None,
     name: Annotated[
-        str | None, typer.Option("--name", help="A prefix for the run's checkpoint names (--ckpt_name).")
+        str | None,
+        typer.Option("--name", metavar="PREFIX", help="A prefix for the run's checkpoint names (--ckpt_name)."),
     ] = None,
     mode: Annotated[
         str | None,
@@ -119,7 +120,9 @@ def save_command(
 @handle_errors
 def load_command(
     ctx: typer.Context,
-    checkpoint: Annotated[str, typer.Argument(help="A checkpoint file, a run folder, or a run uid.")],
+    checkpoint: Annotated[
+        str, typer.Argument(metavar="CHECKPOINT", help="A checkpoint file, a run folder, or a run uid.")
+    ],
     every: EveryOpt = None,
     check: Annotated[
         bool, typer.Option("--check", help="Ask Mammoth to load the file and exit, training nothing.")
