@@ -40,6 +40,7 @@ class Output:
     def __post_init__(self) -> None:
         self.stream = self.stream or sys.stdout
         self._console: Any = None
+        self._tables_written = 0
 
     @property
     def rich(self) -> bool:
@@ -101,6 +102,11 @@ class Output:
 
             text = tabulate([["" if c is None else c for c in r] for r in rows], headers=list(headers),
                             tablefmt=self.fmt, disable_numparse=True)
+            if self._tables_written:
+                # Tables after the first are set apart and named (two Markdown tables that touch merge
+                # into one); a lone table stays pasteable as it is.
+                self.stream.write(f"\n{title}\n\n" if title else "\n")
+            self._tables_written += 1
             self.stream.write(text + "\n")
             return
         if not self.rich:

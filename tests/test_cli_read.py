@@ -180,3 +180,30 @@ def test_inspect_module_table_names_every_column(folder: Path) -> None:
     lines = r.stdout.splitlines()
     assert "module,tensors,params,aliases" in lines  # a header for the alias count, not an empty cell
     assert "net._features,1,0,1" in lines and "net.fc,2,16," in lines
+
+
+def test_format_keeps_tables_apart_and_named(folder: Path) -> None:
+    path = folder / "derpp_seq-cifar100_default_200_50_20250202-101010_bbbbbbbb_last.pt"
+    r = runner.invoke(app, ["inspect", str(path), "-f", "github"])
+    assert r.exit_code == 0, r.output
+    # Two Markdown tables that touch merge into one: each table after the first has a blank line
+    # and its title before it.
+    assert "\n\nClass-IL accuracy (%)\n\n| after" in r.stdout
+    blocks = [b for b in r.stdout.split("\n\n") if b.startswith("|")]
+    assert all(b.splitlines()[1].startswith("|--") for b in blocks)  # each block is one whole table
+    r = runner.invoke(app, ["list", str(folder), "-f", "github"])
+    assert r.stdout.splitlines()[0].startswith("| uid")  # a lone table stays pasteable as is
+
+
+def test_diff_names_each_section_once(folder: Path) -> None:
+    a = folder / "er_seq-cifar10_None_500_5_20250101-101010_aaaaaaaa_0.pt"
+    b = _ckpt(folder.parent / "other", "er_seq-cifar10_None_500_5_20250101-101010_dddddddd_0.pt", 1, lr=0.5)
+    r = runner.invoke(app, ["diff", str(a), str(b)])
+    assert r.exit_code == 0, r.output
+    lines = r.stdout.splitlines()
+    # One line names the args section and says what differs (it used to be "Args", then "Args: 1 differ").
+    assert [x for x in lines if x.lower().startswith("args")] == ["Args: 1 differ"]
+    r = runner.invoke(app, ["diff", str(a), str(a)])
+    lines = r.stdout.splitlines()
+    assert lines[lines.index("Args") + 1] == "identical"
+    assert lines[lines.index("Results") + 1] == "identical"
