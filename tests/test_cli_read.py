@@ -207,3 +207,15 @@ def test_diff_names_each_section_once(folder: Path) -> None:
     lines = r.stdout.splitlines()
     assert lines[lines.index("Args") + 1] == "identical"
     assert lines[lines.index("Results") + 1] == "identical"
+
+
+def test_list_says_a_renamed_checkpoint_is_one(folder: Path, tmp_path: Path) -> None:
+    src = folder / "er_seq-cifar10_None_500_5_20250101-101010_aaaaaaaa_1.pt"
+    renamed = tmp_path / "kept" / "best model.pt"
+    renamed.parent.mkdir()
+    renamed.write_bytes(src.read_bytes())
+    r = runner.invoke(app, ["list", str(renamed.parent), "--json"])
+    assert r.exit_code == 0, r.output
+    (other,) = json.loads(r.stdout)["other"]
+    # It was listed as "not a Mammoth checkpoint (3 tensors)", which is false.
+    assert other["reason"].startswith("a Mammoth checkpoint")
