@@ -58,8 +58,9 @@ def group_args(args: dict[str, Any]) -> list[tuple[str, str, str]]:
 SUMMARY_GROUPS = ("experiment", "optimisation", "checkpointing")
 
 
-def render_args(out: Output, args: dict[str, Any], *, summary: bool = False) -> None:
-    """All args grouped; with `summary`, the run/other groups fold into one line (see --args-only)."""
+def render_args(out: Output, args: dict[str, Any], *, summary: bool = False, path: str | None = None) -> None:
+    """All args grouped; with `summary`, the run/other groups fold into one line naming the command
+    that shows them (for `path`, quoted for the shell, so it can be pasted as it is)."""
     rows = group_args(args)
     if not rows:
         out.line("(no args)")
@@ -67,8 +68,10 @@ def render_args(out: Output, args: dict[str, Any], *, summary: bool = False) -> 
     shown = [r for r in rows if r[0] in SUMMARY_GROUPS] if summary else rows
     out.table(["group", "arg", "value"], [list(r) for r in shown], title=f"Args ({len(args)})")
     if len(shown) < len(rows):
-        out.line(f"  … {len(rows) - len(shown)} more (run bookkeeping and model options): mckpt inspect --args-only",
-                 style="dim")
+        import shlex
+
+        command = "mckpt inspect --args-only" + (f" {shlex.quote(path)}" if path else "")
+        out.line(f"  … {len(rows) - len(shown)} more (run bookkeeping and model options): {command}", style="dim")
 
 
 def _acc_style(x: float | None) -> str | None:
@@ -125,7 +128,7 @@ def render_checkpoint(out: Output, ck: Checkpoint, *, tensors: bool = False) -> 
         if isinstance(a.get("loadcheck"), str):
             ident.append(("loaded from", a["loadcheck"]))
         out.fields(ident, title="Run")
-        render_args(out, a, summary=True)
+        render_args(out, a, summary=True, path=str(ck.path))
         if ck.class_il:
             render_matrix(out, "Class-IL accuracy (%)", ck.class_il)
             render_matrix(out, "Task-IL accuracy (%)", ck.task_il)

@@ -219,3 +219,12 @@ def test_list_says_a_renamed_checkpoint_is_one(folder: Path, tmp_path: Path) -> 
     (other,) = json.loads(r.stdout)["other"]
     # It was listed as "not a Mammoth checkpoint (3 tensors)", which is false.
     assert other["reason"].startswith("a Mammoth checkpoint")
+
+
+def test_inspect_more_args_hint_is_a_command_to_paste(tmp_path: Path) -> None:
+    path = _ckpt(tmp_path / "my runs", "er_seq-cifar10_None_500_5_20250101-101010_aaaaaaaa_0.pt", 1,
+                 conf_jobnum="aaaaaaaa-1", num_workers=4)
+    r = runner.invoke(app, ["inspect", str(path)])
+    assert r.exit_code == 0, r.output
+    (hint,) = [x for x in r.stdout.splitlines() if "more (run bookkeeping" in x]
+    assert hint.endswith(f"mckpt inspect --args-only '{path}'")  # names the file, quoted for the shell
