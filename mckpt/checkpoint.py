@@ -18,7 +18,7 @@ from .errors import MckptError
 from .metrics import Metrics, compute_metrics
 from .names import ParsedName, parse_name
 from .sources import ByteSource, FileSource
-from .unpickler import NdArray, PickledNamespace, Placeholder, StorageRef, TensorRef
+from .unpickler import TORCH_DTYPES, NdArray, PickledNamespace, Placeholder, StorageRef, TensorRef
 
 # The globals a `safe` Mammoth file may name (torch.load(weights_only=True) accepts these).
 _SAFE_GLOBALS_PREFIXES = ("collections.OrderedDict", "torch._utils._rebuild_tensor", "torch._utils._rebuild_param")
@@ -33,6 +33,8 @@ def _is_safe_global(name: str) -> bool:
     if name.startswith(_SAFE_GLOBALS_PREFIXES):
         return True
     mod, _, attr = name.rpartition(".")
+    if mod == "torch" and attr in TORCH_DTYPES:  # the dtype argument of _rebuild_tensor_v3
+        return True
     return mod in ("torch", "torch.storage") and attr.endswith("Storage")
 
 
