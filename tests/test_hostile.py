@@ -187,3 +187,13 @@ def test_listing_survives_bad_files(tmp_path: Path) -> None:
     r = run_cli("list", str(folder), "--acc")
     assert r.returncode == 0 and "abcdef01" in r.stdout and "evil.pt" in r.stdout
     assert good.exists()
+
+
+def test_a_whole_pickled_model_is_refused_with_the_usual_advice(tmp_path: Path) -> None:
+    path = tmp_path / "model.pt"
+    torch.save(torch.nn.Linear(2, 2), path)  # torch.save(model), not model.state_dict()
+    r = run_cli("inspect", str(path))
+    assert r.returncode == 1
+    first, hint = r.stderr.splitlines()
+    assert first.startswith(f"error: {path}: refused to load") and "torch.nn.modules.linear.Linear" in first
+    assert "state_dict()" in hint and "crafted" not in hint  # not called an attack
