@@ -44,11 +44,16 @@ def render_command(out: Output, mammoth: MammothEnv, command: list[str], env: di
     )
 
 
+def _uid_only(plan: ResumePlan) -> str:
+    name = plan.checkpoint.name
+    return f"uid {name.uid} (its name was not saved)" if name and name.uid else "-"
+
+
 def render_plan(out: Output, plan: ResumePlan) -> None:
     pairs = [
         ("file", shown_path(plan.file)),
         ("chosen", plan.chosen_by),
-        ("run", plan.run or "-"),
+        ("run", plan.run or _uid_only(plan)),
         ("tasks done", f"{plan.tasks_done}" + (f" of {plan.total_tasks}" if plan.total_tasks else "")),
         ("start from", str(plan.start_from)),
         ("lineage", " → ".join([*plan.lineage, plan.run or "this run"]) if plan.lineage else "(first run)"),

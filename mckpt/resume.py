@@ -44,7 +44,7 @@ class ResumePlan:
 
     checkpoint: Checkpoint
     file: str  # the checkpoint file, absolute
-    chosen_by: str  # "file", "run folder <dir>" or "run uid <uid>"
+    chosen_by: str  # "the file given", or which run's newest checkpoint
     run: str | None  # the file's run name
     tasks_done: int
     start_from: int
@@ -87,6 +87,17 @@ class ResumePlan:
             "reasons": self.reasons,
             "warnings": self.warnings,
         }
+
+
+def _run_name(ck: Checkpoint) -> str | None:
+    """The run a file belongs to: its name's stem, or for a paused file (named by a uuid) the
+    ckpt_name in its args, when the run had one."""
+    if ck.name is None:
+        return None
+    if ck.name.dialect == "paused":
+        stem = ck.args.get("ckpt_name")
+        return stem if isinstance(stem, str) and stem else None
+    return ck.name.stem
 
 
 def total_tasks(args: dict[str, Any]) -> int | None:
@@ -272,7 +283,7 @@ def plan_resume(
         checkpoint=ck,
         file=file,
         chosen_by=chosen_by,
-        run=ck.name.stem if ck.name else None,
+        run=_run_name(ck),
         tasks_done=tasks_done,
         start_from=_int_or(overrides.get("start_from"), tasks_done),
         total_tasks=total,
