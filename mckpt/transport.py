@@ -215,8 +215,8 @@ def with_retries(call: Callable[[], T], retries: int, backoff: float,
             if progressed():
                 delays = retry_delays(retries, backoff)
             if not delays:
-                tries = f"gave up after {retries} {'retry' if retries == 1 else 'retries'}" if retries else "no retries"
-                raise MckptError(f"{e} ({tries})", path=url,
+                tries = "retry" if retries == 1 else "retries"
+                raise MckptError(f"{e} (gave up after {retries} {tries})", path=url,
                                  hint="check the network; rerunning the same command resumes") from None
             delay = delays.pop(0)
             note(f"{e}; retrying in {delay:.1f} s")
