@@ -9,6 +9,7 @@ between the saved args and what the user typed.
 from __future__ import annotations
 
 import os
+import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -120,14 +121,14 @@ def _refuse_unresumable(ck: Checkpoint, mammoth: MammothEnv) -> None:
         raise MckptError(
             "cannot resume a joint checkpoint: Mammoth refuses --start_from with --joint",
             path=ck.path,
-            hint=f"see its results with: mckpt inspect {ck.path}",
+            hint=f"see its results with: mckpt inspect {shlex.quote(ck.path)}",
         )
     if ck.format == "old_pickle" and mammoth.layout == CURRENT:
         raise MckptError(
             "current Mammoth cannot --loadcheck an old-pickle checkpoint "
             "(its loader uses torch.load(weights_only=True))",
             path=ck.path,
-            hint=f"convert it first: mckpt convert --to safe {ck.path}",
+            hint=f"convert it first: mckpt convert --to safe {shlex.quote(ck.path)}",
         )
 
 
@@ -261,7 +262,7 @@ def plan_resume(
         raise MckptError(
             f"nothing left to train: {finished}",
             path=file,
-            hint=f"see its results with: mckpt inspect {file}  (or ask Mammoth: mckpt load --check)",
+            hint=f"see its results with: mckpt inspect {shlex.quote(file)}  (or ask Mammoth: mckpt load --check)",
         )
     base: list[tuple[str, list[str]]] = [
         ("loadcheck", ["--loadcheck", _path_for(mammoth, file)]),

@@ -7,6 +7,7 @@ The archive reader only ever asks for byte ranges, so a local file, an HTTP serv
 from __future__ import annotations
 
 import os
+import shlex
 import stat
 from typing import Protocol, runtime_checkable
 
@@ -44,7 +45,7 @@ class FileSource:
         if stat.S_ISDIR(st.st_mode):
             self.close()
             raise MckptError("is a folder, not a checkpoint file", path=self.name,
-                             hint=f"to see the runs in it: mckpt list {self.name}")
+                             hint=f"to see the runs in it: mckpt list {shlex.quote(self.name)}")
         self.size = st.st_size
         self.bytes_read = 0
 

@@ -145,6 +145,10 @@ def test_inspect_missing_and_folder(tmp_path: Path) -> None:
     assert r.returncode == 1 and r.stderr == f"error: {tmp_path / 'nope.pt'}: no such file\n"
     r = run_cli("inspect", str(tmp_path))
     assert r.returncode == 1 and "is a folder" in r.stderr
+    spaced = tmp_path / "my runs"
+    spaced.mkdir()
+    r = run_cli("inspect", str(spaced))
+    assert r.stderr.splitlines()[1] == f"hint: to see the runs in it: mckpt list '{spaced}'"  # pastes as is
     r = run_cli("--debug", "inspect", str(tmp_path / "nope.pt"))
     assert r.returncode == 1 and "Traceback" in r.stderr
 
