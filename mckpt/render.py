@@ -209,9 +209,12 @@ def render_training_state(out: Output, ck: Checkpoint) -> None:
     out.fields(pairs, title="Training state")
 
 
-def render_listing(out: Output, listing: Listing, *, acc: bool = False) -> None:
+def render_listing(out: Output, listing: Listing, *, acc: bool = False, no_match: str | None = None) -> None:
+    """The runs table and the other files; `no_match` says why filters left no run."""
     runs = listing.runs
-    if not runs and not listing.other:
+    if no_match:
+        out.line(no_match)
+    elif not runs and not listing.other:
         out.line("no checkpoints found")
         return
     has_prefix = any(r.name.prefix and not r.name.parent for r in runs)

@@ -232,3 +232,10 @@ def test_inspect_more_args_hint_is_a_command_to_paste(tmp_path: Path) -> None:
     assert r.exit_code == 0, r.output
     (hint,) = [x for x in r.stdout.splitlines() if "more (run bookkeeping" in x]
     assert hint.endswith(f"mckpt inspect --args-only '{path}'")  # names the file, quoted for the shell
+
+
+def test_list_says_when_filters_leave_no_run(folder: Path) -> None:
+    r = runner.invoke(app, ["list", str(folder), "--model", "lwf"])
+    assert r.exit_code == 0
+    # It printed nothing at all: the user could not tell a typo from an empty folder.
+    assert r.stdout.strip() == "no run matches --model lwf (of 3 run(s) found)"

@@ -42,12 +42,17 @@ def list_command(
             raise MckptError("no ./checkpoints folder here", path="checkpoints",
                              hint="run inside a Mammoth working folder, or pass a folder: mckpt list PATH")
     listing = scan(targets, recursive=recursive, acc=acc)
+    found = len(listing.runs)
     listing.runs = sorted(filter_runs(listing.runs, model, dataset), key=SORT_KEYS[sort], reverse=reverse)
     out = make_output(json, fmt, quiet)
     if json:
         out.emit_json(listing.to_json())
     else:
-        render_listing(out, listing, acc=acc)
+        filters = " ".join(f"{flag} {value}" for flag, value in (("--model", model), ("--dataset", dataset))
+                           if value)
+        no_match = (f"no run matches {filters} (of {found} run(s) found)"
+                    if found and not listing.runs else None)
+        render_listing(out, listing, acc=acc, no_match=no_match)
 
 
 def register(app: typer.Typer) -> None:
