@@ -33,7 +33,13 @@ class FileSource:
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.name = os.fspath(path)
+        self._fd = -1
         try:
+            # A FIFO or device would block the open (or the reads) forever: refuse anything that is
+            # not a plain file or folder before opening it.
+            mode = os.stat(self.name).st_mode
+            if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+                raise MckptError("not a regular file (a pipe, socket or device)", path=self.name)
             self._fd = os.open(self.name, os.O_RDONLY | getattr(os, "O_BINARY", 0))
         except FileNotFoundError:
             raise MckptError("no such file", path=self.name) from None

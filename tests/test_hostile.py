@@ -197,3 +197,11 @@ def test_a_whole_pickled_model_is_refused_with_the_usual_advice(tmp_path: Path) 
     first, hint = r.stderr.splitlines()
     assert first.startswith(f"error: {path}: refused to load") and "torch.nn.modules.linear.Linear" in first
     assert "state_dict()" in hint and "crafted" not in hint  # not called an attack
+
+
+def test_a_named_pipe_is_refused_not_waited_on(tmp_path: Path) -> None:
+    fifo = tmp_path / "ck.pt"
+    os.mkfifo(fifo)
+    # inspect used to block in open() until someone wrote to the pipe.
+    r = run_cli("inspect", str(fifo), timeout=30)
+    assert r.returncode == 1 and r.stderr == f"error: {fifo}: not a regular file (a pipe, socket or device)\n"
