@@ -165,5 +165,8 @@ def test_unwritable_place_is_one_line(files: tuple[Path, Path], tmp_path: Path) 
     blocker = tmp_path / "a_file"
     blocker.write_text("")
     r = run_cli("convert", str(bare), "--like", str(template), "-o", str(blocker / "o.pt"))
-    assert r.returncode == 1 and r.stderr.startswith(f"error: {blocker}: cannot write here")
+    # It said "a_file: cannot write here: File exists", true but no help.
+    assert r.returncode == 1 and r.stderr.startswith(f"error: {blocker}: is a file, not a folder\n")
     assert "Traceback" not in r.stderr
+    r = run_cli("convert", str(bare), "--like", str(template), "-o", str(blocker / "sub" / "o.pt"))
+    assert r.returncode == 1 and r.stderr.startswith(f"error: {blocker}: is a file, not a folder\n")
