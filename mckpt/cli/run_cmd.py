@@ -96,7 +96,7 @@ def save_command(
     json: JsonOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
-    """Train with Mammoth and checkpoints: mckpt save [OPTIONS] -- <Mammoth arguments>.
+    """Train with Mammoth, writing checkpoints: mckpt save [OPTIONS] -- <Mammoth arguments>.
 
     Output streams live. Ctrl-C makes Mammoth write checkpoints/paused/<uuid>.pt; a second Ctrl-C
     stops it at once. Exits with Mammoth's exit code.
