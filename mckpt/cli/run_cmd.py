@@ -109,7 +109,8 @@ def save_command(
     plan = plan_save(env, list(ctx.args), every=every, name=name, mode=mode)
     out = make_output(json, None, quiet)
     if dry_run and json:
-        out.emit_json(plan.to_json())
+        # The same document as a real run's, without "result": scripts read plan.* either way.
+        out.emit_json({"plan": plan.to_json()})
         return
     if not json:
         render_command(out, env, plan.command, None)
@@ -148,7 +149,8 @@ def load_command(
     for message in plan.warnings:
         warn(message)
     if dry_run and json:
-        out.emit_json(plan.to_json())
+        # The same document as a real run's, without "result": scripts read plan.* either way.
+        out.emit_json({"plan": plan.to_json()})
         return
     if not json:
         render_plan(out, plan)
