@@ -239,3 +239,17 @@ def test_list_says_when_filters_leave_no_run(folder: Path) -> None:
     assert r.exit_code == 0
     # It printed nothing at all: the user could not tell a typo from an empty folder.
     assert r.stdout.strip() == "no run matches --model lwf (of 3 run(s) found)"
+
+
+def test_internal_error_hint_gives_a_debug_command_that_works(monkeypatch: pytest.MonkeyPatch,
+                                                              folder: Path) -> None:
+    import mckpt.cli.inspect_cmd as inspect_cmd
+
+    def broken(_source: object) -> None:  # stands for a bug: no real input is known to cause one
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(inspect_cmd, "read_checkpoint", broken)
+    r = runner.invoke(app, ["inspect", str(folder / "x.pt")])
+    assert r.exit_code == 1 and "internal error: RuntimeError: boom" in r.stderr
+    # "rerun with --debug" led to `mckpt inspect x.pt --debug`: "No such option '--debug'".
+    assert "mckpt --debug <command>" in r.stderr and "MCKPT_DEBUG=1" in r.stderr
