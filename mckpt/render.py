@@ -145,6 +145,8 @@ def render_checkpoint(out: Output, ck: Checkpoint, *, tensors: bool = False) -> 
         render_tensor_list(out, ck)
     if ck.kind == "mammoth":
         render_training_state(out, ck)
+    if ck.kind == "backbone":
+        render_backbone_use(out, ck)
     if ck.warnings:
         out.heading("Warnings")
         for w in ck.warnings:
@@ -168,6 +170,21 @@ def render_tensor_summary(out: Output, ck: Checkpoint) -> None:
         out.table(["module", "tensors", "params", "aliases"], rows, justify=["left", "right", "right", "right"])
         if len(t.modules) > 40:
             out.line(f"  … {len(t.modules) - 40} more modules (--tensors lists every tensor)")
+
+
+def render_backbone_use(out: Output, ck: Checkpoint) -> None:
+    """What a bare backbone is good for in Mammoth: the question a user inspecting one has next."""
+    import shlex
+
+    keys = list(ck.model_state)
+    quoted = shlex.quote(str(ck.path))
+    out.heading("Use with Mammoth")
+    if keys and all(k.startswith("net.") for k in keys):
+        out.line("  --loadcheck takes it as it is (keys under `net.`): a new run starts from these weights")
+    else:
+        out.line("  --loadcheck may reject keys without `net.` (it cuts 4 characters off any key containing `net`);")
+        out.line(f"  the form it takes for every backbone: mckpt convert {quoted} --to backbone")
+    out.line(f"  a full checkpoint to resume from: mckpt convert {quoted} --like <a checkpoint of the same model>")
 
 
 def render_tensor_list(out: Output, ck: Checkpoint) -> None:

@@ -138,6 +138,13 @@ def test_inspect_bare_backbone(tmp_path: Path) -> None:
     data = json.loads(r.stdout)
     assert (data["kind"], data["format"], data["tasks_done"]) == ("backbone", "backbone", 0)
     assert data["tensors"]["parameters"] == 8 * 27 + 8
+    # The human view says what to do with it in Mammoth (plain keys: the `net.` form via convert).
+    text = runner.invoke(app, ["inspect", str(path)]).stdout
+    assert "Use with Mammoth" in text and f"mckpt convert {path} --to backbone" in text
+    net = tmp_path / "net.pt"
+    torch.save({"net.conv.weight": torch.zeros(2)}, net)
+    text = runner.invoke(app, ["inspect", str(net)]).stdout
+    assert "--loadcheck takes it as it is" in text and "--to backbone" not in text
 
 
 def test_inspect_missing_and_folder(tmp_path: Path) -> None:
