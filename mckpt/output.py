@@ -67,9 +67,31 @@ class Output:
         if self.quiet:
             return
         if self.rich:
-            self.console.print(text, style=style, markup=False)
+            self.console.print(self._hanging(text), style=style, markup=False)
         else:
             self.stream.write(text + "\n")
+
+    def _hanging(self, text: str) -> Any:
+        """An indented or bulleted line too long for the screen wraps under its own text, not at
+        the left margin (load's reasons, convert's notes, paths)."""
+        from rich.cells import cell_len
+
+        body = text.lstrip(" ")
+        for bullet in ("- ", "! "):
+            if body.startswith(bullet):
+                body = body[len(bullet):]
+                break
+        head = text[: len(text) - len(body)]
+        if not head or cell_len(text) <= self.console.width:
+            return text
+        from rich.table import Table
+        from rich.text import Text
+
+        grid = Table.grid()
+        grid.add_column(no_wrap=True)
+        grid.add_column(overflow="fold")
+        grid.add_row(head, Text(body))
+        return grid
 
     def heading(self, text: str) -> None:
         if self.quiet:

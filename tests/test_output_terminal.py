@@ -86,3 +86,17 @@ def test_table_title_sits_above_its_table(monkeypatch: pytest.MonkeyPatch) -> No
     lines = text.splitlines()
     i = lines.index("Second")
     assert lines[i - 1] == "" and lines[i + 1].startswith("x  y")
+
+
+def test_long_bullet_lines_wrap_under_their_text(monkeypatch: pytest.MonkeyPatch) -> None:
+    note = "  - buffer: pickled utils.buffer.Buffer → dict of its tensors (examples, labels), as Buffer." \
+           "serialize() writes it; its other attributes are not part of Mammoth's safe layout"
+    text = _draw(60, monkeypatch, lambda out: (out.line(note), out.line("  short"), out.line("plain " * 15)))
+    lines = text.splitlines()
+    assert lines[0].startswith("  - buffer: pickled")
+    i = 1
+    while not lines[i].startswith("  short"):
+        assert lines[i].startswith("    ") and lines[i].strip(), lines  # under the text, not the margin
+        i += 1
+    assert i > 1 and all(len(x) <= 60 for x in lines)
+    assert lines[i + 1].startswith("plain plain")  # unindented text wraps as before
