@@ -49,7 +49,7 @@ class Output:
 
     @property
     def color(self) -> bool:
-        return self.rich and "NO_COLOR" not in os.environ
+        return self.rich and colour_allowed()
 
     @property
     def console(self) -> Any:
@@ -236,6 +236,11 @@ def _escape(text: str) -> str:
     return text.replace("[", "\\[")
 
 
+def colour_allowed() -> bool:
+    """False when NO_COLOR is set to anything but the empty string (https://no-color.org)."""
+    return not os.environ.get("NO_COLOR")
+
+
 def _isatty(stream: Any) -> bool:
     try:
         return bool(stream.isatty())
@@ -266,7 +271,7 @@ def human_count(n: int | None) -> str:
 def print_error(message: str, hint: str | None = None, stream: TextIO | None = None) -> None:
     """`error: …` (and `hint: …`) on stderr, red on a terminal unless NO_COLOR."""
     stream = stream or sys.stderr
-    color = _isatty(stream) and "NO_COLOR" not in os.environ
+    color = _isatty(stream) and colour_allowed()
     red, yellow, reset = ("\033[31;1m", "\033[33m", "\033[0m") if color else ("", "", "")
     stream.write(f"{red}error:{reset} {message}\n")
     if hint:

@@ -7,14 +7,14 @@ import shlex
 import sys
 
 from .mammoth_env import MammothEnv
-from .output import Output, human_bytes
+from .output import Output, colour_allowed, human_bytes
 from .resume import ResumePlan
 from .trainer import TrainingResult
 
 
 def warn(message: str) -> None:
     """`warning: …` on stderr, yellow on a terminal: never lost in Mammoth's own output."""
-    color = sys.stderr.isatty() and "NO_COLOR" not in os.environ
+    color = sys.stderr.isatty() and colour_allowed()
     yellow, reset = ("\033[33;1m", "\033[0m") if color else ("", "")
     sys.stderr.write(f"{yellow}warning:{reset} {message}\n")
     sys.stderr.flush()

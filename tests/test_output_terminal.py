@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from mckpt.output import Output
+from mckpt.output import Output, print_error
 from mckpt.render import render_listing
 from mckpt.runs import scan
 
@@ -100,3 +100,13 @@ def test_long_bullet_lines_wrap_under_their_text(monkeypatch: pytest.MonkeyPatch
         i += 1
     assert i > 1 and all(len(x) <= 60 for x in lines)
     assert lines[i + 1].startswith("plain plain")  # unindented text wraps as before
+
+
+@pytest.mark.parametrize(("value", "coloured"), [("1", False), ("", True)])
+def test_no_color_follows_the_convention(monkeypatch: pytest.MonkeyPatch, value: str, coloured: bool) -> None:
+    # no-color.org: NO_COLOR disables colour when set *and not empty*; an empty one was treated as set.
+    monkeypatch.setenv("NO_COLOR", value)
+    stream = Terminal()
+    print_error("boom", stream=stream)
+    assert ("\x1b[" in stream.getvalue()) is coloured
+    assert Output(stream=Terminal()).color is coloured
