@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gzip
 import io
 import os
 import pickle
@@ -124,6 +125,7 @@ def test_broken_files_each_get_one_line(tmp_path: Path) -> None:
     with zipfile.ZipFile(buf, "w") as z:
         z.writestr("readme.txt", "hello")
     add("plain.zip.pt", buf.getvalue(), NotACheckpoint, "no data.pkl")
+    add("packed.pt", gzip.compress(good.read_bytes()), NotACheckpoint, "gzip-compressed")  # was "not a torch…"
     for name, (path, exc, text) in cases.items():
         with pytest.raises(exc) as e:
             read_checkpoint(path)
