@@ -30,6 +30,13 @@ class NotACheckpoint(MckptError):
 class CorruptCheckpoint(MckptError):
     """The file looks like a checkpoint but is truncated or malformed."""
 
+    def __init__(self, message: str, *, path: str | None = None, hint: str | None = None) -> None:
+        if hint is None and message.startswith("truncated"):
+            # Nearly always a copy or download that was cut short (or a save that was killed).
+            hint = ("the file is cut short (an interrupted copy, download or save?): copy or fetch it again; "
+                    "`mckpt fetch` resumes and checks downloads")
+        super().__init__(message, path=path, hint=hint)
+
 
 class UnsafePickle(MckptError):
     """The pickle asks for a global that could run code; nothing from it was executed."""

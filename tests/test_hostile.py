@@ -135,6 +135,8 @@ def test_broken_files_each_get_one_line(tmp_path: Path) -> None:
         lines = r.stderr.strip().splitlines()
         assert lines[0].startswith(f"error: {path}: ") and text in lines[0], (name, r.stderr)
         assert all(ln.startswith(("error:", "hint:")) for ln in lines), r.stderr
+        if text == "truncated":
+            assert lines[1].startswith("hint: the file is cut short"), r.stderr  # says what to do
         assert r.stdout == ""
 
 
