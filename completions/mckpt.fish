@@ -20,7 +20,7 @@ complete -c mckpt -n '__fish_use_subcommand' -a inspect -d 'Show what a checkpoi
 complete -c mckpt -n '__fish_use_subcommand' -a diff -d 'Compare two checkpoints: args (bookkeeping left out), results, and with --weights the...'
 complete -c mckpt -n '__fish_use_subcommand' -a convert -d 'Convert checkpoints without torch: copies tensor bytes raw, checks the result, writes...'
 complete -c mckpt -n '__fish_use_subcommand' -a fetch -d 'Download a file into the cache: resumes, verifies sha256, never leaves half a file.'
-complete -c mckpt -n '__fish_use_subcommand' -a save -d 'Train with Mammoth and checkpoints: mckpt save [OPTIONS] -- <Mammoth arguments>.'
+complete -c mckpt -n '__fish_use_subcommand' -a save -d 'Train with Mammoth, writing checkpoints: mckpt save [OPTIONS] -- <Mammoth arguments>.'
 complete -c mckpt -n '__fish_use_subcommand' -a load -d 'Resume a run: mckpt load CHECKPOINT [OPTIONS] [-- extra Mammoth arguments].'
 complete -c mckpt -n '__fish_use_subcommand' -a demo -d 'Write example Mammoth checkpoints (needs torch), then list and inspect them.'
 complete -c mckpt -n '__fish_use_subcommand' -l version -s V -d 'Show the version and exit.'

@@ -30,18 +30,33 @@ class NotACheckpoint(MckptError):
 class CorruptCheckpoint(MckptError):
     """The file looks like a checkpoint but is truncated or malformed."""
 
+    def __init__(self, message: str, *, path: str | None = None, hint: str | None = None) -> None:
+        if hint is None and message.startswith("truncated"):
+            # Nearly always a copy or download that was cut short (or a save that was killed).
+            hint = ("the file is cut short (an interrupted copy, download or save?): copy or fetch it again; "
+                    "`mckpt fetch` resumes and checks downloads")
+        super().__init__(message, path=path, hint=hint)
+
 
 class UnsafePickle(MckptError):
     """The pickle asks for a global that could run code; nothing from it was executed."""
 
     def __init__(self, global_name: str, *, path: str | None = None) -> None:
-        super().__init__(
-            f"refused to load: the pickle calls {global_name}, which could run code "
-            "(nothing was executed)",
-            path=path,
-            hint="this file was crafted or is not a checkpoint; do not torch.load it",
-        )
+        if global_name.startswith(_PICKLED_OBJECT_MODULES):
+            # torch.save(model) / torch.save(optimizer): common, and not an attack, but the same
+            # refusal: only running the class's code could rebuild it.
+            message = (f"refused to load: the pickle rebuilds a whole {global_name} object, not a state dict "
+                       "(rebuilding it would run its code; nothing was executed)")
+            hint = ("a torch.save(model)-style file: save model.state_dict() instead, or torch.load it with "
+                    "weights_only=False only if you trust where it came from")
+        else:
+            message = f"refused to load: the pickle calls {global_name}, which could run code (nothing was executed)"
+            hint = "this file was crafted or is not a checkpoint; do not torch.load it"
+        super().__init__(message, path=path, hint=hint)
         self.global_name = global_name
+
+
+_PICKLED_OBJECT_MODULES = ("torch.nn.", "torch.optim.", "torchvision.models.")
 
 
 class UsageError(MckptError):

@@ -138,6 +138,13 @@ def test_inspect_bare_backbone(tmp_path: Path) -> None:
     data = json.loads(r.stdout)
     assert (data["kind"], data["format"], data["tasks_done"]) == ("backbone", "backbone", 0)
     assert data["tensors"]["parameters"] == 8 * 27 + 8
+    # The human view says what to do with it in Mammoth (plain keys: the `net.` form via convert).
+    text = runner.invoke(app, ["inspect", str(path)]).stdout
+    assert "Use with Mammoth" in text and f"mckpt convert {path} --to backbone" in text
+    net = tmp_path / "net.pt"
+    torch.save({"net.conv.weight": torch.zeros(2)}, net)
+    text = runner.invoke(app, ["inspect", str(net)]).stdout
+    assert "--loadcheck takes it as it is" in text and "--to backbone" not in text
 
 
 def test_inspect_missing_and_folder(tmp_path: Path) -> None:
@@ -145,6 +152,10 @@ def test_inspect_missing_and_folder(tmp_path: Path) -> None:
     assert r.returncode == 1 and r.stderr == f"error: {tmp_path / 'nope.pt'}: no such file\n"
     r = run_cli("inspect", str(tmp_path))
     assert r.returncode == 1 and "is a folder" in r.stderr
+    spaced = tmp_path / "my runs"
+    spaced.mkdir()
+    r = run_cli("inspect", str(spaced))
+    assert r.stderr.splitlines()[1] == f"hint: to see the runs in it: mckpt list '{spaced}'"  # pastes as is
     r = run_cli("--debug", "inspect", str(tmp_path / "nope.pt"))
     assert r.returncode == 1 and "Traceback" in r.stderr
 
@@ -171,3 +182,81 @@ def test_read_commands_never_import_torch_or_httpx(folder: Path) -> None:
 def test_version_and_module_entry() -> None:
     r = run_cli("--version")
     assert r.returncode == 0 and r.stdout.startswith("mckpt ")
+
+
+def test_inspect_module_table_names_every_column(folder: Path) -> None:
+    path = folder / "derpp_seq-cifar100_default_200_50_20250202-101010_bbbbbbbb_last.pt"
+    r = runner.invoke(app, ["inspect", str(path), "-f", "csv"])
+    assert r.exit_code == 0, r.output
+    lines = r.stdout.splitlines()
+    assert "module,tensors,params,aliases" in lines  # a header for the alias count, not an empty cell
+    assert "net._features,1,0,1" in lines and "net.fc,2,16," in lines
+
+
+def test_format_keeps_tables_apart_and_named(folder: Path) -> None:
+    path = folder / "derpp_seq-cifar100_default_200_50_20250202-101010_bbbbbbbb_last.pt"
+    r = runner.invoke(app, ["inspect", str(path), "-f", "github"])
+    assert r.exit_code == 0, r.output
+    # Two Markdown tables that touch merge into one: each table after the first has a blank line
+    # and its title before it.
+    assert "\n\nClass-IL accuracy (%)\n\n| after" in r.stdout
+    blocks = [b for b in r.stdout.split("\n\n") if b.startswith("|")]
+    assert all(b.splitlines()[1].startswith("|--") for b in blocks)  # each block is one whole table
+    r = runner.invoke(app, ["list", str(folder), "-f", "github"])
+    assert r.stdout.splitlines()[0].startswith("| uid")  # a lone table stays pasteable as is
+
+
+def test_diff_names_each_section_once(folder: Path) -> None:
+    a = folder / "er_seq-cifar10_None_500_5_20250101-101010_aaaaaaaa_0.pt"
+    b = _ckpt(folder.parent / "other", "er_seq-cifar10_None_500_5_20250101-101010_dddddddd_0.pt", 1, lr=0.5)
+    r = runner.invoke(app, ["diff", str(a), str(b)])
+    assert r.exit_code == 0, r.output
+    lines = r.stdout.splitlines()
+    # One line names the args section and says what differs (it used to be "Args", then "Args: 1 differ").
+    assert [x for x in lines if x.lower().startswith("args")] == ["Args: 1 differ"]
+    r = runner.invoke(app, ["diff", str(a), str(a)])
+    lines = r.stdout.splitlines()
+    assert lines[lines.index("Args") + 1] == "identical"
+    assert lines[lines.index("Results") + 1] == "identical"
+
+
+def test_list_says_a_renamed_checkpoint_is_one(folder: Path, tmp_path: Path) -> None:
+    src = folder / "er_seq-cifar10_None_500_5_20250101-101010_aaaaaaaa_1.pt"
+    renamed = tmp_path / "kept" / "best model.pt"
+    renamed.parent.mkdir()
+    renamed.write_bytes(src.read_bytes())
+    r = runner.invoke(app, ["list", str(renamed.parent), "--json"])
+    assert r.exit_code == 0, r.output
+    (other,) = json.loads(r.stdout)["other"]
+    # It was listed as "not a Mammoth checkpoint (3 tensors)", which is false.
+    assert other["reason"].startswith("a Mammoth checkpoint")
+
+
+def test_inspect_more_args_hint_is_a_command_to_paste(tmp_path: Path) -> None:
+    path = _ckpt(tmp_path / "my runs", "er_seq-cifar10_None_500_5_20250101-101010_aaaaaaaa_0.pt", 1,
+                 conf_jobnum="aaaaaaaa-1", num_workers=4)
+    r = runner.invoke(app, ["inspect", str(path)])
+    assert r.exit_code == 0, r.output
+    (hint,) = [x for x in r.stdout.splitlines() if "more (run bookkeeping" in x]
+    assert hint.endswith(f"mckpt inspect --args-only '{path}'")  # names the file, quoted for the shell
+
+
+def test_list_says_when_filters_leave_no_run(folder: Path) -> None:
+    r = runner.invoke(app, ["list", str(folder), "--model", "lwf"])
+    assert r.exit_code == 0
+    # It printed nothing at all: the user could not tell a typo from an empty folder.
+    assert r.stdout.strip() == "no run matches --model lwf (of 3 run(s) found)"
+
+
+def test_internal_error_hint_gives_a_debug_command_that_works(monkeypatch: pytest.MonkeyPatch,
+                                                              folder: Path) -> None:
+    import mckpt.cli.inspect_cmd as inspect_cmd
+
+    def broken(_source: object) -> None:  # stands for a bug: no real input is known to cause one
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(inspect_cmd, "read_checkpoint", broken)
+    r = runner.invoke(app, ["inspect", str(folder / "x.pt")])
+    assert r.exit_code == 1 and "internal error: RuntimeError: boom" in r.stderr
+    # "rerun with --debug" led to `mckpt inspect x.pt --debug`: "No such option '--debug'".
+    assert "mckpt --debug <command>" in r.stderr and "MCKPT_DEBUG=1" in r.stderr

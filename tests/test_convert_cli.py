@@ -101,6 +101,10 @@ def test_bad_options(files: tuple[Path, Path], tmp_path: Path) -> None:
     assert r.returncode == 2 and "-o takes" in r.stderr
     r = run_cli("convert", str(tmp_path / "nope.pt"))
     assert r.returncode == 1 and "no such file" in r.stderr
+    r = run_cli("convert", str(bare), "--to", "safe")
+    # The error names the file it is about, like every other one.
+    assert r.returncode == 2 and r.stderr.startswith(f"error: {bare}: --to safe converts old-pickle")
+    assert "this file is a bare backbone" in r.stderr
 
 
 def test_convert_never_imports_torch(files: tuple[Path, Path], tmp_path: Path) -> None:
@@ -161,5 +165,8 @@ def test_unwritable_place_is_one_line(files: tuple[Path, Path], tmp_path: Path) 
     blocker = tmp_path / "a_file"
     blocker.write_text("")
     r = run_cli("convert", str(bare), "--like", str(template), "-o", str(blocker / "o.pt"))
-    assert r.returncode == 1 and r.stderr.startswith(f"error: {blocker}: cannot write here")
+    # It said "a_file: cannot write here: File exists", true but no help.
+    assert r.returncode == 1 and r.stderr.startswith(f"error: {blocker}: is a file, not a folder\n")
     assert "Traceback" not in r.stderr
+    r = run_cli("convert", str(bare), "--like", str(template), "-o", str(blocker / "sub" / "o.pt"))
+    assert r.returncode == 1 and r.stderr.startswith(f"error: {blocker}: is a file, not a folder\n")

@@ -32,3 +32,15 @@ def test_demo_writes_real_checkpoints(tmp_path: Path) -> None:
     assert child_last.class_il[:3] == parent_last.class_il
     again = run_cli("demo", str(tmp_path / "demo"))
     assert again.returncode == 1 and "already holds checkpoints" in again.stderr
+
+
+def test_demo_refuses_a_file_and_quotes_paths_it_prints(tmp_path: Path) -> None:
+    afile = tmp_path / "notes.pt"
+    afile.write_text("x")
+    r = run_cli("demo", str(afile))
+    # It was an internal error (NotADirectoryError) with a "this is a bug" hint.
+    assert r.returncode == 1 and r.stderr.startswith(f"error: {afile}: is a file, not a folder")
+    spaced = tmp_path / "my demo"
+    r = run_cli("demo", str(spaced))
+    assert r.returncode == 0, r.stderr
+    assert f"$ mckpt list '{spaced / 'checkpoints'}' --acc" in r.stdout.splitlines()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -137,3 +138,17 @@ def test_local_commands_never_import_the_http_stack() -> None:
     r = subprocess.run([sys.executable, "-c", code], env={**os.environ, "PYTHONPATH": str(REPO)},
                        capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
+
+
+def test_giving_up_names_the_url(tmp_path: Path) -> None:
+    with socket.socket() as s:  # a port on 127.0.0.1 that nothing listens on once closed
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    url = f"http://127.0.0.1:{port}/ck.pt"
+    env = {"MCKPT_CACHE": str(tmp_path / "cache"), "MCKPT_RETRY_BACKOFF": "0.001"}
+    r = run_cli("fetch", url, "--retries", "1", env=env)
+    assert r.returncode == 1
+    last = [x for x in r.stderr.splitlines() if x.startswith("error:")]
+    assert last == [f"error: {url}: connection refused by 127.0.0.1 (gave up after 1 retry)"]
+    r = run_cli("inspect", url, env=env)
+    assert r.returncode == 1 and r.stderr.startswith(f"error: {url}: connection refused")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gzip
 import io
 import os
 import pickle
@@ -124,6 +125,7 @@ def test_broken_files_each_get_one_line(tmp_path: Path) -> None:
     with zipfile.ZipFile(buf, "w") as z:
         z.writestr("readme.txt", "hello")
     add("plain.zip.pt", buf.getvalue(), NotACheckpoint, "no data.pkl")
+    add("packed.pt", gzip.compress(good.read_bytes()), NotACheckpoint, "gzip-compressed")  # was "not a torch…"
     for name, (path, exc, text) in cases.items():
         with pytest.raises(exc) as e:
             read_checkpoint(path)
@@ -133,6 +135,8 @@ def test_broken_files_each_get_one_line(tmp_path: Path) -> None:
         lines = r.stderr.strip().splitlines()
         assert lines[0].startswith(f"error: {path}: ") and text in lines[0], (name, r.stderr)
         assert all(ln.startswith(("error:", "hint:")) for ln in lines), r.stderr
+        if text == "truncated":
+            assert lines[1].startswith("hint: the file is cut short"), r.stderr  # says what to do
         assert r.stdout == ""
 
 
@@ -187,3 +191,21 @@ def test_listing_survives_bad_files(tmp_path: Path) -> None:
     r = run_cli("list", str(folder), "--acc")
     assert r.returncode == 0 and "abcdef01" in r.stdout and "evil.pt" in r.stdout
     assert good.exists()
+
+
+def test_a_whole_pickled_model_is_refused_with_the_usual_advice(tmp_path: Path) -> None:
+    path = tmp_path / "model.pt"
+    torch.save(torch.nn.Linear(2, 2), path)  # torch.save(model), not model.state_dict()
+    r = run_cli("inspect", str(path))
+    assert r.returncode == 1
+    first, hint = r.stderr.splitlines()
+    assert first.startswith(f"error: {path}: refused to load") and "torch.nn.modules.linear.Linear" in first
+    assert "state_dict()" in hint and "crafted" not in hint  # not called an attack
+
+
+def test_a_named_pipe_is_refused_not_waited_on(tmp_path: Path) -> None:
+    fifo = tmp_path / "ck.pt"
+    os.mkfifo(fifo)
+    # inspect used to block in open() until someone wrote to the pipe.
+    r = run_cli("inspect", str(fifo), timeout=30)
+    assert r.returncode == 1 and r.stderr == f"error: {fifo}: not a regular file (a pipe, socket or device)\n"

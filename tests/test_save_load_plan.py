@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import sys
 from pathlib import Path
@@ -22,6 +23,8 @@ from mckpt.train.mammoth_args import (
 from mckpt.train.mammoth_env import CURRENT, OLD, find_mammoth
 from mckpt.train.resume import UNSAFE_ENV, plan_resume
 from mckpt.train.save import checkpoint_folder, plan_save
+from mckpt.view.output import Output
+from mckpt.view.render_run import render_plan
 
 PY_ENV = {"PATH": os.environ["PATH"]}
 RUN1 = "sgd_seq-mnist_None_0_1_20261128-165846_9acd4744"
@@ -207,6 +210,12 @@ def test_paused_real_file_resumes_at_the_task_it_reached(mammoth_fixtures: Path,
     assert any("paused file" in r for r in plan.reasons)
     assert any("no --savecheck" in w for w in plan.warnings)  # the run had none: say how to get files
     assert plan_resume(str(f), current, every="task").argv[-2:] == ["--savecheck", "task"]
+    # Its run had no ckpt_name: no run name, rather than the file's "paused/<uuid>" passed off as one,
+    # and the dry run shows the run's uid instead.
+    assert plan.run is None and plan.chosen_by == "the file given"
+    stream = io.StringIO()
+    render_plan(Output(stream=stream), plan)
+    assert "run         uid be22a87c" in stream.getvalue()
 
 
 def test_run_uid_picks_newest_and_a_finished_run_is_refused(mammoth_fixtures: Path, current) -> None:

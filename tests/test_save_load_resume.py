@@ -57,7 +57,9 @@ def test_run_uid_check_loads_and_trains_nothing(checkout: Path) -> None:
     write_checkpoint(checkout / "checkpoints" / f"{STEM}_0.pt", run_args(), 1)
     write_checkpoint(checkout / "checkpoints" / f"{STEM}_1.pt", run_args(), 2)
     dry = run_cli("load", "1a2b3c4d", "--dry-run", "--json", cwd=checkout, env=env_for())
-    plan = json.loads(dry.stdout)
+    doc = json.loads(dry.stdout)
+    assert list(doc) == ["plan"]  # a real run's document without "result": one schema for scripts
+    plan = doc["plan"]
     assert plan["file"].endswith(f"{STEM}_1.pt") and plan["start_from"] == 2
     assert plan["chosen_by"] == "newest checkpoint of run 1a2b3c4d" and read_calls(checkout) == []
     r = run_cli("load", "1a2b3c4d", "--check", cwd=checkout, env=env_for())

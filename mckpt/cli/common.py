@@ -67,7 +67,8 @@ def handle_errors(func: F) -> F:
             if state["debug"]:
                 raise
             print_error(f"internal error: {type(e).__name__}: {e}",
-                        "this is a bug in mckpt; rerun with --debug and report the traceback")
+                        "this is a bug in mckpt; rerun as `mckpt --debug <command> …` (or with MCKPT_DEBUG=1) "
+                        "and report the traceback")
             raise typer.Exit(1) from None
 
     return wrapper  # type: ignore[return-value]

@@ -30,19 +30,21 @@ def _check_target(value: str | None) -> str | None:
 
 @handle_errors
 def convert_command(
-    file: Annotated[str, typer.Argument(help="The file to convert (.pt); it is never modified.")],
+    file: Annotated[str, typer.Argument(metavar="FILE", help="The file to convert (.pt); it is never modified.")],
     to: Annotated[str | None, typer.Option(
         "--to", metavar="full|backbone|safe", callback=_check_target,
         help="Target; by default from the input: backbone→full, old pickle→safe, full→backbone.")] = None,
     like: Annotated[str | None, typer.Option(
         "--like", metavar="FILE", help="A full checkpoint of the same model: key layout, args.")] = None,
     output: Annotated[str | None, typer.Option(
-        "--output", "-o", help="A .pt file or a folder (default: checkpoints/ for full, else by the input).")
-    ] = None,
-    model: Annotated[str | None, typer.Option("--model", help="Set args.model (--to full).")] = None,
-    dataset: Annotated[str | None, typer.Option("--dataset", help="Set args.dataset (--to full).")] = None,
-    buffer_size: Annotated[int | None, typer.Option("--buffer-size", help="Set args.buffer_size.")] = None,
-    n_epochs: Annotated[int | None, typer.Option("--n-epochs", help="Set args.n_epochs.")] = None,
+        "--output", "-o", metavar="FILE|DIR",
+        help="A .pt file or a folder (default: checkpoints/ for full, else by the input).")] = None,
+    model: Annotated[str | None, typer.Option(
+        "--model", metavar="MODEL", help="Set args.model (--to full).")] = None,
+    dataset: Annotated[str | None, typer.Option(
+        "--dataset", metavar="DATASET", help="Set args.dataset (--to full).")] = None,
+    buffer_size: Annotated[int | None, typer.Option("--buffer-size", metavar="N", help="Set args.buffer_size.")] = None,
+    n_epochs: Annotated[int | None, typer.Option("--n-epochs", metavar="N", help="Set args.n_epochs.")] = None,
     set_: Annotated[list[str] | None, typer.Option(
         "--set", metavar="KEY=VALUE", help="Set any arg (JSON values: 0.1, null); repeatable.")] = None,
     strip_prefix: Annotated[bool, typer.Option(

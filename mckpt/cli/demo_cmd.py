@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 from typing import Annotated
 
@@ -23,16 +24,19 @@ def demo_command(
     from ..demo import write_demo
 
     ck = folder / "checkpoints"
+    for where in (folder, ck):
+        if where.exists() and not where.is_dir():
+            raise MckptError("is a file, not a folder", path=str(where), hint="give the demo a folder to write into")
     if ck.is_dir() and any(ck.iterdir()) and not force:
         raise MckptError("already holds checkpoints", path=str(ck),
                          hint="use another folder, or --force to add the example beside them")
     files = write_demo(folder)
     out = make_output()
     out.line(f"wrote {len(files)} example checkpoints into {ck}")
-    out.line(f"$ mckpt list {ck} --acc", style="bold")
+    out.line(f"$ mckpt list {shlex.quote(str(ck))} --acc", style="bold")
     render_listing(out, scan([str(ck)], acc=True), acc=True)
     newest = next(f for f in files if f.name.endswith("_last.pt"))
-    out.line(f"\n$ mckpt inspect {newest}", style="bold")
+    out.line(f"\n$ mckpt inspect {shlex.quote(str(newest))}", style="bold")
     render_checkpoint(out, read_checkpoint(newest))
 
 

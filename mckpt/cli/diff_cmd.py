@@ -12,11 +12,12 @@ from .common import FormatOpt, JsonOpt, QuietOpt, handle_errors, make_output
 
 @handle_errors
 def diff_command(
-    a: Annotated[str, typer.Argument(help="A checkpoint file, a run folder or a run uid (its newest file).")],
-    b: Annotated[str, typer.Argument(help="The checkpoint, folder or run to compare with A.")],
+    a: Annotated[str, typer.Argument(
+        metavar="A", help="A checkpoint file, a run folder or a run uid (its newest file).")],
+    b: Annotated[str, typer.Argument(metavar="B", help="The checkpoint, folder or run to compare with A.")],
     weights: Annotated[bool, typer.Option("--weights", "-w", help="Compare the weights too (streamed).")
                        ] = False,
-    top: Annotated[int, typer.Option("--top", "-n", help="Show the N tensors that changed most (0: all).")
+    top: Annotated[int, typer.Option("--top", "-n", metavar="N", help="Show the N tensors that changed most (0: all).")
                    ] = 20,
     all_args: Annotated[bool, typer.Option("--all", help="Include bookkeeping args (seed, uid, timestamps…).")
                         ] = False,

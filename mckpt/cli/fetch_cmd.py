@@ -73,20 +73,20 @@ class RichReporter:
 @handle_errors
 def fetch_command(
     url: Annotated[str, typer.Argument(
-        help="hf://owner/repo/path@rev, a hub resolve/ or blob/ URL, or any http(s) URL.")],
+        metavar="URL", help="hf://owner/repo/path@rev, a hub resolve/ or blob/ URL, or any http(s) URL.")],
     output: Annotated[str | None, typer.Option(
-        "--output", "-o", metavar="DIR|FILE",
+        "--output", "-o", metavar="FILE|DIR",
         help="Also place the file here (hard link or copy from the cache).")] = None,
     sha256: Annotated[str | None, typer.Option(
         "--sha256", metavar="HEX", help="Expected sha256; the download must match it.")] = None,
     token: Annotated[str | None, typer.Option(
-        "--token", help="Hub token (default: $HF_TOKEN); sent to the hub endpoint only.")] = None,
+        "--token", metavar="TOKEN", help="Hub token (default: $HF_TOKEN); sent to the hub endpoint only.")] = None,
     offline: Annotated[bool, typer.Option(
         "--offline", help="Use the cache only, no network (or HF_HUB_OFFLINE=1).")] = False,
     cache_dir: Annotated[str | None, typer.Option(
         "--cache-dir", metavar="DIR", help="Cache folder (default: $MCKPT_CACHE or ~/.cache/mckpt).")] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace a different existing file at -o.")] = False,
-    retries: Annotated[int, typer.Option("--retries", help="Retries on dropped connections and 5xx.")] = 5,
+    retries: Annotated[int, typer.Option("--retries", metavar="N", help="Retries on dropped connections and 5xx.")] = 5,
     json: JsonOpt = False,
     quiet: QuietOpt = False,
 ) -> None:

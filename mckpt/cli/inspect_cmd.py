@@ -15,7 +15,7 @@ from .common import FormatOpt, JsonOpt, QuietOpt, handle_errors, make_output
 
 @handle_errors
 def inspect_command(
-    file: Annotated[str, typer.Argument(help="A checkpoint file (.pt), or an http(s)/hf:// URL.")],
+    file: Annotated[str, typer.Argument(metavar="FILE", help="A checkpoint file (.pt), or an http(s)/hf:// URL.")],
     tensors: Annotated[bool, typer.Option("--tensors", "-t", help="List every tensor (aliases marked).")] = False,
     args_only: Annotated[bool, typer.Option("--args-only", "-a", help="Print only the saved args.")] = False,
     json: JsonOpt = False,

@@ -81,7 +81,8 @@ def save_command(
     ctx: typer.Context,
     every: EveryOpt = None,
     name: Annotated[
-        str | None, typer.Option("--name", help="A prefix for the run's checkpoint names (--ckpt_name).")
+        str | None,
+        typer.Option("--name", metavar="PREFIX", help="A prefix for the run's checkpoint names (--ckpt_name)."),
     ] = None,
     mode: Annotated[
         str | None,
@@ -95,7 +96,7 @@ def save_command(
     json: JsonOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
-    """Train with Mammoth and checkpoints: mckpt save [OPTIONS] -- <Mammoth arguments>.
+    """Train with Mammoth, writing checkpoints: mckpt save [OPTIONS] -- <Mammoth arguments>.
 
     Output streams live. Ctrl-C makes Mammoth write checkpoints/paused/<uuid>.pt; a second Ctrl-C
     stops it at once. Exits with Mammoth's exit code.
@@ -108,7 +109,8 @@ def save_command(
     plan = plan_save(env, list(ctx.args), every=every, name=name, mode=mode)
     out = make_output(json, None, quiet)
     if dry_run and json:
-        out.emit_json(plan.to_json())
+        # The same document as a real run's, without "result": scripts read plan.* either way.
+        out.emit_json({"plan": plan.to_json()})
         return
     if not json:
         render_command(out, env, plan.command, None)
@@ -119,7 +121,9 @@ def save_command(
 @handle_errors
 def load_command(
     ctx: typer.Context,
-    checkpoint: Annotated[str, typer.Argument(help="A checkpoint file, a run folder, or a run uid.")],
+    checkpoint: Annotated[
+        str, typer.Argument(metavar="CHECKPOINT", help="A checkpoint file, a run folder, or a run uid.")
+    ],
     every: EveryOpt = None,
     check: Annotated[
         bool, typer.Option("--check", help="Ask Mammoth to load the file and exit, training nothing.")
@@ -145,7 +149,8 @@ def load_command(
     for message in plan.warnings:
         warn(message)
     if dry_run and json:
-        out.emit_json(plan.to_json())
+        # The same document as a real run's, without "result": scripts read plan.* either way.
+        out.emit_json({"plan": plan.to_json()})
         return
     if not json:
         render_plan(out, plan)

@@ -115,8 +115,11 @@ def _plan_backbone(src: Checkpoint, output: str | None, strip_prefix: bool) -> P
 
 def _plan_safe(src: Checkpoint, output: str | None) -> Plan:
     if src.kind != "mammoth":
-        raise UsageError(f"--to safe converts old-pickle Mammoth checkpoints; this file is a {src.kind}",
-                         hint="a backbone becomes a checkpoint with --to full --like FILE")
+        what = "a bare backbone" if src.kind == "backbone" else "not a Mammoth checkpoint"
+        raise UsageError(f"--to safe converts old-pickle Mammoth checkpoints; this file is {what}",
+                         path=src.path,
+                         hint="a backbone becomes a checkpoint with --to full --like FILE"
+                         if src.kind == "backbone" else None)
     if src.format == "safe":
         raise MckptError("already in the safe layout (torch.load(weights_only=True) reads it)", path=src.path)
     arch = archive_of(src)

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import CorruptCheckpoint, MckptError
+from ..io.atomic import make_folder
 from ..io.sources import FileSource
 from ..torchfile.archive import data_offset, open_archive
 from ..torchfile.archive_writer import Progress, write_torch_archive
@@ -51,8 +52,8 @@ def write_plan(plan: Plan, *, force: bool = False, progress: Progress | None = N
         raise MckptError("already exists; not overwritten", path=str(final),
                          hint="pass --force to replace it")
     tmp = final.parent / f".{final.name}.{secrets.token_hex(4)}.partial"
+    make_folder(final.parent, hint="choose another place with -o")
     try:
-        final.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
     except OSError as e:
         raise MckptError(f"cannot write here: {e.strerror}", path=str(final.parent),

@@ -136,7 +136,7 @@ class _Download:
             for _ in range(MAX_RESTARTS + 1):
                 try:
                     return with_retries(self._attempt, self.opts.retries, self.opts.backoff,
-                                        self.reporter.note, self._progressed)
+                                        self.reporter.note, self._progressed, url=self.remote.url)
                 except _Restart as e:
                     self.reporter.note(f"{e}; starting over")
             raise MckptError("the file kept changing during the download", path=self.remote.url,

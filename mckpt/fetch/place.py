@@ -13,7 +13,7 @@ import shutil
 from pathlib import Path
 
 from ..errors import MckptError
-from ..io.atomic import fsync_dir, temp_beside
+from ..io.atomic import fsync_dir, make_folder, temp_beside
 
 
 def destination(output: str | os.PathLike[str], filename: str) -> Path:
@@ -44,10 +44,7 @@ def place(src: str, dest: Path, *, size: int, sha256: str, force: bool = False) 
         if not force:
             raise MckptError("exists and differs from the download", path=str(dest),
                              hint="pass --force to replace it, or -o another path")
-    try:
-        dest.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise MckptError(f"cannot create the folder: {e.strerror}", path=str(dest.parent)) from None
+    make_folder(dest.parent, hint="choose another place with -o")
     tmp = temp_beside(dest)
     tmp.unlink(missing_ok=True)
     try:

@@ -24,6 +24,20 @@ def fsync_dir(folder: str | os.PathLike[str]) -> None:
         os.close(fd)
 
 
+def make_folder(folder: Path, hint: str | None = None) -> None:
+    """Create `folder` (and its parents), or say in one line why not: above all when a part of
+    the path is a file, which the OS reports as a bare "File exists" or "Not a directory"."""
+    from ..errors import MckptError
+
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        blocker = next((p for p in (folder, *folder.parents) if p.exists() and not p.is_dir()), None)
+        if blocker is not None:
+            raise MckptError("is a file, not a folder", path=str(blocker), hint=hint) from None
+        raise MckptError(f"cannot create the folder: {e.strerror}", path=str(folder), hint=hint) from None
+
+
 def temp_beside(path: Path) -> Path:
     """A hidden temporary name in `path`'s folder, unique per process."""
     return path.with_name(f".{path.name}.{os.getpid()}.tmp")

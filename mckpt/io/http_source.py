@@ -42,7 +42,7 @@ class HttpSource:
     def _get(self, url: str, start: int, n: int, headers: dict[str, str]) -> Reply:
         hdrs = {**headers, "Range": f"bytes={start}-{start + n - 1}"}
 
-        reply = with_retries(lambda: self._http.open("GET", url, hdrs), self._retries, self._backoff)
+        reply = with_retries(lambda: self._http.open("GET", url, hdrs), self._retries, self._backoff, url=url)
         if reply.status == 206:
             return reply
         self._http.discard(reply, limit=0)

@@ -7,6 +7,7 @@ The archive reader only ever asks for byte ranges, so a local file, an HTTP serv
 from __future__ import annotations
 
 import os
+import shlex
 import stat
 from typing import Protocol, runtime_checkable
 
@@ -32,7 +33,13 @@ class FileSource:
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.name = os.fspath(path)
+        self._fd = -1
         try:
+            # A FIFO or device would block the open (or the reads) forever: refuse anything that is
+            # not a plain file or folder before opening it.
+            mode = os.stat(self.name).st_mode
+            if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+                raise MckptError("not a regular file (a pipe, socket or device)", path=self.name)
             self._fd = os.open(self.name, os.O_RDONLY | getattr(os, "O_BINARY", 0))
         except FileNotFoundError:
             raise MckptError("no such file", path=self.name) from None
@@ -44,7 +51,7 @@ class FileSource:
         if stat.S_ISDIR(st.st_mode):
             self.close()
             raise MckptError("is a folder, not a checkpoint file", path=self.name,
-                             hint=f"to see the runs in it: mckpt list {self.name}")
+                             hint=f"to see the runs in it: mckpt list {shlex.quote(self.name)}")
         self.size = st.st_size
         self.bytes_read = 0
 

@@ -201,7 +201,7 @@ def retry_delays(retries: int, backoff: float) -> list[float]:
 
 def with_retries(call: Callable[[], T], retries: int, backoff: float,
                  note: Callable[[str], None] = lambda _m: None,
-                 progressed: Callable[[], bool] = lambda: False) -> T:
+                 progressed: Callable[[], bool] = lambda: False, url: str | None = None) -> T:
     """Run `call`, retrying TransientError; give up with the last error as a MckptError.
 
     When `progressed()` says the failed attempt moved forward (bytes arrived), the budget starts
@@ -215,7 +215,8 @@ def with_retries(call: Callable[[], T], retries: int, backoff: float,
             if progressed():
                 delays = retry_delays(retries, backoff)
             if not delays:
-                raise MckptError(f"{e} (gave up after {retries} retries)",
+                tries = "retry" if retries == 1 else "retries"
+                raise MckptError(f"{e} (gave up after {retries} {tries})", path=url,
                                  hint="check the network; rerunning the same command resumes") from None
             delay = delays.pop(0)
             note(f"{e}; retrying in {delay:.1f} s")

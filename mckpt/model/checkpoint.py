@@ -16,7 +16,7 @@ from typing import Any
 from ..errors import MckptError
 from ..io.sources import ByteSource, FileSource
 from ..torchfile.archive import Archive, open_archive
-from ..torchfile.unpickler import NdArray, PickledNamespace, Placeholder, StorageRef, TensorRef
+from ..torchfile.unpickler import TORCH_DTYPES, NdArray, PickledNamespace, Placeholder, StorageRef, TensorRef
 from .metrics import Metrics, compute_metrics
 from .names import ParsedName, parse_name
 
@@ -33,6 +33,8 @@ def _is_safe_global(name: str) -> bool:
     if name.startswith(_SAFE_GLOBALS_PREFIXES):
         return True
     mod, _, attr = name.rpartition(".")
+    if mod == "torch" and attr in TORCH_DTYPES:  # the dtype argument of _rebuild_tensor_v3
+        return True
     return mod in ("torch", "torch.storage") and attr.endswith("Storage")
 
 

@@ -38,7 +38,7 @@ def resolve_checkpoint(spec: str, search: Sequence[str | Path] = (CHECKPOINTS_DI
     """The checkpoint `spec` stands for: itself, the newest file of a run folder, or of a run
     named by uid (a unique prefix of 4+ characters will do) or by name in the `search` folders."""
     if os.path.isfile(spec):
-        return Resolved(spec, "file")
+        return Resolved(spec, "the file given")
     if os.path.isdir(spec):
         runs = scan([spec]).runs
         if not runs:

@@ -142,8 +142,7 @@ def scan(paths: Iterable[str], recursive: bool = False, acc: bool = False) -> Li
                     other.append({"path": entry.path, "reason": e.message})
                     continue
                 if ckpt.kind != "mammoth" or ckpt.name is None:
-                    what = "a bare backbone" if ckpt.kind == "backbone" else "not a Mammoth checkpoint"
-                    other.append({"path": entry.path, "reason": f"{what} ({ckpt.tensors.count} tensors)"})
+                    other.append({"path": entry.path, "reason": _why_not_a_run(ckpt)})
                     continue
                 name = ckpt.name
                 stem = ckpt.args.get("ckpt_name")
@@ -162,6 +161,17 @@ def scan(paths: Iterable[str], recursive: bool = False, acc: bool = False) -> Li
                 run.error = e.message
                 other.append({"path": run.newest.path, "reason": e.message})
     return Listing(sorted(runs.values(), key=SORT_KEYS["started"]), other)
+
+
+def _why_not_a_run(ckpt: Checkpoint) -> str:
+    if ckpt.kind == "mammoth":
+        # A real checkpoint someone renamed (best.pt, final.pt): say so, and which run it came from.
+        stem = ckpt.args.get("ckpt_name")
+        run = parse_name(f"{stem}_0.pt") if isinstance(stem, str) else None
+        origin = f" of run {run.uid or run.stem}" if run else ""
+        return f"a Mammoth checkpoint{origin}, renamed (not a name Mammoth writes)"
+    what = "a bare backbone" if ckpt.kind == "backbone" else "not a Mammoth checkpoint"
+    return f"{what} ({ckpt.tensors.count} tensors)"
 
 
 def _run_name(name: ParsedName, key: str) -> ParsedName:

@@ -97,6 +97,10 @@ def _u64(b: bytes, o: int) -> int:
     return struct.unpack_from("<Q", b, o)[0]
 
 
+# Checkpoints are often shipped compressed; saying which tool undoes it beats "not a checkpoint".
+_COMPRESSED = ((b"\x1f\x8b", "gzip"), (b"\x28\xb5\x2f\xfd", "zstd"), (b"\xfd7zXZ\x00", "xz"), (b"BZh", "bzip2"))
+
+
 def sniff(head: bytes, name: str) -> str:
     """Say which layout `head` (the first bytes) starts, or raise a helpful NotACheckpoint."""
     if not head:
@@ -117,6 +121,10 @@ def sniff(head: bytes, name: str) -> str:
                              path=name)
     if head[:1] == b"\x80" and head[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05"):
         return "pickle"
+    for magic, tool in _COMPRESSED:
+        if head.startswith(magic):
+            raise NotACheckpoint(f"{tool}-compressed, not a checkpoint as torch.save writes it", path=name,
+                                 hint=f"decompress it first ({tool} -d), then read the result")
     raise NotACheckpoint("not a torch checkpoint (neither a zip archive nor a torch pickle)", path=name)
 
 

@@ -116,10 +116,16 @@ class _Writer:
 
     def tensor(self, t: TensorRef, path: str) -> None:
         st = t.storage
-        self.global_("torch._utils", "_rebuild_tensor_v2")
+        # A dtype viewed over another storage type (torch's untyped storages for float8, uint16…)
+        # is written as torch writes it: _rebuild_tensor_v3 with the dtype after the hooks.
+        v3 = t.dtype != st.dtype
+        self.global_("torch._utils", "_rebuild_tensor_v3" if v3 else "_rebuild_tensor_v2")
         self.out += _MARK
         self.out += _MARK + b"X" + struct.pack("<I", 7) + b"storage"
-        self.global_("torch", storage_type_name(st.dtype))
+        if v3:
+            self.global_("torch.storage", "UntypedStorage")
+        else:
+            self.global_("torch", storage_type_name(st.dtype))
         self.save(st.key, path)
         self.save(st.location, path)
         self.save(st.numel, path)
@@ -130,6 +136,8 @@ class _Writer:
         self.save(bool(t.requires_grad), path)
         self.global_("collections", "OrderedDict")  # backward hooks: always empty in a checkpoint
         self.out += _EMPTY_TUPLE + _REDUCE
+        if v3:
+            self.global_("torch", t.dtype)
         self.out += _TUPLE + _REDUCE
 
 

@@ -46,6 +46,9 @@ _TORCH_DTYPE_ALIASES = {
 }
 
 
+TORCH_DTYPES = frozenset(_ITEMSIZE)
+
+
 def itemsize(dtype: str) -> int:
     """Bytes per element of a torch dtype name (1 for unknown names, so sizes stay bounded)."""
     return _ITEMSIZE.get(dtype, 1)
@@ -299,6 +302,17 @@ def _rebuild_tensor(storage: Any, offset: int, size: Any, stride: Any, *rest: An
                      requires_grad)
 
 
+def _rebuild_tensor_v3(storage: Any, offset: int, size: Any, stride: Any, requires_grad: Any = False,
+                       _hooks: Any = None, dtype: Any = None, *rest: Any) -> TensorRef:
+    """Torch ≥ 2.3 writes dtypes that have no typed storage (float8, uint16…) as an untyped (byte)
+    storage plus the dtype; the offset counts elements of that dtype."""
+    if not (isinstance(dtype, str) and dtype in _ITEMSIZE):
+        raise CorruptCheckpoint("tensor record without a known dtype")
+    t = _rebuild_tensor(storage, offset, size, stride, requires_grad)
+    t.dtype = dtype
+    return t
+
+
 def _rebuild_parameter(data: Any, requires_grad: Any = False, *rest: Any) -> Any:
     if isinstance(data, TensorRef):
         data.requires_grad = bool(requires_grad)
@@ -324,7 +338,7 @@ class _TensorType:
 
 
 def _rebuild_from_type(func: Any, new_type: Any, args: Any, state: Any = None) -> Any:
-    if func not in (_rebuild_tensor, _rebuild_parameter):
+    if func not in (_rebuild_tensor, _rebuild_tensor_v3, _rebuild_parameter):
         raise UnsafePickle(f"torch._tensor._rebuild_from_type_v2 with {getattr(func, '__name__', func)!r}")
     return func(*args)
 
@@ -357,6 +371,7 @@ def _allowed(module: str, name: str) -> Any:
     if module == "torch._utils":
         return {
             "_rebuild_tensor_v2": _rebuild_tensor, "_rebuild_tensor": _rebuild_tensor,
+            "_rebuild_tensor_v3": _rebuild_tensor_v3,
             "_rebuild_parameter": _rebuild_parameter,
             "_rebuild_parameter_with_state": _rebuild_parameter,
         }.get(name)

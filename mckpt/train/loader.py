@@ -9,6 +9,7 @@ their tensors would mean running their pickle.
 from __future__ import annotations
 
 import os
+import shlex
 from typing import Any, Literal, overload
 
 from ..errors import MckptError
@@ -30,7 +31,7 @@ def load(path: str | os.PathLike[str], tensors: bool = False) -> Checkpoint | tu
         raise MckptError(
             "its tensors load only by running its pickle (an old-pickle file)",
             path=ckpt.path,
-            hint=f"convert it first: mckpt convert --to safe {ckpt.path}",
+            hint=f"convert it first: mckpt convert --to safe {shlex.quote(str(ckpt.path))}",
         )
     import pickle
 

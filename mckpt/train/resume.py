@@ -9,6 +9,7 @@ between the saved args and what the user typed.
 from __future__ import annotations
 
 import os
+import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,7 +45,7 @@ class ResumePlan:
 
     checkpoint: Checkpoint
     file: str  # the checkpoint file, absolute
-    chosen_by: str  # "file", "run folder <dir>" or "run uid <uid>"
+    chosen_by: str  # "the file given", or which run's newest checkpoint
     run: str | None  # the file's run name
     tasks_done: int
     start_from: int
@@ -89,6 +90,17 @@ class ResumePlan:
         }
 
 
+def _run_name(ck: Checkpoint) -> str | None:
+    """The run a file belongs to: its name's stem, or for a paused file (named by a uuid) the
+    ckpt_name in its args, when the run had one."""
+    if ck.name is None:
+        return None
+    if ck.name.dialect == "paused":
+        stem = ck.args.get("ckpt_name")
+        return stem if isinstance(stem, str) and stem else None
+    return ck.name.stem
+
+
 def total_tasks(args: dict[str, Any]) -> int | None:
     config = args.get("dataset_config")
     if config not in (None, "None", "default"):
@@ -109,14 +121,14 @@ def _refuse_unresumable(ck: Checkpoint, mammoth: MammothEnv) -> None:
         raise MckptError(
             "cannot resume a joint checkpoint: Mammoth refuses --start_from with --joint",
             path=ck.path,
-            hint=f"see its results with: mckpt inspect {ck.path}",
+            hint=f"see its results with: mckpt inspect {shlex.quote(ck.path)}",
         )
     if ck.format == "old_pickle" and mammoth.layout == CURRENT:
         raise MckptError(
             "current Mammoth cannot --loadcheck an old-pickle checkpoint "
             "(its loader uses torch.load(weights_only=True))",
             path=ck.path,
-            hint=f"convert it first: mckpt convert --to safe {ck.path}",
+            hint=f"convert it first: mckpt convert --to safe {shlex.quote(ck.path)}",
         )
 
 
@@ -250,7 +262,7 @@ def plan_resume(
         raise MckptError(
             f"nothing left to train: {finished}",
             path=file,
-            hint=f"see its results with: mckpt inspect {file}  (or ask Mammoth: mckpt load --check)",
+            hint=f"see its results with: mckpt inspect {shlex.quote(file)}  (or ask Mammoth: mckpt load --check)",
         )
     base: list[tuple[str, list[str]]] = [
         ("loadcheck", ["--loadcheck", _path_for(mammoth, file)]),
@@ -272,7 +284,7 @@ def plan_resume(
         checkpoint=ck,
         file=file,
         chosen_by=chosen_by,
-        run=ck.name.stem if ck.name else None,
+        run=_run_name(ck),
         tasks_done=tasks_done,
         start_from=_int_or(overrides.get("start_from"), tasks_done),
         total_tasks=total,

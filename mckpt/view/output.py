@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, TextIO
 
@@ -40,6 +40,7 @@ class Output:
     def __post_init__(self) -> None:
         self.stream = self.stream or sys.stdout
         self._console: Any = None
+        self._tables_written = 0
 
     @property
     def rich(self) -> bool:
@@ -48,7 +49,7 @@ class Output:
 
     @property
     def color(self) -> bool:
-        return self.rich and "NO_COLOR" not in os.environ
+        return self.rich and colour_allowed()
 
     @property
     def console(self) -> Any:
@@ -66,9 +67,31 @@ class Output:
         if self.quiet:
             return
         if self.rich:
-            self.console.print(text, style=style, markup=False)
+            self.console.print(self._hanging(text), style=style, markup=False)
         else:
             self.stream.write(text + "\n")
+
+    def _hanging(self, text: str) -> Any:
+        """An indented or bulleted line too long for the screen wraps under its own text, not at
+        the left margin (load's reasons, convert's notes, paths)."""
+        from rich.cells import cell_len
+
+        body = text.lstrip(" ")
+        for bullet in ("- ", "! "):
+            if body.startswith(bullet):
+                body = body[len(bullet):]
+                break
+        head = text[: len(text) - len(body)]
+        if not head or cell_len(text) <= self.console.width:
+            return text
+        from rich.table import Table
+        from rich.text import Text
+
+        grid = Table.grid()
+        grid.add_column(no_wrap=True)
+        grid.add_column(overflow="fold")
+        grid.add_row(head, Text(body))
+        return grid
 
     def heading(self, text: str) -> None:
         if self.quiet:
@@ -80,8 +103,12 @@ class Output:
 
     def table(self, headers: Sequence[str], rows: Sequence[Sequence[Any]], *, title: str | None = None,
               styles: Sequence[Sequence[str | None]] | None = None,
-              justify: Sequence[str] | None = None) -> None:
-        """A table: Rich with per-cell styles on a terminal, tabulate (`--format`, or `simple`) otherwise."""
+              justify: Sequence[str] | None = None, optional: Sequence[int] = ()) -> None:
+        """A table: Rich with per-cell styles on a terminal, tabulate (`--format`, or `simple`) otherwise.
+
+        `optional` lists columns (indices, least useful first) a terminal too narrow for the whole
+        table may hide, with a note saying so; pipes and formats always get every column.
+        """
         if self.quiet:
             return
         if self.fmt in ("csv", "tsv"):
@@ -97,6 +124,11 @@ class Output:
 
             text = tabulate([["" if c is None else c for c in r] for r in rows], headers=list(headers),
                             tablefmt=self.fmt, disable_numparse=True)
+            if self._tables_written:
+                # Tables after the first are set apart and named (two Markdown tables that touch merge
+                # into one); a lone table stays pasteable as it is.
+                self.stream.write(f"\n{title}\n\n" if title else "\n")
+            self._tables_written += 1
             self.stream.write(text + "\n")
             return
         if not self.rich:
@@ -107,8 +139,17 @@ class Output:
         from rich import box
         from rich.table import Table
 
-        t = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, header_style="bold",
-                  title_style="bold", pad_edge=False)
+        if title:
+            self.heading(title)
+        hidden = _columns_to_hide(headers, rows, optional, self.console.width)
+        if hidden:
+            keep = [i for i in range(len(headers)) if i not in hidden]
+            headers = [headers[i] for i in keep]
+            rows = [[r[i] for i in keep] for r in rows]
+            styles = [[s[i] if i < len(s) else None for i in keep] for s in styles] if styles else None
+            justify = [justify[i] for i in keep] if justify else None
+        t = Table(box=box.SIMPLE_HEAD, header_style="bold", show_edge=False, pad_edge=False,
+                  collapse_padding=True)
         last = len(headers) - 1
         for i, h in enumerate(headers):
             # Short columns never wrap; the last one (values, paths) folds when the screen is narrow.
@@ -122,6 +163,9 @@ class Output:
                 cells.append(f"[{style}]{_escape(text)}[/]" if style else _escape(text))
             t.add_row(*cells)
         self.console.print(t)
+        if hidden:
+            self.console.print(f"[dim]hidden to fit the window: {', '.join(hidden.values())} "
+                               "(a wider window or a pipe shows them)[/dim]")
 
     def fields(self, pairs: Sequence[tuple[str, Any]], title: str | None = None) -> None:
         """A key/value block (run identity, summaries)."""
@@ -130,9 +174,15 @@ class Output:
         if self.rich:
             if title:
                 self.heading(title)
-            width = max((len(k) for k, _ in pairs), default=0)
+            from rich.table import Table
+
+            # A grid, so a long value wraps under itself rather than back at the left margin.
+            grid = Table.grid(padding=(0, 0, 0, 2), pad_edge=True)
+            grid.add_column(style="dim", no_wrap=True)
+            grid.add_column(overflow="fold")
             for k, v in pairs:
-                self.console.print(f"  [dim]{_escape(k.ljust(width))}[/dim]  {_escape(str(v))}")
+                grid.add_row(k, str(v))
+            self.console.print(grid, markup=False)
             return
         if self.fmt:
             self.table(["field", "value"], [[k, v] for k, v in pairs], title=title)
@@ -159,8 +209,36 @@ def plain_table(headers: Sequence[str], rows: Sequence[Sequence[Any]], justify: 
     return "\n".join(lines) + "\n"
 
 
+def _columns_to_hide(headers: Sequence[str], rows: Sequence[Sequence[Any]], optional: Sequence[int],
+                     width: int) -> dict[int, str]:
+    """The optional columns to drop, in order, until the table fits `width` (index → header)."""
+    hidden: dict[int, str] = {}
+    for i in optional:
+        if _table_width(headers, rows, hidden) <= width:
+            break
+        hidden[i] = headers[i]
+    return hidden
+
+
+def _table_width(headers: Sequence[str], rows: Sequence[Sequence[Any]], skip: Iterable[int] = ()) -> int:
+    """Screen cells a table needs unwrapped: widest cell per column, two between columns."""
+    from rich.cells import cell_len
+
+    widths = [cell_len(str(h)) for h in headers]
+    for r in rows:
+        for i, c in enumerate(r[: len(widths)]):
+            widths[i] = max(widths[i], cell_len("" if c is None else str(c)))
+    kept = [w for i, w in enumerate(widths) if i not in set(skip)]
+    return sum(kept) + 2 * (len(kept) - 1)
+
+
 def _escape(text: str) -> str:
     return text.replace("[", "\\[")
+
+
+def colour_allowed() -> bool:
+    """False when NO_COLOR is set to anything but the empty string (https://no-color.org)."""
+    return not os.environ.get("NO_COLOR")
 
 
 def _isatty(stream: Any) -> bool:
@@ -193,7 +271,7 @@ def human_count(n: int | None) -> str:
 def print_error(message: str, hint: str | None = None, stream: TextIO | None = None) -> None:
     """`error: …` (and `hint: …`) on stderr, red on a terminal unless NO_COLOR."""
     stream = stream or sys.stderr
-    color = _isatty(stream) and "NO_COLOR" not in os.environ
+    color = _isatty(stream) and colour_allowed()
     red, yellow, reset = ("\033[31;1m", "\033[33m", "\033[0m") if color else ("", "", "")
     stream.write(f"{red}error:{reset} {message}\n")
     if hint:

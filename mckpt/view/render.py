@@ -58,8 +58,9 @@ def group_args(args: dict[str, Any]) -> list[tuple[str, str, str]]:
 SUMMARY_GROUPS = ("experiment", "optimisation", "checkpointing")
 
 
-def render_args(out: Output, args: dict[str, Any], *, summary: bool = False) -> None:
-    """All args grouped; with `summary`, the run/other groups fold into one line (see --args-only)."""
+def render_args(out: Output, args: dict[str, Any], *, summary: bool = False, path: str | None = None) -> None:
+    """All args grouped; with `summary`, the run/other groups fold into one line naming the command
+    that shows them (for `path`, quoted for the shell, so it can be pasted as it is)."""
     rows = group_args(args)
     if not rows:
         out.line("(no args)")
@@ -67,8 +68,10 @@ def render_args(out: Output, args: dict[str, Any], *, summary: bool = False) -> 
     shown = [r for r in rows if r[0] in SUMMARY_GROUPS] if summary else rows
     out.table(["group", "arg", "value"], [list(r) for r in shown], title=f"Args ({len(args)})")
     if len(shown) < len(rows):
-        out.line(f"  … {len(rows) - len(shown)} more (run bookkeeping and model options): mckpt inspect --args-only",
-                 style="dim")
+        import shlex
+
+        command = "mckpt inspect --args-only" + (f" {shlex.quote(path)}" if path else "")
+        out.line(f"  … {len(rows) - len(shown)} more (run bookkeeping and model options): {command}", style="dim")
 
 
 def _acc_style(x: float | None) -> str | None:
@@ -125,7 +128,7 @@ def render_checkpoint(out: Output, ck: Checkpoint, *, tensors: bool = False) -> 
         if isinstance(a.get("loadcheck"), str):
             ident.append(("loaded from", a["loadcheck"]))
         out.fields(ident, title="Run")
-        render_args(out, a, summary=True)
+        render_args(out, a, summary=True, path=str(ck.path))
         if ck.class_il:
             render_matrix(out, "Class-IL accuracy (%)", ck.class_il)
             render_matrix(out, "Task-IL accuracy (%)", ck.task_il)
@@ -142,6 +145,8 @@ def render_checkpoint(out: Output, ck: Checkpoint, *, tensors: bool = False) -> 
         render_tensor_list(out, ck)
     if ck.kind == "mammoth":
         render_training_state(out, ck)
+    if ck.kind == "backbone":
+        render_backbone_use(out, ck)
     if ck.warnings:
         out.heading("Warnings")
         for w in ck.warnings:
@@ -160,11 +165,26 @@ def render_tensor_summary(out: Output, ck: Checkpoint) -> None:
         ("dtypes", dtypes),
     ], title="Model tensors" if ck.kind == "mammoth" else "Tensors")
     if t.modules and len(t.modules) > 1:
-        rows = [[m["name"], m["tensors"], human_count(m["parameters"]),
-                 f"{m['aliases']} aliases" if m["aliases"] else ""] for m in t.modules[:40]]
-        out.table(["module", "tensors", "params", ""], rows, justify=["left", "right", "right", "left"])
+        rows = [[m["name"], m["tensors"], human_count(m["parameters"]), m["aliases"] or ""]
+                for m in t.modules[:40]]
+        out.table(["module", "tensors", "params", "aliases"], rows, justify=["left", "right", "right", "right"])
         if len(t.modules) > 40:
             out.line(f"  … {len(t.modules) - 40} more modules (--tensors lists every tensor)")
+
+
+def render_backbone_use(out: Output, ck: Checkpoint) -> None:
+    """What a bare backbone is good for in Mammoth: the question a user inspecting one has next."""
+    import shlex
+
+    keys = list(ck.model_state)
+    quoted = shlex.quote(str(ck.path))
+    out.heading("Use with Mammoth")
+    if keys and all(k.startswith("net.") for k in keys):
+        out.line("  --loadcheck takes it as it is (keys under `net.`): a new run starts from these weights")
+    else:
+        out.line("  --loadcheck may reject keys without `net.` (it cuts 4 characters off any key containing `net`);")
+        out.line(f"  the form it takes for every backbone: mckpt convert {quoted} --to backbone")
+    out.line(f"  a full checkpoint to resume from: mckpt convert {quoted} --like <a checkpoint of the same model>")
 
 
 def render_tensor_list(out: Output, ck: Checkpoint) -> None:
@@ -206,9 +226,12 @@ def render_training_state(out: Output, ck: Checkpoint) -> None:
     out.fields(pairs, title="Training state")
 
 
-def render_listing(out: Output, listing: Listing, *, acc: bool = False) -> None:
+def render_listing(out: Output, listing: Listing, *, acc: bool = False, no_match: str | None = None) -> None:
+    """The runs table and the other files; `no_match` says why filters left no run."""
     runs = listing.runs
-    if not runs and not listing.other:
+    if no_match:
+        out.line(no_match)
+    elif not runs and not listing.other:
         out.line("no checkpoints found")
         return
     has_prefix = any(r.name.prefix and not r.name.parent for r in runs)
@@ -248,7 +271,10 @@ def render_listing(out: Output, listing: Listing, *, acc: bool = False) -> None:
         rows.append(row)
         styles.append(st)
     if rows:
-        out.table(headers, rows, styles=styles, justify=justify, title=f"{len(runs)} run(s)")
+        # On a narrow terminal, hide what matters least for telling runs apart first.
+        optional = [headers.index(h) for h in ("config", "epochs", "buffer", "size", "prefix", "resumed from")
+                    if h in headers]
+        out.table(headers, rows, styles=styles, justify=justify, title=f"{len(runs)} run(s)", optional=optional)
     if listing.other:
         out.heading(f"{len(listing.other)} other file(s)")
         for o in listing.other:

@@ -22,7 +22,8 @@ def _signed(d: float | None) -> str:
 def render_args_diff(out: Output, diff: ArgsDiff) -> None:
     hidden = f" ({len(diff.ignored)} bookkeeping args differ; --all shows them)" if diff.ignored else ""
     if diff.equal:
-        out.line(f"args: identical{hidden}", style="green")
+        out.heading("Args")
+        out.line(f"identical{hidden}", style="green")
         return
     rows, styles = [], []
     for c in diff.changed:
@@ -102,14 +103,14 @@ def render_diff(out: Output, d: CheckpointDiff) -> None:
     ], title="Diff")
     for note in d.notes:
         out.line(f"note: {note}", style="yellow")
-    out.heading("Args")
     if d.args is None:
-        out.line("args: not compared (a file without args)")
+        out.heading("Args")
+        out.line("not compared (a file without args)")
     else:
         render_args_diff(out, d.args)
-    out.heading("Results")
     if d.results.equal:
-        out.line("results: identical", style="green")
+        out.heading("Results")
+        out.line("identical", style="green")
     _render_matrix_diff(out, "Class-IL accuracy (A → B)", d.results.class_il)
     _render_matrix_diff(out, "Task-IL accuracy (A → B)", d.results.task_il)
     if d.weights is not None:

@@ -9,12 +9,12 @@ import sys
 from ..train.mammoth_env import MammothEnv
 from ..train.resume import ResumePlan
 from ..train.trainer import TrainingResult
-from .output import Output, human_bytes
+from .output import Output, colour_allowed, human_bytes
 
 
 def warn(message: str) -> None:
     """`warning: …` on stderr, yellow on a terminal: never lost in Mammoth's own output."""
-    color = sys.stderr.isatty() and "NO_COLOR" not in os.environ
+    color = sys.stderr.isatty() and colour_allowed()
     yellow, reset = ("\033[33;1m", "\033[0m") if color else ("", "")
     sys.stderr.write(f"{yellow}warning:{reset} {message}\n")
     sys.stderr.flush()
@@ -44,11 +44,16 @@ def render_command(out: Output, mammoth: MammothEnv, command: list[str], env: di
     )
 
 
+def _uid_only(plan: ResumePlan) -> str:
+    name = plan.checkpoint.name
+    return f"uid {name.uid} (its name was not saved)" if name and name.uid else "-"
+
+
 def render_plan(out: Output, plan: ResumePlan) -> None:
     pairs = [
         ("file", shown_path(plan.file)),
         ("chosen", plan.chosen_by),
-        ("run", plan.run or "-"),
+        ("run", plan.run or _uid_only(plan)),
         ("tasks done", f"{plan.tasks_done}" + (f" of {plan.total_tasks}" if plan.total_tasks else "")),
         ("start from", str(plan.start_from)),
         ("lineage", " → ".join([*plan.lineage, plan.run or "this run"]) if plan.lineage else "(first run)"),
