@@ -6,7 +6,9 @@ succeeds or raises MckptError; any other exception would reach the user as an in
 
 from __future__ import annotations
 
+import contextlib
 import io
+import json
 import struct
 import zipfile
 import zlib
@@ -15,7 +17,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from mckpt import read_checkpoint
+from mckpt import MckptError, read_checkpoint
 from mckpt.errors import CorruptCheckpoint
 
 
@@ -123,3 +125,47 @@ def test_crc_mismatch_is_named() -> None:
     struct.pack_into("<I", data, p + 16, zlib.crc32(b"other"))
     with pytest.raises(CorruptCheckpoint, match="CRC"):
         read_checkpoint(MemorySource(bytes(data)))
+
+
+# -- odd but well-formed trees: read, shown and compared without a crash --------------------------
+
+ODD_TREES = {
+    "optimizer params not a list": {"optimizer": {"param_groups": [{"lr": 0.1, "params": 3.5}], "state": []}},
+    "param_groups not a list": {"optimizer": {"param_groups": 7, "state": {0: {1: 2, "a": 3}}}},
+    "scheduler keys not text": {"scheduler": {1: 2, ("a", 1): 3, "_step_count": 1, "T_max": 5}},
+    "buffer neither dict nor object": {"buffer": [1, 2]},
+    "args keys not text": {"args": {1: "x", ("a", 2): 3.0, "lr": 0.1}},
+    "model keys not text": {"model": {1: torch.zeros(2), ("net", 2): torch.ones(1), "net.w": torch.ones(3)}},
+}
+
+
+def render_everything(ck: object) -> str:
+    from mckpt.output import Output
+    from mckpt.render import render_args, render_checkpoint, render_tensor_list
+
+    text = io.StringIO()
+    json.dumps(ck.to_json(full_tensors=True))
+    for fmt in (None, "github"):
+        out = Output(fmt=fmt, stream=text)
+        render_checkpoint(out, ck, tensors=True)
+        render_args(out, ck.args)
+        render_tensor_list(out, ck)
+    return text.getvalue()
+
+
+@pytest.mark.parametrize("case", sorted(ODD_TREES))
+def test_odd_trees_are_shown(case: str, tmp_path: Path) -> None:
+    from mckpt.convert import plan_conversion
+    from mckpt.diff import diff_checkpoints
+
+    tree = {"model": {"net.w": torch.ones(3)}, "args": {"model": "sgd"}, "results": [[[1.0]], [[2.0]], {}],
+            **ODD_TREES[case]}
+    path = tmp_path / "odd.pt"
+    torch.save(tree, path)
+    ck = read_checkpoint(path)
+    assert ck.kind == "mammoth" and render_everything(ck)
+    assert all(isinstance(k, str) for k in ck.args) and all(isinstance(k, str) for k in ck.model_state)
+    d = diff_checkpoints(str(path), str(path), weights=True)
+    assert d.weights is not None and d.weights.equal
+    with contextlib.suppress(MckptError):  # what convert says is its own business; no crash
+        plan_conversion(str(path), "backbone")
