@@ -148,11 +148,11 @@ class Placeholder:
     def attrs(self) -> dict[str, Any]:
         """The object's attributes as pickled (its `__dict__`, plus slots when present)."""
         st = self.state
-        if isinstance(st, tuple) and len(st) == 2:
-            out = dict(st[0] or {})
-            out.update(st[1] or {})
-            return out
-        return dict(st) if isinstance(st, dict) else {}
+        out: dict[Any, Any] = {}
+        for part in st if isinstance(st, tuple) and len(st) == 2 else (st,):
+            if isinstance(part, dict):  # a crafted state can be anything: only dicts are attributes
+                out.update(part)
+        return out
 
     def __repr__(self) -> str:
         return f"<{self.qualname}>"

@@ -358,3 +358,36 @@ def test_fuzzed_files_through_the_cli(seed_files: dict[str, bytes], tmp_path: Pa
             assert r.returncode in (0, 1) and "Traceback" not in r.stderr + r.stdout, (args, r.stderr)
             assert r.returncode == 0 or r.stderr.startswith(f"error: {path}: "), r.stderr
             assert "internal error" not in r.stderr
+
+
+def test_object_state_that_is_not_a_dict(tmp_path: Path) -> None:
+    # BUILD gave a pickled object the state (1, 2): its attributes used to be dict(1) → TypeError
+    pkl = (b"\x80\x02}(X\x05\x00\x00\x00model}X\x04\x00\x00\x00args}X\x06\x00\x00\x00buffer"
+           b"cutils.buffer\nBuffer\n)\x81K\x01K\x02\x86bu.")
+    ck = read_checkpoint(MemorySource(repacked(mammoth_file(), {"data.pkl": pkl})))
+    assert ck.buffer["class"] == "utils.buffer.Buffer" and ck.buffer["tensors"] == {}
+    assert render_everything(ck)
+
+
+def test_convert_buffer_with_odd_attribute_names(tmp_path: Path) -> None:
+    from mckpt.convert import plan_conversion
+
+    # attributes [[5], (1,), 'examples'], and an attribute named 7
+    buffer = (b"cutils.buffer\nBuffer\n)\x81}(X\x0a\x00\x00\x00attributes](]K\x05aK\x01\x85"
+              b"X\x08\x00\x00\x00examplese" + b"K\x07X\x01\x00\x00\x00xub")
+    pkl = b"\x80\x02}(X\x05\x00\x00\x00model}X\x04\x00\x00\x00args}X\x06\x00\x00\x00buffer" + buffer + b"u."
+    path = tmp_path / "old.pt"
+    path.write_bytes(repacked(mammoth_file(), {"data.pkl": pkl}))
+    plan = plan_conversion(str(path), "safe")
+    assert plan.obj["buffer"] == {} and any("7" in n for n in plan.notes)
+
+
+@pytest.mark.parametrize("storage", ["QInt8Storage", "QUInt4x2Storage", "Bits8Storage", "ComplexFloatStorage"])
+def test_diff_weights_skips_dtypes_torch_cannot_convert(storage: str, tmp_path: Path) -> None:
+    from mckpt.diff import diff_checkpoints
+
+    data = mammoth_file()
+    path = tmp_path / "q.pt"
+    path.write_bytes(repacked(data, {"data.pkl": pickle_of(data).replace(b"FloatStorage", storage.encode())}))
+    d = diff_checkpoints(str(path), str(path), weights=True)
+    assert [c.rel_l2 for c in d.weights.changes] == [None, None]
