@@ -29,7 +29,8 @@ LOGGER_KEYS = (
 )
 
 
-def _is_safe_global(name: str) -> bool:
+def is_safe_global(name: str) -> bool:
+    """Whether `torch.load(weights_only=True)` accepts this global (a safe Mammoth file's only ones)."""
     if name.startswith(_SAFE_GLOBALS_PREFIXES):
         return True
     mod, _, attr = name.rpartition(".")
@@ -345,7 +346,7 @@ def from_archive(archive: Archive, path: str | None = None) -> Checkpoint:
     optimizer = scheduler = buffer = None
     if is_mammoth:
         kind = "mammoth"
-        fmt = "safe" if all(_is_safe_global(g) for g in globals_seen) else "old_pickle"
+        fmt = "safe" if all(is_safe_global(g) for g in globals_seen) else "old_pickle"
         raw_args = obj.get("args")
         if isinstance(raw_args, PickledNamespace | dict):
             args = {k if isinstance(k, str) else str(k): v for k, v in raw_args.items()}  # argparse names
