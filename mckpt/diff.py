@@ -26,6 +26,7 @@ from .torchfile.unpickler import TensorRef, itemsize
 IGNORED_ARGS = BOOKKEEPING_ARGS | {"ckpt_name_replace", "save_checkpoint_mode"}
 METRIC_NAMES = ("final_avg", "forgetting", "bwt")
 _MISSING = object()
+_INTEGER_DTYPES = frozenset({"bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64"})
 
 
 @dataclass(frozen=True)
@@ -211,7 +212,9 @@ def _tensor_bytes(archive: Archive, ref: TensorRef) -> bytes:
 def _load_tensor(torch: Any, archive: Archive, ref: TensorRef) -> Any:
     """One tensor as float64 (torch, imported by the caller); memory: this tensor only."""
     dtype = getattr(torch, ref.dtype, None)
-    if not isinstance(dtype, torch.dtype) or dtype.is_complex:
+    # Real numbers only: complex has no order, and torch cannot convert quantized or bits dtypes
+    # (a crafted file can name any `torch.<X>Storage`).
+    if not isinstance(dtype, torch.dtype) or not (dtype.is_floating_point or ref.dtype in _INTEGER_DTYPES):
         return None
     if ref.numel == 0:
         return torch.zeros(ref.shape, dtype=torch.float64)

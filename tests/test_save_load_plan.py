@@ -336,3 +336,33 @@ def test_a_crafted_file_is_refused_before_anything_runs(tmp_path: Path, old) -> 
     with pytest.raises(MckptError, match="could run code"):
         plan_resume(str(f), old)
     assert not (tmp_path / "pwned").exists() and not Path("pwned").exists()
+
+
+class _Reduce:
+    def __init__(self, func, *args):
+        self.func, self.args = func, args
+
+    def __reduce__(self):
+        return self.func, self.args
+
+
+def test_unsafe_load_only_for_globals_mammoth_writes(tmp_path: Path, old) -> None:
+    # The safe reader reads `pydoc.pipepager` as an inert record; torch.load(weights_only=False),
+    # which older Mammoth needs for old pickles, would run its shell command.
+    import argparse
+    import pydoc
+
+    import torch
+
+    marker = tmp_path / "pwned"
+    plain = write_checkpoint(tmp_path / "er_seq-mnist_10_1_20240101-000000_0.pt", run_args(), 1, old_pickle=True)
+    plan = plan_resume(str(plain), old)
+    assert plan.env == UNSAFE_ENV
+    evil = tmp_path / "er_seq-mnist_10_1_20240101-000001_0.pt"
+    torch.save({"model": {"net.fc.weight": torch.ones(2, 3)}, "optimizer": None, "scheduler": None,
+                "args": argparse.Namespace(**run_args()), "results": [[[90.0]], [[90.0]], {}],
+                "notes": _Reduce(pydoc.pipepager, "x", f"touch {marker}")}, evil)
+    assert mckpt.read_checkpoint(evil).format == "old_pickle"
+    with pytest.raises(MckptError, match=r"pydoc\.pipepager, which Mammoth never writes") as e:
+        plan_resume(str(evil), old)
+    assert "TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD" in e.value.message and not marker.exists()

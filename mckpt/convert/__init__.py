@@ -155,9 +155,10 @@ def _buffer_tensors(buf: Placeholder, arch: Archive, table: StorageTable, plan: 
     names = attrs.get("attributes")
     if not isinstance(names, list):
         names = [k for k, v in attrs.items() if isinstance(v, TensorRef)]
+    # a crafted buffer's names can be anything: only text names are attributes Mammoth restores
     out = {n: retensor(attrs[n], table.whole(arch, attrs[n].storage, "cpu"))
-           for n in names if isinstance(attrs.get(n), TensorRef)}
-    left = [k for k, v in attrs.items() if k not in out and v is not None]
+           for n in names if isinstance(n, str) and isinstance(attrs.get(n), TensorRef)}
+    left = [str(k) for k, v in attrs.items() if k not in out and v is not None]
     plan.notes.append(f"buffer: pickled {buf.qualname} → dict of its tensors ({', '.join(out) or 'none'}), "
                       f"as Buffer.serialize() writes it; its other attributes ({', '.join(left)}) are not "
                       "part of Mammoth's safe layout")

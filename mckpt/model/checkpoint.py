@@ -29,7 +29,8 @@ LOGGER_KEYS = (
 )
 
 
-def _is_safe_global(name: str) -> bool:
+def is_safe_global(name: str) -> bool:
+    """Whether `torch.load(weights_only=True)` accepts this global (a safe Mammoth file's only ones)."""
     if name.startswith(_SAFE_GLOBALS_PREFIXES):
         return True
     mod, _, attr = name.rpartition(".")
@@ -125,6 +126,7 @@ def summarize_tensors(items: Iterable[tuple[str, Any]], depth: int = 2) -> Tenso
     for name, t in items:
         if not isinstance(t, TensorRef):
             continue
+        name = name if isinstance(name, str) else str(name)  # a crafted file's keys can be anything
         view = (t.storage.key, t.offset, t.shape)
         alias = seen_view.get(view)
         if alias is None:
@@ -172,17 +174,21 @@ def _distinct_bytes(items: Iterable[tuple[str, TensorRef]]) -> tuple[int, int]:
 def summarize_optimizer(opt: Any) -> dict[str, Any] | None:
     if not isinstance(opt, dict):
         return None if opt is None else {"type": type(opt).__name__}
+    # A crafted file can put anything anywhere: only the shapes torch writes are summarized.
+    groups = opt.get("param_groups")
     groups_out = []
-    for g in opt.get("param_groups") or []:
+    for g in groups if isinstance(groups, list | tuple) else ():
         if not isinstance(g, dict):
             continue
-        entry = {k: to_plain(v) for k, v in g.items() if k != "params"}
-        entry["params"] = len(g.get("params") or [])
+        entry = {str(k): to_plain(v) for k, v in g.items() if k != "params"}
+        params = g.get("params")
+        entry["params"] = len(params) if isinstance(params, list | tuple) else 0
         groups_out.append(entry)
-    state = opt.get("state") or {}
+    state = opt.get("state")
+    state = state if isinstance(state, dict) else {}
     tensors = list(_tensor_items(state))
     _, nbytes = _distinct_bytes(tensors)
-    kinds = sorted({k for v in state.values() if isinstance(v, dict) for k in v})
+    kinds = sorted({str(k) for v in state.values() if isinstance(v, dict) for k in v})
     first = groups_out[0] if groups_out else {}
     if "betas" in first:
         guess = "AdamW" if first.get("decoupled_weight_decay") else "Adam"
@@ -203,7 +209,8 @@ def summarize_scheduler(sched: Any) -> dict[str, Any] | None:
         return None
     if not isinstance(sched, dict):
         return {"type": getattr(sched, "qualname", type(sched).__name__)}
-    plain = {k: to_plain(v) for k, v in sched.items() if not k.startswith("_") or k == "_last_lr"}
+    plain = {str(k): to_plain(v) for k, v in sched.items()
+             if not (isinstance(k, str) and k.startswith("_")) or k == "_last_lr"}
     keys = set(sched)
     guess = next((name for key, name in (
         ("milestones", "MultiStepLR"), ("T_max", "CosineAnnealingLR"), ("step_size", "StepLR"),
@@ -220,8 +227,8 @@ def summarize_buffer(buf: Any, args: dict[str, Any]) -> dict[str, Any] | None:
     elif isinstance(buf, dict):
         attrs, cls = dict(buf), None
     else:
-        return {"class": type(buf).__name__}
-    tensors = {k: v for k, v in attrs.items() if isinstance(v, TensorRef)}
+        attrs, cls = {}, type(buf).__name__
+    tensors = {str(k): v for k, v in attrs.items() if isinstance(v, TensorRef)}
     _, nbytes = _distinct_bytes(tensors.items())
     size = attrs.get("_buffer_size") or attrs.get("buffer_size") or args.get("buffer_size")
     if size is None and "examples" in tensors and tensors["examples"].shape:
@@ -288,7 +295,9 @@ class Checkpoint:
             return {}
         obj = self.archive.obj
         sd = obj.get("model") if self.kind == "mammoth" else obj
-        return {k: v for k, v in sd.items() if isinstance(v, TensorRef)} if isinstance(sd, dict) else {}
+        # torch's state dict keys are strings; another key could not be loaded, so it is left out
+        return ({k: v for k, v in sd.items() if isinstance(k, str) and isinstance(v, TensorRef)}
+                if isinstance(sd, dict) else {})
 
     def to_json(self, full_tensors: bool = False) -> dict[str, Any]:
         """The documented `inspect --json` schema (keys are stable; more may be added)."""
@@ -339,10 +348,10 @@ def from_archive(archive: Archive, path: str | None = None) -> Checkpoint:
     optimizer = scheduler = buffer = None
     if is_mammoth:
         kind = "mammoth"
-        fmt = "safe" if all(_is_safe_global(g) for g in globals_seen) else "old_pickle"
+        fmt = "safe" if all(is_safe_global(g) for g in globals_seen) else "old_pickle"
         raw_args = obj.get("args")
         if isinstance(raw_args, PickledNamespace | dict):
-            args = dict(raw_args)
+            args = {k if isinstance(k, str) else str(k): v for k, v in raw_args.items()}  # argparse names
         elif raw_args is not None:
             warnings.append(f"args is a {type(raw_args).__name__}, not a dict")
         results = obj.get("results")

@@ -194,16 +194,18 @@ def _read_central_directory(source: ByteSource) -> list[ZipMember]:
         fname = cd[o + 46 : o + 46 + nlen].decode("utf-8", "replace")
         extra = cd[o + 46 + nlen : o + 46 + nlen + elen]
         if 0xFFFFFFFF in (csize, usize, lho):
-            usize, csize, lho = _zip64_extra(extra, usize, csize, lho)
+            usize, csize, lho = _zip64_extra(extra, usize, csize, lho, name)
         members.append(ZipMember(fname, lho, csize, usize, crc, method))
         o += 46 + nlen + elen + clen
     return members
 
 
-def _zip64_extra(extra: bytes, usize: int, csize: int, lho: int) -> tuple[int, int, int]:
+def _zip64_extra(extra: bytes, usize: int, csize: int, lho: int, name: str) -> tuple[int, int, int]:
     i = 0
     while i + 4 <= len(extra):
         tag, ln = _u16(extra, i), _u16(extra, i + 2)
+        if i + 4 + ln > len(extra):
+            raise CorruptCheckpoint("the zip index is damaged (a zip64 field runs past its record)", path=name)
         if tag == 1:
             vals = list(struct.unpack_from(f"<{ln // 8}Q", extra, i + 4))
             if usize == 0xFFFFFFFF and vals:
@@ -228,16 +230,20 @@ def data_offset(source: ByteSource, m: ZipMember) -> int:
     return start
 
 
-def read_member(source: ByteSource, m: ZipMember, limit: int = MAX_PICKLE_BYTES) -> bytes:
-    """The uncompressed bytes of a (small) member, refusing anything over `limit`."""
+def read_member(source: ByteSource, m: ZipMember, limit: int | None = None) -> bytes:
+    """The uncompressed bytes of a (small) member, refusing anything over `limit` (a deflated
+    member stops inflating there, so a zip bomb costs at most that much memory)."""
+    limit = MAX_PICKLE_BYTES if limit is None else limit
     if m.size > limit or m.compressed_size > limit:
         raise CorruptCheckpoint(f"{m.name} is {m.size} bytes, over the {limit} byte limit", path=source.name)
     raw = source.read_at(data_offset(source, m), m.compressed_size)
     if m.method == 0:
         data = raw
     elif m.method == 8:
-        d = zlib.decompressobj(-15)
-        data = d.decompress(raw, limit + 1)
+        try:
+            data = zlib.decompressobj(-15).decompress(raw, limit + 1)
+        except zlib.error:
+            raise CorruptCheckpoint(f"{m.name} is not valid deflate data (damaged file)", path=source.name) from None
         if len(data) > limit:
             raise CorruptCheckpoint(f"{m.name} inflates past the byte limit", path=source.name)
     else:
@@ -259,6 +265,8 @@ def _open_zip(source: ByteSource) -> Archive:
     bo = by_name.get(prefix + "byteorder")
     if bo is not None and bo.size < 16:
         arch.byteorder = read_member(source, bo).decode("ascii", "replace").strip() or "little"
+        if arch.byteorder not in ("little", "big"):
+            raise CorruptCheckpoint(f"{bo.name} says {arch.byteorder[:16]!r}, not little or big", path=source.name)
     for key, ref in unpickled.storages.items():
         m = by_name.get(f"{prefix}data/{key}")
         if m is None:

@@ -68,7 +68,8 @@ def rebuild(value: Any, path: str, archive: Archive, table: StorageTable, locati
         return retensor(value, table.whole(archive, value.storage, location))
     if isinstance(value, NdArray):
         if value.value is None:
-            raise UnwritableValue(f"{path} is a numpy array of a dtype mckpt cannot decode")
+            raise UnwritableValue(f"{path} is a numpy array mckpt did not decode (its dtype, or over "
+                                  "the 1M-element limit)")
         return value.value
     if isinstance(value, Placeholder):
         raise UnwritableValue(f"{path} is a pickled {value.qualname} object, which a safe checkpoint "

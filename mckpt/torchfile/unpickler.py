@@ -102,6 +102,11 @@ class TensorRef:
 class StateDict(OrderedDict):
     """`collections.OrderedDict` that can carry attributes (torch stores `_metadata` on it)."""
 
+    def __setstate__(self, state: Any) -> None:
+        # Only torch's `_metadata`: any other name would shadow a dict method (`items`, `get`).
+        if isinstance(state, dict) and "_metadata" in state:
+            self._metadata = state["_metadata"]
+
 
 class PickledNamespace(dict):
     """`argparse.Namespace` from an old pickle, read as the dict of its attributes."""
@@ -146,24 +151,28 @@ class Placeholder:
     def attrs(self) -> dict[str, Any]:
         """The object's attributes as pickled (its `__dict__`, plus slots when present)."""
         st = self.state
-        if isinstance(st, tuple) and len(st) == 2:
-            out = dict(st[0] or {})
-            out.update(st[1] or {})
-            return out
-        return dict(st) if isinstance(st, dict) else {}
+        out: dict[Any, Any] = {}
+        for part in st if isinstance(st, tuple) and len(st) == 2 else (st,):
+            if isinstance(part, dict):  # a crafted state can be anything: only dicts are attributes
+                out.update(part)
+        return out
 
     def __repr__(self) -> str:
         return f"<{self.qualname}>"
+
+
+def _new_placeholder_class(qualname: str) -> type[Placeholder]:
+    return type(qualname.rsplit(".", 1)[-1], (Placeholder,), {"qualname": qualname})
 
 
 _placeholder_classes: dict[str, type[Placeholder]] = {}
 
 
 def placeholder_class(qualname: str) -> type[Placeholder]:
+    """The placeholder class for one of our fixed names (a pickle's own names get their own)."""
     cls = _placeholder_classes.get(qualname)
     if cls is None:
-        cls = type(qualname.rsplit(".", 1)[-1], (Placeholder,), {"qualname": qualname})
-        _placeholder_classes[qualname] = cls
+        cls = _placeholder_classes[qualname] = _new_placeholder_class(qualname)
     return cls
 
 
@@ -190,10 +199,12 @@ class NumpyDType:
 
 
 def _numpy_dtype(code: Any, *_: Any) -> NumpyDType:
-    return NumpyDType(str(code))
+    return NumpyDType(_text(code, "numpy dtype"))
 
 
-_MAX_ARRAY_ELEMENTS = 1 << 20
+_MAX_ARRAY_ELEMENTS = 1 << 20  # per array: bigger ones stay undecoded (value None)
+MAX_DECODED_ELEMENTS = 1 << 20  # per pickle, all arrays together (tree walks stay < MAX_TREE_NODES)
+_MAX_NDIM = 64
 
 
 def _decode_numbers(dtype: Any, raw: Any, count: int | None = None) -> list[Any] | None:
@@ -225,19 +236,28 @@ class NdArray:
     def __init__(self, *args: Any) -> None:
         self.shape: tuple[int, ...] = ()
         self.value: Any = None
+        self.count = 0  # elements decoded into `value`
 
-    def __setstate__(self, state: Any) -> None:
-        if not (isinstance(state, tuple) and len(state) >= 5):
+    def decode(self, state: Any, budget: Budget) -> None:
+        """numpy's `__setstate__` tuple (version, shape, dtype, fortran, data), within `budget`."""
+        if not (isinstance(state, tuple) and len(state) >= 5) or not isinstance(state[1], tuple):
             return
         _, shape, dtype, fortran, raw = state[:5]
-        self.shape = tuple(int(s) for s in shape)
-        count = 1
-        for s in self.shape:
+        if len(shape) > _MAX_NDIM or not all(type(s) is int and 0 <= s <= _MAX_ARRAY_ELEMENTS for s in shape):
+            return
+        # Nested lists are built for every dimension, zero-sized ones included: bound them all.
+        count = lists = 1
+        for s in shape:
             count *= s
+            lists *= max(s, 1)
+        if lists > _MAX_ARRAY_ELEMENTS or count > budget.elements:
+            return
         flat = raw if isinstance(raw, list) else _decode_numbers(dtype, raw, count)
         if flat is None or len(flat) < count:
             return
-        self.value = _reshape(list(flat[:count]), self.shape, bool(fortran))
+        budget.elements -= lists
+        self.shape, self.count = shape, lists
+        self.value = _reshape(list(flat[:count]), shape, bool(fortran))
 
     def tolist(self) -> Any:
         return self.value
@@ -276,15 +296,42 @@ class _NdArrayType:
     """Stands for `numpy.ndarray` as the first argument of `_reconstruct`."""
 
 
-def _codecs_encode(obj: Any, encoding: str = "utf-8", errors: str = "strict") -> bytes:
-    # Protocol 2 writes bytes as `_codecs.encode(text, 'latin1')`; only plain text codecs pass.
-    if not isinstance(obj, str) or encoding.lower().replace("-", "") not in ("latin1", "utf8", "ascii"):
-        raise UnsafePickle(f"_codecs.encode with encoding {encoding!r}")
-    return obj.encode(encoding, errors)
+def _codec(encoding: Any) -> str:
+    # A codec name makes Python import `encodings.<name>`: only the plain text codecs pass.
+    if not isinstance(encoding, str) or encoding.lower().replace("-", "").replace("_", "") not in (
+            "latin1", "utf8", "ascii"):
+        raise UnsafePickle(f"a text codec named {_describe(encoding)}")
+    return encoding
+
+
+def _codecs_encode(obj: Any, encoding: Any = "utf-8", errors: Any = "strict") -> bytes:
+    # Protocol 2 writes bytes as `_codecs.encode(text, 'latin1')`.
+    if not isinstance(obj, str) or errors != "strict":
+        raise CorruptCheckpoint("_codecs.encode of something other than text")
+    return obj.encode(_codec(encoding))
+
+
+def _describe(value: Any) -> str:
+    """A short, bounded name for a value in a message (never the repr of an attacker's object)."""
+    if isinstance(value, str | int | float) and not isinstance(value, bool):
+        return repr(value)[:60] if not isinstance(value, int) or value.bit_length() < 64 else "a huge int"
+    return f"a {type(value).__name__}"
+
+
+def _text(value: Any, what: str) -> str:
+    """`value` as text when it is a plain scalar; anything else is refused (its repr could be huge)."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int) and value.bit_length() < 64:
+        return str(value)
+    if isinstance(value, bytes) and len(value) < 256:
+        return value.decode("latin-1")
+    raise CorruptCheckpoint(f"{what} is {_describe(value)}, not text")
 
 
 def _torch_device(spec: Any = "cpu", index: Any = None) -> str:
-    return f"{spec}:{index}" if index is not None else str(spec)
+    spec = _text(spec, "a torch.device type")
+    return f"{spec}:{_text(index, 'a torch.device index')}" if index is not None else spec
 
 
 @dataclass(frozen=True)
@@ -294,12 +341,22 @@ class StorageType:
     dtype: str
 
 
-def _rebuild_tensor(storage: Any, offset: int, size: Any, stride: Any, *rest: Any) -> TensorRef:
+def _dims(value: Any, what: str) -> tuple[int, ...]:
+    """A tensor's shape or stride: a short tuple of non-negative machine-sized ints."""
+    if not isinstance(value, tuple | list) or len(value) > _MAX_NDIM or not all(
+            type(v) is int and 0 <= v < 1 << 62 for v in value):
+        raise CorruptCheckpoint(f"a tensor {what} that is not a tuple of sizes")
+    return tuple(value)
+
+
+def _rebuild_tensor(storage: Any, offset: Any, size: Any, stride: Any, *rest: Any) -> TensorRef:
     if not isinstance(storage, StorageRef):
         raise CorruptCheckpoint("tensor without a storage record")
-    requires_grad = bool(rest[0]) if rest else False
-    return TensorRef(storage, int(offset), tuple(int(s) for s in size), tuple(int(s) for s in stride),
-                     requires_grad)
+    shape, strides = _dims(size, "shape"), _dims(stride, "stride")
+    if type(offset) is not int or not 0 <= offset < 1 << 62 or len(shape) != len(strides):
+        raise CorruptCheckpoint("a tensor with an impossible offset or stride")
+    requires_grad = rest[0] is True if rest else False
+    return TensorRef(storage, offset, shape, strides, requires_grad)
 
 
 def _rebuild_tensor_v3(storage: Any, offset: int, size: Any, stride: Any, requires_grad: Any = False,
@@ -315,17 +372,21 @@ def _rebuild_tensor_v3(storage: Any, offset: int, size: Any, stride: Any, requir
 
 def _rebuild_parameter(data: Any, requires_grad: Any = False, *rest: Any) -> Any:
     if isinstance(data, TensorRef):
-        data.requires_grad = bool(requires_grad)
+        data.requires_grad = requires_grad is True
     return data
 
 
+# Our classes a pickle may instantiate (NEWOBJ, copyreg._reconstructor) and give a state (BUILD).
+_INSTANTIABLE = (Placeholder, PickledNamespace, StateDict)
+
+
 def _copyreg_reconstructor(cls: Any, base: Any, state: Any = None) -> Any:
-    if isinstance(cls, type) and issubclass(cls, Placeholder | PickledNamespace | StateDict | NdArray):
+    if isinstance(cls, type) and issubclass(cls, _INSTANTIABLE):
         obj = cls()
-        if state is not None and hasattr(obj, "__setstate__"):
-            obj.__setstate__(state)
+        if state is not None:
+            type(obj).__setstate__(obj, state)
         return obj
-    raise UnsafePickle(f"copyreg._reconstructor of {getattr(cls, '__qualname__', cls)!r}")
+    raise UnsafePickle(f"copyreg._reconstructor of {_describe(cls)}")
 
 
 def _defaultdict(*_factory: Any) -> dict[Any, Any]:
@@ -338,16 +399,104 @@ class _TensorType:
 
 
 def _rebuild_from_type(func: Any, new_type: Any, args: Any, state: Any = None) -> Any:
-    if func not in (_rebuild_tensor, _rebuild_tensor_v3, _rebuild_parameter):
-        raise UnsafePickle(f"torch._tensor._rebuild_from_type_v2 with {getattr(func, '__name__', func)!r}")
+    if not any(func is f for f in (_rebuild_tensor, _rebuild_tensor_v3, _rebuild_parameter)):
+        raise UnsafePickle(f"torch._tensor._rebuild_from_type_v2 with {_describe(func)}")
+    if not isinstance(args, tuple):
+        raise CorruptCheckpoint("torch._tensor._rebuild_from_type_v2 without an argument tuple")
     return func(*args)
 
 
+MAX_KEY_PARTS = 64
+
+
+def check_key(key: Any) -> Any:
+    """Refuse a dict key or set member whose hash or equality would walk a huge shared tree.
+
+    Python hashes and compares nested tuples recursively without caching, so a tuple built from
+    two references to the previous one, 60 levels deep (a few hundred bytes of pickle), would take
+    2**60 steps to insert into a dict.
+    """
+    todo, parts = [key], 0
+    while todo:
+        x = todo.pop()
+        parts += 1
+        if parts > MAX_KEY_PARTS:
+            raise CorruptCheckpoint("a dict key or set member too nested to hash")
+        if type(x) is tuple or type(x) is frozenset:
+            todo.extend(x)
+    return key
+
+
+def _checked_items(cls: type) -> Any:
+    """`set`/`frozenset`/`dict`-like constructors that check every key before hashing it."""
+
+    def build(items: Any = (), *rest: Any) -> Any:
+        if rest:
+            raise CorruptCheckpoint(f"{cls.__name__}() with extra arguments")
+        if not isinstance(items, list | tuple | dict | set | frozenset):
+            raise CorruptCheckpoint(f"{cls.__name__}() of {_describe(items)}")
+        if isinstance(items, dict):  # its keys were checked when it was built
+            return cls(items)
+        if issubclass(cls, dict):
+            for pair in items:
+                if not isinstance(pair, list | tuple) or len(pair) != 2:
+                    raise CorruptCheckpoint(f"{cls.__name__}() of something other than pairs")
+                check_key(pair[0])
+            return cls(items)
+        for item in items:
+            check_key(item)
+        return cls(items)
+
+    return build
+
+
+def _sequence(cls: type) -> Any:
+    """`list`/`tuple` of an existing container only (no lazy iterable can grow in memory)."""
+
+    def build(items: Any = ()) -> Any:
+        if not isinstance(items, list | tuple | dict | set | frozenset | str | bytes | bytearray):
+            raise CorruptCheckpoint(f"{cls.__name__}() of {_describe(items)}")
+        return cls(items)
+
+    return build
+
+
+_MAX_BYTES_ARG = 1 << 20
+
+
+def _binary(cls: type) -> Any:
+    """`bytes`/`bytearray` of bytes or text; an int argument would allocate that many bytes."""
+
+    def build(value: Any = b"", encoding: Any = None, *rest: Any) -> Any:
+        if isinstance(value, str):
+            return cls(value, _codec(encoding)) if encoding is not None else cls(value, "latin-1")
+        if isinstance(value, bytes | bytearray | list | tuple) and encoding is None and not rest:
+            return cls(value)
+        if type(value) is int and 0 <= value <= _MAX_BYTES_ARG and encoding is None and not rest:
+            return cls(value)
+        raise CorruptCheckpoint(f"{cls.__name__}() of {_describe(value)}")
+
+    return build
+
+
+def _str(value: Any = "", encoding: Any = None, *rest: Any) -> str:
+    if encoding is not None and isinstance(value, bytes | bytearray) and not rest:
+        return bytes(value).decode(_codec(encoding))
+    return _text(value, "str()") if encoding is None and not rest else _text(None, "str()")
+
+
+def _range(*args: Any) -> Placeholder:
+    # A range is lazy: `list(range(10**12))` would fill memory, so it stays an inert record.
+    return placeholder_class("builtins.range")(*args)
+
+
 _SAFE_BUILTINS = {
-    "set": set, "frozenset": frozenset, "bytearray": bytearray, "bytes": bytes, "complex": complex,
-    "slice": slice, "range": range, "tuple": tuple, "list": list, "dict": dict, "int": int,
-    "float": float, "str": str, "bool": bool, "object": object,
+    "set": _checked_items(set), "frozenset": _checked_items(frozenset), "dict": _checked_items(dict),
+    "bytearray": _binary(bytearray), "bytes": _binary(bytes), "str": _str, "range": _range,
+    "tuple": _sequence(tuple), "list": _sequence(list), "complex": complex, "slice": slice, "int": int,
+    "float": float, "bool": bool, "object": object,
 }
+_ORDERED_DICT = _checked_items(StateDict)
 
 
 def _allowed(module: str, name: str) -> Any:
@@ -355,7 +504,7 @@ def _allowed(module: str, name: str) -> Any:
     if module in ("builtins", "__builtin__"):
         return _SAFE_BUILTINS.get(name)
     if module == "collections" and name in ("OrderedDict", "defaultdict"):
-        return StateDict if name == "OrderedDict" else _defaultdict
+        return _ORDERED_DICT if name == "OrderedDict" else _defaultdict
     if module == "argparse" and name == "Namespace":
         return PickledNamespace
     if module == "_codecs" and name == "encode":
@@ -386,7 +535,7 @@ def _allowed(module: str, name: str) -> Any:
         if name == "device":
             return _torch_device
         if name == "Size":
-            return tuple
+            return _SAFE_BUILTINS["tuple"]
         dtype = _TORCH_DTYPE_ALIASES.get(name, name)
         if dtype in _ITEMSIZE:
             return dtype
@@ -407,13 +556,66 @@ _DENIED_TOP = frozenset(
 )
 
 
-class SafeUnpickler(pickle.Unpickler):
-    """Unpickles with :func:`_allowed` builders and records every global it met."""
+MAX_OPCODES = 2_000_000  # ViT-B with Adam state: 19k. Worst case (2M empty sets): ~4 s, 481 MiB
+MAX_UNKNOWN_CLASSES = 1000
+MAX_TREE_NODES = 4_000_000  # the object tree as walked (shared parts counted at every use)
+MAX_DEPTH = 100
+
+
+@dataclass
+class Budget:
+    """What one pickle may still spend: opcodes run and numpy elements decoded."""
+
+    opcodes: int = field(default_factory=lambda: MAX_OPCODES)
+    elements: int = field(default_factory=lambda: MAX_DECODED_ELEMENTS)
+
+
+class _Metered:
+    """The opcode table, charging each opcode to the budget: few bytes must not buy unbounded
+    work or memory (an empty set costs one byte of pickle and 216 bytes of memory)."""
+
+    def __init__(self, table: dict[int, Any], budget: Budget) -> None:
+        self.table = table
+        self.budget = budget
+
+    def __getitem__(self, opcode: int) -> Any:
+        self.budget.opcodes -= 1
+        if self.budget.opcodes < 0:
+            raise CorruptCheckpoint(f"the pickle runs more than {MAX_OPCODES} operations")
+        return self.table[opcode]
+
+
+_Op = Any
+_dispatch: dict[int, _Op] = dict(pickle._Unpickler.dispatch)  # type: ignore[attr-defined]
+
+
+def _op(code: bytes) -> Any:
+    def register(fn: Any) -> Any:
+        _dispatch[code[0]] = fn
+        return fn
+
+    return register
+
+
+class SafeUnpickler(pickle._Unpickler):  # type: ignore[name-defined,misc]
+    """Unpickles with :func:`_allowed` builders and records every global it met.
+
+    This is pickle's pure-Python unpickler, not the C one: the C unpickler sizes its memo as an
+    array from the index a pickle names (an 8-byte pickle made it allocate 2 GB) and hashes dict
+    keys where nothing can check them first. Here every opcode that calls, hashes or mutates is
+    overridden below, and each opcode is charged to a :class:`Budget`.
+    """
+
+    dispatch = _dispatch
 
     def __init__(self, file: Any, storages: dict[str, StorageRef] | None = None) -> None:
         super().__init__(file)
         self.globals_seen: set[str] = set()
         self.storages: dict[str, StorageRef] = storages if storages is not None else {}
+        self.budget = Budget()
+        self.dispatch = _Metered(_dispatch, self.budget)
+        self._builders: dict[int, Any] = {}  # id → what find_class returned: the only callables
+        self._placeholders: dict[str, type[Placeholder]] = {}
 
     def find_class(self, module: str, name: str) -> Any:
         # Protocol 2 pickles name Python 2 modules (`commands.call` is subprocess.call): map them
@@ -425,18 +627,34 @@ class SafeUnpickler(pickle.Unpickler):
         qualname = f"{module}.{name}"
         self.globals_seen.add(qualname)
         builder = _allowed(module, name)
-        if builder is not None:
-            return builder
-        top = module.split(".", 1)[0]
-        if top in _DENIED_TOP or "." in name or name.startswith("__"):
-            raise UnsafePickle(qualname)
-        return placeholder_class(qualname)
+        if builder is None:
+            top = module.split(".", 1)[0]
+            if top in _DENIED_TOP or "." in name or name.startswith("__"):
+                raise UnsafePickle(qualname)
+            builder = self._placeholders.get(qualname)
+            if builder is None:
+                if len(self._placeholders) >= MAX_UNKNOWN_CLASSES:
+                    raise CorruptCheckpoint(f"the pickle names more than {MAX_UNKNOWN_CLASSES} classes")
+                builder = self._placeholders[qualname] = _new_placeholder_class(qualname)
+        self._builders[id(builder)] = builder
+        return builder
+
+    def _builder(self, func: Any, opcode: str) -> Any:
+        """`func` if find_class returned it; the pickle may call nothing else."""
+        if self._builders.get(id(func)) is not func:
+            raise CorruptCheckpoint(f"{opcode} of {_describe(func)}, which the pickle did not import")
+        return func
+
+    def _callable(self, func: Any, opcode: str) -> Any:
+        func = self._builder(func, opcode)
+        return _NAMESPACE if func is PickledNamespace else func  # dict(...) hashes: check the keys
 
     def persistent_load(self, pid: Any) -> Any:
-        if not (isinstance(pid, tuple) and pid and pid[0] == "storage" and len(pid) >= 5):
-            raise CorruptCheckpoint(f"unexpected persistent id {str(pid)[:60]!r}")
-        storage_type, key, location, numel = pid[1], str(pid[2]), str(pid[3]), pid[4]
-        if not isinstance(storage_type, StorageType) or not isinstance(numel, int) or numel < 0:
+        if not (isinstance(pid, tuple) and len(pid) >= 5 and pid[0] == "storage"):
+            raise CorruptCheckpoint(f"unexpected persistent id ({_describe(pid)})")
+        storage_type, numel = pid[1], pid[4]
+        key, location = _text(pid[2], "a storage key"), _text(pid[3], "a storage location")
+        if not isinstance(storage_type, StorageType) or type(numel) is not int or not 0 <= numel < 1 << 62:
             raise CorruptCheckpoint("malformed storage record in the pickle")
         ref = self.storages.get(key)
         if ref is None:
@@ -444,9 +662,186 @@ class SafeUnpickler(pickle.Unpickler):
             self.storages[key] = ref
         view = pid[5] if len(pid) > 5 else None
         if view:  # legacy format: a view into a larger storage (view_key, offset, size)
+            if not (isinstance(view, tuple) and len(view) == 3 and all(
+                    type(v) is int and 0 <= v < 1 << 62 for v in view[1:])):
+                raise CorruptCheckpoint("malformed storage view in the pickle")
             _, view_offset, view_size = view
-            return StorageRef(f"{key}@{view_offset}", ref.dtype, int(view_size), location)
+            return StorageRef(f"{key}@{view_offset}", ref.dtype, view_size, location)
         return ref
+
+    # -- opcodes that call --------------------------------------------------------------------------
+
+    @_op(pickle.REDUCE)
+    def load_reduce(self) -> None:
+        args = self.stack.pop()
+        func = self._callable(self.stack[-1], "a call")
+        if not isinstance(args, tuple):
+            raise CorruptCheckpoint("a call without an argument tuple")
+        self.stack[-1] = func(*args)
+
+    def _instantiate(self, klass: Any, args: list[Any]) -> None:  # INST and OBJ (protocol 0/1)
+        self.append(self._callable(klass, "an instance")(*args))
+
+    @_op(pickle.NEWOBJ)
+    def load_newobj(self) -> None:
+        args = self.stack.pop()
+        self.append(self._new(self.stack.pop(), args))
+
+    @_op(pickle.NEWOBJ_EX)
+    def load_newobj_ex(self) -> None:
+        self.stack.pop()  # keyword arguments: our classes take none
+        args = self.stack.pop()
+        self.append(self._new(self.stack.pop(), args))
+
+    def _new(self, cls: Any, args: Any) -> Any:
+        cls = self._builder(cls, "an instance")
+        if not (isinstance(cls, type) and issubclass(cls, _INSTANTIABLE) and isinstance(args, tuple)):
+            raise CorruptCheckpoint(f"an instance of {_describe(cls)}")
+        return cls.__new__(cls, *args)
+
+    @_op(pickle.BUILD)
+    def load_build(self) -> None:
+        state = self.stack.pop()
+        inst = self.stack[-1]
+        if isinstance(inst, NdArray):
+            inst.decode(state, self.budget)
+        elif isinstance(inst, (*_INSTANTIABLE, NumpyDType)) and not isinstance(inst, type):
+            type(inst).__setstate__(inst, state)  # the class's method, never an attribute of inst
+        else:
+            raise CorruptCheckpoint(f"the pickle sets the state of {_describe(inst)}")
+
+    @_op(pickle.EXT1)
+    @_op(pickle.EXT2)
+    @_op(pickle.EXT4)
+    def load_ext(self) -> None:
+        # The extension registry is process-wide and its cache returns objects without find_class.
+        raise CorruptCheckpoint("the pickle uses the extension registry (torch never does)")
+
+    # -- opcodes that hash or mutate ------------------------------------------------------------------
+
+    def _set_items(self, target: Any, items: list[Any]) -> None:
+        if isinstance(target, Placeholder):
+            for i in range(0, len(items) - 1, 2):
+                target[items[i]] = items[i + 1]
+        elif isinstance(target, dict):
+            for i in range(0, len(items) - 1, 2):
+                target[check_key(items[i])] = items[i + 1]
+        else:
+            raise CorruptCheckpoint(f"the pickle sets items of {_describe(target)}")
+
+    @_op(pickle.SETITEM)
+    def load_setitem(self) -> None:
+        value = self.stack.pop()
+        key = self.stack.pop()
+        self._set_items(self.stack[-1], [key, value])
+
+    @_op(pickle.SETITEMS)
+    def load_setitems(self) -> None:
+        items = self.pop_mark()
+        self._set_items(self.stack[-1], items)
+
+    @_op(pickle.DICT)
+    def load_dict(self) -> None:
+        d: dict[Any, Any] = {}
+        self._set_items(d, self.pop_mark())
+        self.append(d)
+
+    @_op(pickle.ADDITEMS)
+    def load_additems(self) -> None:
+        items = self.pop_mark()
+        target = self.stack[-1]
+        if not isinstance(target, set):
+            raise CorruptCheckpoint(f"the pickle adds set items to {_describe(target)}")
+        target.update(check_key(item) for item in items)
+
+    @_op(pickle.FROZENSET)
+    def load_frozenset(self) -> None:
+        self.append(frozenset(check_key(item) for item in self.pop_mark()))
+
+    @_op(pickle.APPEND)
+    def load_append(self) -> None:
+        value = self.stack.pop()
+        self._extend(self.stack[-1], [value])
+
+    @_op(pickle.APPENDS)
+    def load_appends(self) -> None:
+        items = self.pop_mark()
+        self._extend(self.stack[-1], items)
+
+    def _extend(self, target: Any, items: list[Any]) -> None:
+        if type(target) is not list and not isinstance(target, Placeholder):
+            raise CorruptCheckpoint(f"the pickle appends to {_describe(target)}")
+        target.extend(items)
+
+    # -- opcodes that allocate from a declared size ---------------------------------------------------
+
+    @_op(pickle.BYTEARRAY8)
+    def load_bytearray8(self) -> None:
+        (n,) = struct.unpack("<Q", self.read(8))
+        data = self.read(n)  # never more than the pickle holds (pickle's own allocates `n` first)
+        if len(data) != n:
+            raise CorruptCheckpoint("truncated: the pickle ends inside a bytearray")
+        self.append(bytearray(data))
+
+    @_op(pickle.LONG4)
+    def load_long4(self) -> None:
+        (n,) = struct.unpack("<i", self.read(4))
+        if not 0 <= n <= 1024:  # bigger ints cannot even be printed (sys.int_max_str_digits)
+            raise CorruptCheckpoint(f"the pickle holds an integer of {n} bytes")
+        self.append(pickle.decode_long(self.read(n)))  # type: ignore[attr-defined]
+
+
+_NAMESPACE = _checked_items(PickledNamespace)
+
+
+def check_tree(obj: Any) -> None:
+    """Refuse object trees that the readers could not walk: cycles, deep nesting, and shared
+    containers that expand past :data:`MAX_TREE_NODES` when walked as a tree (a list holding the
+    same list twice, 60 levels deep, is a few hundred bytes of pickle and 2**60 nodes)."""
+    sizes: dict[int, int] = {}  # id → expanded size, for containers done
+    on_path: set[int] = set()
+    stack: list[tuple[Any, int, list[Any] | None]] = [(obj, 1, None)]
+    keep = []  # objects whose ids are in `sizes` stay alive, so no id is reused meanwhile
+    while stack:
+        x, depth, kids = stack[-1]
+        if kids is None:
+            kids = _children(x)
+            if not kids:
+                stack.pop()
+                sizes[id(x)] = 1 + (x.count if isinstance(x, NdArray) else 0)
+                keep.append(x)
+                continue
+            if id(x) in on_path:
+                raise CorruptCheckpoint("the pickle's object tree contains itself (a cycle)")
+            if depth > MAX_DEPTH:
+                raise CorruptCheckpoint(f"the pickle nests more than {MAX_DEPTH} levels deep")
+            on_path.add(id(x))
+            pending = [k for k in kids if id(k) not in sizes]
+            stack[-1] = (x, depth, kids)
+            stack.extend((k, depth + 1, None) for k in pending)
+            continue
+        stack.pop()
+        on_path.discard(id(x))
+        total = 1 + sum(sizes[id(k)] for k in kids)
+        if total > MAX_TREE_NODES:
+            raise CorruptCheckpoint(f"the pickle's object tree expands to more than {MAX_TREE_NODES} nodes "
+                                    "(shared containers)")
+        sizes[id(x)] = total
+        keep.append(x)
+
+
+def _children(x: Any) -> list[Any]:
+    if isinstance(x, dict):
+        kids = [*x.keys(), *x.values()]
+        meta = vars(x).get("_metadata") if isinstance(x, StateDict) else None
+        return [*kids, meta] if meta is not None else kids
+    if isinstance(x, list | tuple | set | frozenset):
+        return list(x)
+    if isinstance(x, Placeholder):
+        return [x.args, x.state, x.items]
+    if isinstance(x, NdArray):
+        return []
+    return []
 
 
 @dataclass
@@ -465,6 +860,7 @@ def safe_loads(data: bytes | io.BufferedIOBase | Any, storages: dict[str, Storag
     up = SafeUnpickler(file, storages)
     try:
         obj = up.load()
+        check_tree(obj)
     except (UnsafePickle, CorruptCheckpoint):
         raise
     except RecursionError:
@@ -473,6 +869,5 @@ def safe_loads(data: bytes | io.BufferedIOBase | Any, storages: dict[str, Storag
         raise CorruptCheckpoint("the pickle asks for more memory than it holds") from None
     except (pickle.UnpicklingError, EOFError, ValueError, TypeError, KeyError, IndexError,
             AttributeError, struct.error, UnicodeDecodeError, OverflowError) as e:
-        raise CorruptCheckpoint(f"the pickle is malformed or truncated ({type(e).__name__}: {e})"[:200]
-                                ) from None
+        raise CorruptCheckpoint(f"the pickle is malformed or truncated ({type(e).__name__})") from None
     return Unpickled(obj, up.globals_seen, up.storages)

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import MckptError, UsageError
-from ..model.checkpoint import Checkpoint, read_checkpoint
+from ..model.checkpoint import Checkpoint, is_safe_global, read_checkpoint
 from ..model.resolve import resolve_checkpoint
 from .mammoth_args import ArgChange, build_argv, diff_args, parse_overrides, repeat_saved_args
 from .mammoth_env import CURRENT, MammothEnv
@@ -37,6 +37,14 @@ KNOWN_TASKS = {
 }
 
 UNSAFE_ENV = {"TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD": "1"}
+# The globals old Mammoth pickles name (../shared/MAMMOTH_FORMAT.md). The safe reader reads any
+# unknown global as an inert record, but torch.load(weights_only=False) calls it (`pydoc.pipepager`
+# runs a shell command), so only files naming nothing else get UNSAFE_ENV.
+OLD_PICKLE_GLOBALS = frozenset({
+    "argparse.Namespace", "torch.device", "utils.buffer.Buffer", "utils.buffer.ReservoirSampling",
+    "numpy.dtype", "numpy.ndarray", "_codecs.encode",
+    *(f"numpy.{core}.multiarray.{name}" for core in ("core", "_core") for name in ("scalar", "_reconstruct")),
+})
 
 
 @dataclass
@@ -191,6 +199,12 @@ def _old_layout(
     """Older Mammoth needs every saved arg repeated, and old pickles need an unsafe torch.load."""
     notes.reasons.append("older Mammoth (utils/main.py) does not restore saved args: repeating them")
     if ck.format == "old_pickle":
+        other = [g for g in ck.globals_seen if g not in OLD_PICKLE_GLOBALS and not is_safe_global(g)]
+        if other:
+            raise MckptError(
+                f"refused to resume: the pickle names {', '.join(other[:5])}, which Mammoth never writes; "
+                "loading it needs TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1, which would call it", path=ck.path,
+                hint="this file was crafted or comes from other code; mckpt inspect reads it safely")
         notes.env.update(UNSAFE_ENV)
         notes.warnings.append(
             "this old-pickle file only loads with TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1, which lets "

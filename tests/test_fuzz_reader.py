@@ -1,0 +1,393 @@
+"""Malformed input of every kind becomes a MckptError: regressions found by fuzzing, and the fuzzer.
+
+The promise: `read_checkpoint` (and what `inspect`, `diff` and `convert` build on it) either
+succeeds or raises MckptError; any other exception would reach the user as an internal error.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import random
+import re
+import struct
+import zipfile
+import zlib
+from pathlib import Path
+
+import pytest
+import torch
+
+from mckpt import MckptError, read_checkpoint
+from mckpt.errors import CorruptCheckpoint
+
+
+class MemorySource:
+    """A checkpoint held in memory: the fuzzer writes no files."""
+
+    def __init__(self, data: bytes, name: str = "fuzz.pt") -> None:
+        self.data, self.name, self.size = data, name, len(data)
+
+    def read_at(self, offset: int, n: int) -> bytes:
+        return self.data[offset : offset + n]
+
+    def close(self) -> None:
+        pass
+
+
+def saved(obj: object, **kw: object) -> bytes:
+    buf = io.BytesIO()
+    torch.save(obj, buf, **kw)
+    return buf.getvalue()
+
+
+def mammoth_file(**kw: object) -> bytes:
+    sd = {"net.fc.weight": torch.randn(3, 4), "net.fc.bias": torch.zeros(3)}
+    return saved({"model": sd, "args": {"model": "sgd", "lr": 0.1}, "results": [[[90.0]], [[95.0]], {}],
+                  "optimizer": None, "scheduler": None}, **kw)
+
+
+def central_records(data: bytes) -> list[int]:
+    out, i = [], data.find(b"PK\x01\x02")
+    while i >= 0:
+        out.append(i)
+        i = data.find(b"PK\x01\x02", i + 1)
+    return out
+
+
+def with_zip64_extra(data: bytes, record: int, extra: bytes) -> bytes:
+    """Give one central directory record `extra` as its extra field and 0xFFFFFFFF sizes."""
+    d = bytearray(data)
+    p = central_records(data)[record]
+    nlen, elen = struct.unpack_from("<HH", d, p + 28)
+    d[p + 46 + nlen : p + 46 + nlen + elen] = extra
+    struct.pack_into("<H", d, p + 30, len(extra))
+    struct.pack_into("<I", d, p + 20, 0xFFFFFFFF)
+    eocd = d.rfind(b"PK\x05\x06")
+    cd_offset = struct.unpack_from("<I", d, eocd + 16)[0]
+    struct.pack_into("<I", d, eocd + 12, eocd - cd_offset)
+    return bytes(d)
+
+
+def repacked(data: bytes, change: dict[str, bytes] | None = None, deflate: tuple[str, ...] = ()) -> bytes:
+    """The same archive rewritten by zipfile, members replaced or deflated (valid CRCs)."""
+    src = zipfile.ZipFile(io.BytesIO(data))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as z:
+        for info in src.infolist():
+            body = next((v for k, v in (change or {}).items() if info.filename.endswith(k)), src.read(info))
+            method = zipfile.ZIP_DEFLATED if info.filename.endswith(deflate) else zipfile.ZIP_STORED
+            z.writestr(info.filename, body, compress_type=method)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("extra", [
+    struct.pack("<HH", 1, 24) + b"\x00" * 8,  # declares 24 bytes, holds 8
+    struct.pack("<HH", 1, 200),
+    struct.pack("<HH", 7, 4) + b"abcd" + struct.pack("<HH", 1, 16) + b"\x00" * 4,
+])
+def test_zip64_extra_running_past_its_record(extra: bytes) -> None:
+    with pytest.raises(CorruptCheckpoint, match="zip64 field"):
+        read_checkpoint(MemorySource(with_zip64_extra(mammoth_file(), 0, extra)))
+
+
+def test_damaged_deflate_stream() -> None:
+    data = bytearray(repacked(mammoth_file(), deflate=("data.pkl",)))
+    start = 30 + struct.unpack_from("<H", data, 26)[0] + struct.unpack_from("<H", data, 28)[0]
+    data[start] ^= 0xFF  # the first block header
+    with pytest.raises(CorruptCheckpoint, match="not valid deflate data"):
+        read_checkpoint(MemorySource(bytes(data)))
+
+
+def test_deflated_pickle_is_still_read() -> None:
+    ck = read_checkpoint(MemorySource(repacked(mammoth_file(), deflate=("data.pkl", "byteorder"))))
+    assert ck.args == {"model": "sgd", "lr": 0.1} and ck.archive.byteorder == "little"
+
+
+def test_zip_bomb_stops_at_the_pickle_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    import mckpt.torchfile.archive as archive
+
+    monkeypatch.setattr(archive, "MAX_PICKLE_BYTES", 1 << 20)
+    bomb = b"\x80\x02" + b"N0" * (2 << 20) + b"N."
+    data = repacked(mammoth_file(), {"data.pkl": bomb}, deflate=("data.pkl",))
+    assert len(data) < 20_000
+    with pytest.raises(CorruptCheckpoint, match="byte limit"):
+        read_checkpoint(MemorySource(data))
+
+
+def test_unknown_byteorder() -> None:
+    with pytest.raises(CorruptCheckpoint, match="not little or big"):
+        read_checkpoint(MemorySource(repacked(mammoth_file(), {"byteorder": b"middle"})))
+
+
+def test_crc_mismatch_is_named() -> None:
+    data = bytearray(mammoth_file())
+    p = central_records(bytes(data))[0]
+    struct.pack_into("<I", data, p + 16, zlib.crc32(b"other"))
+    with pytest.raises(CorruptCheckpoint, match="CRC"):
+        read_checkpoint(MemorySource(bytes(data)))
+
+
+# -- odd but well-formed trees: read, shown and compared without a crash --------------------------
+
+ODD_TREES = {
+    "optimizer params not a list": {"optimizer": {"param_groups": [{"lr": 0.1, "params": 3.5}], "state": []}},
+    "param_groups not a list": {"optimizer": {"param_groups": 7, "state": {0: {1: 2, "a": 3}}}},
+    "scheduler keys not text": {"scheduler": {1: 2, ("a", 1): 3, "_step_count": 1, "T_max": 5}},
+    "buffer neither dict nor object": {"buffer": [1, 2]},
+    "args keys not text": {"args": {1: "x", ("a", 2): 3.0, "lr": 0.1}},
+    "model keys not text": {"model": {1: torch.zeros(2), ("net", 2): torch.ones(1), "net.w": torch.ones(3)}},
+}
+
+
+def render_everything(ck: object) -> str:
+    from mckpt.view.output import Output
+    from mckpt.view.render import render_args, render_checkpoint, render_tensor_list
+
+    text = io.StringIO()
+    json.dumps(ck.to_json(full_tensors=True))
+    for fmt in (None, "github"):
+        out = Output(fmt=fmt, stream=text)
+        render_checkpoint(out, ck, tensors=True)
+        render_args(out, ck.args)
+        render_tensor_list(out, ck)
+    return text.getvalue()
+
+
+@pytest.mark.parametrize("case", sorted(ODD_TREES))
+def test_odd_trees_are_shown(case: str, tmp_path: Path) -> None:
+    from mckpt.convert import plan_conversion
+    from mckpt.diff import diff_checkpoints
+
+    tree = {"model": {"net.w": torch.ones(3)}, "args": {"model": "sgd"}, "results": [[[1.0]], [[2.0]], {}],
+            **ODD_TREES[case]}
+    path = tmp_path / "odd.pt"
+    torch.save(tree, path)
+    ck = read_checkpoint(path)
+    assert ck.kind == "mammoth" and render_everything(ck)
+    assert all(isinstance(k, str) for k in ck.args) and all(isinstance(k, str) for k in ck.model_state)
+    d = diff_checkpoints(str(path), str(path), weights=True)
+    assert d.weights is not None and d.weights.equal
+    with contextlib.suppress(MckptError):  # what convert says is its own business; no crash
+        plan_conversion(str(path), "backbone")
+
+
+# -- the fuzzer -------------------------------------------------------------------------------------
+# Fixed seeds, a few hundred cases per family, a few seconds in all. Seed files are made
+# deterministic first (torch writes a random serialization id, and legacy files name storages by
+# memory address), so every run mutates the same bytes.
+
+
+class Buffer:  # pickled under Mammoth's module name: an unknown class for the reader
+    def __init__(self) -> None:
+        self.buffer_size, self.examples, self.num_seen_examples = 4, torch.zeros(4, 2), 9
+
+
+def _fixed(data: bytes) -> bytes:
+    """A zip checkpoint with fixed timestamps and serialization id; legacy keys renamed."""
+    if data.startswith(b"PK"):
+        src = zipfile.ZipFile(io.BytesIO(data))
+        out = io.BytesIO()
+        with zipfile.ZipFile(out, "w") as z:
+            for info in src.infolist():
+                body = b"0" * 20 if info.filename.endswith("serialization_id") else src.read(info)
+                z.writestr(zipfile.ZipInfo(info.filename), body)
+        return out.getvalue()
+    for i, key in enumerate(sorted(set(re.findall(rb"\d{10,}", data)))):
+        data = data.replace(key, str(i).rjust(len(key), "7").encode())
+    return data
+
+
+@pytest.fixture(scope="module")
+def seed_files() -> dict[str, bytes]:
+    np = pytest.importorskip("numpy")
+    import argparse
+    import sys
+    import types
+
+    mod = types.ModuleType("utils.buffer")
+    mod.Buffer = Buffer
+    Buffer.__module__ = "utils.buffer"
+    saved_modules = {name: sys.modules.get(name) for name in ("utils", "utils.buffer")}
+    sys.modules.update({"utils": types.ModuleType("utils"), "utils.buffer": mod})
+    try:
+        sd = {"net.fc.weight": torch.arange(12.0).reshape(3, 4), "net.fc.bias": torch.zeros(3)}
+        sd["net.alias.weight"] = sd["net.fc.weight"]
+        args = argparse.Namespace(model="er", dataset="seq-mnist", lr=np.float64(0.1), buffer_size=4,
+                                  class_order=np.arange(4), device=torch.device("cpu"))
+        old = {"model": sd, "args": args, "results": [[[90.0], [80.0, 70.0]], [[95.0], [90.0, 85.0]], {"accs": [1]}],
+               "optimizer": {"state": {0: {"momentum_buffer": torch.ones(3)}},
+                             "param_groups": [{"lr": 0.1, "momentum": 0.9, "dampening": 0, "params": [0, 1]}]},
+               "scheduler": {"milestones": [1, 2], "_last_lr": [0.1]}, "buffer": Buffer()}
+        safe = {**old, "args": vars(args) | {"lr": 0.1, "class_order": [0, 1, 2, 3], "device": "cpu"},
+                "buffer": {"examples": torch.zeros(4, 2)}}
+        return {name: _fixed(saved(obj, **kw)) for name, obj, kw in [
+            ("safe", safe, {}), ("old_pickle", old, {}), ("backbone", sd, {}),
+            ("legacy", old, {"_use_new_zipfile_serialization": False})]}
+    finally:
+        for name, module in saved_modules.items():
+            if module is None:
+                del sys.modules[name]
+            else:
+                sys.modules[name] = module
+
+
+def flip(rng: random.Random, d: bytearray) -> bytearray:
+    for _ in range(rng.randint(1, 8)):
+        i = rng.randrange(len(d))
+        d[i] ^= 1 << rng.randrange(8)
+    return d
+
+
+def byte_mutation(rng: random.Random, data: bytes) -> bytes:
+    d = bytearray(data)
+    i, j = sorted(rng.randrange(len(d) + 1) for _ in range(2))
+    kind = rng.randrange(5)
+    if kind == 0:
+        return bytes(flip(rng, d))
+    if kind == 1:
+        return bytes(d[:i])  # truncated
+    if kind == 2:
+        d[rng.randrange(len(d) + 1):0] = d[i:j]  # a spliced copy of another part
+    elif kind == 3:
+        del d[i:j]
+    else:
+        d[i : i + 4] = rng.choice([b"\xff\xff\xff\xff", b"\x00\x00\x00\x00", b"\xff\xff\xff\x7f", b"\x10\x00\x00\x00"])
+    return bytes(d)
+
+
+_FIELDS = {  # signature → (offset, struct format) of its size, offset, count and CRC fields
+    b"PK\x01\x02": [(10, "<H"), (16, "<I"), (20, "<I"), (24, "<I"), (28, "<H"), (30, "<H"), (32, "<H"), (42, "<I")],
+    b"PK\x03\x04": [(8, "<H"), (14, "<I"), (18, "<I"), (22, "<I"), (26, "<H"), (28, "<H")],
+    b"PK\x05\x06": [(8, "<H"), (10, "<H"), (12, "<I"), (16, "<I"), (20, "<H")],
+}
+
+
+def zip_mutation(rng: random.Random, data: bytes) -> bytes:
+    kind = rng.randrange(4)
+    if kind == 0:  # a field of the central directory, a local header or the end record
+        sig = rng.choice(list(_FIELDS))
+        spots = [m.start() for m in re.finditer(re.escape(sig), data)]
+        off, fmt = rng.choice(_FIELDS[sig])
+        d = bytearray(data)
+        value = rng.choice([0, 1, 9, 99, 0xFFFF, 0x7FFFFFFF, 0xFFFFFFFF]) & (0xFFFF if fmt == "<H" else 0xFFFFFFFF)
+        struct.pack_into(fmt, d, rng.choice(spots) + off, value)
+        return bytes(d)
+    if kind == 1:  # a zip64 extra field, well-formed or not
+        extra = struct.pack("<HH", 1, rng.choice([0, 8, 16, 24, 200])) + bytes(rng.randrange(25))
+        return with_zip64_extra(data, rng.randrange(len(central_records(data))), extra)
+    if kind == 2:  # members deflated, the stream possibly damaged
+        d = bytearray(repacked(data, deflate=("data.pkl", "byteorder", "version")))
+        if rng.random() < 0.5:
+            start = 30 + struct.unpack_from("<H", d, 26)[0] + struct.unpack_from("<H", d, 28)[0]
+            d[start + rng.randrange(8)] ^= 0xFF
+        return bytes(d)
+    # a member replaced by another one's bytes
+    names = zipfile.ZipFile(io.BytesIO(data)).namelist()
+    donor = zipfile.ZipFile(io.BytesIO(data)).read(rng.choice(names))
+    return repacked(data, {rng.choice(names).split("/", 1)[1]: donor})
+
+
+def pickle_of(data: bytes) -> bytes:
+    z = zipfile.ZipFile(io.BytesIO(data))
+    return z.read(next(n for n in z.namelist() if n.endswith("data.pkl")))
+
+
+_OPS = list(b"(.0125FGIJKLMNPQRSTUVXabcdeghijlmnopqrstu}])\x81\x82\x83\x84\x85\x86\x87\x88\x89\x8a\x8b\x8c"
+            b"\x8d\x8e\x8f\x90\x91\x92\x93\x94\x95\x96\x97\x98")
+_ARGS = [b"", b"\x00", b"\x01", b"\x05\x00\x00\x00", b"\xff\xff\xff\xff", b"abc\n", b"1\n", b"builtins\nset\n",
+         b"collections\nOrderedDict\n", b"argparse\nNamespace\n", b"utils.buffer\nBuffer\n",
+         b"torch._utils\n_rebuild_tensor_v2\n", b"torch\nFloatStorage\n", b"numpy\ndtype\n",
+         b"X\x07\x00\x00\x00storage"]
+
+
+def opcode_stream(rng: random.Random) -> bytes:
+    body = b"".join(bytes([rng.choice(_OPS)]) + rng.choice(_ARGS) for _ in range(rng.randint(1, 60)))
+    return b"\x80" + bytes([rng.choice([2, 4, 5])]) + body + b"."
+
+
+def reads_or_refuses(data: bytes) -> str:
+    """'ok' or the MckptError's message; any other exception fails the test with the input."""
+    try:
+        ck = read_checkpoint(MemorySource(data))
+    except MckptError as e:
+        return e.message
+    render_everything(ck)
+    return "ok"
+
+
+FAMILIES = {
+    "bytes": lambda rng, seeds: byte_mutation(rng, seeds[rng.choice(sorted(seeds))]),
+    "zip": lambda rng, seeds: zip_mutation(rng, seeds[rng.choice(["safe", "old_pickle", "backbone"])]),
+    "pickle": lambda rng, seeds: repacked(seeds["safe"], {"data.pkl": byte_mutation(
+        rng, pickle_of(seeds[rng.choice(["safe", "old_pickle", "backbone"])]))}),
+    "opcodes": lambda rng, seeds: repacked(seeds["safe"], {"data.pkl": opcode_stream(rng)}),
+    "legacy": lambda rng, seeds: byte_mutation(rng, byte_mutation(rng, seeds["legacy"])),
+}
+
+
+@pytest.mark.parametrize("family", sorted(FAMILIES))
+def test_fuzz_read_checkpoint(family: str, seed_files: dict[str, bytes]) -> None:
+    for name, data in seed_files.items():
+        assert reads_or_refuses(data) == "ok", name
+    rng = random.Random(f"mckpt-{family}")
+    outcomes: dict[str, int] = {}
+    for case in range(300):
+        data = FAMILIES[family](rng, seed_files)
+        try:
+            outcome = reads_or_refuses(data)
+        except Exception as e:  # the bug this test is for: keep the input to reproduce it
+            raise AssertionError(f"{family} case {case}: {type(e).__name__}: {e}; input {data[:4000]!r}") from e
+        outcomes[outcome] = outcomes.get(outcome, 0) + 1
+    assert len(outcomes) > 3, outcomes  # the mutations reach more than one check
+
+
+def test_fuzzed_files_through_the_cli(seed_files: dict[str, bytes], tmp_path: Path) -> None:
+    from conftest import run_cli
+
+    rng = random.Random("mckpt-cli")
+    paths = []
+    for i, family in enumerate(["bytes", "zip", "pickle", "legacy"]):
+        path = tmp_path / f"fuzz{i}.pt"
+        path.write_bytes(FAMILIES[family](rng, seed_files))
+        paths.append(path)
+    for path in paths:
+        for args in (["inspect", str(path)], ["inspect", "--json", "--tensors", str(path)]):
+            r = run_cli(*args)
+            assert r.returncode in (0, 1) and "Traceback" not in r.stderr + r.stdout, (args, r.stderr)
+            assert r.returncode == 0 or r.stderr.startswith(f"error: {path}: "), r.stderr
+            assert "internal error" not in r.stderr
+
+
+def test_object_state_that_is_not_a_dict(tmp_path: Path) -> None:
+    # BUILD gave a pickled object the state (1, 2): its attributes used to be dict(1) → TypeError
+    pkl = (b"\x80\x02}(X\x05\x00\x00\x00model}X\x04\x00\x00\x00args}X\x06\x00\x00\x00buffer"
+           b"cutils.buffer\nBuffer\n)\x81K\x01K\x02\x86bu.")
+    ck = read_checkpoint(MemorySource(repacked(mammoth_file(), {"data.pkl": pkl})))
+    assert ck.buffer["class"] == "utils.buffer.Buffer" and ck.buffer["tensors"] == {}
+    assert render_everything(ck)
+
+
+def test_convert_buffer_with_odd_attribute_names(tmp_path: Path) -> None:
+    from mckpt.convert import plan_conversion
+
+    # attributes [[5], (1,), 'examples'], and an attribute named 7
+    buffer = (b"cutils.buffer\nBuffer\n)\x81}(X\x0a\x00\x00\x00attributes](]K\x05aK\x01\x85"
+              b"X\x08\x00\x00\x00examplese" + b"K\x07X\x01\x00\x00\x00xub")
+    pkl = b"\x80\x02}(X\x05\x00\x00\x00model}X\x04\x00\x00\x00args}X\x06\x00\x00\x00buffer" + buffer + b"u."
+    path = tmp_path / "old.pt"
+    path.write_bytes(repacked(mammoth_file(), {"data.pkl": pkl}))
+    plan = plan_conversion(str(path), "safe")
+    assert plan.obj["buffer"] == {} and any("7" in n for n in plan.notes)
+
+
+@pytest.mark.parametrize("storage", ["QInt8Storage", "QUInt4x2Storage", "Bits8Storage", "ComplexFloatStorage"])
+def test_diff_weights_skips_dtypes_torch_cannot_convert(storage: str, tmp_path: Path) -> None:
+    from mckpt.diff import diff_checkpoints
+
+    data = mammoth_file()
+    path = tmp_path / "q.pt"
+    path.write_bytes(repacked(data, {"data.pkl": pickle_of(data).replace(b"FloatStorage", storage.encode())}))
+    d = diff_checkpoints(str(path), str(path), weights=True)
+    assert [c.rel_l2 for c in d.weights.changes] == [None, None]
