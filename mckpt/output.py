@@ -93,6 +93,16 @@ class Output:
         grid.add_row(head, Text(body))
         return grid
 
+    def note(self, text: str) -> None:
+        """A message about the output rather than part of it: on stderr when stdout is csv/tsv, so
+        a script reading the table never meets it, else a line like any other."""
+        if self.quiet:
+            return
+        if self.fmt in ("csv", "tsv"):
+            sys.stderr.write(f"note: {text}\n")
+        else:
+            self.line(text)
+
     def heading(self, text: str) -> None:
         if self.quiet:
             return
