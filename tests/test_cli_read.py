@@ -216,6 +216,7 @@ def test_diff_names_each_section_once(folder: Path) -> None:
     lines = r.stdout.splitlines()
     # One line names the args section and says what differs (it used to be "Args", then "Args: 1 differ").
     assert [x for x in lines if x.lower().startswith("args")] == ["Args: 1 differ"]
+    assert f"A  {a}  (safe, 1 task)" in r.stdout  # not "1 tasks"
     r = runner.invoke(app, ["diff", str(a), str(a)])
     lines = r.stdout.splitlines()
     assert lines[lines.index("Args") + 1] == "identical"
