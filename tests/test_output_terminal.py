@@ -126,3 +126,8 @@ def test_a_matrix_wider_than_the_window_prints_in_column_blocks(monkeypatch: pyt
             assert cell in text, cell
     blocks = [x for x in lines if x.startswith("after")]
     assert len(blocks) > 1 and "T10" in text and "avg" in blocks[-1]  # the key column leads every block
+
+
+def test_field_values_are_text_not_markup(monkeypatch: pytest.MonkeyPatch) -> None:
+    text = _draw(80, monkeypatch, lambda out: out.fields([("file", "runs/[bold]best[/bold].pt")]))
+    assert "runs/[bold]best[/bold].pt" in text
