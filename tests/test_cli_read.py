@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import sys
 from pathlib import Path
@@ -214,6 +216,7 @@ def test_diff_names_each_section_once(folder: Path) -> None:
     lines = r.stdout.splitlines()
     # One line names the args section and says what differs (it used to be "Args", then "Args: 1 differ").
     assert [x for x in lines if x.lower().startswith("args")] == ["Args: 1 differ"]
+    assert f"A  {a}  (safe, 1 task)" in r.stdout  # not "1 tasks"
     r = runner.invoke(app, ["diff", str(a), str(a)])
     lines = r.stdout.splitlines()
     assert lines[lines.index("Args") + 1] == "identical"
@@ -260,3 +263,15 @@ def test_internal_error_hint_gives_a_debug_command_that_works(monkeypatch: pytes
     assert r.exit_code == 1 and "internal error: RuntimeError: boom" in r.stderr
     # "rerun with --debug" led to `mckpt inspect x.pt --debug`: "No such option '--debug'".
     assert "mckpt --debug <command>" in r.stderr and "MCKPT_DEBUG=1" in r.stderr
+
+
+def test_list_csv_is_only_the_table(folder: Path) -> None:
+    torch.save({"fc.weight": torch.zeros(2)}, folder / "backbone.pt")  # not a run: an "other" file
+    r = run_cli("list", str(folder), "-f", "csv")
+    assert r.returncode == 0
+    rows = list(csv.reader(io.StringIO(r.stdout)))
+    # The "other files" section used to follow the rows on stdout, breaking every CSV reader.
+    assert rows[0][:2] == ["uid", "model"] and len(rows) == 4 and all(len(x) == len(rows[0]) for x in rows)
+    assert "1 other file(s)" in r.stderr and "--json" in r.stderr
+    r = run_cli("list", str(folder), "-f", "github")
+    assert "\n1 other file(s)\n\n| path" in r.stdout

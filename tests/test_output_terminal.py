@@ -110,3 +110,24 @@ def test_no_color_follows_the_convention(monkeypatch: pytest.MonkeyPatch, value:
     print_error("boom", stream=stream)
     assert ("\x1b[" in stream.getvalue()) is coloured
     assert Output(stream=Terminal()).color is coloured
+
+
+def test_a_matrix_wider_than_the_window_prints_in_column_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
+    n = 10
+    headers = ["after", *[f"T{j + 1}" for j in range(n)], "avg"]
+    rows = [[f"task {i + 1}", *[f"{50 + i + j / 100:.2f} → {60 + j:.2f}" if j <= i else "" for j in range(n)],
+             f"{70 + i:.2f}"] for i in range(n)]
+    text = _draw(80, monkeypatch, lambda out: out.table(headers, rows, title="Class-IL accuracy (A → B)"))
+    lines = text.splitlines()
+    assert all(len(x) <= 80 for x in lines), text
+    # Rich used to squeeze every column, cutting "59.09 → 69.00" to "59.09 → 6"; now each value is whole
+    for r in rows:
+        for cell in r[1:]:
+            assert cell in text, cell
+    blocks = [x for x in lines if x.startswith("after")]
+    assert len(blocks) > 1 and "T10" in text and "avg" in blocks[-1]  # the key column leads every block
+
+
+def test_field_values_are_text_not_markup(monkeypatch: pytest.MonkeyPatch) -> None:
+    text = _draw(80, monkeypatch, lambda out: out.fields([("file", "runs/[bold]best[/bold].pt")]))
+    assert "runs/[bold]best[/bold].pt" in text

@@ -93,6 +93,16 @@ class Output:
         grid.add_row(head, Text(body))
         return grid
 
+    def note(self, text: str) -> None:
+        """A message about the output rather than part of it: on stderr when stdout is csv/tsv, so
+        a script reading the table never meets it, else a line like any other."""
+        if self.quiet:
+            return
+        if self.fmt in ("csv", "tsv"):
+            sys.stderr.write(f"note: {text}\n")
+        else:
+            self.line(text)
+
     def heading(self, text: str) -> None:
         if self.quiet:
             return
@@ -136,33 +146,14 @@ class Output:
                 self.stream.write(f"\n{title}\n")
             self.stream.write(plain_table(headers, rows, justify))
             return
-        from rich import box
-        from rich.table import Table
-
         if title:
             self.heading(title)
         hidden = _columns_to_hide(headers, rows, optional, self.console.width)
-        if hidden:
-            keep = [i for i in range(len(headers)) if i not in hidden]
-            headers = [headers[i] for i in keep]
-            rows = [[r[i] for i in keep] for r in rows]
-            styles = [[s[i] if i < len(s) else None for i in keep] for s in styles] if styles else None
-            justify = [justify[i] for i in keep] if justify else None
-        t = Table(box=box.SIMPLE_HEAD, header_style="bold", show_edge=False, pad_edge=False,
-                  collapse_padding=True)
-        last = len(headers) - 1
-        for i, h in enumerate(headers):
-            # Short columns never wrap; the last one (values, paths) folds when the screen is narrow.
-            t.add_column(h, justify=(justify[i] if justify else "left"),  # type: ignore[arg-type]
-                         no_wrap=i != last, overflow="fold")
-        for ri, r in enumerate(rows):
-            cells = []
-            for ci, c in enumerate(r):
-                style = styles[ri][ci] if styles and ri < len(styles) and ci < len(styles[ri]) else None
-                text = "" if c is None else str(c)
-                cells.append(f"[{style}]{_escape(text)}[/]" if style else _escape(text))
-            t.add_row(*cells)
-        self.console.print(t)
+        keep = [i for i in range(len(headers)) if i not in hidden]
+        for n, cols in enumerate(_column_chunks(headers, rows, keep, self.console.width)):
+            if n:
+                self.console.print()
+            self.console.print(_rich_table(headers, rows, styles, justify, cols))
         if hidden:
             self.console.print(f"[dim]hidden to fit the window: {', '.join(hidden.values())} "
                                "(a wider window or a pipe shows them)[/dim]")
@@ -209,6 +200,53 @@ def plain_table(headers: Sequence[str], rows: Sequence[Sequence[Any]], justify: 
     return "\n".join(lines) + "\n"
 
 
+def _rich_table(headers: Sequence[str], rows: Sequence[Sequence[Any]],
+                styles: Sequence[Sequence[str | None]] | None, justify: Sequence[str] | None,
+                cols: Sequence[int]) -> Any:
+    """A Rich table of the columns `cols`, cells styled, in the look every command shares."""
+    from rich import box
+    from rich.table import Table
+
+    t = Table(box=box.SIMPLE_HEAD, header_style="bold", show_edge=False, pad_edge=False, collapse_padding=True)
+    for i in cols:
+        # Short columns never wrap; the last one (values, paths) folds when the screen is narrow.
+        t.add_column(headers[i], justify=(justify[i] if justify else "left"),  # type: ignore[arg-type]
+                     no_wrap=i != len(headers) - 1, overflow="fold")
+    for ri, r in enumerate(rows):
+        cells = []
+        for ci in cols:
+            style = styles[ri][ci] if styles and ri < len(styles) and ci < len(styles[ri]) else None
+            text = "" if ci >= len(r) or r[ci] is None else str(r[ci])
+            cells.append(f"[{style}]{_escape(text)}[/]" if style else _escape(text))
+        t.add_row(*cells)
+    return t
+
+
+def _column_chunks(headers: Sequence[str], rows: Sequence[Sequence[Any]], keep: Sequence[int],
+                   width: int) -> list[list[int]]:
+    """`keep` as one table if it fits `width`, else as several, each led by the first (key) column.
+
+    Wide matrices (a 10-task diff, say) then print in column blocks, as pandas does, instead of
+    Rich cutting every value short. The last column folds, so only a little of it must fit.
+    """
+    widths = _column_widths(headers, rows)
+    last = len(headers) - 1
+
+    def need(cols: list[int]) -> int:
+        return sum(min(widths[i], 20) if i == last else widths[i] for i in cols) + 2 * (len(cols) - 1)
+
+    if len(keep) < 3 or need(list(keep)) <= width:
+        return [list(keep)]
+    key, chunks, chunk = keep[0], [], [keep[0]]
+    for i in keep[1:]:
+        if len(chunk) > 1 and need([*chunk, i]) > width:
+            chunks.append(chunk)
+            chunk = [key]
+        chunk.append(i)
+    chunks.append(chunk)
+    return chunks
+
+
 def _columns_to_hide(headers: Sequence[str], rows: Sequence[Sequence[Any]], optional: Sequence[int],
                      width: int) -> dict[int, str]:
     """The optional columns to drop, in order, until the table fits `width` (index → header)."""
@@ -220,15 +258,20 @@ def _columns_to_hide(headers: Sequence[str], rows: Sequence[Sequence[Any]], opti
     return hidden
 
 
-def _table_width(headers: Sequence[str], rows: Sequence[Sequence[Any]], skip: Iterable[int] = ()) -> int:
-    """Screen cells a table needs unwrapped: widest cell per column, two between columns."""
+def _column_widths(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[int]:
+    """Screen cells of each column's widest cell (header included)."""
     from rich.cells import cell_len
 
     widths = [cell_len(str(h)) for h in headers]
     for r in rows:
         for i, c in enumerate(r[: len(widths)]):
             widths[i] = max(widths[i], cell_len("" if c is None else str(c)))
-    kept = [w for i, w in enumerate(widths) if i not in set(skip)]
+    return widths
+
+
+def _table_width(headers: Sequence[str], rows: Sequence[Sequence[Any]], skip: Iterable[int] = ()) -> int:
+    """Screen cells a table needs unwrapped: widest cell per column, two between columns."""
+    kept = [w for i, w in enumerate(_column_widths(headers, rows)) if i not in set(skip)]
     return sum(kept) + 2 * (len(kept) - 1)
 
 

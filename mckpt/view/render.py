@@ -230,9 +230,9 @@ def render_listing(out: Output, listing: Listing, *, acc: bool = False, no_match
     """The runs table and the other files; `no_match` says why filters left no run."""
     runs = listing.runs
     if no_match:
-        out.line(no_match)
+        out.note(no_match)
     elif not runs and not listing.other:
-        out.line("no checkpoints found")
+        out.note("no checkpoints found")
         return
     has_prefix = any(r.name.prefix and not r.name.parent for r in runs)
     has_parent = any(r.name.parent for r in runs)
@@ -275,7 +275,13 @@ def render_listing(out: Output, listing: Listing, *, acc: bool = False, no_match
         optional = [headers.index(h) for h in ("config", "epochs", "buffer", "size", "prefix", "resumed from")
                     if h in headers]
         out.table(headers, rows, styles=styles, justify=justify, title=f"{len(runs)} run(s)", optional=optional)
-    if listing.other:
+    if listing.other and out.fmt in ("csv", "tsv"):
+        # stdout holds one machine-readable table; the rest is a note beside it.
+        out.note(f"{len(listing.other)} other file(s) (not runs) left out of the {out.fmt} table; --json lists them")
+    elif listing.other and out.fmt:
+        out.table(["path", "reason"], [[o["path"], o["reason"]] for o in listing.other],
+                  title=f"{len(listing.other)} other file(s)")
+    elif listing.other:
         out.heading(f"{len(listing.other)} other file(s)")
         for o in listing.other:
             out.line(f"  {o['path']}: {o['reason']}", style="yellow")

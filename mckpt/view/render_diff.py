@@ -98,8 +98,8 @@ def render_weights_diff(out: Output, w: WeightsDiff) -> None:
 def render_diff(out: Output, d: CheckpointDiff) -> None:
     """The full `diff` view."""
     out.fields([
-        ("A", f"{d.a.path}  ({d.a.format or d.a.kind}, {d.a.tasks_done} tasks)"),
-        ("B", f"{d.b.path}  ({d.b.format or d.b.kind}, {d.b.tasks_done} tasks)"),
+        (side, f"{x.path}  ({x.format or x.kind}, {x.tasks_done} task{'' if x.tasks_done == 1 else 's'})")
+        for side, x in (("A", d.a), ("B", d.b))
     ], title="Diff")
     for note in d.notes:
         out.line(f"note: {note}", style="yellow")
