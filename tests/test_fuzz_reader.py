@@ -391,3 +391,15 @@ def test_diff_weights_skips_dtypes_torch_cannot_convert(storage: str, tmp_path: 
     path.write_bytes(repacked(data, {"data.pkl": pickle_of(data).replace(b"FloatStorage", storage.encode())}))
     d = diff_checkpoints(str(path), str(path), weights=True)
     assert [c.rel_l2 for c in d.weights.changes] == [None, None]
+
+
+def test_diff_weights_does_not_expand_repeated_views(tmp_path: Path) -> None:
+    # 4 bytes viewed with stride 0 as 8192 x 8192 used to become a 512 MiB float64 copy per side
+    from mckpt.diff import diff_checkpoints
+
+    path = tmp_path / "broadcast.pt"
+    torch.save({"model": {"net.w": torch.zeros(1).expand(1 << 13, 1 << 13), "net.b": torch.ones(2)},
+                "args": {}, "results": [[], [], {}]}, path)
+    assert path.stat().st_size < 4096
+    d = diff_checkpoints(str(path), str(path), weights=True)
+    assert {c.key: c.rel_l2 for c in d.weights.changes} == {"net.b": 0.0, "net.w": None}
