@@ -403,3 +403,20 @@ def test_diff_weights_does_not_expand_repeated_views(tmp_path: Path) -> None:
     assert path.stat().st_size < 4096
     d = diff_checkpoints(str(path), str(path), weights=True)
     assert {c.key: c.rel_l2 for c in d.weights.changes} == {"net.b": 0.0, "net.w": None}
+
+
+def test_stored_record_with_two_sizes(tmp_path: Path) -> None:
+    # A stored storage record whose index says 1 GiB but whose data is 48 bytes: convert would have
+    # planned (and started) copying 1 GiB from the file.
+    from mckpt.convert import plan_conversion
+
+    data = bytearray(mammoth_file())
+    def name(i: int) -> bytes:
+        return bytes(data[i + 46 : i + 46 + struct.unpack_from("<H", data, i + 28)[0]])
+
+    p = next(i for i in central_records(bytes(data)) if name(i).endswith(b"data/0"))
+    struct.pack_into("<I", data, p + 24, 1 << 30)
+    path = tmp_path / "sizes.pt"
+    path.write_bytes(bytes(data))
+    with pytest.raises(CorruptCheckpoint, match="two different sizes"):
+        plan_conversion(str(path), "backbone")
