@@ -420,3 +420,19 @@ def test_stored_record_with_two_sizes(tmp_path: Path) -> None:
     path.write_bytes(bytes(data))
     with pytest.raises(CorruptCheckpoint, match="two different sizes"):
         plan_conversion(str(path), "backbone")
+
+
+def test_paused_file_with_a_huge_ckpt_name(tmp_path: Path) -> None:
+    # A paused file takes its identity from args['ckpt_name']; the name parser is quadratic in the
+    # name's parts, and a crafted 1 MB name took minutes. Names longer than any real one are not parsed.
+    from mckpt.names import MAX_NAME, parse_stem
+
+    long_name = "sgd_seq-mnist_None_0_1_" * 50_000 + "20250101-000000_abcdef01"
+    real = "sgd_seq-mnist_None_0_1_20250101-000000_abcdef01"
+    assert parse_stem(long_name) is None and parse_stem(real).uid == "abcdef01" and len(real) < MAX_NAME
+    paused = tmp_path / "paused" / "0b5d9a4e-1c2d-4e5f-8a9b-0c1d2e3f4a5b.pt"
+    paused.parent.mkdir()
+    torch.save({"model": {}, "args": {"model": "sgd", "dataset": "seq-mnist", "ckpt_name": long_name},
+                "results": [[[1.0]], [[1.0]], {}]}, paused)
+    ck = read_checkpoint(paused)
+    assert (ck.name.dialect, ck.name.model, ck.name.parent) == ("paused", "sgd", None)
