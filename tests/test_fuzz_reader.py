@@ -436,3 +436,37 @@ def test_paused_file_with_a_huge_ckpt_name(tmp_path: Path) -> None:
                 "results": [[[1.0]], [[1.0]], {}]}, paused)
     ck = read_checkpoint(paused)
     assert (ck.name.dialect, ck.name.model, ck.name.parent) == ("paused", "sgd", None)
+
+
+@pytest.mark.parametrize("model", ["plain dict", "list"])
+def test_convert_full_with_an_odd_template(model: str, tmp_path: Path) -> None:
+    # vars() of a plain-dict model, .items() of a list: both used to crash `convert --to full`
+    from mckpt.convert import plan_conversion
+
+    torch.save({"net.w": torch.ones(2)}, tmp_path / "bb.pt")
+    args = {"model": "sgd", "dataset": "seq-mnist", "buffer_size": 0, "n_epochs": 1, "ckpt_name": "x"}
+    torch.save({"model": {"net.w": torch.zeros(2)} if model == "plain dict" else [1], "args": args},
+               tmp_path / "tmpl.pt")
+    if model == "list":
+        with pytest.raises(MckptError, match=r"no `net\.`"):
+            plan_conversion(str(tmp_path / "bb.pt"), "full", like=str(tmp_path / "tmpl.pt"))
+        return
+    plan = plan_conversion(str(tmp_path / "bb.pt"), "full", like=str(tmp_path / "tmpl.pt"))
+    assert plan.writable and plan.mapped == [("net.w", "net.w")]
+
+
+def test_convert_rebuilds_state_dict_metadata(tmp_path: Path) -> None:
+    # `_metadata` was copied as read: a tensor in it kept the source's storage key, so the written
+    # file named a storage it does not hold.
+    import argparse
+    from collections import OrderedDict
+
+    from mckpt.convert import plan_conversion, write_plan
+
+    sd = OrderedDict([("net.w", torch.ones(2))])
+    sd._metadata = OrderedDict([("", {"version": 1}), ("extra", torch.full((3,), 7.0))])
+    src = tmp_path / "old.pt"
+    torch.save({"model": sd, "args": argparse.Namespace(model="sgd"), "results": [[], [], {}]}, src)
+    written = write_plan(plan_conversion(str(src), "safe", output=str(tmp_path / "safe.pt")))
+    back = torch.load(written.path, weights_only=True)
+    assert back["model"]._metadata["extra"].tolist() == [7.0, 7.0, 7.0]
