@@ -33,7 +33,8 @@ class FileSource:
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.name = os.fspath(path)
         try:
-            self._fd = os.open(self.name, os.O_RDONLY | getattr(os, "O_BINARY", 0))
+            # O_NONBLOCK: opening a named pipe would otherwise wait for a writer, forever
+            self._fd = os.open(self.name, os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_NONBLOCK", 0))
         except FileNotFoundError:
             raise MckptError("no such file", path=self.name) from None
         except PermissionError:
@@ -45,6 +46,9 @@ class FileSource:
             self.close()
             raise MckptError("is a folder, not a checkpoint file", path=self.name,
                              hint=f"to see the runs in it: mckpt list {self.name}")
+        if not stat.S_ISREG(st.st_mode):
+            self.close()
+            raise MckptError("not a regular file (a pipe or a device), so not a checkpoint", path=self.name)
         self.size = st.st_size
         self.bytes_read = 0
 

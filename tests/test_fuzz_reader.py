@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import os
 import random
 import re
 import struct
@@ -470,3 +471,12 @@ def test_convert_rebuilds_state_dict_metadata(tmp_path: Path) -> None:
     written = write_plan(plan_conversion(str(src), "safe", output=str(tmp_path / "safe.pt")))
     back = torch.load(written.path, weights_only=True)
     assert back["model"]._metadata["extra"].tolist() == [7.0, 7.0, 7.0]
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are POSIX")
+def test_named_pipe_is_refused_without_waiting(tmp_path: Path) -> None:
+    # open() of a pipe waits for a writer: `mckpt inspect fifo.pt` used to hang forever
+    fifo = tmp_path / "sgd_seq-mnist_None_0_1_20250101-000000_abcdef01_0.pt"
+    os.mkfifo(fifo)
+    with pytest.raises(MckptError, match="not a regular file"):
+        read_checkpoint(fifo)
