@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import math
 import os
 import random
 import re
@@ -480,3 +481,50 @@ def test_named_pipe_is_refused_without_waiting(tmp_path: Path) -> None:
     os.mkfifo(fifo)
     with pytest.raises(MckptError, match="not a regular file"):
         read_checkpoint(fifo)
+
+
+def odd_value(rng: random.Random, depth: int = 0) -> object:
+    """Any value a checkpoint field could hold, odd types and special numbers included."""
+    np = pytest.importorskip("numpy")
+    import argparse
+    from collections import OrderedDict
+
+    leaves = [None, True, 0, -1, 2**70, 1.5, math.nan, math.inf, "", "net.x", b"\x00", complex(1, 2),
+              np.float64(0.5), np.int64(3), torch.device("cpu"), frozenset({"x"}), {1, 2}]
+    kind = rng.randrange(10 if depth < 3 else 3)
+    if kind <= 1:
+        return rng.choice(leaves)
+    if kind == 2:
+        dtype = rng.choice([torch.float32, torch.float16, torch.int64, torch.uint8, torch.bool, torch.complex64])
+        t = torch.zeros(rng.choice([(), (0,), (3,), (2, 3)])).to(dtype)
+        return t.t() if t.dim() == 2 and rng.random() < 0.3 else t
+    if kind == 3:
+        return np.zeros(rng.choice([(0,), (3,), (2, 2), (0, 5)]), dtype=rng.choice([np.float64, np.int16, object]))
+    kids = [odd_value(rng, depth + 1) for _ in range(rng.randint(0, 3))]
+    keys = [rng.choice(["a", "lr", "params", "state", 1, (1, 2), 0.5]) for _ in kids]
+    containers = [kids, tuple(kids), dict(zip(keys, kids, strict=True)),
+                  OrderedDict(zip(map(str, keys), kids, strict=True)),
+                  argparse.Namespace(**{f"a{i}": k for i, k in enumerate(kids)}), {"param_groups": kids, "state": kids}]
+    return containers[kind - 4]
+
+
+def test_fuzz_value_trees(tmp_path: Path) -> None:
+    """Mammoth-shaped files whose fields hold anything: read, shown, diffed and planned for
+    conversion, or refused with a MckptError."""
+    from mckpt.convert import plan_conversion
+    from mckpt.diff import diff_checkpoints
+
+    rng = random.Random("mckpt-trees")
+    other = tmp_path / "other.pt"
+    torch.save({"model": {"net.w": torch.ones(3)}, "args": {"model": "sgd"}, "results": [[[1.0]], [[1.0]], {}]}, other)
+    for case in range(120):
+        tree = {k: odd_value(rng) for k in ("model", "args", "results", "optimizer", "scheduler", "buffer")
+                if rng.random() < 0.8}
+        path = tmp_path / f"tree{case % 3}.pt"
+        torch.save(tree, path, _use_new_zipfile_serialization=rng.random() < 0.8)
+        try:
+            render_everything(read_checkpoint(path))
+            json.dumps(diff_checkpoints(str(path), str(other), weights=True).to_json())
+            json.dumps(plan_conversion(str(path)).to_json())
+        except MckptError:
+            continue
