@@ -9,6 +9,8 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import math
+import os
 import random
 import re
 import struct
@@ -391,3 +393,138 @@ def test_diff_weights_skips_dtypes_torch_cannot_convert(storage: str, tmp_path: 
     path.write_bytes(repacked(data, {"data.pkl": pickle_of(data).replace(b"FloatStorage", storage.encode())}))
     d = diff_checkpoints(str(path), str(path), weights=True)
     assert [c.rel_l2 for c in d.weights.changes] == [None, None]
+
+
+def test_diff_weights_does_not_expand_repeated_views(tmp_path: Path) -> None:
+    # 4 bytes viewed with stride 0 as 8192 x 8192 used to become a 512 MiB float64 copy per side
+    from mckpt.diff import diff_checkpoints
+
+    path = tmp_path / "broadcast.pt"
+    torch.save({"model": {"net.w": torch.zeros(1).expand(1 << 13, 1 << 13), "net.b": torch.ones(2)},
+                "args": {}, "results": [[], [], {}]}, path)
+    assert path.stat().st_size < 4096
+    d = diff_checkpoints(str(path), str(path), weights=True)
+    assert {c.key: c.rel_l2 for c in d.weights.changes} == {"net.b": 0.0, "net.w": None}
+
+
+def test_stored_record_with_two_sizes(tmp_path: Path) -> None:
+    # A stored storage record whose index says 1 GiB but whose data is 48 bytes: convert would have
+    # planned (and started) copying 1 GiB from the file.
+    from mckpt.convert import plan_conversion
+
+    data = bytearray(mammoth_file())
+    def name(i: int) -> bytes:
+        return bytes(data[i + 46 : i + 46 + struct.unpack_from("<H", data, i + 28)[0]])
+
+    p = next(i for i in central_records(bytes(data)) if name(i).endswith(b"data/0"))
+    struct.pack_into("<I", data, p + 24, 1 << 30)
+    path = tmp_path / "sizes.pt"
+    path.write_bytes(bytes(data))
+    with pytest.raises(CorruptCheckpoint, match="two different sizes"):
+        plan_conversion(str(path), "backbone")
+
+
+def test_paused_file_with_a_huge_ckpt_name(tmp_path: Path) -> None:
+    # A paused file takes its identity from args['ckpt_name']; the name parser is quadratic in the
+    # name's parts, and a crafted 1 MB name took minutes. Names longer than any real one are not parsed.
+    from mckpt.model.names import MAX_NAME, parse_stem
+
+    long_name = "sgd_seq-mnist_None_0_1_" * 50_000 + "20250101-000000_abcdef01"
+    real = "sgd_seq-mnist_None_0_1_20250101-000000_abcdef01"
+    assert parse_stem(long_name) is None and parse_stem(real).uid == "abcdef01" and len(real) < MAX_NAME
+    paused = tmp_path / "paused" / "0b5d9a4e-1c2d-4e5f-8a9b-0c1d2e3f4a5b.pt"
+    paused.parent.mkdir()
+    torch.save({"model": {}, "args": {"model": "sgd", "dataset": "seq-mnist", "ckpt_name": long_name},
+                "results": [[[1.0]], [[1.0]], {}]}, paused)
+    ck = read_checkpoint(paused)
+    assert (ck.name.dialect, ck.name.model, ck.name.parent) == ("paused", "sgd", None)
+
+
+@pytest.mark.parametrize("model", ["plain dict", "list"])
+def test_convert_full_with_an_odd_template(model: str, tmp_path: Path) -> None:
+    # vars() of a plain-dict model, .items() of a list: both used to crash `convert --to full`
+    from mckpt.convert import plan_conversion
+
+    torch.save({"net.w": torch.ones(2)}, tmp_path / "bb.pt")
+    args = {"model": "sgd", "dataset": "seq-mnist", "buffer_size": 0, "n_epochs": 1, "ckpt_name": "x"}
+    torch.save({"model": {"net.w": torch.zeros(2)} if model == "plain dict" else [1], "args": args},
+               tmp_path / "tmpl.pt")
+    if model == "list":
+        with pytest.raises(MckptError, match=r"no `net\.`"):
+            plan_conversion(str(tmp_path / "bb.pt"), "full", like=str(tmp_path / "tmpl.pt"))
+        return
+    plan = plan_conversion(str(tmp_path / "bb.pt"), "full", like=str(tmp_path / "tmpl.pt"))
+    assert plan.writable and plan.mapped == [("net.w", "net.w")]
+
+
+def test_convert_rebuilds_state_dict_metadata(tmp_path: Path) -> None:
+    # `_metadata` was copied as read: a tensor in it kept the source's storage key, so the written
+    # file named a storage it does not hold.
+    import argparse
+    from collections import OrderedDict
+
+    from mckpt.convert import plan_conversion, write_plan
+
+    sd = OrderedDict([("net.w", torch.ones(2))])
+    sd._metadata = OrderedDict([("", {"version": 1}), ("extra", torch.full((3,), 7.0))])
+    src = tmp_path / "old.pt"
+    torch.save({"model": sd, "args": argparse.Namespace(model="sgd"), "results": [[], [], {}]}, src)
+    written = write_plan(plan_conversion(str(src), "safe", output=str(tmp_path / "safe.pt")))
+    back = torch.load(written.path, weights_only=True)
+    assert back["model"]._metadata["extra"].tolist() == [7.0, 7.0, 7.0]
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are POSIX")
+def test_named_pipe_is_refused_without_waiting(tmp_path: Path) -> None:
+    # open() of a pipe waits for a writer: `mckpt inspect fifo.pt` used to hang forever
+    fifo = tmp_path / "sgd_seq-mnist_None_0_1_20250101-000000_abcdef01_0.pt"
+    os.mkfifo(fifo)
+    with pytest.raises(MckptError, match="not a regular file"):
+        read_checkpoint(fifo)
+
+
+def odd_value(rng: random.Random, depth: int = 0) -> object:
+    """Any value a checkpoint field could hold, odd types and special numbers included."""
+    np = pytest.importorskip("numpy")
+    import argparse
+    from collections import OrderedDict
+
+    leaves = [None, True, 0, -1, 2**70, 1.5, math.nan, math.inf, "", "net.x", b"\x00", complex(1, 2),
+              np.float64(0.5), np.int64(3), torch.device("cpu"), frozenset({"x"}), {1, 2}]
+    kind = rng.randrange(10 if depth < 3 else 3)
+    if kind <= 1:
+        return rng.choice(leaves)
+    if kind == 2:
+        dtype = rng.choice([torch.float32, torch.float16, torch.int64, torch.uint8, torch.bool, torch.complex64])
+        t = torch.zeros(rng.choice([(), (0,), (3,), (2, 3)])).to(dtype)
+        return t.t() if t.dim() == 2 and rng.random() < 0.3 else t
+    if kind == 3:
+        return np.zeros(rng.choice([(0,), (3,), (2, 2), (0, 5)]), dtype=rng.choice([np.float64, np.int16, object]))
+    kids = [odd_value(rng, depth + 1) for _ in range(rng.randint(0, 3))]
+    keys = [rng.choice(["a", "lr", "params", "state", 1, (1, 2), 0.5]) for _ in kids]
+    containers = [kids, tuple(kids), dict(zip(keys, kids, strict=True)),
+                  OrderedDict(zip(map(str, keys), kids, strict=True)),
+                  argparse.Namespace(**{f"a{i}": k for i, k in enumerate(kids)}), {"param_groups": kids, "state": kids}]
+    return containers[kind - 4]
+
+
+def test_fuzz_value_trees(tmp_path: Path) -> None:
+    """Mammoth-shaped files whose fields hold anything: read, shown, diffed and planned for
+    conversion, or refused with a MckptError."""
+    from mckpt.convert import plan_conversion
+    from mckpt.diff import diff_checkpoints
+
+    rng = random.Random("mckpt-trees")
+    other = tmp_path / "other.pt"
+    torch.save({"model": {"net.w": torch.ones(3)}, "args": {"model": "sgd"}, "results": [[[1.0]], [[1.0]], {}]}, other)
+    for case in range(120):
+        tree = {k: odd_value(rng) for k in ("model", "args", "results", "optimizer", "scheduler", "buffer")
+                if rng.random() < 0.8}
+        path = tmp_path / f"tree{case % 3}.pt"
+        torch.save(tree, path, _use_new_zipfile_serialization=rng.random() < 0.8)
+        try:
+            render_everything(read_checkpoint(path))
+            json.dumps(diff_checkpoints(str(path), str(other), weights=True).to_json())
+            json.dumps(plan_conversion(str(path)).to_json())
+        except MckptError:
+            continue

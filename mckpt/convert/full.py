@@ -39,9 +39,11 @@ def plan_full(src: Checkpoint, like: str | None, output: str | None, overrides: 
     if t_arch.byteorder != s_arch.byteorder:
         raise MckptError(f"byte order {s_arch.byteorder} differs from the template's {t_arch.byteorder}",
                          path=src.path)
-    tmodel = {k: v for k, v in t_arch.obj["model"].items() if isinstance(v, TensorRef)}
-    t_meta = vars(t_arch.obj["model"]).get("_metadata")
+    tmodel = tmpl.model_state  # a crafted template's `model` can be anything: only its tensors count
     table = StorageTable()
+    t_state = t_arch.obj["model"]
+    t_meta = (rebuild(t_state._metadata, "model._metadata", t_arch, table)
+              if isinstance(t_state, StateDict) and "_metadata" in vars(t_state) else None)
     args = rebuild(tmpl.args, "args", t_arch, table)
     args, changed = _apply_args(args, overrides)
     plan = Plan("backbone->full", src.path,

@@ -35,12 +35,8 @@ class FileSource:
         self.name = os.fspath(path)
         self._fd = -1
         try:
-            # A FIFO or device would block the open (or the reads) forever: refuse anything that is
-            # not a plain file or folder before opening it.
-            mode = os.stat(self.name).st_mode
-            if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
-                raise MckptError("not a regular file (a pipe, socket or device)", path=self.name)
-            self._fd = os.open(self.name, os.O_RDONLY | getattr(os, "O_BINARY", 0))
+            # O_NONBLOCK: opening a named pipe would otherwise wait for a writer, forever
+            self._fd = os.open(self.name, os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_NONBLOCK", 0))
         except FileNotFoundError:
             raise MckptError("no such file", path=self.name) from None
         except PermissionError:
@@ -52,6 +48,9 @@ class FileSource:
             self.close()
             raise MckptError("is a folder, not a checkpoint file", path=self.name,
                              hint=f"to see the runs in it: mckpt list {shlex.quote(self.name)}")
+        if not stat.S_ISREG(st.st_mode):
+            self.close()
+            raise MckptError("not a regular file (a pipe, socket or device)", path=self.name)
         self.size = st.st_size
         self.bytes_read = 0
 

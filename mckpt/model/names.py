@@ -64,6 +64,8 @@ def _file_stem(path: str) -> str:
 def parse_name(path: str) -> ParsedName | None:
     """Parse a checkpoint path or file name; None when it is not one of Mammoth's names."""
     name = _file_stem(path)
+    if len(name) > MAX_NAME:
+        return None
     if _UUID.match(name):
         # Interrupted runs: the uuid is fresh, nothing about the run is in the name (args tell).
         return ParsedName(stem=f"paused/{name}", dialect="paused", task="paused")
@@ -78,13 +80,23 @@ def parse_name(path: str) -> ParsedName | None:
 
 def parse_stem(stem: str) -> ParsedName | None:
     """Parse a run name without its task part (what Mammoth keeps in `args.ckpt_name`)."""
+    if len(stem) > MAX_NAME:
+        return None
     m = _STEM.match(stem)
     if not m:
         return None
     return _parse_stem(stem, m["head"], m["ts"], m["uid"], None)
 
 
+# A file name is at most 255 bytes; a run's `ckpt_name` grows by one stem (~60 characters) per
+# resume. The parse is quadratic in the number of parts, and `ckpt_name` comes from inside a file
+# (a crafted 1 MB one took minutes), so longer names are not parsed.
+MAX_NAME = 4096
+
+
 def _parse_stem(stem: str, head: str, ts: str, uid: str | None, task: Task | None) -> ParsedName | None:
+    if len(stem) > MAX_NAME:
+        return None
     h = _HEAD.match(head)
     if not h:
         return None

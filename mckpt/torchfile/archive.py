@@ -225,6 +225,8 @@ def data_offset(source: ByteSource, m: ZipMember) -> int:
     if len(hdr) < 30 or hdr[:4] != _LFH:
         raise CorruptCheckpoint(f"the record of {m.name} is damaged or truncated", path=source.name)
     start = m.header_offset + 30 + _u16(hdr, 26) + _u16(hdr, 28)
+    if m.method == 0 and m.compressed_size != m.size:  # else a stored record claims bytes it lacks
+        raise CorruptCheckpoint(f"the zip index gives {m.name} two different sizes", path=source.name)
     if start + m.compressed_size > source.size:
         raise CorruptCheckpoint(f"truncated: {m.name} runs past the end of the file", path=source.name)
     return start

@@ -76,8 +76,8 @@ def rebuild(value: Any, path: str, archive: Archive, table: StorageTable, locati
                               "cannot hold", hint="only Mammoth's Buffer is turned into tensors")
     if isinstance(value, StateDict | OrderedDict):
         out: Any = StateDict()
-        if "_metadata" in vars(value):
-            out._metadata = value._metadata
+        if "_metadata" in vars(value):  # rebuilt too: a crafted file can put anything in it
+            out._metadata = rebuild(value._metadata, f"{path}._metadata", archive, table, location)
     elif isinstance(value, dict):  # plain dicts and argparse namespaces
         out = {}
     elif isinstance(value, list | tuple):
