@@ -32,3 +32,15 @@ def run_cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = No
     full_env = {**os.environ, "PYTHONPATH": str(REPO), "NO_COLOR": "1", **(env or {})}
     return subprocess.run([sys.executable, "-m", "mckpt", *args], cwd=cwd, env=full_env, text=True,
                           capture_output=True, input=input, timeout=timeout)
+
+
+def sigint_default() -> None:
+    """Popen preexec_fn: give the child the default Ctrl-C behaviour.
+
+    A test runner started in the background by a non-interactive shell (as CI may be) inherits
+    SIGINT ignored, and so would every child: Python then never raises KeyboardInterrupt, and a
+    test that presses Ctrl-C would test nothing.
+    """
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

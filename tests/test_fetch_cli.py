@@ -15,7 +15,7 @@ from pathlib import Path
 
 import hub_server
 import pytest
-from conftest import REPO, run_cli
+from conftest import REPO, run_cli, sigint_default
 from hub_server import Hub
 
 NAME = "er_seq-cifar10_None_500_1_20250101-101010_1a2b3c4d_1.pt"
@@ -79,7 +79,7 @@ def test_an_interrupted_fetch_keeps_the_part_and_the_next_run_resumes(
     hub.faults.drop_after, hub.faults.drops, hub.faults.hold = 1_000_000, 1, threading.Event()
     proc = subprocess.Popen([sys.executable, "-m", "mckpt", "fetch", URL], cwd=tmp_path, text=True,
                             env={**os.environ, **env, "PYTHONPATH": str(REPO)},
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=sigint_default)
     cache = Path(env["MCKPT_CACHE"])
     deadline = time.monotonic() + 60
     while not any(p.stat().st_size > 0 for p in cache.rglob("*.part")):

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import REPO, run_cli
+from conftest import REPO, run_cli, sigint_default
 from save_load_support import env_for, make_checkout, read_calls
 
 import mckpt
@@ -98,6 +98,7 @@ def _start(checkout: Path, *mammoth_args: str) -> subprocess.Popen[str]:
         text=True,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
+        preexec_fn=sigint_default,
     )
 
 
