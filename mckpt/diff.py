@@ -2,8 +2,8 @@
 
 "What did I change?" is answered from the args with run bookkeeping left out (the arguments
 Mammoth itself ignores when it compares a resumed run's args, plus how the file was saved), so two
-runs of one configuration compare equal. Args and results come from the safe reader and never
-import torch. The weights comparison reads one tensor of each file at a time, straight from the
+runs of one configuration compare equal. Args and results come from the safe reader, without
+torch. The weights comparison reads one tensor of each file at a time, straight from the
 byte range of its storage, so its memory stays near the largest tensor whatever the file sizes.
 """
 
