@@ -215,3 +215,21 @@ def test_protocol0_and_nested_routes_run_nothing(attack: bytes, tmp_path: Path) 
     with pytest.raises((UnsafePickle, CorruptCheckpoint)):
         safe_loads(attack.replace(b"{m}", str(marker).encode()))
     assert not marker.exists()
+
+
+def test_a_matrix_of_shared_rows_is_bounded(tmp_path: Path) -> None:
+    """One 1,500-number row shared by 1,500 rows: a few KB naming 2.25M accuracies (under the tree
+    limit, so it reaches the model)."""
+    import torch
+
+    from mckpt import read_checkpoint
+    from mckpt.model.checkpoint import MAX_TASKS
+
+    row = [50.0] * 1500
+    path = tmp_path / "wide.pt"
+    torch.save({"model": {}, "args": {}, "results": [[row] * 1500, [[1.0]], {}]}, path)
+    assert path.stat().st_size < 100_000
+    ck = read_checkpoint(path)
+    assert len(ck.class_il) == MAX_TASKS and all(len(r) == MAX_TASKS for r in ck.class_il)
+    assert any("more than 1000 tasks" in w for w in ck.warnings)
+    assert ck.task_il == [[1.0]]

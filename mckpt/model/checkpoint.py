@@ -242,11 +242,22 @@ def summarize_buffer(buf: Any, args: dict[str, Any]) -> dict[str, Any] | None:
     }
 
 
-def _matrix(value: Any) -> list[list[float]]:
+MAX_TASKS = 1000  # far beyond any Mammoth benchmark; a crafted file can claim millions from a few bytes
+
+
+def _matrix(value: Any, what: str, warnings: list[str]) -> list[list[float]]:
+    """An accuracy matrix as floats, at most MAX_TASKS × MAX_TASKS (a larger one is cut, with a warning).
+
+    Rows can be shared in a pickle, so a small file can name a huge matrix: the bound keeps the
+    numbers read, rendered and printed proportional to what a real run writes.
+    """
     if isinstance(value, NdArray):
         value = value.value
     if not isinstance(value, list | tuple):
         return []
+    if len(value) > MAX_TASKS or any(isinstance(r, list | tuple) and len(r) > MAX_TASKS for r in value[:MAX_TASKS]):
+        warnings.append(f"the {what} results claim more than {MAX_TASKS} tasks; only the first {MAX_TASKS} are read")
+        value = [r[:MAX_TASKS] if isinstance(r, list | tuple) else r for r in value[:MAX_TASKS]]
     out = []
     for row in value:
         if isinstance(row, NdArray):
@@ -356,8 +367,8 @@ def from_archive(archive: Archive, path: str | None = None) -> Checkpoint:
             warnings.append(f"args is a {type(raw_args).__name__}, not a dict")
         results = obj.get("results")
         if isinstance(results, list | tuple):
-            class_il = _matrix(results[0]) if len(results) > 0 else []
-            task_il = _matrix(results[1]) if len(results) > 1 else []
+            class_il = _matrix(results[0], "class-IL", warnings) if len(results) > 0 else []
+            task_il = _matrix(results[1], "task-IL", warnings) if len(results) > 1 else []
             if len(results) > 2 and isinstance(results[2], dict):
                 logger = results[2]
         model = obj.get("model")
