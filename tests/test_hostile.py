@@ -209,3 +209,19 @@ def test_a_named_pipe_is_refused_not_waited_on(tmp_path: Path) -> None:
     # inspect used to block in open() until someone wrote to the pipe.
     r = run_cli("inspect", str(fifo), timeout=30)
     assert r.returncode == 1 and r.stderr == f"error: {fifo}: not a regular file (a pipe, socket or device)\n"
+
+
+def test_globals_in_the_legacy_side_pickles_are_refused(tmp_path: Path) -> None:
+    """The legacy format's small pickles (magic, protocol, sys_info, keys) are unpickled by torch.load
+    too; a callable hidden there must be refused, not left out of what `load` checks."""
+    import pydoc
+
+    marker = tmp_path / "pwned"
+    parts = [0x1950A86A20F9469CFC6C, 1001, _Reduce(pydoc.pipepager, "x", f"touch {marker}"),
+             {"model": {}, "args": argparse.Namespace(model="sgd"), "results": [[], [], {}]}, []]
+    path = tmp_path / "sgd_seq-mnist_0_1_20200101-000000_0.pt"
+    path.write_bytes(b"".join(pickle.dumps(p, protocol=2) for p in parts))
+    with pytest.raises(UnsafePickle) as e:
+        read_checkpoint(path)
+    assert e.value.global_name == "pydoc.pipepager"
+    assert not marker.exists()

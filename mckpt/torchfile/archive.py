@@ -14,7 +14,7 @@ import zlib
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import CorruptCheckpoint, NotACheckpoint
+from ..errors import CorruptCheckpoint, NotACheckpoint, UnsafePickle
 from ..io.sources import ByteSource, SourceReader
 from .unpickler import StorageRef, Unpickled, itemsize, safe_loads
 
@@ -288,19 +288,32 @@ def _open_zip(source: ByteSource) -> Archive:
 # legacy (torch < 1.6) layout
 
 
+def _side_pickle(reader: SourceReader, name: str) -> Any:
+    """One of the legacy format's small pickles (magic, protocol, sys_info, storage keys).
+
+    They hold only an int, a dict or a list, so any global in them is refused: `torch.load`
+    unpickles them too, and only the main pickle's globals are reported to callers (such as
+    `load`, which decides from them whether the unsafe load is acceptable).
+    """
+    side = _load(reader, name)
+    if side.globals_seen:
+        raise UnsafePickle(sorted(side.globals_seen)[0], path=name)
+    return side.obj
+
+
 def _open_legacy(source: ByteSource) -> Archive:
     name = source.name
     reader = SourceReader(source, 0, MAX_PICKLE_BYTES)
-    magic = _load(reader, name).obj
+    magic = _side_pickle(reader, name)
     if magic != _LEGACY_MAGIC:
         raise NotACheckpoint("a pickle, but not a torch checkpoint (wrong magic number)", path=name)
-    protocol = _load(reader, name).obj
+    protocol = _side_pickle(reader, name)
     if protocol != 1001:
         raise CorruptCheckpoint(f"unsupported legacy torch protocol {protocol!r}", path=name)
-    sys_info = _load(reader, name).obj
+    sys_info = _side_pickle(reader, name)
     little = not isinstance(sys_info, dict) or sys_info.get("little_endian", True)
     main = _load(reader, name, {})
-    keys = _load(reader, name).obj
+    keys = _side_pickle(reader, name)
     if not isinstance(keys, list):
         raise CorruptCheckpoint("the legacy storage list is damaged", path=name)
     arch = Archive(source, "legacy", main, byteorder="little" if little else "big")
