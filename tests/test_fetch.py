@@ -155,6 +155,18 @@ def test_user_sha256_is_checked(hub: Hub, opts: FetchOptions) -> None:
     assert fetch(f"{hub.cdn_url}/plain/model.pt", opts).sha256 == SHA
 
 
+@pytest.mark.parametrize("how", ["revalidated", "pinned", "offline"])
+def test_user_sha256_is_checked_against_a_cached_copy(hub: Hub, opts: FetchOptions, how: str) -> None:
+    source = {"revalidated": "hf://owner/repo/ckpt/model.pt",
+              "pinned": f"hf://owner/repo/ckpt/model.pt@{COMMIT}",
+              "offline": "hf://owner/repo/ckpt/model.pt"}[how]
+    first = fetch(source, opts)
+    opts.sha256, opts.offline = "0" * 64, how == "offline"
+    with pytest.raises(MckptError, match=r"sha256 check failed: the cached copy"):
+        fetch(source, opts)
+    assert Path(first.cache_path).exists()  # the good copy stays
+
+
 def test_lfs_pointer_is_detected(hub: Hub, opts: FetchOptions) -> None:
     hub.faults.lfs_pointer = True
     with pytest.raises(MckptError, match="Git LFS pointer") as e:

@@ -258,6 +258,12 @@ def fetch(source: str, options: FetchOptions | None = None, *, output: str | os.
     entry = CacheEntry(cache_root(opts.cache_dir), remote)
     with entry.lock(on_wait=lambda: rep.note("another mckpt is fetching this file; waiting for it")):
         cached, from_cache, transferred, resumed = _fetch_locked(remote, entry, opts, rep)
+    wanted = opts.sha256.lower() if opts.sha256 else None
+    if wanted and cached.sha256 != wanted:  # a download is checked while streaming; a cached copy here
+        raise MckptError(f"sha256 check failed: the cached copy hashes to {cached.sha256}, --sha256 says "
+                         f"{wanted}", path=remote.url,
+                         hint="the file upstream is not the one you expect: check the URL, the revision and "
+                              "the checksum")
     path = cached.path
     if output is not None:
         path = os.fspath(place(cached.path, destination(output, remote.filename), size=cached.size,
