@@ -19,7 +19,7 @@ from hub_server import COMMIT, Hub
 from mckpt.errors import MckptError
 from mckpt.fetch.cache import CacheEntry, PartInfo
 from mckpt.fetch.download import FetchOptions, fetch
-from mckpt.fetch.urls import parse_source
+from mckpt.io.urls import parse_source
 
 DATA = os.urandom(3_000_000)
 OTHER = os.urandom(2_500_000)

@@ -132,6 +132,19 @@ def test_inspect_url_errors_are_one_line(hub: Hub, env: dict[str, str]) -> None:
     assert r.returncode == 1 and "does not support range requests" in r.stderr and "mckpt fetch" in r.stderr
 
 
+def test_inspect_url_offline_uses_the_cache_or_says_why(hub: Hub, ckpt: tuple[Path, bytes],
+                                                       env: dict[str, str]) -> None:
+    offline = {**env, "HF_HUB_OFFLINE": "1"}
+    r = run_cli("inspect", URL, env=offline)
+    assert r.returncode == 1 and "offline" in r.stderr and "not in the cache" in r.stderr
+    assert "mckpt fetch" in r.stderr and hub.cdn_bytes == 0
+    assert run_cli("fetch", URL, "-q", env=env).returncode == 0
+    before = hub.cdn_bytes
+    r = run_cli("inspect", URL, "--json", env=offline)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["kind"] == "mammoth" and hub.cdn_bytes == before
+
+
 def test_local_commands_never_import_the_http_stack() -> None:
     code = ("import sys, mckpt.cli.app; bad = {'http.client', 'ssl', 'httpx', 'torch'} & set(sys.modules); "
             "assert not bad, bad")

@@ -9,8 +9,8 @@ import pytest
 
 from mckpt.errors import MckptError
 from mckpt.fetch.cache import cache_root
-from mckpt.fetch.urls import parse_source, safe_filename
 from mckpt.io.sources import FileSource
+from mckpt.io.urls import parse_source, safe_filename
 from mckpt.torchfile.archive import open_archive
 
 HUB = "https://huggingface.co"
@@ -92,3 +92,17 @@ def test_archive_reads_a_small_tail_and_widens_for_a_zip_comment(tmp_path: Path)
     path.write_bytes(commented)
     with FileSource(path) as src:
         assert open_archive(src).obj["args"]["model"] == "er"
+
+
+def test_revision_is_the_last_at_and_path_segments_are_unquoted_after_splitting() -> None:
+    r = parse_source("hf://o/r/dir@x/file.pt@main", HUB)
+    assert (r.path, r.revision) == ("dir@x/file.pt", "main")
+    r = parse_source(f"{HUB}/o/r/resolve/refs%2Fpr%2F1/f.pt", HUB)
+    assert (r.revision, r.path) == ("refs/pr/1", "f.pt")
+
+
+@pytest.mark.parametrize("text", ["http://[::1", "http://host:99999/x.pt", "https://user:secret@host/x.pt"])
+def test_malformed_or_credentialed_urls_are_one_line_errors(text: str) -> None:
+    with pytest.raises(MckptError) as e:
+        parse_source(text, HUB)
+    assert "secret" not in str(e.value)

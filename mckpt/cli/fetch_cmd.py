@@ -86,7 +86,8 @@ def fetch_command(
     cache_dir: Annotated[str | None, typer.Option(
         "--cache-dir", metavar="DIR", help="Cache folder (default: $MCKPT_CACHE or ~/.cache/mckpt).")] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace a different existing file at -o.")] = False,
-    retries: Annotated[int, typer.Option("--retries", metavar="N", help="Retries on dropped connections and 5xx.")] = 5,
+    retries: Annotated[int, typer.Option("--retries", metavar="N", min=0,
+                                         help="Retries on dropped connections and 5xx.")] = 5,
     json: JsonOpt = False,
     quiet: QuietOpt = False,
 ) -> None:

@@ -6,8 +6,8 @@ from typing import Annotated
 
 import typer
 
-from ..fetch.urls import is_url
 from ..io.sources import ByteSource
+from ..io.urls import is_url
 from ..model.checkpoint import read_checkpoint, to_plain
 from ..view.render import render_args, render_checkpoint, render_tensor_list
 from .common import FormatOpt, JsonOpt, QuietOpt, handle_errors, make_output
@@ -25,9 +25,9 @@ def inspect_command(
     """Show what a checkpoint holds, without torch and without running code from it."""
     source: str | ByteSource = file
     if is_url(file):
-        from ..io.http_source import open_url  # only remote inspects pay for the HTTP modules
+        from ..fetch.download import open_remote  # only remote inspects pay for the HTTP modules
 
-        source = open_url(file)
+        source = open_remote(file)
     ck = read_checkpoint(source)
     out = make_output(json, fmt, quiet)
     if json:

@@ -28,7 +28,7 @@ from pathlib import Path
 
 from ..errors import MckptError
 from ..io.atomic import fsync_dir, write_atomic
-from .urls import Remote, safe_filename
+from ..io.urls import Remote, safe_filename
 
 
 def cache_root(cache_dir: str | os.PathLike[str] | None = None) -> Path:

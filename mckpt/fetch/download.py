@@ -12,16 +12,19 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 from dataclasses import asdict, dataclass
 from typing import Any, Protocol
 
 from ..errors import MckptError
+from ..io.http_source import HttpSource
+from ..io.sources import ByteSource, FileSource
 from ..io.transport import REDIRECTS, Http, Reply, TransientError, status_error, with_retries
+from ..io.urls import Remote, hub_endpoint, origin, parse_source
 from ..torchfile.archive import LFS_POINTER
 from .cache import CachedFile, CacheEntry, PartInfo, cache_root
 from .place import destination, place
 from .stream import receive
-from .urls import Remote, hub_endpoint, origin, parse_source
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _CONTENT_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+|\*)")
@@ -297,6 +300,20 @@ def _interrupted(entry: CacheEntry, kept: int) -> MckptError:
     err.exit_code = 130
     return err
 
+
+
+def open_remote(url: str, options: FetchOptions | None = None) -> ByteSource:
+    """A remote checkpoint for `read_checkpoint`: HTTP Range reads of the index and pickle only, or,
+    offline (HF_HUB_OFFLINE / --offline), the cached copy from an earlier fetch."""
+    opts = options or FetchOptions.from_env()
+    if opts.offline:
+        remote = parse_source(url, opts.endpoint)
+        hit = CacheEntry(cache_root(opts.cache_dir), remote).lookup()
+        if hit is None:
+            raise MckptError("offline (HF_HUB_OFFLINE or --offline) and not in the cache", path=remote.url,
+                             hint=f"fetch it once with the network on: mckpt fetch {shlex.quote(url)}")
+        return FileSource(hit.path)
+    return HttpSource(url, token=opts.token, endpoint=opts.endpoint)
 
 
 def checkpoint_brief(path: str) -> dict[str, Any] | None:

@@ -9,12 +9,11 @@ the end): three requests typically cover a checkpoint of any size.
 
 from __future__ import annotations
 
-import os
 import re
 
 from ..errors import MckptError
-from ..fetch.urls import hub_endpoint, origin, parse_source
 from .transport import Http, Reply, status_error, with_retries
+from .urls import hub_endpoint, origin, parse_source
 
 BLOCK = 64 << 10
 _TOTAL = re.compile(r"bytes \d+-\d+/(\d+)")
@@ -93,7 +92,3 @@ class HttpSource:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-
-def open_url(url: str, token: str | None = None) -> HttpSource:
-    """A remote checkpoint for `read_checkpoint`, with HF_TOKEN and HF_ENDPOINT as for fetch."""
-    return HttpSource(url, token=token or os.environ.get("HF_TOKEN") or None)

@@ -25,7 +25,7 @@ from urllib.request import getproxies, proxy_bypass
 
 from .. import __version__
 from ..errors import MckptError
-from ..fetch.urls import origin
+from .urls import origin
 
 T = TypeVar("T")
 REDIRECTS = (301, 302, 303, 307, 308)

@@ -78,17 +78,28 @@ def parse_source(text: str, endpoint: str | None = None) -> Remote:
     """Parse `hf://owner/repo/path[@rev]`, a hub `resolve/` or `blob/` URL, or any http(s) URL."""
     base = hub_endpoint(endpoint)
     if text.startswith("hf://"):
-        body, _, rev = text[5:].partition("@")
+        body, at, rev = text[5:].rpartition("@")  # Mammoth's grammar: the revision comes last
+        if not at:
+            body, rev = text[5:], ""
         owner, _, rest = body.partition("/")
         name, _, path = rest.partition("/")
         return _hub(f"{owner}/{name}", rev or "main", path, base)
-    parts = urlsplit(text)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    try:
+        parts = urlsplit(text)
+        ok = parts.scheme in ("http", "https") and bool(parts.hostname) and origin(text) is not None
+    except ValueError:  # a malformed host or port ("http://[::1", "http://h:99999")
+        ok = False
+    if not ok:
         raise MckptError("not a URL mckpt can fetch", path=text,
                          hint="use https://…, http://… or hf://owner/repo/path@revision")
+    if parts.username or parts.password:
+        raise MckptError("a URL with a user name or password is not supported (it would be printed and "
+                         "cached)", path=f"{parts.scheme}://…@{parts.hostname}",
+                         hint="for the Hugging Face hub, use HF_TOKEN or --token")
     if origin(text) == origin(base):
         prefix = urlsplit(base).path.rstrip("/")
-        segs = unquote(parts.path[len(prefix):]).lstrip("/").split("/")
+        # Split first, then unquote each segment: a revision like refs%2Fpr%2F1 is one segment.
+        segs = [unquote(s) for s in parts.path[len(prefix):].lstrip("/").split("/")]
         if len(segs) >= 5 and segs[2] in ("resolve", "blob"):
             return _hub(f"{segs[0]}/{segs[1]}", segs[3], "/".join(segs[4:]), base)
     key = text.split("#", 1)[0]
