@@ -15,8 +15,7 @@ import sys
 from collections.abc import Callable, Iterator
 
 from ..model.names import ParsedName, parse_name
-from ..model.resolve import CHECKPOINTS_DIR
-from ..model.vocabulary import DATASETS, MODELS
+from ..model.vocabulary import CHECKPOINTS_DIR, DATASETS, MODELS
 
 
 def _names(folder: str) -> Iterator[ParsedName]:

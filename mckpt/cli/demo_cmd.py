@@ -9,9 +9,6 @@ from typing import Annotated
 import typer
 
 from ..errors import MckptError
-from ..model.checkpoint import read_checkpoint
-from ..model.runs import scan
-from ..view.render import render_checkpoint, render_listing
 from .common import handle_errors, make_output
 
 
@@ -21,7 +18,10 @@ def demo_command(
     force: Annotated[bool, typer.Option("--force", help="Write even if the folder has checkpoints.")] = False,
 ) -> None:
     """Write example Mammoth checkpoints (needs torch), then list and inspect them."""
-    from ..demo import write_demo
+    from ..demo import write_demo  # the library is imported here: other commands start without it
+    from ..model.checkpoint import read_checkpoint
+    from ..model.runs import scan
+    from ..view.render import render_checkpoint, render_listing
 
     ck = folder / "checkpoints"
     for where in (folder, ck):
@@ -29,7 +29,7 @@ def demo_command(
             raise MckptError("is a file, not a folder", path=str(where), hint="give the demo a folder to write into")
     if ck.is_dir() and any(ck.iterdir()) and not force:
         raise MckptError("already holds checkpoints", path=str(ck),
-                         hint="use another folder, or --force to add the example beside them")
+                         hint="use another folder, or --force to write the example into it (its files are replaced)")
     files = write_demo(folder)
     out = make_output()
     out.line(f"wrote {len(files)} example checkpoints into {ck}")

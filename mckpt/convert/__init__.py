@@ -8,9 +8,9 @@ the source files it is made of: writing copies those ranges raw into a fresh tor
 tensor is never decoded and memory stays flat whatever the checkpoint's size. Nothing from any
 input file is executed: the trees come from the allow-list reader.
 
-This module is the entry point (`plan_conversion`, `write_plan`) and holds the two conversions that
-keep the source's own layout (to a bare backbone, to the safe layout); `convert_full` builds a full
-checkpoint from a template, `convert_plan` holds the plan's data, `convert_write` writes it.
+The package's entry point (`plan_conversion`, `write_plan`) holds the two conversions that keep
+the source's own layout (to a bare backbone, to the safe layout); `full` builds a full checkpoint
+from a template, `plan` holds the plan's data, `write` writes and checks it.
 """
 
 from __future__ import annotations

@@ -3,7 +3,8 @@
 Built on the standard library's `http.client`, not httpx: the body of a 1 GB download has to be
 read with `readinto` into reused buffers to keep up with curl on a 2-core machine (measured on
 loopback: httpx's `iter_raw` plus hashing took 1.4–1.7× curl's time; `http.client` with `readinto`
-and a hashing thread took 0.9–1.1×), and it costs no import time on `inspect`.
+and a hashing thread took 0.74–1.1×, 0.74× in the quietest run), and it costs no import time on
+`inspect`.
 
 Redirects are followed here, by hand, because the token rule is ours: the bearer token goes to the
 hub endpoint's origin only, never to the CDN a `resolve` URL redirects to, nor anywhere else.

@@ -14,8 +14,7 @@ from pathlib import Path
 
 from ..errors import MckptError
 from .runs import Run, scan
-
-CHECKPOINTS_DIR = "checkpoints"
+from .vocabulary import CHECKPOINTS_DIR
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,8 @@ DATASETS = frozenset(
     """.split()
 )
 
+CHECKPOINTS_DIR = "checkpoints"  # where Mammoth writes, under its working folder
+
 _DATASET_PREFIXES = ("seq-", "perm-", "rot-", "gcl-")
 
 
