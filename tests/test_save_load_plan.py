@@ -15,7 +15,7 @@ from mckpt.errors import MckptError, UsageError
 from mckpt.train.mammoth_args import (
     MISSING,
     build_argv,
-    diff_args,
+    diff_overrides,
     parse_overrides,
     repeat_saved_args,
     same_value,
@@ -115,7 +115,7 @@ def test_same_value_reads_typed_words_like_mammoth() -> None:
 
 def test_diff_ignores_bookkeeping_and_reports_new_args() -> None:
     saved = run_args()
-    changes = diff_args(
+    changes = diff_overrides(
         saved,
         parse_overrides(
             ["--lr", "0.05", "--seed", "7", "--n_epochs", "1", "--buffer_size", "50", "--savecheck", "last"]

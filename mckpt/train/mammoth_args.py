@@ -95,7 +95,7 @@ def same_value(saved: Any, given: Given) -> bool:
 
 
 @dataclass(frozen=True)
-class ArgChange:
+class OverrideChange:
     """One argument the new command sets differently from the saved run."""
 
     name: str
@@ -125,16 +125,16 @@ def _text(value: Any) -> str:
     return str(value)
 
 
-def diff_args(saved: Mapping[str, Any], overrides: Mapping[str, Given]) -> list[ArgChange]:
+def diff_overrides(saved: Mapping[str, Any], overrides: Mapping[str, Given]) -> list[OverrideChange]:
     """Overrides that change the saved run, bookkeeping arguments left out (as Mammoth does)."""
     changes = []
     for name, given in overrides.items():
         if name in BOOKKEEPING_ARGS:
             continue
         if name not in saved:
-            changes.append(ArgChange(name, MISSING, given))
+            changes.append(OverrideChange(name, MISSING, given))
         elif not same_value(saved[name], given):
-            changes.append(ArgChange(name, saved[name], given))
+            changes.append(OverrideChange(name, saved[name], given))
     return changes
 
 

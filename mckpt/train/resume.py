@@ -17,7 +17,7 @@ from typing import Any
 from ..errors import MckptError, UsageError
 from ..model.checkpoint import Checkpoint, is_safe_global, read_checkpoint
 from ..model.resolve import resolve_checkpoint
-from .mammoth_args import ArgChange, build_argv, diff_args, parse_overrides, repeat_saved_args
+from .mammoth_args import OverrideChange, build_argv, diff_overrides, parse_overrides, repeat_saved_args
 from .mammoth_env import CURRENT, MammothEnv
 from .save import EVERY, checkpoint_folder
 
@@ -61,7 +61,7 @@ class ResumePlan:
     lineage: list[str]  # ancestor runs, oldest first
     mammoth: MammothEnv
     argv: list[str]  # the arguments after the entrypoint
-    changes: list[ArgChange]
+    changes: list[OverrideChange]
     check: bool = False
     env: dict[str, str] = field(default_factory=dict)  # extra environment for Mammoth
     reasons: list[str] = field(default_factory=list)
@@ -305,7 +305,7 @@ def plan_resume(
         lineage=_lineage(ck),
         mammoth=mammoth,
         argv=build_argv(base, extra),
-        changes=diff_args(ck.args, parse_overrides(extra)),
+        changes=diff_overrides(ck.args, parse_overrides(extra)),
         check=check,
         env=notes.env,
         reasons=notes.reasons,
