@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import CorruptCheckpoint, MckptError
-from ..io.atomic import make_folder
+from ..io.atomic import fsync_dir, make_folder
 from ..io.sources import FileSource
 from ..torchfile.archive import data_offset, open_archive
 from ..torchfile.archive_writer import Progress, write_torch_archive
@@ -96,11 +96,7 @@ def _publish(tmp: Path, final: Path, force: bool) -> None:
             os.rename(tmp, final)
         else:
             tmp.unlink()
-    dfd = os.open(final.parent, os.O_RDONLY)
-    try:
-        os.fsync(dfd)
-    finally:
-        os.close(dfd)
+    fsync_dir(final.parent)
 
 
 def verify_written(path: str, plan: Plan, progress: Progress | None = None) -> list[str]:
