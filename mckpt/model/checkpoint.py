@@ -18,7 +18,7 @@ from ..io.sources import ByteSource, FileSource
 from ..torchfile.archive import Archive, open_archive
 from ..torchfile.unpickler import TORCH_DTYPES, NdArray, PickledNamespace, Placeholder, StorageRef, TensorRef
 from .metrics import Metrics, compute_metrics
-from .names import ParsedName, parse_name
+from .names import ParsedName, parse_name, parse_stem
 
 # The globals a `safe` Mammoth file may name (torch.load(weights_only=True) accepts these).
 _SAFE_GLOBALS_PREFIXES = ("collections.OrderedDict", "torch._utils._rebuild_tensor", "torch._utils._rebuild_param")
@@ -404,7 +404,7 @@ def _name_from_args(paused: ParsedName, args: dict[str, Any]) -> ParsedName:
         except ValueError:
             ts = None
     ckpt = args.get("ckpt_name")
-    parsed_run = parse_name(f"{ckpt}_0.pt") if isinstance(ckpt, str) else None
+    parsed_run = parse_stem(ckpt) if isinstance(ckpt, str) else None
     return replace(
         paused,
         model=args.get("model"), dataset=args.get("dataset"),

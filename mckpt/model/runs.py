@@ -15,7 +15,7 @@ from typing import Any
 
 from ..errors import MckptError
 from .checkpoint import Checkpoint, read_checkpoint
-from .names import ParsedName, Task, parse_name
+from .names import ParsedName, Task, parse_name, parse_stem
 
 
 @dataclass
@@ -146,7 +146,7 @@ def scan(paths: Iterable[str], recursive: bool = False, acc: bool = False) -> Li
                     continue
                 name = ckpt.name
                 stem = ckpt.args.get("ckpt_name")
-                key = stem if isinstance(stem, str) and parse_name(f"{stem}_0.pt") else name.stem
+                key = stem if isinstance(stem, str) and parse_stem(stem) else name.stem
             else:
                 key = name.stem
             run = runs.get(key)
@@ -167,7 +167,7 @@ def _why_not_a_run(ckpt: Checkpoint) -> str:
     if ckpt.kind == "mammoth":
         # A real checkpoint someone renamed (best.pt, final.pt): say so, and which run it came from.
         stem = ckpt.args.get("ckpt_name")
-        run = parse_name(f"{stem}_0.pt") if isinstance(stem, str) else None
+        run = parse_stem(stem) if isinstance(stem, str) else None
         origin = f" of run {run.uid or run.stem}" if run else ""
         return f"a Mammoth checkpoint{origin}, renamed (not a name Mammoth writes)"
     what = "a bare backbone" if ckpt.kind == "backbone" else "not a Mammoth checkpoint"
@@ -177,7 +177,7 @@ def _why_not_a_run(ckpt: Checkpoint) -> str:
 def _run_name(name: ParsedName, key: str) -> ParsedName:
     """The run's identity: a paused file that belongs to a named run takes that run's name."""
     if name.dialect == "paused" and key != name.stem:
-        parsed = parse_name(f"{key}_0.pt")
+        parsed = parse_stem(key)
         if parsed is not None:
             return parsed
     return name
