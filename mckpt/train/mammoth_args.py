@@ -144,6 +144,8 @@ def diff_overrides(saved: Mapping[str, Any], overrides: Mapping[str, Given]) -> 
 # one, or after a prefix of one (argparse accepts `--loadchec` for `--loadcheck` unless the parser
 # says allow_abbrev=False, and older Mammoth parsers do not all say it), is never repeated.
 OWN_FLAGS = ("loadcheck", "start_from", "stop_after", "savecheck", "ckpt_name", "save_checkpoint_mode")
+# ... and `--help`, which argparse also matches by prefix: a saved `h` would print help and exit.
+_NOT_ABBREVIATED = (*OWN_FLAGS, "help")
 _PLAIN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 # argparse reads a token that starts with `-` as an option unless it is a plain negative number.
 _NEGATIVE_NUMBER = re.compile(r"-\d+\Z|-\d*\.\d+\Z")
@@ -154,8 +156,9 @@ MAX_LIST_ITEMS = 1024
 
 
 def abbreviates_own_flag(name: str) -> str | None:
-    """The flag of mckpt's that `--name` would set through argparse's prefix matching, if any."""
-    return next((flag for flag in OWN_FLAGS if flag != name and flag.startswith(name)), None)
+    """The flag of mckpt's (or `help`) that `--name` would reach through argparse's prefix
+    matching, if any (`help` itself too: Mammoth never saves it)."""
+    return next((f for f in _NOT_ABBREVIATED if (f != name or f == "help") and f.startswith(name)), None)
 
 
 def shown(text: str, limit: int = 60) -> str:
