@@ -58,7 +58,7 @@ def test_run_uid_check_loads_and_trains_nothing(checkout: Path) -> None:
     write_checkpoint(checkout / "checkpoints" / f"{STEM}_1.pt", run_args(), 2)
     dry = run_cli("load", "1a2b3c4d", "--dry-run", "--json", cwd=checkout, env=env_for())
     doc = json.loads(dry.stdout)
-    assert list(doc) == ["plan"]  # a real run's document without "result": one schema for scripts
+    assert list(doc) == ["plan", "error"]  # a real run's document without "result": one schema
     plan = doc["plan"]
     assert plan["file"].endswith(f"{STEM}_1.pt") and plan["start_from"] == 2
     assert plan["chosen_by"] == "newest checkpoint of run 1a2b3c4d" and read_calls(checkout) == []
