@@ -165,15 +165,10 @@ def test_repeat_saved_args_skips_computed_and_unset_values() -> None:
 def test_plan_save_adds_only_checkpoint_flags(current, old) -> None:
     extra = ["--model", "sgd", "--dataset", "seq-mnist", "--lr", "0.1"]
     plan = plan_save(current, extra, every="last", name="exp", mode="old_pickle")
-    assert plan.argv == [
-        *extra,
-        "--savecheck",
-        "last",
-        "--ckpt_name",
-        "exp",
-        "--save_checkpoint_mode",
-        "old_pickle",
-    ]
+    assert plan.argv == [*extra, "--savecheck=last", "--ckpt_name=exp", "--save_checkpoint_mode=old_pickle"]
+    assert plan_save(current, extra, name="-x").argv[-1] == "--ckpt_name=-x"  # a value, never an option
+    with pytest.raises(UsageError, match="abbreviates --savecheck"):
+        plan_save(current, [*extra, "--savech", "last"])
     assert plan.command[:2] == [sys.executable, "main.py"] and plan.watch == current.root / "checkpoints"
     assert plan_save(current, [*extra, "--savecheck", "last"]).argv == [*extra, "--savecheck", "last"]
     with pytest.raises(UsageError, match="--every"):
