@@ -222,6 +222,8 @@ def test_unknown_task_count_is_said_not_guessed(checkout: Path) -> None:
     assert plan["total_tasks"] is None and plan["start_from"] == 5
     assert "does not know the task count of 'seq-mnist' with dataset_config 'er_ace'" in " ".join(plan["warnings"])
     assert "warning:" in r.stderr
+    shown = run_cli("load", str(f), "--dry-run", cwd=checkout, env=env_for()).stdout
+    assert "tasks done  5 (task count not known)" in shown
     known = write_checkpoint(checkout / "other" / f"{STEM}_4.pt", run_args(dataset_config="default"), 5)
     code, doc = _load_json(str(known), "--dry-run", cwd=checkout)
     assert code == 1 and "all 5 tasks of 'seq-mnist' are done" in doc["error"]["message"]
