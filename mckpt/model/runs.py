@@ -43,6 +43,9 @@ class Run:
     checkpoints: list[CheckpointFile] = field(default_factory=list)
     final_acc: dict[str, float | None] | None = None  # filled by `scan(..., acc=True)`
     error: str | None = None
+    # The file the newest checkpoint's args.loadcheck names (`scan(..., acc=True)`): the parent of a
+    # resumed run whose name carries none (older Mammoth; a resume of an unnamed run's paused file).
+    loaded_from: str | None = None
 
     @property
     def key(self) -> str:
@@ -86,6 +89,7 @@ class Run:
         }
         if self.final_acc is not None:
             out["final_acc"] = self.final_acc
+            out["loaded_from"] = self.loaded_from
         if self.error:
             out["error"] = self.error
         return out
@@ -156,10 +160,14 @@ def scan(paths: Iterable[str], recursive: bool = False, acc: bool = False) -> Li
     if acc:
         for run in runs.values():
             try:
-                run.final_acc = _final_acc(read_checkpoint(run.newest.path))
+                newest = read_checkpoint(run.newest.path)
             except MckptError as e:
                 run.error = e.message
                 other.append({"path": run.newest.path, "reason": e.message})
+                continue
+            run.final_acc = _final_acc(newest)
+            loaded = newest.args.get("loadcheck")
+            run.loaded_from = loaded if isinstance(loaded, str) and loaded else None
     return Listing(sorted(runs.values(), key=SORT_KEYS["started"]), other)
 
 

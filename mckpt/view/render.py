@@ -6,10 +6,12 @@ same view serves a terminal, a pipe and `--format latex` for a paper.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from typing import Any
 
 from ..model.checkpoint import Checkpoint, to_plain
+from ..model.names import parse_name
 from ..model.runs import Listing
 from .output import Output, human_bytes, human_count
 
@@ -226,6 +228,15 @@ def render_training_state(out: Output, ck: Checkpoint) -> None:
     out.fields(pairs, title="Training state")
 
 
+def _parent_file(path: str | None) -> str:
+    """The run a resumed run's args.loadcheck names: its uid when the file name has one, else the
+    file's name (a paused file's uuid says nothing more)."""
+    if not path:
+        return ""
+    parsed = parse_name(path)
+    return parsed.uid if parsed and parsed.uid else os.path.basename(path)
+
+
 def render_listing(out: Output, listing: Listing, *, acc: bool = False, no_match: str | None = None) -> None:
     """The runs table and the other files; `no_match` says why filters left no run."""
     runs = listing.runs
@@ -235,7 +246,7 @@ def render_listing(out: Output, listing: Listing, *, acc: bool = False, no_match
         out.note("no checkpoints found")
         return
     has_prefix = any(r.name.prefix and not r.name.parent for r in runs)
-    has_parent = any(r.name.parent for r in runs)
+    has_parent = any(r.name.parent or r.loaded_from for r in runs)
     headers = ["uid", "model", "dataset", "config", "buffer", "epochs", "started", "tasks", "size"]
     justify = ["left"] * 4 + ["right", "right", "left", "left", "right"]
     if has_prefix:
@@ -266,7 +277,7 @@ def render_listing(out: Output, listing: Listing, *, acc: bool = False, no_match
             row += [_pct(fa.get("class_il")), _pct(fa.get("task_il"))]
             st += [_acc_style(fa.get("class_il")), _acc_style(fa.get("task_il"))]
         if has_parent:
-            row.append(n.parent.uid or n.parent.stem if n.parent else "")
+            row.append(n.parent.uid or n.parent.stem if n.parent else _parent_file(r.loaded_from))
             st.append("magenta")
         rows.append(row)
         styles.append(st)
