@@ -22,7 +22,7 @@ from typing import Any
 from ..errors import MckptError, UsageError
 from ..model.checkpoint import Checkpoint, read_checkpoint
 from ..torchfile.archive import Archive
-from ..torchfile.storage_table import StorageTable, alias_pairs, own_storage, rebuild, retensor
+from ..torchfile.storage_table import StorageTable, alias_pairs, own_storage, rebuild
 from ..torchfile.unpickler import PickledNamespace, Placeholder, StateDict, TensorRef
 from .full import archive_of, plan_full
 from .plan import (
@@ -103,7 +103,7 @@ def _plan_backbone(src: Checkpoint, output: str | None, strip_prefix: bool) -> P
     out = StateDict()
     for key, name in names.items():
         new_key = name if strip_prefix else BACKBONE_PREFIX + name
-        out[new_key] = retensor(sd[key], table.whole(arch, sd[key].storage))
+        out[new_key] = table.tensor(arch, src.tensor_path(key), sd[key])
     plan.notes.append("keys without `net.`: for loading into the bare backbone in plain PyTorch "
                       "(Mammoth's --loadcheck wants the `net.` form)" if strip_prefix else
                       "keys keep `net.`, the form Mammoth's --loadcheck accepts for every backbone")
@@ -156,7 +156,7 @@ def _buffer_tensors(buf: Placeholder, arch: Archive, table: StorageTable, plan: 
     if not isinstance(names, list):
         names = [k for k, v in attrs.items() if isinstance(v, TensorRef)]
     # a crafted buffer's names can be anything: only text names are attributes Mammoth restores
-    out = {n: retensor(attrs[n], table.whole(arch, attrs[n].storage, "cpu"))
+    out = {n: table.tensor(arch, f"buffer.{n}", attrs[n], "cpu")
            for n in names if isinstance(n, str) and isinstance(attrs.get(n), TensorRef)}
     left = [str(k) for k, v in attrs.items() if k not in out and v is not None]
     plan.notes.append(f"buffer: pickled {buf.qualname} → dict of its tensors ({', '.join(out) or 'none'}), "

@@ -40,6 +40,9 @@ def plan_full(src: Checkpoint, like: str | None, output: str | None, overrides: 
         raise MckptError(f"byte order {s_arch.byteorder} differs from the template's {t_arch.byteorder}",
                          path=src.path)
     tmodel = tmpl.model_state  # a crafted template's `model` can be anything: only its tensors count
+    for ck, arch in ((tmpl, t_arch), (src, s_arch)):  # what torch could not load is never written
+        for key, t in ck.model_state.items():
+            arch.check_tensor(ck.tensor_path(key), t)
     table = StorageTable()
     t_state = t_arch.obj["model"]
     t_meta = (rebuild(t_state._metadata, "model._metadata", t_arch, table)

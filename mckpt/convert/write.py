@@ -122,11 +122,14 @@ def verify_written(path: str, plan: Plan, progress: Progress | None = None) -> l
                                             path=path)
         finally:
             os.close(fd)
+        unloadable = arch.tensor_problems(limit=1)
+        if unloadable:
+            raise CorruptCheckpoint(f"verification failed: {unloadable[0]}", path=path)
         if dumps(arch.obj) != dumps(plan.obj):
             raise CorruptCheckpoint("verification failed: the pickle does not read back as written",
                                     path=path)
     return [f"{len(arch.members)} zip records and their CRC-32s", "storage record sizes",
-            "the pickle reads back to the planned tree"]
+            "every tensor's view inside its storage", "the pickle reads back to the planned tree"]
 
 
 def _crc_of(fd: int, offset: int, nbytes: int, view: memoryview, progress: Progress | None) -> int:
