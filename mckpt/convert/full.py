@@ -107,8 +107,8 @@ def plan_full(src: Checkpoint, like: str | None, output: str | None, overrides: 
     plan.notes += [
         "optimizer and scheduler: None (training restarts them)",
         "results: no task done, logger dump with its ten keys as empty lists (Mammoth needs them all)",
-        "named as Mammoth names a run paused before its first task (`paused/<uuid>.pt`; the run is its "
-        "args.ckpt_name): resume with --start_from 0",
+        "named paused/<uuid>.pt, as Mammoth names the file of a run stopped before its first task (the "
+        "run's name is args.ckpt_name): resume with --start_from 0",
     ]
     return plan.complete(obj, table.records, s_arch)
 
@@ -188,9 +188,7 @@ def _storage_from_source(first_view: TensorRef, views: list[tuple[TensorRef, Ten
 def _apply_args(args: dict[str, Any], overrides: ArgOverrides, template: str) -> tuple[dict[str, Any], list[str]]:
     """The template's args with the user's overrides and a new run identity (uid, timestamp, name)."""
     args = dict(args)
-    given = overrides.as_dict()
-    changed = [f"{k}={v!r} (was {args.get(k)!r})" for k, v in given.items() if args.get(k) != v]
-    args.update(given)
+    changed = overrides.apply(args)
     for key in ("model", "dataset"):
         if not isinstance(args.get(key), str) or not args[key]:
             raise UsageError(f"no `{key}` in the template's args; pass --{key}")
@@ -198,7 +196,7 @@ def _apply_args(args: dict[str, Any], overrides: ArgOverrides, template: str) ->
     now = datetime.now()
     args["conf_jobnum"] = str(job)
     args["conf_timestamp"] = str(now)
-    args["ckpt_name"] = _run_stem(args, now, str(job).split("-")[0], set(given), template)
+    args["ckpt_name"] = _run_stem(args, now, str(job).split("-")[0], set(overrides.as_dict()), template)
     changed.append("a new run identity (ckpt_name, conf_jobnum, conf_timestamp)")
     return args, changed
 
