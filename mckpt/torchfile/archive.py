@@ -153,17 +153,30 @@ def view_bytes(t: TensorRef) -> tuple[int, int]:
 
 
 def tensor_items(obj: Any, prefix: str = "") -> Iterator[tuple[str, TensorRef]]:
-    """Every tensor under a nested dict/list (and pickled objects' attributes), with a dotted path."""
-    if isinstance(obj, TensorRef):
-        yield prefix, obj
-    elif isinstance(obj, dict):
-        for k, v in obj.items():
-            yield from tensor_items(v, f"{prefix}.{k}" if prefix else str(k))
-    elif isinstance(obj, list | tuple):
-        for i, v in enumerate(obj):
-            yield from tensor_items(v, f"{prefix}.{i}" if prefix else str(i))
-    elif isinstance(obj, Placeholder):
-        yield from tensor_items(obj.attrs, prefix)
+    """Every tensor under a nested dict/list (and pickled objects' attributes), with a dotted path.
+
+    Each container is entered once, under the first path that reaches it: a pickle can share one
+    sub-list under many parents, and walking it as a tree would cost far more than the file holds.
+    """
+    seen: set[int] = set()
+    stack: list[tuple[str, Any]] = [(prefix, obj)]
+    while stack:
+        path, value = stack.pop()
+        if isinstance(value, TensorRef):
+            yield path, value
+            continue
+        if isinstance(value, Placeholder):
+            value = value.attrs
+        if isinstance(value, dict):
+            items: list[tuple[Any, Any]] = list(value.items())
+        elif isinstance(value, list | tuple):
+            items = list(enumerate(value))
+        else:
+            continue
+        if id(value) in seen:
+            continue
+        seen.add(id(value))
+        stack.extend((f"{path}.{k}" if path else str(k), v) for k, v in reversed(items))
 
 
 def _u16(b: bytes, o: int) -> int:
