@@ -161,3 +161,17 @@ def test_sound_files_have_no_byte_range_warning(tmp_path: Path, backbone: Path) 
     make_template(template)
     for path in (backbone, template):
         assert not [w for w in read_checkpoint(path).warnings if w.startswith("tensor ")]
+
+
+def test_the_tensor_walk_enters_each_shared_container_once() -> None:
+    """30 levels of `[x, x]` are 2**30 paths as a tree, and 30 containers: the walk sees each once."""
+    from mckpt.torchfile.archive import tensor_items
+    from mckpt.torchfile.unpickler import StorageRef, TensorRef
+
+    t = TensorRef(StorageRef("0", "float32", 4), 0, (4,), (1,))
+    x: object = [t]
+    for _ in range(30):
+        x = [x, x]
+    assert list(tensor_items({"model": x})) == [("model" + ".0" * 31, t)]
+    same = TensorRef(StorageRef("1", "float32", 4), 0, (4,), (1,))
+    assert [p for p, _ in tensor_items({"a": same, "b": same})] == ["a", "b"]  # aliases are not containers
