@@ -157,3 +157,13 @@ def test_older_files_without_a_save_mode_keep_none(mammoth_fixtures: Path, tmp_p
         plan = plan_conversion(src, to="safe", output=str(tmp_path / src.name))
         assert "save_checkpoint_mode" not in plan.args
         assert any("no save_checkpoint_mode" in n for n in plan.notes)
+
+
+def test_an_old_pickle_template_gives_a_full_file_in_safe_mode(mammoth_fixtures: Path, tmp_path: Path) -> None:
+    template = mammoth_fixtures / ER_OLD
+    bb, full = tmp_path / "bb.pt", tmp_path / "full.pt"
+    write_plan(plan_conversion(template, to="backbone", output=str(bb)))
+    plan = plan_conversion(bb, like=str(template), output=str(full))
+    assert any("save_checkpoint_mode='safe' (was 'old_pickle'" in n for n in plan.notes)
+    write_plan(plan)
+    assert torch.load(full, weights_only=True)["args"]["save_checkpoint_mode"] == "safe"
