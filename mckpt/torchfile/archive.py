@@ -152,6 +152,9 @@ def view_bytes(t: TensorRef) -> tuple[int, int]:
     return t.offset * size, extent * size
 
 
+_WALKED = (TensorRef, Placeholder, dict, list, tuple)
+
+
 def tensor_items(obj: Any, prefix: str = "") -> Iterator[tuple[str, TensorRef]]:
     """Every tensor under a nested dict/list (and pickled objects' attributes), with a dotted path.
 
@@ -176,7 +179,8 @@ def tensor_items(obj: Any, prefix: str = "") -> Iterator[tuple[str, TensorRef]]:
         if id(value) in seen:
             continue
         seen.add(id(value))
-        stack.extend((f"{path}.{k}" if path else str(k), v) for k, v in reversed(items))
+        stack.extend((f"{path}.{k}" if path else str(k), v) for k, v in reversed(items)
+                     if isinstance(v, _WALKED))  # numbers and text (most of a file's nodes) hold no tensor
 
 
 def _u16(b: bytes, o: int) -> int:
