@@ -175,3 +175,23 @@ def test_the_tensor_walk_enters_each_shared_container_once() -> None:
     assert list(tensor_items({"model": x})) == [("model" + ".0" * 31, t)]
     same = TensorRef(StorageRef("1", "float32", 4), 0, (4,), (1,))
     assert [p for p, _ in tensor_items({"a": same, "b": same})] == ["a", "b"]  # aliases are not containers
+
+
+def test_legacy_storage_views_are_checked_against_their_root(tmp_path: Path) -> None:
+    """torch < 1.6 pickled storage views as `(root key, element offset, size)`; the reader names
+    them `<root>@<offset>`. Modern torch writes none, so the view is made on a real legacy file."""
+    from mckpt.torchfile.unpickler import StorageRef, TensorRef
+
+    path = tmp_path / "legacy.pt"
+    torch.save({"w": torch.arange(10.0)}, path, _use_new_zipfile_serialization=False)
+    arch = read_checkpoint(path).archive
+    assert arch is not None and arch.layout == "legacy"
+    root = next(iter(arch.storages))
+    view = StorageRef(f"{root}@4", "float32", 6)
+    inside = TensorRef(view, 0, (6,), (1,))
+    assert arch.tensor_problem("v", inside) is None
+    offset, nbytes = arch.tensor_range("v", inside)
+    assert nbytes == 24 and arch.source.read_at(offset, nbytes) == torch.arange(4.0, 10.0).numpy().tobytes()
+    too_long = TensorRef(StorageRef(f"{root}@8", "float32", 6), 0, (6,), (1,))
+    assert arch.tensor_problem("v", too_long) == \
+        f"tensor v: storage {root}@8 holds 8 bytes, fewer than its 24; torch cannot load it"

@@ -79,7 +79,7 @@ class Archive:
         """Why the bytes of storage `ref` cannot be used as they are, or None: its record must be
         in the file, stored rather than compressed (torch writes storages stored, and mckpt reads
         and copies them as raw byte ranges), and hold the bytes the pickle says it has."""
-        span = self._spans.get(ref.key)
+        span = self._spans.get(ref.key) or self._legacy_view(ref)
         if span is None:
             return f"storage {ref.key} is listed in the pickle but missing from the archive; torch cannot load it"
         if span.member is not None and span.member.method != 0:
@@ -130,6 +130,18 @@ class Archive:
         if len(found) > limit:
             found[limit:] = [f"{len(found) - limit} more tensor(s) that fail this check"]
         return found
+
+    def _legacy_view(self, ref: StorageRef) -> StorageSpan | None:
+        """The span of a legacy file's storage view (`<root key>@<element offset>`, as the reader
+        names it): the root storage's bytes from that offset on. Only the legacy format has views."""
+        root, at, offset = ref.key.rpartition("@")
+        base = self._spans.get(root) if at and self.layout == "legacy" else None
+        if base is None:
+            return None
+        start = int(offset) * itemsize(ref.dtype)
+        span = StorageSpan(ref.key, base.offset + min(start, base.nbytes), max(base.nbytes - start, 0))
+        self._spans[ref.key] = span
+        return span
 
     def span(self, key: str) -> StorageSpan:
         """The byte range of storage `key` (reads one local header for zip archives)."""
