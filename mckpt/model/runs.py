@@ -24,9 +24,25 @@ class CheckpointFile:
     task: Task
     bytes: int
     mtime: float
+    inode: tuple[int, int] = field(default=(0, 0), repr=False)  # (st_dev, st_ino): hard links share it
 
     def to_json(self) -> dict[str, Any]:
         return {"path": self.path, "task": self.task, "bytes": self.bytes}
+
+
+@dataclass
+class CopyFile:
+    """A file of a run holding a checkpoint the run already has (same file name, another folder):
+    a hard link to it, a byte copy (same size), or a conversion (`mckpt convert --to safe` keeps
+    the name in `safe/`). Listed apart, and not counted again in the run's size."""
+
+    path: str
+    bytes: int
+    of: str  # the checkpoint it duplicates: the oldest file of that name (then the shallowest)
+    relation: str  # "hard link", "copy" or "conversion"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"path": self.path, "bytes": self.bytes, "of": self.of, "relation": self.relation}
 
 
 def _task_order(task: Task) -> tuple[int, int]:
@@ -46,6 +62,31 @@ class Run:
     # The file the newest checkpoint's args.loadcheck names (`scan(..., acc=True)`): the parent of a
     # resumed run whose name carries none (older Mammoth; a resume of an unnamed run's paused file).
     loaded_from: str | None = None
+    copies: list[CopyFile] = field(default_factory=list)
+
+    def fold_copies(self) -> None:
+        """Move the files that duplicate another checkpoint of the run into `copies`.
+
+        Names are read, not bytes (listing stays a directory scan): a file with the name of
+        another of the run's files is a hard link when it is the same inode, a copy when it has
+        the same size, else a conversion of it. The original is the oldest (a copy or a conversion
+        is written later), then the shallowest path.
+        """
+        by_name: dict[str, list[CheckpointFile]] = {}
+        for c in self.checkpoints:
+            by_name.setdefault(os.path.basename(c.path), []).append(c)
+        kept: list[CheckpointFile] = []
+        for files in by_name.values():
+            files.sort(key=lambda c: (c.mtime, c.path.count(os.sep), c.path))
+            first = files[0]
+            kept.append(first)
+            for c in files[1:]:
+                if os.path.realpath(c.path) == os.path.realpath(first.path):
+                    continue  # the same file named twice on the command line
+                relation = ("hard link" if c.inode == first.inode and c.inode != (0, 0) else
+                            "copy" if c.bytes == first.bytes else "conversion")
+                self.copies.append(CopyFile(c.path, c.bytes, first.path, relation))
+        self.checkpoints = kept
 
     @property
     def key(self) -> str:
@@ -92,6 +133,8 @@ class Run:
             out["loaded_from"] = self.loaded_from
         if self.error:
             out["error"] = self.error
+        if self.copies:
+            out["copies"] = [c.to_json() for c in self.copies]
         return out
 
 
@@ -156,7 +199,10 @@ def scan(paths: Iterable[str], recursive: bool = False, acc: bool = False) -> Li
             run = runs.get(key)
             if run is None:
                 run = runs[key] = Run(_run_name(name, key))
-            run.checkpoints.append(CheckpointFile(entry.path, name.task, st.st_size, st.st_mtime))
+            run.checkpoints.append(CheckpointFile(entry.path, name.task, st.st_size, st.st_mtime,
+                                                  (st.st_dev, st.st_ino)))
+    for run in runs.values():
+        run.fold_copies()
     if acc:
         for run in runs.values():
             try:

@@ -12,7 +12,7 @@ from typing import Any
 
 from ..model.checkpoint import Checkpoint, to_plain
 from ..model.names import parse_name
-from ..model.runs import Listing
+from ..model.runs import CopyFile, Listing
 from .output import Output, human_bytes, human_count
 
 ARG_GROUPS: list[tuple[str, tuple[str, ...]]] = [
@@ -235,6 +235,21 @@ def _parent_file(path: str | None) -> str:
         return ""
     parsed = parse_name(path)
     return parsed.uid if parsed and parsed.uid else os.path.basename(path)
+def _render_copies(out: Output, copies: list[CopyFile]) -> None:
+    """Files that duplicate a checkpoint of their run: told apart, and left out of its size."""
+    if not copies:
+        return
+    title = (f"{len(copies)} {'copy' if len(copies) == 1 else 'copies'} of runs' checkpoints "
+             "(not counted in the runs' size)")
+    if out.fmt in ("csv", "tsv"):
+        out.note(f"{title} left out of the {out.fmt} table; --json lists them")
+    elif out.fmt:
+        out.table(["path", "size", "relation", "of"],
+                  [[c.path, human_bytes(c.bytes), c.relation, c.of] for c in copies], title=title)
+    else:
+        out.heading(title)
+        for c in copies:
+            out.line(f"  {c.path} ({human_bytes(c.bytes)}): {c.relation} of {c.of}", style="dim")
 
 
 def render_listing(out: Output, listing: Listing, *, acc: bool = False, no_match: str | None = None) -> None:
@@ -286,6 +301,7 @@ def render_listing(out: Output, listing: Listing, *, acc: bool = False, no_match
         optional = [headers.index(h) for h in ("config", "epochs", "buffer", "size", "prefix", "resumed from")
                     if h in headers]
         out.table(headers, rows, styles=styles, justify=justify, title=f"{len(runs)} run(s)", optional=optional)
+    _render_copies(out, [c for r in runs for c in r.copies])
     if listing.other and out.fmt in ("csv", "tsv"):
         # stdout holds one machine-readable table; the rest is a note beside it.
         out.note(f"{len(listing.other)} other file(s) (not runs) left out of the {out.fmt} table; --json lists them")
