@@ -343,6 +343,7 @@ class _Download:
         """`complete`: the body ended as its own framing said (not a dropped connection)."""
         name = self.remote.url
         if size < 1024 and self.entry.part.read_bytes().startswith(LFS_POINTER):
+            self.entry.drop_part()
             raise MckptError(f"the server sent a Git LFS pointer ({size} bytes), not the file", path=name,
                              hint="the bytes live in LFS storage: use the hub's resolve/ URL, or run "
                                   "`git lfs pull` where the file is hosted")

@@ -45,10 +45,6 @@ T = TypeVar("T")
 REDIRECTS = (301, 302, 303, 307, 308)
 MAX_REDIRECTS = 10
 USER_AGENT = f"mckpt/{__version__}"
-# httpcore reads the socket in 64 KiB pieces (HTTP11Connection.READ_NUM_BYTES); for a 1 GB body
-# that is 16,000 trips through h11 and the iterators, which on two cores costs more CPU than the
-# hashing. 1 MiB pieces cut that overhead sixteenfold (bench/bench_fetch.py measures it).
-READ_SIZE = 1 << 20
 RESUME_HINT = "check the network; rerunning the same command resumes"
 RETRY_HINT = "check the network and the URL, then try again"
 
@@ -169,18 +165,6 @@ def _redact(url: str) -> str:
     return f"{parts.scheme}://{parts.hostname}:{parts.port}" if parts.username else url
 
 
-_PATCHED = False
-
-
-def _large_reads() -> None:
-    global _PATCHED
-    if not _PATCHED:
-        import httpcore
-
-        httpcore.HTTP11Connection.READ_NUM_BYTES = READ_SIZE  # type: ignore[attr-defined]
-        _PATCHED = True
-
-
 class Http:
     """The client; `token` is sent only to `token_origin` (scheme, host, port).
 
@@ -189,7 +173,6 @@ class Http:
 
     def __init__(self, token: str | None = None, token_origin: tuple[str, str, int] | None = None,
                  timeout: float = 30.0, connections: int = 8) -> None:
-        _large_reads()
         self.token, self.token_origin, self.timeout = token, token_origin, timeout
         limits = httpx.Limits(max_connections=connections + 2, max_keepalive_connections=connections + 2)
         self._client = httpx.Client(
@@ -217,6 +200,10 @@ class Http:
                                  f"{_reason(e)}", path=url,
                                  hint="point SSL_CERT_FILE (or SSL_CERT_DIR) at the CA bundle your "
                                       "site uses") from None
+            raise TransientError(describe(e, url)) from None
+        except httpx.RemoteProtocolError as e:
+            if "location header" in str(e).lower():  # httpx parses Location even when not following
+                raise MckptError(f"the server redirected to a malformed URL ({_reason(e)})", path=url) from None
             raise TransientError(describe(e, url)) from None
         except httpx.TransportError as e:
             raise TransientError(describe(e, url)) from None
@@ -290,7 +277,7 @@ def _redirect_target(url: str, location: str) -> str:
     try:
         target = httpx.URL(url).join(location)
         scheme = target.scheme
-        _ = target.port
+        origin(str(target))  # the port range check httpx does not make
     except (httpx.InvalidURL, ValueError) as e:
         raise MckptError(f"the server redirected to a malformed URL ({location!r}: {e})", path=url) from None
     if scheme not in ("http", "https") or not target.host:
