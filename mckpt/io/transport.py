@@ -141,7 +141,8 @@ class _Routing(httpx.BaseTransport):
             transport = self._routes.get(proxy)
             if transport is None:
                 try:
-                    via = httpx.Proxy(proxy, ssl_context=self._ssl) if proxy else None
+                    tls = self._ssl if proxy and proxy.startswith("https://") else None
+                    via = httpx.Proxy(proxy, ssl_context=tls) if proxy else None
                     transport = httpx.HTTPTransport(verify=self._ssl, proxy=via, limits=self._limits)
                 except (ValueError, ImportError, httpx.InvalidURL) as e:
                     raise MckptError(f"cannot use the proxy from the environment: {e}",
