@@ -42,6 +42,7 @@ class Faults:
     html_200: bool = False  # the CDN answers 200 with an HTML error page
     gzip: bool = False  # the CDN gzips the body and says Content-Encoding: gzip
     no_etag: bool = False  # the CDN sends neither ETag nor Last-Modified
+    faulty_from: int = 1  # splice, content_range and endless_206 hit ranges starting here or later (resumes)
 
 
 @dataclass
@@ -157,7 +158,8 @@ class CdnHandler(_Base):
         start, end, status = 0, len(data) - 1, 200
         rng = re.fullmatch(r"bytes=(\d+)-(\d*)", self.headers.get("Range", ""))
         if_range = self.headers.get("If-Range")
-        if rng and f.splice is not None:
+        resume = bool(rng) and int(rng[1]) >= f.faulty_from
+        if resume and f.splice is not None:
             data, etag, if_range = f.splice, "", None
         if rng and not f.ignore_range and (if_range is None or if_range == etag):
             start = int(rng[1])
@@ -176,8 +178,8 @@ class CdnHandler(_Base):
         if f.gzip:
             self.send_header("Content-Encoding", "gzip")
         if status == 206:
-            self.send_header("Content-Range", f.content_range or f"bytes {start}-{end}/{len(data)}")
-        if status == 206 and f.endless_206:
+            self.send_header("Content-Range", (resume and f.content_range) or f"bytes {start}-{end}/{len(data)}")
+        if status == 206 and resume and f.endless_206:
             self.send_header("Connection", "close")
             self.end_headers()
             self._endless()

@@ -139,7 +139,7 @@ def test_a_redirect_to_a_bad_url_is_one_line_about_the_server(hub: Hub, opts: Fe
 
 
 def test_remote_inspect_reads_at_most_what_it_asked_of_an_endless_206(hub: Hub) -> None:
-    hub.faults.endless_206 = True
+    hub.faults.endless_206, hub.faults.faulty_from = True, 0
     hub.faults.content_range = f"bytes 0-65535/{len(DATA)}"
     src = bounded(lambda: HttpSource(URL, endpoint=hub.hub_url, timeout=10, retries=0))
     try:
@@ -157,6 +157,6 @@ def test_remote_inspect_gives_up_on_a_dripping_server(hub: Hub) -> None:
 
 
 def test_remote_inspect_checks_the_content_range(hub: Hub) -> None:
-    hub.faults.content_range = f"bytes 100-65635/{len(DATA)}"
+    hub.faults.content_range, hub.faults.faulty_from = f"bytes 100-65635/{len(DATA)}", 0
     with pytest.raises(MckptError, match="Content-Range"):
         bounded(lambda: HttpSource(URL, endpoint=hub.hub_url, timeout=10, retries=0))

@@ -41,11 +41,12 @@ from ..torchfile.archive import LFS_POINTER
 from .cache import CachedFile, CacheEntry, PartInfo, cache_root
 from .parallel import ParallelDownload, Ranges, Restart
 from .place import destination, place
-from .stream import receive
+from .stream import receive, write_all
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 MAX_RESTARTS = 3
 PARALLEL_MIN = 64 << 20
+PROBE = 8 << 20  # a fresh download's first request asks for this many bytes
 _TRUE = ("1", "true", "yes", "on")
 
 
@@ -164,6 +165,7 @@ class _Download:
         self.transferred = 0
         self.resumed_from = 0
         self.retried_mismatch = False
+        self.probe = True  # a fresh download's first request asks for the first bytes only
 
     def _on_bytes(self, n: int) -> None:
         self.transferred += n
@@ -204,9 +206,12 @@ class _Download:
             headers["Range"] = f"bytes={offset}-"
             if info.validator:
                 headers["If-Range"] = info.validator
-        elif self.hit and self.hit.validator:
-            etag = self.hit.validator.startswith(('"', "W/"))
-            headers["If-None-Match" if etag else "If-Modified-Since"] = self.hit.validator
+        else:
+            if self.probe:
+                headers["Range"] = f"bytes=0-{self._probe_size() - 1}"
+            if self.hit and self.hit.validator:
+                etag = self.hit.validator.startswith(('"', "W/"))
+                headers["If-None-Match" if etag else "If-Modified-Since"] = self.hit.validator
         reply = self.http.open("GET", self.remote.url, headers, stop=self._stop(info))
         try:
             return self._receive(reply, info, offset)
@@ -248,6 +253,9 @@ class _Download:
             raise status_error(reply, self.remote.url, self.hub)
         validator = reply.header("ETag") or reply.header("Last-Modified")
         announced = _int(hub.get("X-Linked-Size"))
+        commit = hub.get("X-Repo-Commit")
+        if status == 206 and info is None:
+            return self._first_piece(reply, validator, announced, linked)
         if status == 206:
             m = CONTENT_RANGE.fullmatch(reply.header("Content-Range") or "")
             total = _int(m[3]) if m else None
@@ -262,31 +270,65 @@ class _Download:
             if offset:
                 self.reporter.note("the server sent the whole file (range ignored or file changed)")
             offset = 0
-            length = _int(reply.header("Content-Length"))
-            total = announced or length
+            total = announced or _int(reply.header("Content-Length"))
             info = PartInfo(url=self.remote.url, validator=validator, linked_etag=linked, total=total)
-            if self._parallel_fits(reply, total, validator):
-                self.http.discard(reply)
-                info.ranges = []
-                return self._parallel(info, reply.url, hub.get("X-Repo-Commit"))
+        expected_size = announced or total
+        limit = expected_size - offset + 1 if expected_size is not None else None
+        sha, size = self._stream(reply, info, offset, expected_size, limit, fresh=status == 200)
+        framed = _int(reply.header("Content-Length")) is not None
+        self._verify(sha, size, expected_size, linked, complete=framed)
+        return self.entry.store(sha, info, commit), False
+
+    def _probe_size(self) -> int:
+        """A fresh download asks for its first bytes only: small files come whole in one answer,
+        large ones tell their size and validator without sending bytes that are not wanted yet."""
+        return max(1, min(PROBE, self.opts.parallel_min))
+
+    def _first_piece(self, reply: Reply, validator: str | None, announced: int | None,
+                     linked: str | None) -> tuple[CachedFile, bool]:
+        """The 206 to a fresh download's probe: the whole file, the start of one stream, or the first
+        piece of a parallel download."""
+        m = CONTENT_RANGE.fullmatch(reply.header("Content-Range") or "")
+        total = _int(m[3]) if m else None
+        if not m or total is None or int(m[1]) != 0 or int(m[2]) != min(total, self._probe_size()) - 1 or (
+                announced is not None and total != announced):
+            raise Restart(f"the server answered bytes 0-{self._probe_size() - 1} with Content-Range "
+                          f"{reply.header('Content-Range')!r}")
+        end = int(m[2]) + 1
+        info = PartInfo(url=self.remote.url, validator=validator, linked_etag=linked, total=total)
+        commit = reply.hub_headers.get("X-Repo-Commit")
+        if end < total and self._parallel_fits(reply, total, validator):
+            info.ranges = []
+            return self._parallel(info, reply.url, commit, first=reply)
+        if end < total and not validator and not self._expected(linked):
+            # nothing would tell a changed file at the resume: ask for the whole file instead
+            self.http.discard(reply)
+            self.probe = False
+            return self._attempt()
+        sha, size = self._stream(reply, info, 0, total, end, fresh=True)
+        if size < total:  # one stream: the rest comes with a resume (Range + If-Range)
+            if size < end and _int(reply.header("Content-Length")) is None:
+                raise TransientError(f"connection dropped after {size} bytes")
+            return self._attempt()
+        self._verify(sha, size, total, linked, complete=True)
+        return self.entry.store(sha, info, commit), False
+
+    def _stream(self, reply: Reply, info: PartInfo, offset: int, expected_size: int | None,
+                limit: int | None, fresh: bool) -> tuple[str, int]:
+        """Refuse a web page or an encoded body, then append the body to the `.part`."""
         pieces = iter_body(reply, self.remote.url)
         first = next(pieces, b"")
         _refuse_body(reply, first if offset == 0 else b"", self.remote.url)
-        if status == 200:
+        if fresh:
             self.entry.start_part(info)
-        expected_size = announced or total
         self.resumed_from = offset
         if offset:
             self.reporter.note(f"resuming at byte {offset}")
         self.reporter.start(self.remote.filename, expected_size, offset)
-        limit = expected_size - offset + 1 if expected_size is not None else None
         try:
-            sha, size = receive(itertools.chain([first], pieces), self.entry.part, offset, self._on_bytes, limit)
+            return receive(itertools.chain([first], pieces), self.entry.part, offset, self._on_bytes, limit)
         finally:
             self.budget.progress(self.entry.part.stat().st_size if self.entry.part.exists() else 0)
-        framed = _int(reply.header("Content-Length")) is not None
-        self._verify(sha, size, expected_size, linked, complete=framed)
-        return self.entry.store(sha, info, hub.get("X-Repo-Commit")), False
 
     def _parallel_fits(self, reply: Reply, total: int | None, validator: str | None) -> bool:
         strong = validator is not None and not validator.startswith("W/")
@@ -315,7 +357,10 @@ class _Download:
         self.reporter.note(f"resuming: {self.resumed_from} of {info.total} bytes already here")
         return self._parallel(info, reply.url, reply.hub_headers.get("X-Repo-Commit"))
 
-    def _parallel(self, info: PartInfo, url: str, commit: str | None) -> tuple[CachedFile, bool]:
+    def _parallel(self, info: PartInfo, url: str, commit: str | None,
+                  first: Reply | None = None) -> tuple[CachedFile, bool]:
+        """Fetch the missing ranges over several connections; `first` is the probe's 206, kept as
+        the first piece."""
         assert info.total is not None and info.validator is not None and info.ranges is not None
         if not self.entry.part.exists() or not info.ranges:
             self.entry.start_part(info)
@@ -328,6 +373,12 @@ class _Download:
 
         fd = os.open(self.entry.part, os.O_RDWR)
         try:
+            if first is not None:
+                try:
+                    self._first_into(first, fd, ranges)
+                finally:
+                    save(ranges.spans)
+                    self.budget.progress(ranges.done())
             job = ParallelDownload(self.http, url, total=info.total, validator=info.validator, fd=fd,
                                    ranges=ranges, connections=self.opts.connections, budget=self.budget,
                                    on_bytes=self._on_bytes, save=save)
@@ -337,6 +388,20 @@ class _Download:
             os.close(fd)
         self._verify(sha, info.total, info.total, info.linked_etag, complete=True)
         return self.entry.store(sha, info, commit), False
+
+    def _first_into(self, reply: Reply, fd: int, ranges: Ranges) -> None:
+        pieces = iter_body(reply, self.remote.url)
+        head = next(pieces, b"")
+        _refuse_body(reply, head, self.remote.url)
+        pos, end = 0, int(CONTENT_RANGE.fullmatch(reply.header("Content-Range") or "")[2]) + 1  # type: ignore[index]
+        for chunk in itertools.chain([head], pieces):
+            piece = chunk[: end - pos]
+            write_all(fd, piece, pos)
+            ranges.add(pos, pos + len(piece))
+            self._on_bytes(len(piece))
+            pos += len(piece)
+            if pos >= end:
+                break
 
     def _verify(self, sha: str, size: int, expected_size: int | None, linked: str | None,
                 complete: bool) -> None:
