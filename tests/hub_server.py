@@ -88,6 +88,17 @@ class _Base(BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(body)
 
+    def _drip(self, body: bytes, every: float) -> None:
+        self.close_connection = True
+        try:
+            for i in range(len(body)):
+                if self.hub.stopped.wait(every):
+                    return
+                self.wfile.write(body[i : i + 1])
+                self.wfile.flush()
+        except OSError:
+            pass
+
 
 class HubHandler(_Base):
     def do_GET(self) -> None:
@@ -97,6 +108,11 @@ class HubHandler(_Base):
         f = hub.faults
         if f.require_token and self.headers.get("Authorization") != f"Bearer {f.require_token}":
             self._reply(401, {"X-Error-Code": "GatedRepo"}, b"gated")
+            return
+        api = re.fullmatch(r"/api/(models|datasets|spaces)/([^/]+/[^/?]+)(?:/revision/([^/?]+))?(\?.*)?",
+                           unquote(self.path))
+        if api:
+            self._api(*api.groups()[:3])
             return
         if not m:
             self._reply(404, {"X-Error-Code": "RepoNotFound"})
@@ -118,6 +134,24 @@ class HubHandler(_Base):
         linked = hashlib.sha256(b"other").hexdigest() if f.wrong_sha else sha
         self._reply(302, {"Location": f.redirect_to or f"{hub.cdn_url}/blob/{sha}", "X-Linked-Etag": f'"{linked}"',
                           "X-Linked-Size": str(len(data)), "X-Repo-Commit": COMMIT, "ETag": f'"{linked}"'})
+
+    def _api(self, kind: str, repo: str, rev: str | None) -> None:
+        """`/api/models/<repo>[/revision/<rev>]`: the repo's commit and files, like huggingface.co."""
+        import json
+
+        prefix = "" if kind == "models" else f"{kind}/"
+        names = [k[len(prefix) + len(repo) + 1:] for k in self.hub.files if k.startswith(f"{prefix}{repo}/")]
+        if not names:
+            self._reply(404, {"X-Error-Code": "RepoNotFound"})
+            return
+        if self.hub.faults.drip is not None:
+            self.send_response(200)
+            self.send_header("Content-Length", "1000")
+            self.end_headers()
+            self._drip(b" " * 1000, self.hub.faults.drip)
+            return
+        doc = {"id": repo, "sha": COMMIT, "siblings": [{"rfilename": n} for n in sorted(names)]}
+        self._reply(200, {"Content-Type": "application/json"}, json.dumps(doc).encode())
 
     do_HEAD = do_GET
 
@@ -210,16 +244,6 @@ class CdnHandler(_Base):
         except OSError:
             pass  # the client hung up, as it should
 
-    def _drip(self, body: bytes, every: float) -> None:
-        self.close_connection = True
-        try:
-            for i in range(len(body)):
-                if self.hub.stopped.wait(every):
-                    return
-                self.wfile.write(body[i : i + 1])
-                self.wfile.flush()
-        except OSError:
-            pass
 
     def _send(self, body: bytes) -> None:
         view = memoryview(body)

@@ -298,3 +298,33 @@ def test_no_validator_means_one_stream(hub: Hub, parallel: FetchOptions) -> None
     r = fetch(f"{hub.cdn_url}/plain/model.pt", parallel)
     # the probe's first MiB cannot be resumed safely without a validator: the whole file follows
     assert Path(r.path).read_bytes() == DATA and ranged(hub) == ["bytes=0-1048575", ""]
+
+
+def test_hub_json_sends_the_token_to_the_hub_and_explains_errors(hub: Hub, proxy: Proxy,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    from mckpt.io.hub_api import hub_json
+
+    hub.faults.require_token = "tok"
+    with pytest.raises(MckptError, match="HTTP 401") as e:
+        hub_json("api/models/owner/repo", endpoint=hub.hub_url)
+    assert "rerunning" not in (e.value.hint or "")
+    monkeypatch.setenv("HTTP_PROXY", proxy.url)
+    doc = hub_json("api/datasets/owner/data/revision/main", endpoint=hub.hub_url, token="tok")
+    assert doc["sha"] == COMMIT and doc["siblings"] == [{"rfilename": "ckpt.pt"}] and proxy.requests
+
+
+def test_hub_json_has_a_total_deadline(hub: Hub) -> None:
+    from mckpt.io.hub_api import hub_json
+
+    hub.faults.drip = 0.2
+    with pytest.raises(MckptError, match="too slowly"):
+        hub_json("api/models/owner/repo", endpoint=hub.hub_url, retries=1, backoff=0.001, deadline=1.0)
+
+
+def test_a_connect_without_credentials_is_explained(hub: Hub, proxy: Proxy, opts: FetchOptions, tls_cdn: str,
+                                                    cert: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HTTPS_PROXY", f"http://{proxy.address}")
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert[0]))
+    with pytest.raises(MckptError, match=r"wants credentials \(HTTP 407"):
+        fetch(f"{tls_cdn}/plain/model.pt", opts)
+    assert [m for m, _, _ in proxy.requests] == ["CONNECT"]
