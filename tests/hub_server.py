@@ -27,6 +27,7 @@ COMMIT = "0123456789abcdef0123456789abcdef01234567"
 class Faults:
     drop_after: int | None = None  # close the connection after sending this many body bytes…
     drops: int = 0  # …this many times
+    drop_from: int = 0  # …in answers whose first byte is at least this offset
     errors_500: int = 0  # answer 500 to this many CDN requests
     ignore_range: bool = False
     require_token: str | None = None
@@ -223,7 +224,7 @@ class CdnHandler(_Base):
         if f.drip is not None:
             self._drip(body, f.drip)
             return
-        if f.drop_after is not None and f.drops > 0 and len(body) > f.drop_after:
+        if f.drop_after is not None and f.drops > 0 and len(body) > f.drop_after and start >= f.drop_from:
             f.drops -= 1
             self._send(body[: f.drop_after])
             if f.hold is not None:

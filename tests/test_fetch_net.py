@@ -328,3 +328,41 @@ def test_a_connect_without_credentials_is_explained(hub: Hub, proxy: Proxy, opts
     with pytest.raises(MckptError, match=r"wants credentials \(HTTP 407"):
         fetch(f"{tls_cdn}/plain/model.pt", opts)
     assert [m for m, _, _ in proxy.requests] == ["CONNECT"]
+
+
+def test_ctrl_c_during_a_parallel_download_keeps_the_done_ranges(hub: Hub, opts: FetchOptions) -> None:
+    import signal
+    import subprocess
+    import sys
+    import threading
+    import time
+
+    from conftest import REPO, sigint_default
+
+    # the last piece (from 2 MiB) stops after 200,000 bytes and hangs; the others complete
+    hub.faults.drop_after, hub.faults.drops, hub.faults.hold = 200_000, 1, threading.Event()
+    hub.faults.drop_from = 2 << 20
+    code = ("import sys; from mckpt.fetch.download import FetchOptions, fetch; from mckpt.errors import MckptError\n"
+            f"o = FetchOptions(endpoint={hub.hub_url!r}, cache_dir={opts.cache_dir!r}, parallel_min=1 << 20, "
+            "connections=4, backoff=0.001)\n"
+            "try:\n    fetch(sys.argv[1], o)\n"
+            "except MckptError as e:\n    print(e, file=sys.stderr); sys.exit(e.exit_code)\n")
+    proc = subprocess.Popen([sys.executable, "-c", code, URL], env={**os.environ, "PYTHONPATH": str(REPO)},
+                            stderr=subprocess.PIPE, text=True, preexec_fn=sigint_default)
+    deadline = time.monotonic() + 60
+    info = None
+    while info is None or not json.loads(info.read_text()).get("ranges"):
+        assert time.monotonic() < deadline and proc.poll() is None, "no range was ever recorded"
+        time.sleep(0.05)
+        info = next(Path(opts.cache_dir).rglob("*.part.json"), None)
+    while hub.cdn_bytes < len(DATA) - 1_000_000:  # the other pieces land while one is held
+        assert time.monotonic() < deadline and proc.poll() is None
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    hub.faults.hold.set()
+    kept = sum(e - s for s, e in json.loads(info.read_text())["ranges"])
+    assert proc.returncode == 130 and f"interrupted; {kept} bytes kept" in err
+    assert kept == (2 << 20) + 200_000  # the held piece's bytes count too
+    r = fetch(URL, opts.__class__(**{**opts.__dict__, "parallel_min": 1 << 20, "connections": 4}))
+    assert Path(r.path).read_bytes() == DATA and r.resumed_from == kept

@@ -77,7 +77,10 @@ class ParallelDownload:
     def __init__(self, http: Http, url: str, *, total: int, validator: str, fd: int, ranges: Ranges,
                  connections: int, budget: RetryBudget, on_bytes: Callable[[int], None],
                  save: Callable[[list[list[int]]], None]) -> None:
-        self.http, self.url, self.total, self.validator, self.fd = http, url, total, validator, fd
+        self.http, self.url, self.total, self.validator = http, url, total, validator
+        # The threads' own descriptor: closed only once they have all ended, so a thread still
+        # blocked in a read after Ctrl-C can never write into a file that reused the number.
+        self.fd = os.dup(fd)
         self.ranges, self.connections, self.budget = ranges, connections, budget
         self.on_bytes, self.save = on_bytes, save
         self.lock = threading.Condition()
@@ -113,11 +116,18 @@ class ParallelDownload:
                 self.stop = self.stop or self.error is not None or self.ranges.done() < self.total
                 self.lock.notify_all()
             for t in workers:
-                t.join(timeout=self.http.timeout + 5)
+                t.join(timeout=2)
             self._checkpoint()
+            if self.stop:
+                hasher.join(timeout=2)
+                if not any(t.is_alive() for t in [*workers, hasher]):
+                    os.close(self.fd)
         if self.error is not None:
             raise self.error
+        if self.stop:  # every thread ended, yet bytes are missing: the next attempt fetches them
+            raise TransientError(f"the download stopped at {self.ranges.done()} of {self.total} bytes")
         hasher.join()
+        os.close(self.fd)
         if self.error is not None:
             raise self.error
         return self.sha.hexdigest()
