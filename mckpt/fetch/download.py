@@ -19,7 +19,8 @@ import re
 import shlex
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Any, Protocol
+from pathlib import Path
+from typing import Any, Literal, Protocol
 
 from ..errors import MckptError
 from ..io.hfhub import cached_blob, hub_token
@@ -166,6 +167,7 @@ class _Download:
         self.resumed_from = 0
         self.retried_mismatch = False
         self.probe = True  # a fresh download's first request asks for the first bytes only
+        self.hf_blob: tuple[Path, str] | Literal[False] | None = None  # in huggingface_hub's cache?
 
     def _on_bytes(self, n: int) -> None:
         self.transferred += n
@@ -187,10 +189,12 @@ class _Download:
     def _stop(self, info: PartInfo | None) -> Callable[[Reply], bool]:
         def stop(reply: Reply) -> bool:
             linked = _norm_sha(reply.headers.get("X-Linked-Etag"))
+            if linked is not None and self.remote.repo is not None and self.hf_blob is None:
+                self.hf_blob = cached_blob(self.remote, linked) or False  # hashed once per fetch
             return linked is not None and (
                 (self.hit is not None and linked == self.hit.sha256)
                 or (info is not None and linked != _norm_sha(info.linked_etag))
-                or (self.remote.repo is not None and cached_blob(self.remote, linked) is not None))
+                or bool(self.hf_blob))
         return stop
 
     def _attempt(self) -> tuple[CachedFile, bool]:
@@ -231,10 +235,11 @@ class _Download:
         linked = _norm_sha(reply.hub_headers.get("X-Linked-Etag"))
         if self.hit and linked == self.hit.sha256:
             return self.hit, True
-        if self.remote.repo and (blob := cached_blob(self.remote, linked)):
+        if self.hf_blob and self.hf_blob[1] == linked:
             self.reporter.note("found in the huggingface_hub cache; not downloading it again")
             info = PartInfo(url=self.remote.url, validator=None, linked_etag=linked, total=None)
-            return self.entry.adopt(blob[0], blob[1], info, reply.hub_headers.get("X-Repo-Commit")), True
+            path, sha = self.hf_blob
+            return self.entry.adopt(path, sha, info, reply.hub_headers.get("X-Repo-Commit")), True
         return None
 
     def _receive(self, reply: Reply, info: PartInfo | None, offset: int) -> tuple[CachedFile, bool]:
