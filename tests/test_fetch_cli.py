@@ -36,7 +36,8 @@ def hub(ckpt: tuple[Path, bytes]) -> Iterator[Hub]:
 @pytest.fixture
 def env(hub: Hub, tmp_path: Path) -> dict[str, str]:
     return {"HF_ENDPOINT": hub.hub_url, "MCKPT_CACHE": str(tmp_path / "cache"),
-            "MCKPT_RETRY_BACKOFF": "0.001", "HF_TOKEN": "", "HF_HUB_OFFLINE": ""}
+            "MCKPT_RETRY_BACKOFF": "0.001", "HF_TOKEN": "", "HF_HUB_OFFLINE": "", "HF_HOME": str(tmp_path / "hf"),
+            "HF_TOKEN_PATH": "", "HF_HUB_CACHE": ""}
 
 
 def test_fetch_places_the_file_and_summarises_the_checkpoint(ckpt: tuple[Path, bytes], env: dict[str, str],
@@ -127,6 +128,10 @@ def test_inspect_url_reads_a_fraction_and_matches_local_inspect(hub: Hub, ckpt: 
 def test_inspect_url_errors_are_one_line(hub: Hub, env: dict[str, str]) -> None:
     r = run_cli("inspect", "hf://loribonna/mammoth/nope.pt", env=env)
     assert r.returncode == 1 and r.stderr.startswith("error: ") and "HTTP 404" in r.stderr
+    hub.faults.require_token = "tok"
+    fetched, inspected = run_cli("fetch", URL, env=env), run_cli("inspect", URL, env=env)
+    assert "HTTP 401" in inspected.stderr and "--token" in fetched.stderr and "--token" not in inspected.stderr
+    hub.faults.require_token = None
     hub.faults.ignore_range = True
     r = run_cli("inspect", URL, env=env)
     assert r.returncode == 1 and "does not support range requests" in r.stderr and "mckpt fetch" in r.stderr

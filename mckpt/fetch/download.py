@@ -255,7 +255,7 @@ class _Download:
         if status == 416:
             raise Restart("the server refused the resume range")
         if status not in (200, 206):
-            raise status_error(reply, self.remote.url, self.hub)
+            raise status_error(reply, self.remote.url, self.hub, token_flag=True)
         validator = reply.header("ETag") or reply.header("Last-Modified")
         announced = _int(hub.get("X-Linked-Size"))
         commit = hub.get("X-Repo-Commit")
@@ -351,7 +351,7 @@ class _Download:
                     return settled
                 raise Restart("the file changed on the hub since the .part was started")
             if reply.status not in (200, 206):
-                raise status_error(reply, self.remote.url, self.hub)
+                raise status_error(reply, self.remote.url, self.hub, token_flag=True)
             m = CONTENT_RANGE.fullmatch(reply.header("Content-Range") or "")
             validator = reply.header("ETag") or reply.header("Last-Modified")
             if reply.status != 206 or not m or _int(m[3]) != info.total or validator != info.validator:

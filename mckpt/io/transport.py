@@ -344,16 +344,18 @@ _NOT_FOUND = {"RepoNotFound": "the repo does not exist (or is private)",
               "EntryNotFound": "the file is not in this revision"}
 
 
-def status_error(reply: Reply, name: str, hub: bool) -> MckptError:
-    """One line for an HTTP status the user must act on (auth, missing file, anything odd)."""
+def status_error(reply: Reply, name: str, hub: bool, token_flag: bool = False) -> MckptError:
+    """One line for an HTTP status the user must act on (auth, missing file, anything odd);
+    `token_flag`: the command has a --token option to suggest."""
     status = reply.status
     code = reply.hub_headers.get("X-Error-Code") or reply.headers.get("X-Error-Code")
     if status in (401, 403):
         if hub:
+            how = "set HF_TOKEN, run `hf auth login`" + (", or pass --token" if token_flag else "")
             return MckptError(f"access denied (HTTP {status}{', ' + code if code else ''}): "
                               "the repo is gated or private", path=name,
-                              hint="set HF_TOKEN, run `hf auth login`, or pass --token with a token that "
-                                   "may read it, and accept the repo's terms on its hub page")
+                              hint=f"{how} with a token that may read it, and accept the repo's terms on "
+                                   "its hub page")
         return MckptError(f"access denied (HTTP {status})", path=name)
     if status == 404:
         if hub:
