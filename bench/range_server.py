@@ -45,7 +45,10 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.flush()
         with open(path, "rb") as f:
-            self._send(f.fileno(), start, end + 1)
+            try:
+                self._send(f.fileno(), start, end + 1)
+            except (BrokenPipeError, ConnectionResetError):
+                self.close_connection = True  # the client hung up (a probe it no longer needs)
 
     def _send(self, fd: int, pos: int, end: int) -> None:
         sock = self.connection.fileno()

@@ -166,7 +166,8 @@ class _Download:
         self.transferred = 0
         self.resumed_from = 0
         self.retried_mismatch = False
-        self.probe = True  # a fresh download's first request asks for the first bytes only
+        # a fresh download's first request asks for its first bytes only, when it may go parallel
+        self.probe = options.connections > 1
         self.hf_blob: tuple[Path, str] | Literal[False] | None = None  # in huggingface_hub's cache?
 
     def _on_bytes(self, n: int) -> None:
