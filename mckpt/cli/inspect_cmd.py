@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from ..errors import UsageError
 from ..io.sources import ByteSource
 from ..io.urls import is_url
 from ..model.checkpoint import read_checkpoint, to_plain
@@ -18,6 +19,8 @@ def inspect_command(
     file: Annotated[str, typer.Argument(metavar="FILE", help="A checkpoint file (.pt), or an http(s)/hf:// URL.")],
     tensors: Annotated[bool, typer.Option("--tensors", "-t", help="List every tensor (aliases marked).")] = False,
     args_only: Annotated[bool, typer.Option("--args-only", "-a", help="Print only the saved args.")] = False,
+    revision: Annotated[str | None, typer.Option(
+        "--revision", metavar="REV", help="For hf:// and hub URLs: branch, tag or commit.")] = None,
     json: JsonOpt = False,
     fmt: FormatOpt = None,
     quiet: QuietOpt = False,
@@ -25,9 +28,11 @@ def inspect_command(
     """Show what a checkpoint holds, without torch and without running code from it."""
     source: str | ByteSource = file
     if is_url(file):
-        from ..fetch.download import open_remote  # only remote inspects pay for the HTTP modules
+        from ..fetch.download import FetchOptions, open_remote  # only remote inspects pay for the HTTP modules
 
-        source = open_remote(file)
+        source = open_remote(file, FetchOptions.from_env(revision=revision))
+    elif revision is not None:
+        raise UsageError("--revision applies to hf:// and hub URLs, not to a local file", path=file)
     ck = read_checkpoint(source)
     out = make_output(json, fmt, quiet)
     if json:
