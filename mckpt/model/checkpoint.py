@@ -17,7 +17,7 @@ from ..errors import MckptError
 from ..io.sources import ByteSource, FileSource
 from ..torchfile.archive import Archive, open_archive
 from ..torchfile.unpickler import TORCH_DTYPES, NdArray, PickledNamespace, Placeholder, StorageRef, TensorRef
-from .metrics import Metrics, compute_metrics
+from .metrics import Metrics, compute_metrics, round_matrix
 from .names import ParsedName, parse_name, parse_stem
 
 # The globals a `safe` Mammoth file may name (torch.load(weights_only=True) accepts these).
@@ -322,7 +322,7 @@ class Checkpoint:
             "run": name_to_json(name) if name else None,
             "args": to_plain(self.args),
             "tasks_done": self.tasks_done,
-            "results": {"class_il": self.class_il, "task_il": self.task_il},
+            "results": {"class_il": round_matrix(self.class_il), "task_il": round_matrix(self.task_il)},
             "metrics": {k: v.to_json() for k, v in self.metrics.items()},
             "tensors": self.tensors.to_json(full_tensors),
             "optimizer": self.optimizer,
