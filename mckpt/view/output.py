@@ -119,11 +119,13 @@ class Output:
 
     def note(self, text: str) -> None:
         """A message about the output rather than part of it: on stderr when stdout is csv/tsv, so
-        a script reading the table never meets it, else a line like any other."""
+        a script reading the table never meets it; a comment in LaTeX; else a line like any other."""
         if self.quiet:
             return
         if self.fmt in ("csv", "tsv"):
             sys.stderr.write(f"note: {text}\n")
+        elif self.fmt in LATEX_FORMATS:
+            self.stream.write(f"% {text}\n")  # pasted with the table, it stays out of the document
         else:
             self.line(text)
 
