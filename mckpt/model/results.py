@@ -204,7 +204,8 @@ class Where:
     def parse(text: str) -> Where:
         m = _WHERE.match(text)
         if not m:
-            raise UsageError(f"--where {text!r}: expected ARG=VALUE[,VALUE…] or ARG>=NUMBER (also >, <, <=, !=)")
+            raise UsageError(f"--where {text!r}: expected ARG=VALUE[,VALUE…] or ARG>=NUMBER "
+                             "(also >, <, <=, !=)")
         arg, op, rhs = m[1], "=" if m[2] == "==" else m[2], m[3]
         values = tuple(v.strip() for v in rhs.split(",")) if op in ("=", "!=") else (rhs,)
         if op not in ("=", "!=") and _number(rhs) is None:
@@ -345,11 +346,21 @@ def group_runs(runs: list[RunResult], query: Query) -> tuple[list[Group], list[s
         g.runs.sort(key=lambda r: (_sortable(r.seed), r.run))
     if query.sort is not None and query.sort not in SORT_COLUMNS and query.sort not in by:
         raise UsageError(f"unknown sort key {query.sort!r}; one of: {', '.join(SORT_COLUMNS)}, or a grouping arg")
+    by.sort(key=arg_order)
     varying = [k for k in by if len({_hashable(g.key.get(k)) for g in groups.values()}) > 1]
     if len(groups) == 1 or not varying:
         varying = [k for k in ("model", "dataset") if k in by] or varying
     ordered = sort_groups(list(groups.values()), query.sort, varying)
     return (ordered[: query.top] if query.top else ordered), by, varying
+
+
+# The args that tell runs apart best, first: they lead the table and name the groups.
+_LEADING_ARGS = ("model", "dataset", "dataset_config", "backbone", "buffer_size", "n_epochs", "joint", "lr",
+                 "optimizer", "batch_size", "minibatch_size", "alpha", "beta")
+
+
+def arg_order(name: str) -> tuple[int, str]:
+    return (_LEADING_ARGS.index(name) if name in _LEADING_ARGS else len(_LEADING_ARGS), name)
 
 
 def _check_arg(name: str, known: set[str], option: str) -> None:

@@ -96,9 +96,11 @@ def _metadata(fmt: str) -> dict[str, Any]:
 def plot_curves(res: Results, spec: FigureSpec, settings: tuple[str, ...] = ("class_il", "task_il")) -> str:
     """Average accuracy after each task, one line per group (mean) with a ± std band, a panel per setting."""
     if not res.groups:
-        raise MckptError("nothing to plot: no run matches", hint="`mckpt results` with the same filters shows what is read")
+        raise MckptError("nothing to plot: no run matches",
+                         hint="`mckpt results` with the same filters shows what is read")
     if len(res.groups) > len(OKABE_ITO):
-        raise UsageError(f"{len(res.groups)} groups is more than a readable figure holds ({len(OKABE_ITO)} at most)",
+        raise UsageError(f"{len(res.groups)} groups are more than a readable figure holds "
+                         f"({len(OKABE_ITO)} at most)",
                          hint="narrow with --where, --model or --dataset, or keep the best with --sort and --top")
     plt = _pyplot()
     spec.format  # noqa: B018 - refuse a bad extension before drawing anything

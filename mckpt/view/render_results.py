@@ -12,7 +12,6 @@ from typing import Any
 from ..model.metrics import round_acc
 from ..model.results import COLUMNS, Column, Group, Results, Stat, _show
 from .output import Cell, Output
-from .render import ARG_GROUPS
 
 _SHOWN_COMMON = 6  # settings shared by every group, named under the table
 
@@ -78,9 +77,9 @@ def _human_table(out: Output, res: Results) -> None:
         rows.append(row)
         styles.append(st)
     n_runs = sum(len(g.runs) for g in res.groups)
+    groups = f"{len(res.groups)} group" + ("" if len(res.groups) == 1 else "s")
     out.table(headers, rows, styles=styles, justify=justify,
-              title=f"{len(res.groups)} group(s), {n_runs} run(s): final accuracy, forgetting and BWT, "
-                    "mean ± sample std over runs")
+              title=f"{groups}, {_runs(n_runs)}: final accuracy, forgetting and BWT, mean ± sample std over runs")
 
 
 def _machine_table(out: Output, res: Results) -> None:
@@ -102,25 +101,29 @@ def _common_settings(res: Results) -> list[str]:
     """Grouping args every group shares, the telling ones first (dataset, epochs, lr, …)."""
     shared = [k for k in res.by if k not in res.varying
               and len({_show(g.key.get(k)) for g in res.groups}) == 1]
-    order = {name: i for i, name in enumerate(n for _, names in ARG_GROUPS for n in names)}
-    shared.sort(key=lambda k: (order.get(k, len(order)), k))
     first = res.groups[0].key
     return [f"{k}={_show(first.get(k))}" for k in shared]
+
+
+def _runs(n: int) -> str:
+    return f"{n} run" if n == 1 else f"{n} runs"
 
 
 def _notes(out: Output, res: Results) -> None:
     for g in res.groups:
         if g.mismatched:
-            counts = ", ".join(f"{t} ({sum(r.tasks_done == t for r in g.runs)} run(s))" for t in g.task_counts)
+            counts = "; ".join(f"{t} tasks: {_runs(sum(r.tasks_done == t for r in g.runs))}" for t in g.task_counts)
             out.note(f"! {g.label(res.varying)}: runs did different numbers of tasks ({counts}); not averaged "
                      f"(--tasks {max(g.task_counts)} keeps the runs that finished them)")
     if res.groups:
         common = _common_settings(res)
         if common:
-            more = f" (and {len(common) - _SHOWN_COMMON} more; --json has every key)" if len(common) > _SHOWN_COMMON else ""
+            extra = len(common) - _SHOWN_COMMON
+            more = f" (and {extra} more; --json has every key)" if extra > 0 else ""
             out.note("same in every group: " + ", ".join(common[:_SHOWN_COMMON]) + more)
     if res.superseded:
-        out.note(f"{len(res.superseded)} run(s) counted through the resumed run that continues them")
+        out.note(f"{_runs(len(res.superseded))} counted once, through the resumed run that continues "
+                 + ("them" if len(res.superseded) > 1 else "it"))
     if res.skipped:
         out.note(f"{len(res.skipped)} file(s) left out (not runs, or unreadable): "
                  + "; ".join(f"{s['path']}: {s['reason']}" for s in res.skipped[:3])
