@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import MckptError, UsageError
-from .checkpoint import read_checkpoint, to_plain
+from .checkpoint import read_run_record, to_plain
 from .metrics import Metrics, compute_metrics, round_acc, round_matrix
 from .names import parse_name
 from .runs import Run, scan
@@ -183,8 +183,8 @@ class Results:
     found: int = 0  # runs read, before the filters
 
     def to_json(self) -> dict[str, Any]:
-        return {"found": self.found, "by": self.by, "varying": self.varying, "groups": [g.to_json() for g in self.groups],
-                "superseded": self.superseded, "skipped": self.skipped}
+        return {"found": self.found, "by": self.by, "varying": self.varying,
+                "groups": [g.to_json() for g in self.groups], "superseded": self.superseded, "skipped": self.skipped}
 
 
 # --- filters -------------------------------------------------------------------------------------
@@ -263,12 +263,13 @@ def _show(v: Any) -> str:
 def _read_one(path: str) -> tuple[str, dict[str, Any] | None, list[list[float]], list[list[float]], str | None]:
     """The parts of one file `results` needs, as plain data (cheap to send back from a worker)."""
     try:
-        ck = read_checkpoint(path)
+        record = read_run_record(path)
     except MckptError as e:
         return path, None, [], [], e.message
-    if ck.kind != "mammoth":
+    if record is None:
         return path, None, [], [], "not a Mammoth checkpoint"
-    return path, to_plain(ck.args), ck.class_il, ck.task_il, None
+    args, class_il, task_il = record
+    return path, to_plain(args), class_il, task_il, None
 
 
 def _read_all(paths: list[str], workers: int | None) -> list[tuple[Any, ...]]:
