@@ -96,8 +96,8 @@ def plot_command(
     matrix: Annotated[Path | None, typer.Option(
         "--matrix", metavar="FILE.pt", help="Draw this checkpoint's accuracy matrices as heatmaps instead.")] = None,
     size: Annotated[str, typer.Option("--size", metavar="WxH", help="Figure size in inches.")] = "8x3.4",
-    dpi: Annotated[int, typer.Option("--dpi", min=30, max=1200, help="Resolution of a png.")] = 200,
-    title: Annotated[str | None, typer.Option("--title", help="A title above the figure.")] = None,
+    dpi: Annotated[int, typer.Option("--dpi", metavar="N", min=30, max=1200, help="Resolution of a png.")] = 200,
+    title: Annotated[str | None, typer.Option("--title", metavar="TITLE", help="A title above the figure.")] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace an existing file.")] = False,
     recursive: RecursiveOpt = False,
     by: ByOpt = None,
