@@ -117,13 +117,20 @@ def plot_curves(res: Results, spec: FigureSpec, settings: tuple[str, ...] = ("cl
     axes[0].set_ylabel("average accuracy (%)")
     axes[0].set_ylim(0, 102)
     handles, labels = axes[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="outside lower center", ncols=min(len(labels), 4), frameon=False)
+    fig.legend(handles, labels, loc="outside lower center", ncols=_legend_columns(labels, spec.size[0]),
+               frameon=False)
     if spec.title:
         fig.suptitle(spec.title)
     try:
         return _save(fig, spec)
     finally:
         plt.close(fig)
+
+
+def _legend_columns(labels: list[str], width_in: float) -> int:
+    """As many legend columns as fit the figure's width (a 9 pt label is ~13 characters per inch)."""
+    entry = max(len(label) for label in labels) + 6  # the line sample and the gap
+    return max(1, min(len(labels), 4, int(width_in * 13 // entry)))
 
 
 def _legend_label(g: Group, res: Results) -> str:
