@@ -180,7 +180,8 @@ def test_read_commands_never_import_torch_or_httpx(folder: Path) -> None:
                  ["list", str(folder), "-f", "github"], ["results", str(folder)], ["results", str(folder), "--json"],
                  ["results", str(folder), "-f", "latex"], ["--version"]):
         r = subprocess.run([sys.executable, "-c", code, "mckpt", *argv], capture_output=True, text=True,
-                           env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"})
+                           env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin",
+                                "MCKPT_CACHE": str(folder.parent / "cache")})
         assert "HEAVY=\n" in r.stderr, (argv, r.stderr)
 
 

@@ -27,6 +27,13 @@ from mckpt.model.results import Query, Where, collect_results
 runner = CliRunner()
 
 
+@pytest.fixture(autouse=True)
+def own_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Each test has its own results cache (subprocesses inherit the variable)."""
+    monkeypatch.setenv("MCKPT_CACHE", str(tmp_path / "cache"))
+    return tmp_path / "cache"
+
+
 def _matrix(rng: random.Random, n: int, forget: float) -> list[list[float]]:
     return [[max(0.0, 97.0 - forget * (t - j) - rng.uniform(0, 6)) for j in range(t + 1)] for t in range(n)]
 
@@ -216,6 +223,29 @@ def test_resumed_run_counts_once_as_its_final_file(tmp_path: Path) -> None:
     (g,) = doc["groups"]
     assert sorted(r["path"] for r in g["runs"]) == sorted([str(child), str(other_seed)])
     assert g["tasks"] == [5] and not g["mismatched"] and doc["superseded"] == [parent.name[: -len("_last.pt")]]
+
+
+def test_cache_serves_unchanged_files_and_rereads_changed_ones(runs: Path, own_cache: Path) -> None:
+    cold = _json(str(runs))
+    (index,) = (own_cache / "results").glob("*.json")
+    assert len(json.loads(index.read_text())["files"]) == 9
+    assert _json(str(runs)) == cold  # served from the cache: the same document
+    # a file rewritten in place (another seed's results) is read again, not served stale
+    target = next(runs.glob("sgd_*.pt"))
+    obj = torch.load(target, weights_only=True)
+    obj["results"][0][-1] = [10.0] * len(obj["results"][0][-1])
+    torch.save(obj, target)
+    doc = _json(str(runs), "--model", "sgd")
+    (run,) = [r for g in doc["groups"] for r in g["runs"] if r["path"] == str(target)]
+    assert run["metrics"]["class_il"]["final_avg"] == 10.0
+    assert _json(str(runs), "--model", "sgd", "--no-cache") == doc
+    # a cache that cannot be written is a warning, never a wrong or missing table
+    index.unlink()
+    (own_cache / "results").rmdir()
+    (own_cache / "results").write_text("a file in the way")
+    r = run_cli("results", str(runs), "--model", "er")
+    assert r.returncode == 0 and "warning: could not update the results cache" in r.stdout
+    assert "84." in r.stdout or "±" in r.stdout
 
 
 def test_real_mammoth_fixtures(mammoth_fixtures: Path) -> None:

@@ -41,7 +41,11 @@ def _query(by: list[str] | None, where: list[str] | None, model: str | None, dat
     return Query(by=names, where=conditions, tasks=tasks, sort=sort, top=top)
 
 
-def _collect(paths: list[str] | None, recursive: bool, query: Query) -> Results:
+NoCacheOpt = Annotated[bool, typer.Option(
+    "--no-cache", help="Read every file again (unchanged files' records are otherwise kept in the mckpt cache).")]
+
+
+def _collect(paths: list[str] | None, recursive: bool, query: Query, no_cache: bool = False) -> Results:
     targets = paths or ["checkpoints"]
     for p in targets:
         if is_url(p):
@@ -50,7 +54,10 @@ def _collect(paths: list[str] | None, recursive: bool, query: Query) -> Results:
     if not paths and not os.path.isdir("checkpoints"):
         raise MckptError("no ./checkpoints folder here", path="checkpoints",
                          hint="run inside a Mammoth working folder, or pass a folder: mckpt results PATH")
-    return collect_results(targets, query, recursive=recursive)
+    from ..fetch.cache import cache_root
+    from ..model.record_cache import RecordCache
+
+    return collect_results(targets, query, recursive=recursive, cache=None if no_cache else RecordCache(cache_root()))
 
 
 @handle_errors
@@ -64,6 +71,7 @@ def results_command(
     tasks: TasksOpt = None,
     sort: SortOpt = None,
     top: TopOpt = None,
+    no_cache: NoCacheOpt = False,
     json: JsonOpt = False,
     fmt: FormatOpt = None,
     quiet: QuietOpt = False,
@@ -80,7 +88,7 @@ def results_command(
     from ..view.render_results import render_results
 
     query = _query(by, where, model, dataset, tasks, sort, top)
-    res = _collect(paths, recursive, query)
+    res = _collect(paths, recursive, query, no_cache)
     out = make_output(json, fmt, quiet)
     if json:
         out.emit_json(res.to_json())
@@ -107,6 +115,7 @@ def plot_command(
     tasks: TasksOpt = None,
     sort: SortOpt = None,
     top: TopOpt = None,
+    no_cache: NoCacheOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
     """Plot average accuracy after each task per group (mean, ± std band), class-IL and task-IL.
@@ -133,8 +142,10 @@ def plot_command(
         ck = read_checkpoint(str(matrix))
         written = plot_matrix(ck.class_il, ck.task_il, spec, (ck.name.stem if ck.name else matrix.name))
     else:
-        res = _collect(paths, recursive, _query(by, where, model, dataset, tasks, sort, top))
+        res = _collect(paths, recursive, _query(by, where, model, dataset, tasks, sort, top), no_cache)
         written = plot_curves(res, spec)
+        for w in res.warnings:
+            typer.echo(f"warning: {w}", err=True)  # the figure is right; only the cache was not updated
     make_output(quiet=quiet).line(f"wrote {written}")
 
 

@@ -24,6 +24,7 @@ from ..errors import MckptError, UsageError
 from .checkpoint import read_run_record, to_plain
 from .metrics import Metrics, compute_metrics, round_acc, round_matrix
 from .names import parse_name
+from .record_cache import RecordCache
 from .runs import Run, scan
 from .vocabulary import BOOKKEEPING_ARGS
 
@@ -181,6 +182,7 @@ class Results:
     skipped: list[dict[str, str]]  # files that could not be read or are not runs, with the reason
     superseded: list[str]  # runs left out because a resumed run's final file holds them
     found: int = 0  # runs read, before the filters
+    warnings: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return {"found": self.found, "by": self.by, "varying": self.varying,
@@ -272,13 +274,36 @@ def _read_one(path: str) -> tuple[str, dict[str, Any] | None, list[list[float]],
     return path, to_plain(args), class_il, task_il, None
 
 
-def _read_all(paths: list[str], workers: int | None) -> list[tuple[Any, ...]]:
-    """Read files in order, in worker processes when there are many (the reader is pure Python)."""
+def _read_all(paths: list[str], workers: int | None, cache: RecordCache | None
+              ) -> tuple[list[tuple[Any, ...]], str | None]:
+    """Read files in order: from the cache where a file is unchanged, the rest in worker processes
+    when there are many (the reader is pure Python, so processes, not threads)."""
+    stats: dict[str, os.stat_result] = {}
+    done: dict[str, tuple[Any, ...]] = {}
+    if cache is not None:
+        for p in paths:
+            try:
+                stats[p] = os.stat(p)
+            except OSError:
+                continue  # gone since the scan: the reader says so
+            hit = cache.get(p, stats[p])
+            if hit is not None:
+                done[p] = (p, *hit, None)
+    todo = [p for p in paths if p not in done]
     workers = workers if workers is not None else min(os.cpu_count() or 1, 8)
-    if workers <= 1 or len(paths) < PARALLEL_FROM:
-        return [_read_one(p) for p in paths]
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(_read_one, paths, chunksize=max(1, len(paths) // (workers * 4))))
+    if workers <= 1 or len(todo) < PARALLEL_FROM:
+        fresh = [_read_one(p) for p in todo]
+    else:
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            fresh = list(pool.map(_read_one, todo, chunksize=max(1, len(todo) // (workers * 4))))
+    warning = None
+    if cache is not None:
+        for path, args, cil, til, error in fresh:
+            if error is None and path in stats:
+                cache.put(path, stats[path], (args, cil, til))
+        warning = cache.save()
+    done.update((r[0], r) for r in fresh)
+    return [done[p] for p in paths], warning
 
 
 def _ancestors(run: Run, args: dict[str, Any]) -> list[str]:
@@ -290,9 +315,9 @@ def _ancestors(run: Run, args: dict[str, Any]) -> list[str]:
     return [parent.stem] if parent is not None else []
 
 
-def read_runs(paths: Iterable[str], *, recursive: bool = False, workers: int | None = None
-              ) -> tuple[list[RunResult], list[dict[str, str]], list[str]]:
-    """Every run's final results under `paths`: (runs, skipped files, superseded runs).
+def read_runs(paths: Iterable[str], *, recursive: bool = False, workers: int | None = None,
+              cache: RecordCache | None = None) -> tuple[list[RunResult], list[dict[str, str]], list[str], list[str]]:
+    """Every run's final results under `paths`: (runs, skipped files, superseded runs, warnings).
 
     A resumed run's final file holds its parents' results too, so a parent that has a resumed
     child in the set is left out (named in `superseded`): each experiment counts once.
@@ -300,15 +325,15 @@ def read_runs(paths: Iterable[str], *, recursive: bool = False, workers: int | N
     listing = scan(list(paths), recursive=recursive)
     skipped = list(listing.other)
     runs: list[RunResult] = []
-    for run, (path, args, cil, til, error) in zip(listing.runs, _read_all([r.newest.path for r in listing.runs],
-                                                                           workers), strict=True):
+    records, cache_warning = _read_all([r.newest.path for r in listing.runs], workers, cache)
+    for run, (path, args, cil, til, error) in zip(listing.runs, records, strict=True):
         if args is None:
             skipped.append({"path": path, "reason": error or "unreadable"})
             continue
         runs.append(RunResult(run.key, path, args, cil, til, _ancestors(run, args)))
     present = {r.run for r in runs}
     superseded = sorted({a for r in runs for a in r.resumed_from if a in present})
-    return [r for r in runs if r.run not in superseded], skipped, superseded
+    return [r for r in runs if r.run not in superseded], skipped, superseded, [cache_warning] if cache_warning else []
 
 
 # --- grouping ------------------------------------------------------------------------------------
@@ -397,9 +422,12 @@ def sort_groups(groups: list[Group], sort: str | None, varying: Sequence[str]) -
 
 
 def collect_results(paths: Iterable[str], query: Query | None = None, *, recursive: bool = False,
-                    workers: int | None = None) -> Results:
-    """Read every run under `paths` and group them as `query` says (the `mckpt results` API)."""
+                    workers: int | None = None, cache: RecordCache | None = None) -> Results:
+    """Read every run under `paths` and group them as `query` says (the `mckpt results` API).
+
+    With a `cache` (the CLI passes one under the mckpt cache folder), unchanged files are not read again.
+    """
     query = query or Query()
-    runs, skipped, superseded = read_runs(paths, recursive=recursive, workers=workers)
+    runs, skipped, superseded, warnings = read_runs(paths, recursive=recursive, workers=workers, cache=cache)
     groups, by, varying = group_runs(runs, query)
-    return Results(groups, by, varying, skipped, superseded, found=len(runs))
+    return Results(groups, by, varying, skipped, superseded, found=len(runs), warnings=warnings)
