@@ -70,7 +70,9 @@ class RecordCache:
             if self._dirty:
                 make_folder(self.dir)
             for folder in sorted(self._dirty):
-                doc = {"version": VERSION, "folder": os.path.realpath(folder), "files": self._indexes[folder]}
+                # files deleted since they were cached leave the index with this write
+                files = {n: e for n, e in self._indexes[folder].items() if os.path.exists(os.path.join(folder, n))}
+                doc = {"version": VERSION, "folder": os.path.realpath(folder), "files": files}
                 write_atomic(self._index_file(folder), json.dumps(doc, separators=(",", ":"), default=str).encode())
         except OSError as e:
             return f"could not update the results cache in {self.dir}: {e.strerror or e}"
