@@ -11,6 +11,7 @@ bookkeeping form a group with mean and sample standard deviation of Mammoth's me
 from __future__ import annotations
 
 import difflib
+import functools
 import json
 import math
 import os
@@ -105,8 +106,9 @@ class RunResult:
     def seed(self) -> Any:
         return self.args.get("seed")
 
-    @property
+    @functools.cached_property
     def metrics(self) -> dict[str, Metrics]:
+        """Computed once: every column, sort and curve of a group asks for them."""
         return {"class_il": compute_metrics(self.class_il), "task_il": compute_metrics(self.task_il)}
 
     def value(self, column: Column) -> float | None:
