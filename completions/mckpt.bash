@@ -26,12 +26,12 @@ _mckpt_node() {
             _mckpt_args="#0 #1" ;;
         "mckpt results")
             _mckpt_subs=""
-            _mckpt_opts="--recursive -r --by --where -w --model -m --dataset -d --tasks --sort -s --top -n --json --format -f --quiet -q --help -h"
+            _mckpt_opts="--recursive -r --by --where -w --model -m --dataset -d --tasks --sort -s --top -n --no-cache --json --format -f --quiet -q --help -h"
             _mckpt_valopts="--by --where -w --model -m --dataset -d --tasks --sort -s --top -n --format -f"
             _mckpt_args="#0+" ;;
         "mckpt plot")
             _mckpt_subs=""
-            _mckpt_opts="--output -o --matrix --size --dpi --title --force --recursive -r --by --where -w --model -m --dataset -d --tasks --sort -s --top -n --quiet -q --help -h"
+            _mckpt_opts="--output -o --matrix --size --dpi --title --force --recursive -r --by --where -w --model -m --dataset -d --tasks --sort -s --top -n --no-cache --quiet -q --help -h"
             _mckpt_valopts="--output -o --matrix --size --dpi --title --by --where -w --model -m --dataset -d --tasks --sort -s --top -n"
             _mckpt_args="#0+" ;;
         "mckpt convert")
