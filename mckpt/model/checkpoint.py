@@ -17,7 +17,7 @@ from ..errors import MckptError
 from ..io.sources import ByteSource, FileSource
 from ..torchfile.archive import Archive, open_archive, tensor_items
 from ..torchfile.unpickler import TORCH_DTYPES, NdArray, PickledNamespace, Placeholder, StorageRef, TensorRef
-from .metrics import Metrics, compute_metrics
+from .metrics import Metrics, compute_metrics, round_matrix
 from .names import ParsedName, parse_name, parse_stem
 
 # The globals a `safe` Mammoth file may name (torch.load(weights_only=True) accepts these).
@@ -312,7 +312,7 @@ class Checkpoint:
             "run": name_to_json(name) if name else None,
             "args": to_plain(self.args),
             "tasks_done": self.tasks_done,
-            "results": {"class_il": self.class_il, "task_il": self.task_il},
+            "results": {"class_il": round_matrix(self.class_il), "task_il": round_matrix(self.task_il)},
             "metrics": {k: v.to_json() for k, v in self.metrics.items()},
             "tensors": self.tensors.to_json(full_tensors),
             "optimizer": self.optimizer,
@@ -335,32 +335,62 @@ def _is_state_dict(obj: Any) -> bool:
     return isinstance(obj, dict) and bool(obj) and all(isinstance(v, TensorRef) for v in obj.values())
 
 
+def is_mammoth_tree(obj: Any) -> bool:
+    return isinstance(obj, dict) and "model" in obj and ("args" in obj or "results" in obj)
+
+
+def run_record(obj: dict[str, Any], warnings: list[str]
+               ) -> tuple[dict[str, Any], list[list[float]], list[list[float]], dict[str, Any]]:
+    """A Mammoth file's args, class-IL and task-IL matrices and logger dump, read leniently."""
+    args: dict[str, Any] = {}
+    class_il: list[list[float]] = []
+    task_il: list[list[float]] = []
+    logger: dict[str, Any] = {}
+    raw_args = obj.get("args")
+    if isinstance(raw_args, PickledNamespace | dict):
+        args = {k if isinstance(k, str) else str(k): v for k, v in raw_args.items()}  # argparse names
+    elif raw_args is not None:
+        warnings.append(f"args is a {type(raw_args).__name__}, not a dict")
+    results = obj.get("results")
+    if isinstance(results, list | tuple):
+        class_il = _matrix(results[0], "class-IL", warnings) if len(results) > 0 else []
+        task_il = _matrix(results[1], "task-IL", warnings) if len(results) > 1 else []
+        if len(results) > 2 and isinstance(results[2], dict):
+            logger = results[2]
+    return args, class_il, task_il, logger
+
+
+def read_run_record(path: str | os.PathLike[str]
+                    ) -> tuple[dict[str, Any], list[list[float]], list[list[float]]] | None:
+    """Only a run's args and accuracy matrices (None if not a Mammoth file): what `results` needs
+    from each of many files, without the tensor, optimizer and buffer summaries `inspect` shows."""
+    src = FileSource(path)
+    try:
+        obj = open_archive(src).obj
+    except MckptError as e:
+        e.path = e.path or src.name
+        raise
+    if not is_mammoth_tree(obj):
+        return None
+    args, class_il, task_il, _ = run_record(obj, [])
+    return args, class_il, task_il
+
+
 def from_archive(archive: Archive, path: str | None = None) -> Checkpoint:
     """Build the model from an opened archive (any byte source)."""
     obj = archive.obj
     path = path or archive.source.name
     warnings = list(archive.warnings) + archive.tensor_problems()
     globals_seen = sorted(archive.unpickled.globals_seen)
-    is_mammoth = isinstance(obj, dict) and "model" in obj and ("args" in obj or "results" in obj)
     args: dict[str, Any] = {}
     class_il: list[list[float]] = []
     task_il: list[list[float]] = []
     logger: dict[str, Any] = {}
     optimizer = scheduler = buffer = None
-    if is_mammoth:
+    if is_mammoth_tree(obj):
         kind = "mammoth"
         fmt = "safe" if all(is_safe_global(g) for g in globals_seen) else "old_pickle"
-        raw_args = obj.get("args")
-        if isinstance(raw_args, PickledNamespace | dict):
-            args = {k if isinstance(k, str) else str(k): v for k, v in raw_args.items()}  # argparse names
-        elif raw_args is not None:
-            warnings.append(f"args is a {type(raw_args).__name__}, not a dict")
-        results = obj.get("results")
-        if isinstance(results, list | tuple):
-            class_il = _matrix(results[0], "class-IL", warnings) if len(results) > 0 else []
-            task_il = _matrix(results[1], "task-IL", warnings) if len(results) > 1 else []
-            if len(results) > 2 and isinstance(results[2], dict):
-                logger = results[2]
+        args, class_il, task_il, logger = run_record(obj, warnings)
         model = obj.get("model")
         tensors = summarize_tensors(model.items() if isinstance(model, dict) else ())
         optimizer = summarize_optimizer(obj.get("optimizer"))

@@ -15,6 +15,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, TextIO
 
+LATEX_FORMATS = ("latex", "latex_booktabs")  # written by `latex_table` (booktabs, escaped, aligned)
+
 TABLE_FORMATS = (
     "plain", "simple", "github", "grid", "simple_grid", "rounded_grid", "fancy_grid", "pipe", "orgtbl",
     "jira", "presto", "pretty", "psql", "rst", "mediawiki", "moinmoin", "youtrack", "html", "latex",
@@ -26,6 +28,28 @@ def _json_default(o: Any) -> Any:
     if hasattr(o, "isoformat"):
         return o.isoformat()
     return str(o)
+
+
+@dataclass(frozen=True)
+class Cell:
+    """A table cell that shows one text and means one value: `1.7 MiB` is 1782580 bytes, `-` is nothing.
+
+    Human formats print `text`; csv/tsv print `value` (empty for None), so one row serves a reader
+    and a script. `latex` is the cell as LaTeX source when it needs markup (`71.01 $\\pm$ 2.31`);
+    otherwise `text` is escaped.
+    """
+
+    text: str
+    value: Any = None
+    latex: str | None = None
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def cell_value(c: Any) -> Any:
+    """What a cell means, for machine formats: a Cell's value, else the cell itself."""
+    return c.value if isinstance(c, Cell) else c
 
 
 @dataclass
@@ -95,11 +119,13 @@ class Output:
 
     def note(self, text: str) -> None:
         """A message about the output rather than part of it: on stderr when stdout is csv/tsv, so
-        a script reading the table never meets it, else a line like any other."""
+        a script reading the table never meets it; a comment in LaTeX; else a line like any other."""
         if self.quiet:
             return
         if self.fmt in ("csv", "tsv"):
             sys.stderr.write(f"note: {text}\n")
+        elif self.fmt in LATEX_FORMATS:
+            self.stream.write(f"% {text}\n")  # pasted with the table, it stays out of the document
         else:
             self.line(text)
 
@@ -127,13 +153,20 @@ class Output:
 
             w = csv.writer(self.stream, delimiter="," if self.fmt == "csv" else "\t", lineterminator="\n")
             w.writerow(headers)
-            w.writerows([["" if c is None else c for c in r] for r in rows])
+            w.writerows([["" if (v := cell_value(c)) is None else v for c in r] for r in rows])
+            return
+        if self.fmt in LATEX_FORMATS:
+            # Pasted into a paper: a title is a comment, never text that would land in the document.
+            self.stream.write(("\n" if self._tables_written else "") + (f"% {title}\n" if title else ""))
+            self._tables_written += 1
+            self.stream.write(latex_table(headers, rows, justify))
             return
         if self.fmt is not None:
             from tabulate import tabulate
 
-            text = tabulate([["" if c is None else c for c in r] for r in rows], headers=list(headers),
-                            tablefmt=self.fmt, disable_numparse=True)
+            align = list(justify) if justify else None
+            text = tabulate([["" if c is None else str(c) for c in r] for r in rows], headers=list(headers),
+                            tablefmt=self.fmt, disable_numparse=True, colalign=align)
             if self._tables_written:
                 # Tables after the first are set apart and named (two Markdown tables that touch merge
                 # into one); a lone table stays pasteable as it is.
@@ -183,6 +216,36 @@ class Output:
         width = max((len(k) for k, _ in pairs), default=0)
         for k, v in pairs:
             self.stream.write(f"  {k.ljust(width)}  {v}\n")
+
+
+_LATEX_SPECIALS = {
+    "\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{",
+    "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "±": r"$\pm$", "×": r"$\times$",
+    "→": r"$\to$", "←": r"$\leftarrow$", "‖": r"$\|$", "Δ": r"$\Delta$", "…": r"\ldots{}", "≠": r"$\neq$",
+}
+
+
+def latex_escape(text: str) -> str:
+    """Text as LaTeX source that pdflatex prints as it reads (specials and the symbols mckpt uses)."""
+    return "".join(_LATEX_SPECIALS.get(ch, ch) for ch in text)
+
+
+def latex_table(headers: Sequence[str], rows: Sequence[Sequence[Any]], justify: Sequence[str] | None = None
+                ) -> str:
+    """A booktabs `tabular`, numeric (right-justified) columns right-aligned, every cell escaped."""
+    spec = "".join({"right": "r", "center": "c"}.get(justify[i] if justify else "left", "l")
+                   for i in range(len(headers)))
+
+    def tex(c: Any) -> str:
+        if isinstance(c, Cell) and c.latex is not None:
+            return c.latex
+        return latex_escape("" if c is None else str(c))
+
+    lines = [f"\\begin{{tabular}}{{{spec}}}", "\\toprule", " & ".join(tex(h) for h in headers) + r" \\",
+             "\\midrule"]
+    lines += [" & ".join(tex(c) for c in r) + r" \\" for r in rows]
+    lines += ["\\bottomrule", "\\end{tabular}"]
+    return "\n".join(lines) + "\n"
 
 
 def plain_table(headers: Sequence[str], rows: Sequence[Sequence[Any]], justify: Sequence[str] | None = None

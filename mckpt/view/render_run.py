@@ -9,7 +9,7 @@ import sys
 from ..train.mammoth_env import MammothEnv
 from ..train.resume import ResumePlan
 from ..train.trainer import TrainingResult
-from .output import Output, colour_allowed, human_bytes
+from .output import Cell, Output, colour_allowed, human_bytes
 
 
 def warn(message: str) -> None:
@@ -91,10 +91,12 @@ def render_result(out: Output, result: TrainingResult, mammoth: MammothEnv) -> N
     if result.written:
         # the path goes last: a terminal too narrow for it folds only that column
         rows = [
-            ["-" if w.task is None else str(w.task), human_bytes(w.bytes), shown_path(w.path)]
+            [Cell("-" if w.task is None else str(w.task), w.task), Cell(human_bytes(w.bytes), w.bytes),
+             shown_path(w.path)]
             for w in result.written
         ]
-        out.table(["task", "size", "checkpoint"], rows, title="Checkpoints written by this run")
+        out.table(["task", "size", "checkpoint"], rows, title="Checkpoints written by this run",
+                  justify=["right", "right", "left"])
     else:
         out.line("\nThis run wrote no checkpoint.")
     if result.run_name:
