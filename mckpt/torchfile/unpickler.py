@@ -300,7 +300,7 @@ def _codec(encoding: Any) -> str:
     # A codec name makes Python import `encodings.<name>`: only the plain text codecs pass.
     if not isinstance(encoding, str) or encoding.lower().replace("-", "").replace("_", "") not in (
             "latin1", "utf8", "ascii"):
-        raise UnsafePickle(f"a text codec named {_describe(encoding)}")
+        raise UnsafePickle(f"a text codec named {describe_value(encoding)}")
     return encoding
 
 
@@ -311,7 +311,7 @@ def _codecs_encode(obj: Any, encoding: Any = "utf-8", errors: Any = "strict") ->
     return obj.encode(_codec(encoding))
 
 
-def _describe(value: Any) -> str:
+def describe_value(value: Any) -> str:
     """A short, bounded name for a value in a message (never the repr of an attacker's object)."""
     if isinstance(value, str | int | float) and not isinstance(value, bool):
         return repr(value)[:60] if not isinstance(value, int) or value.bit_length() < 64 else "a huge int"
@@ -326,7 +326,7 @@ def _text(value: Any, what: str) -> str:
         return str(value)
     if isinstance(value, bytes) and len(value) < 256:
         return value.decode("latin-1")
-    raise CorruptCheckpoint(f"{what} is {_describe(value)}, not text")
+    raise CorruptCheckpoint(f"{what} is {describe_value(value)}, not text")
 
 
 def _torch_device(spec: Any = "cpu", index: Any = None) -> str:
@@ -386,7 +386,7 @@ def _copyreg_reconstructor(cls: Any, base: Any, state: Any = None) -> Any:
         if state is not None:
             type(obj).__setstate__(obj, state)
         return obj
-    raise UnsafePickle(f"copyreg._reconstructor of {_describe(cls)}")
+    raise UnsafePickle(f"copyreg._reconstructor of {describe_value(cls)}")
 
 
 def _defaultdict(*_factory: Any) -> dict[Any, Any]:
@@ -400,7 +400,7 @@ class _TensorType:
 
 def _rebuild_from_type(func: Any, new_type: Any, args: Any, state: Any = None) -> Any:
     if not any(func is f for f in (_rebuild_tensor, _rebuild_tensor_v3, _rebuild_parameter)):
-        raise UnsafePickle(f"torch._tensor._rebuild_from_type_v2 with {_describe(func)}")
+        raise UnsafePickle(f"torch._tensor._rebuild_from_type_v2 with {describe_value(func)}")
     if not isinstance(args, tuple):
         raise CorruptCheckpoint("torch._tensor._rebuild_from_type_v2 without an argument tuple")
     return func(*args)
@@ -434,7 +434,7 @@ def _checked_items(cls: type) -> Any:
         if rest:
             raise CorruptCheckpoint(f"{cls.__name__}() with extra arguments")
         if not isinstance(items, list | tuple | dict | set | frozenset):
-            raise CorruptCheckpoint(f"{cls.__name__}() of {_describe(items)}")
+            raise CorruptCheckpoint(f"{cls.__name__}() of {describe_value(items)}")
         if isinstance(items, dict):  # its keys were checked when it was built
             return cls(items)
         if issubclass(cls, dict):
@@ -455,7 +455,7 @@ def _sequence(cls: type) -> Any:
 
     def build(items: Any = ()) -> Any:
         if not isinstance(items, list | tuple | dict | set | frozenset | str | bytes | bytearray):
-            raise CorruptCheckpoint(f"{cls.__name__}() of {_describe(items)}")
+            raise CorruptCheckpoint(f"{cls.__name__}() of {describe_value(items)}")
         return cls(items)
 
     return build
@@ -474,7 +474,7 @@ def _binary(cls: type) -> Any:
             return cls(value)
         if type(value) is int and 0 <= value <= _MAX_BYTES_ARG and encoding is None and not rest:
             return cls(value)
-        raise CorruptCheckpoint(f"{cls.__name__}() of {_describe(value)}")
+        raise CorruptCheckpoint(f"{cls.__name__}() of {describe_value(value)}")
 
     return build
 
@@ -642,7 +642,7 @@ class SafeUnpickler(pickle._Unpickler):  # type: ignore[name-defined,misc]
     def _builder(self, func: Any, opcode: str) -> Any:
         """`func` if find_class returned it; the pickle may call nothing else."""
         if self._builders.get(id(func)) is not func:
-            raise CorruptCheckpoint(f"{opcode} of {_describe(func)}, which the pickle did not import")
+            raise CorruptCheckpoint(f"{opcode} of {describe_value(func)}, which the pickle did not import")
         return func
 
     def _callable(self, func: Any, opcode: str) -> Any:
@@ -651,7 +651,7 @@ class SafeUnpickler(pickle._Unpickler):  # type: ignore[name-defined,misc]
 
     def persistent_load(self, pid: Any) -> Any:
         if not (isinstance(pid, tuple) and len(pid) >= 5 and pid[0] == "storage"):
-            raise CorruptCheckpoint(f"unexpected persistent id ({_describe(pid)})")
+            raise CorruptCheckpoint(f"unexpected persistent id ({describe_value(pid)})")
         storage_type, numel = pid[1], pid[4]
         key, location = _text(pid[2], "a storage key"), _text(pid[3], "a storage location")
         if not isinstance(storage_type, StorageType) or type(numel) is not int or not 0 <= numel < 1 << 62:
@@ -696,7 +696,7 @@ class SafeUnpickler(pickle._Unpickler):  # type: ignore[name-defined,misc]
     def _new(self, cls: Any, args: Any) -> Any:
         cls = self._builder(cls, "an instance")
         if not (isinstance(cls, type) and issubclass(cls, _INSTANTIABLE) and isinstance(args, tuple)):
-            raise CorruptCheckpoint(f"an instance of {_describe(cls)}")
+            raise CorruptCheckpoint(f"an instance of {describe_value(cls)}")
         return cls.__new__(cls, *args)
 
     @_op(pickle.BUILD)
@@ -708,7 +708,7 @@ class SafeUnpickler(pickle._Unpickler):  # type: ignore[name-defined,misc]
         elif isinstance(inst, (*_INSTANTIABLE, NumpyDType)) and not isinstance(inst, type):
             type(inst).__setstate__(inst, state)  # the class's method, never an attribute of inst
         else:
-            raise CorruptCheckpoint(f"the pickle sets the state of {_describe(inst)}")
+            raise CorruptCheckpoint(f"the pickle sets the state of {describe_value(inst)}")
 
     @_op(pickle.EXT1)
     @_op(pickle.EXT2)
@@ -727,7 +727,7 @@ class SafeUnpickler(pickle._Unpickler):  # type: ignore[name-defined,misc]
             for i in range(0, len(items) - 1, 2):
                 target[check_key(items[i])] = items[i + 1]
         else:
-            raise CorruptCheckpoint(f"the pickle sets items of {_describe(target)}")
+            raise CorruptCheckpoint(f"the pickle sets items of {describe_value(target)}")
 
     @_op(pickle.SETITEM)
     def load_setitem(self) -> None:
@@ -751,7 +751,7 @@ class SafeUnpickler(pickle._Unpickler):  # type: ignore[name-defined,misc]
         items = self.pop_mark()
         target = self.stack[-1]
         if not isinstance(target, set):
-            raise CorruptCheckpoint(f"the pickle adds set items to {_describe(target)}")
+            raise CorruptCheckpoint(f"the pickle adds set items to {describe_value(target)}")
         target.update(check_key(item) for item in items)
 
     @_op(pickle.FROZENSET)
@@ -770,7 +770,7 @@ class SafeUnpickler(pickle._Unpickler):  # type: ignore[name-defined,misc]
 
     def _extend(self, target: Any, items: list[Any]) -> None:
         if type(target) is not list and not isinstance(target, Placeholder):
-            raise CorruptCheckpoint(f"the pickle appends to {_describe(target)}")
+            raise CorruptCheckpoint(f"the pickle appends to {describe_value(target)}")
         target.extend(items)
 
     # -- opcodes that allocate from a declared size ---------------------------------------------------
