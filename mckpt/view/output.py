@@ -4,6 +4,10 @@ Commands describe *what* to show (tables, key/value blocks, JSON documents); thi
 *how* from the user's flags and the terminal: `--json` prints one document, `--format F` prints
 tables in any tabulate format (`github`, `latex`, `tsv`…), a pipe gets plain text, and a terminal
 gets colour unless NO_COLOR is set. Rich and tabulate are imported only when used.
+
+Every string passes through `view.text` on its way out, in every mode: text from a checkpoint (arg
+names and values, warnings, paths) can hold terminal escapes, and this is the one place they are
+made inert.
 """
 
 from __future__ import annotations
@@ -14,6 +18,8 @@ import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, TextIO
+
+from .text import clean, clean_json, clean_lines
 
 TABLE_FORMATS = (
     "plain", "simple", "github", "grid", "simple_grid", "rounded_grid", "fancy_grid", "pipe", "orgtbl",
@@ -61,11 +67,12 @@ class Output:
         return self._console
 
     def emit_json(self, data: Any) -> None:
-        self.stream.write(json.dumps(data, indent=2, default=_json_default, ensure_ascii=False) + "\n")
+        self.stream.write(clean_json(json.dumps(data, indent=2, default=_json_default, ensure_ascii=False)) + "\n")
 
     def line(self, text: str = "", style: str | None = None) -> None:
         if self.quiet:
             return
+        text = clean_lines(text)
         if self.rich:
             self.console.print(self._hanging(text), style=style, markup=False)
         else:
@@ -99,13 +106,14 @@ class Output:
         if self.quiet:
             return
         if self.fmt in ("csv", "tsv"):
-            sys.stderr.write(f"note: {text}\n")
+            sys.stderr.write(f"note: {clean(text)}\n")
         else:
             self.line(text)
 
     def heading(self, text: str) -> None:
         if self.quiet:
             return
+        text = clean(text)
         if self.rich:
             self.console.print(f"\n[bold]{_escape(text)}[/bold]")
         else:
@@ -121,6 +129,9 @@ class Output:
         """
         if self.quiet:
             return
+        headers = [clean(str(h)) for h in headers]
+        rows = [["" if c is None else clean(str(c)) for c in r] for r in rows]
+        title = clean(title) if title else title
         if self.fmt in ("csv", "tsv"):
             # Machine formats: no padding, proper quoting (tabulate pads its tsv cells).
             import csv
@@ -162,6 +173,7 @@ class Output:
         """A key/value block (run identity, summaries)."""
         if self.quiet:
             return
+        pairs = [(clean(str(k)), clean(str(v))) for k, v in pairs]
         if self.rich:
             if title:
                 self.heading(title)
@@ -276,7 +288,10 @@ def _table_width(headers: Sequence[str], rows: Sequence[Sequence[Any]], skip: It
 
 
 def _escape(text: str) -> str:
-    return text.replace("[", "\\[")
+    """Rich markup made literal (a trailing backslash too, which `replace("[", …)` missed)."""
+    from rich.markup import escape
+
+    return escape(text)
 
 
 def colour_allowed() -> bool:
@@ -316,6 +331,6 @@ def print_error(message: str, hint: str | None = None, stream: TextIO | None = N
     stream = stream or sys.stderr
     color = _isatty(stream) and colour_allowed()
     red, yellow, reset = ("\033[31;1m", "\033[33m", "\033[0m") if color else ("", "", "")
-    stream.write(f"{red}error:{reset} {message}\n")
+    stream.write(f"{red}error:{reset} {clean(message)}\n")
     if hint:
-        stream.write(f"{yellow}hint:{reset} {hint}\n")
+        stream.write(f"{yellow}hint:{reset} {clean(hint)}\n")
