@@ -576,7 +576,7 @@ _DENIED_TOP = frozenset(
 )
 
 
-MAX_WORK = 4_000_000  # ViT-B with Adam state: ~60k. See `Budget` for what one unit is.
+MAX_WORK = 2_000_000  # Mammoth files here: < 3k; ViT-B with Adam state: ~60k. A unit: see `Budget`.
 MAX_UNKNOWN_CLASSES = 1000
 MAX_TREE_NODES = 4_000_000  # the object tree as walked (shared parts counted at every use)
 MAX_DEPTH = 100
@@ -602,13 +602,27 @@ class Budget:
                                     "elements copied or hashed): a crafted file?")
 
     def keys(self, keys: Iterable[Any], table: Any = None) -> None:
-        """Charge (and check) `keys` entering one hash table: `table`, or a new one when None."""
-        counts = {} if table is None else self._tables.setdefault(id(table), {})
-        for key in keys:
-            check_key(key, self)
-            h = hash(key)
+        """Charge (and check) `keys` entering one hash table: `table` when it is filled in several
+        steps (SETITEMS batches), else a new one. The common case, flat keys of distinct hashes,
+        is checked at C speed; only collisions take the counting loop (and pay for it)."""
+        keys = keys if isinstance(keys, list | tuple) else list(keys)
+        self.charge(len(keys))
+        if not set(map(type, keys)) <= _FLAT_KEYS:
+            for key in keys:
+                check_key(key, self)
+        hashes = list(map(hash, keys))
+        counts = None if table is None else self._tables.setdefault(id(table), {})
+        if len(set(hashes)) == len(hashes) and (counts is None or counts.keys().isdisjoint(hashes)):
+            if counts is not None:
+                counts.update(dict.fromkeys(hashes, 1))
+            return
+        counts = {} if counts is None else counts
+        for h in hashes:
             n = counts[h] = counts.get(h, 0) + 1
-            self.charge(n)
+            self.charge(n - 1)
+
+
+_FLAT_KEYS = frozenset((str, int, float, bool, bytes, type(None)))
 
 
 _budget: ContextVar[Budget] = ContextVar("mckpt_unpickle_budget")
@@ -624,6 +638,8 @@ def call_cost(args: Any) -> int:
     (CPython copies or walks them: `tuple(x)`, `f(*args)`, `bool(x)` of a dict subclass...)."""
     if not isinstance(args, tuple):
         return 1
+    if len(args) > 8:  # no builder of ours walks its arguments when it takes this many
+        return 1 + len(args)
     return 1 + len(args) + sum(len(a) for a in args if isinstance(a, _SIZED))
 
 
@@ -766,7 +782,7 @@ class SafeUnpickler(pickle._Unpickler):  # type: ignore[name-defined,misc]
         inst = self.stack[-1]
         self.budget.charge(call_cost((state,)))
         if isinstance(inst, PickledNamespace) and isinstance(state, dict):
-            self.budget.keys(state.keys(), inst)  # it copies the state's keys into itself
+            self.budget.keys(list(state))  # it copies the state's keys into itself
         if isinstance(inst, NdArray):
             inst.decode(state, self.budget)
         elif isinstance(inst, (*_INSTANTIABLE, NumpyDType)) and not isinstance(inst, type):
