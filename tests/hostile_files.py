@@ -109,7 +109,7 @@ def tar_polyglot(tar_tree: bytes, pickle_tree: bytes | None) -> bytes:
     torch.load reads the tar."""
     head = b"" if pickle_tree is None else pickle.dumps(LEGACY_MAGIC, protocol=2) + pickle.dumps(1001, protocol=2)
     # a pickle whose BINBYTES covers the rest of the first tar header and the members, then POP
-    members = (_tar_member("storages", pickle.dumps(0, protocol=2))
+    members = (_tar_member("storages", pickle.dumps(0, protocol=2) + pickle.dumps([], protocol=2))
                + _tar_member("tensors", pickle.dumps(0, protocol=2))
                + _tar_member("pickle", tar_tree) + b"\0" * 1024)
     opener = P2 + b"B" + struct.pack("<I", 512 - len(head) - 7 + len(members))
