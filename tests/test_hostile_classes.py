@@ -207,20 +207,33 @@ def test_diff_with_a_hostile_file_is_one_line(hostile: tuple[list[Hostile], Path
 # -- output a file can forge ------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("mode", [[], ["--args-only"], ["--format", "github"], ["--format", "csv"],
-                                  ["--format", "latex"], ["--json"]])
+@pytest.mark.parametrize("mode", [[], ["--args-only"], ["--args-only", "--format", "github"],
+                                  ["--args-only", "--format", "csv"], ["--format", "latex"], ["--json"]])
 def test_file_text_cannot_forge_output(hostile: tuple[list[Hostile], Path], mode: list[str]) -> None:
     files, _ = hostile
-    for f in _of(files, "escape/"):
-        r = run_cli("inspect", str(f.path), *mode)
-        shown = r.stdout + r.stderr
-        assert not any(c in shown for c in FORBIDDEN), (f.name, mode, shown)
-        if r.returncode:
-            assert len(r.stderr.splitlines()) <= 2 and "Traceback" not in r.stderr, r.stderr
-        elif mode == ["--json"]:
-            forged = FORGERIES[f.name.split("/", 1)[1]]
-            doc = json.loads(r.stdout)
+    (f,) = _of(files, "escape/every forgery")
+    r = run_cli("inspect", str(f.path), *mode)
+    assert r.returncode == 0, r.stderr
+    shown = r.stdout + r.stderr
+    assert not any(c in shown for c in FORBIDDEN), (mode, shown)
+    if mode == ["--json"]:
+        doc = json.loads(r.stdout)
+        for forged in FORGERIES.values():
             assert doc["args"][f"name{forged}"] == f"value{forged}"  # JSON keeps the exact text
+    else:
+        assert "sgd" in shown and "x1b[2J" in shown  # shown as an escape (latex escapes its backslash)
+    if "--args-only" in mode:
+        assert "name\\u202egpj.exe" in shown and "value\\x9b31m" in shown
+
+
+def test_errors_quoting_file_text_cannot_forge_output(hostile: tuple[list[Hostile], Path]) -> None:
+    files, _ = hostile
+    errors = _of(files, "escape/")[1:]
+    assert len(errors) == len(FORGERIES)
+    for f in errors:
+        r = run_cli("inspect", str(f.path))
+        assert r.returncode == 1 and len(r.stderr.splitlines()) == 2 and "Traceback" not in r.stderr, r.stderr
+        assert not any(c in r.stderr for c in FORBIDDEN), r.stderr
 
 
 def test_rich_output_and_errors_escape_file_text(monkeypatch: pytest.MonkeyPatch) -> None:
