@@ -46,7 +46,9 @@ def timed(cmd: list[str], pythonpath: Path, timeout: float) -> Run:
     """One command under GNU time: its own wall clock and peak RSS (the child, not `time`)."""
     env = {**os.environ, "PYTHONPATH": str(pythonpath), "NO_COLOR": "1"}
     try:
-        p = subprocess.run([TIME, "-v", *cmd], env=env, capture_output=True, text=True, timeout=timeout)
+        # cwd too: `python -m` puts the current folder before PYTHONPATH on sys.path
+        p = subprocess.run([TIME, "-v", *cmd], env=env, cwd=pythonpath, capture_output=True, text=True,
+                           timeout=timeout)
     except subprocess.TimeoutExpired:
         return Run(timeout, float("nan"), -1, timed_out=True)
     rss = re.search(r"Maximum resident set size \(kbytes\): (\d+)", p.stderr)
