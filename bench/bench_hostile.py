@@ -17,6 +17,7 @@ import argparse
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import uuid
@@ -45,16 +46,20 @@ class Run:
 def timed(cmd: list[str], pythonpath: Path, timeout: float) -> Run:
     """One command under GNU time: its own wall clock and peak RSS (the child, not `time`)."""
     env = {**os.environ, "PYTHONPATH": str(pythonpath), "NO_COLOR": "1"}
+    # cwd too: `python -m` puts the current folder before PYTHONPATH on sys.path. A session of its
+    # own, so a timeout stops mckpt itself, not only `time`.
+    p = subprocess.Popen([TIME, "-v", *cmd], env=env, cwd=pythonpath, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
-        # cwd too: `python -m` puts the current folder before PYTHONPATH on sys.path
-        p = subprocess.run([TIME, "-v", *cmd], env=env, cwd=pythonpath, capture_output=True, text=True,
-                           timeout=timeout)
+        _, err = p.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
+        os.killpg(p.pid, signal.SIGKILL)
+        p.communicate()
         return Run(timeout, float("nan"), -1, timed_out=True)
-    rss = re.search(r"Maximum resident set size \(kbytes\): (\d+)", p.stderr)
+    rss = re.search(r"Maximum resident set size \(kbytes\): (\d+)", err)
     wall = re.search(r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): (?:(\d+):)?(\d+):([\d.]+)", p.stderr)
     if not (rss and wall):
-        raise RuntimeError(f"no GNU time report for {cmd}: {p.stderr[-300:]}")
+        raise RuntimeError(f"no GNU time report for {cmd}: {err[-300:]}")
     h, m, s = wall.groups()
     return Run(int(h or 0) * 3600 + int(m) * 60 + float(s), int(rss.group(1)) / 1024, p.returncode)
 
