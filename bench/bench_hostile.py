@@ -57,7 +57,7 @@ def timed(cmd: list[str], pythonpath: Path, timeout: float) -> Run:
         p.communicate()
         return Run(timeout, float("nan"), -1, timed_out=True)
     rss = re.search(r"Maximum resident set size \(kbytes\): (\d+)", err)
-    wall = re.search(r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): (?:(\d+):)?(\d+):([\d.]+)", p.stderr)
+    wall = re.search(r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): (?:(\d+):)?(\d+):([\d.]+)", err)
     if not (rss and wall):
         raise RuntimeError(f"no GNU time report for {cmd}: {err[-300:]}")
     h, m, s = wall.groups()
