@@ -269,7 +269,7 @@ def test_inspect_of_an_old_pickle_says_how_to_make_it_loadable(tmp_path: Path) -
     ck = read_checkpoint(path)
     assert ck.format == "old_pickle"
     (warning,) = [w for w in ck.warnings if "old-pickle" in w]
-    assert "cannot --loadcheck" in warning and f"mckpt convert --to safe {path}" in warning
+    assert "cannot --loadcheck" in warning and "mckpt convert --to safe" in warning
     r = run_cli("inspect", str(path))
     assert r.returncode == 0 and "cannot --loadcheck" in r.stdout + r.stderr
     doc = json.loads(run_cli("inspect", str(path), "--json").stdout)

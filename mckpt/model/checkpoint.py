@@ -8,7 +8,6 @@ and buffer. Every field is JSON-ready so the CLI, Python users and later remote 
 from __future__ import annotations
 
 import os
-import shlex
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -372,8 +371,7 @@ def from_archive(archive: Archive, path: str | None = None) -> Checkpoint:
         fmt = "safe" if all(is_safe_global(g) for g in globals_seen) else "old_pickle"
         if fmt == "old_pickle":  # what `load --dry-run` would refuse, said before anyone tries
             warnings.append("an old-pickle checkpoint: current Mammoth cannot --loadcheck it (its loader uses "
-                            "torch.load(weights_only=True)); make it loadable with: "
-                            f"mckpt convert --to safe {shlex.quote(path)}")
+                            "torch.load(weights_only=True)); `mckpt convert --to safe` makes it loadable")
         raw_args = obj.get("args")
         if isinstance(raw_args, PickledNamespace | dict):
             args = {k if isinstance(k, str) else str(k): v for k, v in raw_args.items()}  # argparse names
