@@ -39,25 +39,34 @@ def is_safe_global(name: str) -> bool:
     return mod in ("torch", "torch.storage") and attr.endswith("Storage")
 
 
-def to_plain(value: Any) -> Any:
-    """A JSON-ready copy: namespaces and dicts to dicts, numpy arrays to lists, tensors described."""
-    if isinstance(value, bool | int | float | str) or value is None:
+def plain_leaf(value: Any) -> Any:
+    """One value as `to_plain` shows it, a container left as it is (its items unconverted): the
+    step both `to_plain` and the bounded renderer (`view.text.brief`) take at every node."""
+    if isinstance(value, bool | int | float | str | dict | list | tuple | set | frozenset) or value is None:
         return value
-    if isinstance(value, dict):
-        return {str(k): to_plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | set | frozenset):
-        return [to_plain(v) for v in value]
     if isinstance(value, TensorRef):
         return {"tensor": {"dtype": value.dtype, "shape": list(value.shape)}}
     if isinstance(value, NdArray):
-        return to_plain(value.value)
+        return value.value
     if isinstance(value, Placeholder):
         return f"<{value.qualname}>"
     if isinstance(value, bytes | bytearray):
         return f"<{len(value)} bytes>"
     if isinstance(value, complex):
         return str(value)
-    return repr(value)
+    if isinstance(value, slice):  # plain numbers only (the unpickler refuses others)
+        return f"slice({value.start}, {value.stop}, {value.step})"
+    return f"<{type(value).__name__}>"  # never repr(): a file's value could make it huge
+
+
+def to_plain(value: Any) -> Any:
+    """A JSON-ready copy: namespaces and dicts to dicts, numpy arrays to lists, tensors described."""
+    value = plain_leaf(value)
+    if isinstance(value, dict):
+        return {str(k): to_plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [to_plain(v) for v in value]
+    return value
 
 
 def as_number(value: Any) -> float | None:
@@ -390,6 +399,9 @@ def from_archive(archive: Archive, path: str | None = None) -> Checkpoint:
     if is_mammoth_tree(obj):
         kind = "mammoth"
         fmt = "safe" if all(is_safe_global(g) for g in globals_seen) else "old_pickle"
+        if fmt == "old_pickle":  # what `load --dry-run` would refuse, said before anyone tries
+            warnings.append("an old-pickle checkpoint: current Mammoth cannot --loadcheck it (its loader uses "
+                            "torch.load(weights_only=True)); `mckpt convert --to safe` makes it loadable")
         args, class_il, task_il, logger = run_record(obj, warnings)
         model = obj.get("model")
         tensors = summarize_tensors(model.items() if isinstance(model, dict) else ())

@@ -4,6 +4,10 @@ Commands describe *what* to show (tables, key/value blocks, JSON documents); thi
 *how* from the user's flags and the terminal: `--json` prints one document, `--format F` prints
 tables in any tabulate format (`github`, `latex`, `tsv`…), a pipe gets plain text, and a terminal
 gets colour unless NO_COLOR is set. Rich and tabulate are imported only when used.
+
+Every string passes through `view.text` on its way out, in every mode: text from a checkpoint (arg
+names and values, warnings, paths) can hold terminal escapes, and this is the one place they are
+made inert.
 """
 
 from __future__ import annotations
@@ -14,6 +18,8 @@ import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, TextIO
+
+from .text import clean, clean_json, clean_lines
 
 LATEX_FORMATS = ("latex", "latex_booktabs")  # written by `latex_table` (booktabs, escaped, aligned)
 
@@ -45,6 +51,17 @@ class Cell:
 
     def __str__(self) -> str:
         return self.text
+
+
+def _clean_cell(c: Any) -> Any:
+    """A cell with every text a file could have put in it escaped (see `text.clean`); a Cell keeps
+    its raw value for machine formats, its strings escaped too."""
+    if c is None:
+        return ""
+    if isinstance(c, Cell):
+        value = clean(c.value) if isinstance(c.value, str) else c.value
+        return Cell(clean(c.text), value, c.latex)
+    return clean(str(c))
 
 
 def cell_value(c: Any) -> Any:
@@ -85,11 +102,12 @@ class Output:
         return self._console
 
     def emit_json(self, data: Any) -> None:
-        self.stream.write(json.dumps(data, indent=2, default=_json_default, ensure_ascii=False) + "\n")
+        self.stream.write(clean_json(json.dumps(data, indent=2, default=_json_default, ensure_ascii=False)) + "\n")
 
     def line(self, text: str = "", style: str | None = None) -> None:
         if self.quiet:
             return
+        text = clean_lines(text)
         if self.rich:
             self.console.print(self._hanging(text), style=style, markup=False)
         else:
@@ -123,6 +141,8 @@ class Output:
         if self.quiet:
             return
         if self.fmt in ("csv", "tsv"):
+            sys.stderr.write(f"note: {clean(text)}\n")
+
             sys.stderr.write(f"note: {text}\n")
         elif self.fmt in LATEX_FORMATS:
             self.stream.write(f"% {text}\n")  # pasted with the table, it stays out of the document
@@ -132,6 +152,7 @@ class Output:
     def heading(self, text: str) -> None:
         if self.quiet:
             return
+        text = clean(text)
         if self.rich:
             self.console.print(f"\n[bold]{_escape(text)}[/bold]")
         else:
@@ -147,6 +168,9 @@ class Output:
         """
         if self.quiet:
             return
+        headers = [clean(str(h)) for h in headers]
+        rows = [[_clean_cell(c) for c in r] for r in rows]
+        title = clean(title) if title else title
         if self.fmt in ("csv", "tsv"):
             # Machine formats: no padding, proper quoting (tabulate pads its tsv cells).
             import csv
@@ -195,6 +219,7 @@ class Output:
         """A key/value block (run identity, summaries)."""
         if self.quiet:
             return
+        pairs = [(clean(str(k)), clean(str(v))) for k, v in pairs]
         if self.rich:
             if title:
                 self.heading(title)
@@ -339,7 +364,10 @@ def _table_width(headers: Sequence[str], rows: Sequence[Sequence[Any]], skip: It
 
 
 def _escape(text: str) -> str:
-    return text.replace("[", "\\[")
+    """Rich markup made literal (a trailing backslash too, which `replace("[", …)` missed)."""
+    from rich.markup import escape
+
+    return escape(text)
 
 
 def colour_allowed() -> bool:
@@ -379,6 +407,6 @@ def print_error(message: str, hint: str | None = None, stream: TextIO | None = N
     stream = stream or sys.stderr
     color = _isatty(stream) and colour_allowed()
     red, yellow, reset = ("\033[31;1m", "\033[33m", "\033[0m") if color else ("", "", "")
-    stream.write(f"{red}error:{reset} {message}\n")
+    stream.write(f"{red}error:{reset} {clean(message)}\n")
     if hint:
-        stream.write(f"{yellow}hint:{reset} {hint}\n")
+        stream.write(f"{yellow}hint:{reset} {clean(hint)}\n")

@@ -10,11 +10,12 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
-from ..model.checkpoint import Checkpoint, to_plain
+from ..model.checkpoint import Checkpoint
 from ..model.metrics import round_acc
 from ..model.names import parse_name
 from ..model.runs import CopyFile, Listing
 from .output import Cell, Output, human_bytes, human_count
+from .text import brief
 
 ARG_GROUPS: list[tuple[str, tuple[str, ...]]] = [
     ("experiment", ("model", "dataset", "dataset_config", "backbone", "model_config", "n_epochs", "joint",
@@ -32,15 +33,7 @@ FOLD = 72
 
 
 def _fmt_value(v: Any) -> str:
-    v = to_plain(v)
-    text = "None" if v is None else (str(v) if not isinstance(v, list | dict) else _compact(v))
-    return text if len(text) <= FOLD else text[: FOLD - 1] + "…"
-
-
-def _compact(v: Any) -> str:
-    import json
-
-    return json.dumps(v, separators=(",", ":"), default=str)
+    return brief(v, FOLD)
 
 
 def group_args(args: dict[str, Any]) -> list[tuple[str, str, str]]:
@@ -225,7 +218,7 @@ def render_training_state(out: Output, ck: Checkpoint) -> None:
     else:
         groups = o.get("param_groups") or []
         g0 = groups[0] if groups else {}
-        hp = ", ".join(f"{k} {to_plain(g0[k])}" for k in ("lr", "momentum", "betas", "weight_decay", "nesterov")
+        hp = ", ".join(f"{k} {brief(g0[k], 40)}" for k in ("lr", "momentum", "betas", "weight_decay", "nesterov")
                        if k in g0)
         pairs.append(("optimizer", f"{o.get('type') or 'unknown'} · {len(groups)} group(s) · {hp}"))
         pairs.append(("optimizer state", f"{o.get('state_entries', 0)} entries"
