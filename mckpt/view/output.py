@@ -219,7 +219,7 @@ class Output:
         """A key/value block (run identity, summaries)."""
         if self.quiet:
             return
-        pairs = [(clean(str(k)), clean(str(v))) for k, v in pairs]
+        pairs = [(clean(str(k)), _clean_cell(v)) for k, v in pairs]
         if self.rich:
             if title:
                 self.heading(title)
