@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from ..errors import MckptError
-from .common import handle_errors, make_output
+from .common import examples, handle_errors, make_output
 
 
 @handle_errors
@@ -41,4 +41,7 @@ def demo_command(
 
 
 def register(app: typer.Typer) -> None:
-    app.command("demo")(demo_command)
+    app.command("demo", epilog=examples(
+        "mckpt demo",
+        "mckpt demo /tmp/try-mckpt",
+    ))(demo_command)
