@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import subprocess
 import sys
@@ -34,10 +35,16 @@ def pytest_configure(config: pytest.Config) -> None:
 
 @pytest.fixture(autouse=True)
 def hermetic_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
-    """Every test: none of HERMETIC set (again: a test may have set one), a private cache folder."""
+    """Every test: none of HERMETIC set (again: a test may have set one), a private cache folder, seeded
+    random generators."""
     for name in HERMETIC:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("xdg-cache")))
+    # Random data is the same at every run, so a failure replays: the global generators get a
+    # fixed seed per test (tests that draw many values make their own random.Random(seed)).
+    random.seed(0)
+    if "torch" in sys.modules:
+        sys.modules["torch"].manual_seed(0)
     common = sys.modules.get("mckpt.cli.common")
     if common is not None:  # `--debug` in one in-process CLI test must not stay on for the next
         monkeypatch.setitem(common.state, "debug", False)

@@ -122,7 +122,11 @@ def test_inspect_views(folder: Path) -> None:
     r = runner.invoke(app, ["inspect", str(path), "--tensors"])
     assert "net._features.0.weight" in r.stdout and "= net.fc.weight" in r.stdout
     r = runner.invoke(app, ["inspect", str(path), "--args-only"])
-    assert "lr" in r.stdout and "Class-IL" not in r.stdout
+    assert "Class-IL" not in r.stdout
+    rows = [line.split() for line in r.stdout.splitlines()]
+    for arg, value in (("model", "er"), ("dataset", "seq-cifar10"), ("lr", "0.1"), ("n_epochs", "5")):
+        # each arg on its own row with its value ("lr" alone would match any line naming an LR)
+        assert any(row[-2:] == [arg, value] for row in rows), (arg, r.stdout)
     r = runner.invoke(app, ["inspect", str(path), "--args-only", "--json"])
     assert json.loads(r.stdout) == {"model": "er", "dataset": "seq-cifar10", "lr": 0.1, "n_epochs": 5}
     r = runner.invoke(app, ["inspect", str(path), "--json", "--tensors"])
