@@ -117,7 +117,8 @@ def test_parse_stem_matches_args_ckpt_name() -> None:
 
 
 @pytest.mark.parametrize("extra", ["extra", "None", "default", "my_cfg", "1a2b3c4d"])
-@pytest.mark.parametrize("stem", ["sgd_seq-cifar10_{}_0_50_20231226-153012", "er_ace_seq-mnist_{}_50_1_20240101-000000"])
+@pytest.mark.parametrize("stem", ["sgd_seq-cifar10_{}_0_50_20231226-153012",
+                                  "er_ace_seq-mnist_{}_50_1_20240101-000000"])
 def test_d1_name_with_an_extra_token_is_still_d1(stem: str, extra: str) -> None:
     # Only a uid after the timestamp makes a name D2/D3; a D1 name with one more token before the
     # buffer (a config-like word, even a hex one) stays D1, and the odd token is marked as a guess.
