@@ -158,5 +158,5 @@ complete -c mckpt -n '__fish_seen_subcommand_from load' -l help -s h -d 'Show th
 
 complete -c mckpt -n '__fish_seen_subcommand_from demo' -f
 complete -c mckpt -n '__fish_seen_subcommand_from demo' -F
-complete -c mckpt -n '__fish_seen_subcommand_from demo' -l force -d 'Write even if the folder has checkpoints.'
+complete -c mckpt -n '__fish_seen_subcommand_from demo' -l force -d 'Write the example again over the folder\'s files.'
 complete -c mckpt -n '__fish_seen_subcommand_from demo' -l help -s h -d 'Show this message and exit.'

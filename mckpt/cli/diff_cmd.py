@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from ..errors import UsageError
-from .common import FormatOpt, JsonOpt, QuietOpt, handle_errors, make_output
+from .common import FormatOpt, JsonOpt, QuietOpt, examples, handle_errors, make_output
 
 
 @handle_errors
@@ -42,4 +42,7 @@ def diff_command(
 
 
 def register(app: typer.Typer) -> None:
-    app.command("diff")(diff_command)
+    app.command("diff", epilog=examples(
+        "mckpt diff e3e70682 9a164106",
+        "mckpt diff a.pt b.pt --weights --top 5",
+    ))(diff_command)

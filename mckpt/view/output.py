@@ -13,6 +13,7 @@ made inert.
 from __future__ import annotations
 
 import json
+import math
 import os
 import sys
 from collections.abc import Iterable, Sequence
@@ -69,6 +70,21 @@ def cell_value(c: Any) -> Any:
     return c.value if isinstance(c, Cell) else c
 
 
+def strict_json(data: Any) -> Any:
+    """`data` with every NaN and ±inf replaced by None, so `--json` prints strict JSON.
+
+    A checkpoint may hold them (an arg, a scheduler's state, a diverged loss); Python's json would
+    write `NaN` / `Infinity`, which jq, JavaScript and most parsers refuse.
+    """
+    if isinstance(data, float):
+        return data if math.isfinite(data) else None
+    if isinstance(data, dict):
+        return {k: strict_json(v) for k, v in data.items()}
+    if isinstance(data, list | tuple):
+        return [strict_json(v) for v in data]
+    return data
+
+
 @dataclass
 class Output:
     """Where and how a command prints. `json` wins over `fmt`; `quiet` keeps only errors."""
@@ -102,7 +118,8 @@ class Output:
         return self._console
 
     def emit_json(self, data: Any) -> None:
-        self.stream.write(clean_json(json.dumps(data, indent=2, default=_json_default, ensure_ascii=False)) + "\n")
+        text = json.dumps(strict_json(data), indent=2, default=_json_default, ensure_ascii=False, allow_nan=False)
+        self.stream.write(clean_json(text) + "\n")
 
     def line(self, text: str = "", style: str | None = None) -> None:
         if self.quiet:
