@@ -40,11 +40,11 @@ def test_demo_writes_real_checkpoints(tmp_path: Path) -> None:
     before = {f: f.stat().st_mtime_ns for f in ck.rglob("*.pt")}
     again = run_cli("demo", str(tmp_path / "demo"))
     assert again.returncode == 0, again.stderr
-    assert again.stdout.startswith(f"{ck} already holds 7 checkpoint(s), left as they are")
+    assert again.stdout.startswith(f"{ck} already holds 13 checkpoint(s), left as they are")
     assert "Class-IL accuracy" in again.stdout and "wrote" not in again.stdout
     assert {f: f.stat().st_mtime_ns for f in ck.rglob("*.pt")} == before
     forced = run_cli("demo", str(tmp_path / "demo"), "--force")
-    assert forced.returncode == 0 and "wrote 7 example checkpoints" in forced.stdout
+    assert forced.returncode == 0 and "wrote 13 example checkpoints" in forced.stdout
 
 
 def test_demo_shows_no_numpy_warning_from_torch(tmp_path: Path) -> None:
@@ -56,7 +56,7 @@ def test_demo_shows_no_numpy_warning_from_torch(tmp_path: Path) -> None:
     r = subprocess.run([sys.executable, "-c", code, str(tmp_path / "demo")], env=env, text=True,
                        capture_output=True, timeout=300)
     assert r.returncode == 0, r.stderr
-    assert "wrote 7 example checkpoints" in r.stdout
+    assert "wrote 13 example checkpoints" in r.stdout
     assert "NumPy" not in r.stderr and "Warning" not in r.stderr, r.stderr
 
 
