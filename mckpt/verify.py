@@ -485,11 +485,7 @@ def verify_all(targets: list[Target], *, workers: int | None = None, progress: P
     calling `on_done` as each finishes; verdicts come back in the targets' order."""
     workers = workers or min(4, os.cpu_count() or 1, max(1, len(targets)))
     lock = threading.Lock()
-    safe_progress = None
-    if progress is not None:
-        def safe_progress(n: int) -> None:
-            with lock:
-                progress(n)
+    safe_progress = serialized(progress, lock)
 
     def one(t: Target) -> Verdict:
         v = verify_target(t, progress=safe_progress, **kw)
@@ -502,3 +498,15 @@ def verify_all(targets: list[Target], *, workers: int | None = None, progress: P
         return [one(t) for t in targets]
     with ThreadPoolExecutor(max_workers=workers) as pool:
         return list(pool.map(one, targets))
+
+
+def serialized(progress: Progress | None, lock: Any) -> Progress | None:
+    """`progress`, called under `lock`: files verified in parallel report to one bar."""
+    if progress is None:
+        return None
+
+    def call(n: int) -> None:
+        with lock:
+            progress(n)
+
+    return call
