@@ -95,6 +95,13 @@ class Policy:
                 "keep_every": self.keep_every, "paused": self.paused, "older_than_s": self.older_than,
                 "where": self.where, "runs": list(self.runs), "include_parents": self.include_parents}
 
+    def rules_text(self) -> str:
+        """The keep rules in force, as typed: `--keep-last 1`, `--keep-tasks 0,4, --keep every:2`."""
+        rules = [f"--keep-last {self.effective_keep_last}" if self.effective_keep_last else "",
+                 f"--keep-tasks {','.join(sorted(map(str, self.keep_tasks)))}" if self.keep_tasks else "",
+                 f"--keep every:{self.keep_every}" if self.keep_every else ""]
+        return ", ".join(r for r in rules if r)
+
     @property
     def effective_keep_last(self) -> int | None:
         if self.keep_last is not None:
@@ -333,7 +340,7 @@ def _decide(run: Run, c: CheckpointFile, policy: Policy, info: _RunInfo, candida
         return Decision(c, False, f"--keep every:{policy.keep_every}")
     if policy.older_than is not None and now - c.mtime < policy.older_than:
         return Decision(c, False, "newer than --older-than")
-    return Decision(c, True, "not kept by any rule")
+    return Decision(c, True, f"not kept by {policy.rules_text()}")
 
 
 def _protect_parents(plans: dict[str, RunPlan], children: dict[str, list[str]], policy: Policy) -> None:

@@ -29,7 +29,8 @@ def render_prune_plan(out: Output, plan: PrunePlan, *, verbose: bool = False) ->
         out.table(["run", "task", "size", "action", "why", "file"], rows, styles=styles,
                   justify=["left", "left", "right", "left", "left", "left"], title="Plan")
     per_run = [[rp.run.name.uid or rp.run.key, rp.run.name.model or "?", rp.run.tasks_label, len(rp.deletions),
-                human_bytes(rp.bytes_freed), len(rp.decisions) - len(rp.deletions)] for rp in plan.runs]
+                human_bytes(rp.bytes_freed), len(rp.decisions) - len(rp.deletions)] for rp in plan.runs
+               if rp.deletions or verbose]
     if per_run:
         out.table(["run", "model", "tasks", "delete", "frees", "keeps"], per_run,
                   justify=["left", "left", "left", "right", "right", "right"], title="Per run")
