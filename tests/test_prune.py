@@ -181,3 +181,53 @@ def test_list_shows_the_total_size(folder: Path) -> None:
     assert doc["total"]["bytes"] == sum(run["bytes"] for run in doc["runs"]) > 0
     r = run_cli("list", str(folder))
     assert f"{doc['total']['runs']} run(s), {doc['total']['files']} file(s), " in r.stdout
+
+
+def _prompted_prune(folder: Path, answer: bytes, at_prompt=None) -> tuple[int, str]:  # type: ignore[no-untyped-def]
+    """Run `mckpt prune FOLDER` on a real pseudo-terminal, answer its question, return (exit, screen)."""
+    import pty
+    import select
+    import subprocess
+    import sys
+
+    from conftest import REPO
+
+    master, slave = pty.openpty()
+    env = {**os.environ, "PYTHONPATH": str(REPO), "NO_COLOR": "1", "COLUMNS": "200", "TERM": "xterm"}
+    proc = subprocess.Popen([sys.executable, "-m", "mckpt", "prune", str(folder)], stdin=slave, stdout=slave,
+                            stderr=slave, env=env, close_fds=True)
+    os.close(slave)
+    screen = b""
+    answered = False
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([master], [], [], 0.5)
+        if ready:
+            try:
+                data = os.read(master, 65536)
+            except OSError:  # the child closed the terminal
+                break
+            if not data:
+                break
+            screen += data
+        if not answered and b"[y/n]" in screen:
+            if at_prompt is not None:
+                at_prompt()
+            os.write(master, answer)
+            answered = True
+        if proc.poll() is not None and not ready:
+            break
+    os.close(master)
+    return proc.wait(timeout=30), screen.decode(errors="replace").replace("\r\n", "\n")
+
+
+def test_interactive_confirm_on_a_real_terminal(folder: Path) -> None:
+    before = files(folder)
+    code, screen = _prompted_prune(folder, b"n\n")
+    assert "Delete 4 file(s), freeing" in screen and code == 1 and "not confirmed" in screen
+    assert files(folder) == before
+    # Yes, and meanwhile another process deleted one of the planned files: the rest still goes.
+    code, screen = _prompted_prune(folder, b"y\n", at_prompt=lambda: (folder / f"{PARENT}_0.pt").unlink())
+    assert code == 0, screen
+    assert "already gone" in screen and "deleted 3 file(s)" in screen
+    assert files(folder) == before - {f"{PARENT}_{t}.pt" for t in (0, 1, 3)} - {f"{CHILD}_3.pt"}

@@ -259,8 +259,6 @@ def scan_cache(root: Path) -> tuple[list[StoredFile], list[Leftover]]:
             if p.name.endswith(".part"):
                 kind = "part"
             elif p.name.endswith(".part.json"):
-                if p.with_name(p.name[: -len(".json")]).exists():
-                    continue  # the note of a .part: dropped with it
                 kind = "part-note"
             elif p.name.endswith(".lock"):
                 kind = "lock"

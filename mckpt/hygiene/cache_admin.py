@@ -171,7 +171,7 @@ def plan_rm(root: Path, specs: Iterable[str], endpoint: str | None = None) -> Ca
 
 _LEFTOVER_REASON = {
     "part": "an incomplete download (`mckpt fetch` would resume it)",
-    "part-note": "the note of a .part that is gone",
+    "part-note": "what an incomplete download was fetched from",
     "lock": "a lock no fetch holds",
     "record": "a record whose file is gone or unreadable",
 }
