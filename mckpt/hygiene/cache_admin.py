@@ -189,8 +189,23 @@ def plan_prune(root: Path, endpoint: str | None = None) -> CachePlan:
         elif not s.intact:
             plan.removals += _stored_removal(item, "changed since it was fetched (the cache no longer trusts it)")
     for x in listing.leftovers:
-        plan.removals.append(Removal(x.path, x.revision_dir, x.size, x.size, _LEFTOVER_REASON[x.kind]))
+        if x.kind != "lock":
+            plan.removals.append(Removal(x.path, x.revision_dir, x.size, x.size, _LEFTOVER_REASON[x.kind]))
+    # A lock is stale once nothing of its file is left: a kept entry keeps its lock.
+    going = {r.path for r in plan.removals}
+    for x in listing.leftovers:
+        if x.kind == "lock" and not any(p not in going for p in _belongings(listing, x)):
+            plan.removals.append(Removal(x.path, x.revision_dir, x.size, x.size, _LEFTOVER_REASON[x.kind]))
     return plan
+
+
+def _belongings(listing: CacheListing, lock: Leftover) -> list[Path]:
+    """Everything in the cache that the lock `lock` guards (the same file name, same revision)."""
+    name = entry_name(lock.path, lock.revision_dir)
+    return [*(i.stored.path for i in listing.items if i.stored.revision_dir == lock.revision_dir
+              and i.stored.path.name == name),
+            *(x.path for x in listing.leftovers if x.revision_dir == lock.revision_dir and x is not lock
+              and entry_name(x.path, x.revision_dir) == name)]
 
 
 def execute(plan: CachePlan, on_result: Callable[[Removal], None] | None = None) -> CachePlan:

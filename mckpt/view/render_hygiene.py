@@ -66,11 +66,10 @@ def render_cache_listing(out: Output, listing: CacheListing) -> None:
         out.table(["source", "revision", "size", "sha256", "last used", "notes"], rows,
                   justify=["left", "left", "right", "left", "left", "left"],
                   title=f"{len(rows)} file(s), {human_bytes(listing.bytes)} in {listing.root}")
-    if listing.leftovers:
-        size = sum(x.size for x in listing.leftovers)
-        kinds = sorted({x.kind for x in listing.leftovers})
-        out.note(f"{len(listing.leftovers)} leftover(s) ({', '.join(kinds)}), {human_bytes(size)}: "
-                 "`mckpt cache prune` removes them")
+    parts = [x for x in listing.leftovers if x.kind == "part"]
+    if parts:
+        out.note(f"{len(parts)} incomplete download(s), {human_bytes(sum(x.size for x in parts))}: "
+                 "`mckpt fetch` resumes them, `mckpt cache prune` removes them")
 
 
 def render_cache_plan(out: Output, plan: CachePlan) -> None:
