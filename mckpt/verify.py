@@ -193,7 +193,7 @@ class ZipWalk:
             self._next()
 
     def _header(self, m: ZipMember, hdr: bytes) -> None:
-        flags, method, _t, _d, crc, csize, usize, nlen, elen = struct.unpack_from("<HHHHIIIHH", hdr, 6)
+        flags, method, _t, _d, crc, csize, usize, nlen, _elen = struct.unpack_from("<HHHHIIIHH", hdr, 6)
         name = hdr[30 : 30 + nlen].decode("utf-8", "replace")
         if name != m.name:
             raise _Damaged(f"the index names a record {m.name!r}, its local header {name!r}")

@@ -164,7 +164,7 @@ def test_a_legacy_torch_file_passes_and_a_cut_one_fails(tmp_path: Path) -> None:
 def test_cli_lines_summary_exit_code_and_sha256(mammoth_fixtures: Path, tmp_path: Path) -> None:
     folder = mammoth_fixtures / "checkpoints"
     victim = folder / "sgd_seq-mnist_None_0_1_20261128-165846_9acd4744_2.pt"
-    m, start = next(x for x in members(victim) if x[0].name.endswith("/data/1"))
+    _m, start = next(x for x in members(victim) if x[0].name.endswith("/data/1"))
     patched(victim, victim, start + 5, b"\x99")
     r = run_cli("verify", str(folder))
     assert r.returncode == 1, r.stderr
