@@ -60,14 +60,14 @@ def _carry_out(out: Output, plan: CachePlan, *, json: bool, yes: bool, dry_run: 
 @cache_app.command("rm")
 @handle_errors
 def rm_command(
-    specs: Annotated[list[str], typer.Argument(
+    urls: Annotated[list[str], typer.Argument(
         metavar="SOURCE|SHA...", help="A source as `fetch` takes it (hf://…[@rev] or a URL), or 8+ hex of a sha256.")],
     cache_dir: CacheDirOpt = None, yes: YesOpt = False, dry_run: DryRunOpt = False,
     json: JsonOpt = False, quiet: QuietOpt = False,
 ) -> None:
     """Remove cached files by source (every revision, or one with @rev) or by sha256."""
     check_json(json, yes, dry_run)
-    plan = plan_rm(cache_root(cache_dir), specs)
+    plan = plan_rm(cache_root(cache_dir), urls)  # `urls`: the name completion knows takes no file names
     _carry_out(make_output(json, None, quiet), plan, json=json, yes=yes, dry_run=dry_run)
 
 
