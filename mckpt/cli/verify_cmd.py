@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 import time
@@ -18,8 +19,6 @@ from .common import JsonOpt, QuietOpt, handle_errors, make_output
 
 def _known_checksums(cache_dir: str | None) -> Any:
     """A lookup of the checksum `fetch` recorded for a local file hard-linked out of the cache."""
-    import os
-
     by_inode = checksums_by_inode(cache_root(cache_dir))
 
     def known(path: str) -> tuple[str, str] | None:
@@ -94,7 +93,9 @@ def _progress_bar(todo: list[Any]) -> Any:
     from .fetch_cmd import RichReporter
 
     bar = RichReporter()
-    bar.start(f"verifying {len(todo)} file(s)", None, 0)
+    local = [os.path.getsize(t.spec) for t in todo if not t.url and os.path.isfile(t.spec)]
+    total = sum(local) if len(local) == len(todo) else None  # a URL's size is known once it is opened
+    bar.start(f"verifying {len(todo)} file(s)", total, 0)
     return bar
 
 
