@@ -14,11 +14,22 @@ import argparse
 import hashlib
 import os
 import shutil
+import statistics
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 from bench_read import BIG, write_big
 from timing import compare, report
+
+
+def cpu_seconds(cmd: list[str], env: dict[str, str]) -> float:
+    """User + system CPU of one run: on a busy machine a threaded command gets more of the cores
+    than a single-threaded one, so wall time alone would flatter it."""
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    _, _, usage = os.wait4(proc.pid, 0)
+    return usage.ru_utime + usage.ru_stime
 
 
 def main() -> None:
@@ -42,8 +53,16 @@ def main() -> None:
         "mckpt verify": [*mckpt, "verify", str(BIG)],
         "mckpt verify --sha256": [*mckpt, "verify", str(BIG), "--sha256", h.hexdigest()],
     }, runs=args.runs, env=env)
-    print(f"file: {BIG.name} ({BIG.stat().st_size / 2**30:.2f} GiB)")
+    print(f"file: {BIG.name} ({BIG.stat().st_size / 2**30:.2f} GiB), load average {os.getloadavg()[0]:.1f}")
     print(report(samples, "sha256sum"))
+    commands = {"sha256sum": [sha_tool, str(BIG)], "mckpt verify": [*mckpt, "verify", str(BIG)]}
+    cpu: dict[str, list[float]] = {k: [] for k in commands}
+    for _ in range(args.runs):
+        for name, cmd in commands.items():
+            cpu[name].append(cpu_seconds(cmd, env))
+    t = time.strftime("%H:%M:%S")
+    print(f"CPU (user+sys, median of {args.runs}, {t}): " + ", ".join(
+        f"{k} {statistics.median(v):.2f} s" for k, v in cpu.items()))
 
 
 if __name__ == "__main__":

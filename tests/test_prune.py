@@ -132,8 +132,10 @@ def test_a_file_named_is_deleted_even_if_newest_but_never_a_parent_or_a_foreign_
     newest = folder / f"{CHILD}_4.pt"
     assert deleted(plan_prune([str(newest)], Policy())) == {f"{CHILD}_4.pt"}
     assert deleted(plan_prune([str(folder / f"{PARENT}_2.pt")], Policy())) == set()
-    plan = plan_prune([str(folder / "notes.pt"), str(folder / "backbone.pt")], Policy())
-    assert plan.deletions == [] and len(plan.other) == 2
+    (folder / "notes.txt").write_text("mine\n")
+    plan = plan_prune([str(folder / "notes.pt"), str(folder / "backbone.pt"), str(folder / "notes.txt")], Policy())
+    assert plan.deletions == [] and [os.path.basename(o["path"]) for o in plan.other] == [
+        "backbone.pt", "notes.pt", "notes.txt"]
 
 
 def test_execution_survives_a_vanished_file_and_reports_a_changed_one(folder: Path) -> None:

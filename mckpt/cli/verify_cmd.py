@@ -45,10 +45,12 @@ def verify_command(
     json: JsonOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
-    """Read every byte: zip records' CRC-32 and sizes, the index against the local headers, every
-    tensor view inside its storage, the pickle with the safe reader, and a sha256 when one is known.
+    """Read every byte of checkpoints and check all their format allows; exit 1 if any fails.
 
-    Exit code 1 if any file fails. Example: `mckpt verify checkpoints/` or
+    Checked: zip records' CRC-32 and sizes, the index against the local headers, every tensor
+    view inside its storage, the pickle with the safe reader, and a sha256 when one is known.
+
+    Examples: `mckpt verify checkpoints/` or
     `mckpt verify model.pt --sha256 <hex>`.
     """
     if sha256 is not None and not re.fullmatch(r"[0-9a-fA-F]{64}", sha256):

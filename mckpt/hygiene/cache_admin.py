@@ -142,6 +142,8 @@ def plan_rm(root: Path, specs: Iterable[str], endpoint: str | None = None) -> Ca
     plan = CachePlan(root)
     chosen: dict[Path, CacheItem] = {}
     for spec in specs:
+        if set(spec.lower()) <= _HEX and len(spec) < 8:
+            raise MckptError("too short for a sha256 prefix", path=spec, hint="give 8 or more hex digits")
         if _is_sha(spec):
             hits = [i for i in listing.items if i.stored.sha256.startswith(spec.lower())]
             if len({i.stored.sha256 for i in hits}) > 1:

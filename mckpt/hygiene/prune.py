@@ -283,6 +283,10 @@ def plan_prune(paths: Iterable[str], policy: Policy, *, recursive: bool = False,
     shown = [p for p in plans.values() if any(candidate(d.file) for d in p.decisions)]
     other = [o for o in listing.other
              if os.path.realpath(o["path"]) in named or _under(os.path.realpath(o["path"]), real_folders, recursive)]
+    seen = {os.path.realpath(c.path) for r in listing.runs for c in r.checkpoints}
+    seen |= {os.path.realpath(o["path"]) for o in listing.other}
+    other += [{"path": p, "reason": "not a .pt file"} for p in paths
+              if os.path.isfile(p) and os.path.realpath(p) not in seen]
     return PrunePlan(shown, other, policy)
 
 
