@@ -55,7 +55,8 @@ def main() -> None:
     }, runs=args.runs, env=env)
     print(f"file: {BIG.name} ({BIG.stat().st_size / 2**30:.2f} GiB), load average {os.getloadavg()[0]:.1f}")
     print(report(samples, "sha256sum"))
-    commands = {"sha256sum": [sha_tool, str(BIG)], "mckpt verify": [*mckpt, "verify", str(BIG)]}
+    commands = {"sha256sum": [sha_tool, str(BIG)], "mckpt verify": [*mckpt, "verify", str(BIG)],
+                "mckpt verify --sha256": [*mckpt, "verify", str(BIG), "--sha256", h.hexdigest()]}
     cpu: dict[str, list[float]] = {k: [] for k in commands}
     for _ in range(args.runs):
         for name, cmd in commands.items():

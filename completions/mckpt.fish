@@ -23,7 +23,7 @@ complete -c mckpt -n '__fish_use_subcommand' -a fetch -d 'Download a file into t
 complete -c mckpt -n '__fish_use_subcommand' -a save -d 'Train with Mammoth, writing checkpoints: mckpt save [OPTIONS] -- <Mammoth arguments>.'
 complete -c mckpt -n '__fish_use_subcommand' -a load -d 'Resume a run: mckpt load CHECKPOINT [OPTIONS] [-- extra Mammoth arguments].'
 complete -c mckpt -n '__fish_use_subcommand' -a prune -d 'Delete checkpoints a policy no longer needs, after showing the plan.'
-complete -c mckpt -n '__fish_use_subcommand' -a verify -d 'Read every byte: zip records\' CRC-32 and sizes, the index against the local headers,...'
+complete -c mckpt -n '__fish_use_subcommand' -a verify -d 'Read every byte of checkpoints and check all their format allows; exit 1 if any fails.'
 complete -c mckpt -n '__fish_use_subcommand' -a demo -d 'Write example Mammoth checkpoints (needs torch), then list and inspect them.'
 complete -c mckpt -n '__fish_use_subcommand' -a cache -d 'What `fetch` keeps: list, remove, prune, verify.'
 complete -c mckpt -n '__fish_use_subcommand' -l version -s V -d 'Show the version and exit.'

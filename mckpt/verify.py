@@ -4,7 +4,8 @@
 then the whole file through a few reused buffers, walking the records as they stream past (each
 local header against the index, each record's CRC-32 and sizes, the data descriptors torch
 writes), every tensor view against the bytes its storage holds, and the pickle through the
-safe reader. A sha256 is computed only when one is known to compare with (`--sha256`, the hub's
+safe reader (the archive's byte-range check, which the reader's warnings, `diff` and
+`convert` use too). A sha256 is computed only when one is known to compare with (`--sha256`, the hub's
 LFS oid for a URL, the cache's record for a fetched file), in its own thread: zlib and hashlib
 release the GIL for large buffers, so reading, CRC and sha256 overlap and memory stays at the
 buffers (depth × chunk) whatever the file size.
@@ -26,8 +27,7 @@ from typing import Any
 
 from .errors import MckptError
 from .io.sources import ByteSource, FileSource
-from .torchfile.archive import Archive, ZipMember, open_archive, tensor_items
-from .torchfile.unpickler import TensorRef, itemsize
+from .torchfile.archive import ZipMember, open_archive, tensor_items
 
 CHUNK = 4 << 20
 DEPTH = 4  # buffers in flight per file: memory is DEPTH × CHUNK
@@ -68,48 +68,6 @@ class Verdict:
 
 class _Damaged(Exception):
     """A problem found while streaming; the first one stops the walk."""
-
-
-# ---------------------------------------------------------------------------------------------------
-# tensor views
-
-
-def view_outside_storage(t: TensorRef, available: int) -> str | None:
-    """Why tensor `t`'s view does not fit in its storage (`available` bytes on disk), or None.
-
-    torch would build such a tensor over memory it does not own, or fail in `torch.load`; the
-    view's last element is at offset + Σ (size−1)·stride, in elements of the tensor's dtype.
-    """
-    if t.offset < 0 or any(s < 0 for s in t.shape) or any(s < 0 for s in t.stride):
-        return "has a negative offset, size or stride"
-    if len(t.stride) != len(t.shape):
-        return f"has {len(t.shape)} sizes but {len(t.stride)} strides"
-    declared = t.storage.nbytes
-    if available < declared:
-        return f"storage {t.storage.key} holds {available} bytes, fewer than the {declared} it declares"
-    if t.numel == 0:
-        return None
-    last = t.offset + sum((s - 1) * st for s, st in zip(t.shape, t.stride, strict=True))
-    end = (last + 1) * itemsize(t.dtype)
-    if end > declared:
-        return f"views bytes up to {end} of storage {t.storage.key}, which holds {declared}"
-    return None
-
-
-def _check_views(arch: Archive) -> tuple[int, list[str]]:
-    problems = []
-    n = 0
-    for name, t in tensor_items(arch.obj):
-        n += 1
-        try:
-            available = arch.span(t.storage.key).nbytes
-        except MckptError as e:
-            problems.append(f"tensor {name}: {e.message}")
-            continue
-        why = view_outside_storage(t, available)
-        if why:
-            problems.append(f"tensor {name} {why}")
-    return n, problems
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -371,8 +329,9 @@ def verify_source(source: ByteSource, *, sha256: str | None = None, sha256_from:
         return v
     v.layout = arch.layout
     v.checks.append("the pickle reads with the safe reader")
-    v.tensors, view_problems = _check_views(arch)
-    v.problems += view_problems
+    # The archive's one byte-range check (shared with the reader's warnings, diff and convert).
+    v.tensors = sum(1 for _ in tensor_items(arch.obj))
+    v.problems += arch.tensor_problems(limit=20)
     consumers: list[Callable[[memoryview, int], None]] = []
     walk = ZipWalk(arch.members, source.size) if arch.layout == "zip" else None
     if walk is not None:

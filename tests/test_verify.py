@@ -18,8 +18,7 @@ from conftest import FIXTURES, run_cli
 
 from mckpt.io.sources import FileSource
 from mckpt.torchfile.archive import _read_central_directory, data_offset
-from mckpt.torchfile.unpickler import StorageRef, TensorRef
-from mckpt.verify import Target, verify_source, verify_target, view_outside_storage
+from mckpt.verify import Target, verify_source, verify_target
 
 REAL = sorted(FIXTURES.rglob("*.pt")) if FIXTURES.is_dir() else []
 ER = "checkpoints/er_seq-mnist_None_50_1_20261128-165918_95ed7ced_last.pt"
@@ -131,21 +130,12 @@ def test_deflated_records_are_inflated_and_checked(er: Path, tmp_path: Path) -> 
     with zipfile.ZipFile(er) as zin, zipfile.ZipFile(packed, "w", zipfile.ZIP_DEFLATED) as zout:
         for info in zin.infolist():
             zout.writestr(info.filename, zin.read(info))
-    assert problems(packed) == []
+    found = problems(packed)
+    assert found and all("compressed inside the zip" in p for p in found), found  # a repack torch never writes
     m, start = next(x for x in members(packed) if x[0].name.endswith("/data/0"))
     bad = patched(packed, tmp_path / "bad.pt", start + m.compressed_size // 2, b"\x00\xff\x00")
-    assert problems(bad)
-
-
-def test_tensor_views_outside_their_storage() -> None:
-    s = StorageRef("0", "float32", 10)
-    ok = TensorRef(s, 2, (2, 4), (4, 1))
-    assert view_outside_storage(ok, 40) is None
-    assert "views bytes up to 44" in (view_outside_storage(TensorRef(s, 3, (2, 4), (4, 1)), 40) or "")
-    assert "negative" in (view_outside_storage(TensorRef(s, -1, (2,), (1,)), 40) or "")
-    assert "fewer than" in (view_outside_storage(ok, 36) or "")
-    assert view_outside_storage(TensorRef(s, 100, (0, 3), (3, 1)), 40) is None  # empty: nothing viewed
-    assert "sizes but" in (view_outside_storage(TensorRef(s, 0, (2, 2), (1,)), 40) or "")
+    found = problems(bad)
+    assert "data/0" in found[0] and ("deflate" in found[0] or "CRC-32" in found[0] or "inflates" in found[0]), found
 
 
 def test_a_legacy_torch_file_passes_and_a_cut_one_fails(tmp_path: Path) -> None:
