@@ -202,8 +202,10 @@ def _prompted_prune(folder: Path, answer: bytes, at_prompt=None) -> tuple[int, s
     screen = b""
     answered = False
     deadline = time.monotonic() + 120
+    poller = select.poll()  # not select(): a long test session has file descriptors past 1024
+    poller.register(master, select.POLLIN)
     while time.monotonic() < deadline:
-        ready, _, _ = select.select([master], [], [], 0.5)
+        ready = poller.poll(500)
         if ready:
             try:
                 data = os.read(master, 65536)
