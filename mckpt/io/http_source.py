@@ -64,6 +64,7 @@ class HttpSource:
         self._blocks: dict[int, bytes] = {}
         self.bytes_read = 0
         self._url, self._etag = remote.url, None
+        self.linked_etag: str | None = None  # the hub's checksum (LFS oid), which `verify` checks bytes against
         self.size = 1 << 62  # unknown until the first answer says
         first = self._read(0, BLOCK, first=True)
         self._blocks[0] = first
@@ -87,6 +88,7 @@ class HttpSource:
                                      f"(Content-Range {reply.header('Content-Range')!r})", path=self.name)
                 self.size = int(m[3])
                 self._url, self._etag = reply.url, reply.header("ETag")
+                self.linked_etag = reply.hub_headers.get("X-Linked-Etag")
                 length = min(length, self.size - start)
             data = read_range(reply, start, length, self._deadline, self.name)
         finally:
@@ -120,7 +122,8 @@ class HttpSource:
             start = max(0, self.size - length)
         length = min(length, self.size - start)
         data = self._read(start, length)
-        self._blocks[start] = data
+        if length <= BLOCK:  # index-sized reads are kept; a streaming read (`verify`) is not
+            self._blocks[start] = data
         return data[offset - start : offset - start + n]
 
     def close(self) -> None:

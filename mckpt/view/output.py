@@ -117,6 +117,23 @@ class Output:
                                     soft_wrap=False)
         return self._console
 
+    @property
+    def can_ask(self) -> bool:
+        """True when a question can be put to a person: human output on a terminal, typed on one."""
+        return self.rich and _isatty(sys.stdin)
+
+    def confirm(self, question: str) -> bool:
+        """Ask yes/no (default no) with Rich's prompt; False without asking when nobody can answer."""
+        if not self.can_ask:
+            return False
+        from rich.prompt import Confirm
+
+        try:
+            return Confirm.ask(question, console=self.console, default=False)
+        except EOFError:  # Ctrl-D: no answer is no
+            self.console.print()
+            return False
+
     def emit_json(self, data: Any) -> None:
         text = json.dumps(strict_json(data), indent=2, default=_json_default, ensure_ascii=False, allow_nan=False)
         self.stream.write(clean_json(text) + "\n")
