@@ -101,7 +101,7 @@ def _central(path: Path) -> int:
     (20, struct.pack("<I", 1), "two different sizes"),  # its compressed size
     (42, 40, "where no record starts"),  # its local header offset, moved 40 bytes into the record
     (42, -100, "overlaps the one before it"),  # … moved back into the record before
-    (46, b"X", "its local header"),  # the first letter of its name
+    (46, b"X", "outside its folder"),  # the first letter of its name: the reader refuses it first
 ])
 def test_a_central_directory_that_lies_is_caught(er: Path, tmp_path: Path, field: int, value: bytes | int,
                                                  expect: str) -> None:
@@ -111,6 +111,16 @@ def test_a_central_directory_that_lies_is_caught(er: Path, tmp_path: Path, field
     bad = patched(er, tmp_path / "bad.pt", at, value)
     found = problems(bad)
     assert found and any(expect in p for p in found), found
+
+
+def test_a_central_directory_name_unlike_its_local_header_is_caught(er: Path, tmp_path: Path) -> None:
+    """The last letter of a tensor record's name (still inside the archive folder) differs from its local header."""
+    data = er.read_bytes()
+    at = _central(er)
+    name_len = struct.unpack_from("<H", data, at + 28)[0]
+    bad = patched(er, tmp_path / "bad.pt", at + 46 + name_len - 1, b"X")
+    found = problems(bad)
+    assert found and any("its local header" in p for p in found), found
 
 
 def test_a_storage_shorter_than_its_tensors_is_caught(er: Path, tmp_path: Path) -> None:
