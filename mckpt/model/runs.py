@@ -8,12 +8,13 @@ with the safe reader, which costs one small read each.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from ..errors import MckptError
+from ..io.sources import ByteSource
 from .checkpoint import Checkpoint, read_checkpoint
 from .names import ParsedName, Task, parse_name, parse_stem
 
@@ -24,6 +25,7 @@ class CheckpointFile:
     task: Task
     bytes: int
     mtime: float
+    listed: ListedFile | None = field(default=None, repr=False, compare=False)  # how to read it
 
     def to_json(self) -> dict[str, Any]:
         return {"path": self.path, "task": self.task, "bytes": self.bytes}
@@ -123,44 +125,108 @@ def _final_acc(ckpt: Checkpoint) -> dict[str, float | None]:
     return {"class_il": m["class_il"].final_avg, "task_il": m["task_il"].final_avg}
 
 
+class ListedFile(Protocol):
+    """A checkpoint file known from a listing: a directory entry, or a remote store's object.
+
+    `open()` gives what `read_checkpoint` takes (a local path, or a ranged-read ByteSource), so the
+    grouping below never needs a local file system."""
+
+    path: str
+    bytes: int
+    mtime: float
+
+    def open(self) -> str | ByteSource: ...
+
+
+@dataclass(frozen=True)
+class LocalFile:
+    path: str
+    bytes: int
+    mtime: float
+
+    def open(self) -> str:
+        return self.path
+
+
+def _read(file: ListedFile) -> Checkpoint:
+    source = file.open()
+    try:
+        return read_checkpoint(source)
+    finally:
+        if not isinstance(source, str):
+            source.close()
+
+
+def local_files(paths: Iterable[str], recursive: bool) -> Iterator[LocalFile]:
+    """The `.pt` files of local folders (or files given directly), as `list` considers them."""
+    for folder in paths:
+        entries: Iterable[Any] = [_FileEntry(folder)] if os.path.isfile(folder) else \
+            iter_checkpoint_files(folder, recursive)
+        for entry in entries:
+            st = entry.stat()
+            yield LocalFile(entry.path, st.st_size, st.st_mtime)
+
+
 def scan(paths: Iterable[str], recursive: bool = False, acc: bool = False) -> Listing:
     """Group the checkpoints under `paths` into runs; unreadable or foreign files go to `other`."""
+    return group_files(local_files(paths, recursive), acc=acc)
+
+
+def group_files(files: Iterable[ListedFile], acc: bool = False, workers: int = 1,
+                progress: Callable[[int, int], None] | None = None) -> Listing:
+    """Group listed files into runs by name (reading only nameless ones); with `acc`, read each run's
+    newest file, `workers` at a time (remote stores pay a round trip per read), calling
+    `progress(done, total)` after each."""
     runs: dict[str, Run] = {}
     other: list[dict[str, str]] = []
-    for folder in paths:
-        if os.path.isfile(folder):
-            files: Iterable[Any] = [_FileEntry(folder)]
-        else:
-            files = iter_checkpoint_files(folder, recursive)
-        for entry in files:
-            st = entry.stat()
-            name = parse_name(entry.path)
-            if name is None or name.dialect == "paused":
-                try:
-                    ckpt = read_checkpoint(entry.path)
-                except MckptError as e:
-                    other.append({"path": entry.path, "reason": e.message})
-                    continue
-                if ckpt.kind != "mammoth" or ckpt.name is None:
-                    other.append({"path": entry.path, "reason": _why_not_a_run(ckpt)})
-                    continue
-                name = ckpt.name
-                stem = ckpt.args.get("ckpt_name")
-                key = stem if isinstance(stem, str) and parse_stem(stem) else name.stem
-            else:
-                key = name.stem
-            run = runs.get(key)
-            if run is None:
-                run = runs[key] = Run(_run_name(name, key))
-            run.checkpoints.append(CheckpointFile(entry.path, name.task, st.st_size, st.st_mtime))
-    if acc:
-        for run in runs.values():
+    for file in files:
+        name = parse_name(file.path)
+        if name is None or name.dialect == "paused":
             try:
-                run.final_acc = _final_acc(read_checkpoint(run.newest.path))
+                ckpt = _read(file)
             except MckptError as e:
-                run.error = e.message
-                other.append({"path": run.newest.path, "reason": e.message})
+                other.append({"path": file.path, "reason": e.message})
+                continue
+            if ckpt.kind != "mammoth" or ckpt.name is None:
+                other.append({"path": file.path, "reason": _why_not_a_run(ckpt)})
+                continue
+            name = ckpt.name
+            stem = ckpt.args.get("ckpt_name")
+            key = stem if isinstance(stem, str) and parse_stem(stem) else name.stem
+        else:
+            key = name.stem
+        run = runs.get(key)
+        if run is None:
+            run = runs[key] = Run(_run_name(name, key))
+        run.checkpoints.append(CheckpointFile(file.path, name.task, file.bytes, file.mtime, file))
+    if acc:
+        _fill_acc(list(runs.values()), other, workers, progress)
     return Listing(sorted(runs.values(), key=SORT_KEYS["started"]), other)
+
+
+def _fill_acc(runs: list[Run], other: list[dict[str, str]], workers: int,
+              progress: Callable[[int, int], None] | None) -> None:
+    def one(run: Run) -> None:
+        newest = run.newest
+        try:
+            run.final_acc = _final_acc(_read(newest.listed or LocalFile(newest.path, newest.bytes, newest.mtime)))
+        except MckptError as e:
+            run.error = e.message
+
+    if workers <= 1:
+        for i, run in enumerate(runs, 1):
+            one(run)
+            if progress:
+                progress(i, len(runs))
+    else:
+        from concurrent.futures import ThreadPoolExecutor, as_completed
+
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="mckpt-acc") as pool:
+            for i, done in enumerate(as_completed([pool.submit(one, r) for r in runs]), 1):
+                done.result()  # a bug in a worker is raised here, not lost
+                if progress:
+                    progress(i, len(runs))
+    other.extend({"path": r.newest.path, "reason": r.error} for r in runs if r.error)
 
 
 def _why_not_a_run(ckpt: Checkpoint) -> str:
