@@ -15,8 +15,9 @@ from .common import FormatOpt, JsonOpt, QuietOpt, handle_errors, make_output
 
 @handle_errors
 def inspect_command(
-    file: Annotated[str, typer.Argument(metavar="FILE", help="A checkpoint file (.pt); an http(s)://, hf://, s3://, gs:// or az:// file; "
-                                   "or a remote folder's run uid.")],
+    file: Annotated[str, typer.Argument(
+        metavar="FILE", help="A checkpoint file (.pt); an http(s)://, hf://, s3://, gs:// or az:// file; "
+                             "or a remote folder's run uid.")],
     tensors: Annotated[bool, typer.Option("--tensors", "-t", help="List every tensor (aliases marked).")] = False,
     args_only: Annotated[bool, typer.Option("--args-only", "-a", help="Print only the saved args.")] = False,
     json: JsonOpt = False,
