@@ -22,6 +22,10 @@ class RemoteNotFound(MckptError):
     """The store answered, and nothing is at that name (so a caller may try it as a run uid)."""
 
 
+class RemoteChanged(MckptError):
+    """The object's ETag changed between two reads of it: what was read is not one file."""
+
+
 @dataclass(frozen=True)
 class RemoteEntry:
     """One listed object. `path` is its full URL (shown by `list`); `name` is relative to the folder."""

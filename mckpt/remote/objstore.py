@@ -22,7 +22,7 @@ from typing import Any
 from ..errors import MckptError
 from ..io.ranged import RangedSource
 from .aws_config import aws_settings
-from .listing import RemoteEntry, RemoteNotFound, keep
+from .listing import RemoteChanged, RemoteEntry, RemoteNotFound, keep
 
 _KINDS = {"s3": "S3", "gs": "GCS", "az": "Azure"}
 _CODE = re.compile(r"<Code>([A-Za-z]+)</Code>")
@@ -172,7 +172,7 @@ class Store:
             return MckptError(f"{where} access denied{detail}", path=url,
                               hint="check the credentials and that they may read this bucket")
         if kind == "PreconditionError":
-            return MckptError(f"{where} the object changed while it was being read", path=url,
+            return RemoteChanged(f"{where} the object changed while it was being read", path=url,
                               hint="run the command again")
         if "error sending request" in text or "dns error" in text or "Connect" in text or "timed out" in text:
             return MckptError(f"{where} endpoint unreachable", path=url,
