@@ -47,7 +47,7 @@ def env(s3: S3Server, tmp_path: Path) -> dict[str, str]:
 def _json(*args: str, env: dict[str, str], strip: str) -> object:
     r = run_cli(*args, "--json", env=env)
     assert r.returncode == 0, r.stderr
-    return json.loads(r.stdout.replace(strip, ""))
+    return json.loads(r.stdout.replace(strip, "").replace(str(FIXTURES) + "/", ""))
 
 
 @pytest.mark.parametrize("args", [("checkpoints",), ("checkpoints", "--acc"), ("", "-r", "--acc"),
@@ -61,13 +61,27 @@ def test_list_of_bucket_equals_list_of_same_files_on_disk(fixtures_bucket: str, 
     assert local["runs"]  # type: ignore[index]
 
 
-def test_inspect_json_equals_the_local_one(fixtures_bucket: str, env: dict[str, str]) -> None:
+def test_inspect_json_equals_the_local_one(fixtures_bucket: str, env: dict[str, str],
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    rel = "checkpoints/paused/1fb2c186-8ffa-4ebb-bea9-5c01ef524976.pt"
+    for args in ((), ("--tensors",), ("--args-only",)):
+        local = _json("inspect", str(FIXTURES / rel), *args, env=env, strip="")
+        remote = _json("inspect", f"s3://{fixtures_bucket}/{rel}", *args, env=env, strip=f"s3://{fixtures_bucket}/")
+        assert remote == local, args
+    # Every fixture, through the library (what the CLI prints is to_json()).
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    from mckpt.model.checkpoint import read_checkpoint
+    from mckpt.remote.open import open_checkpoint_source
+
     for p in sorted(FIXTURES.rglob("*.pt")):
-        rel = str(p.relative_to(FIXTURES))
-        local = _json("inspect", str(p), "--tensors", env=env, strip=str(FIXTURES) + "/")
-        remote = _json("inspect", f"s3://{fixtures_bucket}/{rel}", "--tensors", env=env,
-                       strip=f"s3://{fixtures_bucket}/")
-        assert remote == local, rel
+        key = str(p.relative_to(FIXTURES))
+        source = open_checkpoint_source(f"s3://{fixtures_bucket}/{key}")
+        remote_doc = read_checkpoint(source).to_json(full_tensors=True)
+        assert source.bytes_read <= p.stat().st_size  # type: ignore[attr-defined]
+        local_doc = read_checkpoint(str(p)).to_json(full_tensors=True)
+        assert remote_doc.pop("path") == f"s3://{fixtures_bucket}/{key}" and local_doc.pop("path") == str(p)
+        assert remote_doc == local_doc, key
 
 
 def test_run_uids_and_folders_stand_for_their_newest_file(fixtures_bucket: str, env: dict[str, str]) -> None:
@@ -192,7 +206,7 @@ def test_fetch_from_s3_resumes_verifies_and_caches(s3: S3Server, env: dict[str, 
     entry.start_part(PartInfo(url=url, validator=etag, linked_etag=None, total=len(body)))
     entry.part.write_bytes(body[: 1 << 20])
     before = s3.proxy.sent
-    r = run_cli("fetch", url, "-o", str(tmp_path / "out" / ""), "--json", env=env)
+    r = run_cli("fetch", url, "-o", f"{tmp_path / 'out'}/", "--json", env=env)
     assert r.returncode == 0, r.stderr
     doc = json.loads(r.stdout)
     assert doc["sha256"] == sha and doc["resumed_from"] == 1 << 20 and doc["transferred"] == len(body) - (1 << 20)

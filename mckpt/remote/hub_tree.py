@@ -87,6 +87,13 @@ def parse_hub_folder(text: str) -> HubFolderUrl:
     return HubFolderUrl(kind, f"{segs[0]}/{name}", unquote(rev) or "main", _clean(rest, text))
 
 
+def open_hub_file(where: HubFolderUrl, path: str, token: str | None, endpoint: str) -> HttpSource:
+    """A repo file read by ranged GETs of its resolve/ URL, named as `list` shows it (hf://…)."""
+    source = HttpSource(where.resolve_url(endpoint, path), token=token, endpoint=endpoint)
+    source.name = where.display(path)
+    return source
+
+
 class HubFolder:
     """A repo folder listed through the tree API (token from HF_TOKEN, endpoint from HF_ENDPOINT)."""
 
@@ -124,10 +131,9 @@ class HubFolder:
             raise MckptError(f"the hub listed {path!r}, which is not inside the folder", path=self.url)
         oid = lfs.get("oid")
         sha = oid.lower() if isinstance(oid, str) and len(oid) == 64 else None
-        file_url = self.where.resolve_url(self.endpoint, path)
-        token, endpoint = self.token, self.endpoint
-        return RemoteEntry(path=self.where.display(path), name=path[len(prefix):], bytes=size,
-                           opener=lambda: HttpSource(file_url, token=token, endpoint=endpoint), sha256=sha)
+        shown = self.where.display(path)
+        return RemoteEntry(path=shown, name=path[len(prefix):], bytes=size, sha256=sha,
+                           opener=lambda: open_hub_file(self.where, path, self.token, self.endpoint))
 
     def entries(self, recursive: bool = False) -> list[RemoteEntry]:
         prefix = f"{self.where.path}/" if self.where.path else ""

@@ -90,14 +90,12 @@ def open_checkpoint_source(spec: str) -> ByteSource:
 
 def _hub_file(spec: str) -> ByteSource:
     from ..fetch.download import FetchOptions
-    from ..io.http_source import HttpSource
     from ..io.urls import hub_endpoint
-    from .hub_tree import parse_hub_folder
+    from .hub_tree import open_hub_file, parse_hub_folder
 
     opts = FetchOptions.from_env()
     where = parse_hub_folder(spec)
-    endpoint = hub_endpoint(opts.endpoint)
-    return HttpSource(where.resolve_url(endpoint, where.path), token=opts.token, endpoint=endpoint)
+    return open_hub_file(where, where.path, opts.token, hub_endpoint(opts.endpoint))
 
 
 def _resolve_in(here: RemoteFolder, parent: RemoteFolder | None, name: str, spec: str) -> ByteSource:
