@@ -17,6 +17,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 
 def free_port() -> int:
@@ -80,8 +81,9 @@ class CountingProxy:
 class S3Server:
     endpoint: str  # through the counting proxy
     proxy: CountingProxy
-    process: subprocess.Popen[bytes]
+    process: subprocess.Popen[bytes] | None  # None: moto's ThreadedMotoServer in this process
     direct: str = ""  # moto itself, for uploads that should not count
+    threaded: Any = None
 
     def env(self) -> dict[str, str]:
         """What a user of an S3-compatible server sets (an http:// endpoint, static keys)."""
@@ -109,15 +111,41 @@ def start_moto(extra_env: dict[str, str] | None = None) -> S3Server:
     return S3Server(f"http://127.0.0.1:{proxy.port}", proxy, proc, f"http://127.0.0.1:{port}")
 
 
+def start_threaded() -> S3Server:
+    """moto's own server on a thread of this process, so `put_large` can hand it an object without
+    pushing 1 GB through its HTTP body parser (which takes about a minute for 1 GB)."""
+    from moto.server import ThreadedMotoServer
+
+    port = free_port()
+    threaded = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    threaded.start()
+    proxy = CountingProxy(("127.0.0.1", port))
+    proxy.start()
+    return S3Server(f"http://127.0.0.1:{proxy.port}", proxy, None, f"http://127.0.0.1:{port}", threaded)
+
+
 def serve(extra_env: dict[str, str] | None = None) -> Iterator[S3Server]:
-    """Generator for a pytest fixture: a running moto behind the proxy, stopped afterwards."""
-    server = start_moto(extra_env)
+    """Generator for a pytest fixture: a running moto behind the proxy, stopped afterwards. With
+    `extra_env` (moto settings) it runs as its own `moto_server` process."""
+    server = start_moto(extra_env) if extra_env else start_threaded()
     try:
         yield server
     finally:
         server.proxy.stop()
-        server.process.terminate()
-        server.process.wait(10)
+        if server.process is not None:
+            server.process.terminate()
+            server.process.wait(10)
+        else:
+            server.threaded.stop()
+
+
+def put_large(server: S3Server, bucket: str, key: str, path: Path) -> None:
+    """Store a large file as an object of a threaded server's bucket, through moto's backend."""
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.s3.models import s3_backends
+
+    assert server.threaded is not None, "put_large needs the threaded server"
+    s3_backends[DEFAULT_ACCOUNT_ID]["aws"].put_object(bucket, key, path.read_bytes())
 
 
 def make_bucket(server: S3Server, bucket: str, files: dict[str, bytes | str]) -> None:
