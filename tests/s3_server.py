@@ -114,8 +114,11 @@ def start_moto(extra_env: dict[str, str] | None = None) -> S3Server:
 def start_threaded() -> S3Server:
     """moto's own server on a thread of this process, so `put_large` can hand it an object without
     pushing 1 GB through its HTTP body parser (which takes about a minute for 1 GB)."""
+    import logging
+
     from moto.server import ThreadedMotoServer
 
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one log line per request otherwise
     port = free_port()
     threaded = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     threaded.start()

@@ -1,0 +1,115 @@
+"""Benchmark of remote stores (issue 14), against moto's S3 server on 127.0.0.1 behind a counting proxy.
+
+1. `mckpt list s3://… --acc` over 1,000 checkpoints (1,000 runs, so 1,000 newest files read by
+   ranged GETs, 16 at a time), beside `list` without `--acc` and `list --acc` of the same files on
+   local disk. Target: ≤ 10 s.
+2. `mckpt inspect s3://…` of a 1 GB checkpoint against a full GET of the object (obstore, streamed
+   to nowhere). Target: ≥ 20× faster. Bytes sent by the server are counted for both.
+
+Run by hand: `python bench/bench_remote.py [--runs 3]`. Needs moto[server] and torch. Files go to
+bench/out/remote (removed afterwards unless --keep).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from timing import compare, report
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+OUT = HERE / "out" / "remote"
+sys.path.insert(0, str(REPO / "tests"))
+
+import s3_server  # noqa: E402  (the test suite's moto + counting proxy)
+
+
+def small_checkpoint(path: Path) -> bytes:
+    """A real torch.save of a small Mammoth-shaped checkpoint (~165 KB: read by ranged GETs)."""
+    subprocess.run([sys.executable, "-c", (
+        "import argparse, sys, torch\n"
+        "torch.save({'model': {'net.fc.weight': torch.zeros(40000), 'net.fc.bias': torch.zeros(10)},"
+        " 'args': argparse.Namespace(model='er', dataset='seq-cifar10', buffer_size=500, n_epochs=1),"
+        " 'results': [[[91.5], [80.0, 88.0]], [[95.0], [90.0, 93.0]], {}]}, sys.argv[1])"), str(path)], check=True)
+    return path.read_bytes()
+
+
+def big_checkpoint(path: Path) -> None:
+    subprocess.run([sys.executable, "-c", (
+        "import argparse, sys, torch\n"
+        "torch.save({'model': {'net.fc.weight': torch.zeros(256 << 20), 'net.fc.bias': torch.zeros(10)},"
+        " 'args': argparse.Namespace(model='er', dataset='seq-cifar10', buffer_size=500, n_epochs=1),"
+        " 'results': [[[91.5]], [[95.0]], {}]}, sys.argv[1])"), str(path)], check=True)
+
+
+def counted(server: s3_server.S3Server, cmd: list[str], env: dict[str, str]) -> int:
+    before = server.proxy.sent
+    subprocess.run(cmd, env=env, check=True, stdout=subprocess.DEVNULL)
+    return server.proxy.sent - before
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--keep", action="store_true")
+    a = ap.parse_args()
+    OUT.mkdir(parents=True, exist_ok=True)
+    server = s3_server.start_threaded()
+    env = {**os.environ, **server.env(), "PYTHONPATH": str(REPO), "MCKPT_CACHE": str(OUT / "cache"),
+           "AWS_PROFILE": ""}
+    py = sys.executable
+    mckpt = [py, "-m", "mckpt"]  # this checkout, not whatever `mckpt` is installed
+    try:
+        body = small_checkpoint(OUT / "one.pt")
+        local = OUT / "checkpoints"
+        local.mkdir(exist_ok=True)
+        s3_server.make_bucket(server, "bench", {})
+        from moto.core import DEFAULT_ACCOUNT_ID
+        from moto.s3.models import s3_backends
+
+        backend = s3_backends[DEFAULT_ACCOUNT_ID]["aws"]
+        for i in range(1000):
+            name = f"er_seq-cifar10_None_500_1_2025{1 + i % 12:02d}{1 + i % 28:02d}-1010{i % 60:02d}_{i:08x}_1.pt"
+            backend.put_object("bench", f"ck/{name}", body)
+            (local / name).write_bytes(body)
+        print(f"1,000 checkpoints of {len(body) / 1024:.0f} KiB in s3://bench/ck/ and {local}")
+        samples = compare({
+            "list s3:// (1,000)": [*mckpt, "list", "s3://bench/ck"],
+            "list s3:// --acc (1,000)": [*mckpt, "list", "s3://bench/ck", "--acc"],
+            "list local --acc (1,000)": [*mckpt, "list", str(local), "--acc"],
+        }, runs=a.runs, env=env)
+        print(report(samples, "list local --acc (1,000)"))
+        sent = counted(server, [*mckpt, "list", "s3://bench/ck", "--acc"], env)
+        print(f"list s3:// --acc: the server sent {sent / 2**20:.1f} MiB for 1,000 files "
+              f"({sent / 1000 / 1024:.0f} KiB each, of {len(body) / 1024:.0f} KiB)")
+
+        big = OUT / "er_seq-cifar10_None_500_1_20250101-101010_1a2b3c4d_1.pt"
+        print("\nwriting the 1 GB checkpoint…", flush=True)
+        big_checkpoint(big)
+        s3_server.put_large(server, "bench", f"big/{big.name}", big)
+        size = big.stat().st_size
+        big.unlink()
+        url = f"s3://bench/big/{big.name}"
+        get_all = ("import os, obstore; from obstore.store import S3Store\n"
+                   "s = S3Store('bench', endpoint=os.environ['AWS_ENDPOINT_URL'], access_key_id='testing',"
+                   " secret_access_key='testing', region='us-east-1', client_options={'allow_http': True})\n"
+                   f"n = sum(len(c) for c in obstore.get(s, 'big/{big.name}').stream(8 << 20))\nassert n == {size}")
+        samples = compare({"mckpt inspect s3:// (1 GB)": [*mckpt, "inspect", url],
+                           "full GET (obstore, 1 GB)": [py, "-c", get_all]}, runs=a.runs, env=env)
+        print(report(samples, "full GET (obstore, 1 GB)"))
+        print(f"bytes sent by the server: inspect {counted(server, [*mckpt, 'inspect', url], env) / 1024:.0f} KiB,"
+              f" full GET {counted(server, [py, '-c', get_all], env) / 2**20:.0f} MiB")
+    finally:
+        server.proxy.stop()
+        server.threaded.stop()
+        if not a.keep:
+            shutil.rmtree(OUT)
+
+
+if __name__ == "__main__":
+    main()
