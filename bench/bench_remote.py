@@ -47,16 +47,21 @@ def big_checkpoint(path: Path) -> None:
         " 'results': [[[91.5]], [[95.0]], {}]}, sys.argv[1])"), str(path)], check=True)
 
 
-def counted(server: s3_server.S3Server, cmd: list[str], env: dict[str, str]) -> int:
+def counted(server: s3_server.S3Server, cmd: list[str], env: dict[str, str]) -> tuple[int, float]:
+    """(bytes the server sent, CPU seconds the client used) for one run of `cmd`."""
     before = server.proxy.sent
-    subprocess.run(cmd, env=env, check=True, stdout=subprocess.DEVNULL)
-    return server.proxy.sent - before
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL)
+    _, status, usage = os.wait4(proc.pid, 0)
+    if os.waitstatus_to_exitcode(status):
+        raise RuntimeError(f"{' '.join(cmd)} failed")
+    return server.proxy.sent - before, usage.ru_utime + usage.ru_stime
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--keep", action="store_true")
+    ap.add_argument("--list-only", action="store_true", help="only the list --acc part")
     a = ap.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     server = s3_server.start_threaded()
@@ -84,9 +89,11 @@ def main() -> None:
             "list local --acc (1,000)": [*mckpt, "list", str(local), "--acc"],
         }, runs=a.runs, env=env)
         print(report(samples, "list local --acc (1,000)"))
-        sent = counted(server, [*mckpt, "list", "s3://bench/ck", "--acc"], env)
+        sent, cpu = counted(server, [*mckpt, "list", "s3://bench/ck", "--acc"], env)
         print(f"list s3:// --acc: the server sent {sent / 2**20:.1f} MiB for 1,000 files "
-              f"({sent / 1000 / 1024:.0f} KiB each, of {len(body) / 1024:.0f} KiB)")
+              f"({sent / 1000 / 1024:.0f} KiB each, of {len(body) / 1024:.0f} KiB); mckpt used {cpu:.1f} s of CPU")
+        if a.list_only:
+            return
 
         big = OUT / "er_seq-cifar10_None_500_1_20250101-101010_1a2b3c4d_1.pt"
         print("\nwriting the 1 GB checkpoint…", flush=True)
@@ -102,8 +109,10 @@ def main() -> None:
         samples = compare({"mckpt inspect s3:// (1 GB)": [*mckpt, "inspect", url],
                            "full GET (obstore, 1 GB)": [py, "-c", get_all]}, runs=a.runs, env=env)
         print(report(samples, "full GET (obstore, 1 GB)"))
-        print(f"bytes sent by the server: inspect {counted(server, [*mckpt, 'inspect', url], env) / 1024:.0f} KiB,"
-              f" full GET {counted(server, [py, '-c', get_all], env) / 2**20:.0f} MiB")
+        inspect_sent, inspect_cpu = counted(server, [*mckpt, "inspect", url], env)
+        get_sent, get_cpu = counted(server, [py, "-c", get_all], env)
+        print(f"bytes sent by the server: inspect {inspect_sent / 1024:.0f} KiB, full GET {get_sent / 2**20:.0f} MiB "
+              f"({get_sent / inspect_sent:.0f}×); client CPU: inspect {inspect_cpu:.2f} s, full GET {get_cpu:.2f} s")
     finally:
         server.proxy.stop()
         server.threaded.stop()

@@ -48,8 +48,11 @@ def list_command(
     if any(is_remote(p) for p in targets):
         from ..remote.open import list_paths  # only remote listings import obstore / the HTTP modules
 
-        with out.progress("reading newest checkpoints") as progress:
-            listing = list_paths(targets, recursive=recursive, acc=acc, progress=progress)
+        if acc:
+            with out.progress("reading newest checkpoints") as progress:
+                listing = list_paths(targets, recursive=recursive, acc=True, progress=progress)
+        else:
+            listing = list_paths(targets, recursive=recursive)
     else:
         listing = scan(targets, recursive=recursive, acc=acc)
     found = len(listing.runs)
