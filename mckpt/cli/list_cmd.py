@@ -17,7 +17,7 @@ from .common import FormatOpt, JsonOpt, QuietOpt, handle_errors, make_output
 def list_command(
     paths: Annotated[list[str] | None, typer.Argument(
         metavar="[PATH]...",
-        help="Folders or files to list (default: ./checkpoints); also s3://, gs://, az:// prefixes and "
+        help="Folders or files to list (default: ./checkpoints), or s3://, gs://, az:// prefixes and "
              "hf:// repo folders.")] = None,
     recursive: Annotated[bool, typer.Option("--recursive", "-r", help="Look into sub-folders too.")] = False,
     acc: Annotated[bool, typer.Option("--acc", help="Read each run's newest file for its final accuracy.")] = False,
