@@ -21,7 +21,7 @@ from typing import Any
 
 from ..errors import MckptError
 from ..io.ranged import RangedSource
-from .aws_config import aws_settings
+from .aws_config import AwsSettings, aws_settings
 from .listing import RemoteChanged, RemoteEntry, RemoteNotFound, keep
 
 _KINDS = {"s3": "S3", "gs": "GCS", "az": "Azure"}
@@ -67,7 +67,7 @@ def parse_object_url(text: str) -> ObjectUrl:
 class Store:
     """One bucket of one store, with the settings it was opened with (for error messages)."""
 
-    def __init__(self, scheme: str, bucket: str) -> None:
+    def __init__(self, scheme: str, bucket: str, aws: AwsSettings | None = None) -> None:
         import obstore.store as obs_store  # the only place obstore's store types load
 
         self.scheme, self.bucket = scheme, bucket
@@ -77,7 +77,7 @@ class Store:
         retry = {"max_retries": 3, "retry_timeout": timedelta(seconds=60),
                  "backoff": {"init_backoff": timedelta(milliseconds=100), "max_backoff": timedelta(seconds=5)}}
         if scheme == "s3":
-            aws = aws_settings()
+            aws = aws or aws_settings()
             self.label = aws.store_label
             config: dict[str, Any] = {"region": aws.region}
             if aws.endpoint:
@@ -191,16 +191,19 @@ class Store:
         return False
 
 
-_stores: dict[tuple[str, str], Store] = {}
+_stores: dict[tuple[str, str, AwsSettings | None], Store] = {}
 _stores_lock = threading.Lock()
 
 
 def store_for(url: ObjectUrl) -> Store:
-    """One Store per bucket per process (its connection pool is shared by every source)."""
+    """One Store per bucket and settings per process (its connection pool is shared by every
+    source); settings changed meanwhile (another endpoint, other keys) get a new one."""
+    aws = aws_settings() if url.scheme == "s3" else None
+    key = (url.scheme, url.bucket, aws)
     with _stores_lock:
-        st = _stores.get((url.scheme, url.bucket))
+        st = _stores.get(key)
         if st is None:
-            st = _stores[(url.scheme, url.bucket)] = Store(url.scheme, url.bucket)
+            st = _stores[key] = Store(url.scheme, url.bucket, aws)
         return st
 
 
