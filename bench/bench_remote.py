@@ -29,6 +29,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from timing import compare, report
 
@@ -58,14 +59,59 @@ def big_checkpoint(path: Path) -> None:
         " 'results': [[[91.5]], [[95.0]], {}]}, sys.argv[1])"), str(path)], check=True)
 
 
-def counted(server: s3_server.S3Server, cmd: list[str], env: dict[str, str]) -> tuple[int, float]:
+class Target:
+    """Where the objects live: moto in this process (default), or any S3-compatible server given by
+    --endpoint (MinIO, s3rver, …) reached through the same counting proxy."""
+
+    def __init__(self, endpoint: str | None, key: str, secret: str, bucket: str) -> None:
+        self.bucket = bucket
+        if endpoint is None:
+            self.moto = s3_server.start_threaded()
+            self.proxy = self.moto.proxy
+            self.direct, self.key, self.secret = self.moto.direct, "testing", "testing"
+            s3_server.make_bucket(self.moto, bucket, {})
+        else:
+            self.moto = None
+            parts = urlsplit(endpoint)
+            self.proxy = s3_server.CountingProxy((parts.hostname or "127.0.0.1", parts.port or 80))
+            self.proxy.start()
+            self.direct, self.key, self.secret = endpoint, key, secret
+        self.endpoint = f"http://127.0.0.1:{self.proxy.port}"
+        self.name = "moto (threaded, this process)" if endpoint is None else endpoint
+
+    def env(self) -> dict[str, str]:
+        return {"AWS_ENDPOINT_URL": self.endpoint, "AWS_ACCESS_KEY_ID": self.key,
+                "AWS_SECRET_ACCESS_KEY": self.secret, "AWS_REGION": "us-east-1", "AWS_PROFILE": ""}
+
+    def put(self, key: str, body: bytes | Path) -> None:
+        if self.moto is not None:  # moto's HTTP upload of 1 GB takes about a minute: hand it over
+            from moto.core import DEFAULT_ACCOUNT_ID
+            from moto.s3.models import s3_backends
+
+            data = body.read_bytes() if isinstance(body, Path) else body
+            s3_backends[DEFAULT_ACCOUNT_ID]["aws"].put_object(self.bucket, key, data)
+            return
+        import obstore
+        from obstore.store import S3Store
+
+        store = S3Store(self.bucket, endpoint=self.direct, access_key_id=self.key, secret_access_key=self.secret,
+                        region="us-east-1", client_options={"allow_http": True})
+        obstore.put(store, key, body)
+
+    def stop(self) -> None:
+        self.proxy.stop()
+        if self.moto is not None:
+            self.moto.threaded.stop()
+
+
+def counted(target: Target, cmd: list[str], env: dict[str, str]) -> tuple[int, float]:
     """(bytes the server sent, CPU seconds the client used) for one run of `cmd`."""
-    before = server.proxy.sent
+    before = target.proxy.sent
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL)
     _, status, usage = os.wait4(proc.pid, 0)
     if os.waitstatus_to_exitcode(status):
         raise RuntimeError(f"{' '.join(cmd)} failed")
-    return server.proxy.sent - before, usage.ru_utime + usage.ru_stime
+    return target.proxy.sent - before, usage.ru_utime + usage.ru_stime
 
 
 def main() -> None:
@@ -73,34 +119,34 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--keep", action="store_true")
     ap.add_argument("--list-only", action="store_true", help="only the list --acc part")
+    ap.add_argument("--endpoint", help="an S3-compatible server to use instead of moto (http://host:port)")
+    ap.add_argument("--key", default="S3RVER")
+    ap.add_argument("--secret", default="S3RVER")
+    ap.add_argument("--bucket", default="bench", help="an existing bucket on --endpoint")
     a = ap.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
-    server = s3_server.start_threaded()
-    env = {**os.environ, **server.env(), "PYTHONPATH": str(REPO), "MCKPT_CACHE": str(OUT / "cache"),
-           "AWS_PROFILE": ""}
+    target = Target(a.endpoint, a.key, a.secret, a.bucket)
+    b = a.bucket
+    env = {**os.environ, **target.env(), "PYTHONPATH": str(REPO), "MCKPT_CACHE": str(OUT / "cache")}
     py = sys.executable
     mckpt = [py, "-m", "mckpt"]  # this checkout, not whatever `mckpt` is installed
+    print(f"server: {target.name}")
     try:
         body = small_checkpoint(OUT / "one.pt")
         local = OUT / "checkpoints"
         local.mkdir(exist_ok=True)
-        s3_server.make_bucket(server, "bench", {})
-        from moto.core import DEFAULT_ACCOUNT_ID
-        from moto.s3.models import s3_backends
-
-        backend = s3_backends[DEFAULT_ACCOUNT_ID]["aws"]
         for i in range(1000):
             name = f"er_seq-cifar10_None_500_1_2025{1 + i % 12:02d}{1 + i % 28:02d}-1010{i % 60:02d}_{i:08x}_1.pt"
-            backend.put_object("bench", f"ck/{name}", body)
+            target.put(f"ck/{name}", body)
             (local / name).write_bytes(body)
-        print(f"1,000 checkpoints of {len(body) / 1024:.0f} KiB in s3://bench/ck/ and {local}")
+        print(f"1,000 checkpoints of {len(body) / 1024:.0f} KiB in s3://{b}/ck/ and {local}")
         samples = compare({
-            "list s3:// (1,000)": [*mckpt, "list", "s3://bench/ck"],
-            "list s3:// --acc (1,000)": [*mckpt, "list", "s3://bench/ck", "--acc"],
+            "list s3:// (1,000)": [*mckpt, "list", f"s3://{b}/ck"],
+            "list s3:// --acc (1,000)": [*mckpt, "list", f"s3://{b}/ck", "--acc"],
             "list local --acc (1,000)": [*mckpt, "list", str(local), "--acc"],
         }, runs=a.runs, env=env)
         print(report(samples, "list local --acc (1,000)"))
-        sent, cpu = counted(server, [*mckpt, "list", "s3://bench/ck", "--acc"], env)
+        sent, cpu = counted(target, [*mckpt, "list", f"s3://{b}/ck", "--acc"], env)
         print(f"list s3:// --acc: the server sent {sent / 2**20:.1f} MiB for 1,000 files "
               f"({sent / 1000 / 1024:.0f} KiB each, of {len(body) / 1024:.0f} KiB); mckpt used {cpu:.1f} s of CPU")
         if a.list_only:
@@ -109,24 +155,23 @@ def main() -> None:
         big = OUT / "er_seq-cifar10_None_500_1_20250101-101010_1a2b3c4d_1.pt"
         print("\nwriting the 1 GB checkpoint…", flush=True)
         big_checkpoint(big)
-        s3_server.put_large(server, "bench", f"big/{big.name}", big)
+        target.put(f"big/{big.name}", big)
         size = big.stat().st_size
         big.unlink()
-        url = f"s3://bench/big/{big.name}"
+        url = f"s3://{b}/big/{big.name}"
         get_all = ("import os, obstore; from obstore.store import S3Store\n"
-                   "s = S3Store('bench', endpoint=os.environ['AWS_ENDPOINT_URL'], access_key_id='testing',"
-                   " secret_access_key='testing', region='us-east-1', client_options={'allow_http': True})\n"
+                   f"s = S3Store({b!r}, endpoint=os.environ['AWS_ENDPOINT_URL'], access_key_id={target.key!r},"
+                   f" secret_access_key={target.secret!r}, region='us-east-1', client_options={{'allow_http': True}})\n"
                    f"n = sum(len(c) for c in obstore.get(s, 'big/{big.name}').stream(8 << 20))\nassert n == {size}")
         samples = compare({"mckpt inspect s3:// (1 GB)": [*mckpt, "inspect", url],
                            "full GET (obstore, 1 GB)": [py, "-c", get_all]}, runs=a.runs, env=env)
         print(report(samples, "full GET (obstore, 1 GB)"))
-        inspect_sent, inspect_cpu = counted(server, [*mckpt, "inspect", url], env)
-        get_sent, get_cpu = counted(server, [py, "-c", get_all], env)
+        inspect_sent, inspect_cpu = counted(target, [*mckpt, "inspect", url], env)
+        get_sent, get_cpu = counted(target, [py, "-c", get_all], env)
         print(f"bytes sent by the server: inspect {inspect_sent / 1024:.0f} KiB, full GET {get_sent / 2**20:.0f} MiB "
               f"({get_sent / inspect_sent:.0f}×); client CPU: inspect {inspect_cpu:.2f} s, full GET {get_cpu:.2f} s")
     finally:
-        server.proxy.stop()
-        server.threaded.stop()
+        target.stop()
         if not a.keep:
             shutil.rmtree(OUT)
 

@@ -217,6 +217,8 @@ class ObjectSource(RangedSource):
         self.name = url.url
         self._store = store_for(url)
         if size is None:
+            # A HEAD, not a suffix-range GET: some S3-compatible servers (s3rver) answer a suffix
+            # range with the object's first bytes, and a reader must not trust such an answer.
             meta = self._store.head(url.key)
             size, etag = int(meta["size"]), meta.get("e_tag")
         self.size = size
