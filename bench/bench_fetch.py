@@ -1,13 +1,20 @@
-"""Benchmark: `mckpt fetch` against curl on the same local server, in one run.
+"""Benchmark: `mckpt fetch` against curl on the same local range server, in one run.
 
-Serves a 1 GiB random file with `python -m http.server` on 127.0.0.1 and downloads it alternately
-with curl (to a file), curl followed by `sha256sum` (what curl needs to match fetch's checking),
-and `mckpt fetch` into an empty cache (sha256 while streaming, fsync, rename). Prints medians of
-wall time, the ratio to curl, and each client's peak RSS (from wait4's rusage of the child).
+Serves a 1 GiB random file with bench/range_server.py on 127.0.0.1 (Range, ETag, sendfile) in two
+set-ups, and downloads it alternately with curl (to a file), curl followed by `sha256sum` (what
+curl needs to match fetch's checking), and `mckpt fetch` into an empty cache (sha256, fsync,
+rename):
 
-    python bench/bench_fetch.py [--size-mb 1024] [--runs 3] [--dir /tmp/mckpt-bench]
+  plain    the server sends as fast as it can. mckpt runs with its defaults (ranged connections
+           for a file this big) and with `--connections 1` (one stream).
+  capped   the server paces each connection at 40 MB/s, as a far CDN does.
 
-Targets (issue 4): mckpt wall <= 1.2x curl, peak memory <= 100 MiB.
+Prints medians of wall time, the ratio to curl, and each client's peak RSS (wait4's rusage).
+
+    python bench/bench_fetch.py [--size-mb 1024] [--runs 3] [--capped-runs 1] [--dir /tmp/mckpt-bench]
+
+Targets (issue 13): plain: mckpt <= 1.5x curl's wall time; capped: mckpt >= 3x faster than curl;
+peak memory <= 100 MiB in both.
 """
 
 from __future__ import annotations
@@ -26,12 +33,7 @@ from pathlib import Path
 from timing import measure_peak
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-def run(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, float]:
-    """(wall seconds, peak RSS MiB) of one child process."""
-    sample = measure_peak(cmd, env)
-    return sample.wall, sample.peak_rss_mib
+HERE = Path(__file__).resolve().parent
 
 
 def free_port() -> int:
@@ -40,58 +42,83 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--size-mb", type=int, default=1024)
-    ap.add_argument("--runs", type=int, default=3)
-    ap.add_argument("--dir", default="/tmp/mckpt-bench")
-    a = ap.parse_args()
-    work = Path(a.dir)
-    work.mkdir(parents=True, exist_ok=True)
-    src = work / "serve" / "big.bin"
-    src.parent.mkdir(exist_ok=True)
-    if not src.exists() or src.stat().st_size != a.size_mb << 20:
-        with open(src, "wb") as f:
-            for _ in range(a.size_mb):
+def make_file(path: Path, size_mb: int) -> str:
+    if not path.exists() or path.stat().st_size != size_mb << 20:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "wb") as f:
+            for _ in range(size_mb):
                 f.write(os.urandom(1 << 20))
     sha = hashlib.sha256()
-    with open(src, "rb") as f:
+    with open(path, "rb") as f:
         while chunk := f.read(1 << 20):
             sha.update(chunk)
+    return sha.hexdigest()
+
+
+def bench(label: str, src: Path, sha: str, work: Path, runs: int, rate: float | None,
+          mckpt_variants: dict[str, list[str]], with_sha256sum: bool) -> None:
     port = free_port()
-    server = subprocess.Popen([sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1"],
-                              cwd=src.parent, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}/big.bin"
+    cmd = [sys.executable, str(HERE / "range_server.py"), str(src.parent), str(port)]
+    server = subprocess.Popen([*cmd, *(["--rate-mb", str(rate)] if rate else [])])
+    url = f"http://127.0.0.1:{port}/{src.name}"
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     out, cache = work / "curl.bin", work / "cache"
-    results: dict[str, list[tuple[float, float]]] = {"curl": [], "curl + sha256sum": [], "mckpt fetch": []}
+    results: dict[str, list[tuple[float, float]]] = {"curl": []}
+    if with_sha256sum:
+        results["curl + sha256sum"] = []
+    results.update({name: [] for name in mckpt_variants})
+    curl = ["curl", "-sf", "-o", str(out), url]
     try:
         time.sleep(0.5)
-        run(["curl", "-sf", "-o", str(out), url])  # warm the page cache and the server
-        for _ in range(a.runs):
-            results["curl"].append(run(["curl", "-sf", "-o", str(out), url]))
-            w1, m1 = run(["curl", "-sf", "-o", str(out), url])
-            w2, m2 = run(["sha256sum", str(out)])
-            results["curl + sha256sum"].append((w1 + w2, max(m1, m2)))
-            shutil.rmtree(cache, ignore_errors=True)
-            results["mckpt fetch"].append(run([sys.executable, "-m", "mckpt", "fetch", url, "-q",
-                                               "--cache-dir", str(cache)], env))
-            # The cache names the file by its verified sha256: its presence is the check.
-            if not list(cache.glob(f"*/*/{sha.hexdigest()}/big.bin")):
-                raise SystemExit("mckpt fetch did not produce the file with the source's sha256")
+        for _ in range(runs):
+            s = measure_peak(curl)
+            results["curl"].append((s.wall, s.peak_rss_mib))
+            if with_sha256sum:
+                h = measure_peak(["sha256sum", str(out)])
+                results["curl + sha256sum"].append((s.wall + h.wall, max(s.peak_rss_mib, h.peak_rss_mib)))
+            out.unlink(missing_ok=True)
+            for name, extra in mckpt_variants.items():
+                shutil.rmtree(cache, ignore_errors=True)
+                m = measure_peak([sys.executable, "-m", "mckpt", "fetch", url, "-q", "--cache-dir", str(cache),
+                                  *extra], env)
+                results[name].append((m.wall, m.peak_rss_mib))
+                # The cache names the file by its verified sha256: its presence is the check.
+                if not list(cache.glob(f"*/*/{sha}/{src.name}")):
+                    raise SystemExit(f"{name} did not produce the file with the source's sha256")
     finally:
         server.terminate()
         server.wait()
         out.unlink(missing_ok=True)
         shutil.rmtree(cache, ignore_errors=True)
     base = statistics.median(w for w, _ in results["curl"])
-    print(f"{a.size_mb} MiB over loopback from python -m http.server, median of {a.runs} runs")
-    print(f"{'client':<18} {'wall s':>7} {'x curl':>7} {'peak RSS MiB':>13}   runs")
+    print(f"\n{label}: {src.stat().st_size >> 20} MiB over loopback, median of {runs} run(s)")
+    print(f"{'client':<28} {'wall s':>7} {'x curl':>7} {'curl / it':>9} {'peak RSS MiB':>13}   runs")
     for name, rs in results.items():
         wall = statistics.median(w for w, _ in rs)
         peak = max(m for _, m in rs)
-        runs = " ".join(f"{w:.2f}" for w, _ in rs)
-        print(f"{name:<18} {wall:>7.2f} {wall / base:>7.2f} {peak:>13.1f}   {runs}")
+        walls = " ".join(f"{w:.2f}" for w, _ in rs)
+        print(f"{name:<28} {wall:>7.2f} {wall / base:>7.2f} {base / wall:>9.2f} {peak:>13.1f}   {walls}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--size-mb", type=int, default=1024)
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--capped-runs", type=int, default=1)
+    ap.add_argument("--rate-mb", type=float, default=40.0)
+    ap.add_argument("--dir", default="/tmp/mckpt-bench")
+    a = ap.parse_args()
+    work = Path(a.dir)
+    src = work / "serve" / "big.bin"
+    sha = make_file(src, a.size_mb)
+    print(f"load before: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
+    bench("plain server", src, sha, work, a.runs, None,
+          {"mckpt fetch (default)": [], "mckpt fetch --connections 1": ["--connections", "1"]},
+          with_sha256sum=True)
+    if a.capped_runs:
+        bench(f"server capping each connection at {a.rate_mb:g} MB/s", src, sha, work, a.capped_runs,
+              a.rate_mb, {"mckpt fetch (default)": []}, with_sha256sum=False)
+    print(f"load after: {os.getloadavg()[0]:.2f}")
 
 
 if __name__ == "__main__":

@@ -16,8 +16,8 @@ _mckpt_node() {
             _mckpt_args="#0+" ;;
         "mckpt inspect")
             _mckpt_subs=""
-            _mckpt_opts="--tensors -t --args-only -a --json --format -f --quiet -q --help -h"
-            _mckpt_valopts="--format -f"
+            _mckpt_opts="--tensors -t --args-only -a --revision --json --format -f --quiet -q --help -h"
+            _mckpt_valopts="--revision --format -f"
             _mckpt_args="#0" ;;
         "mckpt diff")
             _mckpt_subs=""
@@ -31,8 +31,8 @@ _mckpt_node() {
             _mckpt_args="#0" ;;
         "mckpt fetch")
             _mckpt_subs=""
-            _mckpt_opts="--output -o --sha256 --token --offline --cache-dir --force --retries --json --quiet -q --help -h"
-            _mckpt_valopts="--output -o --sha256 --token --cache-dir --retries"
+            _mckpt_opts="--output -o --sha256 --revision --token --offline --cache-dir --force --retries --connections --json --quiet -q --help -h"
+            _mckpt_valopts="--output -o --sha256 --revision --token --cache-dir --retries --connections"
             _mckpt_args="#0" ;;
         "mckpt save")
             _mckpt_subs=""
@@ -61,6 +61,7 @@ _mckpt_value() {
         "mckpt list|--sort"|"mckpt list|-s") _mckpt_kind=choice; _mckpt_choices="started model dataset size name acc" ;;
         "mckpt list|--format"|"mckpt list|-f") _mckpt_kind=choice; _mckpt_choices="plain simple github grid simple_grid rounded_grid fancy_grid pipe orgtbl jira presto pretty psql rst mediawiki moinmoin youtrack html latex latex_raw latex_booktabs latex_longtable textile tsv csv asciidoc" ;;
         "mckpt list|#0+") _mckpt_kind=file; _mckpt_choices="" ;;
+        "mckpt inspect|--revision") _mckpt_kind=path; _mckpt_choices="" ;;
         "mckpt inspect|--format"|"mckpt inspect|-f") _mckpt_kind=choice; _mckpt_choices="plain simple github grid simple_grid rounded_grid fancy_grid pipe orgtbl jira presto pretty psql rst mediawiki moinmoin youtrack html latex latex_raw latex_booktabs latex_longtable textile tsv csv asciidoc" ;;
         "mckpt inspect|#0") _mckpt_kind=file; _mckpt_choices="" ;;
         "mckpt diff|--top"|"mckpt diff|-n") _mckpt_kind=none; _mckpt_choices="" ;;
@@ -78,9 +79,11 @@ _mckpt_value() {
         "mckpt convert|#0") _mckpt_kind=file; _mckpt_choices="" ;;
         "mckpt fetch|--output"|"mckpt fetch|-o") _mckpt_kind=path; _mckpt_choices="" ;;
         "mckpt fetch|--sha256") _mckpt_kind=path; _mckpt_choices="" ;;
+        "mckpt fetch|--revision") _mckpt_kind=path; _mckpt_choices="" ;;
         "mckpt fetch|--token") _mckpt_kind=path; _mckpt_choices="" ;;
         "mckpt fetch|--cache-dir") _mckpt_kind=path; _mckpt_choices="" ;;
         "mckpt fetch|--retries") _mckpt_kind=none; _mckpt_choices="" ;;
+        "mckpt fetch|--connections") _mckpt_kind=none; _mckpt_choices="" ;;
         "mckpt fetch|#0") _mckpt_kind=none; _mckpt_choices="" ;;
         "mckpt save|--every") _mckpt_kind=path; _mckpt_choices="" ;;
         "mckpt save|--name") _mckpt_kind=path; _mckpt_choices="" ;;

@@ -19,7 +19,7 @@ from .model.checkpoint import Checkpoint, read_checkpoint, to_plain
 from .model.metrics import Metrics, compute_metrics
 from .model.vocabulary import BOOKKEEPING_ARGS
 from .torchfile.archive import Archive
-from .torchfile.unpickler import TensorRef, itemsize
+from .torchfile.unpickler import TensorRef
 
 # Mammoth's bookkeeping, plus arguments that only say how or where the file was written
 # (`save_checkpoint_mode`, D1's `ckpt_name_replace`).
@@ -192,24 +192,16 @@ class WeightsDiff:
         }
 
 
-def _tensor_bytes(archive: Archive, ref: TensorRef) -> bytes:
-    """The bytes covering one tensor's view of its storage (one read, nothing else)."""
-    span = archive.span(ref.storage.key)
-    name = archive.source.name
-    if span.member is not None and span.member.method != 0:
-        raise CorruptCheckpoint(f"storage {ref.storage.key} is compressed (torch never does that)", path=name)
-    size = itemsize(ref.dtype)
-    extent = 1 + sum((n - 1) * s for n, s in zip(ref.shape, ref.stride, strict=False)) if ref.numel else 0
-    start, nbytes = ref.offset * size, extent * size
-    if ref.offset < 0 or start + nbytes > span.nbytes:
-        raise CorruptCheckpoint(f"tensor view runs past storage {ref.storage.key}", path=name)
-    data = archive.source.read_at(span.offset + start, nbytes)
+def _tensor_bytes(archive: Archive, name: str, ref: TensorRef) -> bytes:
+    """The bytes covering one tensor's view of its storage (one read, after the archive's check)."""
+    offset, nbytes = archive.tensor_range(name, ref)
+    data = archive.source.read_at(offset, nbytes)
     if len(data) != nbytes:
-        raise CorruptCheckpoint(f"truncated: storage {ref.storage.key} is cut short", path=name)
+        raise CorruptCheckpoint(f"truncated: storage {ref.storage.key} is cut short", path=archive.source.name)
     return data
 
 
-def _load_tensor(torch: Any, archive: Archive, ref: TensorRef) -> Any:
+def _load_tensor(torch: Any, archive: Archive, name: str, ref: TensorRef) -> Any:
     """One tensor as float64 (torch, imported by the caller); memory: this tensor only."""
     dtype = getattr(torch, ref.dtype, None)
     # Real numbers only: complex has no order, and torch cannot convert quantized or bits dtypes
@@ -218,7 +210,7 @@ def _load_tensor(torch: Any, archive: Archive, ref: TensorRef) -> Any:
         return None
     if ref.numel == 0:
         return torch.zeros(ref.shape, dtype=torch.float64)
-    data = _tensor_bytes(archive, ref)
+    data = _tensor_bytes(archive, name, ref)
     if ref.numel * dtype.itemsize > len(data):
         # A view that repeats elements (stride 0, overlapping windows): its float64 copy could be
         # any size (4 bytes of a crafted file viewed as 2**15 x 2**15 is 8 GiB), so it is not compared.
@@ -231,10 +223,10 @@ def _load_tensor(torch: Any, archive: Archive, ref: TensorRef) -> Any:
     return flat.view(dtype).as_strided(ref.shape, ref.stride).to(torch.float64)
 
 
-def _compare(torch: Any, arch_a: Archive, ta: TensorRef, arch_b: Archive, tb: TensorRef
+def _compare(torch: Any, name: str, arch_a: Archive, ta: TensorRef, arch_b: Archive, tb: TensorRef
              ) -> tuple[float | None, float | None]:
-    xa = _load_tensor(torch, arch_a, ta)
-    xb = _load_tensor(torch, arch_b, tb)
+    xa = _load_tensor(torch, arch_a, name, ta)
+    xb = _load_tensor(torch, arch_b, name, tb)
     if xa is None or xb is None:
         return None, None
     if xa.numel() == 0:
@@ -254,6 +246,9 @@ def diff_weights(a: Checkpoint, b: Checkpoint, top: int | None = None) -> Weight
     sa, sb = a.model_state, b.model_state
     if a.archive is None or b.archive is None:
         raise MckptError("no tensors to compare", path=a.path if a.archive is None else b.path)
+    for ck, state in ((a, sa), (b, sb)):  # a tensor torch cannot load has no weights to compare
+        for key, t in state.items():
+            ck.archive.check_tensor(ck.tensor_path(key), t)
     only_a = [k for k in sa if k not in sb]
     only_b = [k for k in sb if k not in sa]
     shape_changes: list[ShapeChange] = []
@@ -273,7 +268,7 @@ def diff_weights(a: Checkpoint, b: Checkpoint, top: int | None = None) -> Weight
 
         for keys in pairs.values():
             ta, tb = sa[keys[0]], sb[keys[0]]
-            rel, max_abs = _compare(torch, a.archive, ta, b.archive, tb)
+            rel, max_abs = _compare(torch, a.tensor_path(keys[0]), a.archive, ta, b.archive, tb)
             changes.append(TensorChange(keys[0], ta.shape, ta.dtype, rel, max_abs, tuple(keys[1:])))
     identical = sum(1 for c in changes if c.max_abs == 0.0)
     changes.sort(key=lambda c: -1.0 if c.rel_l2 is None else c.rel_l2, reverse=True)

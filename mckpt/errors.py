@@ -22,6 +22,14 @@ class MckptError(Exception):
     def __str__(self) -> str:
         return f"{self.path}: {self.message}" if self.path else self.message
 
+    def to_json(self) -> dict[str, object]:
+        """The error inside a command's JSON document, so a script reads one schema either way."""
+        return {"message": self.message, "path": self.path, "hint": self.hint, "exit_code": self.exit_code}
+
+
+class NotFound(MckptError):
+    """A server or store answered, and nothing is at that name (so a caller may try it as a run uid)."""
+
 
 class NotACheckpoint(MckptError):
     """The bytes are not a torch checkpoint at all (empty, random, an LFS pointer, a text file)."""

@@ -9,6 +9,7 @@ ordinary web file. Faults are set on `Hub.faults` between or before requests.
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 import re
@@ -17,6 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
@@ -26,12 +28,23 @@ COMMIT = "0123456789abcdef0123456789abcdef01234567"
 class Faults:
     drop_after: int | None = None  # close the connection after sending this many body bytes…
     drops: int = 0  # …this many times
+    drop_from: int = 0  # …in answers whose first byte is at least this offset
     errors_500: int = 0  # answer 500 to this many CDN requests
     ignore_range: bool = False
     require_token: str | None = None
     lfs_pointer: bool = False  # the hub serves the pointer text itself (like a raw/ URL)
     wrong_sha: bool = False  # X-Linked-Etag names other bytes
     hold: threading.Event | None = None  # after `drop_after` bytes, wait for this instead of dropping
+    short_200: bytes | None = None  # the CDN answers every request with 200 and these bytes
+    splice: bytes | None = None  # range requests get 206s of these bytes, with no ETag
+    content_range: str | None = None  # 206s carry this Content-Range instead of the true one
+    endless_206: bool = False  # 206s have no length and never end
+    drip: float | None = None  # send the body one byte every this many seconds
+    redirect_to: str | None = None  # the hub's resolve answers 302 to this Location
+    html_200: bool = False  # the CDN answers 200 with an HTML error page
+    gzip: bool = False  # the CDN gzips the body and says Content-Encoding: gzip
+    no_etag: bool = False  # the CDN sends neither ETag nor Last-Modified
+    faulty_from: int = 1  # splice, content_range and endless_206 hit ranges starting here or later (resumes)
 
 
 @dataclass
@@ -44,6 +57,7 @@ class Hub:
     hub_url: str = ""
     cdn_url: str = ""
     lock: threading.Lock = field(default_factory=threading.Lock)
+    stopped: threading.Event = field(default_factory=threading.Event)
 
     def blobs(self) -> dict[str, bytes]:
         return {hashlib.sha256(b).hexdigest(): b for b in self.files.values()}
@@ -76,18 +90,34 @@ class _Base(BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(body)
 
+    def _drip(self, body: bytes, every: float) -> None:
+        self.close_connection = True
+        try:
+            for i in range(len(body)):
+                if self.hub.stopped.wait(every):
+                    return
+                self.wfile.write(body[i : i + 1])
+                self.wfile.flush()
+        except OSError:
+            pass
+
 
 class HubHandler(_Base):
     def do_GET(self) -> None:
         hub = self.hub
         hub.log("hub", self.path, self._headers())
-        if self.path.startswith("/api/"):
-            tree_api(self)
-            return
-        m = re.fullmatch(r"/((?:datasets/)?[^/]+/[^/]+)/resolve/([^/]+)/(.+)", unquote(self.path))
+        m = re.fullmatch(r"/((?:datasets/|spaces/)?[^/]+/[^/]+)/resolve/([^/]+)/(.+)", unquote(self.path))
         f = hub.faults
         if f.require_token and self.headers.get("Authorization") != f"Bearer {f.require_token}":
             self._reply(401, {"X-Error-Code": "GatedRepo"}, b"gated")
+            return
+        if re.match(r"/api/[^/]+/[^/]+/[^/]+/tree/", self.path):
+            tree_api(self)
+            return
+        api = re.fullmatch(r"/api/(models|datasets|spaces)/([^/]+/[^/?]+)(?:/revision/([^/?]+))?(\?.*)?",
+                           unquote(self.path))
+        if api:
+            self._api(*api.groups()[:3])
             return
         if not m:
             self._reply(404, {"X-Error-Code": "RepoNotFound"})
@@ -107,8 +137,24 @@ class HubHandler(_Base):
             self._reply(200, {"ETag": '"abc"'}, pointer.encode())
             return
         linked = hashlib.sha256(b"other").hexdigest() if f.wrong_sha else sha
-        self._reply(302, {"Location": f"{hub.cdn_url}/blob/{sha}", "X-Linked-Etag": f'"{linked}"',
+        self._reply(302, {"Location": f.redirect_to or f"{hub.cdn_url}/blob/{sha}", "X-Linked-Etag": f'"{linked}"',
                           "X-Linked-Size": str(len(data)), "X-Repo-Commit": COMMIT, "ETag": f'"{linked}"'})
+
+    def _api(self, kind: str, repo: str, rev: str | None) -> None:
+        """`/api/models/<repo>[/revision/<rev>]`: the repo's commit and files, like huggingface.co."""
+        prefix = "" if kind == "models" else f"{kind}/"
+        names = [k[len(prefix) + len(repo) + 1:] for k in self.hub.files if k.startswith(f"{prefix}{repo}/")]
+        if not names:
+            self._reply(404, {"X-Error-Code": "RepoNotFound"})
+            return
+        if self.hub.faults.drip is not None:
+            self.send_response(200)
+            self.send_header("Content-Length", "1000")
+            self.end_headers()
+            self._drip(b" " * 1000, self.hub.faults.drip)
+            return
+        doc = {"id": repo, "sha": COMMIT, "siblings": [{"rfilename": n} for n in sorted(names)]}
+        self._reply(200, {"Content-Type": "application/json"}, json.dumps(doc).encode())
 
     do_HEAD = do_GET
 
@@ -132,6 +178,13 @@ class CdnHandler(_Base):
         if data is None:
             self._reply(404)
             return
+        if f.short_200 is not None:
+            self._reply(200, {"ETag": '"short"'}, f.short_200)
+            return
+        if f.html_200:
+            self._reply(200, {"Content-Type": "text/html; charset=utf-8"},
+                        b"<!DOCTYPE html><html><body>Service temporarily unavailable</body></html>")
+            return
         etag = f'"{hashlib.sha256(data).hexdigest()[:20]}"'
         if self.headers.get("If-None-Match") == etag:
             self._reply(304, {"ETag": etag})
@@ -142,6 +195,9 @@ class CdnHandler(_Base):
         start, end, status = 0, len(data) - 1, 200
         rng = re.fullmatch(r"bytes=(\d+)-(\d*)", self.headers.get("Range", ""))
         if_range = self.headers.get("If-Range")
+        resume = bool(rng) and int(rng[1]) >= f.faulty_from
+        if resume and f.splice is not None:
+            data, etag, if_range = f.splice, "", None
         if rng and not f.ignore_range and (if_range is None or if_range == etag):
             start = int(rng[1])
             end = min(int(rng[2]), len(data) - 1) if rng[2] else len(data) - 1
@@ -150,14 +206,27 @@ class CdnHandler(_Base):
                 return
             status = 206
         body = data[start : end + 1]
+        if f.gzip:
+            body = gzip.compress(body)
         self.send_response(status)
-        self.send_header("ETag", etag)
+        if etag and not f.no_etag:
+            self.send_header("ETag", etag)
         self.send_header("Accept-Ranges", "bytes")
-        self.send_header("Content-Length", str(len(body)))
+        if f.gzip:
+            self.send_header("Content-Encoding", "gzip")
         if status == 206:
-            self.send_header("Content-Range", f"bytes {start}-{end}/{len(data)}")
+            self.send_header("Content-Range", (resume and f.content_range) or f"bytes {start}-{end}/{len(data)}")
+        if status == 206 and resume and f.endless_206:
+            self.send_header("Connection", "close")
+            self.end_headers()
+            self._endless()
+            return
+        self.send_header("Content-Length", str(len(body)))
         self.end_headers()
-        if f.drop_after is not None and f.drops > 0 and len(body) > f.drop_after:
+        if f.drip is not None:
+            self._drip(body, f.drip)
+            return
+        if f.drop_after is not None and f.drops > 0 and len(body) > f.drop_after and start >= f.drop_from:
             f.drops -= 1
             self._send(body[: f.drop_after])
             if f.hold is not None:
@@ -166,6 +235,18 @@ class CdnHandler(_Base):
             self.connection.shutdown(2)
             return
         self._send(body)
+
+    def _endless(self) -> None:
+        self.close_connection = True
+        piece = b"\0" * (1 << 16)
+        try:
+            while not self.hub.stopped.is_set():
+                self.wfile.write(piece)
+                with self.hub.lock:
+                    self.hub.cdn_bytes += len(piece)
+        except OSError:
+            pass  # the client hung up, as it should
+
 
     def _send(self, body: bytes) -> None:
         view = memoryview(body)
@@ -183,22 +264,19 @@ TREE_PAGE = 3  # entries per page, small so that every listing in the tests is p
 
 
 def tree_api(handler: HubHandler) -> None:
-    """`/api/{models|datasets}/<owner>/<repo>/tree/<rev>[/<path>][?recursive=true][&cursor=N]`, as the
+    """`/api/{models|datasets|spaces}/<owner>/<repo>/tree/<rev>[/<path>][?recursive=true][&cursor=N]`, as the
     hub answers it: files (with `lfs.oid`/`lfs.size`) and directories, TREE_PAGE per page, the next
-    page named by `Link: <…>; rel="next"`. Dataset files are keyed `datasets/<owner>/<repo>/<path>`."""
+    page named by `Link: <…>; rel="next"`. Dataset and space files are keyed `datasets/<owner>/<repo>/<path>`
+    (`spaces/…`). The token check is the caller's (do_GET)."""
     hub = handler.hub
     url = urlsplit(handler.path)
     query = parse_qs(url.query)
-    m = re.fullmatch(r"/api/(models|datasets)/([^/]+/[^/]+)/tree/([^/]+)(?:/(.*))?", unquote(url.path))
-    f = hub.faults
-    if f.require_token and handler.headers.get("Authorization") != f"Bearer {f.require_token}":
-        handler._reply(401, {"X-Error-Code": "GatedRepo"}, b"gated")
-        return
+    m = re.fullmatch(r"/api/(models|datasets|spaces)/([^/]+/[^/]+)/tree/([^/]+)(?:/(.*))?", unquote(url.path))
     if not m:
         handler._reply(404, {"X-Error-Code": "RepoNotFound"})
         return
     kind, repo, rev, folder = m[1], m[2], m[3], (m[4] or "").strip("/")
-    key = f"datasets/{repo}" if kind == "datasets" else repo
+    key = repo if kind == "models" else f"{kind}/{repo}"
     files = {k[len(key) + 1:]: v for k, v in hub.files.items() if k.startswith(key + "/")}
     if not files:
         handler._reply(404, {"X-Error-Code": "RepoNotFound"})
@@ -232,10 +310,12 @@ def tree_api(handler: HubHandler) -> None:
     handler._reply(200, headers, json.dumps(page).encode())
 
 
-def _serve(handler: type[_Base], hub: Hub) -> ThreadingHTTPServer:
+def _serve(handler: type[_Base], hub: Hub, tls: Any = None) -> ThreadingHTTPServer:
     cls = type(handler.__name__, (handler,), {"hub": hub})
     server = ThreadingHTTPServer(("127.0.0.1", 0), cls)
     server.daemon_threads = True
+    if tls is not None:
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
     threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True).start()
     return server
 
@@ -255,6 +335,7 @@ def serve(files: dict[str, bytes] | None = None) -> Iterator[Hub]:
     try:
         yield hub
     finally:
+        hub.stopped.set()
         if hub.faults.hold is not None:
             hub.faults.hold.set()
         for s in servers:
@@ -276,3 +357,24 @@ def mammoth_checkpoint(path: Path, tensor_mb: int = 4) -> bytes:
     }
     torch.save(ckpt, path)
     return path.read_bytes()
+
+
+def make_cert(folder: Path) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1 (openssl CLI); returns (cert, key)."""
+    import subprocess
+
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                    "-keyout", str(key), "-out", str(cert), "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True, timeout=60)
+    return cert, key
+
+
+def serve_tls_cdn(hub: Hub, cert: Path, key: Path) -> tuple[ThreadingHTTPServer, str]:
+    """The same CDN over https (for proxies' CONNECT and SSL_CERT_FILE); returns (server, base URL)."""
+    import ssl
+
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(cert, key)
+    server = _serve(CdnHandler, hub, ctx)
+    return server, f"https://127.0.0.1:{server.server_address[1]}"

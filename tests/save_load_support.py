@@ -35,7 +35,7 @@ def env_for(root: Path | None = None) -> dict[str, str]:
     return env
 
 
-def write_checkpoint(path: Path, args: dict[str, Any], tasks_done: int, *, old_pickle: bool = False) -> Path:
+def write_checkpoint(path: Path, args: dict[Any, Any], tasks_done: int, *, old_pickle: bool = False) -> Path:
     """A Mammoth-shaped checkpoint (safe dict, or Namespace args for old pickles) with real tensors."""
     import torch
 
@@ -45,12 +45,19 @@ def write_checkpoint(path: Path, args: dict[str, Any], tasks_done: int, *, old_p
         "model": {"net.fc.weight": torch.ones(2, 3), "net.fc.bias": torch.zeros(2)},
         "optimizer": None,
         "scheduler": None,
-        "args": argparse.Namespace(**args) if old_pickle else dict(args),
+        "args": _namespace(args) if old_pickle else dict(args),
         "results": [rows, [list(r) for r in rows], logger],
     }
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.save(obj, path)
     return path
+
+
+def _namespace(args: dict[Any, Any]) -> argparse.Namespace:
+    """A Namespace holding `args` whatever their keys (a crafted pickle can hold any)."""
+    ns = argparse.Namespace()
+    ns.__dict__.update(args)
+    return ns
 
 
 def run_args(**over: Any) -> dict[str, Any]:

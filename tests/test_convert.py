@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -85,11 +86,14 @@ def test_args_overrides_and_name(tmp_path: Path, template: Path) -> None:
     assert (args["model"], args["buffer_size"], args["n_epochs"], args["lr"], args["notes"]) == \
         ("er", 50, 7, 0.03, "hi there")
     assert out.parent == tmp_path / "ck"
-    assert out.name == f"{args['ckpt_name']}_last.pt"
-    name = read_checkpoint(out).name
-    assert name is not None and (name.model, name.dataset, name.buffer_size, name.n_epochs) == \
-        ("er", "seq-mnist", 50, 7)
-    assert name.uid == args["conf_jobnum"].split("-")[0]
+    # a file of a run that has done no task: named as Mammoth names one paused before its first task
+    assert re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}\.pt", out.name)
+    ck = read_checkpoint(out)
+    name = ck.name
+    assert name is not None and name.dialect == "paused" and name.task == "paused" and ck.tasks_done == 0
+    assert (name.model, name.dataset, name.buffer_size, name.n_epochs) == ("er", "seq-mnist", 50, 7)
+    assert name.uid == args["conf_jobnum"].split("-")[0] and out.stem != args["conf_jobnum"]
+    assert args["ckpt_name"].startswith("er_seq-mnist_default_50_7_") and args["ckpt_name"].endswith(name.uid)
 
 
 def test_parse_set_rejects_garbage() -> None:

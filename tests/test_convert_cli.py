@@ -44,7 +44,9 @@ def test_default_output_is_a_mammoth_name_in_checkpoints(files: tuple[Path, Path
     assert r.returncode == 0, r.stderr
     written = json.loads(r.stdout)["written"]
     out = tmp_path / written["path"]
-    assert out.parent == tmp_path / "checkpoints" and out.name.endswith("_last.pt")
+    assert out.parent == tmp_path / "checkpoints" / "paused" and len(out.stem) == 36  # paused/<uuid4>.pt
+    listed = json.loads(run_cli("list", "checkpoints", "--json", cwd=tmp_path).stdout)["runs"]
+    assert [(r["run"], r["tasks"]) for r in listed] == [(load(out)["args"]["ckpt_name"], "paused")]
     assert written["bytes"] == out.stat().st_size
     info = json.loads(run_cli("inspect", str(out), "--json").stdout)
     assert info["kind"] == "mammoth" and info["format"] == "safe" and info["run"]["model"] == "derpp"
@@ -121,43 +123,125 @@ def test_convert_never_imports_torch(files: tuple[Path, Path], tmp_path: Path) -
     assert (tmp_path / "o.pt").exists()
 
 
-def test_kill_mid_write_leaves_no_output(files: tuple[Path, Path], tmp_path: Path) -> None:
-    """SIGKILL while the storages are being copied: nothing appears under the final name."""
-    bare, template = files
-    out = tmp_path / "out" / "o.pt"
-    marker = tmp_path / "copying"
-    # Only the timing is arranged: the copy pauses (after writing some records) so the kill lands mid-write.
-    code = (
-        "import sys, time\nfrom pathlib import Path\nfrom mckpt.torchfile import archive_writer\n"
-        "orig = archive_writer.ArchiveWriter.add_ranges\n"
-        "def slow(self, *a, **k):\n"
-        "    orig(self, *a, **k)\n"
-        f"    Path({str(marker)!r}).touch()\n"
-        "    time.sleep(60)\n"
-        "archive_writer.ArchiveWriter.add_ranges = slow\n"
-        "from mckpt.cli.app import app\n"
-        f"app(['convert', {str(bare)!r}, '--like', {str(template)!r}, '-o', {str(out)!r}])\n"
-    )
-    proc = subprocess.Popen([sys.executable, "-c", code], env={**os.environ, "PYTHONPATH": str(REPO)},
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        for _ in range(600):
-            if marker.exists() or proc.poll() is not None:
+class PausedWriter:
+    """A real `mckpt convert` subprocess that stops after copying its first storage record until
+    told to go on (only the timing is arranged: every byte is written by the real code)."""
+
+    def __init__(self, tmp_path: Path, tag: str, argv: list[str]) -> None:
+        self.copying, self.go = tmp_path / f"{tag}.copying", tmp_path / f"{tag}.go"
+        code = (
+            "import time\nfrom pathlib import Path\nfrom mckpt.torchfile import archive_writer\n"
+            "orig = archive_writer.ArchiveWriter.add_ranges\n"
+            "def slow(self, *a, **k):\n"
+            "    orig(self, *a, **k)\n"
+            f"    Path({str(self.copying)!r}).touch()\n"
+            f"    while not Path({str(self.go)!r}).exists():\n"
+            "        time.sleep(0.02)\n"
+            "archive_writer.ArchiveWriter.add_ranges = slow\n"
+            "from mckpt.cli.app import app\n"
+            f"app({['convert', *argv]!r})\n"
+        )
+        self.proc = subprocess.Popen([sys.executable, "-c", code], env={**os.environ, "PYTHONPATH": str(REPO)},
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for _ in range(1200):
+            if self.copying.exists() or self.proc.poll() is not None:
                 break
             time.sleep(0.05)
-        assert marker.exists(), "the writer never started copying"
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=30)
+        assert self.copying.exists(), "the writer never started copying"
+
+    def kill(self) -> None:
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(timeout=30)
+        assert self.proc.returncode == -signal.SIGKILL
+
+    def finish(self) -> tuple[int, str, str]:
+        self.go.touch()
+        out, err = self.proc.communicate(timeout=120)
+        return self.proc.returncode, out, err
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=30)
+
+
+def _partials(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if p.name.endswith(".partial"))
+
+
+def test_kill_mid_write_leaves_no_output_and_the_next_run_removes_the_partial(
+        files: tuple[Path, Path], tmp_path: Path) -> None:
+    """SIGKILL while the storages are being copied: nothing under the final name, and the partial
+    file the dead writer left is removed (and reported) by the next conversion into that folder."""
+    bare, template = files
+    out = tmp_path / "out" / "o.pt"
+    argv = [str(bare), "--like", str(template)]
+    writers: list[PausedWriter] = []
+    try:  # three writers at once, each sparing the others' partials (they are live), then all killed
+        for i in range(3):
+            writers.append(PausedWriter(tmp_path, f"w{i}", [*argv, "-o", str(out)]))
+        for writer in writers:
+            writer.kill()
     finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == -signal.SIGKILL
+        for writer in writers:
+            writer.stop()
     assert not out.exists()
-    leftovers = list(out.parent.iterdir())
-    assert len(leftovers) == 1  # the hidden partial file, never the final name
-    assert leftovers[0].name.startswith(".o.pt.") and leftovers[0].name.endswith(".partial")
-    r = run_cli("convert", str(bare), "--like", str(template), "-o", str(out))  # a rerun is unaffected
+    stale = _partials(out.parent)
+    assert len(stale) == 3 and all(n.startswith(".o.pt.") for n in stale)
+    assert sorted(p.name for p in out.parent.iterdir()) == stale  # the partials, never the final name
+    sizes = sum((out.parent / n).stat().st_size for n in stale)
+    r = run_cli("convert", *argv, "-o", str(out.parent / "other.pt"), "--json")  # another output, same folder
+    assert r.returncode == 0, r.stderr
+    removed = json.loads(r.stdout)["written"]["removed_partials"]
+    assert sorted(Path(p["path"]).name for p in removed) == stale and sum(p["bytes"] for p in removed) == sizes
+    assert _partials(out.parent) == []
+    r = run_cli("convert", *argv, "-o", str(out))  # a rerun is unaffected
     assert r.returncode == 0 and load(out)["model"]
+    assert "partial" not in r.stdout  # nothing left to remove, nothing said
+
+
+def test_a_live_writers_partial_is_never_removed(files: tuple[Path, Path], tmp_path: Path) -> None:
+    bare, template = files
+    folder = tmp_path / "out"
+    argv = [str(bare), "--like", str(template)]
+    live = PausedWriter(tmp_path, "live", [*argv, "-o", str(folder / "live.pt")])
+    try:
+        dead = PausedWriter(tmp_path, "dead", [*argv, "-o", str(folder / "dead.pt")])
+        try:
+            dead.kill()
+        finally:
+            dead.stop()
+        assert len(_partials(folder)) == 2
+        r = run_cli("convert", *argv, "-o", str(folder / "third.pt"))
+        assert r.returncode == 0, r.stderr
+        assert "removed 1 partial file(s)" in r.stdout
+        (kept,) = _partials(folder)
+        assert kept.startswith(".live.pt.")  # its writer holds the lock: it is at work
+        code, _, err = live.finish()
+        assert code == 0, err
+    finally:
+        live.stop()
+    assert load(folder / "live.pt")["model"] and _partials(folder) == []
+
+
+def test_publish_never_replaces_a_file_that_appeared_meanwhile(files: tuple[Path, Path], tmp_path: Path) -> None:
+    bare, template = files
+    out = tmp_path / "out" / "o.pt"
+    writer = PausedWriter(tmp_path, "w", [str(bare), "--like", str(template), "-o", str(out)])
+    try:
+        out.write_bytes(b"theirs")  # another program takes the name while the copy runs
+        code, _, err = writer.finish()
+    finally:
+        writer.stop()
+    assert code == 1 and err.splitlines()[0] == f"error: {out}: appeared while converting; not overwritten"
+    assert out.read_bytes() == b"theirs" and _partials(out.parent) == []
+    forced = PausedWriter(tmp_path, "f", [str(bare), "--like", str(template), "-o", str(out), "--force"])
+    try:
+        code, _, err = forced.finish()
+    finally:
+        forced.stop()
+    assert code == 0, err
+    assert load(out)["model"]  # --force replaces it
 
 
 def test_unwritable_place_is_one_line(files: tuple[Path, Path], tmp_path: Path) -> None:

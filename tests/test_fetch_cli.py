@@ -36,7 +36,8 @@ def hub(ckpt: tuple[Path, bytes]) -> Iterator[Hub]:
 @pytest.fixture
 def env(hub: Hub, tmp_path: Path) -> dict[str, str]:
     return {"HF_ENDPOINT": hub.hub_url, "MCKPT_CACHE": str(tmp_path / "cache"),
-            "MCKPT_RETRY_BACKOFF": "0.001", "HF_TOKEN": "", "HF_HUB_OFFLINE": ""}
+            "MCKPT_RETRY_BACKOFF": "0.001", "HF_TOKEN": "", "HF_HUB_OFFLINE": "", "HF_HOME": str(tmp_path / "hf"),
+            "HF_TOKEN_PATH": "", "HF_HUB_CACHE": ""}
 
 
 def test_fetch_places_the_file_and_summarises_the_checkpoint(ckpt: tuple[Path, bytes], env: dict[str, str],
@@ -127,6 +128,10 @@ def test_inspect_url_reads_a_fraction_and_matches_local_inspect(hub: Hub, ckpt: 
 def test_inspect_url_errors_are_one_line(hub: Hub, env: dict[str, str]) -> None:
     r = run_cli("inspect", "hf://loribonna/mammoth/nope.pt", env=env)
     assert r.returncode == 1 and r.stderr.startswith("error: ") and "HTTP 404" in r.stderr
+    hub.faults.require_token = "tok"
+    fetched, inspected = run_cli("fetch", URL, env=env), run_cli("inspect", URL, env=env)
+    assert "HTTP 401" in inspected.stderr and "--token" in fetched.stderr and "--token" not in inspected.stderr
+    hub.faults.require_token = None
     hub.faults.ignore_range = True
     r = run_cli("inspect", URL, env=env)
     assert r.returncode == 1 and "does not support range requests" in r.stderr and "mckpt fetch" in r.stderr
@@ -163,5 +168,27 @@ def test_giving_up_names_the_url(tmp_path: Path) -> None:
     assert r.returncode == 1
     last = [x for x in r.stderr.splitlines() if x.startswith("error:")]
     assert last == [f"error: {url}: connection refused by 127.0.0.1 (gave up after 1 retry)"]
+    assert "rerunning the same command resumes" in r.stderr
     r = run_cli("inspect", url, env=env)
     assert r.returncode == 1 and r.stderr.startswith(f"error: {url}: connection refused")
+    assert "resumes" not in r.stderr  # inspect keeps nothing to resume
+
+
+def test_fetch_revision_and_connections_options(hub: Hub, ckpt: tuple[Path, bytes], env: dict[str, str]) -> None:
+    from hub_server import COMMIT
+
+    r = run_cli("fetch", URL, "--revision", COMMIT, "--connections", "2", "--json", "-q", env=env)
+    doc = json.loads(r.stdout)
+    assert r.returncode == 0 and doc["revision"] == COMMIT and Path(doc["path"]).read_bytes() == ckpt[1]
+    r = run_cli("fetch", f"{URL}@main", "--revision", COMMIT, env=env)
+    assert r.returncode == 1 and "--revision says" in r.stderr
+    assert run_cli("fetch", URL, "--connections", "0", env=env).returncode == 2
+
+
+@pytest.mark.parametrize("command", [["list"], ["inspect", "{file}"], ["__complete", "model", ""]])
+def test_local_commands_do_not_import_httpx(ckpt: tuple[Path, bytes], tmp_path: Path, command: list[str]) -> None:
+    args = [a.format(file=ckpt[0]) for a in command]
+    r = subprocess.run([sys.executable, "-X", "importtime", "-m", "mckpt", *args], cwd=tmp_path,
+                       env={**os.environ, "PYTHONPATH": str(REPO)}, capture_output=True, text=True, timeout=120)
+    imported = {line.rsplit("|", 1)[-1].strip() for line in r.stderr.splitlines() if "|" in line}
+    assert imported and not {"httpx", "httpcore", "ssl", "h11"} & imported

@@ -12,6 +12,7 @@ from conftest import FIXTURES, run_cli
 from hub_server import Hub
 
 from mckpt.errors import MckptError
+from mckpt.fetch.download import FetchOptions
 from mckpt.remote.hub_tree import HubFolder, HubFolderUrl, parse_hub_folder
 
 
@@ -84,10 +85,15 @@ def test_hub_errors_are_one_line(hub: Hub, env: dict[str, str]) -> None:
 
 
 def test_folder_urls_parse_both_revision_spellings() -> None:
-    assert parse_hub_folder("hf://a/b") == HubFolderUrl("models", "a/b", "main", "")
-    assert parse_hub_folder("hf://a/b@dev/x/y") == HubFolderUrl("models", "a/b", "dev", "x/y")
-    assert parse_hub_folder("hf://a/b/x/y@dev") == HubFolderUrl("models", "a/b", "dev", "x/y")
-    assert parse_hub_folder("hf://datasets/a/b@refs%2Fpr%2F1") == HubFolderUrl("datasets", "a/b", "refs/pr/1", "")
+    assert parse_hub_folder("hf://a/b") == HubFolderUrl("model", "a/b", "main", "")
+    assert parse_hub_folder("hf://a/b@dev/x/y") == HubFolderUrl("model", "a/b", "dev", "x/y")
+    assert parse_hub_folder("hf://a/b/x/y@dev") == HubFolderUrl("model", "a/b", "dev", "x/y")
+    assert parse_hub_folder("hf://datasets/a/b@refs%2Fpr%2F1") == HubFolderUrl("dataset", "a/b", "refs/pr/1", "")
+    assert parse_hub_folder("hf://spaces/a/b/ck") == HubFolderUrl("space", "a/b", "main", "ck")
+    assert parse_hub_folder("hf://a/b/ck", revision="dev") == HubFolderUrl("model", "a/b", "dev", "ck")
+    assert parse_hub_folder("hf://a/b@dev/ck", revision="dev").revision == "dev"
+    with pytest.raises(MckptError, match="--revision says"):
+        parse_hub_folder("hf://a/b@dev/ck", revision="main")
     assert parse_hub_folder("hf://datasets/a/b@refs%2Fpr%2F1").url == "hf://datasets/a/b@refs%2Fpr%2F1"
     with pytest.raises(MckptError, match=r"\.\."):
         parse_hub_folder("hf://a/b/../../etc")
@@ -101,6 +107,6 @@ def test_folder_urls_parse_both_revision_spellings() -> None:
     {"type": "file", "path": "ck/x.pt", "size": True},
 ])
 def test_a_hostile_tree_answer_is_refused(item: dict[str, object]) -> None:
-    folder = HubFolder(parse_hub_folder("hf://a/b/ck"), endpoint="http://127.0.0.1:1")
+    folder = HubFolder(parse_hub_folder("hf://a/b/ck"), FetchOptions(endpoint="http://127.0.0.1:1"))
     with pytest.raises(MckptError):
         folder.entry(item, "ck/")

@@ -146,23 +146,17 @@ def test_repeat_saved_args_skips_computed_and_unset_values() -> None:
         "nowand": 1,
         "permute_classes": True,
     }
-    argv = build_argv(repeat_saved_args(saved, savecheck_is_flag=True), [])
-    assert argv[:8] == ["--model", "er_ace", "--dataset", "seq-mnist", "--lr", "0.1", "--buffer_size", "50"]
-    assert argv[8:] == [
-        "--seed",
-        "0",
-        "--minibatch_size",
-        "16",
-        "--savecheck",
-        "--nowand",
-        "1",
-        "--permute_classes",
-    ]
-    no_buffer = dict(saved, savecheck="task")
+    argv = build_argv(repeat_saved_args(saved, savecheck_is_flag=True), [], [])
+    assert argv[:4] == ["--model=er_ace", "--dataset=seq-mnist", "--lr=0.1", "--buffer_size=50"]
+    assert argv[4:] == ["--seed=0", "--minibatch_size=16", "--savecheck", "--nowand=1", "--permute_classes"]
+    no_buffer = dict(saved, savecheck="task", lr_milestones=[10, -20])
     del no_buffer["buffer_size"]
-    tokens = build_argv(repeat_saved_args(no_buffer, savecheck_is_flag=False), ["--seed", "5"])
-    assert "--minibatch_size" not in tokens and tokens.count("--seed") == 1 and tokens[-2:] == ["--seed", "5"]
-    assert tokens[tokens.index("--savecheck") : tokens.index("--savecheck") + 2] == ["--savecheck", "task"]
+    own = [("start_from", ["--start_from=1"])]
+    tokens = build_argv(repeat_saved_args(no_buffer, False, ["seed"]), own, ["--seed", "5"])
+    assert "--minibatch_size=16" not in tokens and "--seed=0" not in tokens
+    assert tokens[-3:] == ["--start_from=1", "--seed", "5"]  # mckpt's flags, then the user's words
+    assert "--savecheck=task" in tokens
+    assert tokens[tokens.index("--lr_milestones") :][:3] == ["--lr_milestones", "10", "-20"]
 
 
 # --- save ----------------------------------------------------------------------------------------
@@ -171,15 +165,10 @@ def test_repeat_saved_args_skips_computed_and_unset_values() -> None:
 def test_plan_save_adds_only_checkpoint_flags(current, old) -> None:
     extra = ["--model", "sgd", "--dataset", "seq-mnist", "--lr", "0.1"]
     plan = plan_save(current, extra, every="last", name="exp", mode="old_pickle")
-    assert plan.argv == [
-        *extra,
-        "--savecheck",
-        "last",
-        "--ckpt_name",
-        "exp",
-        "--save_checkpoint_mode",
-        "old_pickle",
-    ]
+    assert plan.argv == [*extra, "--savecheck=last", "--ckpt_name=exp", "--save_checkpoint_mode=old_pickle"]
+    assert plan_save(current, extra, name="-x").argv[-1] == "--ckpt_name=-x"  # a value, never an option
+    with pytest.raises(UsageError, match="abbreviates --savecheck"):
+        plan_save(current, [*extra, "--savech", "last"])
     assert plan.command[:2] == [sys.executable, "main.py"] and plan.watch == current.root / "checkpoints"
     assert plan_save(current, [*extra, "--savecheck", "last"]).argv == [*extra, "--savecheck", "last"]
     with pytest.raises(UsageError, match="--every"):
@@ -198,7 +187,7 @@ def test_task_file_of_real_run_resumes_at_next_task(mammoth_fixtures: Path, curr
     f = mammoth_fixtures / "checkpoints" / f"{RUN1}_0.pt"
     plan = plan_resume(str(f), current)
     assert plan.tasks_done == 1 and plan.start_from == 1 and plan.total_tasks == 5
-    assert plan.argv == ["--loadcheck", str(f), "--start_from", "1"]
+    assert plan.argv == [f"--loadcheck={f}", "--start_from=1"]
     assert plan.run == RUN1 and plan.env == {} and plan.changes == []
     assert any("restores the saved args" in r for r in plan.reasons)
 
@@ -206,10 +195,10 @@ def test_task_file_of_real_run_resumes_at_next_task(mammoth_fixtures: Path, curr
 def test_paused_real_file_resumes_at_the_task_it_reached(mammoth_fixtures: Path, current) -> None:
     f = mammoth_fixtures / "checkpoints" / PAUSED
     plan = plan_resume(str(f), current)
-    assert plan.start_from == 1 and plan.argv[:4] == ["--loadcheck", str(f), "--start_from", "1"]
+    assert plan.start_from == 1 and plan.argv[:2] == [f"--loadcheck={f}", "--start_from=1"]
     assert any("paused file" in r for r in plan.reasons)
     assert any("no --savecheck" in w for w in plan.warnings)  # the run had none: say how to get files
-    assert plan_resume(str(f), current, every="task").argv[-2:] == ["--savecheck", "task"]
+    assert plan_resume(str(f), current, every="task").argv[-1] == "--savecheck=task"
     # Its run had no ckpt_name: no run name, rather than the file's "paused/<uuid>" passed off as one,
     # and the dry run shows the run's uid instead.
     assert plan.run is None and plan.chosen_by == "the file given"
@@ -224,7 +213,7 @@ def test_run_uid_picks_newest_and_a_finished_run_is_refused(mammoth_fixtures: Pa
     assert "nothing left to train: all 5 tasks" in e.value.message and e.value.path.endswith(f"{RUN1}_4.pt")
     assert "mckpt inspect" in e.value.hint
     checked = plan_resume("9acd4744", current, check=True, search=[mammoth_fixtures / "checkpoints"])
-    assert checked.argv[2:] == ["--start_from", "5", "--stop_after", "5"]
+    assert checked.argv[1:] == ["--start_from=5", "--stop_after=5"]
     assert checked.chosen_by == "newest checkpoint of run 9acd4744"
     with pytest.raises(MckptError, match="no such file, folder or run uid"):
         plan_resume("deadbeef", current, search=[mammoth_fixtures / "checkpoints"])
@@ -249,16 +238,12 @@ def test_real_d1_file_on_old_layout_repeats_args_and_forces_unsafe_load(
     d1 = make_checkout(tmp_path / "d1", layout="old", savecheck_flag=True)
     plan = plan_resume(str(f), find_mammoth(str(d1), sys.executable, environ=PY_ENV))
     assert plan.command[1] == "utils/main.py"
-    assert plan.argv[:10] == [
-        "--loadcheck",
-        str(f),
-        *["--start_from", "1", "--model", "sgd", "--dataset", "seq-mnist", "--lr", "0.1"],
-    ]
     words = plan.argv
-    assert words[words.index("--batch_size") : words.index("--batch_size") + 2] == ["--batch_size", "16"]
-    assert "--savecheck" in words and words[words.index("--savecheck") + 1].startswith("--")
-    for computed in ("--conf_jobnum", "--ckpt_name", "--ckpt_name_replace", "--minibatch_size", "--notes"):
-        assert computed not in words
+    assert words[:3] == ["--model=sgd", "--dataset=seq-mnist", "--lr=0.1"]
+    assert words[-2:] == [f"--loadcheck={f}", "--start_from=1"]  # mckpt's own flags come last
+    assert "--batch_size=16" in words and "--savecheck" in words  # a bare flag in this D1 checkout
+    for computed in ("conf_jobnum", "ckpt_name", "ckpt_name_replace", "minibatch_size", "notes"):
+        assert not any(w.startswith(f"--{computed}") for w in words)
     assert plan.env == UNSAFE_ENV
     assert any("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1" in w and "argparse.Namespace" in w for w in plan.warnings)
 
@@ -271,7 +256,7 @@ def test_overrides_win_and_differences_are_reported(tmp_path: Path, current) -> 
         tmp_path / "checkpoints" / "sgd_seq-mnist_None_0_1_20260101-101010_1a2b3c4d_1.pt", run_args(), 2
     )
     plan = plan_resume(str(f), current, ["--lr", "0.01", "--seed", "9", "--start_from", "1"])
-    assert plan.argv == ["--loadcheck", str(f), "--lr", "0.01", "--seed", "9", "--start_from", "1"]
+    assert plan.argv == [f"--loadcheck={f}", "--lr", "0.01", "--seed", "9", "--start_from", "1"]
     assert plan.start_from == 1
     assert [(c.name, c.saved, c.given) for c in plan.changes] == [("lr", 0.1, "0.01")]
 
@@ -280,7 +265,7 @@ def test_last_file_with_stop_after_resumes_to_the_end(tmp_path: Path, current) -
     stem = "sgd_seq-mnist_None_0_1_20260101-101010_1a2b3c4d"
     f = write_checkpoint(tmp_path / f"{stem}_last.pt", run_args(savecheck="last", stop_after=3), 3)
     plan = plan_resume(str(f), current)
-    assert plan.argv[2:] == ["--start_from", "3", "--stop_after", "5"]
+    assert plan.argv[1:] == ["--start_from=3", "--stop_after=5"]
     done = write_checkpoint(tmp_path / "other" / f"{stem}_last.pt", run_args(savecheck="last"), 5)
     with pytest.raises(MckptError, match="nothing left to train"):
         plan_resume(str(done), current)

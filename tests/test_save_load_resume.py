@@ -29,7 +29,7 @@ def test_resume_task_file_with_overrides_shows_differences(checkout: Path) -> No
     diff_rows = [line.split() for line in r.stdout.splitlines() if line.startswith(("lr ", "seed "))]
     assert diff_rows == [["lr", "0.1", "0.05"]]  # seed is run bookkeeping: not reported
     call = read_calls(checkout)[-1]
-    expected = f"--loadcheck checkpoints/{STEM}_1.pt --start_from 2 --savecheck task --lr 0.05 --seed 3"
+    expected = f"--loadcheck=checkpoints/{STEM}_1.pt --start_from=2 --savecheck=task --lr 0.05 --seed 3"
     assert call["argv"] == expected.split()
     assert (call["start"], call["end"], call["args"]["lr"]) == (2, 5, 0.05)
     grown = sorted(p.name for p in (checkout / "checkpoints").glob(f"{STEM}_sgd_seq-mnist_*.pt"))
@@ -44,7 +44,7 @@ def test_resume_last_file_as_json_and_propagate_exit_code(checkout: Path) -> Non
     r = run_cli("load", str(f), "--json", "--", "--exit_code", "4", cwd=checkout, env=env_for())
     assert r.returncode == 4, r.stderr
     call = read_calls(checkout)[-1]
-    assert call["argv"][2:6] == ["--start_from", "3", "--stop_after", "5"]
+    assert call["argv"][1:3] == ["--start_from=3", "--stop_after=5"]
     assert (call["start"], call["end"]) == (3, 5)
     doc = json.loads(r.stdout)  # Mammoth's own output went to stderr
     assert doc["plan"]["start_from"] == 3 and doc["result"]["exit_code"] == 4
@@ -58,14 +58,14 @@ def test_run_uid_check_loads_and_trains_nothing(checkout: Path) -> None:
     write_checkpoint(checkout / "checkpoints" / f"{STEM}_1.pt", run_args(), 2)
     dry = run_cli("load", "1a2b3c4d", "--dry-run", "--json", cwd=checkout, env=env_for())
     doc = json.loads(dry.stdout)
-    assert list(doc) == ["plan"]  # a real run's document without "result": one schema for scripts
+    assert list(doc) == ["plan", "error"]  # a real run's document without "result": one schema
     plan = doc["plan"]
     assert plan["file"].endswith(f"{STEM}_1.pt") and plan["start_from"] == 2
     assert plan["chosen_by"] == "newest checkpoint of run 1a2b3c4d" and read_calls(checkout) == []
     r = run_cli("load", "1a2b3c4d", "--check", cwd=checkout, env=env_for())
     assert r.returncode == 0, r.stderr
     call = read_calls(checkout)[-1]
-    assert call["argv"] == f"--loadcheck checkpoints/{STEM}_1.pt --start_from 2 --stop_after 2".split()
+    assert call["argv"] == f"--loadcheck=checkpoints/{STEM}_1.pt --start_from=2 --stop_after=2".split()
     assert call["start"] == call["end"] == 2 and "Checkpoint Loaded!" in r.stdout
     assert "Mammoth accepted the checkpoint." in r.stdout
     assert len(list((checkout / "checkpoints").glob("*.pt"))) == 2
@@ -101,10 +101,10 @@ def test_old_layout_repeats_args_and_loads_old_pickle_with_a_warning(tmp_path: P
     call = read_calls(root)[-1]
     assert call["layout"] == "old" and call["force_no_weights_only"] == "1"
     argv = call["argv"]
-    expected = f"--loadcheck checkpoints/{d2}_0.pt --start_from 1 --model sgd --dataset seq-mnist --lr 0.1"
-    assert argv[:10] == expected.split()
-    assert argv[argv.index("--batch_size") + 1] == "16" and argv[argv.index("--savecheck") + 1] == "task"
-    assert "--ckpt_name" not in argv and "--conf_jobnum" not in argv
+    assert argv[:3] == ["--model=sgd", "--dataset=seq-mnist", "--lr=0.1"]
+    assert argv[-2:] == [f"--loadcheck=checkpoints/{d2}_0.pt", "--start_from=1"]
+    assert "--batch_size=16" in argv and "--savecheck=task" in argv
+    assert not any(w.startswith(("--ckpt_name", "--conf_jobnum")) for w in argv)
     new = sorted((root / "checkpoints").glob("sgd_seq-mnist_0_1_*.pt"))
     assert [p.name.rsplit("_", 1)[1] for p in new if p != f] == ["1.pt", "2.pt", "3.pt", "4.pt"]
     assert mckpt.read_checkpoint(new[-1]).args["loadcheck"] == f"checkpoints/{d2}_0.pt"

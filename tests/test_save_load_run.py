@@ -50,7 +50,7 @@ def test_save_every_task_lists_files_and_returns_mammoth_exit_code(checkout: Pat
     assert "Mammoth exited with code 3." in r.stdout
     assert "Task 1 - training" in r.stdout and "Saving checkpoint into:" in r.stderr  # relayed as they came
     call = read_calls(checkout)[0]
-    assert call["argv"][-4:] == ["--savecheck", "task", "--ckpt_name", "exp"] and call["unbuffered"] == "1"
+    assert call["argv"][-2:] == ["--savecheck=task", "--ckpt_name=exp"] and call["unbuffered"] == "1"
     for name in files:
         assert mckpt.read_checkpoint(checkout / "checkpoints" / name).format == "safe"
 
@@ -78,7 +78,7 @@ def test_save_every_last_in_old_pickle_mode(checkout: Path) -> None:
 def test_dry_run_prints_the_command_and_runs_nothing(checkout: Path) -> None:
     r = run_cli("save", "--dry-run", "--", *MODEL, cwd=checkout, env=env_for())
     assert (
-        r.returncode == 0 and "main.py --model sgd --dataset seq-mnist --lr 0.1 --savecheck task" in r.stdout
+        r.returncode == 0 and "main.py --model sgd --dataset seq-mnist --lr 0.1 --savecheck=task" in r.stdout
     )
     assert read_calls(checkout) == []
 
@@ -131,7 +131,7 @@ def test_ctrl_c_writes_a_paused_file_and_says_how_to_resume(checkout: Path) -> N
     r = run_cli("load", f"checkpoints/paused/{paused.name}", "--every", "task", cwd=checkout, env=env_for())
     assert r.returncode == 0, r.stderr
     call = read_calls(checkout)[-1]
-    assert call["argv"][:4] == ["--loadcheck", f"checkpoints/paused/{paused.name}", "--start_from", "1"]
+    assert call["argv"][:2] == [f"--loadcheck=checkpoints/paused/{paused.name}", "--start_from=1"]
     assert (call["start"], call["end"]) == (1, 5)
     assert "Checkpoint Loaded!" in r.stdout and "start from  1" in r.stdout
 

@@ -40,13 +40,13 @@ def convert_command(
         "--output", "-o", metavar="FILE|DIR",
         help="A .pt file or a folder (default: checkpoints/ for full, else by the input).")] = None,
     model: Annotated[str | None, typer.Option(
-        "--model", metavar="MODEL", help="Set args.model (--to full).")] = None,
+        "--model", metavar="MODEL", help="Set args.model (--to full or safe).")] = None,
     dataset: Annotated[str | None, typer.Option(
-        "--dataset", metavar="DATASET", help="Set args.dataset (--to full).")] = None,
+        "--dataset", metavar="DATASET", help="Set args.dataset (--to full or safe).")] = None,
     buffer_size: Annotated[int | None, typer.Option("--buffer-size", metavar="N", help="Set args.buffer_size.")] = None,
     n_epochs: Annotated[int | None, typer.Option("--n-epochs", metavar="N", help="Set args.n_epochs.")] = None,
     set_: Annotated[list[str] | None, typer.Option(
-        "--set", metavar="KEY=VALUE", help="Set any arg (JSON values: 0.1, null); repeatable.")] = None,
+        "--set", metavar="KEY=VALUE", help="Set any arg (JSON: 0.1, null), --to full or safe; repeatable.")] = None,
     strip_prefix: Annotated[bool, typer.Option(
         "--strip-prefix", help="--to backbone: drop `net.` (for plain PyTorch, not for Mammoth).")] = False,
     allow_partial: Annotated[bool, typer.Option(

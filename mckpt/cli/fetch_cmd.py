@@ -81,8 +81,11 @@ def fetch_command(
         help="Also place the file here (hard link or copy from the cache).")] = None,
     sha256: Annotated[str | None, typer.Option(
         "--sha256", metavar="HEX", help="Expected sha256; the download must match it.")] = None,
+    revision: Annotated[str | None, typer.Option(
+        "--revision", metavar="REV", help="Hub branch, tag or commit (default: main, or the URL's @rev).")] = None,
     token: Annotated[str | None, typer.Option(
-        "--token", metavar="TOKEN", help="Hub token (default: $HF_TOKEN); sent to the hub endpoint only.")] = None,
+        "--token", metavar="TOKEN",
+        help="Hub token (default: $HF_TOKEN, else the `hf auth login` token); sent to the hub endpoint only.")] = None,
     offline: Annotated[bool, typer.Option(
         "--offline", help="Use the cache only, no network (or HF_HUB_OFFLINE=1).")] = False,
     cache_dir: Annotated[str | None, typer.Option(
@@ -90,6 +93,9 @@ def fetch_command(
     force: Annotated[bool, typer.Option("--force", help="Replace a different existing file at -o.")] = False,
     retries: Annotated[int, typer.Option("--retries", metavar="N", min=0,
                                          help="Retries on dropped connections and 5xx.")] = 5,
+    connections: Annotated[int, typer.Option(
+        "--connections", metavar="N", min=1, max=64,
+        help="Ranged connections for files of 64 MiB or more (1: a single stream).")] = 8,
     json: JsonOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
@@ -99,7 +105,7 @@ def fetch_command(
     if sha256 is not None and not re.fullmatch(r"[0-9a-fA-F]{64}", sha256):
         raise UsageError("--sha256 wants 64 hexadecimal digits", path=sha256)
     opts = FetchOptions.from_env(token=token, offline=offline or None, cache_dir=cache_dir,
-                                 sha256=sha256, retries=retries)
+                                 sha256=sha256, retries=retries, revision=revision, connections=connections)
     out = make_output(json, None, quiet)
     reporter: Any
     if quiet:

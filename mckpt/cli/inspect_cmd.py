@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from ..errors import UsageError
 from ..io.sources import ByteSource
 from ..model.checkpoint import read_checkpoint, to_plain
 from ..remote import is_remote
@@ -20,6 +21,8 @@ def inspect_command(
                              "or a remote folder's run uid.")],
     tensors: Annotated[bool, typer.Option("--tensors", "-t", help="List every tensor (aliases marked).")] = False,
     args_only: Annotated[bool, typer.Option("--args-only", "-a", help="Print only the saved args.")] = False,
+    revision: Annotated[str | None, typer.Option(
+        "--revision", metavar="REV", help="For hf:// and hub URLs: branch, tag or commit.")] = None,
     json: JsonOpt = False,
     fmt: FormatOpt = None,
     quiet: QuietOpt = False,
@@ -27,9 +30,12 @@ def inspect_command(
     """Show what a checkpoint holds, without torch and without running code from it."""
     source: str | ByteSource = file
     if is_remote(file):
-        from ..remote.open import open_checkpoint_source  # only remote inspects pay for obstore / HTTP
+        from ..fetch.download import FetchOptions  # only remote inspects pay for obstore / HTTP
+        from ..remote.open import open_checkpoint_source
 
-        source = open_checkpoint_source(file)
+        source = open_checkpoint_source(file, FetchOptions.from_env(revision=revision))
+    elif revision is not None:
+        raise UsageError("--revision applies to hf:// and hub URLs, not to a local file", path=file)
     ck = read_checkpoint(source)
     out = make_output(json, fmt, quiet)
     if json:

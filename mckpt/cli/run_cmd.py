@@ -47,13 +47,34 @@ EveryOpt = Annotated[
 ]
 
 
+class _JsonDocument:
+    """`save`/`load --json` print one document whatever happens: `{plan, result, error}`, with
+    `plan` null when the command was refused before it had one, `result` only after a run, and
+    `error` the refusal (also said on stderr, with the exit code it always had)."""
+
+    def __init__(self, out: Output) -> None:
+        self.out = out
+        self.plan: dict[str, object] | None = None
+
+    def emit(self, **parts: object) -> None:
+        self.out.emit_json({"plan": self.plan, **parts, "error": None})
+
+    def __enter__(self) -> _JsonDocument:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: object) -> None:
+        from ..errors import MckptError
+
+        if self.out.json and isinstance(error, MckptError):
+            self.out.emit_json({"plan": self.plan, "error": error.to_json()})
+
+
 def _run(
-    out: Output,
+    doc: _JsonDocument,
     mammoth: MammothEnv,
     command: list[str],
     watch: Path,
     env: dict[str, str],
-    plan_json: dict[str, object],
     check: bool = False,
 ) -> None:
     """Run Mammoth, report what it wrote, and exit with its exit code.
@@ -63,11 +84,12 @@ def _run(
     from ..train.trainer import run_mammoth
     from ..view.render_run import notice, render_result
 
+    out = doc.out
     result = run_mammoth(
         command, mammoth.root, watch, env, notify=notice, stdout=sys.stderr if out.json else sys.stdout
     )
     if out.json:
-        out.emit_json({"plan": plan_json, "result": result.to_json()})
+        doc.emit(result=result.to_json())
     elif check:
         verdict = "accepted" if result.exit_code == 0 else f"did not accept (exit code {result.exit_code})"
         out.line(f"\nMammoth {verdict} the checkpoint.")
@@ -105,17 +127,19 @@ def save_command(
     from ..train.save import plan_save
     from ..view.render_run import render_command
 
-    env = find_mammoth(mammoth, python)
-    plan = plan_save(env, list(ctx.args), every=every, name=name, mode=mode)
     out = make_output(json, None, quiet)
-    if dry_run and json:
-        # The same document as a real run's, without "result": scripts read plan.* either way.
-        out.emit_json({"plan": plan.to_json()})
-        return
-    if not json:
-        render_command(out, env, plan.command, None)
-    if not dry_run:
-        _run(out, env, plan.command, plan.watch, {}, plan.to_json())
+    with _JsonDocument(out) as doc:
+        env = find_mammoth(mammoth, python)
+        plan = plan_save(env, list(ctx.args), every=every, name=name, mode=mode)
+        doc.plan = plan.to_json()
+        if dry_run and json:
+            # The same document as a real run's, without "result": scripts read plan.* either way.
+            doc.emit()
+            return
+        if not json:
+            render_command(out, env, plan.command, None)
+        if not dry_run:
+            _run(doc, env, plan.command, plan.watch, {})
 
 
 @handle_errors
@@ -143,19 +167,21 @@ def load_command(
     from ..train.resume import plan_resume
     from ..view.render_run import render_plan, warn
 
-    env = find_mammoth(mammoth, python)
-    plan = plan_resume(checkpoint, env, list(ctx.args), every=every, check=check)
     out = make_output(json, None, quiet)
-    for message in plan.warnings:
-        warn(message)
-    if dry_run and json:
-        # The same document as a real run's, without "result": scripts read plan.* either way.
-        out.emit_json({"plan": plan.to_json()})
-        return
-    if not json:
-        render_plan(out, plan)
-    if not dry_run:
-        _run(out, env, plan.command, plan.watch, plan.env, plan.to_json(), check=check)
+    with _JsonDocument(out) as doc:
+        env = find_mammoth(mammoth, python)
+        plan = plan_resume(checkpoint, env, list(ctx.args), every=every, check=check)
+        doc.plan = plan.to_json()
+        for message in plan.warnings:
+            warn(message)
+        if dry_run and json:
+            # The same document as a real run's, without "result": scripts read plan.* either way.
+            doc.emit()
+            return
+        if not json:
+            render_plan(out, plan)
+        if not dry_run:
+            _run(doc, env, plan.command, plan.watch, plan.env, check=check)
 
 
 def register(app: typer.Typer) -> None:

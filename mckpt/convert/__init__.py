@@ -22,7 +22,7 @@ from typing import Any
 from ..errors import MckptError, UsageError
 from ..model.checkpoint import Checkpoint, read_checkpoint
 from ..torchfile.archive import Archive
-from ..torchfile.storage_table import StorageTable, alias_pairs, own_storage, rebuild, retensor
+from ..torchfile.storage_table import StorageTable, alias_pairs, own_storage, rebuild
 from ..torchfile.unpickler import PickledNamespace, Placeholder, StateDict, TensorRef
 from .full import archive_of, plan_full
 from .plan import (
@@ -52,15 +52,16 @@ def plan_conversion(source: str | os.PathLike[str], to: str | None = None, *, li
         raise UsageError(f"--to takes one of {', '.join(TARGETS)}, not {to!r}")
     if like is not None and to != "full":
         raise UsageError("--like only goes with --to full")
-    if overrides and overrides.as_dict() and to != "full":
-        raise UsageError("--model/--dataset/--buffer-size/--n-epochs/--set only go with --to full")
+    if overrides and overrides.as_dict() and to == "backbone":
+        raise UsageError("--model/--dataset/--buffer-size/--n-epochs/--set change args, and --to backbone "
+                         "writes none (a bare backbone has no args)")
     if strip_prefix and to != "backbone":
         raise UsageError("--strip-prefix only goes with --to backbone")
     if to == "full":
         return plan_full(src, like, output, overrides or ArgOverrides(), allow_partial)
     if to == "backbone":
         return _plan_backbone(src, output, strip_prefix)
-    return _plan_safe(src, output)
+    return _plan_safe(src, output, overrides or ArgOverrides())
 
 
 def default_target(ck: Checkpoint) -> str:
@@ -103,7 +104,7 @@ def _plan_backbone(src: Checkpoint, output: str | None, strip_prefix: bool) -> P
     out = StateDict()
     for key, name in names.items():
         new_key = name if strip_prefix else BACKBONE_PREFIX + name
-        out[new_key] = retensor(sd[key], table.whole(arch, sd[key].storage))
+        out[new_key] = table.tensor(arch, src.tensor_path(key), sd[key])
     plan.notes.append("keys without `net.`: for loading into the bare backbone in plain PyTorch "
                       "(Mammoth's --loadcheck wants the `net.` form)" if strip_prefix else
                       "keys keep `net.`, the form Mammoth's --loadcheck accepts for every backbone")
@@ -113,18 +114,19 @@ def _plan_backbone(src: Checkpoint, output: str | None, strip_prefix: bool) -> P
     return plan.complete(out, table.records, arch)
 
 
-def _plan_safe(src: Checkpoint, output: str | None) -> Plan:
+def _plan_safe(src: Checkpoint, output: str | None, overrides: ArgOverrides) -> Plan:
     if src.kind != "mammoth":
         what = "a bare backbone" if src.kind == "backbone" else "not a Mammoth checkpoint"
         raise UsageError(f"--to safe converts old-pickle Mammoth checkpoints; this file is {what}",
                          path=src.path,
                          hint="a backbone becomes a checkpoint with --to full --like FILE"
                          if src.kind == "backbone" else None)
-    if src.format == "safe":
-        raise MckptError("already in the safe layout (torch.load(weights_only=True) reads it)", path=src.path)
+    if src.format == "safe" and not overrides.as_dict():
+        raise MckptError("already in the safe layout (torch.load(weights_only=True) reads it)", path=src.path,
+                         hint="to change its args, rewrite it with --to safe --set KEY=VALUE")
     arch = archive_of(src)
     name = Path(src.path).name
-    plan = Plan("old_pickle->safe", src.path, output_path(output, Path(src.path).parent / "safe", name))
+    plan = Plan(f"{src.format}->safe", src.path, output_path(output, Path(src.path).parent / "safe", name))
     table = StorageTable()
     obj = arch.obj
     out: dict[str, Any] = {}
@@ -135,6 +137,15 @@ def _plan_safe(src: Checkpoint, output: str | None) -> Plan:
             out[key] = rebuild(value, str(key), arch, table)
     if isinstance(obj.get("args"), PickledNamespace):
         plan.notes.append(f"args: argparse.Namespace → dict ({len(out['args'])} entries)")
+    if isinstance(out.get("args"), dict):
+        changed = overrides.apply(out["args"])
+        if changed:
+            plan.notes.append("args: " + ", ".join(changed))
+        if "save_checkpoint_mode" not in out["args"]:
+            plan.notes.append("args hold no save_checkpoint_mode (Mammoth before mid 2024): current Mammoth "
+                              "resumes it with its default, safe")
+    elif overrides.as_dict():
+        raise MckptError("the file's args are not a dict or namespace; --set has nothing to set", path=src.path)
     seen = arch.unpickled.globals_seen
     if "torch.device" in seen:
         plan.notes.append("torch.device values → strings ('cpu', 'cuda:0')")
@@ -156,7 +167,7 @@ def _buffer_tensors(buf: Placeholder, arch: Archive, table: StorageTable, plan: 
     if not isinstance(names, list):
         names = [k for k, v in attrs.items() if isinstance(v, TensorRef)]
     # a crafted buffer's names can be anything: only text names are attributes Mammoth restores
-    out = {n: retensor(attrs[n], table.whole(arch, attrs[n].storage, "cpu"))
+    out = {n: table.tensor(arch, f"buffer.{n}", attrs[n], "cpu")
            for n in names if isinstance(n, str) and isinstance(attrs.get(n), TensorRef)}
     left = [str(k) for k, v in attrs.items() if k not in out and v is not None]
     plan.notes.append(f"buffer: pickled {buf.qualname} → dict of its tensors ({', '.join(out) or 'none'}), "

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import MckptError, UsageError
+from ..io.path_component import component_problem
 from ..model.checkpoint import LOGGER_KEYS, Checkpoint, read_checkpoint
 from ..torchfile.archive import Archive
 from ..torchfile.archive_writer import ByteRange
@@ -40,14 +41,18 @@ def plan_full(src: Checkpoint, like: str | None, output: str | None, overrides: 
         raise MckptError(f"byte order {s_arch.byteorder} differs from the template's {t_arch.byteorder}",
                          path=src.path)
     tmodel = tmpl.model_state  # a crafted template's `model` can be anything: only its tensors count
+    for ck, arch in ((tmpl, t_arch), (src, s_arch)):  # what torch could not load is never written
+        for key, t in ck.model_state.items():
+            arch.check_tensor(ck.tensor_path(key), t)
     table = StorageTable()
     t_state = t_arch.obj["model"]
     t_meta = (rebuild(t_state._metadata, "model._metadata", t_arch, table)
               if isinstance(t_state, StateDict) and "_metadata" in vars(t_state) else None)
     args = rebuild(tmpl.args, "args", t_arch, table)
-    args, changed = _apply_args(args, overrides)
-    plan = Plan("backbone->full", src.path,
-                output_path(output, Path("checkpoints"), f"{args['ckpt_name']}_last.pt"),
+    args, changed = _apply_args(args, overrides, tmpl.path)
+    # Named as Mammoth names the file of a run interrupted before it finished a task: the file has
+    # done none, and a `_last` or `_<task>` name would say it had (and `load` would believe it).
+    plan = Plan("backbone->full", src.path, output_path(output, Path("checkpoints", "paused"), f"{uuid.uuid4()}.pt"),
                 template=tmpl.path, args=args)
     plan.notes.append("args: the template's, with " + ", ".join(changed))
     ssd = src.model_state
@@ -102,7 +107,8 @@ def plan_full(src: Checkpoint, like: str | None, output: str | None, overrides: 
     plan.notes += [
         "optimizer and scheduler: None (training restarts them)",
         "results: no task done, logger dump with its ten keys as empty lists (Mammoth needs them all)",
-        "named `_last`: resume with --start_from 0; the file has finished no task",
+        "named paused/<uuid>.pt, as Mammoth names the file of a run stopped before its first task (the "
+        "run's name is args.ckpt_name): resume with --start_from 0",
     ]
     return plan.complete(obj, table.records, s_arch)
 
@@ -110,7 +116,7 @@ def plan_full(src: Checkpoint, like: str | None, output: str | None, overrides: 
 def _plan_guess(src: Checkpoint, output: str | None) -> Plan:
     """Without a template the true layout is unknown: show the guess, write nothing."""
     names, had_prefix = backbone_names(list(src.model_state), None)
-    plan = Plan("backbone->full", src.path, output or "checkpoints/<model>_<dataset>_…_last.pt")
+    plan = Plan("backbone->full", src.path, output or "checkpoints/paused/<uuid>.pt")
     plan.mapped = [(BACKBONE_PREFIX + n, k) for n, k in names.items()]
     plan.problems = ["no template: the aliases the backbone registers (`_features`, a nested `net`) and "
                      "the continual model's own entries are unknown"]
@@ -179,11 +185,10 @@ def _storage_from_source(first_view: TensorRef, views: list[tuple[TensorRef, Ten
     return table.assembled(target.dtype, target.numel, first.location, ranges)
 
 
-def _apply_args(args: dict[str, Any], overrides: ArgOverrides) -> tuple[dict[str, Any], list[str]]:
+def _apply_args(args: dict[str, Any], overrides: ArgOverrides, template: str) -> tuple[dict[str, Any], list[str]]:
     """The template's args with the user's overrides and a new run identity (uid, timestamp, name)."""
     args = dict(args)
-    changed = [f"{k}={v!r} (was {args.get(k)!r})" for k, v in overrides.as_dict().items() if args.get(k) != v]
-    args.update(overrides.as_dict())
+    changed = overrides.apply(args)
     for key in ("model", "dataset"):
         if not isinstance(args.get(key), str) or not args[key]:
             raise UsageError(f"no `{key}` in the template's args; pass --{key}")
@@ -191,17 +196,37 @@ def _apply_args(args: dict[str, Any], overrides: ArgOverrides) -> tuple[dict[str
     now = datetime.now()
     args["conf_jobnum"] = str(job)
     args["conf_timestamp"] = str(now)
-    args["ckpt_name"] = _run_stem(args, now, str(job).split("-")[0])
+    args["ckpt_name"] = _run_stem(args, now, str(job).split("-")[0], set(overrides.as_dict()), template)
     changed.append("a new run identity (ckpt_name, conf_jobnum, conf_timestamp)")
     return args, changed
 
 
-def _run_stem(args: dict[str, Any], now: datetime, uid: str) -> str:
+_NAME_PARTS = ("model", "dataset", "dataset_config", "buffer_size", "n_epochs")
+
+
+def _run_stem(args: dict[str, Any], now: datetime, uid: str, given: set[str], template: str) -> str:
     """`<model>_<dataset>_<config>_<buffer>_<epochs>_<timestamp>_<uid>`: Mammoth's current (D3) name,
-    with the uid taken from `conf_jobnum` as Mammoth does."""
-    return "_".join(str(x) for x in (
-        args["model"], args["dataset"], args.get("dataset_config"), args.get("buffer_size") or 0,
-        args.get("n_epochs"), now.strftime("%Y%m%d-%H%M%S"), uid))
+    with the uid taken from `conf_jobnum` as Mammoth does.
+
+    Mammoth builds its file names from this (`<ckpt_name>_<task>.pt`, and a resumed run's prefix),
+    so every part taken from the args must be one plain path component, or the file is refused.
+    """
+    parts = {"model": args["model"], "dataset": args["dataset"], "dataset_config": args.get("dataset_config"),
+             "buffer_size": args.get("buffer_size") or 0, "n_epochs": args.get("n_epochs")}
+    for key in _NAME_PARTS:
+        problem = component_problem(str(parts[key]))
+        if problem is not None:
+            shown = repr(parts[key]) if len(repr(parts[key])) <= 60 else repr(parts[key])[:57] + "..."
+            if key in given:
+                raise UsageError(f"--{key.replace('_', '-')} {shown} cannot be part of a file name: {problem}")
+            raise MckptError(f"the template's args.{key} {shown} cannot be part of a file name: {problem}",
+                             path=template, hint=f"override it: --set {key}=VALUE")
+    stem = "_".join(str(x) for x in (*parts.values(), now.strftime("%Y%m%d-%H%M%S"), uid))
+    problem = component_problem(f"{stem}_joint.pt")  # the longest name Mammoth gives a task file
+    if problem is not None:
+        raise MckptError(f"the run name built from the template's args cannot be a file name: {problem}",
+                         path=template, hint="override the long args with --set KEY=VALUE")
+    return stem
 
 
 def archive_of(ck: Checkpoint) -> Archive:

@@ -40,6 +40,24 @@ class ArgOverrides:
                  "n_epochs": self.n_epochs}
         return {**{k: v for k, v in named.items() if v is not None}, **self.extra}
 
+    def apply(self, args: dict[str, Any]) -> list[str]:
+        """Set the overrides in `args` (in place, after the safe save mode); say what changed.
+
+        A file in the safe layout says so in its args: Mammoth restores `save_checkpoint_mode`,
+        so a run resumed from a file whose args still say `old_pickle` writes old pickles again,
+        which current Mammoth cannot load. Args without the key (Mammoth before mid 2024) are left
+        without it: current Mammoth's default is `safe`.
+        """
+        changed = []
+        if args.get("save_checkpoint_mode", "safe") != "safe":
+            changed.append(f"save_checkpoint_mode='safe' (was {args['save_checkpoint_mode']!r}: Mammoth restores "
+                           "it, so a resumed run writes safe files too)")
+            args["save_checkpoint_mode"] = "safe"
+        given = self.as_dict()
+        changed += [f"{k}={v!r} (was {args.get(k)!r})" for k, v in given.items() if args.get(k) != v]
+        args.update(given)
+        return changed
+
 
 def parse_set(items: list[str]) -> dict[str, Any]:
     """`key=value` pairs; values are read as JSON when they parse (numbers, null, lists), else text."""
@@ -59,7 +77,7 @@ def parse_set(items: list[str]) -> dict[str, Any]:
 class Plan:
     """What a conversion will do; rendered by the CLI, returned as data by `--json`."""
 
-    conversion: str  # "backbone->full", "full->backbone", "backbone->backbone", "old_pickle->safe"
+    conversion: str  # "backbone->full", "full->backbone", "backbone->backbone", "old_pickle->safe", "safe->safe"
     source: str
     output: str
     template: str | None = None

@@ -7,15 +7,14 @@ and a crash or SIGKILL mid-write leaves no file under the final name.
 from __future__ import annotations
 
 import os
-import secrets
 import zlib
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..errors import CorruptCheckpoint, MckptError
-from ..io.atomic import fsync_dir, make_folder
+from ..io.atomic import PartialFile, make_folder, remove_stale_partials
 from ..io.sources import FileSource
 from ..torchfile.archive import data_offset, open_archive
 from ..torchfile.archive_writer import Progress, write_torch_archive
@@ -29,16 +28,19 @@ class WriteResult:
     bytes: int
     storages: int
     checks: list[str]
+    removed_partials: list[tuple[str, int]] = field(default_factory=list)  # (path, bytes) of killed writers
 
     def to_json(self) -> dict[str, Any]:
-        return {"path": self.path, "bytes": self.bytes, "storages": self.storages, "checks": self.checks}
+        return {"path": self.path, "bytes": self.bytes, "storages": self.storages, "checks": self.checks,
+                "removed_partials": [{"path": p, "bytes": n} for p, n in self.removed_partials]}
 
 
 def write_plan(plan: Plan, *, force: bool = False, progress: Progress | None = None) -> WriteResult:
     """Write the planned file next to its final name, check it, fsync, then rename it into place.
 
     A crash or SIGKILL at any point leaves at most a hidden `.<name>.<random>.partial` file, never a
-    file under the final name; an existing output is replaced only with `force`.
+    file under the final name; the next conversion into that folder removes it (its writer's lock
+    died with it). An existing output, or one that appears meanwhile, is replaced only with `force`.
     """
     if not plan.writable:
         raise MckptError(f"{'; '.join(plan.problems) or 'nothing planned'}; nothing written",
@@ -51,52 +53,34 @@ def write_plan(plan: Plan, *, force: bool = False, progress: Progress | None = N
     if final.exists() and not force:
         raise MckptError("already exists; not overwritten", path=str(final),
                          hint="pass --force to replace it")
-    tmp = final.parent / f".{final.name}.{secrets.token_hex(4)}.partial"
     make_folder(final.parent, hint="choose another place with -o")
+    removed = remove_stale_partials(final.parent)
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        partial = PartialFile(final)
     except OSError as e:
         raise MckptError(f"cannot write here: {e.strerror}", path=str(final.parent),
                          hint="choose another place with -o") from None
+    done = False
     try:
-        try:
-            size = write_torch_archive(fd, file_stem(str(final)), dumps(plan.obj), plan.storages,
-                                       plan.byteorder, progress)
-            # The disk flush and the read-back check overlap: fsync waits on the device while the
-            # check reads the same bytes from the page cache (both release the GIL). Measured on a
-            # 337 MiB file this takes the write from 0.60 s to about 0.42 s.
-            with ThreadPoolExecutor(1) as pool:
-                flushed = pool.submit(os.fsync, fd)
-                checks = verify_written(str(tmp), plan, progress)
-                flushed.result()
-        finally:
-            os.close(fd)
-        _publish(tmp, final, force)
+        size = write_torch_archive(partial.fd, file_stem(str(final)), dumps(plan.obj), plan.storages,
+                                   plan.byteorder, progress)
+        # The disk flush and the read-back check overlap: fsync waits on the device while the
+        # check reads the same bytes from the page cache (both release the GIL). Measured on a
+        # 337 MiB file this takes the write from 0.60 s to about 0.42 s.
+        with ThreadPoolExecutor(1) as pool:
+            flushed = pool.submit(os.fsync, partial.fd)
+            checks = verify_written(str(partial.path), plan, progress)
+            flushed.result()
+        partial.publish(force)
+        done = True
+    except FileExistsError:
+        raise MckptError("appeared while converting; not overwritten", path=str(final),
+                         hint="pass --force to replace it") from None
     except OSError as e:  # a full disk, a vanished input: one line for the user, no partial file
-        tmp.unlink(missing_ok=True)
         raise MckptError(f"writing failed: {e.strerror or e}", path=str(final)) from None
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return WriteResult(str(final), size, len(plan.storages), checks)
-
-
-def _publish(tmp: Path, final: Path, force: bool) -> None:
-    if force:
-        os.replace(tmp, final)
-    else:
-        try:
-            os.link(tmp, final)  # atomic, and fails if the name was taken meanwhile
-        except FileExistsError:
-            raise MckptError("appeared while converting; not overwritten", path=str(final),
-                             hint="pass --force to replace it") from None
-        except OSError:
-            if final.exists():
-                raise MckptError("already exists; not overwritten", path=str(final)) from None
-            os.rename(tmp, final)
-        else:
-            tmp.unlink()
-    fsync_dir(final.parent)
+    finally:
+        partial.close(discard=not done)
+    return WriteResult(str(final), size, len(plan.storages), checks, removed)
 
 
 def verify_written(path: str, plan: Plan, progress: Progress | None = None) -> list[str]:
@@ -122,11 +106,14 @@ def verify_written(path: str, plan: Plan, progress: Progress | None = None) -> l
                                             path=path)
         finally:
             os.close(fd)
+        unloadable = arch.tensor_problems(limit=1)
+        if unloadable:
+            raise CorruptCheckpoint(f"verification failed: {unloadable[0]}", path=path)
         if dumps(arch.obj) != dumps(plan.obj):
             raise CorruptCheckpoint("verification failed: the pickle does not read back as written",
                                     path=path)
     return [f"{len(arch.members)} zip records and their CRC-32s", "storage record sizes",
-            "the pickle reads back to the planned tree"]
+            "every tensor's view inside its storage", "the pickle reads back to the planned tree"]
 
 
 def _crc_of(fd: int, offset: int, nbytes: int, view: memoryview, progress: Progress | None) -> int:

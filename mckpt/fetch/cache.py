@@ -22,6 +22,7 @@ import hashlib
 import json
 import os
 import re
+import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -63,6 +64,7 @@ class PartInfo:
     validator: str | None
     linked_etag: str | None
     total: int | None
+    ranges: list[list[int]] | None = None  # a parallel download's done [start, end) ranges
 
 
 def _slug(remote: Remote) -> str:
@@ -135,10 +137,36 @@ class CacheEntry:
             return None
 
     def start_part(self, info: PartInfo) -> None:
-        """Begin a `.part` from zero bytes, recording what it will hold."""
+        """Begin a `.part` from zero bytes, recording what it will hold (a parallel one at full size)."""
+        self.save_part_info(info)
+        with open(self.part, "wb") as f:
+            if info.ranges is not None and info.total:
+                f.truncate(info.total)
+
+    def save_part_info(self, info: PartInfo) -> None:
         write_atomic(self._part_info, json.dumps(asdict(info)).encode())
-        with open(self.part, "wb"):
-            pass
+
+    def kept(self) -> int:
+        """Bytes of the file the `.part` holds (a parallel `.part` is sparse: its done ranges)."""
+        info = self.part_info()
+        if info is None:
+            return 0
+        if info.ranges is not None:
+            return sum(e - s for s, e in info.ranges)
+        return self.part.stat().st_size
+
+    def adopt(self, src: Path, sha256: str, info: PartInfo, commit: str | None) -> CachedFile:
+        """Take a verified file from elsewhere (the huggingface_hub cache) as this entry's copy:
+        a hard link when the file systems allow, else a copy; the original is left alone."""
+        self.drop_part()
+        self.dir.mkdir(parents=True, exist_ok=True)
+        try:
+            os.link(src, self.part)
+        except OSError:
+            shutil.copyfile(src, self.part)
+            with open(self.part, "rb+") as f:
+                os.fsync(f.fileno())
+        return self.store(sha256, info, commit)
 
     def drop_part(self) -> None:
         self.part.unlink(missing_ok=True)

@@ -6,7 +6,11 @@ never a torn one, which is what lets a later run trust whatever it finds.
 
 from __future__ import annotations
 
+import fcntl
 import os
+import re
+import secrets
+import stat
 from pathlib import Path
 
 
@@ -56,3 +60,115 @@ def write_atomic(path: Path, data: bytes) -> None:
         tmp.unlink(missing_ok=True)
         raise
     fsync_dir(path.parent)
+
+
+# ---------------------------------------------------------------------------------------------------
+# publishing a finished temporary file, and the partial files of writers that were killed
+
+_RENAME_NOREPLACE = 1  # linux/fs.h
+
+
+def publish(tmp: Path, final: Path, *, force: bool = False) -> None:
+    """Give the finished `tmp` its final name, atomically, then fsync the folder.
+
+    Without `force` a file that took the name meanwhile is never replaced (FileExistsError):
+    a hard link fails if the name exists, and where hard links are not supported
+    `renameat2(RENAME_NOREPLACE)` does the same. With `force` the old file is replaced.
+    """
+    if force:
+        os.replace(tmp, final)
+    else:
+        try:
+            os.link(tmp, final)
+        except FileExistsError:
+            raise
+        except OSError:  # no hard links here (some network and FAT file systems)
+            _rename_noreplace(tmp, final)
+        else:
+            tmp.unlink()
+    fsync_dir(final.parent)
+
+
+def _rename_noreplace(src: Path, dst: Path) -> None:
+    import ctypes
+    import errno
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    renameat2 = getattr(libc, "renameat2", None)
+    if renameat2 is None:
+        raise OSError(errno.ENOTSUP, "cannot rename without replacing on this system", str(dst))
+    at_fdcwd = -100
+    if renameat2(at_fdcwd, os.fsencode(src), at_fdcwd, os.fsencode(dst), _RENAME_NOREPLACE) != 0:
+        err = ctypes.get_errno()
+        if err == errno.EEXIST:
+            raise FileExistsError(err, os.strerror(err), str(dst))
+        raise OSError(err, os.strerror(err), str(dst))
+
+
+PARTIAL_SUFFIX = ".partial"
+_PARTIAL_NAME = re.compile(r"^\..+\.[0-9a-f]{8}\.partial$")
+
+
+class PartialFile:
+    """A hidden `.<name>.<random>.partial` beside `final`, held with an exclusive `flock` for as
+    long as its writer lives.
+
+    The kernel drops the lock when the process dies, however it dies (SIGKILL, OOM, power), so
+    a partial whose lock can be taken has no writer left: :func:`remove_stale_partials` deletes
+    exactly those, and never the file of a writer still at work.
+    """
+
+    def __init__(self, final: Path) -> None:
+        self.final = final
+        while True:
+            self.path = final.parent / f".{final.name}.{secrets.token_hex(4)}{PARTIAL_SUFFIX}"
+            self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
+            fcntl.flock(self.fd, fcntl.LOCK_EX)
+            # A cleaner may have taken the lock and removed the file between the two calls above.
+            if os.fstat(self.fd).st_nlink > 0:
+                return
+            os.close(self.fd)
+
+    def publish(self, force: bool = False) -> None:
+        """:func:`publish` it under its final name, still holding the lock while it is renamed."""
+        publish(self.path, self.final, force=force)
+
+    def close(self, discard: bool) -> None:
+        """Release the lock (closing the file); remove it first when `discard`."""
+        if discard:
+            self.path.unlink(missing_ok=True)
+        os.close(self.fd)
+
+
+def remove_stale_partials(folder: Path) -> list[tuple[str, int]]:
+    """Remove the partial files in `folder` that no live writer holds; return (path, bytes) of each."""
+    removed: list[tuple[str, int]] = []
+    try:
+        names = [e.name for e in os.scandir(folder) if _PARTIAL_NAME.match(e.name)]
+    except OSError:
+        return removed
+    for name in sorted(names):
+        path = folder / name
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+        except OSError:  # gone meanwhile, or not ours to open
+            continue
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                continue  # a writer is at work
+            st = os.fstat(fd)
+            try:
+                same = os.stat(path, follow_symlinks=False).st_ino == st.st_ino
+            except FileNotFoundError:
+                continue
+            if same and stat.S_ISREG(st.st_mode):
+                try:
+                    os.unlink(path)
+                except OSError:  # another user's file in a shared folder: theirs to remove
+                    continue
+                removed.append((str(path), st.st_size))
+        finally:
+            os.close(fd)
+    return removed

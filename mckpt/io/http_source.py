@@ -5,60 +5,106 @@ token), guarded by `If-Match` on the ETag so a file replaced mid-read is an erro
 files. Reads are widened to 64 KiB blocks and kept, because the archive reader asks for a few small
 pieces that usually sit side by side (the local header and data.pkl at the start, the index at
 the end): three requests typically cover a checkpoint of any size.
+
+A server's answer is untrusted: at most the bytes asked for are read (an endless 206 costs one
+block, not memory), the `Content-Range` must name exactly the range asked for, and each read has a
+total deadline, so a server dripping one byte every few seconds cannot hold `inspect` forever.
 """
 
 from __future__ import annotations
 
 import re
+import time
+from urllib.parse import urlsplit
 
 from ..errors import MckptError
-from .transport import Http, Reply, status_error, with_retries
+from .transport import RETRY_HINT, Http, Reply, RetryBudget, TransientError, iter_body, status_error, with_retries
 from .urls import hub_endpoint, origin, parse_source
 
 BLOCK = 64 << 10
-_TOTAL = re.compile(r"bytes \d+-\d+/(\d+)")
+CONTENT_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+|\*)")
+
+
+def read_range(reply: Reply, start: int, length: int, deadline: float, url: str) -> bytes:
+    """The body of a 206 for bytes `start`..`start+length-1`: exactly those bytes, in time, or an error."""
+    m = CONTENT_RANGE.fullmatch(reply.header("Content-Range") or "")
+    if not m or int(m[1]) != start or int(m[2]) != start + length - 1:
+        raise MckptError(f"the server answered a range request for bytes {start}-{start + length - 1} with "
+                         f"Content-Range {reply.header('Content-Range')!r}", path=url)
+    if (enc := reply.header("Content-Encoding")) and enc.lower() != "identity":
+        raise MckptError(f"the server sent a {enc}-encoded body to a range request", path=url)
+    end = time.monotonic() + deadline
+    out = bytearray()
+    for chunk in iter_body(reply, url):
+        out += chunk[: length - len(out)]
+        if len(out) >= length:
+            break
+        if time.monotonic() > end:
+            raise TransientError(f"{urlsplit(url).hostname} sent too slowly ({len(out)} of {length} bytes "
+                                 f"in {deadline:.0f} s)")
+    if len(out) < length:
+        raise TransientError(f"connection to {urlsplit(url).hostname} ended after {len(out)} of {length} bytes")
+    return bytes(out)
 
 
 class HttpSource:
-    """Random access to a remote file through Range requests; counts `bytes_read` off the wire."""
+    """Random access to a remote file through Range requests; counts `bytes_read` off the wire.
+
+    `deadline` bounds each ranged read (headers and body); `timeout` bounds each network wait.
+    `name` is what errors call the file (default: the URL requested).
+    """
 
     def __init__(self, url: str, *, token: str | None = None, endpoint: str | None = None,
-                 timeout: float = 30.0, retries: int = 3, backoff: float = 0.5) -> None:
-        remote = parse_source(url, endpoint)
-        self.name = remote.url
+                 revision: str | None = None, timeout: float = 30.0, deadline: float = 120.0,
+                 retries: int = 3, backoff: float = 0.5, name: str | None = None) -> None:
+        remote = parse_source(url, endpoint, revision)
+        self.name = name or remote.url  # what errors call it (a listing's hf:// spelling, say)
         self._hub = origin(remote.url) == origin(hub_endpoint(endpoint))
-        self._http = Http(token=token, token_origin=origin(hub_endpoint(endpoint)), timeout=timeout)
-        self._retries, self._backoff = retries, backoff
+        self._http = Http(token=token, token_origin=origin(hub_endpoint(endpoint)), timeout=timeout, connections=1)
+        self._retries, self._backoff, self._deadline = retries, backoff, deadline
         self._blocks: dict[int, bytes] = {}
         self.bytes_read = 0
-        reply = self._get(remote.url, 0, BLOCK, {})
-        m = _TOTAL.fullmatch(reply.header("Content-Range") or "")
-        self._url = reply.url
-        self._etag = reply.header("ETag")
-        self.size = int(m[1]) if m else 0
-        self._blocks[0] = self._body(reply)
+        self._url, self._etag = remote.url, None
+        self.size = 1 << 62  # unknown until the first answer says
+        first = self._read(0, BLOCK, first=True)
+        self._blocks[0] = first
 
-    def _get(self, url: str, start: int, n: int, headers: dict[str, str]) -> Reply:
-        hdrs = {**headers, "Range": f"bytes={start}-{start + n - 1}"}
+    def _read(self, start: int, length: int, first: bool = False) -> bytes:
+        budget = RetryBudget(self._retries, self._backoff, hint=RETRY_HINT)
+        return with_retries(lambda: self._attempt(start, length, first), budget, url=self.name)
 
-        reply = with_retries(lambda: self._http.open("GET", url, hdrs), self._retries, self._backoff, url=url)
-        if reply.status == 206:
-            return reply
-        self._http.discard(reply, limit=0)
-        if reply.status == 200:
-            raise MckptError("the server does not support range requests, so it cannot be inspected "
-                             "remotely", path=self.name, hint="`mckpt fetch` it, then inspect the file")
-        if reply.status == 412:
-            raise MckptError("the remote file changed while it was being read", path=self.name,
-                             hint="run the command again")
-        if reply.status == 416:
-            raise MckptError("the remote file is empty", path=self.name)
-        raise status_error(reply, self.name, self._hub)
-
-    def _body(self, reply: Reply) -> bytes:
-        data = reply.response.read()
+    def _attempt(self, start: int, length: int, first: bool) -> bytes:
+        hdrs = {"Range": f"bytes={start}-{start + length - 1}"}
+        if self._etag:
+            hdrs["If-Match"] = self._etag
+        reply = self._http.open("GET", self._url, hdrs)
+        try:
+            if reply.status != 206:
+                raise self._refusal(reply)
+            if first:
+                m = CONTENT_RANGE.fullmatch(reply.header("Content-Range") or "")
+                if not m or m[3] == "*":
+                    raise MckptError("the server's range answer does not say the file's size "
+                                     f"(Content-Range {reply.header('Content-Range')!r})", path=self.name)
+                self.size = int(m[3])
+                self._url, self._etag = reply.url, reply.header("ETag")
+                length = min(length, self.size - start)
+            data = read_range(reply, start, length, self._deadline, self.name)
+        finally:
+            self._http.discard(reply)
         self.bytes_read += len(data)
         return data
+
+    def _refusal(self, reply: Reply) -> MckptError:
+        if reply.status == 200:
+            return MckptError("the server does not support range requests, so it cannot be inspected remotely",
+                              path=self.name, hint="`mckpt fetch` it, then inspect the file")
+        if reply.status == 412:
+            return MckptError("the remote file changed while it was being read", path=self.name,
+                              hint="run the command again")
+        if reply.status == 416:
+            return MckptError("the remote file is empty", path=self.name)
+        return status_error(reply, self.name, self._hub)
 
     def read_at(self, offset: int, n: int) -> bytes:
         if offset < 0 or n < 0:
@@ -74,11 +120,7 @@ class HttpSource:
         if offset + n == self.size:
             start = max(0, self.size - length)
         length = min(length, self.size - start)
-        reply = self._get(self._url, start, length, {"If-Match": self._etag} if self._etag else {})
-        data = self._body(reply)
-        if len(data) != length:
-            raise MckptError(f"short read: asked for {length} bytes at {start}, got {len(data)}",
-                             path=self.name)
+        data = self._read(start, length)
         self._blocks[start] = data
         return data[offset - start : offset - start + n]
 
@@ -91,4 +133,3 @@ class HttpSource:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-

@@ -32,6 +32,7 @@ class Remote:
     repo: str | None = None
     revision: str | None = None
     path: str | None = None
+    repo_type: str = "model"  # "model", "dataset" or "space" (hub files only)
 
     @property
     def pinned(self) -> bool:
@@ -63,27 +64,51 @@ def safe_filename(name: str, default: str = "download") -> str:
     return name or default
 
 
-def _hub(repo: str, revision: str, path: str, endpoint: str) -> Remote:
+# The hub's URL prefix of each repo type: `datasets/owner/repo`, `spaces/owner/repo`, `owner/repo`.
+REPO_TYPES = {"datasets": "dataset", "spaces": "space"}
+
+
+def repo_prefix(repo_type: str) -> str:
+    """The path segment before owner/repo in hub URLs (empty for models)."""
+    return "" if repo_type == "model" else f"{repo_type}s/"
+
+
+def _hub(repo: str, revision: str, path: str, endpoint: str, repo_type: str = "model") -> Remote:
     parts = [p for p in path.split("/") if p]
-    if not parts or any(p in (".", "..") for p in parts) or repo.count("/") != 1:
+    if not parts or any(p in (".", "..") for p in parts) or repo.count("/") != 1 or "" in repo.split("/"):
         raise MckptError("not a hub file: expected owner/repo and a file path",
-                         path=f"{repo}/{path}", hint="e.g. hf://loribonna/mammoth/backbone.pt@main")
+                         path=f"{repo}/{path}", hint="e.g. hf://loribonna/mammoth/backbone.pt@main, "
+                                                     "hf://datasets/owner/repo/file.pt")
     clean = "/".join(parts)
-    url = f"{endpoint}/{repo}/resolve/{quote(revision, safe='')}/{quote(clean)}"
-    return Remote(url=url, filename=safe_filename(parts[-1]), key=f"{endpoint}/{repo}/{clean}",
-                  repo=repo, revision=revision, path=clean)
+    base = f"{endpoint}/{repo_prefix(repo_type)}{repo}"
+    url = f"{base}/resolve/{quote(revision, safe='')}/{quote(clean)}"
+    return Remote(url=url, filename=safe_filename(parts[-1]), key=f"{base}/{clean}",
+                  repo=repo, revision=revision, path=clean, repo_type=repo_type)
 
 
-def parse_source(text: str, endpoint: str | None = None) -> Remote:
-    """Parse `hf://owner/repo/path[@rev]`, a hub `resolve/` or `blob/` URL, or any http(s) URL."""
+def _with_revision(given: str | None, flag: str | None, text: str) -> str:
+    """The URL's revision and `--revision` must agree when both are given."""
+    if flag and given and given != flag:
+        raise MckptError(f"the URL names revision {given!r} and --revision says {flag!r}", path=text,
+                         hint="give the revision once")
+    return flag or given or "main"
+
+
+def parse_source(text: str, endpoint: str | None = None, revision: str | None = None) -> Remote:
+    """Parse `hf://[datasets/|spaces/]owner/repo/path[@rev]`, a hub `resolve/` or `blob/` URL, or
+    any http(s) URL; `revision` (the `--revision` flag) applies to hub files only."""
     base = hub_endpoint(endpoint)
     if text.startswith("hf://"):
         body, at, rev = text[5:].rpartition("@")  # Mammoth's grammar: the revision comes last
         if not at:
             body, rev = text[5:], ""
+        first, _, rest = body.partition("/")
+        repo_type = REPO_TYPES.get(first, "model")
+        if repo_type != "model":
+            body = rest
         owner, _, rest = body.partition("/")
         name, _, path = rest.partition("/")
-        return _hub(f"{owner}/{name}", rev or "main", path, base)
+        return _hub(f"{owner}/{name}", _with_revision(rev, revision, text), path, base, repo_type)
     try:
         parts = urlsplit(text)
         ok = parts.scheme in ("http", "https") and bool(parts.hostname) and origin(text) is not None
@@ -100,8 +125,15 @@ def parse_source(text: str, endpoint: str | None = None) -> Remote:
         prefix = urlsplit(base).path.rstrip("/")
         # Split first, then unquote each segment: a revision like refs%2Fpr%2F1 is one segment.
         segs = [unquote(s) for s in parts.path[len(prefix):].lstrip("/").split("/")]
+        repo_type = REPO_TYPES.get(segs[0], "model")
+        if repo_type != "model":
+            segs = segs[1:]
         if len(segs) >= 5 and segs[2] in ("resolve", "blob"):
-            return _hub(f"{segs[0]}/{segs[1]}", segs[3], "/".join(segs[4:]), base)
+            return _hub(f"{segs[0]}/{segs[1]}", _with_revision(segs[3], revision, text), "/".join(segs[4:]),
+                        base, repo_type)
+    if revision:
+        raise MckptError("--revision applies to hub files only", path=text,
+                         hint="use hf://owner/repo/path or a hub URL")
     key = text.split("#", 1)[0]
     return Remote(url=key, filename=safe_filename(parts.path), key=key)
 

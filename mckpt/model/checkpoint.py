@@ -15,7 +15,7 @@ from typing import Any
 
 from ..errors import MckptError
 from ..io.sources import ByteSource, FileSource
-from ..torchfile.archive import Archive, open_archive
+from ..torchfile.archive import Archive, open_archive, tensor_items
 from ..torchfile.unpickler import TORCH_DTYPES, NdArray, PickledNamespace, Placeholder, StorageRef, TensorRef
 from .metrics import Metrics, compute_metrics
 from .names import ParsedName, parse_name, parse_stem
@@ -152,20 +152,6 @@ def summarize_tensors(items: Iterable[tuple[str, Any]], depth: int = 2) -> Tenso
     )
 
 
-def _tensor_items(obj: Any, prefix: str = "") -> Iterable[tuple[str, TensorRef]]:
-    """Every tensor under a nested dict/list, with a dotted path."""
-    if isinstance(obj, TensorRef):
-        yield prefix, obj
-    elif isinstance(obj, dict):
-        for k, v in obj.items():
-            yield from _tensor_items(v, f"{prefix}.{k}" if prefix else str(k))
-    elif isinstance(obj, list | tuple):
-        for i, v in enumerate(obj):
-            yield from _tensor_items(v, f"{prefix}.{i}" if prefix else str(i))
-    elif isinstance(obj, Placeholder):
-        yield from _tensor_items(obj.attrs, prefix)
-
-
 def _distinct_bytes(items: Iterable[tuple[str, TensorRef]]) -> tuple[int, int]:
     storages = {t.storage.key: t.storage for _, t in items}
     return len(storages), sum(s.nbytes for s in storages.values())
@@ -186,7 +172,7 @@ def summarize_optimizer(opt: Any) -> dict[str, Any] | None:
         groups_out.append(entry)
     state = opt.get("state")
     state = state if isinstance(state, dict) else {}
-    tensors = list(_tensor_items(state))
+    tensors = list(tensor_items(state))
     _, nbytes = _distinct_bytes(tensors)
     kinds = sorted({str(k) for v in state.values() if isinstance(v, dict) for k in v})
     first = groups_out[0] if groups_out else {}
@@ -310,6 +296,10 @@ class Checkpoint:
         return ({k: v for k, v in sd.items() if isinstance(k, str) and isinstance(v, TensorRef)}
                 if isinstance(sd, dict) else {})
 
+    def tensor_path(self, key: str) -> str:
+        """Where model entry `key` is in the file's tree, as the reader's warnings name it."""
+        return f"model.{key}" if self.kind == "mammoth" else key
+
     def to_json(self, full_tensors: bool = False) -> dict[str, Any]:
         """The documented `inspect --json` schema (keys are stable; more may be added)."""
         name = self.name
@@ -349,7 +339,7 @@ def from_archive(archive: Archive, path: str | None = None) -> Checkpoint:
     """Build the model from an opened archive (any byte source)."""
     obj = archive.obj
     path = path or archive.source.name
-    warnings = list(archive.warnings)
+    warnings = list(archive.warnings) + archive.tensor_problems()
     globals_seen = sorted(archive.unpickled.globals_seen)
     is_mammoth = isinstance(obj, dict) and "model" in obj and ("args" in obj or "results" in obj)
     args: dict[str, Any] = {}
@@ -381,7 +371,7 @@ def from_archive(archive: Archive, path: str | None = None) -> Checkpoint:
         tensors = summarize_tensors(obj.items())
     else:
         kind, fmt = "other", None
-        tensors = summarize_tensors(_tensor_items(obj))
+        tensors = summarize_tensors(tensor_items(obj))
     name = parse_name(path)
     if name is not None and name.dialect == "paused" and args:
         name = _name_from_args(name, args)

@@ -25,10 +25,26 @@ class CheckpointFile:
     task: Task
     bytes: int
     mtime: float
+    inode: tuple[int, int] = field(default=(0, 0), repr=False)  # (st_dev, st_ino): hard links share it
     listed: ListedFile | None = field(default=None, repr=False, compare=False)  # how to read it
 
     def to_json(self) -> dict[str, Any]:
         return {"path": self.path, "task": self.task, "bytes": self.bytes}
+
+
+@dataclass
+class CopyFile:
+    """A file of a run holding a checkpoint the run already has (same file name, another folder):
+    a hard link to it, a byte copy (same size), or a conversion (`mckpt convert --to safe` keeps
+    the name in `safe/`). Listed apart, and not counted again in the run's size."""
+
+    path: str
+    bytes: int
+    of: str  # the checkpoint it duplicates: the oldest file of that name (then the shallowest)
+    relation: str  # "hard link", "copy" or "conversion"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"path": self.path, "bytes": self.bytes, "of": self.of, "relation": self.relation}
 
 
 def _task_order(task: Task) -> tuple[int, int]:
@@ -45,6 +61,34 @@ class Run:
     checkpoints: list[CheckpointFile] = field(default_factory=list)
     final_acc: dict[str, float | None] | None = None  # filled by `scan(..., acc=True)`
     error: str | None = None
+    # The file the newest checkpoint's args.loadcheck names (`scan(..., acc=True)`): the parent of a
+    # resumed run whose name carries none (older Mammoth; a resume of an unnamed run's paused file).
+    loaded_from: str | None = None
+    copies: list[CopyFile] = field(default_factory=list)
+
+    def fold_copies(self) -> None:
+        """Move the files that duplicate another checkpoint of the run into `copies`.
+
+        Names are read, not bytes (listing stays a directory scan): a file with the name of
+        another of the run's files is a hard link when it is the same inode (local files only: a
+        store's objects have none), a copy when it has the same size, else a conversion of it.
+        The original is the oldest (a copy or a conversion is written later), then the shallowest path.
+        """
+        by_name: dict[str, list[CheckpointFile]] = {}
+        for c in self.checkpoints:
+            by_name.setdefault(os.path.basename(c.path), []).append(c)
+        kept: list[CheckpointFile] = []
+        for files in by_name.values():
+            files.sort(key=lambda c: (c.mtime, c.path.count(os.sep), c.path))
+            first = files[0]
+            kept.append(first)
+            for c in files[1:]:
+                if _same_name(c, first):
+                    continue  # the same file named twice on the command line
+                relation = ("hard link" if c.inode == first.inode and c.inode != (0, 0) else
+                            "copy" if c.bytes == first.bytes else "conversion")
+                self.copies.append(CopyFile(c.path, c.bytes, first.path, relation))
+        self.checkpoints = kept
 
     @property
     def key(self) -> str:
@@ -88,9 +132,23 @@ class Run:
         }
         if self.final_acc is not None:
             out["final_acc"] = self.final_acc
+            out["loaded_from"] = self.loaded_from
         if self.error:
             out["error"] = self.error
+        if self.copies:
+            out["copies"] = [c.to_json() for c in self.copies]
         return out
+
+
+def _is_local(c: CheckpointFile) -> bool:
+    return c.listed is None or isinstance(c.listed, LocalFile)
+
+
+def _same_name(a: CheckpointFile, b: CheckpointFile) -> bool:
+    """Two names for one file: a local path spelled twice (`./x.pt`, `x.pt`), or one remote URL twice."""
+    if _is_local(a) and _is_local(b):
+        return os.path.realpath(a.path) == os.path.realpath(b.path)
+    return a.path == b.path
 
 
 @dataclass
@@ -143,6 +201,7 @@ class LocalFile:
     path: str
     bytes: int
     mtime: float
+    inode: tuple[int, int] = (0, 0)  # (st_dev, st_ino): how `list` tells hard links from copies
 
     def open(self) -> str:
         return self.path
@@ -164,7 +223,7 @@ def local_files(paths: Iterable[str], recursive: bool) -> Iterator[LocalFile]:
             iter_checkpoint_files(folder, recursive)
         for entry in entries:
             st = entry.stat()
-            yield LocalFile(entry.path, st.st_size, st.st_mtime)
+            yield LocalFile(entry.path, st.st_size, st.st_mtime, (st.st_dev, st.st_ino))
 
 
 def scan(paths: Iterable[str], recursive: bool = False, acc: bool = False) -> Listing:
@@ -198,7 +257,10 @@ def group_files(files: Iterable[ListedFile], acc: bool = False, workers: int = 1
         run = runs.get(key)
         if run is None:
             run = runs[key] = Run(_run_name(name, key))
-        run.checkpoints.append(CheckpointFile(file.path, name.task, file.bytes, file.mtime, file))
+        inode = file.inode if isinstance(file, LocalFile) else (0, 0)  # a store's objects have none
+        run.checkpoints.append(CheckpointFile(file.path, name.task, file.bytes, file.mtime, inode, file))
+    for run in runs.values():
+        run.fold_copies()
     if acc:
         _fill_acc(list(runs.values()), other, workers, progress)
     return Listing(sorted(runs.values(), key=SORT_KEYS["started"]), other)
@@ -209,9 +271,13 @@ def _fill_acc(runs: list[Run], other: list[dict[str, str]], workers: int,
     def one(run: Run) -> None:
         newest = run.newest
         try:
-            run.final_acc = _final_acc(_read(newest.listed or LocalFile(newest.path, newest.bytes, newest.mtime)))
+            ckpt = _read(newest.listed or LocalFile(newest.path, newest.bytes, newest.mtime))
         except MckptError as e:
             run.error = e.message
+            return
+        run.final_acc = _final_acc(ckpt)
+        loaded = ckpt.args.get("loadcheck")
+        run.loaded_from = loaded if isinstance(loaded, str) and loaded else None
 
     if workers <= 1:
         for i, run in enumerate(runs, 1):

@@ -10,6 +10,8 @@ every upload). A cached copy whose ETag still matches costs one HEAD request.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Iterator
+from functools import partial
 from typing import Any
 
 from ..errors import MckptError
@@ -17,7 +19,7 @@ from ..fetch.cache import CachedFile, CacheEntry, PartInfo, cache_root
 from ..fetch.download import FetchOptions, FetchResult, Reporter, SilentReporter
 from ..fetch.place import destination, place
 from ..fetch.stream import CHUNK, receive
-from ..io.transport import TransientError, with_retries
+from ..io.transport import RESUME_HINT, RetryBudget, TransientError, with_retries
 from ..io.urls import Remote, safe_filename
 from .aws_config import aws_settings
 from .listing import RemoteChanged
@@ -34,26 +36,18 @@ def cache_remote(url: str) -> Remote:
                   key=f"{u.scheme}://{where}/{u.bucket}/{u.key}")
 
 
-class _Body:
-    """An object's byte stream shaped like a response for `receive` (`readinto`); a store error
-    mid-stream becomes a dropped connection, which the retry loop resumes after."""
-
-    def __init__(self, chunks: Any) -> None:
-        self._chunks = iter(chunks)
-        self._left = memoryview(b"")
-
-    def readinto(self, buf: memoryview) -> int:
-        while not self._left:
-            try:
-                self._left = memoryview(next(self._chunks))
-            except StopIteration:
-                return 0
-            except Exception as e:
-                raise ConnectionError(str(e).split("\n", 1)[0]) from None
-        n = min(len(buf), len(self._left))
-        buf[:n] = self._left[:n]
-        self._left = self._left[n:]
-        return n
+def _pieces(chunks: Iterable[Any]) -> Iterator[memoryview]:
+    """An object's byte stream as the pieces `receive` takes; a store error mid-stream is a dropped
+    connection, which the retry budget resumes after."""
+    it = iter(chunks)
+    while True:
+        try:
+            piece = next(it)
+        except StopIteration:
+            return
+        except Exception as e:  # obstore raises builtins and its own BaseError types mid-stream
+            raise TransientError(f"the store's stream broke: {str(e).split(chr(10), 1)[0]}") from None
+        yield memoryview(piece)
 
 
 class _ObjectDownload:
@@ -61,22 +55,17 @@ class _ObjectDownload:
                  reporter: Reporter) -> None:
         self.u, self.store, self.entry, self.opts, self.reporter = u, store, entry, opts, reporter
         self.transferred = self.resumed_from = 0
-        self._moved = False
+        # One budget for the whole fetch, restarts included (refilled only by new bytes), as for http(s).
+        self.budget = RetryBudget(opts.retries, opts.backoff, RESUME_HINT, reporter.note)
 
     def _on_bytes(self, n: int) -> None:
         self.transferred += n
-        self._moved = True
         self.reporter.advance(n)
-
-    def _progressed(self) -> bool:
-        moved, self._moved = self._moved, False
-        return moved
 
     def run(self, size: int, etag: str | None) -> CachedFile:
         for _ in range(MAX_RESTARTS + 1):
             try:
-                return with_retries(lambda size=size, etag=etag: self._attempt(size, etag), self.opts.retries,
-                                    self.opts.backoff, self.reporter.note, self._progressed, url=self.u.url)
+                return with_retries(partial(self._attempt, size, etag), self.budget, url=self.u.url)
             except RemoteChanged:
                 self.entry.drop_part()
                 self.reporter.note("the object changed during the download; starting over")
@@ -99,7 +88,11 @@ class _ObjectDownload:
             self.reporter.note(f"resuming at byte {offset}")
         self.reporter.start(self.entry.name, size, offset)
         chunks = self.store.get(self.u.key, offset, None, etag).stream(min_chunk_size=CHUNK) if offset < size else ()
-        sha, got = receive(_Body(chunks), self.entry.part, offset, self._on_bytes)  # type: ignore[arg-type]
+        try:
+            sha, got = receive(_pieces(chunks), self.entry.part, offset, self._on_bytes,
+                               limit=size - offset + 1)  # one byte more than announced shows a lie
+        finally:
+            self.budget.progress(self.entry.part.stat().st_size if self.entry.part.exists() else 0)
         if got < size:
             raise TransientError(f"connection dropped after {got} of {size} bytes")
         if got > size:
@@ -121,6 +114,8 @@ def fetch_object(source: str, options: FetchOptions | None = None, *, output: st
     opts = options or FetchOptions.from_env()
     rep = reporter or SilentReporter()
     u = parse_object_url(source)
+    if opts.revision is not None:
+        raise MckptError("--revision applies to hf:// and hub URLs, not to an object store", path=source)
     if not u.key or u.key.endswith("/"):
         raise MckptError("fetch takes one object, not a prefix", path=source,
                          hint=f"see what is there: mckpt list {source}")

@@ -1,64 +1,66 @@
-"""`hf://owner/repo[@rev][/folder]` (and `hf://datasets/…`) as a folder, via the hub's tree API.
+"""`hf://owner/repo[@rev][/folder]` (and `hf://datasets/…`, `hf://spaces/…`) as a folder, via the hub's tree API.
 
-`GET /api/{models|datasets}/<repo>/tree/<rev>/<folder>[?recursive=true]` answers a page of entries
+`GET /api/{models|datasets|spaces}/<repo>/tree/<rev>/<folder>[?recursive=true]` answers a page of entries
 (`type`, `path`, `size`, and for LFS files `lfs.oid`, the sha256) and a `Link: <…>; rel="next"`
-header for the next page. Each file is then read by ranged GETs of its `resolve/` URL (an
-`HttpSource`), so `list --acc` of a repo costs a few kilobytes per run. The listing is untrusted:
-entries outside the folder, with `..` in their path or without a size are refused.
+header for the next page (followed by `hub_api.hub_json_pages`). Each file is then read by ranged
+GETs of its `resolve/` URL (`open_remote`), so `list --acc` of a repo costs a few kilobytes per run.
+The listing is untrusted: entries outside the folder, with `..` in their path or without a size are
+refused.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, unquote
 
 from ..errors import MckptError
-from ..io.http_source import HttpSource
-from ..io.urls import hub_endpoint, origin
-from .hub_http import get_json
+from ..io.hub_api import hub_json_pages
+from ..io.sources import ByteSource
+from ..io.urls import REPO_TYPES, hub_endpoint, repo_prefix
 from .listing import RemoteEntry, keep
 
+if TYPE_CHECKING:
+    from ..fetch.download import FetchOptions
+
 MAX_PAGES = 10_000
-_KINDS = ("models", "datasets")
 
 
 @dataclass(frozen=True)
 class HubFolderUrl:
     """A folder (or file) of a hub repo at a revision; `path` is "" for the repo's root."""
 
-    kind: str
+    repo_type: str  # "model", "dataset" or "space", as `Remote.repo_type`
     repo: str
     revision: str
     path: str
 
     def display(self, path: str) -> str:
         """How `list` shows a file: Mammoth's `hf://owner/repo/path[@rev]`, which inspect accepts."""
-        head = "datasets/" if self.kind == "datasets" else ""
         rev = "" if self.revision == "main" else f"@{self.revision}"
-        return f"hf://{head}{self.repo}/{path}{rev}"
+        return f"hf://{repo_prefix(self.repo_type)}{self.repo}/{path}{rev}"
 
     @property
     def url(self) -> str:
-        """The folder as `hf://[datasets/]owner/repo[@rev][/folder]`."""
-        head = "datasets/" if self.kind == "datasets" else ""
+        """The folder as `hf://[datasets/|spaces/]owner/repo[@rev][/folder]`."""
         rev = "" if self.revision == "main" else f"@{quote(self.revision, safe='')}"
-        return f"hf://{head}{self.repo}{rev}" + (f"/{self.path}" if self.path else "")
+        return f"hf://{repo_prefix(self.repo_type)}{self.repo}{rev}" + (f"/{self.path}" if self.path else "")
 
     def child(self, path: str) -> HubFolderUrl:
-        return HubFolderUrl(self.kind, self.repo, self.revision, path)
+        return HubFolderUrl(self.repo_type, self.repo, self.revision, path)
 
     def parent(self) -> HubFolderUrl:
         return self.child(self.path.rpartition("/")[0])
 
-    def tree_url(self, endpoint: str, recursive: bool) -> str:
-        base = f"{endpoint}/api/{self.kind}/{self.repo}/tree/{quote(self.revision, safe='')}"
+    def tree_path(self) -> str:
+        """The tree API's path for this folder, relative to the hub endpoint."""
         path = f"/{quote(self.path)}" if self.path else ""
-        return base + path + ("?recursive=true" if recursive else "")
+        return f"api/{self.repo_type}s/{self.repo}/tree/{quote(self.revision, safe='')}{path}"
 
     def resolve_url(self, endpoint: str, path: str) -> str:
-        head = "datasets/" if self.kind == "datasets" else ""
-        return f"{endpoint}/{head}{self.repo}/resolve/{quote(self.revision, safe='')}/{quote(path)}"
+        rev = quote(self.revision, safe="")
+        return f"{endpoint}/{repo_prefix(self.repo_type)}{self.repo}/resolve/{rev}/{quote(path)}"
 
 
 def _clean(path: str, text: str) -> str:
@@ -68,14 +70,15 @@ def _clean(path: str, text: str) -> str:
     return "/".join(parts)
 
 
-def parse_hub_folder(text: str) -> HubFolderUrl:
-    """`hf://[datasets/]owner/repo[@rev][/folder]`, or with the revision last as Mammoth writes it
-    (`hf://owner/repo/folder@rev`); a revision with `/` in it is written URL-quoted (refs%2Fpr%2F1)."""
+def parse_hub_folder(text: str, revision: str | None = None) -> HubFolderUrl:
+    """`hf://[datasets/|spaces/]owner/repo[@rev][/folder]`, or with the revision last as Mammoth writes
+    it (`hf://owner/repo/folder@rev`); a revision with `/` in it is written URL-quoted (refs%2Fpr%2F1).
+    `revision` (the `--revision` flag) applies when the URL names none, and must agree when it does."""
     body = text.removeprefix("hf://")
-    kind = "models"
-    for k in _KINDS:
-        if body.startswith(k + "/"):
-            kind, body = k, body[len(k) + 1:]
+    first, _, rest = body.partition("/")
+    repo_type = REPO_TYPES.get(first, "model")
+    if repo_type != "model":
+        body = rest
     segs = body.split("/")
     if len(segs) < 2 or not segs[0] or not segs[1].partition("@")[0]:
         raise MckptError("not a hub folder: expected hf://owner/repo[@revision][/folder]", path=text,
@@ -84,39 +87,42 @@ def parse_hub_folder(text: str) -> HubFolderUrl:
     rest = "/".join(segs[2:])
     if not at and "@" in rest:
         rest, _, rev = rest.rpartition("@")
-    return HubFolderUrl(kind, f"{segs[0]}/{name}", unquote(rev) or "main", _clean(rest, text))
+    given = unquote(rev)
+    if revision and given and given != revision:
+        raise MckptError(f"the URL names revision {given!r} and --revision says {revision!r}", path=text,
+                         hint="give the revision once")
+    return HubFolderUrl(repo_type, f"{segs[0]}/{name}", revision or given or "main", _clean(rest, text))
 
 
-def open_hub_file(where: HubFolderUrl, path: str, token: str | None, endpoint: str) -> HttpSource:
-    """A repo file read by ranged GETs of its resolve/ URL, named as `list` shows it (hf://…)."""
-    source = HttpSource(where.resolve_url(endpoint, path), token=token, endpoint=endpoint)
-    source.name = where.display(path)
-    return source
+def open_hub_file(where: HubFolderUrl, path: str, options: FetchOptions) -> ByteSource:
+    """A repo file read by ranged GETs of its resolve/ URL (or its cached copy offline), named in
+    errors as `list` shows it (hf://…)."""
+    from ..fetch.download import open_remote
+
+    opts = dataclasses.replace(options, revision=None)  # the resolve URL names the folder's revision
+    return open_remote(where.resolve_url(hub_endpoint(opts.endpoint), path), opts, name=where.display(path))
 
 
 class HubFolder:
-    """A repo folder listed through the tree API (token from HF_TOKEN, endpoint from HF_ENDPOINT)."""
+    """A repo folder listed through the tree API, with the token and endpoint of `options`
+    (HF_TOKEN or the `hf auth login` token file, HF_ENDPOINT)."""
 
-    def __init__(self, url: HubFolderUrl, token: str | None = None, endpoint: str | None = None) -> None:
+    def __init__(self, url: HubFolderUrl, options: FetchOptions) -> None:
         self.where = url
         self.url = url.url
-        self.token = token
-        self.endpoint = hub_endpoint(endpoint)
+        self.options = options
 
     def tree(self, folder: HubFolderUrl, recursive: bool) -> list[dict[str, Any]]:
         """Every entry of `folder` (all pages), as the hub sent them, after checking their shape."""
-        url: str | None = folder.tree_url(self.endpoint, recursive)
         items: list[dict[str, Any]] = []
-        for _ in range(MAX_PAGES):
-            if url is None:
-                return items
-            if origin(url) != origin(self.endpoint):
-                raise MckptError("the hub's next-page link points to another server", path=folder.url)
-            page, url = get_json(url, token=self.token, endpoint=self.endpoint, name=folder.url)
+        opts = self.options
+        for page in hub_json_pages(folder.tree_path(), params={"recursive": "true"} if recursive else None,
+                                   endpoint=opts.endpoint, token=opts.token, deadline=opts.deadline,
+                                   max_pages=MAX_PAGES):
             if not isinstance(page, list) or not all(isinstance(i, dict) for i in page):
                 raise MckptError("the hub's tree answer is not a list of entries", path=folder.url)
             items += page
-        raise MckptError(f"the hub's tree listing has more than {MAX_PAGES} pages", path=folder.url)
+        return items
 
     def entry(self, item: dict[str, Any], prefix: str) -> RemoteEntry | None:
         """A file item as an entry (None for folders); refuses paths outside the folder."""
@@ -133,7 +139,7 @@ class HubFolder:
         sha = oid.lower() if isinstance(oid, str) and len(oid) == 64 else None
         shown = self.where.display(path)
         return RemoteEntry(path=shown, name=path[len(prefix):], bytes=size, sha256=sha,
-                           opener=lambda: open_hub_file(self.where, path, self.token, self.endpoint))
+                           opener=lambda: open_hub_file(self.where, path, self.options))
 
     def entries(self, recursive: bool = False) -> list[RemoteEntry]:
         prefix = f"{self.where.path}/" if self.where.path else ""

@@ -18,10 +18,6 @@ from ..io.sources import ByteSource
 CHECKPOINT_SUFFIX = ".pt"
 
 
-class RemoteNotFound(MckptError):
-    """The store answered, and nothing is at that name (so a caller may try it as a run uid)."""
-
-
 class RemoteChanged(MckptError):
     """The object's ETag changed between two reads of it: what was read is not one file."""
 

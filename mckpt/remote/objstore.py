@@ -19,10 +19,10 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from ..errors import MckptError
+from ..errors import MckptError, NotFound
 from ..io.ranged import RangedSource
 from .aws_config import AwsSettings, aws_settings
-from .listing import RemoteChanged, RemoteEntry, RemoteNotFound, keep
+from .listing import RemoteChanged, RemoteEntry, keep
 
 _KINDS = {"s3": "S3", "gs": "GCS", "az": "Azure"}
 _CODE = re.compile(r"<Code>([A-Za-z]+)</Code>")
@@ -162,7 +162,7 @@ class Store:
             return MckptError(f"{where} no such {noun} {self.bucket!r}", path=url,
                               hint="check the name" + (" and AWS_ENDPOINT_URL" if self.scheme == "s3" else ""))
         if isinstance(e, FileNotFoundError):
-            return RemoteNotFound(f"{where} no such object", path=url, hint=f"see what is there: mckpt list "
+            return NotFound(f"{where} no such object", path=url, hint=f"see what is there: mckpt list "
                                                                           f"{self.scheme}://{self.bucket}/")
         if kind in ("PermissionDeniedError", "UnauthenticatedError") or status in ("401", "403"):
             if self.anonymous:
@@ -258,7 +258,7 @@ class ObjectFolder:
                 return [self._single(key)]
             # An empty listing is how a misspelt prefix looks: say so rather than show 0 runs.
             what = "nothing under this prefix" if key else "the bucket is empty"
-            raise RemoteNotFound(f"{self.store.label}: {what}", path=self.url,
+            raise NotFound(f"{self.store.label}: {what}", path=self.url,
                              hint=f"see what is there: mckpt list {self.base.scheme}://{self.base.bucket}/")
         entries = [_entry(self.base, prefix, m) for m in objects]
         return sorted((e for e in entries if keep(e.name, recursive)), key=lambda e: e.name)
@@ -266,7 +266,7 @@ class ObjectFolder:
     def _single(self, key: str) -> RemoteEntry:
         try:
             meta = self.store.head(key)
-        except RemoteNotFound as e:
+        except NotFound as e:
             e.message = f"{self.store.label}: no such object or prefix"
             raise
         return _entry(self.base, key.rpartition("/")[0] + "/" if "/" in key else "", meta)

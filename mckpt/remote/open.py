@@ -9,19 +9,24 @@ like their local counterparts; a run stands for its newest checkpoint.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
 
-from ..errors import MckptError
+from ..errors import MckptError, NotFound
 from ..io.sources import ByteSource
 from ..model.resolve import match_runs, single_run
 from ..model.runs import ListedFile, Listing, group_files, local_files
 from . import is_remote, is_store_url
-from .listing import RemoteEntry, RemoteFolder, RemoteNotFound
+from .listing import RemoteEntry, RemoteFolder
+
+if TYPE_CHECKING:
+    from ..fetch.download import FetchOptions
 
 ACC_WORKERS = 16  # concurrent reads for `list --acc`: enough to hide round trips, few enough for a lab server
 
 
-def open_folder(url: str) -> RemoteFolder:
-    """The folder a remote URL names (an object-store prefix or a hub repo folder)."""
+def open_folder(url: str, options: FetchOptions | None = None) -> RemoteFolder:
+    """The folder a remote URL names (an object-store prefix or a hub repo folder); `options`
+    (default: from the environment) give the hub's token, endpoint and revision."""
     if is_store_url(url):
         from .objstore import ObjectFolder, parse_object_url
 
@@ -30,10 +35,10 @@ def open_folder(url: str) -> RemoteFolder:
         from ..fetch.download import FetchOptions
         from .hub_tree import HubFolder, parse_hub_folder
 
-        opts = FetchOptions.from_env()
+        opts = options or FetchOptions.from_env()
         if opts.offline:
             raise MckptError("offline (HF_HUB_OFFLINE): a hub folder cannot be listed", path=url)
-        return HubFolder(parse_hub_folder(url), token=opts.token, endpoint=opts.endpoint)
+        return HubFolder(parse_hub_folder(url, opts.revision), opts)
     raise MckptError("cannot list this URL: only s3://, gs://, az:// and hf:// folders can be listed", path=url,
                      hint="`mckpt inspect URL` reads one remote file")
 
@@ -51,17 +56,23 @@ def list_paths(paths: Iterable[str], recursive: bool = False, acc: bool = False,
     return group_files(files, acc=acc, workers=ACC_WORKERS, progress=progress)
 
 
-def open_checkpoint_source(spec: str) -> ByteSource:
+def open_checkpoint_source(spec: str, options: FetchOptions | None = None) -> ByteSource:
     """A ByteSource for the checkpoint a remote `spec` names: a file, a folder of one run, or a run
-    uid (or unique uid prefix) in the folder above it."""
+    uid (or unique uid prefix) in the folder above it. `options.revision` (`--revision`) applies
+    to hub files and folders only."""
+    from ..fetch.download import FetchOptions, open_remote
+
+    opts = options or FetchOptions.from_env()
     if is_store_url(spec):
+        if opts.revision is not None:
+            raise MckptError("--revision applies to hf:// and hub URLs, not to an object store", path=spec)
         from .objstore import ObjectFolder, ObjectSource, parse_object_url
 
         u = parse_object_url(spec)
         if u.key and not u.key.endswith("/"):
             try:
                 return ObjectSource(u)
-            except RemoteNotFound:
+            except NotFound:
                 pass  # a folder or a run uid, then
         folder_key = u.key if not u.key or u.key.endswith("/") else u.key + "/"
         here: RemoteFolder = ObjectFolder(u.child(folder_key))
@@ -69,39 +80,25 @@ def open_checkpoint_source(spec: str) -> ByteSource:
             if u.key.strip("/") else None
         name = u.key.rstrip("/").rpartition("/")[2]
     elif spec.startswith("hf://"):
-        from .hub_tree import parse_hub_folder
+        from .hub_tree import HubFolder, open_hub_file, parse_hub_folder
 
-        where = parse_hub_folder(spec)
+        where = parse_hub_folder(spec, opts.revision)
         if where.path.endswith(".pt"):
-            if where.kind == "models":
-                from ..fetch.download import open_remote  # the hub file path fetch already knows
-
-                return open_remote(spec)
-            return _hub_file(spec)
-        here = open_folder(spec)
-        parent = open_folder(where.parent().url) if where.path else None
+            return open_hub_file(where, where.path, opts)
+        if opts.offline:
+            raise MckptError("offline (HF_HUB_OFFLINE): a hub folder cannot be listed", path=spec)
+        here = HubFolder(where, opts)
+        parent = HubFolder(where.parent(), opts) if where.path else None
         name = where.path.rpartition("/")[2]
     else:
-        from ..fetch.download import open_remote
-
-        return open_remote(spec)
+        return open_remote(spec, opts)
     return _resolve_in(here, parent, name, spec)
-
-
-def _hub_file(spec: str) -> ByteSource:
-    from ..fetch.download import FetchOptions
-    from ..io.urls import hub_endpoint
-    from .hub_tree import open_hub_file, parse_hub_folder
-
-    opts = FetchOptions.from_env()
-    where = parse_hub_folder(spec)
-    return open_hub_file(where, where.path, opts.token, hub_endpoint(opts.endpoint))
 
 
 def _resolve_in(here: RemoteFolder, parent: RemoteFolder | None, name: str, spec: str) -> ByteSource:
     try:
         runs = group_files(here.entries()).runs
-    except RemoteNotFound:
+    except NotFound:
         if parent is None:
             raise
         runs = []

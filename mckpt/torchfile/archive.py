@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import struct
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import CorruptCheckpoint, NotACheckpoint, UnsafePickle
 from ..io.sources import ByteSource, SourceReader
-from .unpickler import StorageRef, Unpickled, itemsize, safe_loads
+from .unpickler import Placeholder, StorageRef, TensorRef, Unpickled, itemsize, safe_loads
 
 MAX_PICKLE_BYTES = 256 << 20  # data.pkl larger than this is refused, so memory stays bounded
 MAX_CENTRAL_DIRECTORY = 64 << 20
@@ -74,6 +75,74 @@ class Archive:
     def storages(self) -> dict[str, StorageRef]:
         return self.unpickled.storages
 
+    def storage_problem(self, ref: StorageRef) -> str | None:
+        """Why the bytes of storage `ref` cannot be used as they are, or None: its record must be
+        in the file, stored rather than compressed (torch writes storages stored, and mckpt reads
+        and copies them as raw byte ranges), and hold the bytes the pickle says it has."""
+        span = self._spans.get(ref.key) or self._legacy_view(ref)
+        if span is None:
+            return f"storage {ref.key} is listed in the pickle but missing from the archive; torch cannot load it"
+        if span.member is not None and span.member.method != 0:
+            return (f"storage {ref.key} is compressed inside the zip, which torch never writes (the file was "
+                    "repacked); its bytes cannot be read raw")
+        if span.nbytes < ref.nbytes:
+            return f"storage {ref.key} holds {span.nbytes} bytes, fewer than its {ref.nbytes}; torch cannot load it"
+        return None
+
+    def tensor_problem(self, name: str, t: TensorRef) -> str | None:
+        """The byte-range check of one tensor, shared by the reader's warnings, `diff` and
+        `convert`: its storage passes :meth:`storage_problem` and its view (offset, shape,
+        stride) lies inside that storage, as `torch.load` requires (it fails on the tensor
+        otherwise). None when the tensor is sound."""
+        problem = self.storage_problem(t.storage)
+        if problem is None:
+            start, nbytes = view_bytes(t)
+            if start + nbytes > t.storage.nbytes:
+                problem = (f"its view (offset {t.offset}, shape {list(t.shape)}, stride {list(t.stride)}) "
+                           f"runs past storage {t.storage.key} ({t.storage.numel} {t.storage.dtype} values); "
+                           "torch cannot load it")
+        return f"tensor {name}: {problem}" if problem else None
+
+    def check_tensor(self, name: str, t: TensorRef) -> None:
+        """Refuse tensor `t` (CorruptCheckpoint) when :meth:`tensor_problem` finds one."""
+        problem = self.tensor_problem(name, t)
+        if problem is not None:
+            raise CorruptCheckpoint(problem, path=self.source.name)
+
+    def tensor_range(self, name: str, t: TensorRef) -> tuple[int, int]:
+        """(file offset, byte count) of what tensor `t` views, after :meth:`check_tensor`."""
+        self.check_tensor(name, t)
+        start, nbytes = view_bytes(t)
+        return self.span(t.storage.key).offset + start, nbytes
+
+    def tensor_problems(self, limit: int = 5) -> list[str]:
+        """:meth:`tensor_problem` over every tensor of the tree: the first `limit`, then a count."""
+        found: list[str] = []
+        storages_told: set[str] = set()  # a storage's own problem is told once, not per alias
+        for name, t in tensor_items(self.obj):
+            if t.storage.key in storages_told:
+                continue
+            problem = self.tensor_problem(name, t)
+            if problem is not None:
+                found.append(problem)
+                if self.storage_problem(t.storage) is not None:
+                    storages_told.add(t.storage.key)
+        if len(found) > limit:
+            found[limit:] = [f"{len(found) - limit} more tensor(s) that fail this check"]
+        return found
+
+    def _legacy_view(self, ref: StorageRef) -> StorageSpan | None:
+        """The span of a legacy file's storage view (`<root key>@<element offset>`, as the reader
+        names it): the root storage's bytes from that offset on. Only the legacy format has views."""
+        root, at, offset = ref.key.rpartition("@")
+        base = self._spans.get(root) if at and self.layout == "legacy" else None
+        if base is None:
+            return None
+        start = int(offset) * itemsize(ref.dtype)
+        span = StorageSpan(ref.key, base.offset + min(start, base.nbytes), max(base.nbytes - start, 0))
+        self._spans[ref.key] = span
+        return span
+
     def span(self, key: str) -> StorageSpan:
         """The byte range of storage `key` (reads one local header for zip archives)."""
         span = self._spans.get(key)
@@ -83,6 +152,47 @@ class Archive:
             span = StorageSpan(key, data_offset(self.source, span.member), span.nbytes, span.member)
             self._spans[key] = span
         return span
+
+
+def view_bytes(t: TensorRef) -> tuple[int, int]:
+    """(first byte, byte count) of the part of its storage that tensor `t` views; an empty
+    tensor views nothing, wherever its offset points (torch accepts it)."""
+    if any(n == 0 for n in t.shape):
+        return 0, 0
+    size = itemsize(t.dtype)
+    extent = 1 + sum((n - 1) * s for n, s in zip(t.shape, t.stride, strict=True))
+    return t.offset * size, extent * size
+
+
+_WALKED = (TensorRef, Placeholder, dict, list, tuple)
+
+
+def tensor_items(obj: Any, prefix: str = "") -> Iterator[tuple[str, TensorRef]]:
+    """Every tensor under a nested dict/list (and pickled objects' attributes), with a dotted path.
+
+    Each container is entered once, under the first path that reaches it: a pickle can share one
+    sub-list under many parents, and walking it as a tree would cost far more than the file holds.
+    """
+    seen: set[int] = set()
+    stack: list[tuple[str, Any]] = [(prefix, obj)]
+    while stack:
+        path, value = stack.pop()
+        if isinstance(value, TensorRef):
+            yield path, value
+            continue
+        if isinstance(value, Placeholder):
+            value = value.attrs
+        if isinstance(value, dict):
+            items: list[tuple[Any, Any]] = list(value.items())
+        elif isinstance(value, list | tuple):
+            items = list(enumerate(value))
+        else:
+            continue
+        if id(value) in seen:
+            continue
+        seen.add(id(value))
+        stack.extend((f"{path}.{k}" if path else str(k), v) for k, v in reversed(items)
+                     if isinstance(v, _WALKED))  # numbers and text (most of a file's nodes) hold no tensor
 
 
 def _u16(b: bytes, o: int) -> int:
@@ -269,14 +379,10 @@ def _open_zip(source: ByteSource) -> Archive:
         arch.byteorder = read_member(source, bo).decode("ascii", "replace").strip() or "little"
         if arch.byteorder not in ("little", "big"):
             raise CorruptCheckpoint(f"{bo.name} says {arch.byteorder[:16]!r}, not little or big", path=source.name)
-    for key, ref in unpickled.storages.items():
+    for key in unpickled.storages:
         m = by_name.get(f"{prefix}data/{key}")
-        if m is None:
-            arch.warnings.append(f"storage {key} is listed in the pickle but missing from the archive")
-            continue
-        if m.size < ref.nbytes:
-            arch.warnings.append(f"storage {key} holds {m.size} bytes, fewer than its {ref.nbytes}")
-        arch._spans[key] = StorageSpan(key, -1, m.size, m)
+        if m is not None:
+            arch._spans[key] = StorageSpan(key, -1, m.size, m)
     last_end = max((m.header_offset + 30 + len(m.name) + m.compressed_size for m in members), default=0)
     if last_end > source.size:
         raise CorruptCheckpoint("truncated: the archive's records run past the end of the file",

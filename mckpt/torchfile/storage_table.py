@@ -25,18 +25,22 @@ class StorageTable:
         self._whole: dict[tuple[str, str, str], StorageRef] = {}
 
     def byte_range(self, archive: Archive, ref: StorageRef, byte_offset: int, nbytes: int) -> ByteRange:
+        """Bytes of a source storage, after the archive's check of that storage; callers pass
+        ranges of tensors that passed :meth:`Archive.tensor_problem`, which keeps them inside it."""
+        problem = archive.storage_problem(ref)
+        if problem is not None:
+            raise CorruptCheckpoint(problem, path=archive.source.name)
         span = archive.span(ref.key)
         member = span.member
-        if member is not None and member.method != 0:
-            raise CorruptCheckpoint(f"storage {ref.key} is compressed inside the zip; torch never writes "
-                                    "that, so the file was repacked", path=archive.source.name)
-        if byte_offset + nbytes > span.nbytes:
-            raise CorruptCheckpoint(f"storage {ref.key} holds {span.nbytes} bytes, fewer than its tensors "
-                                    "need",
-                                    path=archive.source.name)
         whole = member is not None and byte_offset == 0 and nbytes == member.size
         return ByteRange(archive.source.name, span.offset + byte_offset, nbytes,
                          member.crc32 if whole and member else None)
+
+    def tensor(self, archive: Archive, name: str, t: TensorRef, location: str | None = None) -> TensorRef:
+        """Tensor `t` of `archive`, pointing at the new file's copy of its whole storage; a tensor
+        torch could not load from the source is refused (:meth:`Archive.tensor_problem`)."""
+        archive.check_tensor(name, t)
+        return retensor(t, self.whole(archive, t.storage, location))
 
     def whole(self, archive: Archive, ref: StorageRef, location: str | None = None) -> StorageRef:
         """The whole of a source storage, copied once however many tensors use it."""
@@ -65,7 +69,7 @@ def rebuild(value: Any, path: str, archive: Archive, table: StorageTable, locati
     lists, tensors point at the new file's storages. Anything else (an unknown pickled object) is
     refused with its path instead of being dropped or guessed at."""
     if isinstance(value, TensorRef):
-        return retensor(value, table.whole(archive, value.storage, location))
+        return table.tensor(archive, path, value, location)
     if isinstance(value, NdArray):
         if value.value is None:
             raise UnwritableValue(f"{path} is a numpy array mckpt did not decode (its dtype, or over "

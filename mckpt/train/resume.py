@@ -16,8 +16,18 @@ from typing import Any
 
 from ..errors import MckptError, UsageError
 from ..model.checkpoint import Checkpoint, is_safe_global, read_checkpoint
+from ..model.names import parse_name
 from ..model.resolve import resolve_checkpoint
-from .mammoth_args import OverrideChange, build_argv, diff_overrides, parse_overrides, repeat_saved_args
+from .mammoth_args import (
+    OverrideChange,
+    UnsafeArgs,
+    build_argv,
+    check_user_flags,
+    diff_overrides,
+    parse_overrides,
+    repeat_saved_args,
+    shown,
+)
 from .mammoth_env import CURRENT, MammothEnv
 from .save import EVERY, checkpoint_folder
 
@@ -110,19 +120,50 @@ def _run_name(ck: Checkpoint) -> str | None:
 
 
 def total_tasks(args: dict[str, Any]) -> int | None:
+    """The run's task count when mckpt knows it: a known dataset with its default config (another
+    config may change N_TASKS, seq-cifar100's `20tasks` for one)."""
     config = args.get("dataset_config")
     if config not in (None, "None", "default"):
         return None
     return KNOWN_TASKS.get(str(args.get("dataset")))
 
 
-def _refuse_unresumable(ck: Checkpoint, mammoth: MammothEnv) -> None:
+def _unknown_total(args: dict[str, Any]) -> str:
+    config = args.get("dataset_config")
+    dataset = shown(str(args.get("dataset")))
+    if config not in (None, "None", "default"):
+        return f"{dataset} with dataset_config {shown(str(config))} (a config may change the task count)"
+    return dataset
+
+
+def _tasks_done(ck: Checkpoint, notes: _Notes) -> int:
+    """Tasks finished, from the results: row t of the class-IL matrix lists tasks 0..t, so the last
+    row's length counts them. The row count says the same unless a resume with --start_from below
+    it appended rows (a 5-task `_last` resumed at 4 holds 6), or the run evaluated future tasks."""
+    rows = ck.class_il
+    if not rows or ck.args.get("eval_future"):
+        return len(rows)
+    covered = len(rows[-1])
+    if covered != len(rows):
+        notes.reasons.append(
+            f"the results hold {len(rows)} rows but the last covers {covered} tasks "
+            "(a resume with --start_from below the task count appends rows): "
+            f"{covered} tasks done"
+        )
+    return covered
+
+
+def _refuse_unresumable(ck: Checkpoint, mammoth: MammothEnv, check: bool) -> None:
+    if ck.kind == "backbone" and check:
+        return  # Mammoth's --loadcheck takes a bare backbone: --check asks it (see _bare_check)
     if ck.kind != "mammoth":
         what = "a bare backbone" if ck.kind == "backbone" else "not a Mammoth checkpoint"
         raise MckptError(
             f"cannot resume: this is {what}, with no run to continue",
             path=ck.path,
-            hint="to start a new run from its weights: mckpt save -- --loadcheck FILE --model …",
+            hint="to start a new run from its weights: mckpt save -- --loadcheck FILE --model … "
+            + ("(mckpt load FILE --check -- --model M --dataset D asks Mammoth whether it takes the file)"
+               if ck.kind == "backbone" else ""),
         )
     task = ck.name.task if ck.name else None
     if task == "joint" or bool(ck.args.get("joint")):
@@ -140,20 +181,28 @@ def _refuse_unresumable(ck: Checkpoint, mammoth: MammothEnv) -> None:
         )
 
 
-def _finished(ck: Checkpoint, total: int | None) -> str | None:
-    """Why the run has nothing left to train, or None."""
-    if total is not None and ck.tasks_done >= total:
-        return f"all {total} tasks of {ck.args.get('dataset')} are done"
+def _finished(ck: Checkpoint, tasks_done: int, total: int | None) -> str | None:
+    """Why the run has nothing left to train, or None: decided from the results, never the name
+    alone (`mckpt convert` writes files with no task done, and a name can say anything)."""
+    if tasks_done == 0:
+        return None
+    if total is not None and tasks_done >= total:
+        return f"all {total} tasks of {shown(str(ck.args.get('dataset')))} are done"
     if ck.name is not None and ck.name.task == "last" and ck.args.get("stop_after") is None:
-        return "a `last` checkpoint is written after the final task"
+        return f"a `last` checkpoint is written after the final task ({tasks_done} done)"
     return None
 
 
 def _lineage(ck: Checkpoint) -> list[str]:
+    """Ancestor runs, oldest first: the parents the name carries, then the file `args.loadcheck`
+    names (the only trace when the name carries none: older Mammoth, or a run resumed from a
+    paused file of a run without --ckpt_name), unless that is the parent the name already gave."""
     out = list(ck.name.lineage) if ck.name else []
-    parent_file = ck.args.get("loadcheck")  # older Mammoth: the resumed run names its parent file
+    parent_file = ck.args.get("loadcheck")
     if isinstance(parent_file, str) and parent_file:
-        out.append(parent_file)
+        parent = parse_name(parent_file)
+        if parent is None or parent.stem not in out:
+            out.append(parent_file)
     return out
 
 
@@ -172,11 +221,23 @@ def _path_for(mammoth: MammothEnv, file: str) -> str:
         return file
 
 
+def _flag(name: str, value: object) -> tuple[str, list[str]]:
+    """One of mckpt's own flags as one `--name=value` token: argparse reads whatever follows the
+    `=` as this flag's value, even a path that starts with `-`."""
+    return name, [f"--{name}={value}"]
+
+
 def _current_layout(
     ck: Checkpoint, tasks_done: int, total: int | None, overrides: dict[str, object], notes: _Notes
 ) -> list[tuple[str, list[str]]]:
     """Current Mammoth restores the saved args, `stop_after` included: undo a reached stop."""
     notes.reasons.append("current Mammoth restores the saved args itself; only overrides are passed")
+    if ck.args.get("save_checkpoint_mode") == "old_pickle" and "save_checkpoint_mode" not in overrides:
+        notes.warnings.append(
+            "the saved run has save_checkpoint_mode='old_pickle', which Mammoth restores: the resumed "
+            "run would write old pickles, which current Mammoth cannot --loadcheck; "
+            "pass -- --save_checkpoint_mode safe to write safe files"
+        )
     saved_stop = ck.args.get("stop_after")
     if not isinstance(saved_stop, int) or saved_stop > tasks_done or "stop_after" in overrides:
         return []
@@ -190,11 +251,11 @@ def _current_layout(
         f"the saved run stopped after {saved_stop} tasks (restored by Mammoth): "
         f"--stop_after {total} to train to the end"
     )
-    return [("stop_after", ["--stop_after", str(total)])]
+    return [_flag("stop_after", total)]
 
 
 def _old_layout(
-    ck: Checkpoint, mammoth: MammothEnv, check: bool, notes: _Notes
+    ck: Checkpoint, mammoth: MammothEnv, check: bool, overrides: dict[str, object], notes: _Notes
 ) -> list[tuple[str, list[str]]]:
     """Older Mammoth needs every saved arg repeated, and old pickles need an unsafe torch.load."""
     notes.reasons.append("older Mammoth (utils/main.py) does not restore saved args: repeating them")
@@ -215,7 +276,11 @@ def _old_layout(
         notes.warnings.append(
             "older Mammoth expects args as an argparse.Namespace and may fail on a safe-mode file"
         )
-    repeated = repeat_saved_args(ck.args, mammoth.savecheck_is_flag)
+    try:
+        repeated = repeat_saved_args(ck.args, mammoth.savecheck_is_flag, overrides)
+    except UnsafeArgs as e:
+        e.path = ck.path
+        raise
     return [item for item in repeated if item[0] != "savecheck" or not check]
 
 
@@ -223,13 +288,36 @@ def _savecheck(
     ck: Checkpoint, mammoth: MammothEnv, every: str | None, overrides: dict[str, object], notes: _Notes
 ) -> list[tuple[str, list[str]]]:
     if every:
-        return [("savecheck", ["--savecheck"] if mammoth.savecheck_is_flag else ["--savecheck", every])]
+        return [("savecheck", ["--savecheck"])] if mammoth.savecheck_is_flag else [_flag("savecheck", every)]
     if not ck.args.get("savecheck") and "savecheck" not in overrides:
         notes.warnings.append(
             "the saved run had no --savecheck: the resumed run writes no checkpoints "
             "unless you pass --every task|last"
         )
     return []
+
+
+def _bare_check(ck: Checkpoint, mammoth: MammothEnv, overrides: dict[str, object], notes: _Notes) -> None:
+    """`--check` of a bare backbone: Mammoth takes one with --loadcheck when told the run to build."""
+    need = ["model", "dataset"] + (["lr"] if mammoth.layout != CURRENT else [])
+    missing = [f"--{n}" for n in need if n not in overrides]
+    if missing:
+        raise UsageError(
+            f"{ck.path}: a bare backbone holds no args, so Mammoth needs {', '.join(missing)} to build "
+            f"the model it loads into; pass them after `--`: mckpt load {shlex.quote(ck.path)} --check -- "
+            + " ".join(f"{m} …" for m in missing)
+        )
+    notes.reasons.append(
+        "a bare backbone: Mammoth loads it into the model's backbone (model.net); "
+        "optimizer, scheduler and results start fresh"
+    )
+    keys = list(ck.model_state)
+    if not keys or not all(k.startswith("net.") for k in keys):
+        notes.warnings.append(
+            "its keys are not all under `net.`: Mammoth cuts 4 characters off every key containing "
+            "`net` and may reject it (Missing keys); "
+            f"the form it takes for every backbone: mckpt convert {shlex.quote(ck.path)} --to backbone"
+        )
 
 
 @dataclass
@@ -248,19 +336,23 @@ def plan_resume(
     check: bool = False,
     search: list[Path] | None = None,
 ) -> ResumePlan:
-    """The command that resumes `target` (a file, a run folder or a run uid), or a MckptError."""
+    """The command that resumes `target` (a file, a run folder or a run uid), or a MckptError.
+
+    With `check`, the command that asks Mammoth to load the file and train nothing.
+    """
     if every is not None and every not in EVERY:
         raise UsageError(f"--every must be one of: {', '.join(EVERY)} (got {every!r})")
     extra = list(extra or [])
+    check_user_flags(extra)
     search = search if search is not None else [mammoth.checkpoint_dir, Path.cwd() / "checkpoints"]
     resolved = resolve_checkpoint(target, search)
     file, chosen_by = os.path.abspath(resolved.path), resolved.chosen_by
     ck = read_checkpoint(file)
-    _refuse_unresumable(ck, mammoth)
+    _refuse_unresumable(ck, mammoth, check)
     total = total_tasks(ck.args)
     overrides: dict[str, object] = dict(parse_overrides(extra))
     notes = _Notes(reasons=[f"file: {file} ({chosen_by})"])
-    tasks_done = ck.tasks_done
+    tasks_done = _tasks_done(ck, notes)
     task = ck.name.task if ck.name else None
     if isinstance(task, int) and task + 1 != tasks_done:
         notes.warnings.append(
@@ -270,30 +362,34 @@ def plan_resume(
         notes.reasons.append(
             f"a paused file: its results hold the {tasks_done} task(s) done before the interrupt"
         )
-    notes.reasons.append(f"tasks done: {tasks_done} (len(results[0])) → --start_from {tasks_done}")
-    finished = _finished(ck, total)
+    notes.reasons.append(f"tasks done: {tasks_done} (from the results) → --start_from {tasks_done}")
+    finished = _finished(ck, tasks_done, total)
     if finished and not check and "start_from" not in overrides:
         raise MckptError(
             f"nothing left to train: {finished}",
             path=file,
             hint=f"see its results with: mckpt inspect {shlex.quote(file)}  (or ask Mammoth: mckpt load --check)",
         )
-    base: list[tuple[str, list[str]]] = [
-        ("loadcheck", ["--loadcheck", _path_for(mammoth, file)]),
-        ("start_from", ["--start_from", str(tasks_done)]),
-    ]
+    if total is None and ck.kind == "mammoth" and not finished:
+        notes.warnings.append(
+            f"mckpt does not know the task count of {_unknown_total(ck.args)}: it cannot tell whether "
+            f"the run is finished; if it has done all its tasks, Mammoth loads the file and trains nothing"
+        )
+    own = [_flag("loadcheck", _path_for(mammoth, file)), _flag("start_from", tasks_done)]
     if check:
         notes.reasons.append(
             f"--check: --stop_after {tasks_done} too, so Mammoth loads the file and trains nothing"
         )
-        base.append(("stop_after", ["--stop_after", str(tasks_done)]))
-    if mammoth.layout == CURRENT:
-        base += [] if check else _current_layout(ck, tasks_done, total, overrides, notes)
+        own.append(_flag("stop_after", tasks_done))
+    saved: list[tuple[str, list[str]]] = []
+    if ck.kind == "backbone":
+        _bare_check(ck, mammoth, overrides, notes)
+    elif mammoth.layout == CURRENT:
+        own += [] if check else _current_layout(ck, tasks_done, total, overrides, notes)
     else:
-        base += _old_layout(ck, mammoth, check, notes)
+        saved = _old_layout(ck, mammoth, check, overrides, notes)
     if not check:
-        own = _savecheck(ck, mammoth, every, overrides, notes)
-        base = [item for item in base if item[0] != "savecheck" or not own] + own
+        own += _savecheck(ck, mammoth, every, overrides, notes)
     return ResumePlan(
         checkpoint=ck,
         file=file,
@@ -304,7 +400,7 @@ def plan_resume(
         total_tasks=total,
         lineage=_lineage(ck),
         mammoth=mammoth,
-        argv=build_argv(base, extra),
+        argv=build_argv(saved, own, extra),
         changes=diff_overrides(ck.args, parse_overrides(extra)),
         check=check,
         env=notes.env,

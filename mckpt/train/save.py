@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import UsageError
-from .mammoth_args import parse_overrides
+from .mammoth_args import check_user_flags, parse_overrides
 from .mammoth_env import CURRENT, MammothEnv
 
 EVERY = ("task", "last")
@@ -63,15 +63,18 @@ def plan_save(
         raise UsageError(f"--every must be one of: {', '.join(EVERY)} (got {every!r})")
     if mode is not None and mode not in MODES:
         raise UsageError(f"--mode must be one of: {', '.join(MODES)} (got {mode!r})")
+    check_user_flags(extra)
     overrides = parse_overrides(extra)
+    # mckpt's flags as one `--name=value` token each, after the user's words: a --name starting
+    # with `-` is still the prefix, never an option.
     ours: list[str] = []
     if every is not None:
         _clash("--every", "savecheck", overrides)
     if "savecheck" not in overrides:
-        ours += ["--savecheck"] if mammoth.savecheck_is_flag else ["--savecheck", every or "task"]
+        ours += ["--savecheck"] if mammoth.savecheck_is_flag else [f"--savecheck={every or 'task'}"]
     if name is not None:
         _clash("--name", "ckpt_name", overrides)
-        ours += ["--ckpt_name", name]
+        ours += [f"--ckpt_name={name}"]
     if mode is not None:
         _clash("--mode", "save_checkpoint_mode", overrides)
         if mammoth.layout != CURRENT:
@@ -79,6 +82,6 @@ def plan_save(
                 "older Mammoth (utils/main.py) has no --save_checkpoint_mode: it always writes "
                 "old pickles (convert them later with `mckpt convert --to safe`)"
             )
-        ours += ["--save_checkpoint_mode", mode]
+        ours += [f"--save_checkpoint_mode={mode}"]
     argv = list(extra) + ours
     return SavePlan(mammoth, argv, checkpoint_folder(mammoth, argv))

@@ -5,8 +5,11 @@ inherited as is (colours, progress bars), a stream that is a pipe or a file is r
 as it arrives and scanned for Mammoth's log lines. Mammoth runs in its own process group, so a
 Ctrl-C reaches mckpt only; mckpt forwards exactly one SIGINT (Mammoth then writes
 `checkpoints/paused/<uuid>.pt` and exits), and a second Ctrl-C kills the group. The checkpoints the
-run wrote are found by comparing the checkpoint folder before and after, plus the paths Mammoth
-logs (`Checkpoint for task N saved at <path>`), and the run's name from `Saving checkpoint into:`.
+run wrote are found by comparing folders before and after (the checkpoint folder, and
+`checkpoints/paused/` under the working folder, where Mammoth writes paused files whatever
+`--checkpoint_path` says), plus the paths Mammoth logs (`Checkpoint for task N saved at <path>`)
+when its output is relayed. The run's name comes from `Saving checkpoint into:`, or, when the
+output went straight to a terminal, from what the run wrote.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from ..errors import MckptError
+from ..model.checkpoint import read_checkpoint
 from ..model.names import Task, parse_name
 from ..model.runs import iter_checkpoint_files
 
@@ -74,15 +78,39 @@ class TrainingResult:
 Snapshot = dict[str, tuple[int, int]]
 
 
-def snapshot(folder: Path) -> Snapshot:
-    """Each `.pt` file under `folder` (and `paused/`) with its mtime and size."""
-    if not folder.is_dir():
-        return {}
+def snapshot(*folders: Path) -> Snapshot:
+    """Each `.pt` file in `folders` (and their `paused/`) with its mtime and size."""
     out: Snapshot = {}
-    for entry in iter_checkpoint_files(str(folder)):
-        st = entry.stat()
-        out[os.path.abspath(entry.path)] = (st.st_mtime_ns, st.st_size)
+    for folder in folders:
+        if not folder.is_dir():
+            continue
+        for entry in iter_checkpoint_files(str(folder)):
+            st = entry.stat()
+            out[os.path.abspath(entry.path)] = (st.st_mtime_ns, st.st_size)
     return out
+
+
+def watched_folders(watch: Path, cwd: Path) -> tuple[Path, ...]:
+    """The checkpoint folder, and the one Mammoth's paused files go to: `./checkpoints/paused/`
+    under its working folder, fixed before `--checkpoint_path` is even parsed."""
+    paused_home = cwd / "checkpoints"
+    return (watch,) if os.path.abspath(watch) == os.path.abspath(paused_home) else (watch, paused_home)
+
+
+def _run_name_from(written: list[WrittenCheckpoint]) -> str | None:
+    """The run's name from its files, when no log line said it: a task file's stem, else the
+    ckpt_name a paused file saved (read with the safe reader)."""
+    for w in written:
+        if not w.paused and (name := parse_name(w.path)) is not None:
+            return name.stem
+    for w in written:
+        try:
+            stem = read_checkpoint(w.path).args.get("ckpt_name")
+        except MckptError:
+            continue
+        if isinstance(stem, str) and stem:
+            return stem
+    return None
 
 
 def written_files(before: Snapshot, after: Snapshot, logged: list[str]) -> list[WrittenCheckpoint]:
@@ -264,13 +292,15 @@ def run_mammoth(
     stderr: TextIO | None = None,
     notify: Callable[[str], None] | None = None,
 ) -> TrainingResult:
-    """Run `command` in `cwd` until it ends; `watch` is the checkpoint folder to compare.
+    """Run `command` in `cwd` until it ends; `watch` is the checkpoint folder to compare (the
+    paused folder under `cwd` is compared too).
 
     `notify` receives mckpt's own messages (the Ctrl-C notices) so the caller chooses where they go.
     """
     stdout = stdout or sys.stdout
     stderr = stderr or sys.stderr
-    before = snapshot(watch)
+    folders = watched_folders(watch, cwd)
+    before = snapshot(*folders)
     scanner = _LogScanner()
     for stream in (stdout, stderr):
         stream.flush()  # what mckpt printed comes before what Mammoth prints
@@ -291,6 +321,6 @@ def run_mammoth(
         for s, handler in previous.items():
             signal.signal(s, handler)
     result.exit_code = code if code >= 0 else 128 - code
-    result.run_name = scanner.run_name
-    result.written = written_files(before, snapshot(watch), [os.path.join(cwd, p) for p in scanner.saved])
+    result.written = written_files(before, snapshot(*folders), [os.path.join(cwd, p) for p in scanner.saved])
+    result.run_name = scanner.run_name or _run_name_from(result.written)
     return result

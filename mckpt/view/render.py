@@ -6,11 +6,13 @@ same view serves a terminal, a pipe and `--format latex` for a paper.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from typing import Any
 
 from ..model.checkpoint import Checkpoint, to_plain
-from ..model.runs import Listing
+from ..model.names import parse_name
+from ..model.runs import CopyFile, Listing
 from .output import Output, human_bytes, human_count
 
 ARG_GROUPS: list[tuple[str, tuple[str, ...]]] = [
@@ -226,6 +228,30 @@ def render_training_state(out: Output, ck: Checkpoint) -> None:
     out.fields(pairs, title="Training state")
 
 
+def _parent_file(path: str | None) -> str:
+    """The run a resumed run's args.loadcheck names: its uid when the file name has one, else the
+    file's name (a paused file's uuid says nothing more)."""
+    if not path:
+        return ""
+    parsed = parse_name(path)
+    return parsed.uid if parsed and parsed.uid else os.path.basename(path)
+def _render_copies(out: Output, copies: list[CopyFile]) -> None:
+    """Files that duplicate a checkpoint of their run: told apart, and left out of its size."""
+    if not copies:
+        return
+    title = (f"{len(copies)} {'copy' if len(copies) == 1 else 'copies'} of runs' checkpoints "
+             "(not counted in the runs' size)")
+    if out.fmt in ("csv", "tsv"):
+        out.note(f"{title} left out of the {out.fmt} table; --json lists them")
+    elif out.fmt:
+        out.table(["path", "size", "relation", "of"],
+                  [[c.path, human_bytes(c.bytes), c.relation, c.of] for c in copies], title=title)
+    else:
+        out.heading(title)
+        for c in copies:
+            out.line(f"  {c.path} ({human_bytes(c.bytes)}): {c.relation} of {c.of}", style="dim")
+
+
 def render_listing(out: Output, listing: Listing, *, acc: bool = False, no_match: str | None = None) -> None:
     """The runs table and the other files; `no_match` says why filters left no run."""
     runs = listing.runs
@@ -235,7 +261,7 @@ def render_listing(out: Output, listing: Listing, *, acc: bool = False, no_match
         out.note("no checkpoints found")
         return
     has_prefix = any(r.name.prefix and not r.name.parent for r in runs)
-    has_parent = any(r.name.parent for r in runs)
+    has_parent = any(r.name.parent or r.loaded_from for r in runs)
     headers = ["uid", "model", "dataset", "config", "buffer", "epochs", "started", "tasks", "size"]
     justify = ["left"] * 4 + ["right", "right", "left", "left", "right"]
     if has_prefix:
@@ -266,7 +292,7 @@ def render_listing(out: Output, listing: Listing, *, acc: bool = False, no_match
             row += [_pct(fa.get("class_il")), _pct(fa.get("task_il"))]
             st += [_acc_style(fa.get("class_il")), _acc_style(fa.get("task_il"))]
         if has_parent:
-            row.append(n.parent.uid or n.parent.stem if n.parent else "")
+            row.append(n.parent.uid or n.parent.stem if n.parent else _parent_file(r.loaded_from))
             st.append("magenta")
         rows.append(row)
         styles.append(st)
@@ -275,6 +301,7 @@ def render_listing(out: Output, listing: Listing, *, acc: bool = False, no_match
         optional = [headers.index(h) for h in ("config", "epochs", "buffer", "size", "prefix", "resumed from")
                     if h in headers]
         out.table(headers, rows, styles=styles, justify=justify, title=f"{len(runs)} run(s)", optional=optional)
+    _render_copies(out, [c for r in runs for c in r.copies])
     if listing.other and out.fmt in ("csv", "tsv"):
         # stdout holds one machine-readable table; the rest is a note beside it.
         out.note(f"{len(listing.other)} other file(s) (not runs) left out of the {out.fmt} table; --json lists them")

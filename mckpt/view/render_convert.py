@@ -49,6 +49,10 @@ def render_plan(out: Output, plan: Plan, *, keys: bool = True) -> None:
 
 def render_written(out: Output, result: WriteResult, seconds: float) -> None:
     out.line()
+    if result.removed_partials:
+        total = human_bytes(sum(n for _, n in result.removed_partials))
+        out.line(f"removed {len(result.removed_partials)} partial file(s) ({total}) left beside the output by "
+                 "conversions that were killed", style="dim")
     size = human_bytes(result.bytes)
     out.line(f"wrote {result.path} ({size}, {result.storages} storages) in {seconds:.2f} s",
              style="green")

@@ -49,12 +49,16 @@ def _uid_only(plan: ResumePlan) -> str:
     return f"uid {name.uid} (its name was not saved)" if name and name.uid else "-"
 
 
+def _no_total(plan: ResumePlan) -> str:
+    return " (task count not known)" if plan.checkpoint.kind == "mammoth" else " (a bare backbone)"
+
+
 def render_plan(out: Output, plan: ResumePlan) -> None:
     pairs = [
         ("file", shown_path(plan.file)),
         ("chosen", plan.chosen_by),
         ("run", plan.run or _uid_only(plan)),
-        ("tasks done", f"{plan.tasks_done}" + (f" of {plan.total_tasks}" if plan.total_tasks else "")),
+        ("tasks done", f"{plan.tasks_done}" + (f" of {plan.total_tasks}" if plan.total_tasks else _no_total(plan))),
         ("start from", str(plan.start_from)),
         ("lineage", " → ".join([*plan.lineage, plan.run or "this run"]) if plan.lineage else "(first run)"),
     ]

@@ -73,12 +73,18 @@ def main():
     if args.loadcheck:
         # current Mammoth: weights_only=True always; older: torch.load's default (True since torch 2.6)
         obj = torch.load(args.loadcheck, weights_only=True) if not OLD else torch.load(args.loadcheck)
-        saved = obj["args"] if isinstance(obj["args"], dict) else vars(obj["args"])
-        if not OLD:
-            for k, v in saved.items():  # merge_namespace: saved args are the defaults
-                if getattr(args, k, None) is None:
-                    setattr(args, k, v)
-        results = obj["results"]
+        if "args" in obj:
+            saved = obj["args"] if isinstance(obj["args"], dict) else vars(obj["args"])
+            if not OLD:
+                for k, v in saved.items():  # merge_namespace: saved args are the defaults
+                    if getattr(args, k, None) is None:
+                        setattr(args, k, v)
+            results = obj["results"]
+        else:  # a bare backbone: it loads into model.net when its keys keep the `net.` prefix
+            missing = [k for k in obj if not k.startswith("net.")]
+            if missing:
+                log(f"AssertionError: Missing keys: {missing}")
+                sys.exit(1)
         loaded = args.loadcheck
         print("Checkpoint Loaded!", flush=True)
     for k, v in DEFAULTS.items():
@@ -107,7 +113,7 @@ def main():
             )
         log(f"Saving checkpoint into: {args.ckpt_name}")
     start = args.start_from or 0
-    end = 1 if args.joint else (args.stop_after or N_TASKS[args.dataset])
+    end = 1 if args.joint else (N_TASKS[args.dataset] if args.stop_after is None else args.stop_after)
     folder = getattr(args, "checkpoint_path", "checkpoints")
     with open("calls.jsonl", "a") as f:
         f.write(
@@ -152,7 +158,8 @@ def main():
         if args.slow_save:
             time.sleep(120)
         if getattr(args, "save_after_interrupt", 1):
-            save(os.path.join(folder, "paused", str(uuid.uuid4())), state["task"])
+            # fixed at import in Mammoth, before --checkpoint_path is parsed: always under the cwd
+            save(os.path.join("checkpoints", "paused", str(uuid.uuid4())), state["task"])
         sys.exit(0)
 
     signal.signal(signal.SIGINT, on_signal)
