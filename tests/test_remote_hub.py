@@ -110,3 +110,62 @@ def test_a_hostile_tree_answer_is_refused(item: dict[str, object]) -> None:
     folder = HubFolder(parse_hub_folder("hf://a/b/ck"), FetchOptions(endpoint="http://127.0.0.1:1"))
     with pytest.raises(MckptError):
         folder.entry(item, "ck/")
+
+
+def test_a_repo_lists_copies_and_conversions_apart_as_a_folder_does(tmp_path: Path, env: dict[str, str]) -> None:
+    """Copies are told apart by name within a run (a store has no inodes): a file of the same name in
+    another folder is a copy when its size matches, else a conversion; the listing equals the disk's."""
+    src = FIXTURES / "checkpoints" / "sgd_seq-mnist_None_0_1_20261128-165846_9acd4744_4.pt"
+    data = src.read_bytes()
+    layout = {f"ck/{src.name}": data, f"ck/backup/{src.name}": data, f"ck/safe/{src.name}": data + b"converted"}
+    disk = tmp_path / "disk"
+    for rel, body in layout.items():  # written in this order: the original is the oldest
+        (disk / rel).parent.mkdir(parents=True, exist_ok=True)
+        (disk / rel).write_bytes(body)
+    gen = hub_server.serve({f"lab/copies/{rel}": body for rel, body in layout.items()})
+    hub = next(gen)
+    try:
+        here = {**env, "HF_ENDPOINT": hub.hub_url}
+        local = _json("list", str(disk / "ck"), "-r", env=here, strip=str(disk) + "/")
+        remote = _json("list", "hf://lab/copies/ck", "-r", env=here, strip="hf://lab/copies/")
+    finally:
+        gen.close()
+    assert remote == local
+    copies = local["runs"][0]["copies"]  # type: ignore[index]
+    assert sorted((c["path"], c["relation"]) for c in copies) == [
+        (f"ck/backup/{src.name}", "copy"), (f"ck/safe/{src.name}", "conversion")]
+    assert local["runs"][0]["bytes"] == len(data)  # type: ignore[index]
+
+
+def test_list_of_a_gated_repo_uses_the_saved_token_file(hub: Hub, env: dict[str, str], tmp_path: Path) -> None:
+    hub.faults.require_token = "from-file"
+    (tmp_path / "token").write_text("from-file\n")
+    r = run_cli("list", "hf://lab/mammoth/checkpoints", env={**env, "HF_TOKEN_PATH": str(tmp_path / "token")})
+    assert r.returncode == 0 and "5 run(s)" in r.stdout, r.stderr
+
+
+def test_a_space_repo_lists_and_inspects_like_a_model_repo(files: dict[str, bytes], env: dict[str, str]) -> None:
+    gen = hub_server.serve({k.replace("lab/mammoth/", "spaces/lab/app/", 1): v for k, v in files.items()
+                            if k.startswith("lab/mammoth/")})
+    hub = next(gen)
+    try:
+        here = {**env, "HF_ENDPOINT": hub.hub_url}
+        local = _json("list", str(FIXTURES / "checkpoints"), "--acc", env=here, strip="")
+        remote = _json("list", "hf://spaces/lab/app/checkpoints", "--acc", env=here, strip="hf://spaces/lab/app/")
+        doc = _json("inspect", "hf://spaces/lab/app/checkpoints/9acd4744", env=here, strip="")
+    finally:
+        gen.close()
+    assert remote == local and local["runs"]  # type: ignore[index]
+    assert doc["tasks_done"] == 5  # type: ignore[index]
+
+
+def test_inspect_revision_flag_applies_to_repo_folders(hub: Hub, env: dict[str, str]) -> None:
+    doc = _json("inspect", "hf://lab/mammoth/checkpoints/9acd4744", "--revision", hub_server.COMMIT, env=env,
+                strip="")
+    assert doc["path"].startswith(f"hf://lab/mammoth@{hub_server.COMMIT}/checkpoints/")  # type: ignore[index]
+    assert doc["path"].endswith("9acd4744_4.pt")  # type: ignore[index]
+    listed = _json("list", f"hf://lab/mammoth@{hub_server.COMMIT}/checkpoints", env=env, strip="")
+    assert len(listed["runs"]) == 5 and not listed["other"]  # type: ignore[index]
+    r = run_cli("inspect", "hf://lab/mammoth/checkpoints/9acd4744", "--revision", "v9", env=env)
+    errors = [ln for ln in r.stderr.splitlines() if ln.startswith("error:")]
+    assert r.returncode == 1 and len(errors) == 1 and "revision does not exist" in errors[0], r.stderr

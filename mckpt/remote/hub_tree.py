@@ -37,9 +37,10 @@ class HubFolderUrl:
     path: str
 
     def display(self, path: str) -> str:
-        """How `list` shows a file: Mammoth's `hf://owner/repo/path[@rev]`, which inspect accepts."""
-        rev = "" if self.revision == "main" else f"@{self.revision}"
-        return f"hf://{repo_prefix(self.repo_type)}{self.repo}/{path}{rev}"
+        """How `list` shows a file: `hf://owner/repo[@rev]/path`, which inspect accepts. The revision
+        goes before the path (not last, as Mammoth writes it) so the path still ends in the file name
+        that says which run it belongs to."""
+        return self.child(path).url
 
     @property
     def url(self) -> str:
