@@ -49,22 +49,24 @@ sys.path.insert(0, str(REPO / "tests"))
 import s3_server  # noqa: E402  (the test suite's moto + counting proxy)
 
 
-def small_checkpoint(path: Path) -> bytes:
-    """A real torch.save of a small Mammoth-shaped checkpoint (~165 KB: read by ranged GETs)."""
+def _save_checkpoint(path: Path, weights: int, results: str) -> None:
+    """A real torch.save of a Mammoth-shaped checkpoint, in a subprocess (the bench imports no torch)."""
     subprocess.run([sys.executable, "-c", (
         "import argparse, sys, torch\n"
-        "torch.save({'model': {'net.fc.weight': torch.zeros(40000), 'net.fc.bias': torch.zeros(10)},"
+        f"torch.save({{'model': {{'net.fc.weight': torch.zeros({weights}), 'net.fc.bias': torch.zeros(10)}},"
         " 'args': argparse.Namespace(model='er', dataset='seq-cifar10', buffer_size=500, n_epochs=1),"
-        " 'results': [[[91.5], [80.0, 88.0]], [[95.0], [90.0, 93.0]], {}]}, sys.argv[1])"), str(path)], check=True)
+        f" 'results': {results}}}, sys.argv[1])"), str(path)], check=True)
+
+
+def small_checkpoint(path: Path) -> bytes:
+    """~165 KB: read by ranged GETs."""
+    _save_checkpoint(path, 40000, "[[[91.5], [80.0, 88.0]], [[95.0], [90.0, 93.0]], {}]")
     return path.read_bytes()
 
 
 def big_checkpoint(path: Path) -> None:
-    subprocess.run([sys.executable, "-c", (
-        "import argparse, sys, torch\n"
-        "torch.save({'model': {'net.fc.weight': torch.zeros(256 << 20), 'net.fc.bias': torch.zeros(10)},"
-        " 'args': argparse.Namespace(model='er', dataset='seq-cifar10', buffer_size=500, n_epochs=1),"
-        " 'results': [[[91.5]], [[95.0]], {}]}, sys.argv[1])"), str(path)], check=True)
+    """1 GiB of weights: inspect against a full GET."""
+    _save_checkpoint(path, 256 << 20, "[[[91.5]], [[95.0]], {}]")
 
 
 class Target:
