@@ -230,7 +230,8 @@ def test_local_commands_import_no_object_store_or_http_stack(tmp_path: Path) -> 
     code = ("import sys, runpy\nsys.argv = sys.argv[1:]\n"
             "try:\n    runpy.run_module('mckpt', run_name='__main__')\nexcept SystemExit:\n    pass\n"
             "heavy = sorted(m for m in ('obstore', 'httpx', 'http.client', 'mckpt.remote.objstore',"
-            " 'mckpt.remote.hub_tree', 'mckpt.io.transport') if m in sys.modules)\n"
+            " 'mckpt.remote.hub_tree', 'mckpt.io.transport', 'mckpt.io.hub_api', 'mckpt.fetch.download')"
+            " if m in sys.modules)\n"
             "sys.stderr.write('HEAVY=' + ','.join(heavy) + '\\n')\n")
     ck = FIXTURES / "checkpoints"
     one = str(next(ck.glob("*.pt")))
