@@ -77,6 +77,7 @@ def test_hub_errors_are_one_line(hub: Hub, env: dict[str, str]) -> None:
         r = run_cli("list", url, env=env)
         errors = [ln for ln in r.stderr.splitlines() if ln.startswith("error:")]
         assert r.returncode == 1 and len(errors) == 1 and expected in errors[0], r.stderr
+        assert "/api/" not in errors[0], "the error names the folder given, not the API URL"
     hub.faults.require_token = "secret"
     r = run_cli("list", "hf://lab/mammoth/checkpoints", env=env)
     assert r.returncode == 1 and "access denied" in r.stderr and "HF_TOKEN" in r.stderr

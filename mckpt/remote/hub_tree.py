@@ -117,12 +117,16 @@ class HubFolder:
         """Every entry of `folder` (all pages), as the hub sent them, after checking their shape."""
         items: list[dict[str, Any]] = []
         opts = self.options
-        for page in hub_json_pages(folder.tree_path(), params={"recursive": "true"} if recursive else None,
-                                   endpoint=opts.endpoint, token=opts.token, deadline=opts.deadline,
-                                   max_pages=MAX_PAGES):
-            if not isinstance(page, list) or not all(isinstance(i, dict) for i in page):
-                raise MckptError("the hub's tree answer is not a list of entries", path=folder.url)
-            items += page
+        try:
+            for page in hub_json_pages(folder.tree_path(), params={"recursive": "true"} if recursive else None,
+                                       endpoint=opts.endpoint, token=opts.token, deadline=opts.deadline,
+                                       max_pages=MAX_PAGES):
+                if not isinstance(page, list) or not all(isinstance(i, dict) for i in page):
+                    raise MckptError("the hub's tree answer is not a list of entries", path=folder.url)
+                items += page
+        except MckptError as e:
+            e.path = folder.url  # name the folder the user gave, not the API URL behind it
+            raise
         return items
 
     def entry(self, item: dict[str, Any], prefix: str) -> RemoteEntry | None:
