@@ -5,7 +5,7 @@
 _mckpt_node() {
     case "$1" in
         "mckpt")
-            _mckpt_subs="list inspect diff convert fetch save load demo"
+            _mckpt_subs="list inspect diff results plot convert fetch save load demo"
             _mckpt_opts="--version -V --debug --install-completion --show-completion --help -h"
             _mckpt_valopts=""
             _mckpt_args="" ;;
@@ -24,6 +24,16 @@ _mckpt_node() {
             _mckpt_opts="--weights -w --top -n --all --json --format -f --quiet -q --help -h"
             _mckpt_valopts="--top -n --format -f"
             _mckpt_args="#0 #1" ;;
+        "mckpt results")
+            _mckpt_subs=""
+            _mckpt_opts="--recursive -r --by --where -w --model -m --dataset -d --tasks --sort -s --top -n --no-cache --json --format -f --quiet -q --help -h"
+            _mckpt_valopts="--by --where -w --model -m --dataset -d --tasks --sort -s --top -n --format -f"
+            _mckpt_args="#0+" ;;
+        "mckpt plot")
+            _mckpt_subs=""
+            _mckpt_opts="--output -o --matrix --size --dpi --title --force --recursive -r --by --where -w --model -m --dataset -d --tasks --sort -s --top -n --no-cache --quiet -q --help -h"
+            _mckpt_valopts="--output -o --matrix --size --dpi --title --by --where -w --model -m --dataset -d --tasks --sort -s --top -n"
+            _mckpt_args="#0+" ;;
         "mckpt convert")
             _mckpt_subs=""
             _mckpt_opts="--to --like --output -o --model --dataset --buffer-size --n-epochs --set --strip-prefix --allow-partial --dry-run -n --force --json --quiet -q --help -h"
@@ -68,6 +78,28 @@ _mckpt_value() {
         "mckpt diff|--format"|"mckpt diff|-f") _mckpt_kind=choice; _mckpt_choices="plain simple github grid simple_grid rounded_grid fancy_grid pipe orgtbl jira presto pretty psql rst mediawiki moinmoin youtrack html latex latex_raw latex_booktabs latex_longtable textile tsv csv asciidoc" ;;
         "mckpt diff|#0") _mckpt_kind=run; _mckpt_choices="" ;;
         "mckpt diff|#1") _mckpt_kind=run; _mckpt_choices="" ;;
+        "mckpt results|--by") _mckpt_kind=path; _mckpt_choices="" ;;
+        "mckpt results|--where"|"mckpt results|-w") _mckpt_kind=path; _mckpt_choices="" ;;
+        "mckpt results|--model"|"mckpt results|-m") _mckpt_kind=model; _mckpt_choices="" ;;
+        "mckpt results|--dataset"|"mckpt results|-d") _mckpt_kind=dataset; _mckpt_choices="" ;;
+        "mckpt results|--tasks") _mckpt_kind=none; _mckpt_choices="" ;;
+        "mckpt results|--sort"|"mckpt results|-s") _mckpt_kind=choice; _mckpt_choices="started model dataset size name acc" ;;
+        "mckpt results|--top"|"mckpt results|-n") _mckpt_kind=none; _mckpt_choices="" ;;
+        "mckpt results|--format"|"mckpt results|-f") _mckpt_kind=choice; _mckpt_choices="plain simple github grid simple_grid rounded_grid fancy_grid pipe orgtbl jira presto pretty psql rst mediawiki moinmoin youtrack html latex latex_raw latex_booktabs latex_longtable textile tsv csv asciidoc" ;;
+        "mckpt results|#0+") _mckpt_kind=file; _mckpt_choices="" ;;
+        "mckpt plot|--output"|"mckpt plot|-o") _mckpt_kind=path; _mckpt_choices="" ;;
+        "mckpt plot|--matrix") _mckpt_kind=path; _mckpt_choices="" ;;
+        "mckpt plot|--size") _mckpt_kind=path; _mckpt_choices="" ;;
+        "mckpt plot|--dpi") _mckpt_kind=none; _mckpt_choices="" ;;
+        "mckpt plot|--title") _mckpt_kind=path; _mckpt_choices="" ;;
+        "mckpt plot|--by") _mckpt_kind=path; _mckpt_choices="" ;;
+        "mckpt plot|--where"|"mckpt plot|-w") _mckpt_kind=path; _mckpt_choices="" ;;
+        "mckpt plot|--model"|"mckpt plot|-m") _mckpt_kind=model; _mckpt_choices="" ;;
+        "mckpt plot|--dataset"|"mckpt plot|-d") _mckpt_kind=dataset; _mckpt_choices="" ;;
+        "mckpt plot|--tasks") _mckpt_kind=none; _mckpt_choices="" ;;
+        "mckpt plot|--sort"|"mckpt plot|-s") _mckpt_kind=choice; _mckpt_choices="started model dataset size name acc" ;;
+        "mckpt plot|--top"|"mckpt plot|-n") _mckpt_kind=none; _mckpt_choices="" ;;
+        "mckpt plot|#0+") _mckpt_kind=file; _mckpt_choices="" ;;
         "mckpt convert|--to") _mckpt_kind=choice; _mckpt_choices="backbone full safe" ;;
         "mckpt convert|--like") _mckpt_kind=path; _mckpt_choices="" ;;
         "mckpt convert|--output"|"mckpt convert|-o") _mckpt_kind=path; _mckpt_choices="" ;;

@@ -28,6 +28,8 @@ _EXPORTS = {
     "Listing": "model.runs",
     "Run": "model.runs",
     "scan": "model.runs",
+    "collect_results": "model.results",
+    "Query": "model.results",
     "diff_checkpoints": "diff",
     "plan_conversion": "convert",
     "write_plan": "convert",
@@ -39,8 +41,10 @@ __all__ = [
     "Listing",
     "MckptError",
     "ParsedName",
+    "Query",
     "Run",
     "__version__",
+    "collect_results",
     "diff_checkpoints",
     "load",
     "parse_name",
@@ -57,6 +61,7 @@ if TYPE_CHECKING:
     from .errors import MckptError
     from .model.checkpoint import Checkpoint, read_checkpoint
     from .model.names import ParsedName, parse_name, parse_stem
+    from .model.results import Query, collect_results
     from .model.runs import Listing, Run, scan
     from .train.loader import load
 

@@ -2,7 +2,8 @@
 
 It trains nothing: it builds Mammoth's MNIST MLP (with the same aliased modules: `fc1` is also
 `_features.0` and `net.0.0`), and saves checkpoints in Mammoth's current safe layout and names, as
-`--savecheck task`, `--savecheck last` (with a buffer), a resumed run and an interrupted one would.
+`--savecheck task`, `--savecheck last` (with a buffer), a resumed run and an interrupted one would,
+plus two more seeds of each setting for `mckpt results` and `mckpt plot`.
 torch is imported here only, since writing real `torch.save` files needs it.
 """
 
@@ -43,15 +44,15 @@ def _accuracy_matrix(rng: random.Random, n: int, forget: float) -> list[list[flo
     return rows
 
 
-def _args(model: str, buffer_size: int, ckpt_name: str, jobnum: str, started: datetime, **extra: Any
-          ) -> dict[str, Any]:
+def _args(model: str, buffer_size: int, ckpt_name: str, jobnum: str, started: datetime, seed: int = 0,
+          **extra: Any) -> dict[str, Any]:
     return {
         "model": model, "dataset": "seq-mnist", "backbone": "mnistmlp", "dataset_config": None,
         "buffer_size": buffer_size, "minibatch_size": 32, "n_epochs": 1, "lr": 0.03, "batch_size": 32,
-        "optimizer": "sgd", "optim_mom": 0.9, "optim_wd": 0.0, "seed": 0, "joint": 0,
+        "optimizer": "sgd", "optim_mom": 0.9, "optim_wd": 0.0, "joint": 0,
         "savecheck": "task", "save_checkpoint_mode": "safe", "ckpt_name": ckpt_name, "loadcheck": None,
         "start_from": None, "stop_after": None, "device": "cpu", "conf_jobnum": jobnum,
-        "conf_timestamp": str(started), "conf_host": "demo", "nowand": 1, "num_classes": 10, **extra,
+        "conf_timestamp": str(started), "conf_host": "demo", "nowand": 1, "num_classes": 10, "seed": seed, **extra,
     }
 
 
@@ -73,14 +74,14 @@ def write_demo(folder: str | os.PathLike[str], seed: int = 0) -> list[Path]:
         written.append(path)
 
     def run(model: str, buffer_size: int, n_tasks: int, started: datetime, *, tasks: list[int | str],
-            prefix: str = "", forget: float = 12.0, paused_at: int | None = None,
+            prefix: str = "", forget: float = 12.0, paused_at: int | None = None, seed: int = 0,
             parent: tuple[list[list[float]], list[list[float]]] | None = None, **extra: Any
             ) -> tuple[str, tuple[list[list[float]], list[list[float]]]]:
         net = _mlp(torch)
         opt = torch.optim.SGD(net.parameters(), lr=0.03, momentum=0.9)
         jobnum = str(uuid.UUID(int=rng.getrandbits(128), version=4))
         stem = f"{prefix}{model}_seq-mnist_None_{buffer_size}_1_{started:%Y%m%d-%H%M%S}_{jobnum[:8]}"
-        args = _args(model, buffer_size, stem, jobnum, started, **extra)
+        args = _args(model, buffer_size, stem, jobnum, started, seed=seed, **extra)
         cil = _accuracy_matrix(rng, n_tasks, forget)
         til = [[min(100.0, round(x + 15, 2)) for x in row] for row in cil]
         if parent is not None:  # a resumed run starts from the results its parent saved
@@ -117,4 +118,10 @@ def write_demo(folder: str | os.PathLike[str], seed: int = 0) -> list[Path]:
         parent=results, loadcheck=f"checkpoints/{first}_2.pt", start_from=3)
     run("er", 200, 5, base + timedelta(hours=2), tasks=["last"], forget=6.0, savecheck="last")
     run("derpp", 500, 5, base + timedelta(hours=3), tasks=[], paused_at=2, forget=4.0)
+    # Two more seeds of each setting, as `--savecheck last` runs, so `mckpt results` has a mean and
+    # a spread to show (and the interrupted derpp run is one it flags: 2 tasks beside 5).
+    for i, (model, buffer_size, forget) in enumerate((("sgd", 0, 25.0), ("er", 200, 6.0), ("derpp", 500, 4.0))):
+        for seed in (1, 2):
+            run(model, buffer_size, 5, base + timedelta(hours=4 + 2 * i + seed), tasks=["last"], forget=forget,
+                seed=seed, savecheck="last")
     return written

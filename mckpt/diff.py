@@ -16,7 +16,7 @@ from typing import Any
 
 from .errors import CorruptCheckpoint, MckptError
 from .model.checkpoint import Checkpoint, read_checkpoint, to_plain
-from .model.metrics import Metrics, compute_metrics
+from .model.metrics import Metrics, compute_metrics, round_acc, round_matrix
 from .model.vocabulary import BOOKKEEPING_ARGS
 from .torchfile.archive import Archive
 from .torchfile.unpickler import TensorRef
@@ -111,8 +111,10 @@ class MatrixDiff:
         return self.a == self.b
 
     def to_json(self) -> dict[str, Any]:
-        return {"equal": self.equal, "a": self.a, "b": self.b, "delta": self.deltas,
-                "metrics": self.metric_deltas()}
+        """Accuracies at the precision Mammoth logs, as in `inspect --json` and `results --json`."""
+        return {"equal": self.equal, "a": round_matrix(self.a), "b": round_matrix(self.b),
+                "delta": [[round_acc(d) for d in row] for row in self.deltas],
+                "metrics": {name: {k: round_acc(v) for k, v in m.items()} for name, m in self.metric_deltas().items()}}
 
 
 @dataclass

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 from mckpt.cli.app import app
 
 runner = CliRunner()
-COMMANDS = ("list", "inspect", "diff", "convert", "fetch", "save", "load", "demo")
+COMMANDS = ("list", "inspect", "diff", "convert", "fetch", "save", "load", "demo", "results", "plot")
 
 
 def _help(command: str) -> str:

@@ -56,7 +56,7 @@ def test_list_json_contract(folder: Path) -> None:
     assert (a["model"], a["dataset"], a["dataset_config"], a["buffer_size"], a["n_epochs"]) == (
         "er", "seq-cifar10", None, 500, 5)
     assert a["timestamp"] == "2025-01-01T10:10:10" and a["dialect"] == "D3" and a["parent"] is None
-    assert [c["task"] for c in a["checkpoints"]] == [0, 1]
+    assert [c["task"] for c in a["checkpoints"]] == [0, 1] and a["tasks"] == [0, 1]  # a list, not "0–1"
     assert all(isinstance(c["bytes"], int) and c["bytes"] > 0 for c in a["checkpoints"])
     assert runs["bbbbbbbb"]["checkpoints"][0]["task"] == "last"
     assert runs["bbbbbbbb"]["dataset_config"] == "default"
@@ -71,10 +71,12 @@ def test_list_filters_sort_and_acc(folder: Path) -> None:
     assert [x["uid"] for x in json.loads(r.stdout)["runs"]] == ["cccccccc", "aaaaaaaa"]
     r = runner.invoke(app, ["list", str(folder), "--acc", "--json", "--sort", "acc"])
     runs = json.loads(r.stdout)["runs"]
-    accs = {x["uid"]: x["final_acc"] for x in runs}
+    # final accuracy has inspect's name and place: metrics.<setting>.final_avg
+    accs = {x["uid"]: {k: m["final_avg"] for k, m in x["metrics"].items()} for x in runs}
     assert accs["aaaaaaaa"] == {"class_il": 87.5, "task_il": 99.0}  # after task 2: (90 + 85) / 2
     assert accs["bbbbbbbb"] == {"class_il": 85.0, "task_il": 99.0}
-    assert [x["final_acc"]["class_il"] for x in runs] == sorted(x["final_acc"]["class_il"] for x in runs)
+    assert runs[0]["metrics"]["class_il"].keys() == {"final_avg", "forgetting", "bwt"}
+    assert [a["class_il"] for a in accs.values()] == sorted(a["class_il"] for a in accs.values())
 
 
 def test_list_plain_and_formats(folder: Path) -> None:
@@ -168,16 +170,18 @@ def test_read_commands_never_import_torch_or_httpx(folder: Path) -> None:
         "sys.argv = sys.argv[1:]\n"
         "try:\n    runpy.run_module('mckpt', run_name='__main__')\n"
         "except SystemExit:\n    pass\n"
-        "heavy = sorted(m for m in ('torch', 'httpx', 'numpy') if m in sys.modules)\n"
+        "heavy = sorted(m for m in ('torch', 'httpx', 'numpy', 'matplotlib') if m in sys.modules)\n"
         "sys.stderr.write('HEAVY=' + ','.join(heavy) + '\\n')\n"
     )
     import subprocess
 
     path = folder / "er_seq-cifar10_None_500_5_20250101-101010_aaaaaaaa_1.pt"
     for argv in (["list", str(folder), "--acc"], ["inspect", str(path)], ["inspect", str(path), "--json"],
-                 ["list", str(folder), "-f", "github"], ["--version"]):
+                 ["list", str(folder), "-f", "github"], ["results", str(folder)], ["results", str(folder), "--json"],
+                 ["results", str(folder), "-f", "latex"], ["--version"]):
         r = subprocess.run([sys.executable, "-c", code, "mckpt", *argv], capture_output=True, text=True,
-                           env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"})
+                           env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin",
+                                "MCKPT_CACHE": str(folder.parent / "cache")})
         assert "HEAVY=\n" in r.stderr, (argv, r.stderr)
 
 
@@ -192,7 +196,7 @@ def test_inspect_module_table_names_every_column(folder: Path) -> None:
     assert r.exit_code == 0, r.output
     lines = r.stdout.splitlines()
     assert "module,tensors,params,aliases" in lines  # a header for the alias count, not an empty cell
-    assert "net._features,1,0,1" in lines and "net.fc,2,16," in lines
+    assert "net._features,1,0,1" in lines and "net.fc,2,16,0" in lines  # counts are numbers, 0 included
 
 
 def test_format_keeps_tables_apart_and_named(folder: Path) -> None:
@@ -263,6 +267,27 @@ def test_internal_error_hint_gives_a_debug_command_that_works(monkeypatch: pytes
     assert r.exit_code == 1 and "internal error: RuntimeError: boom" in r.stderr
     # "rerun with --debug" led to `mckpt inspect x.pt --debug`: "No such option '--debug'".
     assert "mckpt --debug <command>" in r.stderr and "MCKPT_DEBUG=1" in r.stderr
+
+
+def test_csv_carries_raw_data_and_latex_aligns_numbers(folder: Path) -> None:
+    r = run_cli("list", str(folder), "--acc", "-f", "csv")
+    rows = {x["uid"]: x for x in csv.DictReader(io.StringIO(r.stdout))}
+    a = rows["aaaaaaaa"]
+    files = [folder / f"er_seq-cifar10_None_500_5_20250101-101010_aaaaaaaa_{t}.pt" for t in (0, 1)]
+    assert a["size"] == str(sum(f.stat().st_size for f in files))  # bytes, not "1.7 KiB"
+    assert a["tasks"] == "0 1" and rows["bbbbbbbb"]["tasks"] == "last"  # numbers, not "0–1"
+    assert a["config"] == "" and a["started"] == "2025-01-01T10:10:10"  # empty for none, not "-"
+    assert a["class-IL"] == "87.5"
+    r = run_cli("list", str(folder), "--acc", "-f", "latex")
+    lines = r.stdout.splitlines()
+    assert lines[0].startswith("% ") and lines[1] == r"\begin{tabular}{llllrrllrrrl}"  # title is a comment
+    path = folder / "derpp_seq-cifar100_default_200_50_20250202-101010_bbbbbbbb_last.pt"
+    r = run_cli("inspect", str(path), "-f", "latex")
+    assert r.returncode == 0 and "% Class-IL accuracy (%)" in r.stdout.replace(r"\%", "%")
+    assert r"\begin{tabular}{lrrrr}" in r.stdout  # after, T1..T3, avg
+    assert not [x for x in r.stdout.splitlines() if x and not x.startswith(("%", "\\")) and "&" not in x]
+    r = run_cli("inspect", str(path), "-f", "tsv")
+    assert "size\t" + str(path.stat().st_size) in r.stdout
 
 
 def test_list_csv_is_only_the_table(folder: Path) -> None:

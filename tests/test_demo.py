@@ -13,10 +13,13 @@ from mckpt import read_checkpoint, scan
 def test_demo_writes_real_checkpoints(tmp_path: Path) -> None:
     r = run_cli("demo", str(tmp_path / "demo"))
     assert r.returncode == 0, r.stderr
-    assert "wrote 7 example checkpoints" in r.stdout and "Class-IL accuracy" in r.stdout
+    assert "wrote 13 example checkpoints" in r.stdout and "Class-IL accuracy" in r.stdout
     ck = tmp_path / "demo" / "checkpoints"
     listing = scan([str(ck)], acc=True)
-    assert [r.tasks_label for r in listing.runs] == ["0–2", "3–4", "last", "paused"]
+    assert [r.tasks_label for r in listing.runs] == ["0–2", "3–4", "last", "paused"] + ["last"] * 6
+    # three seeds of each setting, for `mckpt results`
+    assert sorted((r.name.model, read_checkpoint(r.newest.path).args["seed"]) for r in listing.runs[2:]) == sorted(
+        [(m, s) for m in ("sgd", "er", "derpp") for s in (0, 1, 2) if (m, s) != ("sgd", 0)])
     assert listing.other == []
     resumed = listing.runs[1]
     assert resumed.name.parent.uid == listing.runs[0].name.uid

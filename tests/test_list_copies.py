@@ -42,9 +42,9 @@ def test_copies_and_conversions_are_told_apart(mammoth_fixtures: Path, tmp_path:
                          "linked": ("hard link", str(original))}
     data = json.loads(run_cli("list", "-r", str(root), "--json", "--acc").stdout)
     (listed,) = data["runs"]
-    assert listed["bytes"] == original.stat().st_size and listed["tasks"] == "last"
+    assert listed["bytes"] == original.stat().st_size and listed["tasks"] == ["last"]
     assert sorted(c["relation"] for c in listed["copies"]) == ["conversion", "copy", "hard link"]
-    assert listed["final_acc"]["class_il"] is not None and data["other"] == []
+    assert listed["metrics"]["class_il"]["final_avg"] is not None and data["other"] == []
     text = run_cli("list", "-r", str(root)).stdout
     assert "1 run(s)" in text and "3 copies of runs' checkpoints (not counted in the runs' size)" in text
     assert f"{root / 'safe' / original.name} (" in text and f"): conversion of {original}" in text

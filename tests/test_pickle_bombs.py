@@ -123,9 +123,9 @@ def test_numpy_decoding_has_a_budget(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_opcode_budget(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(unpickler, "MAX_OPCODES", 1000)
+    monkeypatch.setattr(unpickler, "MAX_WORK", 1000)
     assert safe_loads(P2 + b"\x8f0" * 400 + b"N.").obj is None
-    with pytest.raises(CorruptCheckpoint, match="more than 1000 operations"):
+    with pytest.raises(CorruptCheckpoint, match="more than 1000 steps of work"):
         safe_loads(P2 + b"\x8f" * 1000 + b".")
 
 

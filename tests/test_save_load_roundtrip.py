@@ -195,7 +195,7 @@ def test_resume_of_an_unnamed_runs_paused_file_shows_its_parent(checkout: Path) 
     listed = run_cli("list", "checkpoints", "--acc", cwd=checkout)
     assert "resumed from" in listed.stdout and paused.name in listed.stdout, listed.stdout
     doc = json.loads(run_cli("list", "checkpoints", "--acc", "--json", cwd=checkout).stdout)
-    (run,) = [x for x in doc["runs"] if x["tasks"] == "1–4"]
+    (run,) = [x for x in doc["runs"] if x["tasks"] == [1, 2, 3, 4]]
     assert run["loaded_from"] == f"checkpoints/paused/{paused.name}"
     code, plan = _load_json(str(new[0]), "--dry-run", cwd=checkout)
     assert code == 0 and plan["plan"]["lineage"] == [f"checkpoints/paused/{paused.name}"]

@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from .. import __version__
-from . import convert_cmd, demo_cmd, diff_cmd, fetch_cmd, inspect_cmd, list_cmd, run_cmd
+from . import convert_cmd, demo_cmd, diff_cmd, fetch_cmd, inspect_cmd, list_cmd, results_cmd, run_cmd
 from .common import state
 
 app = typer.Typer(
@@ -43,6 +43,7 @@ def _main(
 list_cmd.register(app)
 inspect_cmd.register(app)
 diff_cmd.register(app)
+results_cmd.register(app)
 convert_cmd.register(app)
 fetch_cmd.register(app)
 run_cmd.register(app)

@@ -17,7 +17,7 @@ from ..errors import MckptError
 from ..io.sources import ByteSource, FileSource
 from ..torchfile.archive import Archive, open_archive, tensor_items
 from ..torchfile.unpickler import TORCH_DTYPES, NdArray, PickledNamespace, Placeholder, StorageRef, TensorRef
-from .metrics import Metrics, compute_metrics
+from .metrics import Metrics, compute_metrics, round_matrix
 from .names import ParsedName, parse_name, parse_stem
 
 # The globals a `safe` Mammoth file may name (torch.load(weights_only=True) accepts these).
@@ -39,25 +39,34 @@ def is_safe_global(name: str) -> bool:
     return mod in ("torch", "torch.storage") and attr.endswith("Storage")
 
 
-def to_plain(value: Any) -> Any:
-    """A JSON-ready copy: namespaces and dicts to dicts, numpy arrays to lists, tensors described."""
-    if isinstance(value, bool | int | float | str) or value is None:
+def plain_leaf(value: Any) -> Any:
+    """One value as `to_plain` shows it, a container left as it is (its items unconverted): the
+    step both `to_plain` and the bounded renderer (`view.text.brief`) take at every node."""
+    if isinstance(value, bool | int | float | str | dict | list | tuple | set | frozenset) or value is None:
         return value
-    if isinstance(value, dict):
-        return {str(k): to_plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | set | frozenset):
-        return [to_plain(v) for v in value]
     if isinstance(value, TensorRef):
         return {"tensor": {"dtype": value.dtype, "shape": list(value.shape)}}
     if isinstance(value, NdArray):
-        return to_plain(value.value)
+        return value.value
     if isinstance(value, Placeholder):
         return f"<{value.qualname}>"
     if isinstance(value, bytes | bytearray):
         return f"<{len(value)} bytes>"
     if isinstance(value, complex):
         return str(value)
-    return repr(value)
+    if isinstance(value, slice):  # plain numbers only (the unpickler refuses others)
+        return f"slice({value.start}, {value.stop}, {value.step})"
+    return f"<{type(value).__name__}>"  # never repr(): a file's value could make it huge
+
+
+def to_plain(value: Any) -> Any:
+    """A JSON-ready copy: namespaces and dicts to dicts, numpy arrays to lists, tensors described."""
+    value = plain_leaf(value)
+    if isinstance(value, dict):
+        return {str(k): to_plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [to_plain(v) for v in value]
+    return value
 
 
 def as_number(value: Any) -> float | None:
@@ -312,7 +321,7 @@ class Checkpoint:
             "run": name_to_json(name) if name else None,
             "args": to_plain(self.args),
             "tasks_done": self.tasks_done,
-            "results": {"class_il": self.class_il, "task_il": self.task_il},
+            "results": {"class_il": round_matrix(self.class_il), "task_il": round_matrix(self.task_il)},
             "metrics": {k: v.to_json() for k, v in self.metrics.items()},
             "tensors": self.tensors.to_json(full_tensors),
             "optimizer": self.optimizer,
@@ -335,32 +344,65 @@ def _is_state_dict(obj: Any) -> bool:
     return isinstance(obj, dict) and bool(obj) and all(isinstance(v, TensorRef) for v in obj.values())
 
 
+def is_mammoth_tree(obj: Any) -> bool:
+    return isinstance(obj, dict) and "model" in obj and ("args" in obj or "results" in obj)
+
+
+def run_record(obj: dict[str, Any], warnings: list[str]
+               ) -> tuple[dict[str, Any], list[list[float]], list[list[float]], dict[str, Any]]:
+    """A Mammoth file's args, class-IL and task-IL matrices and logger dump, read leniently."""
+    args: dict[str, Any] = {}
+    class_il: list[list[float]] = []
+    task_il: list[list[float]] = []
+    logger: dict[str, Any] = {}
+    raw_args = obj.get("args")
+    if isinstance(raw_args, PickledNamespace | dict):
+        args = {k if isinstance(k, str) else str(k): v for k, v in raw_args.items()}  # argparse names
+    elif raw_args is not None:
+        warnings.append(f"args is a {type(raw_args).__name__}, not a dict")
+    results = obj.get("results")
+    if isinstance(results, list | tuple):
+        class_il = _matrix(results[0], "class-IL", warnings) if len(results) > 0 else []
+        task_il = _matrix(results[1], "task-IL", warnings) if len(results) > 1 else []
+        if len(results) > 2 and isinstance(results[2], dict):
+            logger = results[2]
+    return args, class_il, task_il, logger
+
+
+def read_run_record(path: str | os.PathLike[str]
+                    ) -> tuple[dict[str, Any], list[list[float]], list[list[float]]] | None:
+    """Only a run's args and accuracy matrices (None if not a Mammoth file): what `results` needs
+    from each of many files, without the tensor, optimizer and buffer summaries `inspect` shows."""
+    src = FileSource(path)
+    try:
+        obj = open_archive(src).obj
+    except MckptError as e:
+        e.path = e.path or src.name
+        raise
+    if not is_mammoth_tree(obj):
+        return None
+    args, class_il, task_il, _ = run_record(obj, [])
+    return args, class_il, task_il
+
+
 def from_archive(archive: Archive, path: str | None = None) -> Checkpoint:
     """Build the model from an opened archive (any byte source)."""
     obj = archive.obj
     path = path or archive.source.name
     warnings = list(archive.warnings) + archive.tensor_problems()
     globals_seen = sorted(archive.unpickled.globals_seen)
-    is_mammoth = isinstance(obj, dict) and "model" in obj and ("args" in obj or "results" in obj)
     args: dict[str, Any] = {}
     class_il: list[list[float]] = []
     task_il: list[list[float]] = []
     logger: dict[str, Any] = {}
     optimizer = scheduler = buffer = None
-    if is_mammoth:
+    if is_mammoth_tree(obj):
         kind = "mammoth"
         fmt = "safe" if all(is_safe_global(g) for g in globals_seen) else "old_pickle"
-        raw_args = obj.get("args")
-        if isinstance(raw_args, PickledNamespace | dict):
-            args = {k if isinstance(k, str) else str(k): v for k, v in raw_args.items()}  # argparse names
-        elif raw_args is not None:
-            warnings.append(f"args is a {type(raw_args).__name__}, not a dict")
-        results = obj.get("results")
-        if isinstance(results, list | tuple):
-            class_il = _matrix(results[0], "class-IL", warnings) if len(results) > 0 else []
-            task_il = _matrix(results[1], "task-IL", warnings) if len(results) > 1 else []
-            if len(results) > 2 and isinstance(results[2], dict):
-                logger = results[2]
+        if fmt == "old_pickle":  # what `load --dry-run` would refuse, said before anyone tries
+            warnings.append("an old-pickle checkpoint: current Mammoth cannot --loadcheck it (its loader uses "
+                            "torch.load(weights_only=True)); `mckpt convert --to safe` makes it loadable")
+        args, class_il, task_il, logger = run_record(obj, warnings)
         model = obj.get("model")
         tensors = summarize_tensors(model.items() if isinstance(model, dict) else ())
         optimizer = summarize_optimizer(obj.get("optimizer"))

@@ -19,12 +19,13 @@ class Metrics:
     bwt: float | None  # backward transfer, Mammoth's utils.metrics.backward_transfer
 
     def to_json(self) -> dict[str, object]:
-        return {
-            "avg_after_task": self.avg_after_task,
-            "final_avg": self.final_avg,
-            "forgetting": self.forgetting,
-            "bwt": self.bwt,
-        }
+        """Rounded as Mammoth logs them (2 decimals): 55.00000000000001 is 55.0."""
+        return {"avg_after_task": [round_acc(x) for x in self.avg_after_task], **self.summary_json()}
+
+    def summary_json(self) -> dict[str, float | None]:
+        """The three numbers a run is judged by, under the names every command uses."""
+        return {"final_avg": round_acc(self.final_avg), "forgetting": round_acc(self.forgetting),
+                "bwt": round_acc(self.bwt)}
 
 
 def _mean(xs: list[float]) -> float | None:
@@ -43,3 +44,15 @@ def compute_metrics(matrix: list[list[float]]) -> Metrics:
             forgetting = _mean([best[i] - final[i] for i in range(n - 1)])
             bwt = _mean([final[i] - matrix[i][i] for i in range(n - 1)])
     return Metrics(avgs, avgs[-1] if avgs else None, forgetting, bwt)
+
+
+ACC_DECIMALS = 2  # Mammoth prints and logs accuracies with round(x, 2) (utils/loggers.py)
+
+
+def round_acc(x: float | None) -> float | None:
+    """An accuracy (or a difference of accuracies) at the precision Mammoth logs, for JSON and csv."""
+    return None if x is None else round(x, ACC_DECIMALS)
+
+
+def round_matrix(matrix: list[list[float]]) -> list[list[float]]:
+    return [[round(x, ACC_DECIMALS) for x in row] for row in matrix]

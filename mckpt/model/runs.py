@@ -16,6 +16,7 @@ from typing import Any, Protocol
 from ..errors import MckptError
 from ..io.sources import ByteSource
 from .checkpoint import Checkpoint, read_checkpoint
+from .metrics import Metrics
 from .names import ParsedName, Task, parse_name, parse_stem
 
 
@@ -59,7 +60,7 @@ class Run:
 
     name: ParsedName
     checkpoints: list[CheckpointFile] = field(default_factory=list)
-    final_acc: dict[str, float | None] | None = None  # filled by `scan(..., acc=True)`
+    metrics: dict[str, Metrics] | None = None  # of the newest file, filled by `scan(..., acc=True)`
     error: str | None = None
     # The file the newest checkpoint's args.loadcheck names (`scan(..., acc=True)`): the parent of a
     # resumed run whose name carries none (older Mammoth; a resume of an unnamed run's paused file).
@@ -91,6 +92,13 @@ class Run:
         self.checkpoints = kept
 
     @property
+    def final_acc(self) -> dict[str, float | None] | None:
+        """Final average class-IL and task-IL accuracy (with `scan(..., acc=True)`)."""
+        if self.metrics is None:
+            return None
+        return {k: m.final_avg for k, m in self.metrics.items()}
+
+    @property
     def key(self) -> str:
         return self.name.stem
 
@@ -102,6 +110,11 @@ class Run:
     def newest(self) -> CheckpointFile:
         """The checkpoint furthest into training: `last`/`joint`, then the highest task, then mtime."""
         return max(self.checkpoints, key=lambda c: (_task_order(c.task), c.mtime))
+
+    @property
+    def tasks(self) -> list[Task]:
+        """The task of each checkpoint, in training order: `[0, 1, 2]`, `["last"]`, `[3, 4, "paused"]`."""
+        return [c.task for c in sorted(self.checkpoints, key=lambda c: _task_order(c.task))]
 
     @property
     def tasks_label(self) -> str:
@@ -127,11 +140,12 @@ class Run:
             "timestamp": n.timestamp.isoformat() if n.timestamp else None, "uid": n.uid,
             "dialect": n.dialect, "parent": n.parent.stem if n.parent else None,
             "parent_uid": n.parent.uid if n.parent else None, "guessed": list(n.guessed),
-            "tasks": self.tasks_label, "bytes": self.bytes,
+            "tasks": self.tasks, "bytes": self.bytes,
             "checkpoints": [c.to_json() for c in sorted(self.checkpoints, key=lambda c: _task_order(c.task))],
         }
-        if self.final_acc is not None:
-            out["final_acc"] = self.final_acc
+        if self.metrics is not None:
+            # the same place and names as in `inspect --json` and `results --json`
+            out["metrics"] = {k: m.summary_json() for k, m in self.metrics.items()}
             out["loaded_from"] = self.loaded_from
         if self.error:
             out["error"] = self.error
@@ -176,11 +190,6 @@ def iter_checkpoint_files(folder: str, recursive: bool = False) -> Iterator[os.D
                 yield from iter_checkpoint_files(e.path, recursive)
         elif e.name.endswith(".pt") and e.is_file():
             yield e
-
-
-def _final_acc(ckpt: Checkpoint) -> dict[str, float | None]:
-    m = ckpt.metrics
-    return {"class_il": m["class_il"].final_avg, "task_il": m["task_il"].final_avg}
 
 
 class ListedFile(Protocol):
@@ -275,7 +284,7 @@ def _fill_acc(runs: list[Run], other: list[dict[str, str]], workers: int,
         except MckptError as e:
             run.error = e.message
             return
-        run.final_acc = _final_acc(ckpt)
+        run.metrics = ckpt.metrics
         loaded = ckpt.args.get("loadcheck")
         run.loaded_from = loaded if isinstance(loaded, str) and loaded else None
 

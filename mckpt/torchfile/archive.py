@@ -17,11 +17,19 @@ from typing import Any
 
 from ..errors import CorruptCheckpoint, NotACheckpoint, UnsafePickle
 from ..io.sources import ByteSource, SourceReader
-from .unpickler import Placeholder, StorageRef, TensorRef, Unpickled, itemsize, safe_loads
+from .unpickler import Placeholder, StorageRef, TensorRef, Unpickled, describe_value, itemsize, safe_loads
 
 MAX_PICKLE_BYTES = 256 << 20  # data.pkl larger than this is refused, so memory stays bounded
 MAX_CENTRAL_DIRECTORY = 64 << 20
 MAX_MEMBERS = 1_000_000
+# A deflated data.pkl (torch writes every record stored) may inflate to this multiple of its
+# compressed size, with a floor for tiny ones: a re-zipped checkpoint still reads, a deflate
+# bomb (250 KB inflating to 250 MiB) is refused before it costs memory.
+MAX_INFLATE_RATIO = 16
+MIN_INFLATE_LIMIT = 1 << 20
+MAX_NAME_BYTES = 511  # miniz's name buffer in torch's reader: longer names are cut short there
+# Archive format versions torch 2.x reads (caffe2/serialize: kMin/kMaxSupportedFileFormatVersion).
+_TORCH_FORMAT_VERSIONS = range(1, 11)
 
 LFS_POINTER = b"version https://git-lfs.github.com/spec/v1"
 _LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
@@ -42,6 +50,7 @@ class ZipMember:
     size: int
     crc32: int
     method: int
+    flags: int = 0  # general-purpose bit flags (bit 0: encrypted)
 
 
 @dataclass(frozen=True)
@@ -215,8 +224,11 @@ def sniff(head: bytes, name: str) -> str:
     """Say which layout `head` (the first bytes) starts, or raise a helpful NotACheckpoint."""
     if not head:
         raise NotACheckpoint("empty file (0 bytes)", path=name)
-    if head.startswith(_LFH) or head.startswith(_EOCD):
+    if head.startswith(_LFH):  # torch's _is_zipfile: the first four bytes, nothing else
         return "zip"
+    if head.startswith(_EOCD):
+        raise NotACheckpoint("an empty zip archive (torch.load reads a zip only when it starts with a "
+                             "member)", path=name)
     if head.startswith(LFS_POINTER):
         raise NotACheckpoint(
             "a Git LFS pointer, not the checkpoint itself",
@@ -244,10 +256,38 @@ def open_archive(source: ByteSource) -> Archive:
     layout = sniff(head, source.name)
     if layout == "zip":
         return _open_zip(source)
-    if layout == "legacy":
-        return _open_legacy(source)
+    # Not a zip: torch.load tries its tar format first and reads the file as pickles only when
+    # that fails, so a file that is also a tar is read by a path mckpt never scanned.
+    refuse_tar(head, source.name)
     reader = SourceReader(source, 0, MAX_PICKLE_BYTES)
-    return Archive(source, "pickle", _load(reader, source.name))
+    first = _load(reader, source.name)
+    if not first.globals_seen and type(first.obj) is int and first.obj == _LEGACY_MAGIC:
+        return _open_legacy(source, reader)
+    if layout == "legacy":
+        raise NotACheckpoint("a pickle, but not a torch checkpoint (wrong magic number)", path=source.name)
+    # A lone pickle: torch.load refuses it (no magic number), but its contents are still shown.
+    arch = Archive(source, "pickle", first)
+    arch.warnings.append("a plain pickle, not a torch.save file: torch.load (and so Mammoth) cannot read it")
+    return arch
+
+
+def refuse_tar(head: bytes, name: str) -> None:
+    """Refuse a file whose first block is a valid tar header: torch.load would read it as its
+    pre-1.0 tar format (members `storages`, `tensors`, `pickle`), not as the pickles mckpt reads.
+
+    This is tarfile's own header check, the one `tarfile.open` makes before torch commits to the
+    tar path; anything it accepts is refused, even when a later tar member would fail.
+    """
+    if len(head) < 512:
+        return
+    import tarfile
+
+    try:
+        tarfile.TarInfo.frombuf(head[:512], "utf-8", "surrogateescape")
+    except tarfile.HeaderError:
+        return
+    raise NotACheckpoint("a tar archive (torch.load would read it as its pre-1.0 tar format, not as "
+                         "the pickle mckpt reads; a crafted file?)", path=name)
 
 
 def _load(data: Any, name: str, storages: dict[str, StorageRef] | None = None) -> Unpickled:
@@ -297,15 +337,18 @@ def _read_central_directory(source: ByteSource) -> list[ZipMember]:
     for _ in range(n_entries):
         if cd[o : o + 4] != _CDH or o + 46 > len(cd):
             raise CorruptCheckpoint("the zip index is damaged", path=name)
-        method, crc = _u16(cd, o + 10), _u32(cd, o + 16)
+        flags, method, crc = _u16(cd, o + 8), _u16(cd, o + 10), _u32(cd, o + 16)
         csize, usize = _u32(cd, o + 20), _u32(cd, o + 24)
         nlen, elen, clen = _u16(cd, o + 28), _u16(cd, o + 30), _u16(cd, o + 32)
         lho = _u32(cd, o + 42)
-        fname = cd[o + 46 : o + 46 + nlen].decode("utf-8", "replace")
+        try:
+            fname = cd[o + 46 : o + 46 + nlen].decode("utf-8")
+        except UnicodeDecodeError:
+            raise CorruptCheckpoint("a zip member's name is not UTF-8 (torch never writes one)", path=name) from None
         extra = cd[o + 46 + nlen : o + 46 + nlen + elen]
         if 0xFFFFFFFF in (csize, usize, lho):
             usize, csize, lho = _zip64_extra(extra, usize, csize, lho, name)
-        members.append(ZipMember(fname, lho, csize, usize, crc, method))
+        members.append(ZipMember(fname, lho, csize, usize, crc, method, flags))
         o += 46 + nlen + elen + clen
     return members
 
@@ -346,8 +389,13 @@ def read_member(source: ByteSource, m: ZipMember, limit: int | None = None) -> b
     """The uncompressed bytes of a (small) member, refusing anything over `limit` (a deflated
     member stops inflating there, so a zip bomb costs at most that much memory)."""
     limit = MAX_PICKLE_BYTES if limit is None else limit
+    if m.method == 8:
+        limit = min(limit, max(MIN_INFLATE_LIMIT, MAX_INFLATE_RATIO * m.compressed_size))
     if m.size > limit or m.compressed_size > limit:
-        raise CorruptCheckpoint(f"{m.name} is {m.size} bytes, over the {limit} byte limit", path=source.name)
+        what = "inflates to" if m.method == 8 else "is"
+        raise CorruptCheckpoint(f"{m.name} {what} {m.size} bytes, over the {limit} byte limit", path=source.name)
+    if m.flags & 1:
+        raise CorruptCheckpoint(f"{m.name} is encrypted (torch cannot read it)", path=source.name)
     raw = source.read_at(data_offset(source, m), m.compressed_size)
     if m.method == 0:
         data = raw
@@ -357,7 +405,8 @@ def read_member(source: ByteSource, m: ZipMember, limit: int | None = None) -> b
         except zlib.error:
             raise CorruptCheckpoint(f"{m.name} is not valid deflate data (damaged file)", path=source.name) from None
         if len(data) > limit:
-            raise CorruptCheckpoint(f"{m.name} inflates past the byte limit", path=source.name)
+            raise CorruptCheckpoint(f"{m.name} inflates past {limit} bytes, more than its index says "
+                                    "(a deflate bomb?)", path=source.name)
     else:
         raise CorruptCheckpoint(f"{m.name} uses zip compression method {m.method}", path=source.name)
     if zlib.crc32(data) != m.crc32:
@@ -365,20 +414,86 @@ def read_member(source: ByteSource, m: ZipMember, limit: int | None = None) -> b
     return data
 
 
+def _archive_folder(members: list[ZipMember], name: str) -> str:
+    """The folder every record lives in, decided as torch's reader decides it, refusing every
+    layout where torch could read another record than the one mckpt reads.
+
+    torch (caffe2's PyTorchStreamReader) takes the folder from the *first* member's name, then
+    reads `<folder>/<record>` by exact name; it refuses members outside that folder. Its lookups
+    differ on duplicates (the pickle it reads is the last of two equal names) and its
+    `hasRecord` ignores case, so duplicate names, even only by case, are refused here.
+    """
+    if not members:
+        raise NotACheckpoint("an empty zip archive", path=name)
+    first = members[0].name
+    if "/" not in first:
+        raise NotACheckpoint(f"a zip file, but not a torch checkpoint (no data.pkl where torch looks: the first "
+                             f"member, {describe_value(first)}, is not in a folder)", path=name)
+    prefix = first[: first.index("/") + 1]
+    seen: set[bytes] = set()
+    for m in members:
+        raw = m.name.encode()
+        if not m.name.startswith(prefix):
+            raise CorruptCheckpoint(f"the zip holds {describe_value(m.name)}, outside its folder "
+                                    f"{describe_value(prefix)} (torch.load refuses it; a crafted file?)", path=name)
+        if len(raw) > MAX_NAME_BYTES or "\0" in m.name:
+            raise CorruptCheckpoint(f"the zip holds a member name torch reads cut short ({describe_value(m.name)})",
+                                    path=name)
+        if raw.lower() in seen:
+            raise CorruptCheckpoint(f"the zip holds {describe_value(m.name)} twice (torch and mckpt could read "
+                                    "different copies; a crafted file?)", path=name)
+        seen.add(raw.lower())
+    return prefix
+
+
+def _record(source: ByteSource, m: ZipMember, limit: int = 64) -> bytes:
+    """A small bookkeeping record (version, byteorder, alignment): torch reads them whole."""
+    if m.size > limit:
+        raise CorruptCheckpoint(f"{m.name} is {m.size} bytes, not a torch record", path=source.name)
+    return read_member(source, m, limit)
+
+
+def _check_records(source: ByteSource, by_name: dict[str, ZipMember], prefix: str) -> str:
+    """Refuse what torch.load refuses before it reads the pickle; return the byte order."""
+    name = source.name
+    if prefix + "constants.pkl" in by_name:
+        raise NotACheckpoint("a TorchScript archive (torch.load hands it to torch.jit.load), not a checkpoint",
+                             path=name, hint="load it with torch.jit.load if you trust it")
+    version = by_name.get(prefix + ".data/version") or by_name.get(prefix + "version")
+    if version is None:
+        raise CorruptCheckpoint("the zip has no version record (torch.load refuses it)", path=name)
+    text = _record(source, version).decode("ascii", "replace").strip()
+    if not text.isdigit() or int(text) not in _TORCH_FORMAT_VERSIONS:
+        raise CorruptCheckpoint(f"archive format version {describe_value(text)}, which torch.load does not read",
+                                path=name)
+    align = by_name.get(prefix + ".storage_alignment")
+    if align is not None:
+        try:
+            int(_record(source, align))
+        except ValueError:
+            raise CorruptCheckpoint("the storage alignment record is not a number (torch.load refuses it)",
+                                    path=name) from None
+    bo = by_name.get(prefix + "byteorder")
+    if bo is None:
+        return "little"
+    order = _record(source, bo)
+    if order not in (b"little", b"big"):  # exactly: torch refuses "little\n"
+        raise CorruptCheckpoint(f"{bo.name} says {describe_value(order.decode('latin-1'))}, not little or big",
+                                path=name)
+    return order.decode()
+
+
 def _open_zip(source: ByteSource) -> Archive:
     members = _read_central_directory(source)
-    pkl = next((m for m in members if m.name.endswith("data.pkl") and m.name.count("/") <= 1), None)
-    if pkl is None:
-        raise NotACheckpoint("a zip file, but not a torch checkpoint (no data.pkl inside)", path=source.name)
-    prefix = pkl.name[: -len("data.pkl")]
-    unpickled = _load(read_member(source, pkl), source.name)
-    arch = Archive(source, "zip", unpickled, members, prefix)
+    prefix = _archive_folder(members, source.name)
     by_name = {m.name: m for m in members}
-    bo = by_name.get(prefix + "byteorder")
-    if bo is not None and bo.size < 16:
-        arch.byteorder = read_member(source, bo).decode("ascii", "replace").strip() or "little"
-        if arch.byteorder not in ("little", "big"):
-            raise CorruptCheckpoint(f"{bo.name} says {arch.byteorder[:16]!r}, not little or big", path=source.name)
+    pkl = by_name.get(prefix + "data.pkl")
+    if pkl is None:
+        raise NotACheckpoint(f"a zip file, but not a torch checkpoint (no data.pkl in its folder "
+                             f"{describe_value(prefix)})", path=source.name)
+    byteorder = _check_records(source, by_name, prefix)
+    unpickled = _load(read_member(source, pkl), source.name)
+    arch = Archive(source, "zip", unpickled, members, prefix, byteorder)
     for key in unpickled.storages:
         m = by_name.get(f"{prefix}data/{key}")
         if m is not None:
@@ -407,21 +522,23 @@ def _side_pickle(reader: SourceReader, name: str) -> Any:
     return side.obj
 
 
-def _open_legacy(source: ByteSource) -> Archive:
+def _open_legacy(source: ByteSource, reader: SourceReader) -> Archive:
+    """The rest of a legacy file, `reader` just past its magic number, in torch's order: protocol,
+    sys_info, the object tree, the storage keys, then each storage's bytes."""
     name = source.name
-    reader = SourceReader(source, 0, MAX_PICKLE_BYTES)
-    magic = _side_pickle(reader, name)
-    if magic != _LEGACY_MAGIC:
-        raise NotACheckpoint("a pickle, but not a torch checkpoint (wrong magic number)", path=name)
     protocol = _side_pickle(reader, name)
-    if protocol != 1001:
-        raise CorruptCheckpoint(f"unsupported legacy torch protocol {protocol!r}", path=name)
+    if type(protocol) not in (int, float) or protocol != 1001:
+        raise CorruptCheckpoint(f"unsupported legacy torch protocol ({describe_value(protocol)})", path=name)
     sys_info = _side_pickle(reader, name)
     little = not isinstance(sys_info, dict) or sys_info.get("little_endian", True)
     main = _load(reader, name, {})
     keys = _side_pickle(reader, name)
     if not isinstance(keys, list):
         raise CorruptCheckpoint("the legacy storage list is damaged", path=name)
+    unknown = next((k for k in keys if type(k) is not str or k not in main.storages), None)
+    if unknown is not None:  # torch.load stops there: it has no storage of that key to fill
+        raise CorruptCheckpoint(f"the legacy storage list names {describe_value(unknown)}, a storage the pickle "
+                                "never uses", path=name)
     arch = Archive(source, "legacy", main, byteorder="little" if little else "big")
     pos = reader.pos
     for key in keys:

@@ -15,6 +15,8 @@ import io
 import pickle
 import struct
 from collections import OrderedDict
+from collections.abc import Iterable
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -256,6 +258,7 @@ class NdArray:
         if flat is None or len(flat) < count:
             return
         budget.elements -= lists
+        budget.charge(lists)
         self.shape, self.count = shape, lists
         self.value = _reshape(list(flat[:count]), shape, bool(fortran))
 
@@ -300,7 +303,7 @@ def _codec(encoding: Any) -> str:
     # A codec name makes Python import `encodings.<name>`: only the plain text codecs pass.
     if not isinstance(encoding, str) or encoding.lower().replace("-", "").replace("_", "") not in (
             "latin1", "utf8", "ascii"):
-        raise UnsafePickle(f"a text codec named {_describe(encoding)}")
+        raise UnsafePickle(f"a text codec named {describe_value(encoding)}")
     return encoding
 
 
@@ -311,7 +314,7 @@ def _codecs_encode(obj: Any, encoding: Any = "utf-8", errors: Any = "strict") ->
     return obj.encode(_codec(encoding))
 
 
-def _describe(value: Any) -> str:
+def describe_value(value: Any) -> str:
     """A short, bounded name for a value in a message (never the repr of an attacker's object)."""
     if isinstance(value, str | int | float) and not isinstance(value, bool):
         return repr(value)[:60] if not isinstance(value, int) or value.bit_length() < 64 else "a huge int"
@@ -326,7 +329,7 @@ def _text(value: Any, what: str) -> str:
         return str(value)
     if isinstance(value, bytes) and len(value) < 256:
         return value.decode("latin-1")
-    raise CorruptCheckpoint(f"{what} is {_describe(value)}, not text")
+    raise CorruptCheckpoint(f"{what} is {describe_value(value)}, not text")
 
 
 def _torch_device(spec: Any = "cpu", index: Any = None) -> str:
@@ -386,7 +389,7 @@ def _copyreg_reconstructor(cls: Any, base: Any, state: Any = None) -> Any:
         if state is not None:
             type(obj).__setstate__(obj, state)
         return obj
-    raise UnsafePickle(f"copyreg._reconstructor of {_describe(cls)}")
+    raise UnsafePickle(f"copyreg._reconstructor of {describe_value(cls)}")
 
 
 def _defaultdict(*_factory: Any) -> dict[Any, Any]:
@@ -400,7 +403,7 @@ class _TensorType:
 
 def _rebuild_from_type(func: Any, new_type: Any, args: Any, state: Any = None) -> Any:
     if not any(func is f for f in (_rebuild_tensor, _rebuild_tensor_v3, _rebuild_parameter)):
-        raise UnsafePickle(f"torch._tensor._rebuild_from_type_v2 with {_describe(func)}")
+        raise UnsafePickle(f"torch._tensor._rebuild_from_type_v2 with {describe_value(func)}")
     if not isinstance(args, tuple):
         raise CorruptCheckpoint("torch._tensor._rebuild_from_type_v2 without an argument tuple")
     return func(*args)
@@ -409,7 +412,7 @@ def _rebuild_from_type(func: Any, new_type: Any, args: Any, state: Any = None) -
 MAX_KEY_PARTS = 64
 
 
-def check_key(key: Any) -> Any:
+def check_key(key: Any, budget: Budget | None = None) -> Any:
     """Refuse a dict key or set member whose hash or equality would walk a huge shared tree.
 
     Python hashes and compares nested tuples recursively without caching, so a tuple built from
@@ -424,6 +427,8 @@ def check_key(key: Any) -> Any:
             raise CorruptCheckpoint("a dict key or set member too nested to hash")
         if type(x) is tuple or type(x) is frozenset:
             todo.extend(x)
+    if budget is not None:
+        budget.charge(parts)
     return key
 
 
@@ -434,17 +439,18 @@ def _checked_items(cls: type) -> Any:
         if rest:
             raise CorruptCheckpoint(f"{cls.__name__}() with extra arguments")
         if not isinstance(items, list | tuple | dict | set | frozenset):
-            raise CorruptCheckpoint(f"{cls.__name__}() of {_describe(items)}")
-        if isinstance(items, dict):  # its keys were checked when it was built
+            raise CorruptCheckpoint(f"{cls.__name__}() of {describe_value(items)}")
+        budget = _budget.get()
+        if isinstance(items, dict):
+            budget.keys(items.keys())
             return cls(items)
         if issubclass(cls, dict):
             for pair in items:
                 if not isinstance(pair, list | tuple) or len(pair) != 2:
                     raise CorruptCheckpoint(f"{cls.__name__}() of something other than pairs")
-                check_key(pair[0])
+            budget.keys(pair[0] for pair in items)
             return cls(items)
-        for item in items:
-            check_key(item)
+        budget.keys(items)
         return cls(items)
 
     return build
@@ -455,7 +461,7 @@ def _sequence(cls: type) -> Any:
 
     def build(items: Any = ()) -> Any:
         if not isinstance(items, list | tuple | dict | set | frozenset | str | bytes | bytearray):
-            raise CorruptCheckpoint(f"{cls.__name__}() of {_describe(items)}")
+            raise CorruptCheckpoint(f"{cls.__name__}() of {describe_value(items)}")
         return cls(items)
 
     return build
@@ -473,8 +479,9 @@ def _binary(cls: type) -> Any:
         if isinstance(value, bytes | bytearray | list | tuple) and encoding is None and not rest:
             return cls(value)
         if type(value) is int and 0 <= value <= _MAX_BYTES_ARG and encoding is None and not rest:
+            charge(value)  # allocates `value` zero bytes
             return cls(value)
-        raise CorruptCheckpoint(f"{cls.__name__}() of {_describe(value)}")
+        raise CorruptCheckpoint(f"{cls.__name__}() of {describe_value(value)}")
 
     return build
 
@@ -485,6 +492,18 @@ def _str(value: Any = "", encoding: Any = None, *rest: Any) -> str:
     return _text(value, "str()") if encoding is None and not rest else _text(None, "str()")
 
 
+def _plain_numbers(cls: type, allowed: tuple[type, ...]) -> Any:
+    """`slice(...)` / `complex(...)` of plain numbers only: anything else could hide a container
+    (a slice is no container to the tree check) or be parsed from text of any length."""
+
+    def build(*args: Any) -> Any:
+        if len(args) > 3 or not all(type(a) in allowed for a in args):
+            raise CorruptCheckpoint(f"{cls.__name__}() of something other than plain numbers")
+        return cls(*args)
+
+    return build
+
+
 def _range(*args: Any) -> Placeholder:
     # A range is lazy: `list(range(10**12))` would fill memory, so it stays an inert record.
     return placeholder_class("builtins.range")(*args)
@@ -493,7 +512,8 @@ def _range(*args: Any) -> Placeholder:
 _SAFE_BUILTINS = {
     "set": _checked_items(set), "frozenset": _checked_items(frozenset), "dict": _checked_items(dict),
     "bytearray": _binary(bytearray), "bytes": _binary(bytes), "str": _str, "range": _range,
-    "tuple": _sequence(tuple), "list": _sequence(list), "complex": complex, "slice": slice, "int": int,
+    "tuple": _sequence(tuple), "list": _sequence(list), "complex": _plain_numbers(complex, (int, float)),
+    "slice": _plain_numbers(slice, (int, type(None))), "int": int,
     "float": float, "bool": bool, "object": object,
 }
 _ORDERED_DICT = _checked_items(StateDict)
@@ -556,7 +576,7 @@ _DENIED_TOP = frozenset(
 )
 
 
-MAX_OPCODES = 2_000_000  # ViT-B with Adam state: 19k. Worst case (2M empty sets): ~4 s, 481 MiB
+MAX_WORK = 2_000_000  # Mammoth files here: < 3k; ViT-B with Adam state: ~60k. A unit: see `Budget`.
 MAX_UNKNOWN_CLASSES = 1000
 MAX_TREE_NODES = 4_000_000  # the object tree as walked (shared parts counted at every use)
 MAX_DEPTH = 100
@@ -564,24 +584,77 @@ MAX_DEPTH = 100
 
 @dataclass
 class Budget:
-    """What one pickle may still spend: opcodes run and numpy elements decoded."""
+    """What one pickle may still spend, in units of work: one per opcode run, one per element a
+    call copies, allocates or checks (`list(x)` costs `len(x)`, `bytes(n)` costs `n`), and one per
+    earlier key of equal hash each time a key enters a dict or set (what probing costs when keys
+    collide). Few bytes of pickle must not buy unbounded time or memory: an opcode that fetches a
+    million-element list from the memo is one byte, the call it feeds is not.
+    """
 
-    opcodes: int = field(default_factory=lambda: MAX_OPCODES)
-    elements: int = field(default_factory=lambda: MAX_DECODED_ELEMENTS)
+    work: int = field(default_factory=lambda: MAX_WORK)
+    elements: int = field(default_factory=lambda: MAX_DECODED_ELEMENTS)  # numpy values decoded
+    _tables: dict[int, dict[int, int]] = field(default_factory=dict)  # id(dict/set) → hash → keys
+
+    def charge(self, units: int) -> None:
+        self.work -= units
+        if self.work < 0:
+            raise CorruptCheckpoint(f"the pickle needs more than {MAX_WORK} steps of work (opcodes and "
+                                    "elements copied or hashed): a crafted file?")
+
+    def keys(self, keys: Iterable[Any], table: Any = None) -> None:
+        """Charge (and check) `keys` entering one hash table: `table` when it is filled in several
+        steps (SETITEMS batches), else a new one. The common case, flat keys of distinct hashes,
+        is checked at C speed; only collisions take the counting loop (and pay for it)."""
+        keys = keys if isinstance(keys, list | tuple) else list(keys)
+        self.charge(len(keys))
+        if not set(map(type, keys)) <= _FLAT_KEYS:
+            for key in keys:
+                check_key(key, self)
+        hashes = list(map(hash, keys))
+        counts = None if table is None else self._tables.setdefault(id(table), {})
+        if len(set(hashes)) == len(hashes) and (counts is None or counts.keys().isdisjoint(hashes)):
+            if counts is not None:
+                counts.update(dict.fromkeys(hashes, 1))
+            return
+        counts = {} if counts is None else counts
+        for h in hashes:
+            n = counts[h] = counts.get(h, 0) + 1
+            self.charge(n - 1)
+
+
+_FLAT_KEYS = frozenset((str, int, float, bool, bytes, type(None)))
+
+
+_budget: ContextVar[Budget] = ContextVar("mckpt_unpickle_budget")
+
+
+def charge(units: int) -> None:
+    """Charge the pickle being read (the builders below call this for the work they do)."""
+    _budget.get().charge(units)
+
+
+def call_cost(args: Any) -> int:
+    """Units a call with `args` costs before its own work: one, plus the size of every sized argument
+    (CPython copies or walks them: `tuple(x)`, `f(*args)`, `bool(x)` of a dict subclass...)."""
+    if not isinstance(args, tuple):
+        return 1
+    if len(args) > 8:  # no builder of ours walks its arguments when it takes this many
+        return 1 + len(args)
+    return 1 + len(args) + sum(len(a) for a in args if isinstance(a, _SIZED))
+
+
+_SIZED = (str, bytes, bytearray, list, tuple, dict, set, frozenset)
 
 
 class _Metered:
-    """The opcode table, charging each opcode to the budget: few bytes must not buy unbounded
-    work or memory (an empty set costs one byte of pickle and 216 bytes of memory)."""
+    """The opcode table, charging each opcode to the budget."""
 
     def __init__(self, table: dict[int, Any], budget: Budget) -> None:
         self.table = table
         self.budget = budget
 
     def __getitem__(self, opcode: int) -> Any:
-        self.budget.opcodes -= 1
-        if self.budget.opcodes < 0:
-            raise CorruptCheckpoint(f"the pickle runs more than {MAX_OPCODES} operations")
+        self.budget.charge(1)
         return self.table[opcode]
 
 
@@ -642,7 +715,7 @@ class SafeUnpickler(pickle._Unpickler):  # type: ignore[name-defined,misc]
     def _builder(self, func: Any, opcode: str) -> Any:
         """`func` if find_class returned it; the pickle may call nothing else."""
         if self._builders.get(id(func)) is not func:
-            raise CorruptCheckpoint(f"{opcode} of {_describe(func)}, which the pickle did not import")
+            raise CorruptCheckpoint(f"{opcode} of {describe_value(func)}, which the pickle did not import")
         return func
 
     def _callable(self, func: Any, opcode: str) -> Any:
@@ -651,7 +724,7 @@ class SafeUnpickler(pickle._Unpickler):  # type: ignore[name-defined,misc]
 
     def persistent_load(self, pid: Any) -> Any:
         if not (isinstance(pid, tuple) and len(pid) >= 5 and pid[0] == "storage"):
-            raise CorruptCheckpoint(f"unexpected persistent id ({_describe(pid)})")
+            raise CorruptCheckpoint(f"unexpected persistent id ({describe_value(pid)})")
         storage_type, numel = pid[1], pid[4]
         key, location = _text(pid[2], "a storage key"), _text(pid[3], "a storage location")
         if not isinstance(storage_type, StorageType) or type(numel) is not int or not 0 <= numel < 1 << 62:
@@ -677,10 +750,13 @@ class SafeUnpickler(pickle._Unpickler):  # type: ignore[name-defined,misc]
         func = self._callable(self.stack[-1], "a call")
         if not isinstance(args, tuple):
             raise CorruptCheckpoint("a call without an argument tuple")
+        self.budget.charge(call_cost(args))
         self.stack[-1] = func(*args)
 
     def _instantiate(self, klass: Any, args: list[Any]) -> None:  # INST and OBJ (protocol 0/1)
-        self.append(self._callable(klass, "an instance")(*args))
+        func = self._callable(klass, "an instance")
+        self.budget.charge(call_cost(tuple(args)))
+        self.append(func(*args))
 
     @_op(pickle.NEWOBJ)
     def load_newobj(self) -> None:
@@ -696,19 +772,23 @@ class SafeUnpickler(pickle._Unpickler):  # type: ignore[name-defined,misc]
     def _new(self, cls: Any, args: Any) -> Any:
         cls = self._builder(cls, "an instance")
         if not (isinstance(cls, type) and issubclass(cls, _INSTANTIABLE) and isinstance(args, tuple)):
-            raise CorruptCheckpoint(f"an instance of {_describe(cls)}")
+            raise CorruptCheckpoint(f"an instance of {describe_value(cls)}")
+        self.budget.charge(call_cost(args))
         return cls.__new__(cls, *args)
 
     @_op(pickle.BUILD)
     def load_build(self) -> None:
         state = self.stack.pop()
         inst = self.stack[-1]
+        self.budget.charge(call_cost((state,)))
+        if isinstance(inst, PickledNamespace) and isinstance(state, dict):
+            self.budget.keys(list(state))  # it copies the state's keys into itself
         if isinstance(inst, NdArray):
             inst.decode(state, self.budget)
         elif isinstance(inst, (*_INSTANTIABLE, NumpyDType)) and not isinstance(inst, type):
             type(inst).__setstate__(inst, state)  # the class's method, never an attribute of inst
         else:
-            raise CorruptCheckpoint(f"the pickle sets the state of {_describe(inst)}")
+            raise CorruptCheckpoint(f"the pickle sets the state of {describe_value(inst)}")
 
     @_op(pickle.EXT1)
     @_op(pickle.EXT2)
@@ -724,10 +804,11 @@ class SafeUnpickler(pickle._Unpickler):  # type: ignore[name-defined,misc]
             for i in range(0, len(items) - 1, 2):
                 target[items[i]] = items[i + 1]
         elif isinstance(target, dict):
+            self.budget.keys(items[0::2], target)
             for i in range(0, len(items) - 1, 2):
-                target[check_key(items[i])] = items[i + 1]
+                target[items[i]] = items[i + 1]
         else:
-            raise CorruptCheckpoint(f"the pickle sets items of {_describe(target)}")
+            raise CorruptCheckpoint(f"the pickle sets items of {describe_value(target)}")
 
     @_op(pickle.SETITEM)
     def load_setitem(self) -> None:
@@ -751,12 +832,15 @@ class SafeUnpickler(pickle._Unpickler):  # type: ignore[name-defined,misc]
         items = self.pop_mark()
         target = self.stack[-1]
         if not isinstance(target, set):
-            raise CorruptCheckpoint(f"the pickle adds set items to {_describe(target)}")
-        target.update(check_key(item) for item in items)
+            raise CorruptCheckpoint(f"the pickle adds set items to {describe_value(target)}")
+        self.budget.keys(items, target)
+        target.update(items)
 
     @_op(pickle.FROZENSET)
     def load_frozenset(self) -> None:
-        self.append(frozenset(check_key(item) for item in self.pop_mark()))
+        items = self.pop_mark()
+        self.budget.keys(items)
+        self.append(frozenset(items))
 
     @_op(pickle.APPEND)
     def load_append(self) -> None:
@@ -770,7 +854,7 @@ class SafeUnpickler(pickle._Unpickler):  # type: ignore[name-defined,misc]
 
     def _extend(self, target: Any, items: list[Any]) -> None:
         if type(target) is not list and not isinstance(target, Placeholder):
-            raise CorruptCheckpoint(f"the pickle appends to {_describe(target)}")
+            raise CorruptCheckpoint(f"the pickle appends to {describe_value(target)}")
         target.extend(items)
 
     # -- opcodes that allocate from a declared size ---------------------------------------------------
@@ -839,8 +923,8 @@ def _children(x: Any) -> list[Any]:
         return list(x)
     if isinstance(x, Placeholder):
         return [x.args, x.state, x.items]
-    if isinstance(x, NdArray):
-        return []
+    if isinstance(x, slice):  # plain numbers only (see _plain_numbers), but walked all the same
+        return [x.start, x.stop, x.step]
     return []
 
 
@@ -858,6 +942,7 @@ def safe_loads(data: bytes | io.BufferedIOBase | Any, storages: dict[str, Storag
     """Unpickle bytes (or a file-like object) with the allow-list; raise MckptError on bad input."""
     file = io.BytesIO(data) if isinstance(data, bytes | bytearray | memoryview) else data
     up = SafeUnpickler(file, storages)
+    token = _budget.set(up.budget)
     try:
         obj = up.load()
         check_tree(obj)
@@ -870,4 +955,6 @@ def safe_loads(data: bytes | io.BufferedIOBase | Any, storages: dict[str, Storag
     except (pickle.UnpicklingError, EOFError, ValueError, TypeError, KeyError, IndexError,
             AttributeError, struct.error, UnicodeDecodeError, OverflowError) as e:
         raise CorruptCheckpoint(f"the pickle is malformed or truncated ({type(e).__name__})") from None
+    finally:
+        _budget.reset(token)
     return Unpickled(obj, up.globals_seen, up.storages)

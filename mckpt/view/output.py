@@ -4,6 +4,10 @@ Commands describe *what* to show (tables, key/value blocks, JSON documents); thi
 *how* from the user's flags and the terminal: `--json` prints one document, `--format F` prints
 tables in any tabulate format (`github`, `latex`, `tsv`…), a pipe gets plain text, and a terminal
 gets colour unless NO_COLOR is set. Rich and tabulate are imported only when used.
+
+Every string passes through `view.text` on its way out, in every mode: text from a checkpoint (arg
+names and values, warnings, paths) can hold terminal escapes, and this is the one place they are
+made inert.
 """
 
 from __future__ import annotations
@@ -16,6 +20,10 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, TextIO
 
+from .text import clean, clean_json, clean_lines
+
+LATEX_FORMATS = ("latex", "latex_booktabs")  # written by `latex_table` (booktabs, escaped, aligned)
+
 TABLE_FORMATS = (
     "plain", "simple", "github", "grid", "simple_grid", "rounded_grid", "fancy_grid", "pipe", "orgtbl",
     "jira", "presto", "pretty", "psql", "rst", "mediawiki", "moinmoin", "youtrack", "html", "latex",
@@ -27,6 +35,39 @@ def _json_default(o: Any) -> Any:
     if hasattr(o, "isoformat"):
         return o.isoformat()
     return str(o)
+
+
+@dataclass(frozen=True)
+class Cell:
+    """A table cell that shows one text and means one value: `1.7 MiB` is 1782580 bytes, `-` is nothing.
+
+    Human formats print `text`; csv/tsv print `value` (empty for None), so one row serves a reader
+    and a script. `latex` is the cell as LaTeX source when it needs markup (`71.01 $\\pm$ 2.31`);
+    otherwise `text` is escaped.
+    """
+
+    text: str
+    value: Any = None
+    latex: str | None = None
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def _clean_cell(c: Any) -> Any:
+    """A cell with every text a file could have put in it escaped (see `text.clean`); a Cell keeps
+    its raw value for machine formats, its strings escaped too."""
+    if c is None:
+        return ""
+    if isinstance(c, Cell):
+        value = clean(c.value) if isinstance(c.value, str) else c.value
+        return Cell(clean(c.text), value, c.latex)
+    return clean(str(c))
+
+
+def cell_value(c: Any) -> Any:
+    """What a cell means, for machine formats: a Cell's value, else the cell itself."""
+    return c.value if isinstance(c, Cell) else c
 
 
 @dataclass
@@ -62,11 +103,12 @@ class Output:
         return self._console
 
     def emit_json(self, data: Any) -> None:
-        self.stream.write(json.dumps(data, indent=2, default=_json_default, ensure_ascii=False) + "\n")
+        self.stream.write(clean_json(json.dumps(data, indent=2, default=_json_default, ensure_ascii=False)) + "\n")
 
     def line(self, text: str = "", style: str | None = None) -> None:
         if self.quiet:
             return
+        text = clean_lines(text)
         if self.rich:
             self.console.print(self._hanging(text), style=style, markup=False)
         else:
@@ -96,17 +138,22 @@ class Output:
 
     def note(self, text: str) -> None:
         """A message about the output rather than part of it: on stderr when stdout is csv/tsv, so
-        a script reading the table never meets it, else a line like any other."""
+        a script reading the table never meets it; a comment in LaTeX; else a line like any other."""
         if self.quiet:
             return
         if self.fmt in ("csv", "tsv"):
+            sys.stderr.write(f"note: {clean(text)}\n")
+
             sys.stderr.write(f"note: {text}\n")
+        elif self.fmt in LATEX_FORMATS:
+            self.stream.write(f"% {text}\n")  # pasted with the table, it stays out of the document
         else:
             self.line(text)
 
     def heading(self, text: str) -> None:
         if self.quiet:
             return
+        text = clean(text)
         if self.rich:
             self.console.print(f"\n[bold]{_escape(text)}[/bold]")
         else:
@@ -122,19 +169,29 @@ class Output:
         """
         if self.quiet:
             return
+        headers = [clean(str(h)) for h in headers]
+        rows = [[_clean_cell(c) for c in r] for r in rows]
+        title = clean(title) if title else title
         if self.fmt in ("csv", "tsv"):
             # Machine formats: no padding, proper quoting (tabulate pads its tsv cells).
             import csv
 
             w = csv.writer(self.stream, delimiter="," if self.fmt == "csv" else "\t", lineterminator="\n")
             w.writerow(headers)
-            w.writerows([["" if c is None else c for c in r] for r in rows])
+            w.writerows([["" if (v := cell_value(c)) is None else v for c in r] for r in rows])
+            return
+        if self.fmt in LATEX_FORMATS:
+            # Pasted into a paper: a title is a comment, never text that would land in the document.
+            self.stream.write(("\n" if self._tables_written else "") + (f"% {title}\n" if title else ""))
+            self._tables_written += 1
+            self.stream.write(latex_table(headers, rows, justify))
             return
         if self.fmt is not None:
             from tabulate import tabulate
 
-            text = tabulate([["" if c is None else c for c in r] for r in rows], headers=list(headers),
-                            tablefmt=self.fmt, disable_numparse=True)
+            align = list(justify) if justify else None
+            text = tabulate([["" if c is None else str(c) for c in r] for r in rows], headers=list(headers),
+                            tablefmt=self.fmt, disable_numparse=True, colalign=align)
             if self._tables_written:
                 # Tables after the first are set apart and named (two Markdown tables that touch merge
                 # into one); a lone table stays pasteable as it is.
@@ -179,6 +236,7 @@ class Output:
         """A key/value block (run identity, summaries)."""
         if self.quiet:
             return
+        pairs = [(clean(str(k)), clean(str(v))) for k, v in pairs]
         if self.rich:
             if title:
                 self.heading(title)
@@ -200,6 +258,36 @@ class Output:
         width = max((len(k) for k, _ in pairs), default=0)
         for k, v in pairs:
             self.stream.write(f"  {k.ljust(width)}  {v}\n")
+
+
+_LATEX_SPECIALS = {
+    "\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{",
+    "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "±": r"$\pm$", "×": r"$\times$",
+    "→": r"$\to$", "←": r"$\leftarrow$", "‖": r"$\|$", "Δ": r"$\Delta$", "…": r"\ldots{}", "≠": r"$\neq$",
+}
+
+
+def latex_escape(text: str) -> str:
+    """Text as LaTeX source that pdflatex prints as it reads (specials and the symbols mckpt uses)."""
+    return "".join(_LATEX_SPECIALS.get(ch, ch) for ch in text)
+
+
+def latex_table(headers: Sequence[str], rows: Sequence[Sequence[Any]], justify: Sequence[str] | None = None
+                ) -> str:
+    """A booktabs `tabular`, numeric (right-justified) columns right-aligned, every cell escaped."""
+    spec = "".join({"right": "r", "center": "c"}.get(justify[i] if justify else "left", "l")
+                   for i in range(len(headers)))
+
+    def tex(c: Any) -> str:
+        if isinstance(c, Cell) and c.latex is not None:
+            return c.latex
+        return latex_escape("" if c is None else str(c))
+
+    lines = [f"\\begin{{tabular}}{{{spec}}}", "\\toprule", " & ".join(tex(h) for h in headers) + r" \\",
+             "\\midrule"]
+    lines += [" & ".join(tex(c) for c in r) + r" \\" for r in rows]
+    lines += ["\\bottomrule", "\\end{tabular}"]
+    return "\n".join(lines) + "\n"
 
 
 def plain_table(headers: Sequence[str], rows: Sequence[Sequence[Any]], justify: Sequence[str] | None = None
@@ -293,7 +381,10 @@ def _table_width(headers: Sequence[str], rows: Sequence[Sequence[Any]], skip: It
 
 
 def _escape(text: str) -> str:
-    return text.replace("[", "\\[")
+    """Rich markup made literal (a trailing backslash too, which `replace("[", …)` missed)."""
+    from rich.markup import escape
+
+    return escape(text)
 
 
 def colour_allowed() -> bool:
@@ -333,6 +424,6 @@ def print_error(message: str, hint: str | None = None, stream: TextIO | None = N
     stream = stream or sys.stderr
     color = _isatty(stream) and colour_allowed()
     red, yellow, reset = ("\033[31;1m", "\033[33m", "\033[0m") if color else ("", "", "")
-    stream.write(f"{red}error:{reset} {message}\n")
+    stream.write(f"{red}error:{reset} {clean(message)}\n")
     if hint:
-        stream.write(f"{yellow}hint:{reset} {hint}\n")
+        stream.write(f"{yellow}hint:{reset} {clean(hint)}\n")

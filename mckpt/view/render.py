@@ -10,10 +10,12 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
-from ..model.checkpoint import Checkpoint, to_plain
+from ..model.checkpoint import Checkpoint
+from ..model.metrics import round_acc
 from ..model.names import parse_name
 from ..model.runs import CopyFile, Listing
-from .output import Output, human_bytes, human_count
+from .output import Cell, Output, human_bytes, human_count
+from .text import brief
 
 ARG_GROUPS: list[tuple[str, tuple[str, ...]]] = [
     ("experiment", ("model", "dataset", "dataset_config", "backbone", "model_config", "n_epochs", "joint",
@@ -31,15 +33,7 @@ FOLD = 72
 
 
 def _fmt_value(v: Any) -> str:
-    v = to_plain(v)
-    text = "None" if v is None else (str(v) if not isinstance(v, list | dict) else _compact(v))
-    return text if len(text) <= FOLD else text[: FOLD - 1] + "…"
-
-
-def _compact(v: Any) -> str:
-    import json
-
-    return json.dumps(v, separators=(",", ":"), default=str)
+    return brief(v, FOLD)
 
 
 def group_args(args: dict[str, Any]) -> list[tuple[str, str, str]]:
@@ -86,6 +80,24 @@ def _pct(x: float | None) -> str:
     return "-" if x is None else f"{x:.2f}"
 
 
+def acc_cell(x: float | None) -> Cell:
+    """An accuracy: `71.01` to read, 71.01 (Mammoth's precision) in csv, empty when there is none."""
+    return Cell(_pct(x), round_acc(x))
+
+
+def bytes_cell(n: int | None) -> Cell:
+    return Cell(human_bytes(n), n)
+
+
+def count_cell(n: int | None) -> Cell:
+    return Cell(human_count(n), n)
+
+
+def opt_cell(value: Any, text: str = "-") -> Cell:
+    """A value that may be absent: shown as `text` when None, empty in csv."""
+    return Cell(text if value is None else str(value), value)
+
+
 def render_matrix(out: Output, title: str, matrix: Sequence[Sequence[float]]) -> None:
     if not matrix:
         return
@@ -94,7 +106,8 @@ def render_matrix(out: Output, title: str, matrix: Sequence[Sequence[float]]) ->
     rows, styles = [], []
     for t, row in enumerate(matrix):
         avg = sum(row) / len(row) if row else None
-        cells = [f"task {t + 1}", *[_pct(x) for x in row], *([""] * (n - len(row))), _pct(avg)]
+        cells = [Cell(f"task {t + 1}", t + 1), *[acc_cell(x) for x in row], *([None] * (n - len(row))),
+                 acc_cell(avg)]
         rows.append(cells)
         styles.append([None, *[_acc_style(x) for x in row], *([None] * (n - len(row))), "bold"])
     out.table(headers, rows, title=title, styles=styles, justify=["left", *["right"] * (n + 1)])
@@ -106,7 +119,7 @@ def render_checkpoint(out: Output, ck: Checkpoint, *, tensors: bool = False) -> 
     out.fields([
         ("file", ck.path),
         ("kind", f"{kind}" + (f" ({ck.format})" if ck.format and ck.kind == "mammoth" else "")),
-        ("size", human_bytes(ck.size)),
+        ("size", bytes_cell(ck.size)),
         *([("layout", "legacy torch format (torch < 1.6)")] if ck.layout == "legacy" else []),
     ], title="Checkpoint")
     n = ck.name
@@ -135,7 +148,7 @@ def render_checkpoint(out: Output, ck: Checkpoint, *, tensors: bool = False) -> 
             render_matrix(out, "Class-IL accuracy (%)", ck.class_il)
             render_matrix(out, "Task-IL accuracy (%)", ck.task_il)
             m = ck.metrics
-            rows = [[label, _pct(mm.final_avg), _pct(mm.forgetting), _pct(mm.bwt)]
+            rows = [[label, acc_cell(mm.final_avg), acc_cell(mm.forgetting), acc_cell(mm.bwt)]
                     for label, mm in (("class-IL", m["class_il"]), ("task-IL", m["task_il"]))]
             out.table(["setting", "final avg", "forgetting", "BWT"], rows, title="Metrics",
                       justify=["left", "right", "right", "right"])
@@ -162,12 +175,12 @@ def render_tensor_summary(out: Output, ck: Checkpoint) -> None:
     out.fields([
         ("tensors", f"{t.count}" + (f" ({aliases} aliases)" if aliases else "")),
         ("storages", t.storages),
-        ("parameters", f"{human_count(t.parameters)} ({t.parameters:,})"),
-        ("bytes", human_bytes(t.bytes)),
+        ("parameters", Cell(f"{human_count(t.parameters)} ({t.parameters:,})", t.parameters)),
+        ("bytes", bytes_cell(t.bytes)),
         ("dtypes", dtypes),
     ], title="Model tensors" if ck.kind == "mammoth" else "Tensors")
     if t.modules and len(t.modules) > 1:
-        rows = [[m["name"], m["tensors"], human_count(m["parameters"]), m["aliases"] or ""]
+        rows = [[m["name"], m["tensors"], count_cell(m["parameters"]), Cell(str(m["aliases"] or ""), m["aliases"])]
                 for m in t.modules[:40]]
         out.table(["module", "tensors", "params", "aliases"], rows, justify=["left", "right", "right", "right"])
         if len(t.modules) > 40:
@@ -190,8 +203,9 @@ def render_backbone_use(out: Output, ck: Checkpoint) -> None:
 
 
 def render_tensor_list(out: Output, ck: Checkpoint) -> None:
-    rows = [[x.name, x.dtype, "×".join(map(str, x.shape)) or "scalar", f"{x.parameters:,}",
-             f"= {x.alias_of}" if x.alias_of else ""] for x in ck.tensors.tensors]
+    rows = [[x.name, x.dtype, Cell("×".join(map(str, x.shape)) or "scalar", "x".join(map(str, x.shape))),
+             Cell(f"{x.parameters:,}", x.parameters), Cell(f"= {x.alias_of}", x.alias_of) if x.alias_of else None]
+            for x in ck.tensors.tensors]
     out.table(["name", "dtype", "shape", "params", "alias of"], rows, title="Tensors",
               justify=["left", "left", "left", "right", "left"])
 
@@ -204,7 +218,7 @@ def render_training_state(out: Output, ck: Checkpoint) -> None:
     else:
         groups = o.get("param_groups") or []
         g0 = groups[0] if groups else {}
-        hp = ", ".join(f"{k} {to_plain(g0[k])}" for k in ("lr", "momentum", "betas", "weight_decay", "nesterov")
+        hp = ", ".join(f"{k} {brief(g0[k], 40)}" for k in ("lr", "momentum", "betas", "weight_decay", "nesterov")
                        if k in g0)
         pairs.append(("optimizer", f"{o.get('type') or 'unknown'} · {len(groups)} group(s) · {hp}"))
         pairs.append(("optimizer state", f"{o.get('state_entries', 0)} entries"
@@ -277,11 +291,11 @@ def render_listing(out: Output, listing: Listing, *, acc: bool = False, no_match
     for r in runs:
         n = r.name
         row: list[Any] = [
-            n.uid or "-", (n.model or "?") + ("?" if "model" in n.guessed else ""), n.dataset or "?",
-            n.dataset_config or "-", n.buffer_size if n.buffer_size is not None else "-",
-            n.n_epochs if n.n_epochs is not None else "-",
-            n.timestamp.strftime("%Y-%m-%d %H:%M") if n.timestamp else "-", r.tasks_label,
-            human_bytes(r.bytes),
+            opt_cell(n.uid), Cell((n.model or "?") + ("?" if "model" in n.guessed else ""), n.model),
+            Cell(n.dataset or "?", n.dataset), opt_cell(n.dataset_config), opt_cell(n.buffer_size),
+            opt_cell(n.n_epochs),
+            Cell(n.timestamp.strftime("%Y-%m-%d %H:%M"), n.timestamp.isoformat()) if n.timestamp else opt_cell(None),
+            Cell(r.tasks_label, " ".join(map(str, r.tasks))), bytes_cell(r.bytes),
         ]
         st: list[str | None] = ["cyan", "bold", None, "dim", None, None, "dim", None, None]
         if has_prefix:
@@ -289,7 +303,7 @@ def render_listing(out: Output, listing: Listing, *, acc: bool = False, no_match
             st.insert(1, "dim")
         if acc:
             fa = r.final_acc or {}
-            row += [_pct(fa.get("class_il")), _pct(fa.get("task_il"))]
+            row += [acc_cell(fa.get("class_il")), acc_cell(fa.get("task_il"))]
             st += [_acc_style(fa.get("class_il")), _acc_style(fa.get("task_il"))]
         if has_parent:
             row.append(n.parent.uid or n.parent.stem if n.parent else _parent_file(r.loaded_from))

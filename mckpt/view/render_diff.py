@@ -5,8 +5,9 @@ from __future__ import annotations
 import math
 
 from ..diff import ArgsDiff, CheckpointDiff, MatrixDiff, WeightsDiff
-from .output import Output
-from .render import _fmt_value, _pct
+from ..model.metrics import round_acc
+from .output import Cell, Output
+from .render import _fmt_value, _pct, acc_cell
 
 
 def _delta_style(d: float | None, higher_is_better: bool = True) -> str | None:
@@ -66,7 +67,7 @@ def _render_matrix_diff(out: Output, title: str, m: MatrixDiff) -> None:
     mrows, mstyles = [], []
     for name, v in m.metric_deltas().items():
         # Forgetting is better when lower; BWT and accuracy when higher.
-        mrows.append([name, _pct(v["a"]), _pct(v["b"]), _signed(v["delta"])])
+        mrows.append([name, acc_cell(v["a"]), acc_cell(v["b"]), Cell(_signed(v["delta"]), round_acc(v["delta"]))])
         mstyles.append([None, None, None, _delta_style(v["delta"], higher_is_better=name != "forgetting")])
     out.table(["metric", "A", "B", "Δ"], mrows, styles=mstyles, justify=["left", "right", "right", "right"])
 
@@ -85,8 +86,9 @@ def render_weights_diff(out: Output, w: WeightsDiff) -> None:
     rows, styles = [], []
     for c in w.shown:
         rel = "n/a" if c.rel_l2 is None else "inf (A is 0)" if math.isinf(c.rel_l2) else f"{c.rel_l2:.3e}"
-        rows.append([c.key, "×".join(map(str, c.shape)) or "scalar", rel,
-                     "-" if c.max_abs is None else f"{c.max_abs:.3e}", len(c.aliases) or ""])
+        rows.append([c.key, Cell("×".join(map(str, c.shape)) or "scalar", "x".join(map(str, c.shape))),
+                     Cell(rel, c.rel_l2), Cell("-" if c.max_abs is None else f"{c.max_abs:.3e}", c.max_abs),
+                     Cell(str(len(c.aliases) or ""), len(c.aliases))])
         styles.append([None, None, None if c.max_abs == 0.0 else "yellow", None, "dim"])
     if rows:
         shown = f"top {len(rows)} of {len(w.changes)}" if len(rows) < len(w.changes) else f"{len(rows)}"

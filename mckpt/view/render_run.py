@@ -9,20 +9,21 @@ import sys
 from ..train.mammoth_env import MammothEnv
 from ..train.resume import ResumePlan
 from ..train.trainer import TrainingResult
-from .output import Output, colour_allowed, human_bytes
+from .output import Cell, Output, colour_allowed, human_bytes
+from .text import clean
 
 
 def warn(message: str) -> None:
     """`warning: …` on stderr, yellow on a terminal: never lost in Mammoth's own output."""
     color = sys.stderr.isatty() and colour_allowed()
     yellow, reset = ("\033[33;1m", "\033[0m") if color else ("", "")
-    sys.stderr.write(f"{yellow}warning:{reset} {message}\n")
+    sys.stderr.write(f"{yellow}warning:{reset} {clean(message)}\n")
     sys.stderr.flush()
 
 
 def notice(message: str) -> None:
     """mckpt's own word during a run (Ctrl-C handling), on stderr beside Mammoth's output."""
-    sys.stderr.write(f"mckpt: {message}\n")
+    sys.stderr.write(f"mckpt: {clean(message)}\n")
     sys.stderr.flush()
 
 
@@ -91,10 +92,12 @@ def render_result(out: Output, result: TrainingResult, mammoth: MammothEnv) -> N
     if result.written:
         # the path goes last: a terminal too narrow for it folds only that column
         rows = [
-            ["-" if w.task is None else str(w.task), human_bytes(w.bytes), shown_path(w.path)]
+            [Cell("-" if w.task is None else str(w.task), w.task), Cell(human_bytes(w.bytes), w.bytes),
+             shown_path(w.path)]
             for w in result.written
         ]
-        out.table(["task", "size", "checkpoint"], rows, title="Checkpoints written by this run")
+        out.table(["task", "size", "checkpoint"], rows, title="Checkpoints written by this run",
+                  justify=["right", "right", "left"])
     else:
         out.line("\nThis run wrote no checkpoint.")
     if result.run_name:

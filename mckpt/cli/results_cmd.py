@@ -1,0 +1,154 @@
+"""`mckpt results` and `mckpt plot`: runs grouped by settings, averaged over seeds, as a table or a figure."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ..errors import MckptError, UsageError
+from ..io.urls import is_url
+from ..model.results import SORT_COLUMNS, Query, Results, Where, collect_results
+from .common import FormatOpt, JsonOpt, QuietOpt, handle_errors, make_output
+
+PathsArg = Annotated[list[str] | None, typer.Argument(
+    metavar="[PATH]...", help="Folders (or files) of checkpoints (default: ./checkpoints).")]
+RecursiveOpt = Annotated[bool, typer.Option("--recursive", "-r", help="Look into sub-folders too.")]
+ByOpt = Annotated[list[str] | None, typer.Option(
+    "--by", metavar="ARGS", help="Group by these saved args (comma-separated, repeatable); default: every "
+                                 "arg but the seed and run bookkeeping.")]
+WhereOpt = Annotated[list[str] | None, typer.Option(
+    "--where", "-w", metavar="ARG=VALUE", help="Only runs whose saved arg matches: buffer_size=500, "
+                                               "model=derpp,er, lr<0.1, n_epochs>=5, model!=sgd (repeatable).")]
+ModelOpt = Annotated[str | None, typer.Option("--model", "-m", metavar="MODEL", help="Only runs of this model.")]
+DatasetOpt = Annotated[str | None, typer.Option(
+    "--dataset", "-d", metavar="DATASET", help="Only runs on this dataset.")]
+TasksOpt = Annotated[int | None, typer.Option(
+    "--tasks", metavar="N", min=0, help="Only runs that finished N tasks (e.g. leave out interrupted ones).")]
+SortOpt = Annotated[str | None, typer.Option(
+    "--sort", "-s", metavar="COLUMN", help=f"Best first by: {', '.join(SORT_COLUMNS)}, or a grouping arg.")]
+TopOpt = Annotated[int | None, typer.Option("--top", "-n", metavar="N", min=1, help="Keep the first N groups.")]
+
+
+def _query(by: list[str] | None, where: list[str] | None, model: str | None, dataset: str | None,
+           tasks: int | None, sort: str | None, top: int | None) -> Query:
+    conditions = [Where.parse(w) for w in where or ()]
+    conditions += [Where("model", "=", (model,))] if model else []
+    conditions += [Where("dataset", "=", (dataset,))] if dataset else []
+    names = [k.strip() for b in by or () for k in b.split(",") if k.strip()] or None
+    return Query(by=names, where=conditions, tasks=tasks, sort=sort, top=top)
+
+
+NoCacheOpt = Annotated[bool, typer.Option(
+    "--no-cache", help="Read every file again (unchanged files' records are otherwise kept in the mckpt cache).")]
+
+
+def _collect(paths: list[str] | None, recursive: bool, query: Query, no_cache: bool = False) -> Results:
+    targets = paths or ["checkpoints"]
+    for p in targets:
+        if is_url(p):
+            raise UsageError(f"{p}: results reads local folders and files",
+                             hint="download the runs first: mckpt fetch URL -o DIR, then mckpt results DIR")
+    if not paths and not os.path.isdir("checkpoints"):
+        raise MckptError("no ./checkpoints folder here", path="checkpoints",
+                         hint="run inside a Mammoth working folder, or pass a folder: mckpt results PATH")
+    from ..fetch.cache import cache_root
+    from ..model.record_cache import RecordCache
+
+    return collect_results(targets, query, recursive=recursive, cache=None if no_cache else RecordCache(cache_root()))
+
+
+@handle_errors
+def results_command(
+    paths: PathsArg = None,
+    recursive: RecursiveOpt = False,
+    by: ByOpt = None,
+    where: WhereOpt = None,
+    model: ModelOpt = None,
+    dataset: DatasetOpt = None,
+    tasks: TasksOpt = None,
+    sort: SortOpt = None,
+    top: TopOpt = None,
+    no_cache: NoCacheOpt = False,
+    json: JsonOpt = False,
+    fmt: FormatOpt = None,
+    quiet: QuietOpt = False,
+) -> None:
+    """Final accuracy, forgetting and BWT per group of runs, mean ± std over seeds.
+
+    Reads the newest checkpoint of every run (no torch); a resumed run counts once, as its final
+    file. Runs that share every saved arg but the seed and the bookkeeping form a group (--by
+    chooses the args). Groups whose runs did different numbers of tasks are flagged, not averaged.
+
+    Examples: mckpt results --where buffer_size=500 --sort class_il;
+    mckpt results --by model,buffer_size -f latex > table.tex
+    """
+    from ..view.render_results import render_results
+
+    query = _query(by, where, model, dataset, tasks, sort, top)
+    res = _collect(paths, recursive, query, no_cache)
+    out = make_output(json, fmt, quiet)
+    if json:
+        out.emit_json(res.to_json())
+    else:
+        render_results(out, res)
+
+
+@handle_errors
+def plot_command(
+    paths: PathsArg = None,
+    output: Annotated[Path, typer.Option(
+        "--output", "-o", metavar="FILE", help="The figure to write: .png, .svg or .pdf (vector).")] = Path(),
+    matrix: Annotated[Path | None, typer.Option(
+        "--matrix", metavar="FILE.pt", help="Draw this checkpoint's accuracy matrices as heatmaps instead.")] = None,
+    size: Annotated[str, typer.Option("--size", metavar="WxH", help="Figure size in inches.")] = "8x3.4",
+    dpi: Annotated[int, typer.Option("--dpi", metavar="N", min=30, max=1200, help="Resolution of a png.")] = 200,
+    title: Annotated[str | None, typer.Option("--title", metavar="TITLE", help="A title above the figure.")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing file.")] = False,
+    recursive: RecursiveOpt = False,
+    by: ByOpt = None,
+    where: WhereOpt = None,
+    model: ModelOpt = None,
+    dataset: DatasetOpt = None,
+    tasks: TasksOpt = None,
+    sort: SortOpt = None,
+    top: TopOpt = None,
+    no_cache: NoCacheOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Plot average accuracy after each task per group (mean, ± std band), class-IL and task-IL.
+
+    The groups are those of `mckpt results` with the same options; the legend names each by the
+    args that differ. --matrix draws one run's accuracy matrices with the values in the cells.
+
+    Examples: mckpt plot -o curves.pdf --where buffer_size=500;
+    mckpt plot --matrix checkpoints/er_…_last.pt -o matrix.png
+    """
+    from ..view.plot import FigureSpec, parse_size, plot_curves, plot_matrix
+
+    if output == Path():
+        raise UsageError("missing -o FILE (.png, .svg or .pdf)")
+    spec = FigureSpec(str(output), parse_size(size), dpi, title)
+    spec.format  # noqa: B018 - a bad extension is a usage error before any reading
+    if output.exists() and not force:
+        raise MckptError("exists", path=str(output), hint="--force replaces it")
+    if matrix is not None:
+        if paths:
+            raise UsageError("--matrix draws one file: give it no PATH")
+        from ..model.checkpoint import read_checkpoint
+
+        ck = read_checkpoint(str(matrix))
+        written = plot_matrix(ck.class_il, ck.task_il, spec, (ck.name.stem if ck.name else matrix.name))
+    else:
+        res = _collect(paths, recursive, _query(by, where, model, dataset, tasks, sort, top), no_cache)
+        written = plot_curves(res, spec)
+        for w in res.warnings:
+            typer.echo(f"warning: {w}", err=True)  # the figure is right; only the cache was not updated
+    make_output(quiet=quiet).line(f"wrote {written}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("results")(results_command)
+    app.command("plot")(plot_command)
