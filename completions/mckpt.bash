@@ -5,7 +5,7 @@
 _mckpt_node() {
     case "$1" in
         "mckpt")
-            _mckpt_subs="list inspect diff results plot convert fetch save load demo"
+            _mckpt_subs="list inspect diff results plot convert fetch save load prune verify demo cache"
             _mckpt_opts="--version -V --debug --install-completion --show-completion --help -h"
             _mckpt_valopts=""
             _mckpt_args="" ;;
@@ -54,11 +54,46 @@ _mckpt_node() {
             _mckpt_opts="--every --check --mammoth --python --dry-run -n --json --quiet -q --help -h"
             _mckpt_valopts="--every --mammoth --python"
             _mckpt_args="#0" ;;
+        "mckpt prune")
+            _mckpt_subs=""
+            _mckpt_opts="--keep-last --keep-tasks --keep --paused --older-than --where --run --include-parents --recursive -r --verbose -v --yes -y --dry-run -n --json --quiet -q --help -h"
+            _mckpt_valopts="--keep-last --keep-tasks --keep --older-than --where --run"
+            _mckpt_args="#0+" ;;
+        "mckpt verify")
+            _mckpt_subs=""
+            _mckpt_opts="--sha256 --recursive -r --jobs -j --cache-dir --json --quiet -q --help -h"
+            _mckpt_valopts="--sha256 --jobs -j --cache-dir"
+            _mckpt_args="#0+" ;;
         "mckpt demo")
             _mckpt_subs=""
             _mckpt_opts="--force --help -h"
             _mckpt_valopts=""
             _mckpt_args="#0" ;;
+        "mckpt cache")
+            _mckpt_subs="ls rm prune verify"
+            _mckpt_opts="--help -h"
+            _mckpt_valopts=""
+            _mckpt_args="" ;;
+        "mckpt cache ls")
+            _mckpt_subs=""
+            _mckpt_opts="--cache-dir --json --quiet -q --help -h"
+            _mckpt_valopts="--cache-dir"
+            _mckpt_args="" ;;
+        "mckpt cache rm")
+            _mckpt_subs=""
+            _mckpt_opts="--cache-dir --yes -y --dry-run -n --json --quiet -q --help -h"
+            _mckpt_valopts="--cache-dir"
+            _mckpt_args="#0+" ;;
+        "mckpt cache prune")
+            _mckpt_subs=""
+            _mckpt_opts="--cache-dir --yes -y --dry-run -n --json --quiet -q --help -h"
+            _mckpt_valopts="--cache-dir"
+            _mckpt_args="" ;;
+        "mckpt cache verify")
+            _mckpt_subs=""
+            _mckpt_opts="--cache-dir --json --quiet -q --help -h"
+            _mckpt_valopts="--cache-dir"
+            _mckpt_args="" ;;
         *) _mckpt_subs=""; _mckpt_opts=""; _mckpt_valopts=""; _mckpt_args="" ;;
     esac
 }
@@ -126,7 +161,23 @@ _mckpt_value() {
         "mckpt load|--mammoth") _mckpt_kind=path; _mckpt_choices="" ;;
         "mckpt load|--python") _mckpt_kind=path; _mckpt_choices="" ;;
         "mckpt load|#0") _mckpt_kind=run; _mckpt_choices="" ;;
+        "mckpt prune|--keep-last") _mckpt_kind=none; _mckpt_choices="" ;;
+        "mckpt prune|--keep-tasks") _mckpt_kind=path; _mckpt_choices="" ;;
+        "mckpt prune|--keep") _mckpt_kind=path; _mckpt_choices="" ;;
+        "mckpt prune|--older-than") _mckpt_kind=path; _mckpt_choices="" ;;
+        "mckpt prune|--where") _mckpt_kind=path; _mckpt_choices="" ;;
+        "mckpt prune|--run") _mckpt_kind=path; _mckpt_choices="" ;;
+        "mckpt prune|#0+") _mckpt_kind=file; _mckpt_choices="" ;;
+        "mckpt verify|--sha256") _mckpt_kind=path; _mckpt_choices="" ;;
+        "mckpt verify|--jobs"|"mckpt verify|-j") _mckpt_kind=none; _mckpt_choices="" ;;
+        "mckpt verify|--cache-dir") _mckpt_kind=path; _mckpt_choices="" ;;
+        "mckpt verify|#0+") _mckpt_kind=file; _mckpt_choices="" ;;
         "mckpt demo|#0") _mckpt_kind=path; _mckpt_choices="" ;;
+        "mckpt cache ls|--cache-dir") _mckpt_kind=path; _mckpt_choices="" ;;
+        "mckpt cache rm|--cache-dir") _mckpt_kind=path; _mckpt_choices="" ;;
+        "mckpt cache rm|#0+") _mckpt_kind=none; _mckpt_choices="" ;;
+        "mckpt cache prune|--cache-dir") _mckpt_kind=path; _mckpt_choices="" ;;
+        "mckpt cache verify|--cache-dir") _mckpt_kind=path; _mckpt_choices="" ;;
     esac
 }
 

@@ -24,7 +24,10 @@ complete -c mckpt -n '__fish_use_subcommand' -a convert -d 'Convert checkpoints 
 complete -c mckpt -n '__fish_use_subcommand' -a fetch -d 'Download a file into the cache: resumes, verifies sha256, never leaves half a file.'
 complete -c mckpt -n '__fish_use_subcommand' -a save -d 'Train with Mammoth, writing checkpoints: mckpt save [OPTIONS] -- <Mammoth arguments>.'
 complete -c mckpt -n '__fish_use_subcommand' -a load -d 'Resume a run: mckpt load CHECKPOINT [OPTIONS] [-- extra Mammoth arguments].'
+complete -c mckpt -n '__fish_use_subcommand' -a prune -d 'Delete checkpoints a policy no longer needs, after showing the plan.'
+complete -c mckpt -n '__fish_use_subcommand' -a verify -d 'Read every byte of checkpoints and check all their format allows; exit 1 if any fails.'
 complete -c mckpt -n '__fish_use_subcommand' -a demo -d 'Write example Mammoth checkpoints (needs torch), then list and inspect them.'
+complete -c mckpt -n '__fish_use_subcommand' -a cache -d 'What `fetch` keeps: list, remove, prune, verify.'
 complete -c mckpt -n '__fish_use_subcommand' -l version -s V -d 'Show the version and exit.'
 complete -c mckpt -n '__fish_use_subcommand' -l debug -d 'Show tracebacks for errors.'
 complete -c mckpt -n '__fish_use_subcommand' -l install-completion -d 'Install completion for the current shell.'
@@ -156,7 +159,71 @@ complete -c mckpt -n '__fish_seen_subcommand_from load' -l json -d 'Print one JS
 complete -c mckpt -n '__fish_seen_subcommand_from load' -l quiet -s q -d 'Print nothing but errors.'
 complete -c mckpt -n '__fish_seen_subcommand_from load' -l help -s h -d 'Show this message and exit.'
 
+complete -c mckpt -n '__fish_seen_subcommand_from prune' -f
+complete -c mckpt -n '__fish_seen_subcommand_from prune' -f -a '(__mckpt_checkpoints)'
+complete -c mckpt -n '__fish_seen_subcommand_from prune' -l keep-last -x -d 'Keep each run\'s N newest files (default 1: the newest).'
+complete -c mckpt -n '__fish_seen_subcommand_from prune' -l keep-tasks -r -F -d 'Keep these tasks, e.g. 0,4 (indices as in the names) or last.'
+complete -c mckpt -n '__fish_seen_subcommand_from prune' -l keep -r -F -d 'Keep tasks 0, K, 2K, …'
+complete -c mckpt -n '__fish_seen_subcommand_from prune' -l paused -d 'Delete paused files once their run saved again or was resumed from them.'
+complete -c mckpt -n '__fish_seen_subcommand_from prune' -l older-than -r -F -d 'Only delete files last written longer ago: 12h, 30d, 2w.'
+complete -c mckpt -n '__fish_seen_subcommand_from prune' -l where -r -F -d 'Only runs whose saved args match (repeatable).'
+complete -c mckpt -n '__fish_seen_subcommand_from prune' -l run -r -F -d 'Only this run (uid, a unique 4+ character prefix, or name; repeatable).'
+complete -c mckpt -n '__fish_seen_subcommand_from prune' -l include-parents -d 'Also delete files other runs were resumed from.'
+complete -c mckpt -n '__fish_seen_subcommand_from prune' -l recursive -s r -d 'Look into sub-folders too.'
+complete -c mckpt -n '__fish_seen_subcommand_from prune' -l verbose -s v -d 'Show the files kept and why, too.'
+complete -c mckpt -n '__fish_seen_subcommand_from prune' -l yes -s y -d 'Delete without asking (the plan is still shown).'
+complete -c mckpt -n '__fish_seen_subcommand_from prune' -l dry-run -s n -d 'Show the plan only; delete nothing.'
+complete -c mckpt -n '__fish_seen_subcommand_from prune' -l json -d 'Print one JSON document (stable schema, see README).'
+complete -c mckpt -n '__fish_seen_subcommand_from prune' -l quiet -s q -d 'Print nothing but errors.'
+complete -c mckpt -n '__fish_seen_subcommand_from prune' -l help -s h -d 'Show this message and exit.'
+
+complete -c mckpt -n '__fish_seen_subcommand_from verify' -f
+complete -c mckpt -n '__fish_seen_subcommand_from verify' -f -a '(__mckpt_checkpoints)'
+complete -c mckpt -n '__fish_seen_subcommand_from verify' -l sha256 -r -F -d 'The sha256 the file must have (one file).'
+complete -c mckpt -n '__fish_seen_subcommand_from verify' -l recursive -s r -d 'Look into sub-folders too.'
+complete -c mckpt -n '__fish_seen_subcommand_from verify' -l jobs -s j -x -d 'Files verified at once (default: up to 4, one per core).'
+complete -c mckpt -n '__fish_seen_subcommand_from verify' -l cache-dir -r -F -d 'Where fetched files\' checksums are recorded (default: the cache).'
+complete -c mckpt -n '__fish_seen_subcommand_from verify' -l json -d 'Print one JSON document (stable schema, see README).'
+complete -c mckpt -n '__fish_seen_subcommand_from verify' -l quiet -s q -d 'Print nothing but errors.'
+complete -c mckpt -n '__fish_seen_subcommand_from verify' -l help -s h -d 'Show this message and exit.'
+
 complete -c mckpt -n '__fish_seen_subcommand_from demo' -f
 complete -c mckpt -n '__fish_seen_subcommand_from demo' -F
-complete -c mckpt -n '__fish_seen_subcommand_from demo' -l force -d 'Write even if the folder has checkpoints.'
+complete -c mckpt -n '__fish_seen_subcommand_from demo' -l force -d 'Write the example again over the folder\'s files.'
 complete -c mckpt -n '__fish_seen_subcommand_from demo' -l help -s h -d 'Show this message and exit.'
+
+complete -c mckpt -n '__fish_seen_subcommand_from cache; and not __fish_seen_subcommand_from ls rm prune verify' -f
+complete -c mckpt -n '__fish_seen_subcommand_from cache; and not __fish_seen_subcommand_from ls rm prune verify' -a ls -d 'List the cached files, biggest first: source, revision, size, sha256, last used.'
+complete -c mckpt -n '__fish_seen_subcommand_from cache; and not __fish_seen_subcommand_from ls rm prune verify' -a rm -d 'Remove cached files by source (every revision, or one with @rev) or by sha256.'
+complete -c mckpt -n '__fish_seen_subcommand_from cache; and not __fish_seen_subcommand_from ls rm prune verify' -a prune -d 'Remove incomplete downloads, stale locks and records, and files no record names.'
+complete -c mckpt -n '__fish_seen_subcommand_from cache; and not __fish_seen_subcommand_from ls rm prune verify' -a verify -d 'Hash every cached file and compare it with the sha256 recorded when it was fetched.'
+complete -c mckpt -n '__fish_seen_subcommand_from cache; and not __fish_seen_subcommand_from ls rm prune verify' -l help -s h -d 'Show this message and exit.'
+
+complete -c mckpt -n '__fish_seen_subcommand_from cache; and __fish_seen_subcommand_from ls' -f
+complete -c mckpt -n '__fish_seen_subcommand_from cache; and __fish_seen_subcommand_from ls' -l cache-dir -r -F -d 'Cache folder (default: $MCKPT_CACHE or ~/.cache/mckpt).'
+complete -c mckpt -n '__fish_seen_subcommand_from cache; and __fish_seen_subcommand_from ls' -l json -d 'Print one JSON document (stable schema, see README).'
+complete -c mckpt -n '__fish_seen_subcommand_from cache; and __fish_seen_subcommand_from ls' -l quiet -s q -d 'Print nothing but errors.'
+complete -c mckpt -n '__fish_seen_subcommand_from cache; and __fish_seen_subcommand_from ls' -l help -s h -d 'Show this message and exit.'
+
+complete -c mckpt -n '__fish_seen_subcommand_from cache; and __fish_seen_subcommand_from rm' -f
+complete -c mckpt -n '__fish_seen_subcommand_from cache; and __fish_seen_subcommand_from rm' -f
+complete -c mckpt -n '__fish_seen_subcommand_from cache; and __fish_seen_subcommand_from rm' -l cache-dir -r -F -d 'Cache folder (default: $MCKPT_CACHE or ~/.cache/mckpt).'
+complete -c mckpt -n '__fish_seen_subcommand_from cache; and __fish_seen_subcommand_from rm' -l yes -s y -d 'Delete without asking (the plan is still shown).'
+complete -c mckpt -n '__fish_seen_subcommand_from cache; and __fish_seen_subcommand_from rm' -l dry-run -s n -d 'Show the plan only; delete nothing.'
+complete -c mckpt -n '__fish_seen_subcommand_from cache; and __fish_seen_subcommand_from rm' -l json -d 'Print one JSON document (stable schema, see README).'
+complete -c mckpt -n '__fish_seen_subcommand_from cache; and __fish_seen_subcommand_from rm' -l quiet -s q -d 'Print nothing but errors.'
+complete -c mckpt -n '__fish_seen_subcommand_from cache; and __fish_seen_subcommand_from rm' -l help -s h -d 'Show this message and exit.'
+
+complete -c mckpt -n '__fish_seen_subcommand_from cache; and __fish_seen_subcommand_from prune' -f
+complete -c mckpt -n '__fish_seen_subcommand_from cache; and __fish_seen_subcommand_from prune' -l cache-dir -r -F -d 'Cache folder (default: $MCKPT_CACHE or ~/.cache/mckpt).'
+complete -c mckpt -n '__fish_seen_subcommand_from cache; and __fish_seen_subcommand_from prune' -l yes -s y -d 'Delete without asking (the plan is still shown).'
+complete -c mckpt -n '__fish_seen_subcommand_from cache; and __fish_seen_subcommand_from prune' -l dry-run -s n -d 'Show the plan only; delete nothing.'
+complete -c mckpt -n '__fish_seen_subcommand_from cache; and __fish_seen_subcommand_from prune' -l json -d 'Print one JSON document (stable schema, see README).'
+complete -c mckpt -n '__fish_seen_subcommand_from cache; and __fish_seen_subcommand_from prune' -l quiet -s q -d 'Print nothing but errors.'
+complete -c mckpt -n '__fish_seen_subcommand_from cache; and __fish_seen_subcommand_from prune' -l help -s h -d 'Show this message and exit.'
+
+complete -c mckpt -n '__fish_seen_subcommand_from cache; and __fish_seen_subcommand_from verify' -f
+complete -c mckpt -n '__fish_seen_subcommand_from cache; and __fish_seen_subcommand_from verify' -l cache-dir -r -F -d 'Cache folder (default: $MCKPT_CACHE or ~/.cache/mckpt).'
+complete -c mckpt -n '__fish_seen_subcommand_from cache; and __fish_seen_subcommand_from verify' -l json -d 'Print one JSON document (stable schema, see README).'
+complete -c mckpt -n '__fish_seen_subcommand_from cache; and __fish_seen_subcommand_from verify' -l quiet -s q -d 'Print nothing but errors.'
+complete -c mckpt -n '__fish_seen_subcommand_from cache; and __fish_seen_subcommand_from verify' -l help -s h -d 'Show this message and exit.'

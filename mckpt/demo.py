@@ -4,7 +4,7 @@ It trains nothing: it builds Mammoth's MNIST MLP (with the same aliased modules:
 `_features.0` and `net.0.0`), and saves checkpoints in Mammoth's current safe layout and names, as
 `--savecheck task`, `--savecheck last` (with a buffer), a resumed run and an interrupted one would,
 plus two more seeds of each setting for `mckpt results` and `mckpt plot`.
-torch is imported here only, since writing real `torch.save` files needs it.
+torch is imported here only (when writing), since real `torch.save` files need it.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from .model.checkpoint import LOGGER_KEYS
+from .torch_import import import_torch
 
 
 def _mlp(torch: Any, hidden: int = 64) -> Any:
@@ -58,8 +59,7 @@ def _args(model: str, buffer_size: int, ckpt_name: str, jobnum: str, started: da
 
 def write_demo(folder: str | os.PathLike[str], seed: int = 0) -> list[Path]:
     """Write the example runs into `folder/checkpoints` and return the files written."""
-    import torch
-
+    torch = import_torch()
     torch.manual_seed(seed)
     rng = random.Random(seed)
     ckdir = Path(folder) / "checkpoints"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import subprocess
 import sys
@@ -14,11 +15,64 @@ REPO = Path(__file__).resolve().parents[1]
 FIXTURES = Path(os.environ.get("MCKPT_FIXTURES", REPO.parent / "shared" / "fixtures" / "mammoth"))
 
 
+# What the developer's shell may hold that changes what mckpt does: proxies (the "local only" fetch
+# tests would send 127.0.0.1 traffic to a proxy), hub settings and tokens, debug and colour
+# switches, caches, the Mammoth to run. Tests start without any of them, in this process and in
+# every child (they copy os.environ); a test that wants one sets it itself.
+HERMETIC = (
+    "http_proxy", "https_proxy", "all_proxy", "no_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY",
+    "REQUEST_METHOD", "HF_HUB_OFFLINE", "HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HF_HOME", "HF_ENDPOINT",
+    "HF_HUB_CACHE", "MCKPT_DEBUG", "MCKPT_CACHE", "XDG_CACHE_HOME", "MAMMOTH_ROOT", "MAMMOTH_PYTHON",
+    "NO_COLOR", "FORCE_COLOR", "CLICOLOR_FORCE", "COLUMNS", "LINES", "TERM", "PYTHONWARNINGS",
+)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Before any test module imports mckpt: some settings are read at import (MCKPT_DEBUG).
+    for name in HERMETIC:
+        os.environ.pop(name, None)
+
+
+@pytest.fixture(autouse=True)
+def hermetic_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Every test: none of HERMETIC set (again: a test may have set one), a private cache folder, seeded
+    random generators."""
+    for name in HERMETIC:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("xdg-cache")))
+    # Random data is the same at every run, so a failure replays: the global generators get a
+    # fixed seed per test (tests that draw many values make their own random.Random(seed)).
+    random.seed(0)
+    if "torch" in sys.modules:
+        sys.modules["torch"].manual_seed(0)
+    common = sys.modules.get("mckpt.cli.common")
+    if common is not None:  # `--debug` in one in-process CLI test must not stay on for the next
+        monkeypatch.setitem(common.state, "debug", False)
+
+
+def fixtures_missing(what: str) -> None:
+    """Skip a test that needs the real Mammoth files; under CI (where they must be), fail it."""
+    message = f"the real Mammoth fixtures are not at {FIXTURES} ({what}); set MCKPT_FIXTURES"
+    if os.environ.get("CI"):
+        pytest.fail(f"CI is set and {message}", pytrace=False)
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def python_on_path(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """An environment whose PATH finds `python` (this interpreter): many systems have only `python3`."""
+    bin_dir = tmp_path_factory.mktemp("bin")
+    shim = bin_dir / "python"
+    shim.write_text(f'#!/bin/sh\nexec "{sys.executable}" "$@"\n')
+    shim.chmod(0o755)
+    return {"PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
+
+
 @pytest.fixture
 def mammoth_fixtures(tmp_path: Path) -> Path:
     """A writable copy of ../shared/fixtures/mammoth (the ground truth written by real Mammoth)."""
     if not FIXTURES.is_dir():
-        pytest.skip(f"the real Mammoth fixtures are not at {FIXTURES} (CI has them; a plain clone does not)")
+        fixtures_missing("a plain clone does not have them")
     dest = tmp_path / "mammoth"
     shutil.copytree(FIXTURES, dest)
     for p in dest.rglob("*"):

@@ -46,7 +46,9 @@ def test_list_json_contract(folder: Path) -> None:
     r = runner.invoke(app, ["list", str(folder), "--json"])
     assert r.exit_code == 0, r.output
     data = json.loads(r.stdout)
-    assert set(data) == {"runs", "other"} and data["other"] == []
+    assert set(data) == {"runs", "other", "total"} and data["other"] == []
+    assert data["total"] == {"runs": 3, "files": sum(len(x["checkpoints"]) for x in data["runs"]),
+                             "bytes": sum(x["bytes"] for x in data["runs"])}
     runs = {x["uid"]: x for x in data["runs"]}
     assert list(runs) == ["aaaaaaaa", "bbbbbbbb", "cccccccc"]  # by start time
     a = runs["aaaaaaaa"]
@@ -124,7 +126,11 @@ def test_inspect_views(folder: Path) -> None:
     r = runner.invoke(app, ["inspect", str(path), "--tensors"])
     assert "net._features.0.weight" in r.stdout and "= net.fc.weight" in r.stdout
     r = runner.invoke(app, ["inspect", str(path), "--args-only"])
-    assert "lr" in r.stdout and "Class-IL" not in r.stdout
+    assert "Class-IL" not in r.stdout
+    rows = [line.split() for line in r.stdout.splitlines()]
+    for arg, value in (("model", "er"), ("dataset", "seq-cifar10"), ("lr", "0.1"), ("n_epochs", "5")):
+        # each arg on its own row with its value ("lr" alone would match any line naming an LR)
+        assert any(row[-2:] == [arg, value] for row in rows), (arg, r.stdout)
     r = runner.invoke(app, ["inspect", str(path), "--args-only", "--json"])
     assert json.loads(r.stdout) == {"model": "er", "dataset": "seq-cifar10", "lr": 0.1, "n_epochs": 5}
     r = runner.invoke(app, ["inspect", str(path), "--json", "--tensors"])
@@ -300,3 +306,13 @@ def test_list_csv_is_only_the_table(folder: Path) -> None:
     assert "1 other file(s)" in r.stderr and "--json" in r.stderr
     r = run_cli("list", str(folder), "-f", "github")
     assert "\n1 other file(s)\n\n| path" in r.stdout
+
+
+def test_json_output_is_strict_when_a_file_holds_nan_or_inf(tmp_path: Path) -> None:
+    # Python's json writes NaN/Infinity, which jq and JavaScript refuse: --json writes null instead.
+    path = _ckpt(tmp_path, "sgd_seq-mnist_None_0_1_20250101-101010_aaaaaaaa_1.pt", lr=float("nan"),
+                 optim_wd=float("inf"), lr_min=float("-inf"))
+    r = runner.invoke(app, ["inspect", str(path), "--args-only", "--json"])
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.stdout, parse_constant=lambda c: pytest.fail(f"{c} in --json output"))
+    assert (doc["lr"], doc["optim_wd"], doc["lr_min"]) == (None, None, None)

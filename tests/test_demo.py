@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import torch
-from conftest import run_cli
+from conftest import REPO, run_cli
 
 from mckpt import read_checkpoint, scan
 
@@ -33,8 +36,28 @@ def test_demo_writes_real_checkpoints(tmp_path: Path) -> None:
     parent_last = read_checkpoint(listing.runs[0].newest.path)
     child_last = read_checkpoint(resumed.newest.path)
     assert child_last.class_il[:3] == parent_last.class_il
+    # The README's first command, run a second time: it shows what is there and fails nothing.
+    before = {f: f.stat().st_mtime_ns for f in ck.rglob("*.pt")}
     again = run_cli("demo", str(tmp_path / "demo"))
-    assert again.returncode == 1 and "already holds checkpoints" in again.stderr
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.startswith(f"{ck} already holds 13 checkpoint(s), left as they are")
+    assert "Class-IL accuracy" in again.stdout and "wrote" not in again.stdout
+    assert {f: f.stat().st_mtime_ns for f in ck.rglob("*.pt")} == before
+    forced = run_cli("demo", str(tmp_path / "demo"), "--force")
+    assert forced.returncode == 0 and "wrote 13 example checkpoints" in forced.stdout
+
+
+def test_demo_shows_no_numpy_warning_from_torch(tmp_path: Path) -> None:
+    # torch's CPU wheel has no numpy; without it `import torch` warned "Failed to initialize NumPy"
+    # at the top of `mckpt demo`. numpy is hidden from the child (it is installed for the tests).
+    code = ("import sys; sys.modules['numpy'] = None; sys.argv = ['mckpt', 'demo', sys.argv[1]]\n"
+            "from mckpt.cli.entry import main; main()")
+    env = {**os.environ, "PYTHONPATH": str(REPO), "NO_COLOR": "1", "PYTHONWARNINGS": "default"}
+    r = subprocess.run([sys.executable, "-c", code, str(tmp_path / "demo")], env=env, text=True,
+                       capture_output=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert "wrote 13 example checkpoints" in r.stdout
+    assert "NumPy" not in r.stderr and "Warning" not in r.stderr, r.stderr
 
 
 def test_demo_refuses_a_file_and_quotes_paths_it_prints(tmp_path: Path) -> None:

@@ -176,7 +176,7 @@ def test_weights_keys_shapes_and_values(pair) -> None:
     assert by_key["t"].rel_l2 == pytest.approx(1.0) and by_key["slice"].rel_l2 == pytest.approx(1.0)
     doc = diff_checkpoints(str(a), str(b), weights=True, top=3).to_json()["weights"]
     assert len(doc["changes"]) == 3 and doc["changes"][0]["a_is_zero"] is True
-    assert json.dumps(doc)  # JSON-ready (no inf)
+    json.dumps(doc, allow_nan=False)  # JSON-ready: no inf or nan, which json would write as Infinity/NaN
 
 
 def test_legacy_layout_streams_too(tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import random
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,8 +22,9 @@ from mckpt.fetch.cache import CacheEntry, PartInfo
 from mckpt.fetch.download import FetchOptions, fetch
 from mckpt.io.urls import parse_source
 
-DATA = os.urandom(3_000_000)
-OTHER = os.urandom(2_500_000)
+# Seeded, so a failure replays with the same bytes.
+DATA = random.Random("mckpt-fetch-data").randbytes(3_000_000)
+OTHER = random.Random("mckpt-fetch-other").randbytes(2_500_000)
 SHA = hashlib.sha256(DATA).hexdigest()
 
 

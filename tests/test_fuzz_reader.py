@@ -143,12 +143,21 @@ ODD_TREES = {
 }
 
 
+def emit_strict_json(doc: object) -> None:
+    """What `--json` prints for `doc`, parsed back as strict JSON (a file may hold NaN or inf)."""
+    from mckpt.view.output import Output
+
+    text = io.StringIO()
+    Output(json=True, stream=text).emit_json(doc)
+    json.loads(text.getvalue(), parse_constant=lambda c: pytest.fail(f"{c} in --json output"))
+
+
 def render_everything(ck: object) -> str:
     from mckpt.view.output import Output
     from mckpt.view.render import render_args, render_checkpoint, render_tensor_list
 
     text = io.StringIO()
-    json.dumps(ck.to_json(full_tensors=True))
+    emit_strict_json(ck.to_json(full_tensors=True))
     for fmt in (None, "github"):
         out = Output(fmt=fmt, stream=text)
         render_checkpoint(out, ck, tensors=True)
@@ -513,22 +522,27 @@ def odd_value(rng: random.Random, depth: int = 0) -> object:
 
 
 def test_fuzz_value_trees(tmp_path: Path) -> None:
-    """Mammoth-shaped files whose fields hold anything: read, shown, diffed and planned for
-    conversion, or refused with a MckptError."""
+    """Mammoth-shaped files whose fields hold anything: read, shown and diffed; planned for
+    conversion, or refused with a one-line MckptError."""
     from mckpt.convert import plan_conversion
     from mckpt.diff import diff_checkpoints
 
     rng = random.Random("mckpt-trees")
     other = tmp_path / "other.pt"
     torch.save({"model": {"net.w": torch.ones(3)}, "args": {"model": "sgd"}, "results": [[[1.0]], [[1.0]], {}]}, other)
+    planned = refused = 0
     for case in range(120):
         tree = {k: odd_value(rng) for k in ("model", "args", "results", "optimizer", "scheduler", "buffer")
                 if rng.random() < 0.8}
         path = tmp_path / f"tree{case % 3}.pt"
         torch.save(tree, path, _use_new_zipfile_serialization=rng.random() < 0.8)
-        try:
-            render_everything(read_checkpoint(path))
-            json.dumps(diff_checkpoints(str(path), str(other), weights=True).to_json())
-            json.dumps(plan_conversion(str(path)).to_json())
-        except MckptError:
-            continue
+        # Odd values are not an error: every tree is read, shown and compared.
+        assert render_everything(read_checkpoint(path)).strip(), f"case {case}: nothing shown"
+        emit_strict_json(diff_checkpoints(str(path), str(other), weights=True).to_json())
+        try:  # a conversion may be refused (a set has no safe form), with a one-line reason
+            emit_strict_json(plan_conversion(str(path)).to_json())
+            planned += 1
+        except MckptError as e:
+            assert e.message.strip() and "\n" not in e.message, f"case {case}: {e.message!r}"
+            refused += 1
+    assert planned and refused, (planned, refused)  # both paths were exercised

@@ -30,18 +30,41 @@ class _Reduce:
         return self.func, self.args
 
 
+class _CallResult(_Reduce):
+    """Pickles as `func(*args)` used as the callable of an outer `_Reduce` (pickle wants it callable)."""
+
+    def __call__(self, *args):
+        raise AssertionError("never called: only pickled")
+
+
 def _marker_cmd(marker: Path) -> str:
     return f"touch {marker}"
 
 
+def _script(marker: Path) -> str:
+    """A script beside the marker that creates it, for an attack that runs a file."""
+    script = marker.with_name("evil.py")
+    script.write_text(f"open({str(marker)!r}, 'w').close()\n")
+    return str(script)
+
+
+# Each payload creates the marker when unpickled by pickle itself (test_attacks_are_real checks it),
+# so "no marker" after mckpt read the file means mckpt ran nothing.
 ATTACKS = {
     "os.system": lambda m: _Reduce(os.system, _marker_cmd(m)),
     "subprocess.call": lambda m: _Reduce(subprocess.call, ["touch", str(m)]),
     "builtins.eval": lambda m: _Reduce(eval, f"open({str(m)!r}, 'w')"),
     "builtins.exec": lambda m: _Reduce(exec, f"open({str(m)!r}, 'w')"),
-    "builtins.getattr": lambda m: _Reduce(getattr, str(m), "upper"),
-    "runpy": lambda m: _Reduce(__import__("runpy").run_path, str(m)),
+    "builtins.getattr": lambda m: _Reduce(_CallResult(getattr, m, "touch")),  # getattr(Path(m), "touch")()
+    "runpy": lambda m: _Reduce(__import__("runpy").run_path, _script(m)),
 }
+
+
+@pytest.mark.parametrize("attack", sorted(ATTACKS))
+def test_attacks_are_real(tmp_path: Path, attack: str) -> None:
+    marker = tmp_path / "pwned"
+    pickle.loads(pickle.dumps(ATTACKS[attack](marker)))  # what torch.load(weights_only=False) would do
+    assert marker.exists()
 
 
 def _save(obj, path: Path, **kw) -> Path:

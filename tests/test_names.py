@@ -114,3 +114,15 @@ def test_parse_stem_matches_args_ckpt_name() -> None:
     p = parse_stem("er_seq-mnist_None_50_1_20261128-165918_95ed7ced")
     assert (p.model, p.buffer_size, p.uid, p.dialect) == ("er", 50, "95ed7ced", "D3")
     assert parse_stem("no timestamp here") is None
+
+
+@pytest.mark.parametrize("extra", ["extra", "None", "default", "my_cfg", "1a2b3c4d"])
+@pytest.mark.parametrize("stem", ["sgd_seq-cifar10_{}_0_50_20231226-153012",
+                                  "er_ace_seq-mnist_{}_50_1_20240101-000000"])
+def test_d1_name_with_an_extra_token_is_still_d1(stem: str, extra: str) -> None:
+    # Only a uid after the timestamp makes a name D2/D3; a D1 name with one more token before the
+    # buffer (a config-like word, even a hex one) stays D1, and the odd token is marked as a guess.
+    p = parse_name(stem.format(extra) + "_3.pt")
+    assert p is not None
+    assert (p.dialect, p.uid, p.task) == ("D1", None, 3)
+    assert "dataset_config" in p.guessed

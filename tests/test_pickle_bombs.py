@@ -82,17 +82,28 @@ def test_mammoth_sharing_is_still_read() -> None:
     assert obj["c"][49] is obj["a"] and to_plain(obj)["b"] == {"w": [1.0, 2.0]}
 
 
-@pytest.mark.parametrize("call", [
-    glob("__builtin__", "list") + glob("__builtin__", "range") + b"J\x00\x00\x00\x40\x85R\x85R.",
-    glob("builtins", "tuple") + glob("builtins", "range") + b"J\x00\x00\x00\x40\x85R\x85R.",
-    glob("builtins", "bytearray") + b"J\x00\x00\x00\x40\x85R.",
-    glob("builtins", "bytes") + b"J\x00\x00\x00\x40\x85R.",
-    glob("torch._utils", "_rebuild_tensor_v2") + b"N" + b"K\x00" + glob("builtins", "range")
-    + b"J\x00\x00\x00\x40\x85R" + b")\x89)t" + b"R.",
+STORAGE = b"(" + text("storage") + glob("torch", "FloatStorage") + text("0") + text("cpu") + b"K\x04tQ"
+HUGE, SMALL = b"J\x00\x00\x00\x40", b"K\x05"  # 2**30, 5
+
+
+@pytest.mark.parametrize("call, reason", [
+    (glob("__builtin__", "list") + glob("__builtin__", "range") + HUGE + b"\x85R\x85R.", r"list\(\) of a range"),
+    (glob("builtins", "tuple") + glob("builtins", "range") + HUGE + b"\x85R\x85R.", r"tuple\(\) of a range"),
+    (glob("builtins", "bytearray") + HUGE + b"\x85R.", r"bytearray\(\) of 1073741824"),
+    (glob("builtins", "bytes") + HUGE + b"\x85R.", r"bytes\(\) of 1073741824"),
+    (glob("torch._utils", "_rebuild_tensor_v2") + b"(" + STORAGE + b"K\x00" + glob("builtins", "range")
+     + HUGE + b"\x85R" + b")\x89)t" + b"R.", "a tensor shape that is not a tuple of sizes"),
 ])
-def test_builtins_do_not_materialize_huge_values(call: bytes) -> None:
-    with pytest.raises(MckptError):
+def test_builtins_do_not_materialize_huge_values(call: bytes, reason: str) -> None:
+    # Refused for the size (or for never iterating a range), not for some unrelated malformation.
+    with pytest.raises(MckptError, match=reason):
         safe_loads(P2 + call)
+
+
+def test_small_bytes_values_are_still_read() -> None:
+    # The same calls with a small size are accepted: the refusal above is about the size.
+    assert safe_loads(P2 + glob("builtins", "bytes") + SMALL + b"\x85R.").obj == bytes(5)
+    assert safe_loads(P2 + glob("builtins", "bytearray") + SMALL + b"\x85R.").obj == bytearray(5)
 
 
 def test_repr_of_a_huge_tree_is_never_taken() -> None:
@@ -102,7 +113,7 @@ def test_repr_of_a_huge_tree_is_never_taken() -> None:
                  glob("torch", "device") + get(60) + b"\x85R.",
                  b"(" + text("storage") + glob("torch", "FloatStorage") + get(60) + text("cpu")
                  + b"K\x01tQ."):
-        with pytest.raises(CorruptCheckpoint):
+        with pytest.raises(CorruptCheckpoint, match="is a list, not text"):
             safe_loads(P2 + dag + tail)
 
 

@@ -46,17 +46,18 @@ def old(tmp_path: Path):
 # --- finding Mammoth ---------------------------------------------------------------------------
 
 
-def test_find_mammoth_prefers_option_then_env_then_cwd_and_parents(tmp_path: Path) -> None:
+def test_find_mammoth_prefers_option_then_env_then_cwd_and_parents(tmp_path: Path,
+                                                                  python_on_path: dict[str, str]) -> None:
     a = make_checkout(tmp_path / "a")
     b = make_checkout(tmp_path / "b", layout="old")
-    env = {**PY_ENV, "MAMMOTH_ROOT": str(b)}
+    env = {**python_on_path, "MAMMOTH_ROOT": str(b)}
     assert find_mammoth(str(a), environ=env).root == a.resolve()
     by_env = find_mammoth(environ=env, cwd=a)
     assert (by_env.root, by_env.layout, by_env.found_by) == (b.resolve(), OLD, "MAMMOTH_ROOT")
     (a / "checkpoints" / "paused").mkdir(parents=True)
-    by_parent = find_mammoth(environ=PY_ENV, cwd=a / "checkpoints" / "paused")
+    by_parent = find_mammoth(environ=python_on_path, cwd=a / "checkpoints" / "paused")
     assert (by_parent.root, by_parent.layout, by_parent.found_by) == (a.resolve(), CURRENT, "parent folder")
-    assert find_mammoth(environ=PY_ENV, cwd=a).found_by == "current folder"
+    assert find_mammoth(environ=python_on_path, cwd=a).found_by == "current folder"
     assert by_env.command(["--x"])[1:] == ["utils/main.py", "--x"]
     assert by_parent.command([])[1:] == ["main.py"]
 
@@ -71,13 +72,13 @@ def test_nothing_found_says_what_to_do(tmp_path: Path) -> None:
     assert "not a Mammoth checkout" in e.value.message and "--mammoth" in e.value.message
 
 
-def test_python_from_option_env_or_path(tmp_path: Path) -> None:
+def test_python_from_option_env_or_path(tmp_path: Path, python_on_path: dict[str, str]) -> None:
     root = make_checkout(tmp_path / "m")
-    env = find_mammoth(str(root), environ={**PY_ENV, "MAMMOTH_PYTHON": sys.executable})
+    env = find_mammoth(str(root), environ={**python_on_path, "MAMMOTH_PYTHON": sys.executable})
     assert (env.python, env.python_found_by) == (sys.executable, "MAMMOTH_PYTHON")
-    assert find_mammoth(str(root), environ=PY_ENV).python_found_by == "PATH"
+    assert find_mammoth(str(root), environ=python_on_path).python_found_by == "PATH"
     with pytest.raises(MckptError, match="no such Python"):
-        find_mammoth(str(root), str(tmp_path / "nope"), environ=PY_ENV)
+        find_mammoth(str(root), str(tmp_path / "nope"), environ=python_on_path)
     with pytest.raises(MckptError, match="no `python` on PATH"):
         find_mammoth(str(root), environ={"PATH": str(tmp_path)})
 

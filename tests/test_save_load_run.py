@@ -70,7 +70,7 @@ def test_save_every_last_in_old_pickle_mode(checkout: Path) -> None:
     assert r.returncode == 0, r.stderr
     (last,) = (checkout / "checkpoints").glob("*.pt")
     assert last.name.endswith("_last.pt") and "found by MAMMOTH_ROOT" in r.stdout
-    assert f"checkpoints/{last.name}" in r.stdout or last.name in r.stdout
+    assert f"checkpoints/{last.name}" in r.stdout  # the table of what the run wrote, by its path
     ck = mckpt.read_checkpoint(last)
     assert ck.format == "old_pickle" and ck.tasks_done == 5
 

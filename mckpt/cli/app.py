@@ -11,7 +11,19 @@ from typing import Annotated
 import typer
 
 from .. import __version__
-from . import convert_cmd, demo_cmd, diff_cmd, fetch_cmd, inspect_cmd, list_cmd, results_cmd, run_cmd
+from . import (
+    cache_cmd,
+    convert_cmd,
+    demo_cmd,
+    diff_cmd,
+    fetch_cmd,
+    inspect_cmd,
+    list_cmd,
+    prune_cmd,
+    results_cmd,
+    run_cmd,
+    verify_cmd,
+)
 from .common import state
 
 app = typer.Typer(
@@ -47,6 +59,9 @@ results_cmd.register(app)
 convert_cmd.register(app)
 fetch_cmd.register(app)
 run_cmd.register(app)
+prune_cmd.register(app)
+cache_cmd.register(app)
+verify_cmd.register(app)
 demo_cmd.register(app)
 
 

@@ -34,6 +34,15 @@ FormatOpt = Annotated[
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")]
 
 
+def examples(*commands: str) -> str:
+    """A command's help epilog: example command lines, as `gh` and `hf` show under their help.
+
+    Typer joins single line breaks into one paragraph, so each example is its own paragraph; no
+    square brackets, which Rich would read as markup.
+    """
+    return "Examples:\n\n" + "\n\n".join(f"$ {c}" for c in commands)
+
+
 def make_output(json: bool = False, fmt: str | None = None, quiet: bool = False) -> Output:
     return Output(json=json, fmt=fmt, quiet=quiet)
 

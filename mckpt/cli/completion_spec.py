@@ -1,8 +1,12 @@
 """What the shell completion scripts know: the CLI's commands, options and value kinds.
 
-The static scripts in `completions/` are rendered from this description, and the description is
-read off the Typer app's Click command tree (its public objects: commands, params, opts, help), so
-a new command or option reaches the scripts by regenerating them, with no hand edits.
+The static scripts in `completions/` are rendered from this description, read off the Typer app:
+the command tree `typer.main.get_command` returns gives the names, options, arguments and help,
+and each parameter's Python annotation (on the command function, where Typer reads it too) gives
+the kind of value it takes. The tree is only duck-typed (`param_type_name`, `opts`, `nargs`,
+`list_commands`, …), never checked against Click's classes: Typer 0.26 and later carry their own
+copy of Click, whose classes are not `click.*`, and 0.29 no longer gives parameters a Click type.
+A new command or option reaches the scripts by regenerating them, with no hand edits.
 
 Each value gets a *kind* that the scripts know how to complete:
 `file` (.pt files and folders, by the shell), `path` (any file), `dir`, `run` (a run uid from
@@ -12,15 +16,20 @@ Each value gets a *kind* that the scripts know how to complete:
 
 from __future__ import annotations
 
+import enum
+import inspect
+import types
+import typing
 from dataclasses import dataclass
+from pathlib import PurePath
+from typing import Any
 
-import click
 import typer
 
 from ..model.runs import SORT_KEYS
 from ..view.output import TABLE_FORMATS
 
-# Options whose plain-string values still have known candidates (a click.Choice wins over these).
+# Options whose plain-string values still have known candidates (an Enum annotation wins over these).
 OPTION_KINDS: dict[str, tuple[str, tuple[str, ...]]] = {
     "--model": ("model", ()),
     "--dataset": ("dataset", ()),
@@ -88,54 +97,91 @@ def _first_line(text: str | None) -> str:
     return (text or "").strip().splitlines()[0].strip() if (text or "").strip() else ""
 
 
-def _values(param: click.Parameter, name: str) -> Values:
-    ptype = param.type
-    if isinstance(ptype, click.Choice):
-        return Values("choice", tuple(str(c) for c in ptype.choices))
+def _annotations(callback: Any) -> dict[str, Any]:
+    """The command function's parameter annotations, by name (Typer's wrappers unwrapped)."""
+    if callback is None:
+        return {}
+    try:
+        sig = inspect.signature(callback, eval_str=True)
+    except (NameError, TypeError, ValueError):  # an annotation that cannot be evaluated: no kinds
+        return {}
+    return {name: p.annotation for name, p in sig.parameters.items()}
+
+
+def _base_type(annotation: Any) -> Any:
+    """`Annotated[list[Path] | None, …]` → `Path`: the type of one value."""
+    while True:
+        origin = typing.get_origin(annotation)
+        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        if origin is typing.Annotated or origin in (typing.Union, types.UnionType) or origin in (list, tuple):
+            if not args:
+                return annotation
+            annotation = args[0]
+        else:
+            return annotation
+
+
+def _param_info(annotation: Any) -> Any:
+    """The `typer.Option(…)` / `typer.Argument(…)` object of an `Annotated[...]` annotation, if any."""
+    if typing.get_origin(annotation) is typing.Annotated:
+        for extra in annotation.__metadata__:
+            if hasattr(extra, "param_decls"):
+                return extra
+    return None
+
+
+def _values(annotation: Any, name: str, is_argument: bool) -> Values:
+    base = _base_type(annotation)
+    if isinstance(base, type) and issubclass(base, enum.Enum):
+        return Values("choice", tuple(str(m.value) for m in base))
     if name in OPTION_KINDS:
         kind, choices = OPTION_KINDS[name]
         return Values(kind, choices)
-    if isinstance(ptype, click.types.IntParamType | click.types.FloatParamType | click.types.BoolParamType):
+    if base in (int, float, bool):
         return Values("none")
-    if isinstance(ptype, click.Path):
-        return Values("dir" if ptype.dir_okay and not ptype.file_okay else "path")
-    if isinstance(param, click.Argument):
+    if isinstance(base, type) and issubclass(base, PurePath):
+        info = _param_info(annotation)
+        only_dirs = info is not None and getattr(info, "dir_okay", True) and not getattr(info, "file_okay", True)
+        return Values("dir" if only_dirs else "path")
+    if is_argument:
         return Values(ARGUMENT_KINDS.get(name, "file"))
     return Values("path")
 
 
-def _option(opt: click.Option) -> OptionSpec:
+def _option(opt: Any, annotation: Any) -> OptionSpec:
     # Long names first, then short ones, sorted: Click keeps the help option's names in a set,
     # and the generated scripts must not change from one run to the next.
     names = tuple(sorted({*opt.opts, *opt.secondary_opts}, key=lambda n: (not n.startswith("--"), n)))
     long = next((n for n in names if n.startswith("--")), names[0])
-    values = None if opt.is_flag or opt.count else _values(opt, long)
+    values = None if opt.is_flag or opt.count else _values(annotation, long, is_argument=False)
     return OptionSpec(names, _first_line(opt.help), values)
 
 
-def _command(cmd: click.Command, ctx: click.Context, path: tuple[str, ...]) -> CommandSpec:
+def _command(cmd: Any, ctx: typer.Context, path: tuple[str, ...]) -> CommandSpec:
+    annotations = _annotations(cmd.callback)
     options: list[OptionSpec] = []
     arguments: list[ArgumentSpec] = []
     for p in cmd.get_params(ctx):
-        if isinstance(p, click.Option) and not p.hidden:
-            options.append(_option(p))
-        elif isinstance(p, click.Argument):
+        annotation = annotations.get(p.name or "", str)
+        if p.param_type_name == "option" and not p.hidden:
+            options.append(_option(p, annotation))
+        elif p.param_type_name == "argument":
             name = p.name or "arg"
-            arguments.append(ArgumentSpec(name, p.nargs == -1, _values(p, name)))
+            arguments.append(ArgumentSpec(name, p.nargs == -1, _values(annotation, name, is_argument=True)))
     subs: list[CommandSpec] = []
-    if isinstance(cmd, click.Group):
+    if hasattr(cmd, "list_commands"):  # a group
         for name in cmd.list_commands(ctx):
             sub = cmd.get_command(ctx, name)
             if sub is None or sub.hidden:
                 continue
-            sub_ctx = click.Context(sub, info_name=name, parent=ctx, **sub.context_settings)
+            sub_ctx = typer.Context(sub, info_name=name, parent=ctx, **sub.context_settings)
             subs.append(_command(sub, sub_ctx, (*path, name)))
     help_text = cmd.get_short_help_str(90) if len(path) > 1 else _first_line(cmd.help)
     return CommandSpec(path, help_text, tuple(options), tuple(arguments), tuple(subs))
 
 
 def describe(app: typer.Typer, prog: str = "mckpt") -> CommandSpec:
-    """The completion description of a Typer app, read from its Click command tree."""
+    """The completion description of a Typer app, read from the command tree Typer builds."""
     cmd = typer.main.get_command(app)
-    ctx = click.Context(cmd, info_name=prog, **cmd.context_settings)
+    ctx = typer.Context(cmd, info_name=prog, **cmd.context_settings)
     return _command(cmd, ctx, (prog,))

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from ..errors import MckptError, UsageError
-from .common import JsonOpt, QuietOpt, handle_errors, make_output
+from .common import JsonOpt, QuietOpt, examples, handle_errors, make_output
 
 if TYPE_CHECKING:
     from ..convert import Plan
@@ -113,4 +113,7 @@ def _progress(plan: Plan, enabled: bool) -> Iterator[Progress | None]:
 
 
 def register(app: typer.Typer) -> None:
-    app.command("convert")(convert_command)
+    app.command("convert", epilog=examples(
+        "mckpt convert backbone.pt --like checkpoints/er_seq-mnist_..._last.pt",
+        "mckpt convert old_run_4.pt --to safe --dry-run",
+    ))(convert_command)

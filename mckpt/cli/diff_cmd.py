@@ -8,7 +8,7 @@ import typer
 
 from ..errors import UsageError
 from ..remote import is_remote
-from .common import FormatOpt, JsonOpt, QuietOpt, handle_errors, make_output
+from .common import FormatOpt, JsonOpt, QuietOpt, examples, handle_errors, make_output
 
 if TYPE_CHECKING:
     from ..model.checkpoint import Checkpoint
@@ -57,4 +57,7 @@ def _checkpoint(spec: str) -> Checkpoint:
 
 
 def register(app: typer.Typer) -> None:
-    app.command("diff")(diff_command)
+    app.command("diff", epilog=examples(
+        "mckpt diff e3e70682 9a164106",
+        "mckpt diff a.pt b.pt --weights --top 5",
+    ))(diff_command)

@@ -11,7 +11,7 @@ import typer
 from ..errors import UsageError
 from ..remote import is_store_url
 from ..view.output import human_bytes
-from .common import JsonOpt, QuietOpt, handle_errors, make_output
+from .common import JsonOpt, QuietOpt, examples, handle_errors, make_output
 
 
 class LineReporter:
@@ -145,4 +145,7 @@ def fetch_command(
 
 
 def register(app: typer.Typer) -> None:
-    app.command("fetch")(fetch_command)
+    app.command("fetch", epilog=examples(
+        "mckpt fetch hf://owner/repo/er_seq-cifar10_..._1.pt -o checkpoints/",
+        "mckpt fetch https://example.org/run_4.pt --sha256 HEX",
+    ))(fetch_command)

@@ -11,7 +11,7 @@ from ..io.sources import ByteSource
 from ..model.checkpoint import read_checkpoint, to_plain
 from ..remote import is_remote
 from ..view.render import render_args, render_checkpoint, render_tensor_list
-from .common import FormatOpt, JsonOpt, QuietOpt, handle_errors, make_output
+from .common import FormatOpt, JsonOpt, QuietOpt, examples, handle_errors, make_output
 
 
 @handle_errors
@@ -49,4 +49,7 @@ def inspect_command(
 
 
 def register(app: typer.Typer) -> None:
-    app.command("inspect")(inspect_command)
+    app.command("inspect", epilog=examples(
+        "mckpt inspect checkpoints/er_seq-mnist_..._last.pt --tensors",
+        "mckpt inspect hf://owner/repo/run_4.pt --args-only --json",
+    ))(inspect_command)

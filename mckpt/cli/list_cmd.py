@@ -10,7 +10,7 @@ from ..errors import MckptError, UsageError
 from ..model.runs import SORT_KEYS, filter_runs, scan
 from ..remote import is_remote
 from ..view.render import render_listing
-from .common import FormatOpt, JsonOpt, QuietOpt, handle_errors, make_output
+from .common import FormatOpt, JsonOpt, QuietOpt, examples, handle_errors, make_output
 
 
 @handle_errors
@@ -68,4 +68,7 @@ def list_command(
 
 
 def register(app: typer.Typer) -> None:
-    app.command("list")(list_command)
+    app.command("list", epilog=examples(
+        "mckpt list --acc",
+        "mckpt list runs/ -r --model er --sort acc",
+    ))(list_command)

@@ -11,7 +11,7 @@ import typer
 from ..errors import MckptError, UsageError
 from ..io.urls import is_url
 from ..model.results import SORT_COLUMNS, Query, Results, Where, collect_results
-from .common import FormatOpt, JsonOpt, QuietOpt, handle_errors, make_output
+from .common import FormatOpt, JsonOpt, QuietOpt, examples, handle_errors, make_output
 
 PathsArg = Annotated[list[str] | None, typer.Argument(
     metavar="[PATH]...", help="Folders (or files) of checkpoints (default: ./checkpoints).")]
@@ -150,5 +150,11 @@ def plot_command(
 
 
 def register(app: typer.Typer) -> None:
-    app.command("results")(results_command)
-    app.command("plot")(plot_command)
+    app.command("results", epilog=examples(
+        "mckpt results --where buffer_size=500 --by model",
+        "mckpt results runs/ -f latex --sort class_il > table.tex",
+    ))(results_command)
+    app.command("plot", epilog=examples(
+        "mckpt plot -o curves.svg --dataset seq-cifar10",
+        "mckpt plot --matrix checkpoints/er_seq-mnist_None_50_1_20261128-165918_95ed7ced_last.pt -o matrix.png",
+    ))(plot_command)

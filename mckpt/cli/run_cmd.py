@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from .common import JsonOpt, QuietOpt, handle_errors, make_output
+from .common import JsonOpt, QuietOpt, examples, handle_errors, make_output
 
 if TYPE_CHECKING:
     from ..train.mammoth_env import MammothEnv
@@ -185,5 +185,8 @@ def load_command(
 
 
 def register(app: typer.Typer) -> None:
-    app.command("save", context_settings=PASSTHROUGH)(save_command)
-    app.command("load", context_settings=PASSTHROUGH)(load_command)
+    app.command("save", context_settings=PASSTHROUGH, epilog=examples(
+        "mckpt save -- --model er --dataset seq-mnist --buffer_size 200 --lr 0.03",
+        "mckpt save --every last --name exp1 -- --model sgd --dataset seq-cifar10 --lr 0.1"))(save_command)
+    app.command("load", context_settings=PASSTHROUGH, epilog=examples(
+        "mckpt load e3e70682 --dry-run", "mckpt load checkpoints/ -- --lr 0.05"))(load_command)

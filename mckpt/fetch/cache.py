@@ -87,18 +87,28 @@ class CacheEntry:
     @contextlib.contextmanager
     def lock(self, on_wait: Callable[[], None] = lambda: None) -> Iterator[None]:
         """Hold the entry for one fetch; a second fetch of the same file waits, then reuses it."""
-        try:
-            self.dir.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self._lockfile, os.O_RDWR | os.O_CREAT, 0o644)
-        except OSError as e:
-            raise MckptError(f"cannot use the cache folder: {e.strerror}", path=str(self.dir),
-                             hint="set MCKPT_CACHE or pass --cache-dir to a writable folder") from None
-        try:
+        while True:
+            try:
+                self.dir.mkdir(parents=True, exist_ok=True)
+                fd = os.open(self._lockfile, os.O_RDWR | os.O_CREAT, 0o644)
+            except OSError as e:
+                raise MckptError(f"cannot use the cache folder: {e.strerror}", path=str(self.dir),
+                                 hint="set MCKPT_CACHE or pass --cache-dir to a writable folder") from None
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 on_wait()
                 fcntl.flock(fd, fcntl.LOCK_EX)
+            # `cache rm/prune` may have removed the lock file while we waited on it: a lock on a
+            # file no longer at that path excludes nobody, so take the one that is there now.
+            try:
+                same = os.path.samestat(os.fstat(fd), os.stat(self._lockfile))
+            except FileNotFoundError:
+                same = False
+            if same:
+                break
+            os.close(fd)
+        try:
             yield
         finally:
             os.close(fd)
@@ -171,3 +181,142 @@ class CacheEntry:
     def drop_part(self) -> None:
         self.part.unlink(missing_ok=True)
         self._part_info.unlink(missing_ok=True)
+
+
+# ===================================================================================================
+# Cache administration: what `mckpt cache ls|rm|prune|verify` and `mckpt verify` need to know about
+# the layout above. Everything below only reads that layout (and removes from it under the entry's
+# lock); the fetch path above does not depend on it. Added with issue 16.
+# ===================================================================================================
+
+_SHA_DIR = re.compile(r"[0-9a-f]{64}")
+
+
+@dataclass
+class StoredFile:
+    """A completed file in the cache, with its record when one names it."""
+
+    path: Path
+    revision_dir: Path
+    size: int
+    last_used: float  # the record's mtime: written by the download, touched by each cache hit
+    record: CachedFile | None  # None: no record names this file (an older sha256 of a moved revision)
+    intact: bool  # the record's size and mtime still match the file
+    links: int  # hard links: above 1, removing the cache's copy frees no space
+
+    @property
+    def sha256(self) -> str:
+        return self.path.parent.name
+
+    @property
+    def referenced(self) -> bool:
+        return self.record is not None
+
+
+@dataclass
+class Leftover:
+    """Something in the cache that is not a completed file: a `.part`, its note, a lock, a record
+    whose file is gone."""
+
+    path: Path
+    revision_dir: Path
+    kind: str  # "part", "part-note", "lock", "record"
+    size: int
+
+
+def _record_of(path: Path) -> CachedFile | None:
+    try:
+        return CachedFile(**json.loads(path.read_text()))
+    except (OSError, ValueError, TypeError):
+        return None
+
+
+def scan_cache(root: Path) -> tuple[list[StoredFile], list[Leftover]]:
+    """Every completed file under `root` and every leftover, as they are on disk now."""
+    files: list[StoredFile] = []
+    leftovers: list[Leftover] = []
+    for rev in sorted(p for p in root.glob("*/*") if p.is_dir()):
+        records = {}
+        for rec in rev.glob("*.json"):
+            if rec.name.endswith(".part.json"):
+                continue
+            cached = _record_of(rec)
+            if cached is None or not Path(cached.path).is_file():
+                leftovers.append(Leftover(rec, rev, "record", rec.stat().st_size))
+            else:
+                records[Path(cached.path)] = (cached, rec)
+        for sha_dir in rev.iterdir():
+            if not (sha_dir.is_dir() and _SHA_DIR.fullmatch(sha_dir.name)):
+                continue
+            for f in sha_dir.iterdir():
+                st = f.stat()
+                cached, rec = records.get(f, (None, None))
+                files.append(StoredFile(
+                    f, rev, st.st_size, rec.stat().st_mtime if rec else st.st_mtime, cached,
+                    cached is not None and (st.st_size, st.st_mtime_ns) == (cached.size, cached.mtime_ns),
+                    st.st_nlink))
+        for p in rev.iterdir():
+            if p.name.endswith(".part"):
+                kind = "part"
+            elif p.name.endswith(".part.json"):
+                kind = "part-note"
+            elif p.name.endswith(".lock"):
+                kind = "lock"
+            else:
+                continue
+            leftovers.append(Leftover(p, rev, kind, p.stat().st_size))
+    return files, leftovers
+
+
+@contextlib.contextmanager
+def hold_if_free(revision_dir: Path, name: str) -> Iterator[bool]:
+    """Take the lock a fetch of `name` takes, without waiting: False when a fetch holds it."""
+    try:
+        fd = os.open(revision_dir / f"{name}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError:
+        yield True  # the folder is going or read-only: removals will report their own errors
+        return
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            same = os.path.samestat(os.fstat(fd), os.stat(revision_dir / f"{name}.lock"))
+        except FileNotFoundError:
+            same = False
+        yield same  # else another remover took the file away meanwhile: treat it as busy
+    finally:
+        os.close(fd)
+
+
+def entry_name(path: Path, revision_dir: Path) -> str:
+    """The remote file's name an item of `revision_dir` belongs to (its lock is `<name>.lock`)."""
+    if path.parent != revision_dir:  # <sha256>/<name>
+        return path.name
+    for suffix in (".part.json", ".part", ".json", ".lock"):
+        if path.name.endswith(suffix):
+            return path.name[: -len(suffix)]
+    return path.name
+
+
+def mark_used(entry: CacheEntry) -> None:
+    """Note that the cached file was just used (a cache hit), for `cache ls`'s "last used"."""
+    with contextlib.suppress(OSError):
+        os.utime(entry._record)
+
+
+def checksums_by_inode(root: Path) -> dict[tuple[int, int], tuple[str, str]]:
+    """(device, inode) → (sha256, where it comes from) for every intact cached file, so `verify`
+    knows the checksum of a file `fetch -o` hard-linked out of the cache."""
+    out = {}
+    for f in scan_cache(root)[0] if root.is_dir() else []:
+        if f.record is not None and f.intact:
+            st = f.path.stat()
+            hub = f.record.linked_etag and f.record.linked_etag.strip('"').lower()
+            if hub == f.record.sha256:
+                out[(st.st_dev, st.st_ino)] = (hub, "the hub's checksum (LFS oid), recorded by fetch")
+            else:
+                out[(st.st_dev, st.st_ino)] = (f.record.sha256, "the sha256 recorded when it was fetched")
+    return out

@@ -39,7 +39,7 @@ from ..io.transport import (
 )
 from ..io.urls import Remote, hub_endpoint, origin, parse_source
 from ..torchfile.archive import LFS_POINTER
-from .cache import CachedFile, CacheEntry, PartInfo, cache_root
+from .cache import CachedFile, CacheEntry, PartInfo, cache_root, mark_used
 from .parallel import ParallelDownload, Ranges, Restart
 from .place import destination, place
 from .stream import receive, write_all
@@ -453,6 +453,8 @@ def fetch(source: str, options: FetchOptions | None = None, *, output: str | os.
     entry = CacheEntry(cache_root(opts.cache_dir), remote)
     with entry.lock(on_wait=lambda: rep.note("another mckpt is fetching this file; waiting for it")):
         cached, from_cache, transferred, resumed = _fetch_locked(remote, entry, opts, rep)
+        if from_cache:
+            mark_used(entry)
     wanted = opts.sha256.lower() if opts.sha256 else None
     if wanted and cached.sha256 != wanted:  # a download is checked while streaming; a cached copy here
         raise MckptError(f"sha256 check failed: the cached copy hashes to {cached.sha256}, --sha256 says "

@@ -63,6 +63,7 @@ class HttpSource(RangedSource):
         self._http = Http(token=token, token_origin=origin(hub_endpoint(endpoint)), timeout=timeout, connections=1)
         self._retries, self._backoff, self._deadline = retries, backoff, deadline
         self._url, self._etag = remote.url, None
+        self.linked_etag: str | None = None  # the hub's checksum (LFS oid), which `verify` checks bytes against
         self.size = 1 << 62  # unknown until the first answer says
         first = self._read(0, BLOCK, first=True)
         self.requests += 1
@@ -91,6 +92,7 @@ class HttpSource(RangedSource):
                                      f"(Content-Range {reply.header('Content-Range')!r})", path=self.name)
                 self.size = int(m[3])
                 self._url, self._etag = reply.url, reply.header("ETag")
+                self.linked_etag = reply.hub_headers.get("X-Linked-Etag")
                 length = min(length, self.size - start)
             return read_range(reply, start, length, self._deadline, self.name)
         finally:

@@ -62,6 +62,13 @@ class FileSource:
         self.bytes_read += len(data)
         return data
 
+    def readinto_at(self, offset: int, buf: bytearray | memoryview) -> int:
+        """Fill `buf` from `offset` without allocating (`verify` streams whole files through a few
+        reused buffers); returns the bytes read, fewer only at the end."""
+        n = os.preadv(self._fd, [buf], offset) if len(buf) else 0
+        self.bytes_read += n
+        return n
+
     def close(self) -> None:
         if self._fd >= 0:
             os.close(self._fd)

@@ -54,6 +54,9 @@ def _task_order(task: Task) -> tuple[int, int]:
     return {"paused": (1, 0), "last": (2, 0), "joint": (3, 0)}.get(str(task), (4, 0))
 
 
+task_order = _task_order  # public: `prune` ranks a run's files as `newest` does
+
+
 @dataclass
 class Run:
     """One training run: the files sharing a run name, and what their names (or args) say."""
@@ -170,8 +173,15 @@ class Listing:
     runs: list[Run]
     other: list[dict[str, str]]
 
+    @property
+    def bytes(self) -> int:
+        """What the listed runs take on disk: seen before pruning, not after."""
+        return sum(r.bytes for r in self.runs)
+
     def to_json(self) -> dict[str, Any]:
-        return {"runs": [r.to_json() for r in self.runs], "other": self.other}
+        return {"runs": [r.to_json() for r in self.runs], "other": self.other,
+                "total": {"runs": len(self.runs), "files": sum(len(r.checkpoints) for r in self.runs),
+                          "bytes": self.bytes}}
 
 
 def iter_checkpoint_files(folder: str, recursive: bool = False) -> Iterator[os.DirEntry[str]]:

@@ -35,7 +35,9 @@ def load(path: str | os.PathLike[str], tensors: bool = False) -> Checkpoint | tu
         )
     import pickle
 
-    import torch
+    from ..torch_import import import_torch
+
+    torch = import_torch()
 
     try:
         data = torch.load(ckpt.path, map_location="cpu", weights_only=True, mmap=ckpt.layout == "zip")

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -70,6 +71,21 @@ def cell_value(c: Any) -> Any:
     return c.value if isinstance(c, Cell) else c
 
 
+def strict_json(data: Any) -> Any:
+    """`data` with every NaN and ±inf replaced by None, so `--json` prints strict JSON.
+
+    A checkpoint may hold them (an arg, a scheduler's state, a diverged loss); Python's json would
+    write `NaN` / `Infinity`, which jq, JavaScript and most parsers refuse.
+    """
+    if isinstance(data, float):
+        return data if math.isfinite(data) else None
+    if isinstance(data, dict):
+        return {k: strict_json(v) for k, v in data.items()}
+    if isinstance(data, list | tuple):
+        return [strict_json(v) for v in data]
+    return data
+
+
 @dataclass
 class Output:
     """Where and how a command prints. `json` wins over `fmt`; `quiet` keeps only errors."""
@@ -102,8 +118,26 @@ class Output:
                                     soft_wrap=False)
         return self._console
 
+    @property
+    def can_ask(self) -> bool:
+        """True when a question can be put to a person: human output on a terminal, typed on one."""
+        return self.rich and _isatty(sys.stdin)
+
+    def confirm(self, question: str) -> bool:
+        """Ask yes/no (default no) with Rich's prompt; False without asking when nobody can answer."""
+        if not self.can_ask:
+            return False
+        from rich.prompt import Confirm
+
+        try:
+            return Confirm.ask(question, console=self.console, default=False)
+        except EOFError:  # Ctrl-D: no answer is no
+            self.console.print()
+            return False
+
     def emit_json(self, data: Any) -> None:
-        self.stream.write(clean_json(json.dumps(data, indent=2, default=_json_default, ensure_ascii=False)) + "\n")
+        text = json.dumps(strict_json(data), indent=2, default=_json_default, ensure_ascii=False, allow_nan=False)
+        self.stream.write(clean_json(text) + "\n")
 
     def line(self, text: str = "", style: str | None = None) -> None:
         if self.quiet:
@@ -236,7 +270,7 @@ class Output:
         """A key/value block (run identity, summaries)."""
         if self.quiet:
             return
-        pairs = [(clean(str(k)), clean(str(v))) for k, v in pairs]
+        pairs = [(clean(str(k)), _clean_cell(v)) for k, v in pairs]
         if self.rich:
             if title:
                 self.heading(title)

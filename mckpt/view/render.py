@@ -314,7 +314,9 @@ def render_listing(out: Output, listing: Listing, *, acc: bool = False, no_match
         # On a narrow terminal, hide what matters least for telling runs apart first.
         optional = [headers.index(h) for h in ("config", "epochs", "buffer", "size", "prefix", "resumed from")
                     if h in headers]
-        out.table(headers, rows, styles=styles, justify=justify, title=f"{len(runs)} run(s)", optional=optional)
+        files = sum(len(r.checkpoints) for r in runs)
+        title = f"{len(runs)} run(s), {files} file(s), {human_bytes(listing.bytes)}"
+        out.table(headers, rows, styles=styles, justify=justify, title=title, optional=optional)
     _render_copies(out, [c for r in runs for c in r.copies])
     if listing.other and out.fmt in ("csv", "tsv"):
         # stdout holds one machine-readable table; the rest is a note beside it.

@@ -1,0 +1,96 @@
+"""`mckpt prune`: delete checkpoints a policy no longer needs; newest files, parents and foreign
+files are never touched."""
+
+from __future__ import annotations
+
+import os
+from typing import Annotated
+
+import typer
+
+from ..errors import MckptError
+from ..hygiene.prune import Policy, execute_prune, parse_age, parse_keep, parse_tasks, parse_where, plan_prune
+from ..model.vocabulary import CHECKPOINTS_DIR
+from ..view.output import human_bytes, print_error
+from ..view.render_hygiene import render_prune_plan, render_prune_result
+from .common import JsonOpt, QuietOpt, handle_errors, make_output
+from .confirm import DryRunOpt, YesOpt, check_json, go_ahead
+
+
+@handle_errors
+def prune_command(
+    targets: Annotated[list[str] | None, typer.Argument(
+        metavar="[PATH|UID]...",
+        help="Folders to prune by the policy, files to delete as named, or run uids (default: ./checkpoints).")] = None,
+    keep_last: Annotated[int | None, typer.Option(
+        "--keep-last", metavar="N", min=1, help="Keep each run's N newest files (default 1: the newest).")] = None,
+    keep_tasks: Annotated[str | None, typer.Option(
+        "--keep-tasks", metavar="LIST", help="Keep these tasks, e.g. 0,4 (indices as in the names) or last.")] = None,
+    keep: Annotated[str | None, typer.Option(
+        "--keep", metavar="every:K", help="Keep tasks 0, K, 2K, …")] = None,
+    paused: Annotated[bool, typer.Option(
+        "--paused", help="Delete paused files once their run saved again or was resumed from them.")] = False,
+    older_than: Annotated[str | None, typer.Option(
+        "--older-than", metavar="AGE", help="Only delete files last written longer ago: 12h, 30d, 2w.")] = None,
+    where: Annotated[list[str] | None, typer.Option(
+        "--where", metavar="ARG=VALUE", help="Only runs whose saved args match (repeatable).")] = None,
+    run: Annotated[list[str] | None, typer.Option(
+        "--run", metavar="UID", help="Only this run (uid, a unique 4+ character prefix, or name; repeatable).")] = None,
+    include_parents: Annotated[bool, typer.Option(
+        "--include-parents", help="Also delete files other runs were resumed from.")] = False,
+    recursive: Annotated[bool, typer.Option("--recursive", "-r", help="Look into sub-folders too.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show the files kept and why, too.")] = False,
+    yes: YesOpt = False,
+    dry_run: DryRunOpt = False,
+    json: JsonOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Delete checkpoints a policy no longer needs, after showing the plan.
+
+    Examples: `mckpt prune` keeps each run's newest file; `mckpt prune --keep-tasks 0,4 -n` shows
+    what keeping tasks 0 and 4 would delete; `mckpt prune --paused -y` drops paused files that
+    were resumed.
+    """
+    check_json(json, yes, dry_run)
+    paths, uids = [], list(run or [])
+    for t in targets or []:
+        (paths if os.path.exists(t) else uids).append(t)
+    if not paths:
+        if not os.path.isdir(CHECKPOINTS_DIR):
+            raise MckptError("no ./checkpoints folder here", path=CHECKPOINTS_DIR,
+                             hint="run inside a Mammoth working folder, or pass a folder: mckpt prune PATH")
+        paths = [CHECKPOINTS_DIR]
+    policy = Policy(keep_last=keep_last, keep_tasks=parse_tasks(keep_tasks) if keep_tasks else frozenset(),
+                    keep_every=parse_keep(keep) if keep else None, paused=paused,
+                    older_than=parse_age(older_than) if older_than else None, where=parse_where(where or []),
+                    runs=tuple(uids), include_parents=include_parents)
+    plan = plan_prune(paths, policy, recursive=recursive)
+    if uids:
+        found = {s for s in uids for r in plan.runs if s in (r.run.name.uid, r.run.key)
+                 or (len(s) >= 4 and (r.run.name.uid or "").startswith(s))}
+        missing = [s for s in uids if s not in found]
+        if missing:
+            raise MckptError("no such file, folder or run uid", path=missing[0],
+                             hint=f"see `mckpt list {' '.join(paths)}` for the runs there")
+    out = make_output(json, None, quiet)
+    if json:  # -y or --dry-run, checked above
+        if not dry_run:
+            execute_prune(plan)
+        out.emit_json(plan.to_json())
+    else:
+        render_prune_plan(out, plan, verbose=verbose)
+        if not go_ahead(out, yes=yes, dry_run=dry_run, count=len(plan.deletions),
+                        frees=human_bytes(plan.bytes_freed)):
+            return
+        execute_prune(plan, on_result=lambda d: render_prune_result(out, d))
+        done = [d for d in plan.deletions if d.result == "deleted"]
+        out.line(f"deleted {len(done)} file(s), freed {human_bytes(sum(d.file.bytes for d in done))}"
+                 + (f"; {len(plan.failed)} not deleted" if plan.failed else ""))
+    for d in plan.failed:
+        print_error(f"{d.file.path}: {d.result}")
+    if plan.failed:
+        raise typer.Exit(1)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("prune")(prune_command)

@@ -1,0 +1,394 @@
+"""`prune`: delete the checkpoints a policy says are no longer needed, and never the ones that are.
+
+Files are grouped into runs as `list` groups them. A plan says, for every file of every selected
+run, whether it goes and why; only then, and file by file, are files deleted. What is never
+deleted, whatever the policy: a run's newest file (unless named on the command line), a file
+another run was resumed from (unless `include_parents`; for paused files `--paused` is that
+request), and anything that is not a Mammoth checkpoint (other files are never planned at all).
+Lineage comes from two places: the resumed run's name (its prefix is the parent's run name) and
+its saved `args.loadcheck` (which names the very file, also for older Mammoth whose names do not
+grow). Executing re-checks each file: one that vanished or changed since the plan is reported
+and left, and an error on one file does not stop the rest.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import MckptError, UsageError
+from ..model.checkpoint import read_checkpoint
+from ..model.names import Task
+from ..model.runs import CheckpointFile, Run, scan, task_order
+
+_AGE = re.compile(r"(\d+(?:\.\d+)?)([smhdw])")
+_AGE_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def parse_age(text: str) -> float:
+    """`90m`, `12h`, `30d`, `2w` → seconds."""
+    m = _AGE.fullmatch(text.strip().lower())
+    if not m:
+        raise UsageError(f"not an age: {text!r}", hint="a number and a unit: 90m, 12h, 30d, 2w")
+    return float(m[1]) * _AGE_UNITS[m[2]]
+
+
+def parse_tasks(text: str) -> frozenset[Task]:
+    """`0,4` (task indices as in the file names, from 0), `last`, `joint`."""
+    out: set[Task] = set()
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        if part.isdigit():
+            out.add(int(part))
+        elif part in ("last", "joint"):
+            out.add(part)
+        else:
+            raise UsageError(f"not a task: {part!r}", hint="task indices from 0 (as in the file names), last, joint")
+    return frozenset(out)
+
+
+def parse_keep(text: str) -> int:
+    """`every:K` → K."""
+    kind, _, k = text.partition(":")
+    if kind != "every" or not k.isdigit() or int(k) < 1:
+        raise UsageError(f"unknown --keep rule {text!r}", hint="every:K keeps tasks 0, K, 2K, …")
+    return int(k)
+
+
+def parse_where(items: Iterable[str]) -> dict[str, str]:
+    out = {}
+    for item in items:
+        name, eq, value = item.partition("=")
+        if not eq or not name.strip():
+            raise UsageError(f"--where wants ARG=VALUE, not {item!r}", hint="e.g. --where lr=0.1 --where model=er")
+        out[name.strip()] = value.strip()
+    return out
+
+
+@dataclass
+class Policy:
+    """What to keep. Keep rules add up (a file any rule keeps is kept); with no keep rule at all,
+    `keep_last` is 1, unless `paused` is the only thing asked."""
+
+    keep_last: int | None = None
+    keep_tasks: frozenset[Task] = frozenset()
+    keep_every: int | None = None
+    paused: bool = False
+    older_than: float | None = None  # seconds: only files last written longer ago may go
+    where: dict[str, str] = field(default_factory=dict)
+    runs: tuple[str, ...] = ()  # uids (a unique 4+ character prefix) or run names
+    include_parents: bool = False
+
+    @property
+    def keeps_by_rule(self) -> bool:
+        return self.keep_last is not None or bool(self.keep_tasks) or self.keep_every is not None
+
+    @property
+    def prunes_tasks(self) -> bool:
+        return self.keeps_by_rule or not self.paused
+
+    def to_json(self) -> dict[str, Any]:
+        return {"keep_last": self.effective_keep_last, "keep_tasks": sorted(map(str, self.keep_tasks)),
+                "keep_every": self.keep_every, "paused": self.paused, "older_than_s": self.older_than,
+                "where": self.where, "runs": list(self.runs), "include_parents": self.include_parents}
+
+    def rules_text(self) -> str:
+        """The keep rules in force, as typed: `--keep-last 1`, `--keep-tasks 0,4, --keep every:2`."""
+        rules = [f"--keep-last {self.effective_keep_last}" if self.effective_keep_last else "",
+                 f"--keep-tasks {','.join(sorted(map(str, self.keep_tasks)))}" if self.keep_tasks else "",
+                 f"--keep every:{self.keep_every}" if self.keep_every else ""]
+        return ", ".join(r for r in rules if r)
+
+    @property
+    def effective_keep_last(self) -> int | None:
+        if self.keep_last is not None:
+            return self.keep_last
+        return None if self.keeps_by_rule or self.paused else 1
+
+
+@dataclass
+class Decision:
+    file: CheckpointFile
+    delete: bool
+    reason: str
+    result: str | None = None  # after execution: "deleted", "already gone", or why not
+
+    def to_json(self) -> dict[str, Any]:
+        out = {**self.file.to_json(), "reason": self.reason}
+        if self.result is not None:
+            out["result"] = self.result
+        return out
+
+
+@dataclass
+class RunPlan:
+    run: Run
+    decisions: list[Decision]
+
+    @property
+    def deletions(self) -> list[Decision]:
+        return [d for d in self.decisions if d.delete]
+
+    @property
+    def bytes_freed(self) -> int:
+        return sum(d.file.bytes for d in self.deletions)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"run": self.run.key, "uid": self.run.name.uid, "tasks": self.run.tasks_label,
+                "delete": [d.to_json() for d in self.deletions],
+                "keep": [d.to_json() for d in self.decisions if not d.delete], "bytes_freed": self.bytes_freed}
+
+
+@dataclass
+class PrunePlan:
+    runs: list[RunPlan]
+    other: list[dict[str, str]]
+    policy: Policy
+    executed: bool = False
+
+    @property
+    def deletions(self) -> list[Decision]:
+        return [d for r in self.runs for d in r.deletions]
+
+    @property
+    def bytes_freed(self) -> int:
+        return sum(r.bytes_freed for r in self.runs)
+
+    @property
+    def failed(self) -> list[Decision]:
+        return [d for d in self.deletions if d.result not in (None, "deleted", "already gone")]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"policy": self.policy.to_json(), "runs": [r.to_json() for r in self.runs],
+                "other": self.other, "executed": self.executed,
+                "total": {"runs": sum(1 for r in self.runs if r.deletions), "files": len(self.deletions),
+                          "bytes": self.bytes_freed}}
+
+
+# ---------------------------------------------------------------------------------------------------
+# planning
+
+
+def _arg_matches(value: Any, text: str) -> bool:
+    """Saved args against what a user typed: `lr=0.1` matches 0.1, `buffer_size=500` 500,
+    `dataset_config=None` an absent one, `nowand=true` 1 or True."""
+    if value is None:
+        return text.lower() in ("none", "null", "")
+    if isinstance(value, bool) or text.lower() in ("true", "false"):
+        return str(bool(value)).lower() == text.lower() or str(value) == text
+    if isinstance(value, int | float):
+        try:
+            return float(value) == float(text)
+        except ValueError:
+            return False
+    return str(value) == text
+
+
+@dataclass
+class _RunInfo:
+    args: dict[str, Any] | None = None  # the run's saved args (from its first file), None if unreadable
+    parents: list[str] = field(default_factory=list)  # paths of the files it was resumed from
+    parent_note: str = ""
+
+
+def _run_args(run: Run) -> dict[str, Any] | None:
+    first = min(run.checkpoints, key=lambda c: (task_order(c.task), c.mtime))
+    try:
+        return read_checkpoint(first.path).args
+    except MckptError:
+        return None
+
+
+def _parents(run: Run, args: dict[str, Any] | None, by_base: dict[str, list[CheckpointFile]],
+             runs: dict[str, Run]) -> tuple[list[str], str]:
+    """The files `run` was resumed from: the one its args.loadcheck names, else (by its name's
+    lineage) the parent's file for the task before its first, else all of the parent's files."""
+    loadcheck = args.get("loadcheck") if args else None
+    if isinstance(loadcheck, str) and loadcheck:
+        hits = by_base.get(os.path.basename(loadcheck), [])
+        if hits:
+            return [c.path for c in hits], f"args.loadcheck of run {run.name.uid or run.key}"
+    parent = run.name.parent
+    if parent is None or parent.stem not in runs:
+        return [], ""
+    pfiles = runs[parent.stem].checkpoints
+    ints = [c.task for c in run.checkpoints if isinstance(c.task, int)]
+    if ints:
+        before = [c for c in pfiles if c.task == min(ints) - 1]
+        if before:
+            return [c.path for c in before], f"the name of run {run.name.uid or run.key}"
+    return [c.path for c in pfiles], f"the name of run {run.name.uid or run.key} (which file is unknown)"
+
+
+def _selected(run: Run, info: _RunInfo, policy: Policy) -> str | None:
+    """None when the policy's run selection takes `run`, else why not."""
+    if policy.runs:
+        n = run.name
+        if not any(s in (n.uid, run.key) or (len(s) >= 4 and n.uid and n.uid.startswith(s)) for s in policy.runs):
+            return "not among the runs named"
+    if policy.where:
+        if info.args is None:
+            return "its args cannot be read, so --where cannot match"
+        for k, v in policy.where.items():
+            if k not in info.args or not _arg_matches(info.args[k], v):
+                return f"--where {k}={v} does not match"
+    return None
+
+
+def plan_prune(paths: Iterable[str], policy: Policy, *, recursive: bool = False,
+               now: float | None = None) -> PrunePlan:
+    """The plan for `paths` (folders are pruned by the policy; files named are deleted as asked,
+    the guards still apply). Nothing is deleted here."""
+    now = time.time() if now is None else now
+    paths = list(paths)
+    named = {os.path.realpath(p) for p in paths if os.path.isfile(p)}
+    folders = [p for p in paths if not os.path.isfile(p)]
+    # Named files are judged with their folder around them: a run resumed from one lives there.
+    context = [os.path.dirname(p) or "." for p in paths if os.path.isfile(p)]
+    context = [os.path.dirname(c) if os.path.basename(c) == "paused" else c for c in context]
+    for f in folders:
+        if not os.path.isdir(f):
+            raise MckptError("no such folder or file", path=f)
+    listing = scan(list(dict.fromkeys(folders + context)), recursive=recursive)
+    real_folders = [os.path.realpath(f) for f in folders]
+
+    def candidate(c: CheckpointFile) -> bool:
+        real = os.path.realpath(c.path)
+        return real in named or _under(real, real_folders, recursive)
+
+    runs = {r.key: r for r in listing.runs}
+    by_base: dict[str, list[CheckpointFile]] = {}
+    for r in listing.runs:
+        for c in r.checkpoints:
+            by_base.setdefault(os.path.basename(c.path), []).append(c)
+    infos = {}
+    for r in listing.runs:
+        args = _run_args(r)
+        parents, note = _parents(r, args, by_base, runs)
+        infos[r.key] = _RunInfo(args, parents, note)
+    children: dict[str, list[str]] = {}  # parent file path → runs resumed from it
+    for key, info in infos.items():
+        for p in info.parents:
+            children.setdefault(p, []).append(key)
+
+    plans: dict[str, RunPlan] = {}
+    for r in listing.runs:
+        plans[r.key] = RunPlan(r, [_decide(r, c, policy, infos[r.key], candidate(c),
+                                           os.path.realpath(c.path) in named, now, runs, children)
+                                   for c in sorted(r.checkpoints, key=lambda c: (task_order(c.task), c.mtime))])
+    _protect_parents(plans, children, policy)
+    shown = [p for p in plans.values() if any(candidate(d.file) for d in p.decisions)]
+    other = [o for o in listing.other
+             if os.path.realpath(o["path"]) in named or _under(os.path.realpath(o["path"]), real_folders, recursive)]
+    seen = {os.path.realpath(c.path) for r in listing.runs for c in r.checkpoints}
+    seen |= {os.path.realpath(o["path"]) for o in listing.other}
+    other += [{"path": p, "reason": "not a .pt file"} for p in paths
+              if os.path.isfile(p) and os.path.realpath(p) not in seen]
+    return PrunePlan(shown, other, policy)
+
+
+def _under(real: str, folders: list[str], recursive: bool) -> bool:
+    """Whether `real` is a file `scan` of one of `folders` takes: in it, in its paused/, or below
+    it with `recursive`."""
+    d = os.path.dirname(real)
+    return any(d == f or (d.startswith(f + os.sep) and (recursive or d == os.path.join(f, "paused")))
+               for f in folders)
+
+
+def _superseded(run: Run, c: CheckpointFile, runs: dict[str, Run], children: dict[str, list[str]]) -> str | None:
+    """Why a paused file is no longer needed: its run saved again later, or a run was resumed from
+    it (or from its run) and has saved since."""
+    later = [x for x in run.checkpoints if x.task != "paused" and x.mtime > c.mtime]
+    if later:
+        return f"its run saved again after it ({os.path.basename(max(later, key=lambda x: x.mtime).path)})"
+    for key in children.get(c.path, []):
+        return f"run {runs[key].name.uid or key} was resumed from it"
+    for other in runs.values():
+        if other.name.parent is not None and other.name.parent.stem == run.key and any(
+                x.mtime > c.mtime for x in other.checkpoints):
+            return f"run {other.name.uid or other.key} continued this run later"
+    return None
+
+
+def _decide(run: Run, c: CheckpointFile, policy: Policy, info: _RunInfo, candidate: bool, named: bool,
+            now: float, runs: dict[str, Run], children: dict[str, list[str]]) -> Decision:
+    if not candidate:
+        return Decision(c, False, "not in the folders given")
+    if named:
+        return Decision(c, True, "named on the command line")
+    why_not = _selected(run, info, policy)
+    if why_not:
+        return Decision(c, False, why_not)
+    if c.task == "paused":
+        if not policy.paused:
+            return Decision(c, False, "paused (--paused drops it once it is superseded)")
+        why = _superseded(run, c, runs, children)
+        return Decision(c, True, f"paused, superseded: {why}") if why else Decision(
+            c, False, "paused, and nothing has superseded it")
+    tasks = sorted((x for x in run.checkpoints if x.task != "paused"), key=lambda x: (task_order(x.task), x.mtime),
+                   reverse=True)
+    rank = tasks.index(c)
+    if rank == 0:
+        return Decision(c, False, "the run's newest file")
+    if not policy.prunes_tasks:
+        return Decision(c, False, "no keep rule given (--paused only)")
+    keep_last = policy.effective_keep_last
+    if keep_last is not None and rank < keep_last:
+        return Decision(c, False, f"among the {keep_last} newest (--keep-last)")
+    if c.task in policy.keep_tasks:
+        return Decision(c, False, "--keep-tasks")
+    if policy.keep_every and isinstance(c.task, int) and c.task % policy.keep_every == 0:
+        return Decision(c, False, f"--keep every:{policy.keep_every}")
+    if policy.older_than is not None and now - c.mtime < policy.older_than:
+        return Decision(c, False, "newer than --older-than")
+    return Decision(c, True, f"not kept by {policy.rules_text()}")
+
+
+def _protect_parents(plans: dict[str, RunPlan], children: dict[str, list[str]], policy: Policy) -> None:
+    """Keep every file a living run was resumed from; a run lives while it keeps a file. Protecting
+    a file can bring a run back to life, so repeat until nothing changes."""
+    if policy.include_parents:
+        return
+    changed = True
+    while changed:
+        changed = False
+        living = {k for k, p in plans.items() if any(not d.delete for d in p.decisions)}
+        for p in plans.values():
+            for d in p.decisions:
+                if not d.delete:
+                    continue
+                kids = [k for k in children.get(d.file.path, []) if k in living and k != p.run.key]
+                if kids and not d.reason.startswith("paused, superseded"):
+                    who = plans[kids[0]].run
+                    d.delete = False
+                    d.reason = f"run {who.name.uid or who.key} was resumed from it (--include-parents deletes it)"
+                    changed = True
+
+
+# ---------------------------------------------------------------------------------------------------
+# carrying it out
+
+
+def execute_prune(plan: PrunePlan, on_result: Callable[[Decision], None] | None = None) -> PrunePlan:
+    """Delete the planned files one by one. A file gone meanwhile is "already gone"; one whose size
+    or time changed since the plan (rewritten by a run?) is left alone; other errors are recorded
+    and the rest goes on."""
+    for d in plan.deletions:
+        try:
+            st = os.stat(d.file.path)
+            if (st.st_size, st.st_mtime) != (d.file.bytes, d.file.mtime):
+                d.result = "changed since the plan was made: left alone"
+            else:
+                os.unlink(d.file.path)
+                d.result = "deleted"
+        except FileNotFoundError:
+            d.result = "already gone"
+        except OSError as e:
+            d.result = f"cannot delete: {e.strerror}"
+        if on_result is not None:
+            on_result(d)
+    plan.executed = True
+    return plan
