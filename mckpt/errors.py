@@ -27,6 +27,10 @@ class MckptError(Exception):
         return {"message": self.message, "path": self.path, "hint": self.hint, "exit_code": self.exit_code}
 
 
+class NotFound(MckptError):
+    """A server or store answered, and nothing is at that name (so a caller may try it as a run uid)."""
+
+
 class NotACheckpoint(MckptError):
     """The bytes are not a torch checkpoint at all (empty, random, an LFS pointer, a text file)."""
 

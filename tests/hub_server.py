@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import json
 import re
 import threading
 from collections.abc import Iterator
@@ -18,7 +19,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import parse_qs, unquote, urlsplit
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 
@@ -110,6 +111,9 @@ class HubHandler(_Base):
         if f.require_token and self.headers.get("Authorization") != f"Bearer {f.require_token}":
             self._reply(401, {"X-Error-Code": "GatedRepo"}, b"gated")
             return
+        if re.match(r"/api/[^/]+/[^/]+/[^/]+/tree/", self.path):
+            tree_api(self)
+            return
         api = re.fullmatch(r"/api/(models|datasets|spaces)/([^/]+/[^/?]+)(?:/revision/([^/?]+))?(\?.*)?",
                            unquote(self.path))
         if api:
@@ -138,8 +142,6 @@ class HubHandler(_Base):
 
     def _api(self, kind: str, repo: str, rev: str | None) -> None:
         """`/api/models/<repo>[/revision/<rev>]`: the repo's commit and files, like huggingface.co."""
-        import json
-
         prefix = "" if kind == "models" else f"{kind}/"
         names = [k[len(prefix) + len(repo) + 1:] for k in self.hub.files if k.startswith(f"{prefix}{repo}/")]
         if not names:
@@ -254,6 +256,58 @@ class CdnHandler(_Base):
             self.wfile.write(piece)
             with self.hub.lock:
                 self.hub.cdn_bytes += len(piece)
+
+
+# --- the tree API (`list hf://…`): its own block --------------------------------------------------
+
+TREE_PAGE = 3  # entries per page, small so that every listing in the tests is paginated
+
+
+def tree_api(handler: HubHandler) -> None:
+    """`/api/{models|datasets|spaces}/<owner>/<repo>/tree/<rev>[/<path>][?recursive=true][&cursor=N]`, as the
+    hub answers it: files (with `lfs.oid`/`lfs.size`) and directories, TREE_PAGE per page, the next
+    page named by `Link: <…>; rel="next"`. Dataset and space files are keyed `datasets/<owner>/<repo>/<path>`
+    (`spaces/…`). The token check is the caller's (do_GET)."""
+    hub = handler.hub
+    url = urlsplit(handler.path)
+    query = parse_qs(url.query)
+    m = re.fullmatch(r"/api/(models|datasets|spaces)/([^/]+/[^/]+)/tree/([^/]+)(?:/(.*))?", unquote(url.path))
+    if not m:
+        handler._reply(404, {"X-Error-Code": "RepoNotFound"})
+        return
+    kind, repo, rev, folder = m[1], m[2], m[3], (m[4] or "").strip("/")
+    key = repo if kind == "models" else f"{kind}/{repo}"
+    files = {k[len(key) + 1:]: v for k, v in hub.files.items() if k.startswith(key + "/")}
+    if not files:
+        handler._reply(404, {"X-Error-Code": "RepoNotFound"})
+        return
+    if rev not in ("main", COMMIT):
+        handler._reply(404, {"X-Error-Code": "RevisionNotFound"})
+        return
+    prefix = f"{folder}/" if folder else ""
+    under = sorted(p for p in files if p.startswith(prefix))
+    if folder and not under:
+        handler._reply(404, {"X-Error-Code": "EntryNotFound"})
+        return
+    entries: list[dict[str, object]] = []
+    dirs: set[str] = set()
+    for path in under:
+        rest = path[len(prefix):]
+        if "/" in rest and query.get("recursive") != ["true"]:
+            dirs.add(prefix + rest.split("/", 1)[0])
+            continue
+        data = files[path]
+        sha = hashlib.sha256(data).hexdigest()
+        entries.append({"type": "file", "oid": hashlib.sha1(data).hexdigest(), "size": len(data), "path": path,
+                        "lfs": {"oid": sha, "size": len(data), "pointerSize": 134}})
+    entries += [{"type": "directory", "oid": "0" * 40, "size": 0, "path": d} for d in sorted(dirs)]
+    cursor = int(query.get("cursor", ["0"])[0])
+    page = entries[cursor : cursor + TREE_PAGE]
+    headers = {"Content-Type": "application/json"}
+    if cursor + TREE_PAGE < len(entries):
+        rec = "&recursive=true" if query.get("recursive") == ["true"] else ""
+        headers["Link"] = f'<{hub.hub_url}{url.path}?cursor={cursor + TREE_PAGE}{rec}>; rel="next"'
+    handler._reply(200, headers, json.dumps(page).encode())
 
 
 def _serve(handler: type[_Base], hub: Hub, tls: Any = None) -> ThreadingHTTPServer:

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from ..errors import UsageError
+from ..remote import is_remote
 from .common import FormatOpt, JsonOpt, QuietOpt, examples, handle_errors, make_output
+
+if TYPE_CHECKING:
+    from ..model.checkpoint import Checkpoint
 
 
 @handle_errors
 def diff_command(
     a: Annotated[str, typer.Argument(
-        metavar="A", help="A checkpoint file, a run folder or a run uid (its newest file).")],
+        metavar="A", help="A checkpoint file, a run folder or a run uid (its newest file); local or remote.")],
     b: Annotated[str, typer.Argument(metavar="B", help="The checkpoint, folder or run to compare with A.")],
     weights: Annotated[bool, typer.Option("--weights", "-w", help="Compare the weights too (streamed).")
                        ] = False,
@@ -29,16 +33,27 @@ def diff_command(
     if top < 0:
         raise UsageError(f"--top must be 0 or more, not {top}")
     from ..diff import diff_checkpoints  # imported per command, so other commands start without it
-    from ..model.resolve import resolve_checkpoint
     from ..view.render_diff import render_diff
 
-    d = diff_checkpoints(resolve_checkpoint(a).path, resolve_checkpoint(b).path, weights=weights,
-                         top=top or None, all=all_args)
+    d = diff_checkpoints(_checkpoint(a), _checkpoint(b), weights=weights, top=top or None, all=all_args)
     out = make_output(json, fmt, quiet)
     if json:
         out.emit_json(d.to_json())
     else:
         render_diff(out, d)
+
+
+def _checkpoint(spec: str) -> Checkpoint:
+    """A local file, run folder or uid, or a remote file, folder or uid (read by ranged requests)."""
+    from ..model.checkpoint import read_checkpoint
+
+    if is_remote(spec):
+        from ..remote.open import open_checkpoint_source
+
+        return read_checkpoint(open_checkpoint_source(spec))
+    from ..model.resolve import resolve_checkpoint
+
+    return read_checkpoint(resolve_checkpoint(spec).path)
 
 
 def register(app: typer.Typer) -> None:

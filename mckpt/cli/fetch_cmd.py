@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from ..errors import UsageError
+from ..remote import is_store_url
 from ..view.output import human_bytes
 from .common import JsonOpt, QuietOpt, examples, handle_errors, make_output
 
@@ -73,7 +74,8 @@ class RichReporter:
 @handle_errors
 def fetch_command(
     url: Annotated[str, typer.Argument(
-        metavar="URL", help="hf://owner/repo/path@rev, a hub resolve/ or blob/ URL, or any http(s) URL.")],
+        metavar="URL",
+        help="hf://owner/repo/path@rev, a hub resolve/ or blob/ URL, any http(s) URL, or s3://, gs://, az://.")],
     output: Annotated[str | None, typer.Option(
         "--output", "-o", metavar="FILE|DIR",
         help="Also place the file here (hard link or copy from the cache).")] = None,
@@ -113,7 +115,12 @@ def fetch_command(
     else:
         reporter = LineReporter()
     try:
-        result = fetch(url, opts, output=output, force=force, reporter=reporter)
+        if is_store_url(url):
+            from ..remote.fetch_object import fetch_object  # s3://, gs://, az://: the object-store client
+
+            result = fetch_object(url, opts, output=output, force=force, reporter=reporter)
+        else:
+            result = fetch(url, opts, output=output, force=force, reporter=reporter)
     finally:
         if isinstance(reporter, RichReporter):
             reporter.stop()

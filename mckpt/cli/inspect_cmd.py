@@ -8,15 +8,17 @@ import typer
 
 from ..errors import UsageError
 from ..io.sources import ByteSource
-from ..io.urls import is_url
 from ..model.checkpoint import read_checkpoint, to_plain
+from ..remote import is_remote
 from ..view.render import render_args, render_checkpoint, render_tensor_list
 from .common import FormatOpt, JsonOpt, QuietOpt, examples, handle_errors, make_output
 
 
 @handle_errors
 def inspect_command(
-    file: Annotated[str, typer.Argument(metavar="FILE", help="A checkpoint file (.pt), or an http(s)/hf:// URL.")],
+    file: Annotated[str, typer.Argument(
+        metavar="FILE", help="A checkpoint file (.pt); an http(s)://, hf://, s3://, gs:// or az:// file; "
+                             "or a remote folder's run uid.")],
     tensors: Annotated[bool, typer.Option("--tensors", "-t", help="List every tensor (aliases marked).")] = False,
     args_only: Annotated[bool, typer.Option("--args-only", "-a", help="Print only the saved args.")] = False,
     revision: Annotated[str | None, typer.Option(
@@ -27,10 +29,11 @@ def inspect_command(
 ) -> None:
     """Show what a checkpoint holds, without torch and without running code from it."""
     source: str | ByteSource = file
-    if is_url(file):
-        from ..fetch.download import FetchOptions, open_remote  # only remote inspects pay for the HTTP modules
+    if is_remote(file):
+        from ..fetch.download import FetchOptions  # only remote inspects pay for obstore / HTTP
+        from ..remote.open import open_checkpoint_source
 
-        source = open_remote(file, FetchOptions.from_env(revision=revision))
+        source = open_checkpoint_source(file, FetchOptions.from_env(revision=revision))
     elif revision is not None:
         raise UsageError("--revision applies to hf:// and hub URLs, not to a local file", path=file)
     ck = read_checkpoint(source)

@@ -8,6 +8,7 @@ import typer
 
 from ..errors import MckptError, UsageError
 from ..model.runs import SORT_KEYS, filter_runs, scan
+from ..remote import is_remote
 from ..view.render import render_listing
 from .common import FormatOpt, JsonOpt, QuietOpt, examples, handle_errors, make_output
 
@@ -15,7 +16,9 @@ from .common import FormatOpt, JsonOpt, QuietOpt, examples, handle_errors, make_
 @handle_errors
 def list_command(
     paths: Annotated[list[str] | None, typer.Argument(
-        metavar="[PATH]...", help="Folders (or files) to list (default: ./checkpoints).")] = None,
+        metavar="[PATH]...",
+        help="Folders or files to list (default: ./checkpoints), or s3://, gs://, az:// prefixes and "
+             "hf:// repo folders.")] = None,
     recursive: Annotated[bool, typer.Option("--recursive", "-r", help="Look into sub-folders too.")] = False,
     acc: Annotated[bool, typer.Option("--acc", help="Read each run's newest file for its final accuracy.")] = False,
     model: Annotated[str | None, typer.Option(
@@ -41,10 +44,19 @@ def list_command(
         if not os.path.isdir("checkpoints"):
             raise MckptError("no ./checkpoints folder here", path="checkpoints",
                              hint="run inside a Mammoth working folder, or pass a folder: mckpt list PATH")
-    listing = scan(targets, recursive=recursive, acc=acc)
+    out = make_output(json, fmt, quiet)
+    if any(is_remote(p) for p in targets):
+        from ..remote.open import list_paths  # only remote listings import obstore / the HTTP modules
+
+        if acc:
+            with out.progress("reading newest checkpoints") as progress:
+                listing = list_paths(targets, recursive=recursive, acc=True, progress=progress)
+        else:
+            listing = list_paths(targets, recursive=recursive)
+    else:
+        listing = scan(targets, recursive=recursive, acc=acc)
     found = len(listing.runs)
     listing.runs = sorted(filter_runs(listing.runs, model, dataset), key=SORT_KEYS[sort], reverse=reverse)
-    out = make_output(json, fmt, quiet)
     if json:
         out.emit_json(listing.to_json())
     else:

@@ -501,10 +501,10 @@ def _interrupted(entry: CacheEntry, kept: int) -> MckptError:
 
 
 
-def open_remote(url: str, options: FetchOptions | None = None) -> ByteSource:
+def open_remote(url: str, options: FetchOptions | None = None, name: str | None = None) -> ByteSource:
     """A remote checkpoint for `read_checkpoint`: HTTP Range reads of the index and pickle only, or,
     offline (HF_HUB_OFFLINE / --offline), the cached copy from an earlier fetch (mckpt's, or
-    huggingface_hub's)."""
+    huggingface_hub's). `name` is what errors call it (default: the URL)."""
     opts = options or FetchOptions.from_env()
     if opts.offline:
         remote = parse_source(url, opts.endpoint, opts.revision)
@@ -517,7 +517,7 @@ def open_remote(url: str, options: FetchOptions | None = None) -> ByteSource:
                          hint=f"fetch it once with the network on: mckpt fetch {shlex.quote(url)}")
     return HttpSource(url, token=opts.token, endpoint=opts.endpoint, revision=opts.revision,
                       timeout=opts.timeout, deadline=opts.deadline, retries=min(opts.retries, 3),
-                      backoff=opts.backoff)
+                      backoff=opts.backoff, name=name)
 
 
 def checkpoint_brief(path: str) -> dict[str, Any] | None:

@@ -2,9 +2,8 @@
 
 Each `read_at` is an HTTP Range request to the URL the hub redirected to (the CDN, without the
 token), guarded by `If-Match` on the ETag so a file replaced mid-read is an error, not a mix of two
-files. Reads are widened to 64 KiB blocks and kept, because the archive reader asks for a few small
-pieces that usually sit side by side (the local header and data.pkl at the start, the index at
-the end): three requests typically cover a checkpoint of any size.
+files. Small reads are widened to 64 KiB blocks and kept by `RangedSource` (the same block rules
+as an object store's ranged reads): three requests typically cover a checkpoint of any size.
 
 A server's answer is untrusted: at most the bytes asked for are read (an endless 206 costs one
 block, not memory), the `Content-Range` must name exactly the range asked for, and each read has a
@@ -18,10 +17,10 @@ import time
 from urllib.parse import urlsplit
 
 from ..errors import MckptError
+from .ranged import BLOCK, RangedSource
 from .transport import RETRY_HINT, Http, Reply, RetryBudget, TransientError, iter_body, status_error, with_retries
 from .urls import hub_endpoint, origin, parse_source
 
-BLOCK = 64 << 10
 CONTENT_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+|\*)")
 
 
@@ -47,27 +46,32 @@ def read_range(reply: Reply, start: int, length: int, deadline: float, url: str)
     return bytes(out)
 
 
-class HttpSource:
+class HttpSource(RangedSource):
     """Random access to a remote file through Range requests; counts `bytes_read` off the wire.
 
     `deadline` bounds each ranged read (headers and body); `timeout` bounds each network wait.
+    `name` is what errors call the file (default: the URL requested).
     """
 
     def __init__(self, url: str, *, token: str | None = None, endpoint: str | None = None,
                  revision: str | None = None, timeout: float = 30.0, deadline: float = 120.0,
-                 retries: int = 3, backoff: float = 0.5) -> None:
+                 retries: int = 3, backoff: float = 0.5, name: str | None = None) -> None:
+        super().__init__()
         remote = parse_source(url, endpoint, revision)
-        self.name = remote.url
+        self.name = name or remote.url  # what errors call it (a listing's hf:// spelling, say)
         self._hub = origin(remote.url) == origin(hub_endpoint(endpoint))
         self._http = Http(token=token, token_origin=origin(hub_endpoint(endpoint)), timeout=timeout, connections=1)
         self._retries, self._backoff, self._deadline = retries, backoff, deadline
-        self._blocks: dict[int, bytes] = {}
-        self.bytes_read = 0
         self._url, self._etag = remote.url, None
         self.linked_etag: str | None = None  # the hub's checksum (LFS oid), which `verify` checks bytes against
         self.size = 1 << 62  # unknown until the first answer says
         first = self._read(0, BLOCK, first=True)
+        self.requests += 1
+        self.bytes_read += len(first)
         self._blocks[0] = first
+
+    def _fetch(self, start: int, length: int) -> bytes:
+        return self._read(start, length)
 
     def _read(self, start: int, length: int, first: bool = False) -> bytes:
         budget = RetryBudget(self._retries, self._backoff, hint=RETRY_HINT)
@@ -90,11 +94,9 @@ class HttpSource:
                 self._url, self._etag = reply.url, reply.header("ETag")
                 self.linked_etag = reply.hub_headers.get("X-Linked-Etag")
                 length = min(length, self.size - start)
-            data = read_range(reply, start, length, self._deadline, self.name)
+            return read_range(reply, start, length, self._deadline, self.name)
         finally:
             self._http.discard(reply)
-        self.bytes_read += len(data)
-        return data
 
     def _refusal(self, reply: Reply) -> MckptError:
         if reply.status == 200:
@@ -107,31 +109,6 @@ class HttpSource:
             return MckptError("the remote file is empty", path=self.name)
         return status_error(reply, self.name, self._hub)
 
-    def read_at(self, offset: int, n: int) -> bytes:
-        if offset < 0 or n < 0:
-            raise ValueError("negative offset or length")
-        n = max(0, min(n, self.size - offset))
-        if n == 0:
-            return b""
-        for start, data in self._blocks.items():
-            if start <= offset and offset + n <= start + len(data):
-                return data[offset - start : offset - start + n]
-        # Widen small reads to a block: forwards, or backwards for a read that ends the file.
-        start, length = offset, max(n, BLOCK)
-        if offset + n == self.size:
-            start = max(0, self.size - length)
-        length = min(length, self.size - start)
-        data = self._read(start, length)
-        if length <= BLOCK:  # index-sized reads are kept; a streaming read (`verify`) is not
-            self._blocks[start] = data
-        return data[offset - start : offset - start + n]
-
     def close(self) -> None:
-        self._blocks.clear()
+        super().close()
         self._http.close()
-
-    def __enter__(self) -> HttpSource:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()

@@ -8,8 +8,11 @@ time. Errors are one-line MckptErrors whose hint does not promise a resume.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from functools import partial
 from typing import Any
 
+from ..errors import MckptError
 from .hfhub import hub_token
 from .transport import RETRY_HINT, Http, RetryBudget, with_retries
 from .urls import hub_endpoint, origin
@@ -35,3 +38,24 @@ def hub_json(path: str, *, params: dict[str, str] | None = None, endpoint: str |
     finally:
         if http is None:
             client.close()
+
+
+def hub_json_pages(path: str, *, params: dict[str, str] | None = None, endpoint: str | None = None,
+                   token: str | None = None, retries: int = 3, backoff: float = 0.5, deadline: float = 120.0,
+                   max_pages: int = 10_000) -> Iterator[Any]:
+    """Each page of a paginated hub answer (the tree API), following `Link: <…>; rel="next"` over one
+    client. A next link to another server, or more than `max_pages` pages, is an error: the answer
+    is untrusted, and the token must not follow it elsewhere."""
+    base = hub_endpoint(endpoint)
+    url: str | None = f"{base}/{path.lstrip('/')}"
+    with hub_client(endpoint, token) as client:
+        for _ in range(max_pages):
+            if url is None:
+                return
+            if origin(url) != origin(base):
+                raise MckptError("the hub's next-page link points to another server", path=url)
+            page, url = with_retries(partial(client.get_json_page, url, params=params, deadline=deadline),
+                                     RetryBudget(retries, backoff, hint=RETRY_HINT), url=url)
+            params = None  # the next link carries its own query
+            yield page
+    raise MckptError(f"the hub's answer has more than {max_pages} pages", path=base)

@@ -23,19 +23,20 @@ import ipaddress
 import json
 import os
 import random
+import re
 import ssl
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 from urllib.request import getproxies
 
 import httpx
 
 from .. import __version__
-from ..errors import MckptError
+from ..errors import MckptError, NotFound
 from .urls import origin
 
 if TYPE_CHECKING:
@@ -47,6 +48,7 @@ MAX_REDIRECTS = 10
 USER_AGENT = f"mckpt/{__version__}"
 RESUME_HINT = "check the network; rerunning the same command resumes"
 RETRY_HINT = "check the network and the URL, then try again"
+_NEXT_LINK = re.compile(r'<([^>]+)>\s*;\s*rel="?next"?')
 
 
 class TransientError(Exception):
@@ -243,6 +245,12 @@ class Http:
         Raises MckptError for HTTP errors (one line, hub-aware) and TransientError for network ones;
         wrap in `with_retries` to retry.
         """
+        return self.get_json_page(url, params=params, limit=limit, deadline=deadline)[0]
+
+    def get_json_page(self, url: str, *, params: dict[str, str] | None = None, limit: int = 64 << 20,
+                      deadline: float = 120.0) -> tuple[Any, str | None]:
+        """`get_json`, and the next page's URL from `Link: <…>; rel="next"` (None on the last page),
+        resolved against `url` (paginated hub listings such as the tree API)."""
         if params:
             url = str(httpx.URL(url, params=params))
         reply = self.open("GET", url, {"Accept": "application/json"})
@@ -250,12 +258,15 @@ class Http:
             if reply.status != 200:
                 raise status_error(reply, url, hub=origin(url) == self.token_origin)
             body = read_body(reply, limit, deadline, url)
+            link = reply.header("Link") or ""
         finally:
             reply.response.close()
         try:
-            return json.loads(body)
+            data = json.loads(body)
         except ValueError:
             raise MckptError("the server's answer is not JSON", path=url) from None
+        m = _NEXT_LINK.search(link)
+        return data, urljoin(url, m[1]) if m else None
 
     def discard(self, reply: Reply) -> None:
         """Close a response we are done with (its connection goes back to the pool if complete)."""
@@ -360,8 +371,8 @@ def status_error(reply: Reply, name: str, hub: bool, token_flag: bool = False) -
     if status == 404:
         if hub:
             what = _NOT_FOUND.get(code or "", "check the repo, revision and path")
-            return MckptError(f"not found (HTTP 404): {what}", path=name)
-        return MckptError("not found (HTTP 404)", path=name)
+            return NotFound(f"not found (HTTP 404): {what}", path=name)
+        return NotFound("not found (HTTP 404)", path=name)
     return MckptError(f"unexpected answer HTTP {status} {reply.response.reason_phrase}", path=name)
 
 

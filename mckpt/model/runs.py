@@ -8,12 +8,13 @@ with the safe reader, which costs one small read each.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from ..errors import MckptError
+from ..io.sources import ByteSource
 from .checkpoint import Checkpoint, read_checkpoint
 from .metrics import Metrics
 from .names import ParsedName, Task, parse_name, parse_stem
@@ -26,6 +27,7 @@ class CheckpointFile:
     bytes: int
     mtime: float
     inode: tuple[int, int] = field(default=(0, 0), repr=False)  # (st_dev, st_ino): hard links share it
+    listed: ListedFile | None = field(default=None, repr=False, compare=False)  # how to read it
 
     def to_json(self) -> dict[str, Any]:
         return {"path": self.path, "task": self.task, "bytes": self.bytes}
@@ -72,9 +74,9 @@ class Run:
         """Move the files that duplicate another checkpoint of the run into `copies`.
 
         Names are read, not bytes (listing stays a directory scan): a file with the name of
-        another of the run's files is a hard link when it is the same inode, a copy when it has
-        the same size, else a conversion of it. The original is the oldest (a copy or a conversion
-        is written later), then the shallowest path.
+        another of the run's files is a hard link when it is the same inode (local files only: a
+        store's objects have none), a copy when it has the same size, else a conversion of it.
+        The original is the oldest (a copy or a conversion is written later), then the shallowest path.
         """
         by_name: dict[str, list[CheckpointFile]] = {}
         for c in self.checkpoints:
@@ -85,7 +87,7 @@ class Run:
             first = files[0]
             kept.append(first)
             for c in files[1:]:
-                if os.path.realpath(c.path) == os.path.realpath(first.path):
+                if _same_name(c, first):
                     continue  # the same file named twice on the command line
                 relation = ("hard link" if c.inode == first.inode and c.inode != (0, 0) else
                             "copy" if c.bytes == first.bytes else "conversion")
@@ -155,6 +157,17 @@ class Run:
         return out
 
 
+def _is_local(c: CheckpointFile) -> bool:
+    return c.listed is None or isinstance(c.listed, LocalFile)
+
+
+def _same_name(a: CheckpointFile, b: CheckpointFile) -> bool:
+    """Two names for one file: a local path spelled twice (`./x.pt`, `x.pt`), or one remote URL twice."""
+    if _is_local(a) and _is_local(b):
+        return os.path.realpath(a.path) == os.path.realpath(b.path)
+    return a.path == b.path
+
+
 @dataclass
 class Listing:
     runs: list[Run]
@@ -189,51 +202,116 @@ def iter_checkpoint_files(folder: str, recursive: bool = False) -> Iterator[os.D
             yield e
 
 
+class ListedFile(Protocol):
+    """A checkpoint file known from a listing: a directory entry, or a remote store's object.
+
+    `open()` gives what `read_checkpoint` takes (a local path, or a ranged-read ByteSource), so the
+    grouping below never needs a local file system."""
+
+    path: str
+    bytes: int
+    mtime: float
+
+    def open(self) -> str | ByteSource: ...
+
+
+@dataclass(frozen=True)
+class LocalFile:
+    path: str
+    bytes: int
+    mtime: float
+    inode: tuple[int, int] = (0, 0)  # (st_dev, st_ino): how `list` tells hard links from copies
+
+    def open(self) -> str:
+        return self.path
+
+
+def _read(file: ListedFile) -> Checkpoint:
+    source = file.open()
+    try:
+        return read_checkpoint(source)
+    finally:
+        if not isinstance(source, str):
+            source.close()
+
+
+def local_files(paths: Iterable[str], recursive: bool) -> Iterator[LocalFile]:
+    """The `.pt` files of local folders (or files given directly), as `list` considers them."""
+    for folder in paths:
+        entries: Iterable[Any] = [_FileEntry(folder)] if os.path.isfile(folder) else \
+            iter_checkpoint_files(folder, recursive)
+        for entry in entries:
+            st = entry.stat()
+            yield LocalFile(entry.path, st.st_size, st.st_mtime, (st.st_dev, st.st_ino))
+
+
 def scan(paths: Iterable[str], recursive: bool = False, acc: bool = False) -> Listing:
     """Group the checkpoints under `paths` into runs; unreadable or foreign files go to `other`."""
+    return group_files(local_files(paths, recursive), acc=acc)
+
+
+def group_files(files: Iterable[ListedFile], acc: bool = False, workers: int = 1,
+                progress: Callable[[int, int], None] | None = None) -> Listing:
+    """Group listed files into runs by name (reading only nameless ones); with `acc`, read each run's
+    newest file, `workers` at a time (remote stores pay a round trip per read), calling
+    `progress(done, total)` after each."""
     runs: dict[str, Run] = {}
     other: list[dict[str, str]] = []
-    for folder in paths:
-        if os.path.isfile(folder):
-            files: Iterable[Any] = [_FileEntry(folder)]
+    for file in files:
+        name = parse_name(file.path)
+        if name is None or name.dialect == "paused":
+            try:
+                ckpt = _read(file)
+            except MckptError as e:
+                other.append({"path": file.path, "reason": e.message})
+                continue
+            if ckpt.kind != "mammoth" or ckpt.name is None:
+                other.append({"path": file.path, "reason": _why_not_a_run(ckpt)})
+                continue
+            name = ckpt.name
+            stem = ckpt.args.get("ckpt_name")
+            key = stem if isinstance(stem, str) and parse_stem(stem) else name.stem
         else:
-            files = iter_checkpoint_files(folder, recursive)
-        for entry in files:
-            st = entry.stat()
-            name = parse_name(entry.path)
-            if name is None or name.dialect == "paused":
-                try:
-                    ckpt = read_checkpoint(entry.path)
-                except MckptError as e:
-                    other.append({"path": entry.path, "reason": e.message})
-                    continue
-                if ckpt.kind != "mammoth" or ckpt.name is None:
-                    other.append({"path": entry.path, "reason": _why_not_a_run(ckpt)})
-                    continue
-                name = ckpt.name
-                stem = ckpt.args.get("ckpt_name")
-                key = stem if isinstance(stem, str) and parse_stem(stem) else name.stem
-            else:
-                key = name.stem
-            run = runs.get(key)
-            if run is None:
-                run = runs[key] = Run(_run_name(name, key))
-            run.checkpoints.append(CheckpointFile(entry.path, name.task, st.st_size, st.st_mtime,
-                                                  (st.st_dev, st.st_ino)))
+            key = name.stem
+        run = runs.get(key)
+        if run is None:
+            run = runs[key] = Run(_run_name(name, key))
+        inode = file.inode if isinstance(file, LocalFile) else (0, 0)  # a store's objects have none
+        run.checkpoints.append(CheckpointFile(file.path, name.task, file.bytes, file.mtime, inode, file))
     for run in runs.values():
         run.fold_copies()
     if acc:
-        for run in runs.values():
-            try:
-                newest = read_checkpoint(run.newest.path)
-            except MckptError as e:
-                run.error = e.message
-                other.append({"path": run.newest.path, "reason": e.message})
-                continue
-            run.metrics = newest.metrics
-            loaded = newest.args.get("loadcheck")
-            run.loaded_from = loaded if isinstance(loaded, str) and loaded else None
+        _fill_acc(list(runs.values()), other, workers, progress)
     return Listing(sorted(runs.values(), key=SORT_KEYS["started"]), other)
+
+
+def _fill_acc(runs: list[Run], other: list[dict[str, str]], workers: int,
+              progress: Callable[[int, int], None] | None) -> None:
+    def one(run: Run) -> None:
+        newest = run.newest
+        try:
+            ckpt = _read(newest.listed or LocalFile(newest.path, newest.bytes, newest.mtime))
+        except MckptError as e:
+            run.error = e.message
+            return
+        run.metrics = ckpt.metrics
+        loaded = ckpt.args.get("loadcheck")
+        run.loaded_from = loaded if isinstance(loaded, str) and loaded else None
+
+    if workers <= 1:
+        for i, run in enumerate(runs, 1):
+            one(run)
+            if progress:
+                progress(i, len(runs))
+    else:
+        from concurrent.futures import ThreadPoolExecutor, as_completed
+
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="mckpt-acc") as pool:
+            for i, done in enumerate(as_completed([pool.submit(one, r) for r in runs]), 1):
+                done.result()  # a bug in a worker is raised here, not lost
+                if progress:
+                    progress(i, len(runs))
+    other.extend({"path": r.newest.path, "reason": r.error} for r in runs if r.error)
 
 
 def _why_not_a_run(ckpt: Checkpoint) -> str:

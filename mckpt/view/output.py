@@ -12,11 +12,12 @@ made inert.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, TextIO
 
@@ -248,6 +249,22 @@ class Output:
         if hidden:
             self.console.print(f"[dim]hidden to fit the window: {', '.join(hidden.values())} "
                                "(a wider window or a pipe shows them)[/dim]")
+
+    @contextlib.contextmanager
+    def progress(self, description: str) -> Iterator[Callable[[int, int], None]]:
+        """A transient progress bar on stderr, shown only when stderr is a terminal and not `-q`;
+        yields `update(done, total)`, safe to call from worker threads."""
+        if self.quiet or not _isatty(sys.stderr):
+            yield lambda _done, _total: None
+            return
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+        bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                       console=Console(stderr=True, no_color=not colour_allowed()), transient=True)
+        task = bar.add_task(description, total=None)
+        with bar:
+            yield lambda done, total: bar.update(task, completed=done, total=total)
 
     def fields(self, pairs: Sequence[tuple[str, Any]], title: str | None = None) -> None:
         """A key/value block (run identity, summaries)."""

@@ -1,0 +1,119 @@
+"""What a remote path stands for: a folder to list, or one checkpoint to read.
+
+`list` turns `s3://…`/`gs://…`/`az://…` prefixes and `hf://` repo folders into runs with the same
+grouping as local folders (names from the listing alone). `inspect` and `diff` take a remote file,
+a remote folder holding one run, or a run uid in a remote folder (`s3://b/checkpoints/9a164106`),
+like their local counterparts; a run stands for its newest checkpoint.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
+
+from ..errors import MckptError, NotFound
+from ..io.sources import ByteSource
+from ..model.resolve import match_runs, single_run
+from ..model.runs import ListedFile, Listing, group_files, local_files
+from . import is_remote, is_store_url
+from .listing import RemoteEntry, RemoteFolder
+
+if TYPE_CHECKING:
+    from ..fetch.download import FetchOptions
+
+ACC_WORKERS = 16  # concurrent reads for `list --acc`: enough to hide round trips, few enough for a lab server
+
+
+def open_folder(url: str, options: FetchOptions | None = None) -> RemoteFolder:
+    """The folder a remote URL names (an object-store prefix or a hub repo folder); `options`
+    (default: from the environment) give the hub's token, endpoint and revision."""
+    if is_store_url(url):
+        from .objstore import ObjectFolder, parse_object_url
+
+        return ObjectFolder(parse_object_url(url))
+    if url.startswith("hf://"):
+        from ..fetch.download import FetchOptions
+        from .hub_tree import HubFolder, parse_hub_folder
+
+        opts = options or FetchOptions.from_env()
+        if opts.offline:
+            raise MckptError("offline (HF_HUB_OFFLINE): a hub folder cannot be listed", path=url)
+        return HubFolder(parse_hub_folder(url, opts.revision), opts)
+    raise MckptError("cannot list this URL: only s3://, gs://, az:// and hf:// folders can be listed", path=url,
+                     hint="`mckpt inspect URL` reads one remote file")
+
+
+def list_paths(paths: Iterable[str], recursive: bool = False, acc: bool = False,
+               progress: Callable[[int, int], None] | None = None) -> Listing:
+    """The runs under remote folders (and any local ones given with them), grouped as for local
+    folders; with `acc` the newest files are read ACC_WORKERS at a time."""
+    files: list[ListedFile] = []
+    for path in paths:
+        if is_remote(path):
+            files += open_folder(path).entries(recursive)
+        else:
+            files += local_files([path], recursive)
+    return group_files(files, acc=acc, workers=ACC_WORKERS, progress=progress)
+
+
+def open_checkpoint_source(spec: str, options: FetchOptions | None = None) -> ByteSource:
+    """A ByteSource for the checkpoint a remote `spec` names: a file, a folder of one run, or a run
+    uid (or unique uid prefix) in the folder above it. `options.revision` (`--revision`) applies
+    to hub files and folders only."""
+    from ..fetch.download import FetchOptions, open_remote
+
+    opts = options or FetchOptions.from_env()
+    if is_store_url(spec):
+        if opts.revision is not None:
+            raise MckptError("--revision applies to hf:// and hub URLs, not to an object store", path=spec)
+        from .objstore import ObjectFolder, ObjectSource, parse_object_url
+
+        u = parse_object_url(spec)
+        if u.key and not u.key.endswith("/"):
+            try:
+                return ObjectSource(u)
+            except NotFound:
+                pass  # a folder or a run uid, then
+        folder_key = u.key if not u.key or u.key.endswith("/") else u.key + "/"
+        here: RemoteFolder = ObjectFolder(u.child(folder_key))
+        parent: RemoteFolder | None = ObjectFolder(u.child(u.key.rstrip("/").rpartition("/")[0] + "/")) \
+            if u.key.strip("/") else None
+        name = u.key.rstrip("/").rpartition("/")[2]
+    elif spec.startswith("hf://"):
+        from .hub_tree import HubFolder, open_hub_file, parse_hub_folder
+
+        where = parse_hub_folder(spec, opts.revision)
+        if where.path.endswith(".pt"):
+            return open_hub_file(where, where.path, opts)
+        if opts.offline:
+            raise MckptError("offline (HF_HUB_OFFLINE): a hub folder cannot be listed", path=spec)
+        here = HubFolder(where, opts)
+        parent = HubFolder(where.parent(), opts) if where.path else None
+        name = where.path.rpartition("/")[2]
+    else:
+        return open_remote(spec, opts)
+    return _resolve_in(here, parent, name, spec)
+
+
+def _resolve_in(here: RemoteFolder, parent: RemoteFolder | None, name: str, spec: str) -> ByteSource:
+    try:
+        runs = group_files(here.entries()).runs
+    except NotFound:
+        if parent is None:
+            raise
+        runs = []
+    if runs:
+        return _open(single_run(runs, here.url).newest.listed)
+    if parent is not None:
+        matches = match_runs(group_files(parent.entries()).runs, name)
+        if matches:
+            return _open(single_run(matches, f"uid {name}").newest.listed)
+    raise MckptError("no such remote file, folder or run uid", path=spec,
+                     hint="give a .pt object, a folder of one run, or a run uid in a folder "
+                          "(see `mckpt list` of the folder)")
+
+
+def _open(listed: object) -> ByteSource:
+    if not isinstance(listed, RemoteEntry):
+        raise AssertionError("a remote run's files are remote entries")
+    return listed.open()
