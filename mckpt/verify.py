@@ -386,12 +386,14 @@ def collect_targets(specs: Iterable[str], *, recursive: bool = False, sha256: st
 
     `sha256` applies to a single file; `known(path)` may name a checksum for a local file (the
     cache's record of a fetched file)."""
-    from .io.urls import is_url
     from .model.runs import iter_checkpoint_files
+    from .remote import is_remote, is_store_url
 
     out: list[Target] = []
     for spec in specs:
-        if is_url(spec):
+        if is_remote(spec) and (is_store_url(spec) or spec.startswith("hf://")) and not spec.endswith(".pt"):
+            out += _remote_folder_targets(spec, recursive)
+        elif is_remote(spec):
             out.append(Target(spec, url=True))
         elif os.path.isdir(spec):
             files = [e.path for e in iter_checkpoint_files(spec, recursive)]
@@ -410,6 +412,18 @@ def collect_targets(specs: Iterable[str], *, recursive: bool = False, sha256: st
     return out
 
 
+def _remote_folder_targets(spec: str, recursive: bool) -> list[Target]:
+    """The `.pt` objects of a remote folder (an object-store prefix or a hub repo folder), each with
+    the checksum the listing gives (the hub's lfs.oid), as `list` would find them."""
+    from .remote.open import open_folder
+
+    entries = open_folder(spec).entries(recursive)
+    if not entries:
+        raise MckptError("a remote folder without .pt files", path=spec)
+    return [Target(e.path, True, e.sha256, "the listing's checksum (LFS oid)" if e.sha256 else None)
+            for e in entries]
+
+
 def _norm_sha(value: str | None) -> str | None:
     v = (value or "").strip().removeprefix("W/").strip('"').lower()
     return v if len(v) == 64 and all(c in _HEX64 for c in v) else None
@@ -421,7 +435,7 @@ def verify_target(target: Target, *, progress: Progress | None = None, open_remo
     try:
         if target.url:
             if open_remote is None:
-                from .fetch.download import open_remote as _open  # HTTP stack: only for URLs
+                from .remote.open import open_checkpoint_source as _open  # HTTP/object store: only for URLs
 
                 open_remote = _open
             source = open_remote(target.spec)

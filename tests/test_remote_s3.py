@@ -105,6 +105,23 @@ def test_diff_across_a_local_and_a_remote_file(fixtures_bucket: str, env: dict[s
     assert by_uid["a"]["tasks_done"] == 5 and by_uid["b"]["tasks_done"] == 3  # type: ignore[index]
 
 
+def test_verify_reads_every_object_of_a_bucket_prefix(fixtures_bucket: str, s3: S3Server,
+                                                      env: dict[str, str]) -> None:
+    """`verify s3://…/` checks every listed checkpoint by ranged reads; one flipped byte fails its file."""
+    r = run_cli("verify", f"s3://{fixtures_bucket}/checkpoints/", env=env)
+    assert r.returncode == 0, r.stdout + r.stderr
+    n = len(list((FIXTURES / "checkpoints").glob("**/*.pt")))  # this folder and its paused/
+    assert [line.split()[0] for line in r.stdout.splitlines() if line.startswith(("ok", "FAIL"))] == ["ok"] * n
+    assert f"{n} file(s) verified: {n} ok, 0 failed" in r.stdout
+    good = FIXTURES / "checkpoints" / "er_seq-mnist_None_50_1_20261128-165918_95ed7ced_last.pt"
+    data = bytearray(good.read_bytes())
+    data[len(data) // 2] ^= 0xFF  # inside a tensor record
+    bucket = next(_names)
+    make_bucket(s3, bucket, {"runs/" + good.name: bytes(data)})
+    r = run_cli("verify", f"s3://{bucket}/runs/" + good.name, env=env)
+    assert r.returncode == 1 and "FAIL" in r.stdout and "CRC-32" in r.stdout, r.stdout + r.stderr
+
+
 def test_errors_name_the_store_and_the_cause(fixtures_bucket: str, env: dict[str, str], s3: S3Server) -> None:
     key = f"s3://{fixtures_bucket}/checkpoints/er_seq-mnist_None_50_1_20261128-165918_95ed7ced_last.pt"
     cases = [
