@@ -3,21 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ..fetch.cache import cache_root
-from ..hygiene.cache_admin import CachePlan, execute, list_cache, plan_prune, plan_rm, verify_cache
-from ..view.output import Output, human_bytes, print_error
-from ..view.render_hygiene import (
-    render_cache_check,
-    render_cache_listing,
-    render_cache_plan,
-    render_cache_result,
-)
 from .common import JsonOpt, QuietOpt, handle_errors, make_output
 from .confirm import DryRunOpt, YesOpt, check_json, go_ahead
+
+if TYPE_CHECKING:
+    from ..hygiene.cache_admin import CachePlan
+    from ..view.output import Output
 
 CacheDirOpt = Annotated[str | None, typer.Option(
     "--cache-dir", metavar="DIR", help="Cache folder (default: $MCKPT_CACHE or ~/.cache/mckpt).")]
@@ -30,6 +25,10 @@ cache_app = typer.Typer(name="cache", help="What `fetch` keeps: list, remove, pr
 @handle_errors
 def ls_command(cache_dir: CacheDirOpt = None, json: JsonOpt = False, quiet: QuietOpt = False) -> None:
     """List the cached files, biggest first: source, revision, size, sha256, last used."""
+    from ..fetch.cache import cache_root
+    from ..hygiene.cache_admin import list_cache
+    from ..view.render_hygiene import render_cache_listing
+
     listing = list_cache(cache_root(cache_dir))
     out = make_output(json, None, quiet)
     if json:
@@ -39,6 +38,10 @@ def ls_command(cache_dir: CacheDirOpt = None, json: JsonOpt = False, quiet: Quie
 
 
 def _carry_out(out: Output, plan: CachePlan, *, json: bool, yes: bool, dry_run: bool) -> None:
+    from ..hygiene.cache_admin import execute
+    from ..view.output import human_bytes, print_error
+    from ..view.render_hygiene import render_cache_plan, render_cache_result
+
     if json:  # -y or --dry-run, checked before planning
         if not dry_run:
             execute(plan)
@@ -66,6 +69,9 @@ def rm_command(
     json: JsonOpt = False, quiet: QuietOpt = False,
 ) -> None:
     """Remove cached files by source (every revision, or one with @rev) or by sha256."""
+    from ..fetch.cache import cache_root
+    from ..hygiene.cache_admin import plan_rm
+
     check_json(json, yes, dry_run)
     plan = plan_rm(cache_root(cache_dir), urls)  # `urls`: the name completion knows takes no file names
     _carry_out(make_output(json, None, quiet), plan, json=json, yes=yes, dry_run=dry_run)
@@ -78,6 +84,9 @@ def prune_command(
     json: JsonOpt = False, quiet: QuietOpt = False,
 ) -> None:
     """Remove incomplete downloads, stale locks and records, and files no record names."""
+    from ..fetch.cache import cache_root
+    from ..hygiene.cache_admin import plan_prune
+
     check_json(json, yes, dry_run)
     plan = plan_prune(cache_root(cache_dir))
     _carry_out(make_output(json, None, quiet), plan, json=json, yes=yes, dry_run=dry_run)
@@ -87,6 +96,11 @@ def prune_command(
 @handle_errors
 def verify_command(cache_dir: CacheDirOpt = None, json: JsonOpt = False, quiet: QuietOpt = False) -> None:
     """Hash every cached file and compare it with the sha256 recorded when it was fetched."""
+    from ..fetch.cache import cache_root
+    from ..hygiene.cache_admin import verify_cache
+    from ..view.output import print_error
+    from ..view.render_hygiene import render_cache_check
+
     root = cache_root(cache_dir)
     out = make_output(json, None, quiet)
     checks = verify_cache(Path(root))

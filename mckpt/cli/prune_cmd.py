@@ -9,10 +9,7 @@ from typing import Annotated
 import typer
 
 from ..errors import MckptError
-from ..hygiene.prune import Policy, execute_prune, parse_age, parse_keep, parse_tasks, parse_where, plan_prune
 from ..model.vocabulary import CHECKPOINTS_DIR
-from ..view.output import human_bytes, print_error
-from ..view.render_hygiene import render_prune_plan, render_prune_result
 from .common import JsonOpt, QuietOpt, handle_errors, make_output
 from .confirm import DryRunOpt, YesOpt, check_json, go_ahead
 
@@ -51,6 +48,10 @@ def prune_command(
     what keeping tasks 0 and 4 would delete; `mckpt prune --paused -y` drops paused files that
     were resumed.
     """
+    from ..hygiene.prune import Policy, execute_prune, parse_age, parse_keep, parse_tasks, parse_where, plan_prune
+    from ..view.output import human_bytes, print_error
+    from ..view.render_hygiene import render_prune_plan, render_prune_result
+
     check_json(json, yes, dry_run)
     paths, uids = [], list(run or [])
     for t in targets or []:

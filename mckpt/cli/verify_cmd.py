@@ -6,19 +6,21 @@ import os
 import re
 import sys
 import time
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from ..errors import UsageError
-from ..fetch.cache import cache_root, checksums_by_inode
-from ..verify import Verdict, collect_targets, verify_all
-from ..view.render_hygiene import render_verdict, render_verify_summary
 from .common import JsonOpt, QuietOpt, handle_errors, make_output
+
+if TYPE_CHECKING:
+    from ..verify import Verdict
 
 
 def _known_checksums(cache_dir: str | None) -> Any:
     """A lookup of the checksum `fetch` recorded for a local file hard-linked out of the cache."""
+    from ..fetch.cache import cache_root, checksums_by_inode
+
     by_inode = checksums_by_inode(cache_root(cache_dir))
 
     def known(path: str) -> tuple[str, str] | None:
@@ -53,6 +55,9 @@ def verify_command(
     Examples: `mckpt verify checkpoints/` or
     `mckpt verify model.pt --sha256 <hex>`.
     """
+    from ..verify import collect_targets, verify_all
+    from ..view.render_hygiene import render_verdict, render_verify_summary
+
     if sha256 is not None and not re.fullmatch(r"[0-9a-fA-F]{64}", sha256):
         raise UsageError("--sha256 wants 64 hexadecimal digits", path=sha256)
     todo = collect_targets(targets, recursive=recursive, sha256=sha256, known=_known_checksums(cache_dir))

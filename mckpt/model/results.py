@@ -17,17 +17,17 @@ import math
 import os
 import re
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import MckptError, UsageError
-from .checkpoint import read_run_record, to_plain
 from .metrics import Metrics, compute_metrics, round_acc, round_matrix
 from .names import parse_name
 from .record_cache import RecordCache
-from .runs import Run, scan
 from .vocabulary import BOOKKEEPING_ARGS
+
+if TYPE_CHECKING:
+    from .runs import Run
 
 # What a run is, minus what it is not: Mammoth's bookkeeping (seed included), how and where the
 # file was written, where data and logs live, logging and the machine it ran on. None of these
@@ -266,6 +266,8 @@ def _show(v: Any) -> str:
 
 def _read_one(path: str) -> tuple[str, dict[str, Any] | None, list[list[float]], list[list[float]], str | None]:
     """The parts of one file `results` needs, as plain data (cheap to send back from a worker)."""
+    from .checkpoint import read_run_record, to_plain  # the reader: only when a file is read
+
     try:
         record = read_run_record(path)
     except MckptError as e:
@@ -280,6 +282,8 @@ def _read_all(paths: list[str], workers: int | None, cache: RecordCache | None
               ) -> tuple[list[tuple[Any, ...]], str | None]:
     """Read files in order: from the cache where a file is unchanged, the rest in worker processes
     when there are many (the reader is pure Python, so processes, not threads)."""
+    from concurrent.futures import ProcessPoolExecutor
+
     stats: dict[str, os.stat_result] = {}
     done: dict[str, tuple[Any, ...]] = {}
     if cache is not None:
@@ -324,6 +328,8 @@ def read_runs(paths: Iterable[str], *, recursive: bool = False, workers: int | N
     A resumed run's final file holds its parents' results too, so a parent that has a resumed
     child in the set is left out (named in `superseded`): each experiment counts once.
     """
+    from .runs import scan
+
     listing = scan(list(paths), recursive=recursive)
     skipped = list(listing.other)
     runs: list[RunResult] = []
