@@ -9,6 +9,7 @@ byte range of its storage, so its memory stays near the largest tensor whatever 
 
 from __future__ import annotations
 
+import contextlib
 import math
 import warnings
 from dataclasses import dataclass, field
@@ -301,9 +302,18 @@ class CheckpointDiff:
 
 def diff_checkpoints(a: str | Checkpoint, b: str | Checkpoint, weights: bool = False,
                      top: int | None = None, all: bool = False) -> CheckpointDiff:
-    """Compare two checkpoints (paths or already read); torch is imported only with `weights`."""
-    ca = a if isinstance(a, Checkpoint) else read_checkpoint(a)
-    cb = b if isinstance(b, Checkpoint) else read_checkpoint(b)
+    """Compare two checkpoints (paths or already read); torch is imported only with `weights`.
+
+    A path is opened here and closed before returning; a :class:`Checkpoint` passed in stays the
+    caller's (with `weights` it must be open: ``read_checkpoint(path, keep_open=True)``).
+    """
+    with contextlib.ExitStack() as opened:
+        ca, cb = (c if isinstance(c, Checkpoint) else opened.enter_context(read_checkpoint(c, keep_open=weights))
+                  for c in (a, b))
+        return _diff(ca, cb, weights, top, all)
+
+
+def _diff(ca: Checkpoint, cb: Checkpoint, weights: bool, top: int | None, all: bool) -> CheckpointDiff:
     notes = [f"{c.path} is a {'bare backbone' if c.kind == 'backbone' else 'torch file'}: it has no args"
              " or results" for c in (ca, cb) if c.kind != "mammoth"]
     # Against a file without args every arg would show as added or removed: compare none instead.

@@ -266,7 +266,12 @@ def _matrix(value: Any, what: str, warnings: list[str]) -> list[list[float]]:
 
 @dataclass
 class Checkpoint:
-    """Everything `inspect` shows about one file, without tensor bytes."""
+    """Everything `inspect` shows about one file, without tensor bytes.
+
+    :func:`read_checkpoint` returns it closed: the summaries and the object tree need no open
+    file. Operations that stream tensor bytes (`diff --weights`, `convert`) ask for
+    `keep_open=True` and close it (`with` block) when done.
+    """
 
     path: str
     size: int
@@ -285,6 +290,17 @@ class Checkpoint:
     globals_seen: list[str]
     warnings: list[str] = field(default_factory=list)
     archive: Archive | None = field(default=None, repr=False)
+
+    def close(self) -> None:
+        """Release the file behind :attr:`archive` (the summaries stay usable; closing twice is harmless)."""
+        if self.archive is not None:
+            self.archive.close()
+
+    def __enter__(self) -> Checkpoint:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     @property
     def tasks_done(self) -> int:
@@ -373,12 +389,12 @@ def read_run_record(path: str | os.PathLike[str]
                     ) -> tuple[dict[str, Any], list[list[float]], list[list[float]]] | None:
     """Only a run's args and accuracy matrices (None if not a Mammoth file): what `results` needs
     from each of many files, without the tensor, optimizer and buffer summaries `inspect` shows."""
-    src = FileSource(path)
-    try:
-        obj = open_archive(src).obj
-    except MckptError as e:
-        e.path = e.path or src.name
-        raise
+    with FileSource(path) as src:
+        try:
+            obj = open_archive(src).obj
+        except MckptError as e:
+            e.path = e.path or src.name
+            raise
     if not is_mammoth_tree(obj):
         return None
     args, class_il, task_il, _ = run_record(obj, [])
@@ -448,14 +464,22 @@ def _name_from_args(paused: ParsedName, args: dict[str, Any]) -> ParsedName:
     )
 
 
-def read_checkpoint(source: str | os.PathLike[str] | ByteSource) -> Checkpoint:
-    """Read a checkpoint's metadata from a path or any byte source (never runs pickled code)."""
-    if isinstance(source, str | os.PathLike):
-        src: ByteSource = FileSource(source)
-    else:
-        src = source
+def read_checkpoint(source: str | os.PathLike[str] | ByteSource, *, keep_open: bool = False) -> Checkpoint:
+    """Read a checkpoint's metadata from a path or any byte source (never runs pickled code).
+
+    A file opened here from a path is closed before returning, unless `keep_open` (for reading
+    tensor bytes next; close the checkpoint when done): a scan over thousands of runs must not
+    hold a descriptor per file. A byte source passed in stays the caller's to close.
+    """
+    owned = isinstance(source, str | os.PathLike)
+    src: ByteSource = FileSource(source) if owned else source  # type: ignore[arg-type]
+    ck = None
     try:
-        return from_archive(open_archive(src))
+        ck = from_archive(open_archive(src))
     except MckptError as e:
         e.path = e.path or src.name
         raise
+    finally:
+        if owned and not (keep_open and ck is not None):
+            src.close()
+    return ck

@@ -65,7 +65,11 @@ class StorageSpan:
 
 @dataclass
 class Archive:
-    """A checkpoint's index and object tree; tensor bytes stay in the source until asked for."""
+    """A checkpoint's index and object tree; tensor bytes stay in the source until asked for.
+
+    The archive owns its source: :meth:`close` (or a `with` block) releases it. The index and the
+    tree stay usable after closing; only reading tensor bytes needs the source open.
+    """
 
     source: ByteSource
     layout: str  # "zip" or "legacy"
@@ -79,6 +83,16 @@ class Archive:
     @property
     def obj(self) -> Any:
         return self.unpickled.obj
+
+    def close(self) -> None:
+        """Release the source (a file descriptor for a local file); closing twice is harmless."""
+        self.source.close()
+
+    def __enter__(self) -> Archive:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     @property
     def storages(self) -> dict[str, StorageRef]:
