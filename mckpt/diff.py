@@ -20,7 +20,7 @@ from .model.checkpoint import Checkpoint, read_checkpoint, to_plain
 from .model.metrics import Metrics, compute_metrics, round_acc, round_matrix
 from .model.vocabulary import BOOKKEEPING_ARGS
 from .torchfile.archive import Archive
-from .torchfile.unpickler import TensorRef
+from .torchfile.values import TensorRef
 
 # Mammoth's bookkeeping, plus arguments that only say how or where the file was written
 # (`save_checkpoint_mode`, D1's `ckpt_name_replace`).

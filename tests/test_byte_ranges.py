@@ -18,10 +18,10 @@ from conftest import run_cli
 from convert_helpers import make_backbone, make_template
 
 from mckpt.convert import plan_conversion, write_plan
+from mckpt.convert.storage_table import StorageTable, retensor
 from mckpt.errors import CorruptCheckpoint
 from mckpt.model.checkpoint import read_checkpoint
 from mckpt.torchfile.archive_writer import write_torch_archive
-from mckpt.torchfile.storage_table import StorageTable, retensor
 from mckpt.torchfile.torch_pickle import dumps
 
 KEY = "fc1.weight"  # a [4, 8] float32 tensor of the test backbone: 32 values in its storage
@@ -167,7 +167,7 @@ def test_sound_files_have_no_byte_range_warning(tmp_path: Path, backbone: Path) 
 def test_the_tensor_walk_enters_each_shared_container_once() -> None:
     """30 levels of `[x, x]` are 2**30 paths as a tree, and 30 containers: the walk sees each once."""
     from mckpt.torchfile.archive import tensor_items
-    from mckpt.torchfile.unpickler import StorageRef, TensorRef
+    from mckpt.torchfile.values import StorageRef, TensorRef
 
     t = TensorRef(StorageRef("0", "float32", 4), 0, (4,), (1,))
     x: object = [t]
@@ -181,7 +181,7 @@ def test_the_tensor_walk_enters_each_shared_container_once() -> None:
 def test_legacy_storage_views_are_checked_against_their_root(tmp_path: Path) -> None:
     """torch < 1.6 pickled storage views as `(root key, element offset, size)`; the reader names
     them `<root>@<offset>`. Modern torch writes none, so the view is made on a real legacy file."""
-    from mckpt.torchfile.unpickler import StorageRef, TensorRef
+    from mckpt.torchfile.values import StorageRef, TensorRef
 
     path = tmp_path / "legacy.pt"
     torch.save({"w": torch.arange(10.0)}, path, _use_new_zipfile_serialization=False)

@@ -9,7 +9,7 @@ import pytest
 from conftest import FIXTURES
 
 from mckpt import read_checkpoint, scan
-from mckpt.torchfile.unpickler import itemsize
+from mckpt.torchfile.values import itemsize
 
 # Without the fixtures, one case remains, which the mammoth_fixtures fixture skips (or, under CI,
 # fails): an empty parameter set would skip quietly, whatever CI says.

@@ -15,7 +15,8 @@ from mckpt import read_checkpoint
 from mckpt.errors import CorruptCheckpoint, UnsafePickle
 from mckpt.io.sources import FileSource
 from mckpt.torchfile.archive import ZipMember, read_member
-from mckpt.torchfile.unpickler import PickledNamespace, Placeholder, TensorRef, safe_loads
+from mckpt.torchfile.unpickler import safe_loads
+from mckpt.torchfile.values import PickledNamespace, Placeholder, TensorRef
 
 
 class Buffer:  # stands for utils.buffer.Buffer: a class the reader has never seen

@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from .. import __version__
+from ..version import __version__
 from . import convert_cmd, demo_cmd, diff_cmd, fetch_cmd, inspect_cmd, list_cmd, results_cmd, run_cmd
 from .common import state
 

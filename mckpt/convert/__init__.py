@@ -22,8 +22,7 @@ from typing import Any
 from ..errors import MckptError, UsageError
 from ..model.checkpoint import Checkpoint, read_checkpoint
 from ..torchfile.archive import Archive
-from ..torchfile.storage_table import StorageTable, alias_pairs, own_storage, rebuild
-from ..torchfile.unpickler import PickledNamespace, Placeholder, StateDict, TensorRef
+from ..torchfile.values import PickledNamespace, Placeholder, StateDict, TensorRef
 from .full import archive_of, plan_full
 from .plan import (
     BACKBONE_PREFIX,
@@ -36,6 +35,7 @@ from .plan import (
     parse_set,
     strip_wrappers,
 )
+from .storage_table import StorageTable, alias_pairs, own_storage, rebuild
 from .write import WriteResult, verify_written, write_plan
 
 __all__ = ["TARGETS", "ArgOverrides", "Plan", "WriteResult", "default_target", "parse_set", "plan_conversion",

@@ -34,8 +34,8 @@ from urllib.request import getproxies
 
 import httpx
 
-from .. import __version__
 from ..errors import MckptError
+from ..version import __version__
 from .urls import origin
 
 if TYPE_CHECKING:

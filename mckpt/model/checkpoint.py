@@ -16,27 +16,15 @@ from typing import Any
 from ..errors import MckptError
 from ..io.sources import ByteSource, FileSource
 from ..torchfile.archive import Archive, open_archive, tensor_items
-from ..torchfile.unpickler import TORCH_DTYPES, NdArray, PickledNamespace, Placeholder, StorageRef, TensorRef
+from ..torchfile.safe_globals import is_safe_global
+from ..torchfile.values import NdArray, PickledNamespace, Placeholder, StorageRef, TensorRef
 from .metrics import Metrics, compute_metrics, round_matrix
 from .names import ParsedName, parse_name, parse_stem
-
-# The globals a `safe` Mammoth file may name (torch.load(weights_only=True) accepts these).
-_SAFE_GLOBALS_PREFIXES = ("collections.OrderedDict", "torch._utils._rebuild_tensor", "torch._utils._rebuild_param")
 
 LOGGER_KEYS = (
     "accs", "fullaccs", "fwt", "bwt", "forgetting", "fwt_mask_classes", "bwt_mask_classes",
     "forgetting_mask_classes", "accs_mask_classes", "fullaccs_mask_classes",
 )
-
-
-def is_safe_global(name: str) -> bool:
-    """Whether `torch.load(weights_only=True)` accepts this global (a safe Mammoth file's only ones)."""
-    if name.startswith(_SAFE_GLOBALS_PREFIXES):
-        return True
-    mod, _, attr = name.rpartition(".")
-    if mod == "torch" and attr in TORCH_DTYPES:  # the dtype argument of _rebuild_tensor_v3
-        return True
-    return mod in ("torch", "torch.storage") and attr.endswith("Storage")
 
 
 def plain_leaf(value: Any) -> Any:

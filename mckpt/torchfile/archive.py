@@ -17,7 +17,8 @@ from typing import Any
 
 from ..errors import CorruptCheckpoint, NotACheckpoint, UnsafePickle
 from ..io.sources import ByteSource, SourceReader
-from .unpickler import Placeholder, StorageRef, TensorRef, Unpickled, describe_value, itemsize, safe_loads
+from .unpickler import Unpickled, describe_value, safe_loads
+from .values import Placeholder, StorageRef, TensorRef, itemsize
 
 MAX_PICKLE_BYTES = 256 << 20  # data.pkl larger than this is refused, so memory stays bounded
 MAX_CENTRAL_DIRECTORY = 64 << 20
