@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from ..errors import UsageError
-from .common import FormatOpt, JsonOpt, QuietOpt, examples, handle_errors, make_output
+from .common import FormatOpt, JsonOpt, QuietOpt, byte_progress, examples, handle_errors, make_output
 
 
 @handle_errors
@@ -28,12 +28,17 @@ def diff_command(
     """Compare two checkpoints: args (bookkeeping left out), results, and with --weights the tensors."""
     if top < 0:
         raise UsageError(f"--top must be 0 or more, not {top}")
-    from ..diff import diff_checkpoints  # imported per command, so other commands start without it
+    from ..diff import diff_checkpoints, pair_weights  # imported per command, so others start without it
+    from ..model.checkpoint import read_checkpoint
     from ..model.resolve import resolve_checkpoint
     from ..view.render_diff import render_diff
 
-    d = diff_checkpoints(resolve_checkpoint(a).path, resolve_checkpoint(b).path, weights=weights,
-                         top=top or None, all=all_args)
+    pa, pb = resolve_checkpoint(a).path, resolve_checkpoint(b).path
+    # Opened here, not by diff_checkpoints, so the progress bar knows how many bytes the weights are.
+    with read_checkpoint(pa, keep_open=weights) as ca, read_checkpoint(pb, keep_open=weights) as cb:
+        total = pair_weights(ca, cb).nbytes(ca) if weights else 0
+        with byte_progress("compare weights", total, enabled=not (json or quiet)) as tick:
+            d = diff_checkpoints(ca, cb, weights=weights, top=top or None, all=all_args, progress=tick)
     out = make_output(json, fmt, quiet)
     if json:
         out.emit_json(d.to_json())

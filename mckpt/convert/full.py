@@ -19,8 +19,8 @@ from ..io.path_component import component_problem
 from ..model.checkpoint import LOGGER_KEYS, Checkpoint, read_checkpoint
 from ..torchfile.archive import Archive
 from ..torchfile.archive_writer import ByteRange
-from ..torchfile.values import StateDict, StorageRef, TensorRef, itemsize
-from .plan import BACKBONE_PREFIX, ArgOverrides, Plan, backbone_names, contiguous, output_path
+from ..torchfile.values import StateDict, StorageRef, TensorRef, contiguous, itemsize
+from .plan import BACKBONE_PREFIX, ArgOverrides, Plan, backbone_names, output_path
 from .storage_table import StorageTable, rebuild, retensor
 
 

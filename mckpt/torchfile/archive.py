@@ -139,6 +139,15 @@ class Archive:
         start, nbytes = view_bytes(t)
         return self.span(t.storage.key).offset + start, nbytes
 
+    def tensor_bytes(self, name: str, t: TensorRef) -> bytes:
+        """The bytes tensor `t` views (one read of :meth:`tensor_range`); a file cut short inside
+        them is refused, naming the storage."""
+        offset, nbytes = self.tensor_range(name, t)
+        data = self.source.read_at(offset, nbytes)
+        if len(data) != nbytes:
+            raise CorruptCheckpoint(f"truncated: storage {t.storage.key} is cut short", path=self.source.name)
+        return data
+
     def tensor_problems(self, limit: int = 5) -> list[str]:
         """:meth:`tensor_problem` over every tensor of the tree: the first `limit`, then a count."""
         found: list[str] = []

@@ -183,3 +183,13 @@ class NdArray:
 
     def tolist(self) -> Any:
         return self.value
+
+
+def contiguous(shape: tuple[int, ...], stride: tuple[int, ...]) -> bool:
+    """Whether a view of `shape` with `stride` is C-contiguous (size-1 dimensions' strides ignored)."""
+    expected = 1
+    for size, st in zip(reversed(shape), reversed(stride), strict=True):
+        if size != 1 and st != expected:
+            return False
+        expected *= size
+    return True
