@@ -238,3 +238,40 @@ def test_weights_of_a_closed_checkpoint_are_refused_clearly(pair) -> None:
     a, b, _, _ = pair
     with pytest.raises(ValueError, match="read after close"):
         diff_checkpoints(read_checkpoint(a), read_checkpoint(b), weights=True)
+
+
+def test_cli_weights_diff_shows_progress_on_a_terminal(tmp_path: Path) -> None:
+    """`diff -w` of large files draws a progress bar on stderr when it is a terminal (a real pty);
+    with --json (as with convert) none, and stdout stays the one JSON document."""
+    import os
+    import select
+
+    g = torch.Generator().manual_seed(0)
+    w = torch.randn(6_000_000, generator=g)  # 2 x 24 MiB to read: above the bar's 32 MiB floor
+    a = _save(tmp_path / "a.pt", {"w": w})
+    b = _save(tmp_path / "b.pt", {"w": w * 1.5})
+    master, slave = os.openpty()
+    env = {**os.environ, "PYTHONPATH": str(REPO), "TERM": "xterm", "COLUMNS": "100"}
+    env.pop("NO_COLOR", None)
+    proc = subprocess.Popen([sys.executable, "-m", "mckpt", "diff", str(a), str(b), "-w"],
+                            stdout=subprocess.PIPE, stderr=slave, env=env)
+    os.close(slave)
+    seen = b""
+    while True:
+        ready, _, _ = select.select([master], [], [], 60)
+        if not ready:
+            break
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:  # the child closed the terminal
+            break
+        if not chunk:
+            break
+        seen += chunk
+    out, _ = proc.communicate(timeout=120)
+    os.close(master)
+    assert proc.returncode == 0 and b"w" in out
+    assert b"compare weights" in seen
+    piped = run_cli("diff", str(a), str(b), "-w", "--json")
+    assert piped.returncode == 0 and "compare weights" not in piped.stderr
+    assert json.loads(piped.stdout)["weights"]["changes"][0]["rel_l2"] == pytest.approx(0.5)
