@@ -13,7 +13,7 @@ import struct
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from ..errors import CorruptCheckpoint, NotACheckpoint, UnsafePickle
 from ..io.sources import ByteSource, SourceReader
@@ -39,6 +39,9 @@ _EOCD64_LOCATOR = b"PK\x06\x07"
 _EOCD64 = b"PK\x06\x06"
 _CDH = b"PK\x01\x02"
 _LFH = b"PK\x03\x04"
+
+
+Layout = Literal["zip", "legacy", "pickle"]  # torch's zip archive, torch < 1.6's pickles, a lone pickle
 
 
 @dataclass(frozen=True)
@@ -73,7 +76,7 @@ class Archive:
     """
 
     source: ByteSource
-    layout: str  # "zip" or "legacy"
+    layout: Layout
     unpickled: Unpickled
     members: list[ZipMember] = field(default_factory=list)
     prefix: str = ""
