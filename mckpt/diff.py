@@ -9,17 +9,20 @@ byte range of its storage, so its memory stays near the largest tensor whatever 
 
 from __future__ import annotations
 
+import contextlib
 import math
 import warnings
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from .errors import CorruptCheckpoint, MckptError
+from .errors import MckptError
 from .model.checkpoint import Checkpoint, read_checkpoint, to_plain
 from .model.metrics import Metrics, compute_metrics, round_acc, round_matrix
 from .model.vocabulary import BOOKKEEPING_ARGS
-from .torchfile.archive import Archive
-from .torchfile.unpickler import TensorRef
+from .torchfile.archive import Archive, view_bytes
+from .torchfile.archive_writer import Progress
+from .torchfile.values import TensorRef, contiguous
 
 # Mammoth's bookkeeping, plus arguments that only say how or where the file was written
 # (`save_checkpoint_mode`, D1's `ckpt_name_replace`).
@@ -194,65 +197,98 @@ class WeightsDiff:
         }
 
 
-def _tensor_bytes(archive: Archive, name: str, ref: TensorRef) -> bytes:
-    """The bytes covering one tensor's view of its storage (one read, after the archive's check)."""
-    offset, nbytes = archive.tensor_range(name, ref)
-    data = archive.source.read_at(offset, nbytes)
-    if len(data) != nbytes:
-        raise CorruptCheckpoint(f"truncated: storage {ref.storage.key} is cut short", path=archive.source.name)
-    return data
+CHUNK_ELEMENTS = 1 << 20  # per chunk of a tensor pair: two float64 copies of it are 16 MiB
 
 
-def _load_tensor(torch: Any, archive: Archive, name: str, ref: TensorRef) -> Any:
-    """One tensor as float64 (torch, imported by the caller); memory: this tensor only."""
+def _chunks(t: TensorRef) -> Iterator[TensorRef]:
+    """Tensor `t` as views of at most about CHUNK_ELEMENTS elements each, in element order: a
+    contiguous tensor as runs of its flat storage, another one row block of its first dimension
+    at a time (a row larger than a chunk stays whole)."""
+    if contiguous(t.shape, t.stride):
+        for start in range(0, t.numel, CHUNK_ELEMENTS):
+            n = min(CHUNK_ELEMENTS, t.numel - start)
+            yield replace(t, offset=t.offset + start, shape=(n,), stride=(1,))
+        return
+    rows = max(1, CHUNK_ELEMENTS // max(1, t.numel // t.shape[0]))
+    for start in range(0, t.shape[0], rows):
+        n = min(rows, t.shape[0] - start)
+        yield replace(t, offset=t.offset + start * t.stride[0], shape=(n, *t.shape[1:]))
+
+
+def _as_float64(torch: Any, dtype: Any, data: bytes, ref: TensorRef, big_endian: bool) -> Any:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # read-only buffer: we never write through it
+        flat = torch.frombuffer(data, dtype=torch.uint8)
+    if big_endian and dtype.itemsize > 1:
+        flat = flat.view(-1, dtype.itemsize).flip(1).reshape(-1)
+    return flat.view(dtype).as_strided(ref.shape, ref.stride).to(torch.float64)
+
+
+def _comparable(torch: Any, ref: TensorRef) -> Any:
+    """The torch dtype of `ref` when its values can be compared as real numbers, else None."""
     dtype = getattr(torch, ref.dtype, None)
     # Real numbers only: complex has no order, and torch cannot convert quantized or bits dtypes
     # (a crafted file can name any `torch.<X>Storage`).
     if not isinstance(dtype, torch.dtype) or not (dtype.is_floating_point or ref.dtype in _INTEGER_DTYPES):
         return None
-    if ref.numel == 0:
-        return torch.zeros(ref.shape, dtype=torch.float64)
-    data = _tensor_bytes(archive, name, ref)
-    if ref.numel * dtype.itemsize > len(data):
-        # A view that repeats elements (stride 0, overlapping windows): its float64 copy could be
-        # any size (4 bytes of a crafted file viewed as 2**15 x 2**15 is 8 GiB), so it is not compared.
+    # A view that repeats elements (stride 0, overlapping windows) could make a float64 copy of any
+    # size (4 bytes of a crafted file viewed as 2**15 x 2**15 is 8 GiB): it is not compared.
+    if ref.numel * dtype.itemsize > view_bytes(ref)[1]:
         return None
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # read-only buffer: we never write through it
-        flat = torch.frombuffer(data, dtype=torch.uint8)
-    if archive.byteorder == "big" and dtype.itemsize > 1:
-        flat = flat.view(-1, dtype.itemsize).flip(1).reshape(-1)
-    return flat.view(dtype).as_strided(ref.shape, ref.stride).to(torch.float64)
+    return dtype
 
 
-def _compare(torch: Any, name: str, arch_a: Archive, ta: TensorRef, arch_b: Archive, tb: TensorRef
-             ) -> tuple[float | None, float | None]:
-    xa = _load_tensor(torch, arch_a, name, ta)
-    xb = _load_tensor(torch, arch_b, name, tb)
-    if xa is None or xb is None:
+def _compare(torch: Any, name: str, arch_a: Archive, ta: TensorRef, arch_b: Archive, tb: TensorRef,
+             progress: Progress | None = None) -> tuple[float | None, float | None]:
+    """‖B − A‖ / ‖A‖ and max |B − A| of one tensor pair, read a chunk of each at a time: memory
+    stays at one chunk pair whatever the tensor's size."""
+    da, db = _comparable(torch, ta), _comparable(torch, tb)
+    if da is None or db is None:
         return None, None
-    if xa.numel() == 0:
+    if ta.numel == 0:
         return 0.0, 0.0
-    base = float(torch.linalg.vector_norm(xa))
-    d = xb.sub_(xa).abs_()  # in place: two float64 copies of the tensor are the whole working set
-    del xa
-    diff_norm = float(torch.linalg.vector_norm(d))
-    max_abs = float(d.max())
+    base = diff_norm = max_abs = 0.0
+    for ca, cb in zip(_chunks(ta), _chunks(tb), strict=True):
+        bytes_a, bytes_b = arch_a.tensor_bytes(name, ca), arch_b.tensor_bytes(name, cb)
+        xa = _as_float64(torch, da, bytes_a, ca, arch_a.byteorder == "big")
+        xb = _as_float64(torch, db, bytes_b, cb, arch_b.byteorder == "big")
+        del bytes_a, bytes_b
+        base = math.hypot(base, float(torch.linalg.vector_norm(xa)))  # hypot: no overflow in the sum
+        d = xb.sub_(xa).abs_()  # in place: two float64 copies of the chunk are the whole working set
+        del xa
+        diff_norm = math.hypot(diff_norm, float(torch.linalg.vector_norm(d)))
+        chunk_max = float(d.max())
+        max_abs = chunk_max if math.isnan(chunk_max) or not chunk_max <= max_abs else max_abs
+        if progress is not None:
+            progress(ca.nbytes + cb.nbytes)
     if base == 0.0:
         return (0.0 if diff_norm == 0.0 else math.inf), max_abs
     return diff_norm / base, max_abs
 
 
-def diff_weights(a: Checkpoint, b: Checkpoint, top: int | None = None) -> WeightsDiff:
-    """Compare the model state dicts, streaming one tensor pair at a time (imports torch)."""
+@dataclass
+class WeightPairs:
+    """What a weights diff compares: the common keys grouped by the (A view, B view) they name,
+    so aliases are read once, plus what cannot be compared (keys in one file, shape changes)."""
+
+    only_a: list[str]
+    only_b: list[str]
+    shape_changes: list[ShapeChange]
+    pairs: list[list[str]]  # keys naming one (A view, B view); the first is the one compared
+
+    def nbytes(self, a: Checkpoint) -> int:
+        """Bytes the comparison reads from both files (what progress counts up to)."""
+        return 2 * sum(a.model_state[keys[0]].nbytes for keys in self.pairs)
+
+
+def pair_weights(a: Checkpoint, b: Checkpoint) -> WeightPairs:
+    """Match the two model state dicts key by key, after refusing any tensor torch cannot load."""
     sa, sb = a.model_state, b.model_state
     if a.archive is None or b.archive is None:
         raise MckptError("no tensors to compare", path=a.path if a.archive is None else b.path)
     for ck, state in ((a, sa), (b, sb)):  # a tensor torch cannot load has no weights to compare
         for key, t in state.items():
             ck.archive.check_tensor(ck.tensor_path(key), t)
-    only_a = [k for k in sa if k not in sb]
-    only_b = [k for k in sb if k not in sa]
     shape_changes: list[ShapeChange] = []
     pairs: dict[tuple[Any, ...], list[str]] = {}  # one entry per distinct (A view, B view)
     for key, ta in sa.items():
@@ -264,18 +300,30 @@ def diff_weights(a: Checkpoint, b: Checkpoint, top: int | None = None) -> Weight
             continue
         view = (ta.storage.key, ta.offset, ta.stride, tb.storage.key, tb.offset, tb.stride, ta.shape)
         pairs.setdefault(view, []).append(key)
+    return WeightPairs([k for k in sa if k not in sb], [k for k in sb if k not in sa], shape_changes,
+                       list(pairs.values()))
+
+
+def diff_weights(a: Checkpoint, b: Checkpoint, top: int | None = None, progress: Progress | None = None
+                 ) -> WeightsDiff:
+    """Compare the model state dicts, streaming a chunk of one tensor pair at a time (imports
+    torch); both checkpoints must be open (``read_checkpoint(path, keep_open=True)``). `progress`
+    is told each chunk's bytes, up to :meth:`WeightPairs.nbytes`."""
+    matched = pair_weights(a, b)
+    sa, sb = a.model_state, b.model_state
     changes: list[TensorChange] = []
-    if pairs:
+    if matched.pairs:
         from .torch_import import import_torch
 
         torch = import_torch()
-        for keys in pairs.values():
+        for keys in matched.pairs:
             ta, tb = sa[keys[0]], sb[keys[0]]
-            rel, max_abs = _compare(torch, a.tensor_path(keys[0]), a.archive, ta, b.archive, tb)
+            rel, max_abs = _compare(torch, a.tensor_path(keys[0]), a.archive, ta, b.archive, tb, progress)
             changes.append(TensorChange(keys[0], ta.shape, ta.dtype, rel, max_abs, tuple(keys[1:])))
     identical = sum(1 for c in changes if c.max_abs == 0.0)
     changes.sort(key=lambda c: -1.0 if c.rel_l2 is None else c.rel_l2, reverse=True)
-    return WeightsDiff(only_a, only_b, shape_changes, changes, len(changes), identical, top)
+    return WeightsDiff(matched.only_a, matched.only_b, matched.shape_changes, changes, len(changes), identical,
+                       top)
 
 
 @dataclass
@@ -300,15 +348,26 @@ class CheckpointDiff:
 
 
 def diff_checkpoints(a: str | Checkpoint, b: str | Checkpoint, weights: bool = False,
-                     top: int | None = None, all: bool = False) -> CheckpointDiff:
-    """Compare two checkpoints (paths or already read); torch is imported only with `weights`."""
-    ca = a if isinstance(a, Checkpoint) else read_checkpoint(a)
-    cb = b if isinstance(b, Checkpoint) else read_checkpoint(b)
+                     top: int | None = None, all: bool = False, progress: Progress | None = None
+                     ) -> CheckpointDiff:
+    """Compare two checkpoints (paths or already read); torch is imported only with `weights`.
+
+    A path is opened here and closed before returning; a :class:`Checkpoint` passed in stays the
+    caller's (with `weights` it must be open: ``read_checkpoint(path, keep_open=True)``).
+    """
+    with contextlib.ExitStack() as opened:
+        ca, cb = (c if isinstance(c, Checkpoint) else opened.enter_context(read_checkpoint(c, keep_open=weights))
+                  for c in (a, b))
+        return _diff(ca, cb, weights, top, all, progress)
+
+
+def _diff(ca: Checkpoint, cb: Checkpoint, weights: bool, top: int | None, all: bool,
+          progress: Progress | None) -> CheckpointDiff:
     notes = [f"{c.path} is a {'bare backbone' if c.kind == 'backbone' else 'torch file'}: it has no args"
              " or results" for c in (ca, cb) if c.kind != "mammoth"]
     # Against a file without args every arg would show as added or removed: compare none instead.
     args = None if notes else diff_args(ca.args, cb.args, all=all)
     out = CheckpointDiff(ca, cb, args, diff_results(ca, cb), notes=notes)
     if weights:
-        out.weights = diff_weights(ca, cb, top)
+        out.weights = diff_weights(ca, cb, top, progress)
     return out

@@ -18,10 +18,10 @@ from conftest import run_cli
 from convert_helpers import make_backbone, make_template
 
 from mckpt.convert import plan_conversion, write_plan
+from mckpt.convert.storage_table import StorageTable, retensor
 from mckpt.errors import CorruptCheckpoint
 from mckpt.model.checkpoint import read_checkpoint
 from mckpt.torchfile.archive_writer import write_torch_archive
-from mckpt.torchfile.storage_table import StorageTable, retensor
 from mckpt.torchfile.torch_pickle import dumps
 
 KEY = "fc1.weight"  # a [4, 8] float32 tensor of the test backbone: 32 values in its storage
@@ -41,7 +41,7 @@ VIEWS = {
 
 def _rewrite(src: Path, dst: Path, key: str, view: tuple[int, tuple[int, ...], tuple[int, ...]]) -> Path:
     """`src` rewritten with tensor `key` given another view of its storage (bytes copied raw)."""
-    ck = read_checkpoint(src)
+    ck = read_checkpoint(src, keep_open=True)  # the storages' offsets are read from the zip headers
     arch = ck.archive
     assert arch is not None
     table = StorageTable()
@@ -60,6 +60,7 @@ def _rewrite(src: Path, dst: Path, key: str, view: tuple[int, tuple[int, ...], t
         write_torch_archive(fd, dst.stem, dumps(state if ck.kind == "backbone" else obj), table.records)
     finally:
         os.close(fd)
+        ck.close()
     return dst
 
 
@@ -166,7 +167,7 @@ def test_sound_files_have_no_byte_range_warning(tmp_path: Path, backbone: Path) 
 def test_the_tensor_walk_enters_each_shared_container_once() -> None:
     """30 levels of `[x, x]` are 2**30 paths as a tree, and 30 containers: the walk sees each once."""
     from mckpt.torchfile.archive import tensor_items
-    from mckpt.torchfile.unpickler import StorageRef, TensorRef
+    from mckpt.torchfile.values import StorageRef, TensorRef
 
     t = TensorRef(StorageRef("0", "float32", 4), 0, (4,), (1,))
     x: object = [t]
@@ -180,18 +181,21 @@ def test_the_tensor_walk_enters_each_shared_container_once() -> None:
 def test_legacy_storage_views_are_checked_against_their_root(tmp_path: Path) -> None:
     """torch < 1.6 pickled storage views as `(root key, element offset, size)`; the reader names
     them `<root>@<offset>`. Modern torch writes none, so the view is made on a real legacy file."""
-    from mckpt.torchfile.unpickler import StorageRef, TensorRef
+    from mckpt.torchfile.values import StorageRef, TensorRef
 
     path = tmp_path / "legacy.pt"
     torch.save({"w": torch.arange(10.0)}, path, _use_new_zipfile_serialization=False)
-    arch = read_checkpoint(path).archive
+    arch = read_checkpoint(path, keep_open=True).archive
     assert arch is not None and arch.layout == "legacy"
+    arch.close()  # a legacy file's storage offsets are known from the index: no read needs the file
     root = next(iter(arch.storages))
     view = StorageRef(f"{root}@4", "float32", 6)
     inside = TensorRef(view, 0, (6,), (1,))
     assert arch.tensor_problem("v", inside) is None
     offset, nbytes = arch.tensor_range("v", inside)
-    assert nbytes == 24 and arch.source.read_at(offset, nbytes) == torch.arange(4.0, 10.0).numpy().tobytes()
+    assert nbytes == 24
+    with read_checkpoint(path, keep_open=True) as ck:
+        assert ck.archive.source.read_at(offset, nbytes) == torch.arange(4.0, 10.0).numpy().tobytes()
     too_long = TensorRef(StorageRef(f"{root}@8", "float32", 6), 0, (6,), (1,))
     assert arch.tensor_problem("v", too_long) == \
         f"tensor v: storage {root}@8 holds 8 bytes, fewer than its 24; torch cannot load it"

@@ -207,3 +207,71 @@ def test_args_and_results_diff_never_import_torch(pair) -> None:
                           env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"})
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split() == ["False", "False", "False"]
+
+
+@pytest.mark.parametrize("chunk", [1, 3, 7, 1 << 20])
+def test_weights_stream_in_chunks_with_the_same_results(pair, monkeypatch: pytest.MonkeyPatch, chunk: int) -> None:
+    """Every tensor of the pair read a few elements at a time (contiguous runs, row blocks of the
+    transposed view, the slice at an offset) gives torch's own numbers, and progress counts every
+    byte read, up to what pair_weights announced."""
+    import mckpt.diff
+    from mckpt.diff import pair_weights
+    from mckpt.model.checkpoint import read_checkpoint
+
+    monkeypatch.setattr(mckpt.diff, "CHUNK_ELEMENTS", chunk)
+    a, b, ma, mb = pair
+    told: list[int] = []
+    with read_checkpoint(a, keep_open=True) as ca, read_checkpoint(b, keep_open=True) as cb:
+        total = pair_weights(ca, cb).nbytes(ca)
+        w = diff_checkpoints(ca, cb, weights=True, progress=told.append).weights
+    assert sum(told) == total and (chunk > 100 or len(told) > len(w.changes))
+    by_key = {c.key: c for c in w.changes}
+    for key in ("w", "half", "bf", "count", "t", "slice"):
+        assert by_key[key].rel_l2 == pytest.approx(_rel_l2(ma[key], mb[key]), rel=1e-9), key
+        assert by_key[key].max_abs == float((mb[key].double() - ma[key].double()).abs().max()), key
+    assert by_key["same"].max_abs == 0.0 and math.isinf(by_key["zero"].rel_l2)
+
+
+def test_weights_of_a_closed_checkpoint_are_refused_clearly(pair) -> None:
+    from mckpt.model.checkpoint import read_checkpoint
+
+    a, b, _, _ = pair
+    with pytest.raises(ValueError, match="read after close"):
+        diff_checkpoints(read_checkpoint(a), read_checkpoint(b), weights=True)
+
+
+def test_cli_weights_diff_shows_progress_on_a_terminal(tmp_path: Path) -> None:
+    """`diff -w` of large files draws a progress bar on stderr when it is a terminal (a real pty);
+    with --json (as with convert) none, and stdout stays the one JSON document."""
+    import os
+    import select
+
+    g = torch.Generator().manual_seed(0)
+    w = torch.randn(6_000_000, generator=g)  # 2 x 24 MiB to read: above the bar's 32 MiB floor
+    a = _save(tmp_path / "a.pt", {"w": w})
+    b = _save(tmp_path / "b.pt", {"w": w * 1.5})
+    master, slave = os.openpty()
+    env = {**os.environ, "PYTHONPATH": str(REPO), "TERM": "xterm", "COLUMNS": "100"}
+    env.pop("NO_COLOR", None)
+    proc = subprocess.Popen([sys.executable, "-m", "mckpt", "diff", str(a), str(b), "-w"],
+                            stdout=subprocess.PIPE, stderr=slave, env=env)
+    os.close(slave)
+    seen = b""
+    while True:
+        ready, _, _ = select.select([master], [], [], 60)
+        if not ready:
+            break
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:  # the child closed the terminal
+            break
+        if not chunk:
+            break
+        seen += chunk
+    out, _ = proc.communicate(timeout=120)
+    os.close(master)
+    assert proc.returncode == 0 and b"w" in out
+    assert b"compare weights" in seen
+    piped = run_cli("diff", str(a), str(b), "-w", "--json")
+    assert piped.returncode == 0 and "compare weights" not in piped.stderr
+    assert json.loads(piped.stdout)["weights"]["changes"][0]["rel_l2"] == pytest.approx(0.5)

@@ -9,7 +9,7 @@ import pytest
 from conftest import FIXTURES
 
 from mckpt import read_checkpoint, scan
-from mckpt.torchfile.unpickler import itemsize
+from mckpt.torchfile.values import itemsize
 
 # Without the fixtures, one case remains, which the mammoth_fixtures fixture skips (or, under CI,
 # fails): an empty parameter set would skip quietly, whatever CI says.
@@ -71,14 +71,15 @@ def test_fixture_matches_its_note(mammoth_fixtures: Path, name: str) -> None:
     assert sorted(ck.logger) == sorted(res["logger_dump"]["items"])
     # optimizer: the noted param groups
     groups = note["optimizer"]["items"]["param_groups"]["elements"]
-    assert len(ck.optimizer["param_groups"]) == len(groups)
-    assert ck.optimizer["param_groups"][0]["lr"] == groups[0]["items"]["lr"]["value"]
+    assert len(ck.optimizer.param_groups) == len(groups)
+    assert ck.optimizer.param_groups[0]["lr"] == groups[0]["items"]["lr"]["value"]
     assert ck.scheduler is None and note["scheduler"]["value"] is None
     if "buffer" in note:
         b = note["buffer"]
         tensors = b.get("attributes") or {k: v for k, v in b["attrs"].items() if v.get("type") == "torch.Tensor"}
-        assert ck.buffer["tensors"] == {k: {"dtype": v["dtype"], "shape": v["shape"]} for k, v in tensors.items()}
-        assert ck.buffer["size"] == note["args"]["selected"]["buffer_size"]
+        assert ck.buffer.to_json()["tensors"] == {k: {"dtype": v["dtype"], "shape": v["shape"]}
+                                                  for k, v in tensors.items()}
+        assert ck.buffer.size == note["args"]["selected"]["buffer_size"]
     # never read the tensors: the globals named are exactly the noted ones
     assert ck.globals_seen == sorted(note["pickle_globals"])
 
@@ -114,7 +115,7 @@ def test_older_versions(mammoth_fixtures: Path) -> None:
     assert (d1.format, d1.name.dialect, d1.name.prefix, d1.name.model) == ("old_pickle", "D1", "myprefix", "er_ace")
     assert d1.args["ckpt_name_replace"].startswith("myprefix_er_ace_seq-mnist_")
     assert d1.args["savecheck"] is True
-    assert d1.buffer["class"] == "utils.buffer.Buffer" and d1.buffer["size"] == 50
+    assert d1.buffer.cls == "utils.buffer.Buffer" and d1.buffer.size == 50
     d2 = read_checkpoint(older / "sgd_seq-mnist_0_1_20261128-174822_39103efa_4.pt")
     assert (d2.format, d2.name.dialect, d2.name.uid, d2.tasks_done) == ("old_pickle", "D2", "39103efa", 5)
     assert d2.args["model"] == "sgd" and d2.args["lr"] == 0.1
@@ -131,3 +132,25 @@ def test_list_groups_fixture_runs(mammoth_fixtures: Path) -> None:
     assert by_uid["9acd4744"].final_acc == {"class_il": 20.0, "task_il": 100.0}
     assert by_uid["9acd4744"].newest.task == 4
     assert sorted(o["reason"] for o in listing.other) == ["a bare backbone (16 tensors)"] * 2
+
+
+def test_kind_format_and_layout_take_only_their_declared_values(mammoth_fixtures: Path) -> None:
+    """The Literal types are the whole vocabulary: every real file reads into one of their values,
+    and the summaries are the dataclasses their JSON comes from."""
+    from typing import get_args
+
+    from mckpt.model.checkpoint import Format, Kind, OptimizerSummary
+    from mckpt.torchfile.archive import Layout
+
+    seen = set()
+    for path in sorted(mammoth_fixtures.rglob("*.pt")):
+        ck = read_checkpoint(path)
+        assert ck.kind in get_args(Kind) and ck.layout in get_args(Layout)
+        assert ck.format is None or ck.format in get_args(Format)
+        seen.add((ck.kind, ck.format))
+        doc = ck.to_json()
+        assert doc["optimizer"] == (ck.optimizer.to_json() if ck.optimizer else None)
+        assert all(isinstance(m["parameters"], int) for m in doc["tensors"]["modules"])
+        if ck.optimizer is not None:
+            assert isinstance(ck.optimizer, OptimizerSummary)
+    assert {("mammoth", "safe"), ("mammoth", "old_pickle")} <= seen

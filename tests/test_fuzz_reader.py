@@ -376,7 +376,7 @@ def test_object_state_that_is_not_a_dict(tmp_path: Path) -> None:
     pkl = (b"\x80\x02}(X\x05\x00\x00\x00model}X\x04\x00\x00\x00args}X\x06\x00\x00\x00buffer"
            b"cutils.buffer\nBuffer\n)\x81K\x01K\x02\x86bu.")
     ck = read_checkpoint(MemorySource(repacked(mammoth_file(), {"data.pkl": pkl})))
-    assert ck.buffer["class"] == "utils.buffer.Buffer" and ck.buffer["tensors"] == {}
+    assert ck.buffer.cls == "utils.buffer.Buffer" and ck.buffer.tensors == {}
     assert render_everything(ck)
 
 

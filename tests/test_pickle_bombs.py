@@ -16,7 +16,8 @@ import pytest
 import mckpt.torchfile.unpickler as unpickler
 from mckpt.errors import CorruptCheckpoint, MckptError, UnsafePickle
 from mckpt.model.checkpoint import to_plain
-from mckpt.torchfile.unpickler import NdArray, PickledNamespace, StateDict, safe_loads
+from mckpt.torchfile.unpickler import safe_loads
+from mckpt.torchfile.values import NdArray, PickledNamespace, StateDict
 
 P2 = b"\x80\x02"
 

@@ -15,7 +15,8 @@ from mckpt import read_checkpoint
 from mckpt.errors import CorruptCheckpoint, UnsafePickle
 from mckpt.io.sources import FileSource
 from mckpt.torchfile.archive import ZipMember, read_member
-from mckpt.torchfile.unpickler import PickledNamespace, Placeholder, TensorRef, safe_loads
+from mckpt.torchfile.unpickler import safe_loads
+from mckpt.torchfile.values import PickledNamespace, Placeholder, TensorRef
 
 
 class Buffer:  # stands for utils.buffer.Buffer: a class the reader has never seen
@@ -61,8 +62,8 @@ def test_unknown_class_is_an_inert_placeholder(tmp_path: Path, monkeypatch: pyte
     buf = ck.archive.obj["buffer"]
     assert isinstance(buf, Placeholder) and buf.qualname == "utils.buffer.Buffer"
     assert buf.attrs["num_seen_examples"] == 42 and isinstance(buf.attrs["examples"], TensorRef)
-    assert ck.buffer == {"class": "utils.buffer.Buffer", "size": 10, "seen": 42,
-                         "tensors": {"examples": {"dtype": "float32", "shape": [10, 3]}}, "bytes": 120}
+    assert ck.buffer.to_json() == {"class": "utils.buffer.Buffer", "size": 10, "seen": 42,
+                                   "tensors": {"examples": {"dtype": "float32", "shape": [10, 3]}}, "bytes": 120}
 
 
 def test_namespace_and_ordered_dict() -> None:

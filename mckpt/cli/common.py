@@ -6,7 +6,8 @@ import functools
 import os
 import sys
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Annotated, Any, TypeVar
 
 import typer
@@ -81,3 +82,24 @@ def handle_errors(func: F) -> F:
             raise typer.Exit(1) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+PROGRESS_MIN_BYTES = 32 << 20
+
+
+@contextmanager
+def byte_progress(description: str, total: int, enabled: bool) -> Iterator[Callable[[int], None] | None]:
+    """A progress bar on stderr, told bytes as they are done, for long jobs (`total` bytes, at
+    least PROGRESS_MIN_BYTES) on a terminal; None (no bar) otherwise."""
+    if not enabled or total < PROGRESS_MIN_BYTES or not sys.stderr.isatty():
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn, TransferSpeedColumn
+
+    with Progress("[progress.description]{task.description}", BarColumn(), DownloadColumn(),
+                  TransferSpeedColumn(), TimeRemainingColumn(), console=Console(stderr=True),
+                  transient=True) as bar:
+        task = bar.add_task(description, total=total)
+        yield lambda n: bar.advance(task, n)
+

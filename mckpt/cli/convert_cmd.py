@@ -2,23 +2,16 @@
 
 from __future__ import annotations
 
-import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from ..errors import MckptError, UsageError
-from .common import JsonOpt, QuietOpt, examples, handle_errors, make_output
+from .common import JsonOpt, QuietOpt, byte_progress, examples, handle_errors, make_output
 
 if TYPE_CHECKING:
     from ..convert import Plan
-    from ..torchfile.archive_writer import Progress
-
-PROGRESS_MIN_BYTES = 32 << 20
-
 
 def _check_target(value: str | None) -> str | None:
     from ..convert import TARGETS
@@ -74,7 +67,7 @@ def convert_command(
             raise _unwritable(plan, like)
         return
     started = time.perf_counter()
-    with _progress(plan, enabled=not (json or quiet)) as tick:
+    with byte_progress("copy + check", 2 * plan.nbytes, enabled=not (json or quiet)) as tick:
         result = write_plan(plan, force=force, progress=tick)
     seconds = time.perf_counter() - started
     if json:
@@ -94,22 +87,6 @@ def _unwritable(plan: Plan, like: str | None) -> MckptError:
     return MckptError(f"{'; '.join(plan.problems)} (listed above); nothing written", path=plan.source,
                       hint="use a template of the same model and backbone, or --allow-partial to fill "
                            "keys from the template and leave extra source keys out")
-
-
-@contextmanager
-def _progress(plan: Plan, enabled: bool) -> Iterator[Progress | None]:
-    """A progress bar on stderr for large files on a terminal (copy, then the read-back check)."""
-    if not enabled or plan.nbytes < PROGRESS_MIN_BYTES or not sys.stderr.isatty():
-        yield None
-        return
-    from rich.console import Console
-    from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn, TransferSpeedColumn
-
-    with Progress("[progress.description]{task.description}", BarColumn(), DownloadColumn(),
-                  TransferSpeedColumn(), TimeRemainingColumn(), console=Console(stderr=True),
-                  transient=True) as bar:
-        task = bar.add_task("copy + check", total=2 * plan.nbytes)
-        yield lambda n: bar.advance(task, n)
 
 
 def register(app: typer.Typer) -> None:

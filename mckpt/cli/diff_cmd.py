@@ -8,9 +8,11 @@ import typer
 
 from ..errors import UsageError
 from ..remote import is_remote
-from .common import FormatOpt, JsonOpt, QuietOpt, examples, handle_errors, make_output
+from .common import FormatOpt, JsonOpt, QuietOpt, byte_progress, examples, handle_errors, make_output
 
 if TYPE_CHECKING:
+    from contextlib import ExitStack
+
     from ..model.checkpoint import Checkpoint
 
 
@@ -32,10 +34,17 @@ def diff_command(
     """Compare two checkpoints: args (bookkeeping left out), results, and with --weights the tensors."""
     if top < 0:
         raise UsageError(f"--top must be 0 or more, not {top}")
-    from ..diff import diff_checkpoints  # imported per command, so other commands start without it
+    from contextlib import ExitStack
+
+    from ..diff import diff_checkpoints, pair_weights  # imported per command, so others start without it
     from ..view.render_diff import render_diff
 
-    d = diff_checkpoints(_checkpoint(a), _checkpoint(b), weights=weights, top=top or None, all=all_args)
+    with ExitStack() as stack:
+        ca, cb = _checkpoint(a, stack, weights), _checkpoint(b, stack, weights)
+        # Opened here, not by diff_checkpoints, so the progress bar knows how many bytes the weights are.
+        total = pair_weights(ca, cb).nbytes(ca) if weights else 0
+        with byte_progress("compare weights", total, enabled=not (json or quiet)) as tick:
+            d = diff_checkpoints(ca, cb, weights=weights, top=top or None, all=all_args, progress=tick)
     out = make_output(json, fmt, quiet)
     if json:
         out.emit_json(d.to_json())
@@ -43,17 +52,21 @@ def diff_command(
         render_diff(out, d)
 
 
-def _checkpoint(spec: str) -> Checkpoint:
-    """A local file, run folder or uid, or a remote file, folder or uid (read by ranged requests)."""
+def _checkpoint(spec: str, stack: ExitStack, keep_open: bool) -> Checkpoint:
+    """A local file, run folder or uid, or a remote file, folder or uid (read by ranged requests),
+    closed when `stack` closes; `keep_open` keeps a local file open for streaming its tensors (a
+    remote source stays open until then anyway: the reader leaves a source it is handed open)."""
+    from contextlib import closing
+
     from ..model.checkpoint import read_checkpoint
 
     if is_remote(spec):
         from ..remote.open import open_checkpoint_source
 
-        return read_checkpoint(open_checkpoint_source(spec))
+        return read_checkpoint(stack.enter_context(closing(open_checkpoint_source(spec))))
     from ..model.resolve import resolve_checkpoint
 
-    return read_checkpoint(resolve_checkpoint(spec).path)
+    return stack.enter_context(read_checkpoint(resolve_checkpoint(spec).path, keep_open=keep_open))
 
 
 def register(app: typer.Typer) -> None:

@@ -36,7 +36,11 @@ def inspect_command(
         source = open_checkpoint_source(file, FetchOptions.from_env(revision=revision))
     elif revision is not None:
         raise UsageError("--revision applies to hf:// and hub URLs, not to a local file", path=file)
-    ck = read_checkpoint(source)
+    try:
+        ck = read_checkpoint(source)
+    finally:
+        if not isinstance(source, str):  # a remote source (a connection, or a cached copy's fd) is ours
+            source.close()
     out = make_output(json, fmt, quiet)
     if json:
         out.emit_json(to_plain(ck.args) if args_only else ck.to_json(full_tensors=tensors))

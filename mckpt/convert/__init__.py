@@ -22,8 +22,7 @@ from typing import Any
 from ..errors import MckptError, UsageError
 from ..model.checkpoint import Checkpoint, read_checkpoint
 from ..torchfile.archive import Archive
-from ..torchfile.storage_table import StorageTable, alias_pairs, own_storage, rebuild
-from ..torchfile.unpickler import PickledNamespace, Placeholder, StateDict, TensorRef
+from ..torchfile.values import PickledNamespace, Placeholder, StateDict, TensorRef
 from .full import archive_of, plan_full
 from .plan import (
     BACKBONE_PREFIX,
@@ -36,6 +35,7 @@ from .plan import (
     parse_set,
     strip_wrappers,
 )
+from .storage_table import StorageTable, alias_pairs, own_storage, rebuild
 from .write import WriteResult, verify_written, write_plan
 
 __all__ = ["TARGETS", "ArgOverrides", "Plan", "WriteResult", "default_target", "parse_set", "plan_conversion",
@@ -45,8 +45,19 @@ __all__ = ["TARGETS", "ArgOverrides", "Plan", "WriteResult", "default_target", "
 def plan_conversion(source: str | os.PathLike[str], to: str | None = None, *, like: str | None = None,
                     output: str | None = None, overrides: ArgOverrides | None = None,
                     strip_prefix: bool = False, allow_partial: bool = False) -> Plan:
-    """Plan converting `source`; `to` defaults from what the file is (see :func:`default_target`)."""
-    src = read_checkpoint(source)
+    """Plan converting `source`; `to` defaults from what the file is (see :func:`default_target`).
+
+    The source stays open while planning (the storages' byte offsets are read from its zip
+    headers), then is closed: the plan names byte ranges by path, because it is a value that
+    outlives this read (`--dry-run` prints it, :func:`write_plan` runs later and copies each
+    range with its own descriptor, kernel to kernel).
+    """
+    with read_checkpoint(source, keep_open=True) as src:
+        return _plan(src, to, like, output, overrides, strip_prefix, allow_partial)
+
+
+def _plan(src: Checkpoint, to: str | None, like: str | None, output: str | None,
+          overrides: ArgOverrides | None, strip_prefix: bool, allow_partial: bool) -> Plan:
     to = to or default_target(src)
     if to not in TARGETS:
         raise UsageError(f"--to takes one of {', '.join(TARGETS)}, not {to!r}")

@@ -19,9 +19,9 @@ from ..io.path_component import component_problem
 from ..model.checkpoint import LOGGER_KEYS, Checkpoint, read_checkpoint
 from ..torchfile.archive import Archive
 from ..torchfile.archive_writer import ByteRange
-from ..torchfile.storage_table import StorageTable, rebuild, retensor
-from ..torchfile.unpickler import StateDict, StorageRef, TensorRef, itemsize
-from .plan import BACKBONE_PREFIX, ArgOverrides, Plan, backbone_names, contiguous, output_path
+from ..torchfile.values import StateDict, StorageRef, TensorRef, contiguous, itemsize
+from .plan import BACKBONE_PREFIX, ArgOverrides, Plan, backbone_names, output_path
+from .storage_table import StorageTable, rebuild, retensor
 
 
 def plan_full(src: Checkpoint, like: str | None, output: str | None, overrides: ArgOverrides,
@@ -33,7 +33,12 @@ def plan_full(src: Checkpoint, like: str | None, output: str | None, overrides: 
         raise MckptError("not a backbone state dict (a dict of tensors)", path=src.path)
     if like is None:
         return _plan_guess(src, output)
-    tmpl = read_checkpoint(like)
+    with read_checkpoint(like, keep_open=True) as tmpl:
+        return _plan_with_template(src, tmpl, like, output, overrides, allow_partial)
+
+
+def _plan_with_template(src: Checkpoint, tmpl: Checkpoint, like: str, output: str | None,
+                        overrides: ArgOverrides, allow_partial: bool) -> Plan:
     if tmpl.kind != "mammoth":
         raise MckptError("--like needs a full Mammoth checkpoint (one with `model` and `args`)", path=like)
     t_arch, s_arch = archive_of(tmpl), archive_of(src)

@@ -157,15 +157,6 @@ def backbone_names(keys: list[str], wanted: set[str] | None) -> tuple[dict[str, 
     return (stripped if use_stripped else plain), use_stripped
 
 
-def contiguous(shape: tuple[int, ...], stride: tuple[int, ...]) -> bool:
-    expected = 1
-    for size, st in zip(reversed(shape), reversed(stride), strict=True):
-        if size != 1 and st != expected:
-            return False
-        expected *= size
-    return True
-
-
 
 def output_path(output: str | None, default_dir: Path, default_name: str) -> str:
     """`-o` as given (a `.pt` file or a folder) or the default location."""

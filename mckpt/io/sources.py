@@ -54,7 +54,13 @@ class FileSource:
         self.size = st.st_size
         self.bytes_read = 0
 
+    @property
+    def closed(self) -> bool:
+        return self._fd < 0
+
     def read_at(self, offset: int, n: int) -> bytes:
+        if self._fd < 0:  # a caller's bug, not the file's: say which file and what to do
+            raise ValueError(f"{self.name}: read after close (keep the checkpoint open while streaming)")
         if offset < 0 or n < 0:
             raise ValueError("negative offset or length")
         n = max(0, min(n, self.size - offset))

@@ -35,8 +35,8 @@ from urllib.request import getproxies
 
 import httpx
 
-from .. import __version__
 from ..errors import MckptError, NotFound
+from ..version import __version__
 from .urls import origin
 
 if TYPE_CHECKING:

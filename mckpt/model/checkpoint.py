@@ -11,32 +11,23 @@ import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from ..errors import MckptError
 from ..io.sources import ByteSource, FileSource
-from ..torchfile.archive import Archive, open_archive, tensor_items
-from ..torchfile.unpickler import TORCH_DTYPES, NdArray, PickledNamespace, Placeholder, StorageRef, TensorRef
+from ..torchfile.archive import Archive, Layout, open_archive, tensor_items
+from ..torchfile.safe_globals import is_safe_global
+from ..torchfile.values import NdArray, PickledNamespace, Placeholder, StorageRef, TensorRef
 from .metrics import Metrics, compute_metrics, round_matrix
 from .names import ParsedName, parse_name, parse_stem
 
-# The globals a `safe` Mammoth file may name (torch.load(weights_only=True) accepts these).
-_SAFE_GLOBALS_PREFIXES = ("collections.OrderedDict", "torch._utils._rebuild_tensor", "torch._utils._rebuild_param")
+Kind = Literal["mammoth", "backbone", "other"]  # a Mammoth checkpoint, a bare state dict, anything else
+Format = Literal["safe", "old_pickle", "backbone"]  # what torch.load(weights_only=True) makes of it
 
 LOGGER_KEYS = (
     "accs", "fullaccs", "fwt", "bwt", "forgetting", "fwt_mask_classes", "bwt_mask_classes",
     "forgetting_mask_classes", "accs_mask_classes", "fullaccs_mask_classes",
 )
-
-
-def is_safe_global(name: str) -> bool:
-    """Whether `torch.load(weights_only=True)` accepts this global (a safe Mammoth file's only ones)."""
-    if name.startswith(_SAFE_GLOBALS_PREFIXES):
-        return True
-    mod, _, attr = name.rpartition(".")
-    if mod == "torch" and attr in TORCH_DTYPES:  # the dtype argument of _rebuild_tensor_v3
-        return True
-    return mod in ("torch", "torch.storage") and attr.endswith("Storage")
 
 
 def plain_leaf(value: Any) -> Any:
@@ -101,6 +92,19 @@ class TensorInfo:
 
 
 @dataclass
+class ModuleSummary:
+    """One module's share of a state dict (keys grouped by their first `depth` dotted parts)."""
+
+    name: str
+    tensors: int = 0
+    parameters: int = 0  # aliases not counted again
+    aliases: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "tensors": self.tensors, "parameters": self.parameters, "aliases": self.aliases}
+
+
+@dataclass
 class TensorSummary:
     """Counts over a state dict; shared storages (Mammoth's aliases) are counted once."""
 
@@ -109,7 +113,7 @@ class TensorSummary:
     parameters: int
     bytes: int
     dtypes: dict[str, int]
-    modules: list[dict[str, Any]]
+    modules: list[ModuleSummary]
 
     @property
     def count(self) -> int:
@@ -118,7 +122,7 @@ class TensorSummary:
     def to_json(self, full: bool = False) -> dict[str, Any]:
         out: dict[str, Any] = {
             "count": self.count, "storages": self.storages, "parameters": self.parameters,
-            "bytes": self.bytes, "dtypes": self.dtypes, "modules": self.modules,
+            "bytes": self.bytes, "dtypes": self.dtypes, "modules": [m.to_json() for m in self.modules],
             "aliases": sum(1 for t in self.tensors if t.alias_of),
         }
         if full:
@@ -131,7 +135,7 @@ def summarize_tensors(items: Iterable[tuple[str, Any]], depth: int = 2) -> Tenso
     seen_view: dict[tuple[str, int, tuple[int, ...]], str] = {}
     storages: dict[str, StorageRef] = {}
     dtypes: dict[str, int] = {}
-    modules: dict[str, dict[str, Any]] = {}
+    modules: dict[str, ModuleSummary] = {}
     for name, t in items:
         if not isinstance(t, TensorRef):
             continue
@@ -145,12 +149,12 @@ def summarize_tensors(items: Iterable[tuple[str, Any]], depth: int = 2) -> Tenso
         info = TensorInfo(name, t.dtype, t.shape, t.numel, t.storage.key, t.offset, alias)
         tensors.append(info)
         mod = ".".join(name.split(".")[:-1][:depth]) or "(top)"
-        m = modules.setdefault(mod, {"name": mod, "tensors": 0, "parameters": 0, "aliases": 0})
-        m["tensors"] += 1
+        m = modules.setdefault(mod, ModuleSummary(mod))
+        m.tensors += 1
         if alias:
-            m["aliases"] += 1
+            m.aliases += 1
         else:
-            m["parameters"] += t.numel
+            m.parameters += t.numel
     return TensorSummary(
         tensors,
         len(storages),
@@ -166,9 +170,60 @@ def _distinct_bytes(items: Iterable[tuple[str, TensorRef]]) -> tuple[int, int]:
     return len(storages), sum(s.nbytes for s in storages.values())
 
 
-def summarize_optimizer(opt: Any) -> dict[str, Any] | None:
+@dataclass
+class OptimizerSummary:
+    """A torch optimizer's `state_dict()`: its class (guessed from its hyperparameters), its param
+    groups without the parameter ids, and how much state it holds."""
+
+    type: str | None
+    param_groups: list[dict[str, Any]] = field(default_factory=list)  # JSON-ready; `params` is a count
+    state_entries: int = 0
+    state_keys: list[str] = field(default_factory=list)
+    state_tensors: int = 0
+    state_bytes: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {"type": self.type, "param_groups": self.param_groups, "state_entries": self.state_entries,
+                "state_keys": self.state_keys, "state_tensors": self.state_tensors, "state_bytes": self.state_bytes}
+
+
+@dataclass
+class SchedulerSummary:
+    """A torch LR scheduler's `state_dict()`: its class (guessed from its keys) and its public state."""
+
+    type: str | None
+    state: dict[str, Any] = field(default_factory=dict)  # JSON-ready; private keys left out but `_last_lr`
+
+    def to_json(self) -> dict[str, Any]:
+        return {"type": self.type, **self.state}
+
+
+@dataclass(frozen=True)
+class BufferTensor:
+    dtype: str
+    shape: tuple[int, ...]
+
+
+@dataclass
+class BufferSummary:
+    """A rehearsal buffer (Mammoth's `Buffer`, pickled or as a dict): its size, how many examples
+    it has seen, and its tensors."""
+
+    cls: str | None  # the pickled class (e.g. `utils.buffer.Buffer`); None for a plain dict
+    size: int | None
+    seen: int | None
+    tensors: dict[str, BufferTensor]
+    bytes: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {"class": self.cls, "size": self.size, "seen": self.seen,
+                "tensors": {k: {"dtype": v.dtype, "shape": list(v.shape)} for k, v in self.tensors.items()},
+                "bytes": self.bytes}
+
+
+def summarize_optimizer(opt: Any) -> OptimizerSummary | None:
     if not isinstance(opt, dict):
-        return None if opt is None else {"type": type(opt).__name__}
+        return None if opt is None else OptimizerSummary(type(opt).__name__)
     # A crafted file can put anything anywhere: only the shapes torch writes are summarized.
     groups = opt.get("param_groups")
     groups_out = []
@@ -193,17 +248,14 @@ def summarize_optimizer(opt: Any) -> dict[str, Any] | None:
         guess = "RMSprop"
     else:
         guess = None
-    return {
-        "type": guess, "param_groups": groups_out, "state_entries": len(state),
-        "state_keys": kinds, "state_tensors": len(tensors), "state_bytes": nbytes,
-    }
+    return OptimizerSummary(guess, groups_out, len(state), kinds, len(tensors), nbytes)
 
 
-def summarize_scheduler(sched: Any) -> dict[str, Any] | None:
+def summarize_scheduler(sched: Any) -> SchedulerSummary | None:
     if sched is None:
         return None
     if not isinstance(sched, dict):
-        return {"type": getattr(sched, "qualname", type(sched).__name__)}
+        return SchedulerSummary(getattr(sched, "qualname", type(sched).__name__))
     plain = {str(k): to_plain(v) for k, v in sched.items()
              if not (isinstance(k, str) and k.startswith("_")) or k == "_last_lr"}
     keys = set(sched)
@@ -211,10 +263,11 @@ def summarize_scheduler(sched: Any) -> dict[str, Any] | None:
         ("milestones", "MultiStepLR"), ("T_max", "CosineAnnealingLR"), ("step_size", "StepLR"),
         ("T_0", "CosineAnnealingWarmRestarts"), ("total_steps", "OneCycleLR"), ("patience", "ReduceLROnPlateau"),
     ) if key in keys), None)
-    return {"type": guess, **plain}
+    plain.pop("type", None)  # torch's schedulers have no such key: a crafted one must not pass for the guess
+    return SchedulerSummary(guess, plain)
 
 
-def summarize_buffer(buf: Any, args: dict[str, Any]) -> dict[str, Any] | None:
+def summarize_buffer(buf: Any, args: dict[str, Any]) -> BufferSummary | None:
     if buf is None:
         return None
     if isinstance(buf, Placeholder):
@@ -228,13 +281,9 @@ def summarize_buffer(buf: Any, args: dict[str, Any]) -> dict[str, Any] | None:
     size = attrs.get("_buffer_size") or attrs.get("buffer_size") or args.get("buffer_size")
     if size is None and "examples" in tensors and tensors["examples"].shape:
         size = tensors["examples"].shape[0]
-    return {
-        "class": cls,
-        "size": size if isinstance(size, int) else None,
-        "seen": attrs.get("num_seen_examples") if isinstance(attrs.get("num_seen_examples"), int) else None,
-        "tensors": {k: {"dtype": v.dtype, "shape": list(v.shape)} for k, v in tensors.items()},
-        "bytes": nbytes,
-    }
+    seen = attrs.get("num_seen_examples")
+    return BufferSummary(cls, size if isinstance(size, int) else None, seen if isinstance(seen, int) else None,
+                         {k: BufferTensor(v.dtype, v.shape) for k, v in tensors.items()}, nbytes)
 
 
 MAX_TASKS = 1000  # far beyond any Mammoth benchmark; a crafted file can claim millions from a few bytes
@@ -266,25 +315,41 @@ def _matrix(value: Any, what: str, warnings: list[str]) -> list[list[float]]:
 
 @dataclass
 class Checkpoint:
-    """Everything `inspect` shows about one file, without tensor bytes."""
+    """Everything `inspect` shows about one file, without tensor bytes.
+
+    :func:`read_checkpoint` returns it closed: the summaries and the object tree need no open
+    file. Operations that stream tensor bytes (`diff --weights`, `convert`) ask for
+    `keep_open=True` and close it (`with` block) when done.
+    """
 
     path: str
     size: int
-    kind: str  # "mammoth", "backbone" or "other"
-    format: str | None  # "safe", "old_pickle", "backbone" or None
-    layout: str  # "zip", "legacy" or "pickle"
+    kind: Kind
+    format: Format | None  # None for kind "other"
+    layout: Layout
     name: ParsedName | None
     args: dict[str, Any]
     class_il: list[list[float]]
     task_il: list[list[float]]
     logger: dict[str, Any]
     tensors: TensorSummary
-    optimizer: dict[str, Any] | None
-    scheduler: dict[str, Any] | None
-    buffer: dict[str, Any] | None
+    optimizer: OptimizerSummary | None
+    scheduler: SchedulerSummary | None
+    buffer: BufferSummary | None
     globals_seen: list[str]
     warnings: list[str] = field(default_factory=list)
     archive: Archive | None = field(default=None, repr=False)
+
+    def close(self) -> None:
+        """Release the file behind :attr:`archive` (the summaries stay usable; closing twice is harmless)."""
+        if self.archive is not None:
+            self.archive.close()
+
+    def __enter__(self) -> Checkpoint:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     @property
     def tasks_done(self) -> int:
@@ -324,9 +389,9 @@ class Checkpoint:
             "results": {"class_il": round_matrix(self.class_il), "task_il": round_matrix(self.task_il)},
             "metrics": {k: v.to_json() for k, v in self.metrics.items()},
             "tensors": self.tensors.to_json(full_tensors),
-            "optimizer": self.optimizer,
-            "scheduler": self.scheduler,
-            "buffer": self.buffer,
+            "optimizer": self.optimizer.to_json() if self.optimizer else None,
+            "scheduler": self.scheduler.to_json() if self.scheduler else None,
+            "buffer": self.buffer.to_json() if self.buffer else None,
             "warnings": self.warnings,
         }
 
@@ -373,12 +438,12 @@ def read_run_record(path: str | os.PathLike[str]
                     ) -> tuple[dict[str, Any], list[list[float]], list[list[float]]] | None:
     """Only a run's args and accuracy matrices (None if not a Mammoth file): what `results` needs
     from each of many files, without the tensor, optimizer and buffer summaries `inspect` shows."""
-    src = FileSource(path)
-    try:
-        obj = open_archive(src).obj
-    except MckptError as e:
-        e.path = e.path or src.name
-        raise
+    with FileSource(path) as src:
+        try:
+            obj = open_archive(src).obj
+        except MckptError as e:
+            e.path = e.path or src.name
+            raise
     if not is_mammoth_tree(obj):
         return None
     args, class_il, task_il, _ = run_record(obj, [])
@@ -395,7 +460,11 @@ def from_archive(archive: Archive, path: str | None = None) -> Checkpoint:
     class_il: list[list[float]] = []
     task_il: list[list[float]] = []
     logger: dict[str, Any] = {}
-    optimizer = scheduler = buffer = None
+    optimizer: OptimizerSummary | None = None
+    scheduler: SchedulerSummary | None = None
+    buffer: BufferSummary | None = None
+    kind: Kind
+    fmt: Format | None
     if is_mammoth_tree(obj):
         kind = "mammoth"
         fmt = "safe" if all(is_safe_global(g) for g in globals_seen) else "old_pickle"
@@ -448,14 +517,22 @@ def _name_from_args(paused: ParsedName, args: dict[str, Any]) -> ParsedName:
     )
 
 
-def read_checkpoint(source: str | os.PathLike[str] | ByteSource) -> Checkpoint:
-    """Read a checkpoint's metadata from a path or any byte source (never runs pickled code)."""
-    if isinstance(source, str | os.PathLike):
-        src: ByteSource = FileSource(source)
-    else:
-        src = source
+def read_checkpoint(source: str | os.PathLike[str] | ByteSource, *, keep_open: bool = False) -> Checkpoint:
+    """Read a checkpoint's metadata from a path or any byte source (never runs pickled code).
+
+    A file opened here from a path is closed before returning, unless `keep_open` (for reading
+    tensor bytes next; close the checkpoint when done): a scan over thousands of runs must not
+    hold a descriptor per file. A byte source passed in stays the caller's to close.
+    """
+    owned = isinstance(source, str | os.PathLike)
+    src: ByteSource = FileSource(source) if owned else source  # type: ignore[arg-type]
+    ck = None
     try:
-        return from_archive(open_archive(src))
+        ck = from_archive(open_archive(src))
     except MckptError as e:
         e.path = e.path or src.name
         raise
+    finally:
+        if owned and not (keep_open and ck is not None):
+            src.close()
+    return ck

@@ -13,11 +13,12 @@ import struct
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from ..errors import CorruptCheckpoint, NotACheckpoint, UnsafePickle
 from ..io.sources import ByteSource, SourceReader
-from .unpickler import Placeholder, StorageRef, TensorRef, Unpickled, describe_value, itemsize, safe_loads
+from .unpickler import Unpickled, describe_value, safe_loads
+from .values import Placeholder, StorageRef, TensorRef, itemsize
 
 MAX_PICKLE_BYTES = 256 << 20  # data.pkl larger than this is refused, so memory stays bounded
 MAX_CENTRAL_DIRECTORY = 64 << 20
@@ -38,6 +39,9 @@ _EOCD64_LOCATOR = b"PK\x06\x07"
 _EOCD64 = b"PK\x06\x06"
 _CDH = b"PK\x01\x02"
 _LFH = b"PK\x03\x04"
+
+
+Layout = Literal["zip", "legacy", "pickle"]  # torch's zip archive, torch < 1.6's pickles, a lone pickle
 
 
 @dataclass(frozen=True)
@@ -65,10 +69,14 @@ class StorageSpan:
 
 @dataclass
 class Archive:
-    """A checkpoint's index and object tree; tensor bytes stay in the source until asked for."""
+    """A checkpoint's index and object tree; tensor bytes stay in the source until asked for.
+
+    The archive owns its source: :meth:`close` (or a `with` block) releases it. The index and the
+    tree stay usable after closing; only reading tensor bytes needs the source open.
+    """
 
     source: ByteSource
-    layout: str  # "zip" or "legacy"
+    layout: Layout
     unpickled: Unpickled
     members: list[ZipMember] = field(default_factory=list)
     prefix: str = ""
@@ -79,6 +87,16 @@ class Archive:
     @property
     def obj(self) -> Any:
         return self.unpickled.obj
+
+    def close(self) -> None:
+        """Release the source (a file descriptor for a local file); closing twice is harmless."""
+        self.source.close()
+
+    def __enter__(self) -> Archive:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     @property
     def storages(self) -> dict[str, StorageRef]:
@@ -123,6 +141,15 @@ class Archive:
         self.check_tensor(name, t)
         start, nbytes = view_bytes(t)
         return self.span(t.storage.key).offset + start, nbytes
+
+    def tensor_bytes(self, name: str, t: TensorRef) -> bytes:
+        """The bytes tensor `t` views (one read of :meth:`tensor_range`); a file cut short inside
+        them is refused, naming the storage."""
+        offset, nbytes = self.tensor_range(name, t)
+        data = self.source.read_at(offset, nbytes)
+        if len(data) != nbytes:
+            raise CorruptCheckpoint(f"truncated: storage {t.storage.key} is cut short", path=self.source.name)
+        return data
 
     def tensor_problems(self, limit: int = 5) -> list[str]:
         """:meth:`tensor_problem` over every tensor of the tree: the first `limit`, then a count."""

@@ -15,7 +15,7 @@ from collections import OrderedDict
 from typing import Any
 
 from ..errors import MckptError
-from .unpickler import STORAGE_DTYPES, TensorRef
+from .values import STORAGE_DTYPES, TensorRef
 
 _STORAGE_NAMES = {dtype: name for name, dtype in STORAGE_DTYPES.items() if name != "UntypedStorage"}
 

@@ -14,168 +14,25 @@ import _compat_pickle
 import io
 import pickle
 import struct
-from collections import OrderedDict
 from collections.abc import Iterable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import CorruptCheckpoint, UnsafePickle
-
-# ---------------------------------------------------------------------------------------------------
-# dtypes
-
-_ITEMSIZE = {
-    "float64": 8, "float32": 4, "float16": 2, "bfloat16": 2, "complex128": 16, "complex64": 8,
-    "complex32": 4, "int64": 8, "int32": 4, "int16": 2, "int8": 1, "uint64": 8, "uint32": 4,
-    "uint16": 2, "uint8": 1, "bool": 1, "qint8": 1, "quint8": 1, "qint32": 4, "quint4x2": 1,
-    "quint2x4": 1, "float8_e4m3fn": 1, "float8_e5m2": 1, "float8_e4m3fnuz": 1, "float8_e5m2fnuz": 1,
-    "float8_e8m0fnu": 1,
-}
-
-STORAGE_DTYPES = {
-    "DoubleStorage": "float64", "FloatStorage": "float32", "HalfStorage": "float16",
-    "BFloat16Storage": "bfloat16", "LongStorage": "int64", "IntStorage": "int32",
-    "ShortStorage": "int16", "CharStorage": "int8", "ByteStorage": "uint8", "BoolStorage": "bool",
-    "ComplexDoubleStorage": "complex128", "ComplexFloatStorage": "complex64",
-    "QInt8Storage": "qint8", "QUInt8Storage": "quint8", "QInt32Storage": "qint32",
-    "QUInt4x2Storage": "quint4x2", "QUInt2x4Storage": "quint2x4", "UntypedStorage": "uint8",
-}
-
-_TORCH_DTYPE_ALIASES = {
-    "float": "float32", "double": "float64", "half": "float16", "long": "int64", "int": "int32",
-    "short": "int16", "cfloat": "complex64", "cdouble": "complex128",
-}
-
-
-TORCH_DTYPES = frozenset(_ITEMSIZE)
-
-
-def itemsize(dtype: str) -> int:
-    """Bytes per element of a torch dtype name (1 for unknown names, so sizes stay bounded)."""
-    return _ITEMSIZE.get(dtype, 1)
-
-
-# ---------------------------------------------------------------------------------------------------
-# what the pickle turns into
-
-
-@dataclass(frozen=True)
-class StorageRef:
-    """One torch storage in the archive: `data/<key>` in a zip file. Its bytes are never read."""
-
-    key: str
-    dtype: str
-    numel: int  # in elements of `dtype`
-    location: str = "cpu"
-
-    @property
-    def nbytes(self) -> int:
-        return self.numel * itemsize(self.dtype)
-
-
-@dataclass
-class TensorRef:
-    """A tensor as a description: where its bytes live and how to view them."""
-
-    storage: StorageRef
-    offset: int
-    shape: tuple[int, ...]
-    stride: tuple[int, ...]
-    requires_grad: bool = False
-    dtype: str = ""
-
-    def __post_init__(self) -> None:
-        if not self.dtype:
-            self.dtype = self.storage.dtype
-
-    @property
-    def numel(self) -> int:
-        n = 1
-        for s in self.shape:
-            n *= s
-        return n
-
-    @property
-    def nbytes(self) -> int:
-        return self.numel * itemsize(self.dtype)
-
-
-class StateDict(OrderedDict):
-    """`collections.OrderedDict` that can carry attributes (torch stores `_metadata` on it)."""
-
-    def __setstate__(self, state: Any) -> None:
-        # Only torch's `_metadata`: any other name would shadow a dict method (`items`, `get`).
-        if isinstance(state, dict) and "_metadata" in state:
-            self._metadata = state["_metadata"]
-
-
-class PickledNamespace(dict):
-    """`argparse.Namespace` from an old pickle, read as the dict of its attributes."""
-
-    def __setstate__(self, state: Any) -> None:
-        if isinstance(state, dict):
-            self.update(state)
-
-
-class Placeholder:
-    """An instance of a class we do not know (e.g. Mammoth's `Buffer`): inert, records only.
-
-    Nothing the pickle says is ever called: construction arguments, `__setstate__` state and
-    list/dict items are stored for the checkpoint model to read.
-    """
-
-    qualname = "?"
-
-    def __new__(cls, *args: Any, **kwargs: Any) -> Placeholder:
-        obj = object.__new__(cls)
-        obj.args = args
-        obj.state = None
-        obj.items = []
-        return obj
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        pass
-
-    def __setstate__(self, state: Any) -> None:
-        self.state = state
-
-    def append(self, item: Any) -> None:
-        self.items.append(item)
-
-    def extend(self, items: Any) -> None:
-        self.items.extend(items)
-
-    def __setitem__(self, key: Any, value: Any) -> None:
-        self.items.append((key, value))
-
-    @property
-    def attrs(self) -> dict[str, Any]:
-        """The object's attributes as pickled (its `__dict__`, plus slots when present)."""
-        st = self.state
-        out: dict[Any, Any] = {}
-        for part in st if isinstance(st, tuple) and len(st) == 2 else (st,):
-            if isinstance(part, dict):  # a crafted state can be anything: only dicts are attributes
-                out.update(part)
-        return out
-
-    def __repr__(self) -> str:
-        return f"<{self.qualname}>"
-
-
-def _new_placeholder_class(qualname: str) -> type[Placeholder]:
-    return type(qualname.rsplit(".", 1)[-1], (Placeholder,), {"qualname": qualname})
-
-
-_placeholder_classes: dict[str, type[Placeholder]] = {}
-
-
-def placeholder_class(qualname: str) -> type[Placeholder]:
-    """The placeholder class for one of our fixed names (a pickle's own names get their own)."""
-    cls = _placeholder_classes.get(qualname)
-    if cls is None:
-        cls = _placeholder_classes[qualname] = _new_placeholder_class(qualname)
-    return cls
+from .values import (
+    STORAGE_DTYPES,
+    TORCH_DTYPE_ALIASES,
+    TORCH_DTYPES,
+    NdArray,
+    PickledNamespace,
+    Placeholder,
+    StateDict,
+    StorageRef,
+    TensorRef,
+    new_placeholder_class,
+    placeholder_class,
+)
 
 
 @dataclass
@@ -230,40 +87,27 @@ def _numpy_scalar(dtype: Any, raw: Any = None) -> Any:
     return ph
 
 
-class NdArray:
-    """A pickled numpy array, decoded into nested Python lists where its dtype is plain."""
-
-    qualname = "numpy.ndarray"
-
-    def __init__(self, *args: Any) -> None:
-        self.shape: tuple[int, ...] = ()
-        self.value: Any = None
-        self.count = 0  # elements decoded into `value`
-
-    def decode(self, state: Any, budget: Budget) -> None:
-        """numpy's `__setstate__` tuple (version, shape, dtype, fortran, data), within `budget`."""
-        if not (isinstance(state, tuple) and len(state) >= 5) or not isinstance(state[1], tuple):
-            return
-        _, shape, dtype, fortran, raw = state[:5]
-        if len(shape) > _MAX_NDIM or not all(type(s) is int and 0 <= s <= _MAX_ARRAY_ELEMENTS for s in shape):
-            return
-        # Nested lists are built for every dimension, zero-sized ones included: bound them all.
-        count = lists = 1
-        for s in shape:
-            count *= s
-            lists *= max(s, 1)
-        if lists > _MAX_ARRAY_ELEMENTS or count > budget.elements:
-            return
-        flat = raw if isinstance(raw, list) else _decode_numbers(dtype, raw, count)
-        if flat is None or len(flat) < count:
-            return
-        budget.elements -= lists
-        budget.charge(lists)
-        self.shape, self.count = shape, lists
-        self.value = _reshape(list(flat[:count]), shape, bool(fortran))
-
-    def tolist(self) -> Any:
-        return self.value
+def decode_ndarray(arr: NdArray, state: Any, budget: Budget) -> None:
+    """Fill `arr` from numpy's `__setstate__` tuple (version, shape, dtype, fortran, data), within `budget`."""
+    if not (isinstance(state, tuple) and len(state) >= 5) or not isinstance(state[1], tuple):
+        return
+    _, shape, dtype, fortran, raw = state[:5]
+    if len(shape) > _MAX_NDIM or not all(type(s) is int and 0 <= s <= _MAX_ARRAY_ELEMENTS for s in shape):
+        return
+    # Nested lists are built for every dimension, zero-sized ones included: bound them all.
+    count = lists = 1
+    for s in shape:
+        count *= s
+        lists *= max(s, 1)
+    if lists > _MAX_ARRAY_ELEMENTS or count > budget.elements:
+        return
+    flat = raw if isinstance(raw, list) else _decode_numbers(dtype, raw, count)
+    if flat is None or len(flat) < count:
+        return
+    budget.elements -= lists
+    budget.charge(lists)
+    arr.shape, arr.count = shape, lists
+    arr.value = _reshape(list(flat[:count]), shape, bool(fortran))
 
 
 def _reshape(flat: list[Any], shape: tuple[int, ...], fortran: bool) -> Any:
@@ -366,7 +210,7 @@ def _rebuild_tensor_v3(storage: Any, offset: int, size: Any, stride: Any, requir
                        _hooks: Any = None, dtype: Any = None, *rest: Any) -> TensorRef:
     """Torch ≥ 2.3 writes dtypes that have no typed storage (float8, uint16…) as an untyped (byte)
     storage plus the dtype; the offset counts elements of that dtype."""
-    if not (isinstance(dtype, str) and dtype in _ITEMSIZE):
+    if not (isinstance(dtype, str) and dtype in TORCH_DTYPES):
         raise CorruptCheckpoint("tensor record without a known dtype")
     t = _rebuild_tensor(storage, offset, size, stride, requires_grad)
     t.dtype = dtype
@@ -556,8 +400,8 @@ def _allowed(module: str, name: str) -> Any:
             return _torch_device
         if name == "Size":
             return _SAFE_BUILTINS["tuple"]
-        dtype = _TORCH_DTYPE_ALIASES.get(name, name)
-        if dtype in _ITEMSIZE:
+        dtype = TORCH_DTYPE_ALIASES.get(name, name)
+        if dtype in TORCH_DTYPES:
             return dtype
     return None
 
@@ -708,7 +552,7 @@ class SafeUnpickler(pickle._Unpickler):  # type: ignore[name-defined,misc]
             if builder is None:
                 if len(self._placeholders) >= MAX_UNKNOWN_CLASSES:
                     raise CorruptCheckpoint(f"the pickle names more than {MAX_UNKNOWN_CLASSES} classes")
-                builder = self._placeholders[qualname] = _new_placeholder_class(qualname)
+                builder = self._placeholders[qualname] = new_placeholder_class(qualname)
         self._builders[id(builder)] = builder
         return builder
 
@@ -784,7 +628,7 @@ class SafeUnpickler(pickle._Unpickler):  # type: ignore[name-defined,misc]
         if isinstance(inst, PickledNamespace) and isinstance(state, dict):
             self.budget.keys(list(state))  # it copies the state's keys into itself
         if isinstance(inst, NdArray):
-            inst.decode(state, self.budget)
+            decode_ndarray(inst, state, self.budget)
         elif isinstance(inst, (*_INSTANTIABLE, NumpyDType)) and not isinstance(inst, type):
             type(inst).__setstate__(inst, state)  # the class's method, never an attribute of inst
         else:

@@ -15,9 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import MckptError, UsageError
-from ..model.checkpoint import Checkpoint, is_safe_global, read_checkpoint
+from ..model.checkpoint import Checkpoint, read_checkpoint
 from ..model.names import parse_name
 from ..model.resolve import resolve_checkpoint
+from ..torchfile.safe_globals import is_safe_global
 from .mammoth_args import (
     OverrideChange,
     UnsafeArgs,

@@ -180,7 +180,7 @@ def render_tensor_summary(out: Output, ck: Checkpoint) -> None:
         ("dtypes", dtypes),
     ], title="Model tensors" if ck.kind == "mammoth" else "Tensors")
     if t.modules and len(t.modules) > 1:
-        rows = [[m["name"], m["tensors"], count_cell(m["parameters"]), Cell(str(m["aliases"] or ""), m["aliases"])]
+        rows = [[m.name, m.tensors, count_cell(m.parameters), Cell(str(m.aliases or ""), m.aliases)]
                 for m in t.modules[:40]]
         out.table(["module", "tensors", "params", "aliases"], rows, justify=["left", "right", "right", "right"])
         if len(t.modules) > 40:
@@ -216,27 +216,25 @@ def render_training_state(out: Output, ck: Checkpoint) -> None:
     if o is None:
         pairs.append(("optimizer", "none"))
     else:
-        groups = o.get("param_groups") or []
-        g0 = groups[0] if groups else {}
+        g0 = o.param_groups[0] if o.param_groups else {}
         hp = ", ".join(f"{k} {brief(g0[k], 40)}" for k in ("lr", "momentum", "betas", "weight_decay", "nesterov")
                        if k in g0)
-        pairs.append(("optimizer", f"{o.get('type') or 'unknown'} · {len(groups)} group(s) · {hp}"))
-        pairs.append(("optimizer state", f"{o.get('state_entries', 0)} entries"
-                      + (f" ({', '.join(o['state_keys'])})" if o.get("state_keys") else "")
-                      + f" · {human_bytes(o.get('state_bytes', 0))}"))
+        pairs.append(("optimizer", f"{o.type or 'unknown'} · {len(o.param_groups)} group(s) · {hp}"))
+        pairs.append(("optimizer state", f"{o.state_entries} entries"
+                      + (f" ({', '.join(o.state_keys)})" if o.state_keys else "")
+                      + f" · {human_bytes(o.state_bytes)}"))
     if s is None:
         pairs.append(("scheduler", "none"))
     else:
-        detail = ", ".join(f"{k} {_fmt_value(v)}" for k, v in s.items() if k != "type")
-        pairs.append(("scheduler", f"{s.get('type') or 'unknown'} · {detail}"))
+        detail = ", ".join(f"{k} {_fmt_value(v)}" for k, v in s.state.items())
+        pairs.append(("scheduler", f"{s.type or 'unknown'} · {detail}"))
     if b is None:
         pairs.append(("buffer", "none"))
     else:
-        ts = ", ".join(f"{k} {v['dtype']}[{','.join(map(str, v['shape']))}]" for k, v in b["tensors"].items())
-        head = b.get("class") or "dict"
-        pairs.append(("buffer", f"{head} · size {b.get('size') if b.get('size') is not None else '?'}"
-                      + (f" · seen {b['seen']}" if b.get("seen") is not None else "")
-                      + f" · {human_bytes(b.get('bytes'))}"))
+        ts = ", ".join(f"{k} {v.dtype}[{','.join(map(str, v.shape))}]" for k, v in b.tensors.items())
+        pairs.append(("buffer", f"{b.cls or 'dict'} · size {b.size if b.size is not None else '?'}"
+                      + (f" · seen {b.seen}" if b.seen is not None else "")
+                      + f" · {human_bytes(b.bytes)}"))
         if ts:
             pairs.append(("buffer tensors", ts))
     out.fields(pairs, title="Training state")

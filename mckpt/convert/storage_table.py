@@ -11,10 +11,10 @@ from collections import OrderedDict
 from typing import Any
 
 from ..errors import CorruptCheckpoint
-from .archive import Archive
-from .archive_writer import ByteRange, StorageRecord
-from .torch_pickle import UnwritableValue
-from .unpickler import NdArray, Placeholder, StateDict, StorageRef, TensorRef
+from ..torchfile.archive import Archive
+from ..torchfile.archive_writer import ByteRange, StorageRecord
+from ..torchfile.torch_pickle import UnwritableValue
+from ..torchfile.values import NdArray, Placeholder, StateDict, StorageRef, TensorRef
 
 
 class StorageTable:
