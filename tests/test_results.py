@@ -373,3 +373,18 @@ def test_plot_matrix_and_errors(runs: Path, tmp_path: Path) -> None:
     assert r.returncode == 2 and "WIDTHxHEIGHT" in r.stderr
     r = run_cli("plot", str(runs))
     assert r.returncode == 2 and "-o FILE" in r.stderr
+
+
+def test_notes_from_file_values_stay_comments_and_inert(tmp_path: Path) -> None:
+    """A saved arg with a newline and LaTeX, or escape codes, cannot leave the `%` comment of a
+    latex note, nor reach the terminal raw in a csv note on stderr."""
+    forged = "x\n\\input{/etc/hostname}\x1b]0;PWN\x07\r"
+    for seed in (0, 1):
+        write_run(tmp_path, "er", 500, seed, dataset_config=forged)
+    latex = run_cli("results", str(tmp_path), "-f", "latex")
+    assert latex.returncode == 0, latex.stderr
+    assert not any(line.startswith("\\input") for line in latex.stdout.splitlines()), latex.stdout
+    assert "\x1b" not in latex.stdout and "\r" not in latex.stdout
+    csv_run = run_cli("results", str(tmp_path), "-f", "csv")
+    assert csv_run.returncode == 0 and "\x1b" not in csv_run.stderr and "\x07" not in csv_run.stderr
+    assert csv_run.stderr.count("same in every group") <= 1  # one note, not a raw second copy

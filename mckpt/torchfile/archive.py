@@ -345,15 +345,24 @@ def _read_central_directory(source: ByteSource) -> list[ZipMember]:
     if pos < 0 or len(tail) - pos < 22:
         raise CorruptCheckpoint("truncated: the zip's end-of-archive record is missing", path=name)
     n_entries, cd_size, cd_offset = _u16(tail, pos + 10), _u32(tail, pos + 12), _u32(tail, pos + 16)
-    if 0xFFFF in (n_entries,) or 0xFFFFFFFF in (cd_size, cd_offset):
-        loc = pos - 20
-        if loc < 0 or tail[loc : loc + 4] != _EOCD64_LOCATOR:
-            raise CorruptCheckpoint("truncated: the zip64 locator is missing", path=name)
-        eocd64_offset = _u64(tail, loc + 8)
-        rec = source.read_at(eocd64_offset, 56)
+    sentinels = 0xFFFF in (n_entries,) or 0xFFFFFFFF in (cd_size, cd_offset)
+    loc = pos - 20
+    # torch's reader (miniz) takes the index from a zip64 record whenever its locator stands before the
+    # end record, whatever the 32-bit fields say; mckpt does the same, and refuses a file whose two
+    # records name different indexes (torch would read one, a zip tool or an older mckpt the other).
+    if loc >= 0 and tail[loc : loc + 4] == _EOCD64_LOCATOR:
+        rec = source.read_at(_u64(tail, loc + 8), 56)
         if len(rec) < 56 or rec[:4] != _EOCD64:
             raise CorruptCheckpoint("the zip64 end-of-archive record is damaged", path=name)
-        n_entries, cd_size, cd_offset = _u64(rec, 32), _u64(rec, 40), _u64(rec, 48)
+        z64 = _u64(rec, 32), _u64(rec, 40), _u64(rec, 48)
+        sentinel_values = (0xFFFF, 0xFFFFFFFF, 0xFFFFFFFF)
+        for small, big, sentinel in zip((n_entries, cd_size, cd_offset), z64, sentinel_values, strict=True):
+            if small != sentinel and small != big:
+                raise CorruptCheckpoint("the zip has two end-of-archive records naming different indexes "
+                                        "(torch.load reads the zip64 one; a crafted file?)", path=name)
+        n_entries, cd_size, cd_offset = z64
+    elif sentinels:
+        raise CorruptCheckpoint("truncated: the zip64 locator is missing", path=name)
     if n_entries > MAX_MEMBERS or cd_size > MAX_CENTRAL_DIRECTORY:
         raise CorruptCheckpoint(f"implausible zip index ({n_entries} entries, {cd_size} bytes)", path=name)
     if cd_offset + cd_size > source.size:
@@ -480,6 +489,16 @@ def _record(source: ByteSource, m: ZipMember, limit: int = 64) -> bytes:
     return read_member(source, m, limit)
 
 
+class _Caseless(dict[str, ZipMember]):
+    """Zip members by name as torch looks them up: `get` and `in` ignore case."""
+
+    def get(self, name: str, default: ZipMember | None = None) -> ZipMember | None:  # type: ignore[override]
+        return super().get(name.lower(), default)
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and super().__contains__(name.lower())
+
+
 def _check_records(source: ByteSource, by_name: dict[str, ZipMember], prefix: str) -> str:
     """Refuse what torch.load refuses before it reads the pickle; return the byte order."""
     name = source.name
@@ -513,7 +532,9 @@ def _check_records(source: ByteSource, by_name: dict[str, ZipMember], prefix: st
 def _open_zip(source: ByteSource) -> Archive:
     members = _read_central_directory(source)
     prefix = _archive_folder(members, source.name)
-    by_name = {m.name: m for m in members}
+    # torch finds records by name regardless of case (miniz's default lookup): `BYTEORDER` is its
+    # byteorder record. Names equal but for case are refused above, so lower-case keys are unique.
+    by_name = _Caseless({m.name.lower(): m for m in members})
     pkl = by_name.get(prefix + "data.pkl")
     if pkl is None:
         raise NotACheckpoint(f"a zip file, but not a torch checkpoint (no data.pkl in its folder "

@@ -724,8 +724,8 @@ _NAMESPACE = _checked_items(PickledNamespace)
 
 def check_tree(obj: Any) -> None:
     """Refuse object trees that the readers could not walk: cycles, deep nesting, and shared
-    containers that expand past :data:`MAX_TREE_NODES` when walked as a tree (a list holding the
-    same list twice, 60 levels deep, is a few hundred bytes of pickle and 2**60 nodes)."""
+    containers or strings that expand past :data:`MAX_TREE_NODES` when walked as a tree (a list
+    holding the same list twice, 60 levels deep, is a few hundred bytes of pickle and 2**60 nodes)."""
     sizes: dict[int, int] = {}  # id → expanded size, for containers done
     on_path: set[int] = set()
     stack: list[tuple[Any, int, list[Any] | None]] = [(obj, 1, None)]
@@ -736,7 +736,11 @@ def check_tree(obj: Any) -> None:
             kids = _children(x)
             if not kids:
                 stack.pop()
-                sizes[id(x)] = 1 + (x.count if isinstance(x, NdArray) else 0)
+                # Text counts by its length (a node per 16 characters): one long string fetched
+                # back from the memo thousands of times is two bytes per use in the pickle, and
+                # hundreds of megabytes in the JSON or table that shows every use.
+                sizes[id(x)] = 1 + (x.count if isinstance(x, NdArray) else
+                                    len(x) // 16 if isinstance(x, str | bytes | bytearray) else 0)
                 keep.append(x)
                 continue
             if id(x) in on_path:
@@ -753,7 +757,7 @@ def check_tree(obj: Any) -> None:
         total = 1 + sum(sizes[id(k)] for k in kids)
         if total > MAX_TREE_NODES:
             raise CorruptCheckpoint(f"the pickle's object tree expands to more than {MAX_TREE_NODES} nodes "
-                                    "(shared containers)")
+                                    "(shared containers or strings)")
         sizes[id(x)] = total
         keep.append(x)
 

@@ -177,10 +177,8 @@ class Output:
             return
         if self.fmt in ("csv", "tsv"):
             sys.stderr.write(f"note: {clean(text)}\n")
-
-            sys.stderr.write(f"note: {text}\n")
         elif self.fmt in LATEX_FORMATS:
-            self.stream.write(f"% {text}\n")  # pasted with the table, it stays out of the document
+            self.stream.write(f"% {clean(text)}\n")  # pasted with the table, it stays out of the document
         else:
             self.line(text)
 
