@@ -68,7 +68,12 @@ def with_zip64_extra(data: bytes, record: int, extra: bytes) -> bytes:
     struct.pack_into("<I", d, p + 20, 0xFFFFFFFF)
     eocd = d.rfind(b"PK\x05\x06")
     cd_offset = struct.unpack_from("<I", d, eocd + 16)[0]
-    struct.pack_into("<I", d, eocd + 12, eocd - cd_offset)
+    z64 = d.rfind(b"PK\x06\x06")  # torch.save writes a zip64 end record too; torch reads that one
+    cd_end = z64 if z64 > 0 else eocd
+    struct.pack_into("<I", d, eocd + 12, cd_end - cd_offset)
+    if z64 > 0:
+        struct.pack_into("<Q", d, z64 + 40, cd_end - cd_offset)
+        struct.pack_into("<Q", d, d.rfind(b"PK\x06\x07") + 8, z64)
     return bytes(d)
 
 
