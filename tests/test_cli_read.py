@@ -76,7 +76,10 @@ def test_list_filters_sort_and_acc(folder: Path) -> None:
     assert accs["aaaaaaaa"] == {"class_il": 87.5, "task_il": 99.0}  # after task 2: (90 + 85) / 2
     assert accs["bbbbbbbb"] == {"class_il": 85.0, "task_il": 99.0}
     assert runs[0]["metrics"]["class_il"].keys() == {"final_avg", "forgetting", "bwt"}
-    assert [a["class_il"] for a in accs.values()] == sorted(a["class_il"] for a in accs.values())
+    # best first, like every metric sort (results' too); --reverse puts the worst first
+    assert [a["class_il"] for a in accs.values()] == sorted((a["class_il"] for a in accs.values()), reverse=True)
+    r = runner.invoke(app, ["list", str(folder), "--acc", "--json", "--sort", "acc", "--reverse"])
+    assert [x["uid"] for x in json.loads(r.stdout)["runs"]] == [x["uid"] for x in runs][::-1]
 
 
 def test_list_plain_and_formats(folder: Path) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from mckpt.model.runs import scan
-from mckpt.view.output import Output, print_error
+from mckpt.view.output import Output
 from mckpt.view.render import render_listing
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -107,7 +107,7 @@ def test_no_color_follows_the_convention(monkeypatch: pytest.MonkeyPatch, value:
     # no-color.org: NO_COLOR disables colour when set *and not empty*; an empty one was treated as set.
     monkeypatch.setenv("NO_COLOR", value)
     stream = Terminal()
-    print_error("boom", stream=stream)
+    Output(err=stream).error("boom")
     assert ("\x1b[" in stream.getvalue()) is coloured
     assert Output(stream=Terminal()).color is coloured
 

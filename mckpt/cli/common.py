@@ -11,8 +11,8 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
-from ..errors import MckptError
-from ..view.output import TABLE_FORMATS, Output, print_error
+from ..errors import MckptError, UsageError
+from ..view.output import TABLE_FORMATS, Output
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -44,6 +44,9 @@ def examples(*commands: str) -> str:
 
 
 def make_output(json: bool = False, fmt: str | None = None, quiet: bool = False) -> Output:
+    """The command's Output; `--json` with `--format` is refused (two answers to one question)."""
+    if json and fmt is not None:
+        raise UsageError(f"--json and --format {fmt} both choose the output: pass one of them")
     return Output(json=json, fmt=fmt, quiet=quiet)
 
 
@@ -62,10 +65,10 @@ def handle_errors(func: F) -> F:
         except MckptError as e:
             if state["debug"]:
                 traceback.print_exc()
-            print_error(str(e), e.hint)
+            Output().error(str(e), e.hint)
             raise typer.Exit(e.exit_code) from None
         except KeyboardInterrupt:
-            print_error("interrupted")
+            Output().error("interrupted")
             raise typer.Exit(130) from None
         except BrokenPipeError:
             # `mckpt list | head`: the reader left; exit quietly like other Unix tools.
@@ -75,7 +78,7 @@ def handle_errors(func: F) -> F:
         except Exception as e:
             if state["debug"]:
                 raise
-            print_error(f"internal error: {type(e).__name__}: {e}",
+            Output().error(f"internal error: {type(e).__name__}: {e}",
                         "this is a bug in mckpt; rerun as `mckpt --debug <command> …` (or with MCKPT_DEBUG=1) "
                         "and report the traceback")
             raise typer.Exit(1) from None

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -15,7 +12,6 @@ from .common import JsonOpt, QuietOpt, examples, handle_errors, make_output
 
 if TYPE_CHECKING:
     from ..convert import Plan
-    from ..torchfile.archive_writer import Progress
 
 PROGRESS_MIN_BYTES = 32 << 20
 
@@ -57,6 +53,7 @@ def convert_command(
     quiet: QuietOpt = False,
 ) -> None:
     """Convert checkpoints without torch: copies tensor bytes raw, checks the result, writes atomically."""
+    out = make_output(json, None, quiet)
     # The library is imported here, not at the top: every other command starts without it.
     from ..convert import ArgOverrides, parse_set, plan_conversion, write_plan
     from ..view.render_convert import render_plan, render_written
@@ -64,24 +61,22 @@ def convert_command(
     overrides = ArgOverrides(model, dataset, buffer_size, n_epochs, parse_set(set_ or []))
     plan = plan_conversion(file, to, like=like, output=output, overrides=overrides,
                            strip_prefix=strip_prefix, allow_partial=allow_partial)
-    out = make_output(json, None, quiet)
     if dry_run or not plan.writable:
-        if json:
-            out.emit_json(plan.to_json())
-        else:
-            render_plan(out, plan)
+        out.show(plan.to_json, lambda: render_plan(out, plan))
         if not plan.writable and not dry_run:
             raise _unwritable(plan, like)
         return
     started = time.perf_counter()
-    with _progress(plan, enabled=not (json or quiet)) as tick:
-        result = write_plan(plan, force=force, progress=tick)
+    # a small file is written before a bar could show anything
+    with out.progress("copy + check", 2 * plan.nbytes, draw=plan.nbytes >= PROGRESS_MIN_BYTES) as bar:
+        result = write_plan(plan, force=force, progress=bar.advance)
     seconds = time.perf_counter() - started
-    if json:
-        out.emit_json({**plan.to_json(), "written": {**result.to_json(), "seconds": round(seconds, 3)}})
-    else:
+
+    def render() -> None:
         render_plan(out, plan, keys=False)
         render_written(out, result, seconds)
+
+    out.show(lambda: {**plan.to_json(), "written": {**result.to_json(), "seconds": round(seconds, 3)}}, render)
 
 
 def _unwritable(plan: Plan, like: str | None) -> MckptError:
@@ -94,22 +89,6 @@ def _unwritable(plan: Plan, like: str | None) -> MckptError:
     return MckptError(f"{'; '.join(plan.problems)} (listed above); nothing written", path=plan.source,
                       hint="use a template of the same model and backbone, or --allow-partial to fill "
                            "keys from the template and leave extra source keys out")
-
-
-@contextmanager
-def _progress(plan: Plan, enabled: bool) -> Iterator[Progress | None]:
-    """A progress bar on stderr for large files on a terminal (copy, then the read-back check)."""
-    if not enabled or plan.nbytes < PROGRESS_MIN_BYTES or not sys.stderr.isatty():
-        yield None
-        return
-    from rich.console import Console
-    from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn, TransferSpeedColumn
-
-    with Progress("[progress.description]{task.description}", BarColumn(), DownloadColumn(),
-                  TransferSpeedColumn(), TimeRemainingColumn(), console=Console(stderr=True),
-                  transient=True) as bar:
-        task = bar.add_task("copy + check", total=2 * plan.nbytes)
-        yield lambda n: bar.advance(task, n)
 
 
 def register(app: typer.Typer) -> None:

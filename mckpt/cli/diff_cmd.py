@@ -26,6 +26,7 @@ def diff_command(
     quiet: QuietOpt = False,
 ) -> None:
     """Compare two checkpoints: args (bookkeeping left out), results, and with --weights the tensors."""
+    out = make_output(json, fmt, quiet)
     if top < 0:
         raise UsageError(f"--top must be 0 or more, not {top}")
     from ..diff import diff_checkpoints  # imported per command, so other commands start without it
@@ -34,11 +35,7 @@ def diff_command(
 
     d = diff_checkpoints(resolve_checkpoint(a).path, resolve_checkpoint(b).path, weights=weights,
                          top=top or None, all=all_args)
-    out = make_output(json, fmt, quiet)
-    if json:
-        out.emit_json(d.to_json())
-    else:
-        render_diff(out, d)
+    out.show(d.to_json, lambda: render_diff(out, d))
 
 
 def register(app: typer.Typer) -> None:

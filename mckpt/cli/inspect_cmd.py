@@ -26,6 +26,7 @@ def inspect_command(
     quiet: QuietOpt = False,
 ) -> None:
     """Show what a checkpoint holds, without torch and without running code from it."""
+    out = make_output(json, fmt, quiet)
     source: str | ByteSource = file
     if is_url(file):
         from ..fetch.download import FetchOptions, open_remote  # only remote inspects pay for the HTTP modules
@@ -34,15 +35,12 @@ def inspect_command(
     elif revision is not None:
         raise UsageError("--revision applies to hf:// and hub URLs, not to a local file", path=file)
     ck = read_checkpoint(source)
-    out = make_output(json, fmt, quiet)
-    if json:
-        out.emit_json(to_plain(ck.args) if args_only else ck.to_json(full_tensors=tensors))
-    elif args_only:
-        render_args(out, ck.args)
+    if args_only:
+        out.show(lambda: to_plain(ck.args), lambda: render_args(out, ck.args))
     elif tensors and fmt:
-        render_tensor_list(out, ck)
+        out.show(lambda: ck.to_json(full_tensors=True), lambda: render_tensor_list(out, ck))
     else:
-        render_checkpoint(out, ck, tensors=tensors)
+        out.show(lambda: ck.to_json(full_tensors=tensors), lambda: render_checkpoint(out, ck, tensors=tensors))
 
 
 def register(app: typer.Typer) -> None:

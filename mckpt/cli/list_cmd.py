@@ -29,7 +29,11 @@ def list_command(
     fmt: FormatOpt = None,
     quiet: QuietOpt = False,
 ) -> None:
-    """List checkpoints grouped into runs (names parsed, nothing loaded unless --acc)."""
+    """List checkpoints grouped into runs (names parsed, nothing loaded unless --acc).
+
+    With -q it prints nothing and exits 1 when no run matched (like grep -q).
+    """
+    out = make_output(json, fmt, quiet)
     if sort not in SORT_KEYS:
         raise UsageError(f"unknown sort key {sort!r}; one of: {', '.join(SORT_KEYS)}")
     if sort == "acc" and not acc:
@@ -44,15 +48,11 @@ def list_command(
     listing = scan(targets, recursive=recursive, acc=acc)
     found = len(listing.runs)
     listing.runs = sorted(filter_runs(listing.runs, model, dataset), key=SORT_KEYS[sort], reverse=reverse)
-    out = make_output(json, fmt, quiet)
-    if json:
-        out.emit_json(listing.to_json())
-    else:
-        filters = " ".join(f"{flag} {value}" for flag, value in (("--model", model), ("--dataset", dataset))
-                           if value)
-        no_match = (f"no run matches {filters} (of {found} run(s) found)"
-                    if found and not listing.runs else None)
-        render_listing(out, listing, acc=acc, no_match=no_match)
+    filters = " ".join(f"{flag} {value}" for flag, value in (("--model", model), ("--dataset", dataset)) if value)
+    no_match = f"no run matches {filters} (of {found} run(s) found)" if found and not listing.runs else None
+    out.show(listing.to_json, lambda: render_listing(out, listing, acc=acc, no_match=no_match))
+    if quiet and not listing.runs:
+        raise typer.Exit(1)
 
 
 def register(app: typer.Typer) -> None:

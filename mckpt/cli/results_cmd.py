@@ -87,13 +87,10 @@ def results_command(
     """
     from ..view.render_results import render_results
 
+    out = make_output(json, fmt, quiet)
     query = _query(by, where, model, dataset, tasks, sort, top)
     res = _collect(paths, recursive, query, no_cache)
-    out = make_output(json, fmt, quiet)
-    if json:
-        out.emit_json(res.to_json())
-    else:
-        render_results(out, res)
+    out.show(res.to_json, lambda: render_results(out, res))
 
 
 @handle_errors
@@ -128,6 +125,8 @@ def plot_command(
     """
     from ..view.plot import FigureSpec, parse_size, plot_curves, plot_matrix
 
+    out = make_output(quiet=quiet)
+
     if output == Path():
         raise UsageError("missing -o FILE (.png, .svg or .pdf)")
     spec = FigureSpec(str(output), parse_size(size), dpi, title)
@@ -145,8 +144,8 @@ def plot_command(
         res = _collect(paths, recursive, _query(by, where, model, dataset, tasks, sort, top), no_cache)
         written = plot_curves(res, spec)
         for w in res.warnings:
-            typer.echo(f"warning: {w}", err=True)  # the figure is right; only the cache was not updated
-    make_output(quiet=quiet).line(f"wrote {written}")
+            out.warning(w)  # the figure is right; only the cache was not updated
+    out.line(f"wrote {written}")
 
 
 def register(app: typer.Typer) -> None:

@@ -82,11 +82,11 @@ def _run(
     With --json, Mammoth's own output goes to stderr so stdout holds one JSON document.
     """
     from ..train.trainer import run_mammoth
-    from ..view.render_run import notice, render_result
+    from ..view.render_run import render_result
 
     out = doc.out
     result = run_mammoth(
-        command, mammoth.root, watch, env, notify=notice, stdout=sys.stderr if out.json else sys.stdout
+        command, mammoth.root, watch, env, notify=out.notice, stdout=sys.stderr if out.json else sys.stdout
     )
     if out.json:
         doc.emit(result=result.to_json())
@@ -165,7 +165,7 @@ def load_command(
     """
     from ..train.mammoth_env import find_mammoth
     from ..train.resume import plan_resume
-    from ..view.render_run import render_plan, warn
+    from ..view.render_run import render_plan
 
     out = make_output(json, None, quiet)
     with _JsonDocument(out) as doc:
@@ -173,7 +173,7 @@ def load_command(
         plan = plan_resume(checkpoint, env, list(ctx.args), every=every, check=check)
         doc.plan = plan.to_json()
         for message in plan.warnings:
-            warn(message)
+            out.warning(message)
         if dry_run and json:
             # The same document as a real run's, without "result": scripts read plan.* either way.
             doc.emit()

@@ -312,8 +312,9 @@ def render_listing(out: Output, listing: Listing, *, acc: bool = False, no_match
         styles.append(st)
     if rows:
         # On a narrow terminal, hide what matters least for telling runs apart first.
-        optional = [headers.index(h) for h in ("config", "epochs", "buffer", "size", "prefix", "resumed from")
-                    if h in headers]
+        # buffer size is what tells ER runs of one setting apart: it goes last, after started.
+        optional = [headers.index(h) for h in ("config", "epochs", "started", "size", "prefix", "resumed from",
+                                               "buffer") if h in headers]
         out.table(headers, rows, styles=styles, justify=justify, title=f"{len(runs)} run(s)", optional=optional)
     _render_copies(out, [c for r in runs for c in r.copies])
     if listing.other and out.fmt in ("csv", "tsv"):
