@@ -68,6 +68,19 @@ def test_list_on_an_80_column_terminal(tmp_path: Path, monkeypatch: pytest.Monke
     assert "e3e70682" in text and "2026-11-28 09:30" in text and "er_ace" in text
 
 
+def test_list_at_80_columns_hides_started_before_buffer_size(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Two ER runs of one setting told apart only by their buffer size: that column must survive.
+    folder = tmp_path / "checkpoints"
+    folder.mkdir()
+    for name in ("er_seq-cifar10_None_500_50_20261128-093000_e3e70682_last.pt",
+                 "er_seq-cifar10_None_5120_50_20261128-174912_0a1b2c3d_last.pt"):
+        (folder / name).write_bytes(b"x")
+    text = _draw(80, monkeypatch, lambda out: render_listing(out, scan([str(folder)]), acc=True))
+    header = text.splitlines()[1]
+    assert "buffer" in header and "started" not in header, text
+    assert "5120" in text and "hidden to fit the window: config, epochs, started" in " ".join(text.split())
+
+
 def test_fields_wrap_under_their_value(monkeypatch: pytest.MonkeyPatch) -> None:
     long = "SGD · 1 group(s) · lr 0.1, momentum 0.0, weight_decay 0.0, nesterov False, dampening 0"
     text = _draw(60, monkeypatch, lambda out: out.fields([("optimizer", long), ("scheduler", "none")],
