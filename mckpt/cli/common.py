@@ -6,11 +6,12 @@ import functools
 import os
 import sys
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Annotated, Any, TypeVar
 
 import typer
 
+from ..choices import check_choice
 from ..errors import MckptError, UsageError
 from ..view.output import TABLE_FORMATS, Output
 
@@ -19,17 +20,37 @@ F = TypeVar("F", bound=Callable[..., Any])
 state = {"debug": bool(os.environ.get("MCKPT_DEBUG"))}
 
 
-def _check_format(value: str | None) -> str | None:
-    if value is not None and value not in TABLE_FORMATS:
-        raise typer.BadParameter(f"unknown format {value!r}; one of: {', '.join(TABLE_FORMATS)}")
-    return value
+class Choices:
+    """An option's fixed values, from the library's own tuple: `check` is the option's callback
+    (a usage error, exit 2, naming the flag), and shell completion offers `choices`
+    (`completion_spec` reads them off the callback's instance). `strict=False` only completes: the
+    library checks the value (results' --sort also takes any grouping arg)."""
+
+    def __init__(self, choices: Sequence[str], strict: bool = True) -> None:
+        self.choices = tuple(choices)
+        self.strict = strict
+
+    def check(self, value: str | None) -> str | None:
+        if self.strict:
+            try:
+                check_choice("the value", value, self.choices)
+            except UsageError as e:
+                raise typer.BadParameter(e.message) from None
+        return value
+
+
+def choice_option(*names: str, choices: Sequence[str], help: str, metavar: str | None = None,
+                  strict: bool = True) -> Any:
+    """A `typer.Option` taking one of `choices` (shown as `a|b|c` unless `metavar` says otherwise)."""
+    return typer.Option(*names, metavar=metavar or "|".join(choices), callback=Choices(choices, strict).check,
+                        help=help)
 
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document (stable schema, see README).")]
 FormatOpt = Annotated[
     str | None,
-    typer.Option("--format", "-f", metavar="FMT", callback=_check_format,
-                 help="Print tables in a tabulate format: plain, github, latex, tsv, csv, …"),
+    choice_option("--format", "-f", choices=TABLE_FORMATS, metavar="FMT",
+                  help="Print tables in a tabulate format: plain, github, latex, tsv, csv, …"),
 ]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")]
 

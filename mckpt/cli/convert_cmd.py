@@ -7,8 +7,9 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from ..choices import TARGETS
 from ..errors import MckptError, UsageError
-from .common import JsonOpt, QuietOpt, examples, handle_errors, make_output
+from .common import JsonOpt, QuietOpt, choice_option, examples, handle_errors, make_output
 
 if TYPE_CHECKING:
     from ..convert import Plan
@@ -16,19 +17,11 @@ if TYPE_CHECKING:
 PROGRESS_MIN_BYTES = 32 << 20
 
 
-def _check_target(value: str | None) -> str | None:
-    from ..convert import TARGETS
-
-    if value is not None and value not in TARGETS:
-        raise typer.BadParameter(f"one of: {', '.join(TARGETS)}")
-    return value
-
-
 @handle_errors
 def convert_command(
     file: Annotated[str, typer.Argument(metavar="FILE", help="The file to convert (.pt); it is never modified.")],
-    to: Annotated[str | None, typer.Option(
-        "--to", metavar="full|backbone|safe", callback=_check_target,
+    to: Annotated[str | None, choice_option(
+        "--to", choices=TARGETS,
         help="Target; by default from the input: backbone→full, old pickle→safe, full→backbone.")] = None,
     like: Annotated[str | None, typer.Option(
         "--like", metavar="FILE", help="A full checkpoint of the same model: key layout, args.")] = None,

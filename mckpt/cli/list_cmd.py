@@ -6,10 +6,10 @@ from typing import Annotated
 
 import typer
 
-from ..errors import MckptError, UsageError
+from ..errors import MckptError
 from ..model.runs import SORT_KEYS, filter_runs, scan
 from ..view.render import render_listing
-from .common import FormatOpt, JsonOpt, QuietOpt, examples, handle_errors, make_output
+from .common import FormatOpt, JsonOpt, QuietOpt, choice_option, examples, handle_errors, make_output
 
 
 @handle_errors
@@ -22,8 +22,9 @@ def list_command(
         "--model", "-m", metavar="MODEL", help="Only runs of this model.")] = None,
     dataset: Annotated[str | None, typer.Option(
         "--dataset", "-d", metavar="DATASET", help="Only runs on this dataset.")] = None,
-    sort: Annotated[str, typer.Option(
-        "--sort", "-s", metavar="KEY", help=f"Sort by: {', '.join(SORT_KEYS)}.")] = "started",
+    sort: Annotated[str, choice_option(
+        "--sort", "-s", choices=tuple(SORT_KEYS), metavar="KEY",
+        help=f"Sort by: {', '.join(SORT_KEYS)} (acc: best first).")] = "started",
     reverse: Annotated[bool, typer.Option("--reverse", help="Reverse the order.")] = False,
     json: JsonOpt = False,
     fmt: FormatOpt = None,
@@ -34,8 +35,6 @@ def list_command(
     With -q it prints nothing and exits 1 when no run matched (like grep -q).
     """
     out = make_output(json, fmt, quiet)
-    if sort not in SORT_KEYS:
-        raise UsageError(f"unknown sort key {sort!r}; one of: {', '.join(SORT_KEYS)}")
     if sort == "acc" and not acc:
         acc = True
     targets = paths or ["checkpoints"]

@@ -11,7 +11,7 @@ import typer
 from ..errors import MckptError, UsageError
 from ..io.urls import is_url
 from ..model.results import SORT_COLUMNS, Query, Results, Where, collect_results
-from .common import FormatOpt, JsonOpt, QuietOpt, handle_errors, make_output
+from .common import FormatOpt, JsonOpt, QuietOpt, choice_option, handle_errors, make_output
 
 PathsArg = Annotated[list[str] | None, typer.Argument(
     metavar="[PATH]...", help="Folders (or files) of checkpoints (default: ./checkpoints).")]
@@ -27,8 +27,9 @@ DatasetOpt = Annotated[str | None, typer.Option(
     "--dataset", "-d", metavar="DATASET", help="Only runs on this dataset.")]
 TasksOpt = Annotated[int | None, typer.Option(
     "--tasks", metavar="N", min=0, help="Only runs that finished N tasks (e.g. leave out interrupted ones).")]
-SortOpt = Annotated[str | None, typer.Option(
-    "--sort", "-s", metavar="COLUMN", help=f"Best first by: {', '.join(SORT_COLUMNS)}, or a grouping arg.")]
+SortOpt = Annotated[str | None, choice_option(
+    "--sort", "-s", choices=SORT_COLUMNS, strict=False, metavar="COLUMN",
+    help=f"Best first by: {', '.join(SORT_COLUMNS)}, or a grouping arg.")]
 TopOpt = Annotated[int | None, typer.Option("--top", "-n", metavar="N", min=1, help="Keep the first N groups.")]
 
 

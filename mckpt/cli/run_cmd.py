@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from .common import JsonOpt, QuietOpt, examples, handle_errors, make_output
+from ..choices import EVERY, MODES
+from .common import JsonOpt, QuietOpt, choice_option, examples, handle_errors, make_output
 
 if TYPE_CHECKING:
     from ..train.mammoth_env import MammothEnv
@@ -38,12 +39,7 @@ DryRunOpt = Annotated[
     bool, typer.Option("--dry-run", "-n", help="Print the command (and reasoning); run nothing.")
 ]
 EveryOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--every",
-        metavar="task|last",
-        help="Checkpoint after every task, or once after the last one.",
-    ),
+    str | None, choice_option("--every", choices=EVERY, help="Checkpoint after every task, or once after the last one.")
 ]
 
 
@@ -108,9 +104,7 @@ def save_command(
     ] = None,
     mode: Annotated[
         str | None,
-        typer.Option(
-            "--mode", metavar="safe|old_pickle", help="Checkpoint format (Mammoth's default: safe)."
-        ),
+        choice_option("--mode", choices=MODES, help="Checkpoint format (Mammoth's default: safe)."),
     ] = None,
     mammoth: MammothOpt = None,
     python: PythonOpt = None,

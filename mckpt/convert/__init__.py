@@ -19,6 +19,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from ..choices import TARGETS, check_choice
 from ..errors import MckptError, UsageError
 from ..model.checkpoint import Checkpoint, read_checkpoint
 from ..torchfile.archive import Archive
@@ -27,7 +28,6 @@ from ..torchfile.unpickler import PickledNamespace, Placeholder, StateDict, Tens
 from .full import archive_of, plan_full
 from .plan import (
     BACKBONE_PREFIX,
-    TARGETS,
     ArgOverrides,
     Plan,
     backbone_names,
@@ -48,8 +48,7 @@ def plan_conversion(source: str | os.PathLike[str], to: str | None = None, *, li
     """Plan converting `source`; `to` defaults from what the file is (see :func:`default_target`)."""
     src = read_checkpoint(source)
     to = to or default_target(src)
-    if to not in TARGETS:
-        raise UsageError(f"--to takes one of {', '.join(TARGETS)}, not {to!r}")
+    check_choice("to", to, TARGETS)
     if like is not None and to != "full":
         raise UsageError("--like only goes with --to full")
     if overrides and overrides.as_dict() and to == "backbone":
