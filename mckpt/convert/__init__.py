@@ -50,12 +50,11 @@ def plan_conversion(source: str | os.PathLike[str], to: str | None = None, *, li
     to = to or default_target(src)
     check_choice("to", to, TARGETS)
     if like is not None and to != "full":
-        raise UsageError("--like only goes with --to full")
+        raise UsageError("like (a template) only goes with to='full'")
     if overrides and overrides.as_dict() and to == "backbone":
-        raise UsageError("--model/--dataset/--buffer-size/--n-epochs/--set change args, and --to backbone "
-                         "writes none (a bare backbone has no args)")
+        raise UsageError("overrides change args, and to='backbone' writes none (a bare backbone has no args)")
     if strip_prefix and to != "backbone":
-        raise UsageError("--strip-prefix only goes with --to backbone")
+        raise UsageError("strip_prefix only goes with to='backbone'")
     if to == "full":
         return plan_full(src, like, output, overrides or ArgOverrides(), allow_partial)
     if to == "backbone":
@@ -116,9 +115,9 @@ def _plan_backbone(src: Checkpoint, output: str | None, strip_prefix: bool) -> P
 def _plan_safe(src: Checkpoint, output: str | None, overrides: ArgOverrides) -> Plan:
     if src.kind != "mammoth":
         what = "a bare backbone" if src.kind == "backbone" else "not a Mammoth checkpoint"
-        raise UsageError(f"--to safe converts old-pickle Mammoth checkpoints; this file is {what}",
+        raise UsageError(f"to='safe' converts old-pickle Mammoth checkpoints; this file is {what}",
                          path=src.path,
-                         hint="a backbone becomes a checkpoint with --to full --like FILE"
+                         hint="a backbone becomes a checkpoint with to='full' and a template (like)"
                          if src.kind == "backbone" else None)
     if src.format == "safe" and not overrides.as_dict():
         raise MckptError("already in the safe layout (torch.load(weights_only=True) reads it)", path=src.path,
