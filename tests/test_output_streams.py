@@ -121,3 +121,19 @@ def test_an_items_bar_counts_items_and_starts_only_when_news_comes() -> None:
         bar.advance()
         bar.live.refresh()
     assert "1/3" in ANSI.sub("", err.getvalue())
+
+
+def test_results_printed_while_a_bar_is_drawn_go_above_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    # verify prints a verdict per file while its bar runs: on one screen, above the bar, never through it
+    monkeypatch.setenv("NO_COLOR", "1")
+    screen = Terminal()
+    o = Output(stream=Terminal(), err=screen)
+    with o.progress("verifying", 10) as bar:
+        o.line("ok  a.pt")
+        bar.advance(5)
+    assert "ok  a.pt" in ANSI.sub("", screen.getvalue())
+    piped = io.StringIO()
+    o = Output(stream=piped, err=Terminal())
+    with o.progress("verifying", 10):
+        o.line("ok  a.pt")
+    assert piped.getvalue() == "ok  a.pt\n"  # a pipe gets the line itself, nothing of the bar

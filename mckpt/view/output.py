@@ -142,7 +142,7 @@ class Output:
         head = f"\033[{colour}m{label}:\033[0m" if colour and _isatty(self.err) and colour_allowed() else f"{label}:"
         text = f"{head} {clean(message)}"
         if self._bar is not None and self._bar._task is not None:
-            self._bar.live.console.print(text, markup=False, highlight=False)  # above the bar, not through it
+            self._bar.live.console.print(text, markup=False, highlight=False, soft_wrap=True)  # above the bar
         else:
             self.err.write(text + "\n")
             self.err.flush()
@@ -174,14 +174,26 @@ class Output:
         if not self._started:
             text = text.lstrip("\n")
             self._started = bool(text)
-        self.stream.write(text)
+        if self._drawing_over():
+            self._bar.live.console.print(text, end="", markup=False, highlight=False, soft_wrap=True)
+        else:
+            self.stream.write(text)
 
     def _print(self, renderable: Any = "", **kwargs: Any) -> None:
         """A Rich renderable to the terminal, with the same rule for a leading blank line."""
         if not self._started and isinstance(renderable, str):
             renderable = renderable.lstrip("\n")
         self._started = True
-        self.console.print(renderable, **kwargs)
+        if self._drawing_over():
+            self._bar.live.console.print(renderable, **kwargs)
+        else:
+            self.console.print(renderable, **kwargs)
+
+    def _drawing_over(self) -> bool:
+        """True while a bar is drawn and stdout is a terminal too (the same screen): a result line
+        (verify's verdict per file) is then printed above the bar, as Rich does with print(), not
+        into the middle of it. In a pipe stdout is never touched by the bar."""
+        return self._bar is not None and self._bar._task is not None and _isatty(self.stream)
 
     @property
     def rich(self) -> bool:
