@@ -38,8 +38,11 @@ PythonOpt = Annotated[
 DryRunOpt = Annotated[
     bool, typer.Option("--dry-run", "-n", help="Print the command (and reasoning); run nothing.")
 ]
+# save/load check --every and --mode in the library (strict=False), so that with --json a bad
+# value is refused inside the one document these commands always print.
 EveryOpt = Annotated[
-    str | None, choice_option("--every", choices=EVERY, help="Checkpoint after every task, or once after the last one.")
+    str | None, choice_option("--every", choices=EVERY, strict=False,
+                              help="Checkpoint after every task, or once after the last one.")
 ]
 
 
@@ -104,7 +107,7 @@ def save_command(
     ] = None,
     mode: Annotated[
         str | None,
-        choice_option("--mode", choices=MODES, help="Checkpoint format (Mammoth's default: safe)."),
+        choice_option("--mode", choices=MODES, strict=False, help="Checkpoint format (Mammoth's default: safe)."),
     ] = None,
     mammoth: MammothOpt = None,
     python: PythonOpt = None,
