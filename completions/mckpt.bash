@@ -66,7 +66,7 @@ _mckpt_node() {
             _mckpt_args="#0+" ;;
         "mckpt demo")
             _mckpt_subs=""
-            _mckpt_opts="--force --help -h"
+            _mckpt_opts="--force --quiet -q --help -h"
             _mckpt_valopts=""
             _mckpt_args="#0" ;;
         "mckpt cache")
@@ -118,7 +118,7 @@ _mckpt_value() {
         "mckpt results|--model"|"mckpt results|-m") _mckpt_kind=model; _mckpt_choices="" ;;
         "mckpt results|--dataset"|"mckpt results|-d") _mckpt_kind=dataset; _mckpt_choices="" ;;
         "mckpt results|--tasks") _mckpt_kind=none; _mckpt_choices="" ;;
-        "mckpt results|--sort"|"mckpt results|-s") _mckpt_kind=choice; _mckpt_choices="started model dataset size name acc" ;;
+        "mckpt results|--sort"|"mckpt results|-s") _mckpt_kind=choice; _mckpt_choices="runs tasks class_il task_il class_il_forgetting task_il_forgetting class_il_bwt task_il_bwt" ;;
         "mckpt results|--top"|"mckpt results|-n") _mckpt_kind=none; _mckpt_choices="" ;;
         "mckpt results|--format"|"mckpt results|-f") _mckpt_kind=choice; _mckpt_choices="plain simple github grid simple_grid rounded_grid fancy_grid pipe orgtbl jira presto pretty psql rst mediawiki moinmoin youtrack html latex latex_raw latex_booktabs latex_longtable textile tsv csv asciidoc" ;;
         "mckpt results|#0+") _mckpt_kind=file; _mckpt_choices="" ;;
@@ -132,10 +132,10 @@ _mckpt_value() {
         "mckpt plot|--model"|"mckpt plot|-m") _mckpt_kind=model; _mckpt_choices="" ;;
         "mckpt plot|--dataset"|"mckpt plot|-d") _mckpt_kind=dataset; _mckpt_choices="" ;;
         "mckpt plot|--tasks") _mckpt_kind=none; _mckpt_choices="" ;;
-        "mckpt plot|--sort"|"mckpt plot|-s") _mckpt_kind=choice; _mckpt_choices="started model dataset size name acc" ;;
+        "mckpt plot|--sort"|"mckpt plot|-s") _mckpt_kind=choice; _mckpt_choices="runs tasks class_il task_il class_il_forgetting task_il_forgetting class_il_bwt task_il_bwt" ;;
         "mckpt plot|--top"|"mckpt plot|-n") _mckpt_kind=none; _mckpt_choices="" ;;
         "mckpt plot|#0+") _mckpt_kind=file; _mckpt_choices="" ;;
-        "mckpt convert|--to") _mckpt_kind=choice; _mckpt_choices="backbone full safe" ;;
+        "mckpt convert|--to") _mckpt_kind=choice; _mckpt_choices="full backbone safe" ;;
         "mckpt convert|--like") _mckpt_kind=path; _mckpt_choices="" ;;
         "mckpt convert|--output"|"mckpt convert|-o") _mckpt_kind=path; _mckpt_choices="" ;;
         "mckpt convert|--model") _mckpt_kind=model; _mckpt_choices="" ;;
@@ -152,12 +152,12 @@ _mckpt_value() {
         "mckpt fetch|--retries") _mckpt_kind=none; _mckpt_choices="" ;;
         "mckpt fetch|--connections") _mckpt_kind=none; _mckpt_choices="" ;;
         "mckpt fetch|#0") _mckpt_kind=none; _mckpt_choices="" ;;
-        "mckpt save|--every") _mckpt_kind=path; _mckpt_choices="" ;;
+        "mckpt save|--every") _mckpt_kind=choice; _mckpt_choices="task last" ;;
         "mckpt save|--name") _mckpt_kind=path; _mckpt_choices="" ;;
-        "mckpt save|--mode") _mckpt_kind=path; _mckpt_choices="" ;;
+        "mckpt save|--mode") _mckpt_kind=choice; _mckpt_choices="safe old_pickle" ;;
         "mckpt save|--mammoth") _mckpt_kind=path; _mckpt_choices="" ;;
         "mckpt save|--python") _mckpt_kind=path; _mckpt_choices="" ;;
-        "mckpt load|--every") _mckpt_kind=path; _mckpt_choices="" ;;
+        "mckpt load|--every") _mckpt_kind=choice; _mckpt_choices="task last" ;;
         "mckpt load|--mammoth") _mckpt_kind=path; _mckpt_choices="" ;;
         "mckpt load|--python") _mckpt_kind=path; _mckpt_choices="" ;;
         "mckpt load|#0") _mckpt_kind=run; _mckpt_choices="" ;;

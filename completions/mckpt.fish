@@ -40,7 +40,7 @@ complete -c mckpt -n '__fish_seen_subcommand_from list' -l recursive -s r -d 'Lo
 complete -c mckpt -n '__fish_seen_subcommand_from list' -l acc -d 'Read each run\'s newest file for its final accuracy.'
 complete -c mckpt -n '__fish_seen_subcommand_from list' -l model -s m -x -a '(mckpt __complete model (commandline -ct))' -d 'Only runs of this model.'
 complete -c mckpt -n '__fish_seen_subcommand_from list' -l dataset -s d -x -a '(mckpt __complete dataset (commandline -ct))' -d 'Only runs on this dataset.'
-complete -c mckpt -n '__fish_seen_subcommand_from list' -l sort -s s -x -a 'started model dataset size name acc' -d 'Sort by: started, model, dataset, size, name, acc.'
+complete -c mckpt -n '__fish_seen_subcommand_from list' -l sort -s s -x -a 'started model dataset size name acc' -d 'Sort by: started, model, dataset, size, name, acc (acc: best first).'
 complete -c mckpt -n '__fish_seen_subcommand_from list' -l reverse -d 'Reverse the order.'
 complete -c mckpt -n '__fish_seen_subcommand_from list' -l json -d 'Print one JSON document (stable schema, see README).'
 complete -c mckpt -n '__fish_seen_subcommand_from list' -l format -s f -x -a 'plain simple github grid simple_grid rounded_grid fancy_grid pipe orgtbl jira presto pretty psql rst mediawiki moinmoin youtrack html latex latex_raw latex_booktabs latex_longtable textile tsv csv asciidoc' -d 'Print tables in a tabulate format: plain, github, latex, tsv, csv, …'
@@ -76,7 +76,7 @@ complete -c mckpt -n '__fish_seen_subcommand_from results' -l where -s w -r -F -
 complete -c mckpt -n '__fish_seen_subcommand_from results' -l model -s m -x -a '(mckpt __complete model (commandline -ct))' -d 'Only runs of this model.'
 complete -c mckpt -n '__fish_seen_subcommand_from results' -l dataset -s d -x -a '(mckpt __complete dataset (commandline -ct))' -d 'Only runs on this dataset.'
 complete -c mckpt -n '__fish_seen_subcommand_from results' -l tasks -x -d 'Only runs that finished N tasks (e.g. leave out interrupted ones).'
-complete -c mckpt -n '__fish_seen_subcommand_from results' -l sort -s s -x -a 'started model dataset size name acc' -d 'Best first by: runs, tasks, class_il, task_il, class_il_forgetting, task_il_forgetting, class_il_bwt, task_il_bwt, or a grouping arg.'
+complete -c mckpt -n '__fish_seen_subcommand_from results' -l sort -s s -x -a 'runs tasks class_il task_il class_il_forgetting task_il_forgetting class_il_bwt task_il_bwt' -d 'Best first by: runs, tasks, class_il, task_il, class_il_forgetting, task_il_forgetting, class_il_bwt, task_il_bwt, or a grouping arg.'
 complete -c mckpt -n '__fish_seen_subcommand_from results' -l top -s n -x -d 'Keep the first N groups.'
 complete -c mckpt -n '__fish_seen_subcommand_from results' -l no-cache -d 'Read every file again (unchanged files\' records are otherwise kept in the mckpt cache).'
 complete -c mckpt -n '__fish_seen_subcommand_from results' -l json -d 'Print one JSON document (stable schema, see README).'
@@ -98,7 +98,7 @@ complete -c mckpt -n '__fish_seen_subcommand_from plot' -l where -s w -r -F -d '
 complete -c mckpt -n '__fish_seen_subcommand_from plot' -l model -s m -x -a '(mckpt __complete model (commandline -ct))' -d 'Only runs of this model.'
 complete -c mckpt -n '__fish_seen_subcommand_from plot' -l dataset -s d -x -a '(mckpt __complete dataset (commandline -ct))' -d 'Only runs on this dataset.'
 complete -c mckpt -n '__fish_seen_subcommand_from plot' -l tasks -x -d 'Only runs that finished N tasks (e.g. leave out interrupted ones).'
-complete -c mckpt -n '__fish_seen_subcommand_from plot' -l sort -s s -x -a 'started model dataset size name acc' -d 'Best first by: runs, tasks, class_il, task_il, class_il_forgetting, task_il_forgetting, class_il_bwt, task_il_bwt, or a grouping arg.'
+complete -c mckpt -n '__fish_seen_subcommand_from plot' -l sort -s s -x -a 'runs tasks class_il task_il class_il_forgetting task_il_forgetting class_il_bwt task_il_bwt' -d 'Best first by: runs, tasks, class_il, task_il, class_il_forgetting, task_il_forgetting, class_il_bwt, task_il_bwt, or a grouping arg.'
 complete -c mckpt -n '__fish_seen_subcommand_from plot' -l top -s n -x -d 'Keep the first N groups.'
 complete -c mckpt -n '__fish_seen_subcommand_from plot' -l no-cache -d 'Read every file again (unchanged files\' records are otherwise kept in the mckpt cache).'
 complete -c mckpt -n '__fish_seen_subcommand_from plot' -l quiet -s q -d 'Print nothing but errors.'
@@ -106,7 +106,7 @@ complete -c mckpt -n '__fish_seen_subcommand_from plot' -l help -s h -d 'Show th
 
 complete -c mckpt -n '__fish_seen_subcommand_from convert' -f
 complete -c mckpt -n '__fish_seen_subcommand_from convert' -f -a '(__mckpt_checkpoints)'
-complete -c mckpt -n '__fish_seen_subcommand_from convert' -l to -x -a 'backbone full safe' -d 'Target; by default from the input: backbone→full, old pickle→safe, full→backbone.'
+complete -c mckpt -n '__fish_seen_subcommand_from convert' -l to -x -a 'full backbone safe' -d 'Target; by default from the input: backbone→full, old pickle→safe, full→backbone.'
 complete -c mckpt -n '__fish_seen_subcommand_from convert' -l like -r -F -d 'A full checkpoint of the same model: key layout, args.'
 complete -c mckpt -n '__fish_seen_subcommand_from convert' -l output -s o -r -F -d 'A .pt file or a folder (default: checkpoints/ for full, else by the input).'
 complete -c mckpt -n '__fish_seen_subcommand_from convert' -l model -x -a '(mckpt __complete model (commandline -ct))' -d 'Set args.model (--to full or safe).'
@@ -138,9 +138,9 @@ complete -c mckpt -n '__fish_seen_subcommand_from fetch' -l quiet -s q -d 'Print
 complete -c mckpt -n '__fish_seen_subcommand_from fetch' -l help -s h -d 'Show this message and exit.'
 
 complete -c mckpt -n '__fish_seen_subcommand_from save' -f
-complete -c mckpt -n '__fish_seen_subcommand_from save' -l every -r -F -d 'Checkpoint after every task, or once after the last one.'
+complete -c mckpt -n '__fish_seen_subcommand_from save' -l every -x -a 'task last' -d 'Checkpoint after every task, or once after the last one.'
 complete -c mckpt -n '__fish_seen_subcommand_from save' -l name -r -F -d 'A prefix for the run\'s checkpoint names (--ckpt_name).'
-complete -c mckpt -n '__fish_seen_subcommand_from save' -l mode -r -F -d 'Checkpoint format (Mammoth\'s default: safe).'
+complete -c mckpt -n '__fish_seen_subcommand_from save' -l mode -x -a 'safe old_pickle' -d 'Checkpoint format (Mammoth\'s default: safe).'
 complete -c mckpt -n '__fish_seen_subcommand_from save' -l mammoth -r -F -d 'Mammoth checkout (default: $MAMMOTH_ROOT, else this folder or a parent holding main.py).'
 complete -c mckpt -n '__fish_seen_subcommand_from save' -l python -r -F -d 'Interpreter for Mammoth (default: $MAMMOTH_PYTHON, else python).'
 complete -c mckpt -n '__fish_seen_subcommand_from save' -l dry-run -s n -d 'Print the command (and reasoning); run nothing.'
@@ -150,7 +150,7 @@ complete -c mckpt -n '__fish_seen_subcommand_from save' -l help -s h -d 'Show th
 
 complete -c mckpt -n '__fish_seen_subcommand_from load' -f
 complete -c mckpt -n '__fish_seen_subcommand_from load' -f -a '(mckpt __complete run (commandline -ct)) (__mckpt_checkpoints)'
-complete -c mckpt -n '__fish_seen_subcommand_from load' -l every -r -F -d 'Checkpoint after every task, or once after the last one.'
+complete -c mckpt -n '__fish_seen_subcommand_from load' -l every -x -a 'task last' -d 'Checkpoint after every task, or once after the last one.'
 complete -c mckpt -n '__fish_seen_subcommand_from load' -l check -d 'Ask Mammoth to load the file and exit, training nothing.'
 complete -c mckpt -n '__fish_seen_subcommand_from load' -l mammoth -r -F -d 'Mammoth checkout (default: $MAMMOTH_ROOT, else this folder or a parent holding main.py).'
 complete -c mckpt -n '__fish_seen_subcommand_from load' -l python -r -F -d 'Interpreter for Mammoth (default: $MAMMOTH_PYTHON, else python).'
@@ -190,6 +190,7 @@ complete -c mckpt -n '__fish_seen_subcommand_from verify' -l help -s h -d 'Show 
 complete -c mckpt -n '__fish_seen_subcommand_from demo' -f
 complete -c mckpt -n '__fish_seen_subcommand_from demo' -F
 complete -c mckpt -n '__fish_seen_subcommand_from demo' -l force -d 'Write the example again over the folder\'s files.'
+complete -c mckpt -n '__fish_seen_subcommand_from demo' -l quiet -s q -d 'Print nothing but errors.'
 complete -c mckpt -n '__fish_seen_subcommand_from demo' -l help -s h -d 'Show this message and exit.'
 
 complete -c mckpt -n '__fish_seen_subcommand_from cache; and not __fish_seen_subcommand_from ls rm prune verify' -f

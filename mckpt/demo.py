@@ -59,7 +59,7 @@ def _args(model: str, buffer_size: int, ckpt_name: str, jobnum: str, started: da
 
 def write_demo(folder: str | os.PathLike[str], seed: int = 0) -> list[Path]:
     """Write the example runs into `folder/checkpoints` and return the files written."""
-    torch = import_torch()
+    torch = import_torch("writing the example checkpoints")
     torch.manual_seed(seed)
     rng = random.Random(seed)
     ckdir = Path(folder) / "checkpoints"

@@ -315,7 +315,7 @@ def diff_weights(a: Checkpoint, b: Checkpoint, top: int | None = None, progress:
     if matched.pairs:
         from .torch_import import import_torch
 
-        torch = import_torch()
+        torch = import_torch("comparing weights")
         for keys in matched.pairs:
             ta, tb = sa[keys[0]], sb[keys[0]]
             rel, max_abs = _compare(torch, a.tensor_path(keys[0]), a.archive, ta, b.archive, tb, progress)

@@ -26,16 +26,11 @@ from typing import Any
 
 import typer
 
-from ..model.runs import SORT_KEYS
-from ..view.output import TABLE_FORMATS
-
-# Options whose plain-string values still have known candidates (an Enum annotation wins over these).
+# Options whose plain-string values still have known candidates. Fixed choices need no entry: an
+# Enum annotation or a `choice_option` (its callback carries the library's tuple) gives them.
 OPTION_KINDS: dict[str, tuple[str, tuple[str, ...]]] = {
     "--model": ("model", ()),
     "--dataset": ("dataset", ()),
-    "--to": ("choice", ("backbone", "full", "safe")),  # `mckpt convert --to`
-    "--format": ("choice", TABLE_FORMATS),
-    "--sort": ("choice", tuple(SORT_KEYS)),
 }
 # Arguments by name: runs (uid) as well as files for `diff A B` and `load CHECKPOINT`; URLs get
 # nothing. Any other argument is a checkpoint file or folder.
@@ -134,6 +129,10 @@ def _values(annotation: Any, name: str, is_argument: bool) -> Values:
     base = _base_type(annotation)
     if isinstance(base, type) and issubclass(base, enum.Enum):
         return Values("choice", tuple(str(m.value) for m in base))
+    callback = getattr(_param_info(annotation), "callback", None)
+    choices = getattr(getattr(callback, "__self__", None), "choices", None)  # a `common.Choices.check`
+    if choices:
+        return Values("choice", tuple(choices))
     if name in OPTION_KINDS:
         kind, choices = OPTION_KINDS[name]
         return Values(kind, choices)

@@ -8,7 +8,7 @@ import typer
 
 from ..errors import UsageError
 from ..remote import is_remote
-from .common import FormatOpt, JsonOpt, QuietOpt, byte_progress, examples, handle_errors, make_output
+from .common import PROGRESS_MIN_BYTES, FormatOpt, JsonOpt, QuietOpt, examples, handle_errors, make_output
 
 if TYPE_CHECKING:
     from contextlib import ExitStack
@@ -32,6 +32,7 @@ def diff_command(
     quiet: QuietOpt = False,
 ) -> None:
     """Compare two checkpoints: args (bookkeeping left out), results, and with --weights the tensors."""
+    out = make_output(json, fmt, quiet)
     if top < 0:
         raise UsageError(f"--top must be 0 or more, not {top}")
     from contextlib import ExitStack
@@ -43,13 +44,9 @@ def diff_command(
         ca, cb = _checkpoint(a, stack, weights), _checkpoint(b, stack, weights)
         # Opened here, not by diff_checkpoints, so the progress bar knows how many bytes the weights are.
         total = pair_weights(ca, cb).nbytes(ca) if weights else 0
-        with byte_progress("compare weights", total, enabled=not (json or quiet)) as tick:
-            d = diff_checkpoints(ca, cb, weights=weights, top=top or None, all=all_args, progress=tick)
-    out = make_output(json, fmt, quiet)
-    if json:
-        out.emit_json(d.to_json())
-    else:
-        render_diff(out, d)
+        with out.progress("compare weights", total, draw=total >= PROGRESS_MIN_BYTES) as bar:
+            d = diff_checkpoints(ca, cb, weights=weights, top=top or None, all=all_args, progress=bar.advance)
+    out.show(d.to_json, lambda: render_diff(out, d))
 
 
 def _checkpoint(spec: str, stack: ExitStack, keep_open: bool) -> Checkpoint:

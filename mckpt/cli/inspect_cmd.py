@@ -28,6 +28,7 @@ def inspect_command(
     quiet: QuietOpt = False,
 ) -> None:
     """Show what a checkpoint holds, without torch and without running code from it."""
+    out = make_output(json, fmt, quiet)
     source: str | ByteSource = file
     if is_remote(file):
         from ..fetch.download import FetchOptions  # only remote inspects pay for obstore / HTTP
@@ -41,15 +42,12 @@ def inspect_command(
     finally:
         if not isinstance(source, str):  # a remote source (a connection, or a cached copy's fd) is ours
             source.close()
-    out = make_output(json, fmt, quiet)
-    if json:
-        out.emit_json(to_plain(ck.args) if args_only else ck.to_json(full_tensors=tensors))
-    elif args_only:
-        render_args(out, ck.args)
+    if args_only:
+        out.show(lambda: to_plain(ck.args), lambda: render_args(out, ck.args))
     elif tensors and fmt:
-        render_tensor_list(out, ck)
+        out.show(lambda: ck.to_json(full_tensors=True), lambda: render_tensor_list(out, ck))
     else:
-        render_checkpoint(out, ck, tensors=tensors)
+        out.show(lambda: ck.to_json(full_tensors=tensors), lambda: render_checkpoint(out, ck, tensors=tensors))
 
 
 def register(app: typer.Typer) -> None:

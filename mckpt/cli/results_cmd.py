@@ -11,7 +11,7 @@ import typer
 from ..errors import MckptError, UsageError
 from ..io.urls import is_url
 from ..model.results import SORT_COLUMNS, Query, Results, Where, collect_results
-from .common import FormatOpt, JsonOpt, QuietOpt, examples, handle_errors, make_output
+from .common import FormatOpt, JsonOpt, QuietOpt, choice_option, examples, handle_errors, make_output
 
 PathsArg = Annotated[list[str] | None, typer.Argument(
     metavar="[PATH]...", help="Folders (or files) of checkpoints (default: ./checkpoints).")]
@@ -27,8 +27,9 @@ DatasetOpt = Annotated[str | None, typer.Option(
     "--dataset", "-d", metavar="DATASET", help="Only runs on this dataset.")]
 TasksOpt = Annotated[int | None, typer.Option(
     "--tasks", metavar="N", min=0, help="Only runs that finished N tasks (e.g. leave out interrupted ones).")]
-SortOpt = Annotated[str | None, typer.Option(
-    "--sort", "-s", metavar="COLUMN", help=f"Best first by: {', '.join(SORT_COLUMNS)}, or a grouping arg.")]
+SortOpt = Annotated[str | None, choice_option(
+    "--sort", "-s", choices=SORT_COLUMNS, strict=False, metavar="COLUMN",
+    help=f"Best first by: {', '.join(SORT_COLUMNS)}, or a grouping arg.")]
 TopOpt = Annotated[int | None, typer.Option("--top", "-n", metavar="N", min=1, help="Keep the first N groups.")]
 
 
@@ -87,13 +88,10 @@ def results_command(
     """
     from ..view.render_results import render_results
 
+    out = make_output(json, fmt, quiet)
     query = _query(by, where, model, dataset, tasks, sort, top)
     res = _collect(paths, recursive, query, no_cache)
-    out = make_output(json, fmt, quiet)
-    if json:
-        out.emit_json(res.to_json())
-    else:
-        render_results(out, res)
+    out.show(res.to_json, lambda: render_results(out, res))
 
 
 @handle_errors
@@ -128,6 +126,8 @@ def plot_command(
     """
     from ..view.plot import FigureSpec, parse_size, plot_curves, plot_matrix
 
+    out = make_output(quiet=quiet)
+
     if output == Path():
         raise UsageError("missing -o FILE (.png, .svg or .pdf)")
     spec = FigureSpec(str(output), parse_size(size), dpi, title)
@@ -145,8 +145,8 @@ def plot_command(
         res = _collect(paths, recursive, _query(by, where, model, dataset, tasks, sort, top), no_cache)
         written = plot_curves(res, spec)
         for w in res.warnings:
-            typer.echo(f"warning: {w}", err=True)  # the figure is right; only the cache was not updated
-    make_output(quiet=quiet).line(f"wrote {written}")
+            out.warning(w)  # the figure is right; only the cache was not updated
+    out.line(f"wrote {written}")
 
 
 def register(app: typer.Typer) -> None:

@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from .common import JsonOpt, QuietOpt, examples, handle_errors, make_output
+from ..choices import EVERY, MODES
+from .common import JsonOpt, QuietOpt, choice_option, examples, handle_errors, make_output
 
 if TYPE_CHECKING:
     from ..train.mammoth_env import MammothEnv
@@ -37,13 +38,11 @@ PythonOpt = Annotated[
 DryRunOpt = Annotated[
     bool, typer.Option("--dry-run", "-n", help="Print the command (and reasoning); run nothing.")
 ]
+# save/load check --every and --mode in the library (strict=False), so that with --json a bad
+# value is refused inside the one document these commands always print.
 EveryOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--every",
-        metavar="task|last",
-        help="Checkpoint after every task, or once after the last one.",
-    ),
+    str | None, choice_option("--every", choices=EVERY, strict=False,
+                              help="Checkpoint after every task, or once after the last one.")
 ]
 
 
@@ -82,11 +81,11 @@ def _run(
     With --json, Mammoth's own output goes to stderr so stdout holds one JSON document.
     """
     from ..train.trainer import run_mammoth
-    from ..view.render_run import notice, render_result
+    from ..view.render_run import render_result
 
     out = doc.out
     result = run_mammoth(
-        command, mammoth.root, watch, env, notify=notice, stdout=sys.stderr if out.json else sys.stdout
+        command, mammoth.root, watch, env, notify=out.notice, stdout=sys.stderr if out.json else sys.stdout
     )
     if out.json:
         doc.emit(result=result.to_json())
@@ -108,9 +107,7 @@ def save_command(
     ] = None,
     mode: Annotated[
         str | None,
-        typer.Option(
-            "--mode", metavar="safe|old_pickle", help="Checkpoint format (Mammoth's default: safe)."
-        ),
+        choice_option("--mode", choices=MODES, strict=False, help="Checkpoint format (Mammoth's default: safe)."),
     ] = None,
     mammoth: MammothOpt = None,
     python: PythonOpt = None,
@@ -165,7 +162,7 @@ def load_command(
     """
     from ..train.mammoth_env import find_mammoth
     from ..train.resume import plan_resume
-    from ..view.render_run import render_plan, warn
+    from ..view.render_run import render_plan
 
     out = make_output(json, None, quiet)
     with _JsonDocument(out) as doc:
@@ -173,7 +170,7 @@ def load_command(
         plan = plan_resume(checkpoint, env, list(ctx.args), every=every, check=check)
         doc.plan = plan.to_json()
         for message in plan.warnings:
-            warn(message)
+            out.warning(message)
         if dry_run and json:
             # The same document as a real run's, without "result": scripts read plan.* either way.
             doc.emit()

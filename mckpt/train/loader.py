@@ -37,7 +37,7 @@ def load(path: str | os.PathLike[str], tensors: bool = False) -> Checkpoint | tu
 
     from ..torch_import import import_torch
 
-    torch = import_torch()
+    torch = import_torch("loading tensors")
 
     try:
         data = torch.load(ckpt.path, map_location="cpu", weights_only=True, mmap=ckpt.layout == "zip")

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..choices import EVERY, check_choice
 from ..errors import MckptError, UsageError
 from ..model.checkpoint import Checkpoint, read_checkpoint
 from ..model.names import parse_name
@@ -30,7 +31,7 @@ from .mammoth_args import (
     shown,
 )
 from .mammoth_env import CURRENT, MammothEnv
-from .save import EVERY, checkpoint_folder
+from .save import checkpoint_folder
 
 # Tasks of Mammoth's common datasets with their default config: enough to tell a finished run.
 # Other datasets (or other configs, which may change the split) are not judged.
@@ -341,8 +342,7 @@ def plan_resume(
 
     With `check`, the command that asks Mammoth to load the file and train nothing.
     """
-    if every is not None and every not in EVERY:
-        raise UsageError(f"--every must be one of: {', '.join(EVERY)} (got {every!r})")
+    check_choice("every", every, EVERY)
     extra = list(extra or [])
     check_user_flags(extra)
     search = search if search is not None else [mammoth.checkpoint_dir, Path.cwd() / "checkpoints"]

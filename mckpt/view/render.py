@@ -310,8 +310,9 @@ def render_listing(out: Output, listing: Listing, *, acc: bool = False, no_match
         styles.append(st)
     if rows:
         # On a narrow terminal, hide what matters least for telling runs apart first.
-        optional = [headers.index(h) for h in ("config", "epochs", "buffer", "size", "prefix", "resumed from")
-                    if h in headers]
+        # buffer size is what tells ER runs of one setting apart: it goes last, after started.
+        optional = [headers.index(h) for h in ("config", "epochs", "started", "size", "prefix", "resumed from",
+                                               "buffer") if h in headers]
         files = sum(len(r.checkpoints) for r in runs)
         title = f"{len(runs)} run(s), {files} file(s), {human_bytes(listing.bytes)}"
         out.table(headers, rows, styles=styles, justify=justify, title=title, optional=optional)

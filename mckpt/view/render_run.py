@@ -4,27 +4,11 @@ from __future__ import annotations
 
 import os
 import shlex
-import sys
 
 from ..train.mammoth_env import MammothEnv
 from ..train.resume import ResumePlan
 from ..train.trainer import TrainingResult
-from .output import Cell, Output, colour_allowed, human_bytes
-from .text import clean
-
-
-def warn(message: str) -> None:
-    """`warning: …` on stderr, yellow on a terminal: never lost in Mammoth's own output."""
-    color = sys.stderr.isatty() and colour_allowed()
-    yellow, reset = ("\033[33;1m", "\033[0m") if color else ("", "")
-    sys.stderr.write(f"{yellow}warning:{reset} {clean(message)}\n")
-    sys.stderr.flush()
-
-
-def notice(message: str) -> None:
-    """mckpt's own word during a run (Ctrl-C handling), on stderr beside Mammoth's output."""
-    sys.stderr.write(f"mckpt: {clean(message)}\n")
-    sys.stderr.flush()
+from .output import Cell, Output, human_bytes
 
 
 def shown_path(path: str) -> str:
