@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from .io.atomic import atomic_write
 from .model.checkpoint import LOGGER_KEYS
 from .torch_import import import_torch
 
@@ -68,9 +69,8 @@ def write_demo(folder: str | os.PathLike[str], seed: int = 0) -> list[Path]:
     base = datetime(2026, 11, 28, 9, 30, 0)
 
     def save(path: Path, obj: dict[str, Any]) -> None:
-        tmp = path.with_name(f".{path.name}.tmp")
-        torch.save(obj, tmp)
-        os.replace(tmp, path)
+        with atomic_write(path) as f:
+            torch.save(obj, f)
         written.append(path)
 
     def run(model: str, buffer_size: int, n_tasks: int, started: datetime, *, tasks: list[int | str],

@@ -130,7 +130,7 @@ def plot_command(
 
     if output == Path():
         raise UsageError("missing -o FILE (.png, .svg or .pdf)")
-    spec = FigureSpec(str(output), parse_size(size), dpi, title)
+    spec = FigureSpec(str(output), parse_size(size), dpi, title, force)
     spec.format  # noqa: B018 - a bad extension is a usage error before any reading
     if output.exists() and not force:
         raise MckptError("exists", path=str(output), hint="--force replaces it")
