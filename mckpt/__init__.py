@@ -33,7 +33,7 @@ _EXPORTS = {
     "diff_checkpoints": "diff",
     "plan_conversion": "convert",
     "write_plan": "convert",
-    "load": "train.loader",
+    "load": "torch_load",
 }
 
 __all__ = [
@@ -63,7 +63,7 @@ if TYPE_CHECKING:
     from .model.names import ParsedName, parse_name, parse_stem
     from .model.results import Query, collect_results
     from .model.runs import Listing, Run, scan
-    from .train.loader import load
+    from .torch_load import load
 
 
 def __getattr__(name: str) -> Any:

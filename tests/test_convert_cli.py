@@ -46,7 +46,7 @@ def test_default_output_is_a_mammoth_name_in_checkpoints(files: tuple[Path, Path
     out = tmp_path / written["path"]
     assert out.parent == tmp_path / "checkpoints" / "paused" and len(out.stem) == 36  # paused/<uuid4>.pt
     listed = json.loads(run_cli("list", "checkpoints", "--json", cwd=tmp_path).stdout)["runs"]
-    assert [(r["run"], r["tasks"]) for r in listed] == [(load(out)["args"]["ckpt_name"], "paused")]
+    assert [(r["run"], r["tasks"]) for r in listed] == [(load(out)["args"]["ckpt_name"], ["paused"])]
     assert written["bytes"] == out.stat().st_size
     info = json.loads(run_cli("inspect", str(out), "--json").stdout)
     assert info["kind"] == "mammoth" and info["format"] == "safe" and info["run"]["model"] == "derpp"

@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from .. import __version__
-from . import convert_cmd, demo_cmd, diff_cmd, fetch_cmd, inspect_cmd, list_cmd, results_cmd, run_cmd
+from . import convert_cmd, demo_cmd, diff_cmd, fetch_cmd, inspect_cmd, list_cmd, load_cmd, results_cmd, save_cmd
 from .common import state
 
 app = typer.Typer(
@@ -46,7 +46,8 @@ diff_cmd.register(app)
 results_cmd.register(app)
 convert_cmd.register(app)
 fetch_cmd.register(app)
-run_cmd.register(app)
+save_cmd.register(app)
+load_cmd.register(app)
 demo_cmd.register(app)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import inspect
 import os
 import sys
 import traceback
@@ -32,6 +33,37 @@ FormatOpt = Annotated[
                  help="Print tables in a tabulate format: plain, github, latex, tsv, csv, …"),
 ]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")]
+
+
+def shown_as(kind: str) -> Callable[[str], str]:
+    """A pass-through parser for an argument, named for the values it takes: `--help` shows an
+    argument's type by its parser's name (`<file|run|url>`, `<path>`), where a plain `str` would
+    show as `<str>` or TEXT, which tells the user nothing."""
+
+    def parse(value: str) -> str:
+        return value
+
+    parse.__name__ = kind
+    return parse
+
+
+# What every command that reads one checkpoint takes (see `mckpt.model.resolve`).
+CHECKPOINT_VALUES = "file|run|url"
+
+
+def flowed(doc: str | None) -> str:
+    """A docstring as help text: each paragraph on one line, for Rich to wrap to the terminal.
+
+    Typer keeps a docstring's line breaks, so help wrapped at 100 columns in the source came out
+    with hard breaks mid-sentence on a wider or narrower terminal.
+    """
+    paragraphs = inspect.cleandoc(doc or "").split("\n\n")
+    return "\n\n".join(" ".join(p.split()) for p in paragraphs)
+
+
+def add_command(app: typer.Typer, name: str, func: Callable[..., Any], **settings: Any) -> None:
+    """Register `func` as `mckpt NAME`, its docstring as flowed help (see :func:`flowed`)."""
+    app.command(name, help=flowed(func.__doc__), **settings)(func)
 
 
 def examples(*commands: str) -> str:

@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from ..errors import MckptError, UsageError
-from .common import JsonOpt, QuietOpt, examples, handle_errors, make_output
+from ..model.resolve import SPEC_HELP
+from .common import CHECKPOINT_VALUES, JsonOpt, QuietOpt, add_command, examples, handle_errors, make_output, shown_as
 
 if TYPE_CHECKING:
     from ..convert import Plan
@@ -30,12 +31,15 @@ def _check_target(value: str | None) -> str | None:
 
 @handle_errors
 def convert_command(
-    file: Annotated[str, typer.Argument(metavar="FILE", help="The file to convert (.pt); it is never modified.")],
+    checkpoint: Annotated[str, typer.Argument(
+        metavar="CHECKPOINT", parser=shown_as(CHECKPOINT_VALUES),
+        help=f"What to convert (it is never modified): {SPEC_HELP}.")],
     to: Annotated[str | None, typer.Option(
         "--to", metavar="full|backbone|safe", callback=_check_target,
         help="Target; by default from the input: backbone→full, old pickle→safe, full→backbone.")] = None,
     like: Annotated[str | None, typer.Option(
-        "--like", metavar="FILE", help="A full checkpoint of the same model: key layout, args.")] = None,
+        "--like", metavar="CHECKPOINT", help="A full checkpoint of the same model (file, run or URL): key layout, "
+                                             "args.")] = None,
     output: Annotated[str | None, typer.Option(
         "--output", "-o", metavar="FILE|DIR",
         help="A .pt file or a folder (default: checkpoints/ for full, else by the input).")] = None,
@@ -59,10 +63,13 @@ def convert_command(
     """Convert checkpoints without torch: copies tensor bytes raw, checks the result, writes atomically."""
     # The library is imported here, not at the top: every other command starts without it.
     from ..convert import ArgOverrides, parse_set, plan_conversion, write_plan
+    from ..locate import local_copy, resolve
     from ..view.render_convert import render_plan, render_written
 
+    source = local_copy(resolve(checkpoint)).path  # a URL is fetched into the cache once
+    template = local_copy(resolve(like)).path if like is not None else None
     overrides = ArgOverrides(model, dataset, buffer_size, n_epochs, parse_set(set_ or []))
-    plan = plan_conversion(file, to, like=like, output=output, overrides=overrides,
+    plan = plan_conversion(source, to, like=template, output=output, overrides=overrides,
                            strip_prefix=strip_prefix, allow_partial=allow_partial)
     out = make_output(json, None, quiet)
     if dry_run or not plan.writable:
@@ -113,7 +120,7 @@ def _progress(plan: Plan, enabled: bool) -> Iterator[Progress | None]:
 
 
 def register(app: typer.Typer) -> None:
-    app.command("convert", epilog=examples(
+    add_command(app, "convert", convert_command, epilog=examples(
         "mckpt convert backbone.pt --like checkpoints/er_seq-mnist_..._last.pt",
         "mckpt convert old_run_4.pt --to safe --dry-run",
-    ))(convert_command)
+    ))

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from ..errors import MckptError
-from .common import examples, handle_errors, make_output
+from .common import add_command, examples, handle_errors, make_output
 
 
 @handle_errors
@@ -23,7 +23,8 @@ def demo_command(
     """
     from ..model.checkpoint import read_checkpoint  # the library is imported here: other commands
     from ..model.runs import scan  # start without it
-    from ..view.render import render_checkpoint, render_listing
+    from ..view.render_inspect import render_checkpoint
+    from ..view.render_list import render_listing
 
     ck = folder / "checkpoints"
     for where in (folder, ck):
@@ -49,7 +50,7 @@ def demo_command(
 
 
 def register(app: typer.Typer) -> None:
-    app.command("demo", epilog=examples(
+    add_command(app, "demo", demo_command, epilog=examples(
         "mckpt demo",
         "mckpt demo /tmp/try-mckpt",
-    ))(demo_command)
+    ))

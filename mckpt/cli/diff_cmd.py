@@ -7,20 +7,35 @@ from typing import Annotated
 import typer
 
 from ..errors import UsageError
-from .common import FormatOpt, JsonOpt, QuietOpt, examples, handle_errors, make_output
+from ..model.resolve import SPEC_HELP
+from .common import (
+    CHECKPOINT_VALUES,
+    FormatOpt,
+    JsonOpt,
+    QuietOpt,
+    add_command,
+    examples,
+    handle_errors,
+    make_output,
+    shown_as,
+)
 
 
 @handle_errors
 def diff_command(
     a: Annotated[str, typer.Argument(
-        metavar="A", help="A checkpoint file, a run folder or a run uid (its newest file).")],
-    b: Annotated[str, typer.Argument(metavar="B", help="The checkpoint, folder or run to compare with A.")],
+        metavar="A", parser=shown_as(CHECKPOINT_VALUES), help=f"The first checkpoint: {SPEC_HELP}.")],
+    b: Annotated[str, typer.Argument(
+        metavar="B", parser=shown_as(CHECKPOINT_VALUES), help="The checkpoint to compare with A (the same kinds).")],
     weights: Annotated[bool, typer.Option("--weights", "-w", help="Compare the weights too (streamed).")
                        ] = False,
-    top: Annotated[int, typer.Option("--top", "-n", metavar="N", help="Show the N tensors that changed most (0: all).")
+    top: Annotated[int, typer.Option("--top", metavar="N", help="Show the N tensors that changed most (0: all).")
                    ] = 20,
     all_args: Annotated[bool, typer.Option("--all", help="Include bookkeeping args (seed, uid, timestamps…).")
                         ] = False,
+    exit_code: Annotated[bool, typer.Option(
+        "--exit-code", help="Exit 1 when they differ, 0 when they are the same (as `git diff --exit-code`).")
+                         ] = False,
     json: JsonOpt = False,
     fmt: FormatOpt = None,
     quiet: QuietOpt = False,
@@ -29,20 +44,22 @@ def diff_command(
     if top < 0:
         raise UsageError(f"--top must be 0 or more, not {top}")
     from ..diff import diff_checkpoints  # imported per command, so other commands start without it
-    from ..model.resolve import resolve_checkpoint
+    from ..locate import read
     from ..view.render_diff import render_diff
 
-    d = diff_checkpoints(resolve_checkpoint(a).path, resolve_checkpoint(b).path, weights=weights,
-                         top=top or None, all=all_args)
+    d = diff_checkpoints(read(a), read(b), weights=weights, top=top or None, all=all_args)
     out = make_output(json, fmt, quiet)
     if json:
         out.emit_json(d.to_json())
     else:
         render_diff(out, d)
+    if exit_code and not d.equal:
+        raise typer.Exit(1)
 
 
 def register(app: typer.Typer) -> None:
-    app.command("diff", epilog=examples(
+    add_command(app, "diff", diff_command, epilog=examples(
         "mckpt diff e3e70682 9a164106",
         "mckpt diff a.pt b.pt --weights --top 5",
-    ))(diff_command)
+        "mckpt diff 17e0 hf://owner/repo/run_last.pt --exit-code -q",
+    ))

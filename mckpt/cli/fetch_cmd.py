@@ -10,7 +10,7 @@ import typer
 
 from ..errors import UsageError
 from ..view.output import human_bytes
-from .common import JsonOpt, QuietOpt, examples, handle_errors, make_output
+from .common import JsonOpt, QuietOpt, add_command, examples, handle_errors, make_output, shown_as
 
 
 class LineReporter:
@@ -72,8 +72,9 @@ class RichReporter:
 
 @handle_errors
 def fetch_command(
-    url: Annotated[str, typer.Argument(
-        metavar="URL", help="hf://owner/repo/path@rev, a hub resolve/ or blob/ URL, or any http(s) URL.")],
+    source: Annotated[str, typer.Argument(
+        metavar="SOURCE", parser=shown_as("url"),
+        help="hf://owner/repo/path@rev, a hub resolve/ or blob/ URL, or any http(s) URL.")],
     output: Annotated[str | None, typer.Option(
         "--output", "-o", metavar="FILE|DIR",
         help="Also place the file here (hard link or copy from the cache).")] = None,
@@ -113,7 +114,7 @@ def fetch_command(
     else:
         reporter = LineReporter()
     try:
-        result = fetch(url, opts, output=output, force=force, reporter=reporter)
+        result = fetch(source, opts, output=output, force=force, reporter=reporter)
     finally:
         if isinstance(reporter, RichReporter):
             reporter.stop()
@@ -138,7 +139,7 @@ def fetch_command(
 
 
 def register(app: typer.Typer) -> None:
-    app.command("fetch", epilog=examples(
+    add_command(app, "fetch", fetch_command, epilog=examples(
         "mckpt fetch hf://owner/repo/er_seq-cifar10_..._1.pt -o checkpoints/",
         "mckpt fetch https://example.org/run_4.pt --sha256 HEX",
-    ))(fetch_command)
+    ))

@@ -6,17 +6,27 @@ from typing import Annotated
 
 import typer
 
-from ..errors import UsageError
-from ..io.sources import ByteSource
-from ..io.urls import is_url
-from ..model.checkpoint import read_checkpoint, to_plain
-from ..view.render import render_args, render_checkpoint, render_tensor_list
-from .common import FormatOpt, JsonOpt, QuietOpt, examples, handle_errors, make_output
+from ..locate import read
+from ..model.checkpoint import to_plain
+from ..model.resolve import SPEC_HELP
+from ..view.render_inspect import render_args, render_checkpoint, render_tensor_list
+from .common import (
+    CHECKPOINT_VALUES,
+    FormatOpt,
+    JsonOpt,
+    QuietOpt,
+    add_command,
+    examples,
+    handle_errors,
+    make_output,
+    shown_as,
+)
 
 
 @handle_errors
 def inspect_command(
-    file: Annotated[str, typer.Argument(metavar="FILE", help="A checkpoint file (.pt), or an http(s)/hf:// URL.")],
+    checkpoint: Annotated[str, typer.Argument(
+        metavar="CHECKPOINT", parser=shown_as(CHECKPOINT_VALUES), help=f"What to show: {SPEC_HELP}.")],
     tensors: Annotated[bool, typer.Option("--tensors", "-t", help="List every tensor (aliases marked).")] = False,
     args_only: Annotated[bool, typer.Option("--args-only", "-a", help="Print only the saved args.")] = False,
     revision: Annotated[str | None, typer.Option(
@@ -26,14 +36,7 @@ def inspect_command(
     quiet: QuietOpt = False,
 ) -> None:
     """Show what a checkpoint holds, without torch and without running code from it."""
-    source: str | ByteSource = file
-    if is_url(file):
-        from ..fetch.download import FetchOptions, open_remote  # only remote inspects pay for the HTTP modules
-
-        source = open_remote(file, FetchOptions.from_env(revision=revision))
-    elif revision is not None:
-        raise UsageError("--revision applies to hf:// and hub URLs, not to a local file", path=file)
-    ck = read_checkpoint(source)
+    ck = read(checkpoint, revision=revision)
     out = make_output(json, fmt, quiet)
     if json:
         out.emit_json(to_plain(ck.args) if args_only else ck.to_json(full_tensors=tensors))
@@ -46,7 +49,8 @@ def inspect_command(
 
 
 def register(app: typer.Typer) -> None:
-    app.command("inspect", epilog=examples(
+    add_command(app, "inspect", inspect_command, epilog=examples(
         "mckpt inspect checkpoints/er_seq-mnist_..._last.pt --tensors",
         "mckpt inspect hf://owner/repo/run_4.pt --args-only --json",
-    ))(inspect_command)
+        "mckpt inspect 17e0aa3c",
+    ))

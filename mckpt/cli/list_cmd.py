@@ -8,14 +8,15 @@ import typer
 
 from ..errors import MckptError, UsageError
 from ..model.runs import SORT_KEYS, filter_runs, scan
-from ..view.render import render_listing
-from .common import FormatOpt, JsonOpt, QuietOpt, examples, handle_errors, make_output
+from ..view.render_list import render_listing
+from .common import FormatOpt, JsonOpt, QuietOpt, add_command, examples, handle_errors, make_output, shown_as
 
 
 @handle_errors
 def list_command(
     paths: Annotated[list[str] | None, typer.Argument(
-        metavar="[PATH]...", help="Folders (or files) to list (default: ./checkpoints).")] = None,
+        metavar="[PATH]...", parser=shown_as("path"),
+        help="Folders (or files) to list (default: ./checkpoints).")] = None,
     recursive: Annotated[bool, typer.Option("--recursive", "-r", help="Look into sub-folders too.")] = False,
     acc: Annotated[bool, typer.Option("--acc", help="Read each run's newest file for its final accuracy.")] = False,
     model: Annotated[str | None, typer.Option(
@@ -56,7 +57,7 @@ def list_command(
 
 
 def register(app: typer.Typer) -> None:
-    app.command("list", epilog=examples(
+    add_command(app, "list", list_command, epilog=examples(
         "mckpt list --acc",
         "mckpt list runs/ -r --model er --sort acc",
-    ))(list_command)
+    ))

@@ -11,10 +11,10 @@ import typer
 from ..errors import MckptError, UsageError
 from ..io.urls import is_url
 from ..model.results import SORT_COLUMNS, Query, Results, Where, collect_results
-from .common import FormatOpt, JsonOpt, QuietOpt, handle_errors, make_output
+from .common import FormatOpt, JsonOpt, QuietOpt, add_command, examples, handle_errors, make_output, shown_as
 
 PathsArg = Annotated[list[str] | None, typer.Argument(
-    metavar="[PATH]...", help="Folders (or files) of checkpoints (default: ./checkpoints).")]
+    metavar="[PATH]...", parser=shown_as("path"), help="Folders (or files) of checkpoints (default: ./checkpoints).")]
 RecursiveOpt = Annotated[bool, typer.Option("--recursive", "-r", help="Look into sub-folders too.")]
 ByOpt = Annotated[list[str] | None, typer.Option(
     "--by", metavar="ARGS", help="Group by these saved args (comma-separated, repeatable); default: every "
@@ -29,7 +29,7 @@ TasksOpt = Annotated[int | None, typer.Option(
     "--tasks", metavar="N", min=0, help="Only runs that finished N tasks (e.g. leave out interrupted ones).")]
 SortOpt = Annotated[str | None, typer.Option(
     "--sort", "-s", metavar="COLUMN", help=f"Best first by: {', '.join(SORT_COLUMNS)}, or a grouping arg.")]
-TopOpt = Annotated[int | None, typer.Option("--top", "-n", metavar="N", min=1, help="Keep the first N groups.")]
+TopOpt = Annotated[int | None, typer.Option("--top", metavar="N", min=1, help="Keep the first N groups.")]
 
 
 def _query(by: list[str] | None, where: list[str] | None, model: str | None, dataset: str | None,
@@ -81,9 +81,6 @@ def results_command(
     Reads the newest checkpoint of every run (no torch); a resumed run counts once, as its final
     file. Runs that share every saved arg but the seed and the bookkeeping form a group (--by
     chooses the args). Groups whose runs did different numbers of tasks are flagged, not averaged.
-
-    Examples: mckpt results --where buffer_size=500 --sort class_il;
-    mckpt results --by model,buffer_size -f latex > table.tex
     """
     from ..view.render_results import render_results
 
@@ -101,8 +98,9 @@ def plot_command(
     paths: PathsArg = None,
     output: Annotated[Path, typer.Option(
         "--output", "-o", metavar="FILE", help="The figure to write: .png, .svg or .pdf (vector).")] = Path(),
-    matrix: Annotated[Path | None, typer.Option(
-        "--matrix", metavar="FILE.pt", help="Draw this checkpoint's accuracy matrices as heatmaps instead.")] = None,
+    matrix: Annotated[str | None, typer.Option(
+        "--matrix", metavar="CHECKPOINT",
+        help="Draw this checkpoint's accuracy matrices as heatmaps instead (file, run or URL).")] = None,
     size: Annotated[str, typer.Option("--size", metavar="WxH", help="Figure size in inches.")] = "8x3.4",
     dpi: Annotated[int, typer.Option("--dpi", metavar="N", min=30, max=1200, help="Resolution of a png.")] = 200,
     title: Annotated[str | None, typer.Option("--title", metavar="TITLE", help="A title above the figure.")] = None,
@@ -122,9 +120,6 @@ def plot_command(
 
     The groups are those of `mckpt results` with the same options; the legend names each by the
     args that differ. --matrix draws one run's accuracy matrices with the values in the cells.
-
-    Examples: mckpt plot -o curves.pdf --where buffer_size=500;
-    mckpt plot --matrix checkpoints/er_…_last.pt -o matrix.png
     """
     from ..view.plot import FigureSpec, parse_size, plot_curves, plot_matrix
 
@@ -137,10 +132,10 @@ def plot_command(
     if matrix is not None:
         if paths:
             raise UsageError("--matrix draws one file: give it no PATH")
-        from ..model.checkpoint import read_checkpoint
+        from ..locate import read
 
-        ck = read_checkpoint(str(matrix))
-        written = plot_matrix(ck.class_il, ck.task_il, spec, (ck.name.stem if ck.name else matrix.name))
+        ck = read(matrix)
+        written = plot_matrix(ck.class_il, ck.task_il, spec, (ck.name.stem if ck.name else Path(ck.path).name))
     else:
         res = _collect(paths, recursive, _query(by, where, model, dataset, tasks, sort, top), no_cache)
         written = plot_curves(res, spec)
@@ -150,5 +145,11 @@ def plot_command(
 
 
 def register(app: typer.Typer) -> None:
-    app.command("results")(results_command)
-    app.command("plot")(plot_command)
+    add_command(app, "results", results_command, epilog=examples(
+        "mckpt results --where buffer_size=500 --sort class_il",
+        "mckpt results --by model,buffer_size -f latex > table.tex",
+    ))
+    add_command(app, "plot", plot_command, epilog=examples(
+        "mckpt plot -o curves.pdf --where buffer_size=500",
+        "mckpt plot --matrix 17e0aa3c -o matrix.png",
+    ))

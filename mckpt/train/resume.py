@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import MckptError, UsageError
+from ..locate import local_copy
 from ..model.checkpoint import Checkpoint, is_safe_global, read_checkpoint
 from ..model.names import parse_name
 from ..model.resolve import resolve_checkpoint
@@ -336,7 +337,7 @@ def plan_resume(
     check: bool = False,
     search: list[Path] | None = None,
 ) -> ResumePlan:
-    """The command that resumes `target` (a file, a run folder or a run uid), or a MckptError.
+    """The command that resumes `target` (a file, a run folder, a run uid or a URL), or a MckptError.
 
     With `check`, the command that asks Mammoth to load the file and train nothing.
     """
@@ -345,7 +346,7 @@ def plan_resume(
     extra = list(extra or [])
     check_user_flags(extra)
     search = search if search is not None else [mammoth.checkpoint_dir, Path.cwd() / "checkpoints"]
-    resolved = resolve_checkpoint(target, search)
+    resolved = local_copy(resolve_checkpoint(target, search))  # Mammoth loads a file on disk
     file, chosen_by = os.path.abspath(resolved.path), resolved.chosen_by
     ck = read_checkpoint(file)
     _refuse_unresumable(ck, mammoth, check)

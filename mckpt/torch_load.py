@@ -12,8 +12,8 @@ import os
 import shlex
 from typing import Any, Literal, overload
 
-from ..errors import MckptError
-from ..model.checkpoint import Checkpoint, read_checkpoint
+from .errors import MckptError
+from .model.checkpoint import Checkpoint, read_checkpoint
 
 
 @overload
@@ -35,7 +35,7 @@ def load(path: str | os.PathLike[str], tensors: bool = False) -> Checkpoint | tu
         )
     import pickle
 
-    from ..torch_import import import_torch
+    from .torch_import import import_torch
 
     torch = import_torch()
 
