@@ -31,16 +31,21 @@ def load_command(
     """Resume a run: mckpt load CHECKPOINT [OPTIONS] [-- extra Mammoth arguments].
 
     Computes --start_from from the file's results, adds what the Mammoth checkout needs, and shows
-    where your extra arguments differ from the saved run. Exits with Mammoth's exit code.
+    where your extra arguments differ from the saved run. Exits with Mammoth's exit code. With
+    --dry-run it plans without a Mammoth checkout too, and says what is missing to run it.
     """
-    from ..train.mammoth_env import find_mammoth
+    from ..train.mammoth_env import find_mammoth, find_or_assume_mammoth
     from ..train.resume import plan_resume
     from ..view.render_run import render_plan, warn
 
     out = make_output(json, None, quiet)
     with JsonDocument(out) as doc:
-        env = find_mammoth(mammoth, python)
+        # A dry run plans without a checkout (or python) and says what is missing; a run needs both.
+        assumed = find_or_assume_mammoth(mammoth, python) if dry_run else None
+        env = assumed.env if assumed else find_mammoth(mammoth, python)
         plan = plan_resume(checkpoint, env, list(ctx.args), every=every, check=check)
+        if assumed:
+            plan.missing = assumed.missing
         doc.plan = plan.to_json()
         for message in plan.warnings:
             warn(message)

@@ -77,6 +77,7 @@ class ResumePlan:
     env: dict[str, str] = field(default_factory=dict)  # extra environment for Mammoth
     reasons: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)  # what a dry run planned without (no checkout, no python)
 
     @property
     def command(self) -> list[str]:
@@ -106,6 +107,7 @@ class ResumePlan:
             "arg_changes": [c.to_json() for c in self.changes],
             "reasons": self.reasons,
             "warnings": self.warnings,
+            "missing": self.missing,
         }
 
 
