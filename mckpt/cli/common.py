@@ -13,6 +13,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 
 from ..errors import MckptError
+from ..model.resolve import SPEC_HELP
 from ..view.output import TABLE_FORMATS, Output, print_error
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -47,8 +48,11 @@ def shown_as(kind: str) -> Callable[[str], str]:
     return parse
 
 
-# What every command that reads one checkpoint takes (see `mckpt.model.resolve`).
-CHECKPOINT_VALUES = "file|run|url"
+def checkpoint_argument(help: str, metavar: str = "CHECKPOINT") -> Any:
+    """The argument of every command that reads one checkpoint: what `mckpt.model.resolve` takes
+    (a file, a run folder, a run uid or a URL), shown as `<file|run|url>`; `help` is completed
+    with the list of those."""
+    return typer.Argument(metavar=metavar, parser=shown_as("file|run|url"), help=f"{help}: {SPEC_HELP}.")
 
 
 def flowed(doc: str | None) -> str:

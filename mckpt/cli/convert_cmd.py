@@ -11,8 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from ..errors import MckptError, UsageError
-from ..model.resolve import SPEC_HELP
-from .common import CHECKPOINT_VALUES, JsonOpt, QuietOpt, add_command, examples, handle_errors, make_output, shown_as
+from .common import JsonOpt, QuietOpt, add_command, checkpoint_argument, examples, handle_errors, make_output
 
 if TYPE_CHECKING:
     from ..convert import Plan
@@ -31,9 +30,7 @@ def _check_target(value: str | None) -> str | None:
 
 @handle_errors
 def convert_command(
-    checkpoint: Annotated[str, typer.Argument(
-        metavar="CHECKPOINT", parser=shown_as(CHECKPOINT_VALUES),
-        help=f"What to convert (it is never modified): {SPEC_HELP}.")],
+    checkpoint: Annotated[str, checkpoint_argument("What to convert (it is never modified)")],
     to: Annotated[str | None, typer.Option(
         "--to", metavar="full|backbone|safe", callback=_check_target,
         help="Target; by default from the input: backbone→full, old pickle→safe, full→backbone.")] = None,

@@ -7,26 +7,22 @@ from typing import Annotated
 import typer
 
 from ..errors import UsageError
-from ..model.resolve import SPEC_HELP
 from .common import (
-    CHECKPOINT_VALUES,
     FormatOpt,
     JsonOpt,
     QuietOpt,
     add_command,
+    checkpoint_argument,
     examples,
     handle_errors,
     make_output,
-    shown_as,
 )
 
 
 @handle_errors
 def diff_command(
-    a: Annotated[str, typer.Argument(
-        metavar="A", parser=shown_as(CHECKPOINT_VALUES), help=f"The first checkpoint: {SPEC_HELP}.")],
-    b: Annotated[str, typer.Argument(
-        metavar="B", parser=shown_as(CHECKPOINT_VALUES), help="The checkpoint to compare with A (the same kinds).")],
+    a: Annotated[str, checkpoint_argument("The first checkpoint", "A")],
+    b: Annotated[str, checkpoint_argument("The checkpoint to compare with A", "B")],
     weights: Annotated[bool, typer.Option("--weights", "-w", help="Compare the weights too (streamed).")
                        ] = False,
     top: Annotated[int, typer.Option("--top", metavar="N", help="Show the N tensors that changed most (0: all).")

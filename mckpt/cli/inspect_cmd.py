@@ -8,25 +8,22 @@ import typer
 
 from ..locate import read
 from ..model.checkpoint import to_plain
-from ..model.resolve import SPEC_HELP
 from ..view.render_inspect import render_args, render_checkpoint, render_tensor_list
 from .common import (
-    CHECKPOINT_VALUES,
     FormatOpt,
     JsonOpt,
     QuietOpt,
     add_command,
+    checkpoint_argument,
     examples,
     handle_errors,
     make_output,
-    shown_as,
 )
 
 
 @handle_errors
 def inspect_command(
-    checkpoint: Annotated[str, typer.Argument(
-        metavar="CHECKPOINT", parser=shown_as(CHECKPOINT_VALUES), help=f"What to show: {SPEC_HELP}.")],
+    checkpoint: Annotated[str, checkpoint_argument("What to show")],
     tensors: Annotated[bool, typer.Option("--tensors", "-t", help="List every tensor (aliases marked).")] = False,
     args_only: Annotated[bool, typer.Option("--args-only", "-a", help="Print only the saved args.")] = False,
     revision: Annotated[str | None, typer.Option(

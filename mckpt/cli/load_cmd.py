@@ -6,18 +6,14 @@ from typing import Annotated
 
 import typer
 
-from ..model.resolve import SPEC_HELP
-from .common import CHECKPOINT_VALUES, JsonOpt, QuietOpt, add_command, examples, handle_errors, make_output, shown_as
+from .common import JsonOpt, QuietOpt, add_command, checkpoint_argument, examples, handle_errors, make_output
 from .mammoth_run import PASSTHROUGH, DryRunOpt, EveryOpt, JsonDocument, MammothOpt, PythonOpt, run
 
 
 @handle_errors
 def load_command(
     ctx: typer.Context,
-    checkpoint: Annotated[
-        str, typer.Argument(metavar="CHECKPOINT", parser=shown_as(CHECKPOINT_VALUES),
-                            help=f"The run to resume: {SPEC_HELP}.")
-    ],
+    checkpoint: Annotated[str, checkpoint_argument("The run to resume")],
     every: EveryOpt = None,
     check: Annotated[
         bool, typer.Option("--check", help="Ask Mammoth to load the file and exit, training nothing.")
