@@ -143,3 +143,13 @@ def test_place_copy_links_or_copies_and_never_clobbers(tmp_path: Path, monkeypat
     place_copy(other, dest, force=True)
     assert dest.read_bytes() == b"other"
     assert sorted(p.name for p in dest.parent.iterdir()) == ["dest.pt"]
+
+
+def test_a_name_taken_meanwhile_is_reported_under_that_name(tmp_path: Path) -> None:
+    from mckpt.io.atomic import write_atomic
+
+    final = tmp_path / "run_0.pt"
+    final.write_bytes(b"theirs")
+    with pytest.raises(FileExistsError) as e:
+        write_atomic(final, b"ours", force=False)
+    assert e.value.filename == str(final)  # what the user named, not the hidden partial file

@@ -44,7 +44,7 @@ def test_demo_writes_real_checkpoints(tmp_path: Path) -> None:
     assert "Class-IL accuracy" in again.stdout and "wrote" not in again.stdout
     assert {f: f.stat().st_mtime_ns for f in ck.rglob("*.pt")} == before
     forced = run_cli("demo", str(tmp_path / "demo"), "--force")
-    assert forced.returncode == 0 and "wrote 7 example checkpoints" in forced.stdout
+    assert forced.returncode == 0 and "wrote 13 example checkpoints" in forced.stdout
 
 
 def test_demo_shows_no_numpy_warning_from_torch(tmp_path: Path) -> None:
@@ -56,7 +56,7 @@ def test_demo_shows_no_numpy_warning_from_torch(tmp_path: Path) -> None:
     r = subprocess.run([sys.executable, "-c", code, str(tmp_path / "demo")], env=env, text=True,
                        capture_output=True, timeout=300)
     assert r.returncode == 0, r.stderr
-    assert "wrote 7 example checkpoints" in r.stdout
+    assert "wrote 13 example checkpoints" in r.stdout
     assert "NumPy" not in r.stderr and "Warning" not in r.stderr, r.stderr
 
 
@@ -70,3 +70,23 @@ def test_demo_refuses_a_file_and_quotes_paths_it_prints(tmp_path: Path) -> None:
     r = run_cli("demo", str(spaced))
     assert r.returncode == 0, r.stderr
     assert f"$ mckpt list '{spaced / 'checkpoints'}' --acc" in r.stdout.splitlines()
+
+
+def test_demo_keeps_a_file_that_appears_while_it_writes(tmp_path: Path) -> None:
+    """No check-then-write race: a file under an example's name is replaced only with force."""
+    from mckpt.demo import write_demo
+
+    first = write_demo(tmp_path / "a")
+    taken = tmp_path / "b" / "checkpoints" / first[0].name
+    taken.parent.mkdir(parents=True)
+    taken.write_bytes(b"someone else's")
+    try:
+        write_demo(tmp_path / "b")
+    except FileExistsError as e:
+        assert e.filename == str(taken)
+    else:
+        raise AssertionError("a file under an example's name was replaced without force")
+    assert taken.read_bytes() == b"someone else's"
+    write_demo(tmp_path / "b", force=True)
+    assert taken.read_bytes() != b"someone else's"
+    assert not [p for p in taken.parent.rglob(".*")]  # no partial file left behind

@@ -39,7 +39,11 @@ def demo_command(
     else:
         from ..demo import write_demo
 
-        files = write_demo(folder)
+        try:
+            files = write_demo(folder, force=force)
+        except FileExistsError as e:  # appeared after the check above: someone else's file, kept
+            raise MckptError("appeared while the example was written; not overwritten", path=e.filename,
+                             hint="--force writes the example again over it") from None
         out.line(f"wrote {len(files)} example checkpoints into {ck}")
     out.line(f"$ mckpt list {shlex.quote(str(ck))} --acc", style="bold")
     render_listing(out, scan([str(ck)], acc=True), acc=True)

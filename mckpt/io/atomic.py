@@ -12,6 +12,7 @@ replaced, decided by the kernel at rename time, not by an earlier check).
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
 import re
@@ -70,8 +71,8 @@ def publish(tmp: Path, final: Path, *, force: bool = False) -> None:
     else:
         try:
             os.link(tmp, final)
-        except FileExistsError:
-            raise
+        except FileExistsError:  # named for the file that holds the name, not the temporary one
+            raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), str(final)) from None
         except OSError:  # no hard links here (some network and FAT file systems)
             _rename_noreplace(tmp, final)
         else:
@@ -81,7 +82,6 @@ def publish(tmp: Path, final: Path, *, force: bool = False) -> None:
 
 def _rename_noreplace(src: Path, dst: Path) -> None:
     import ctypes
-    import errno
 
     libc = ctypes.CDLL(None, use_errno=True)
     renameat2 = getattr(libc, "renameat2", None)
