@@ -176,3 +176,15 @@ def test_load_dry_run_plans_without_a_checkout_and_says_what_is_missing(work: Pa
     assert "--mammoth DIR" in r.stdout
     real = run_cli("load", UID, cwd=work, env={"MAMMOTH_ROOT": ""})  # a real run still needs the checkout
     assert real.returncode == 1 and real.stderr.startswith("error: ") and "no Mammoth checkout" in real.stderr
+
+
+def test_results_and_the_python_api_take_run_uids(work: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import mckpt
+
+    r = run_cli("results", UID[:5], OTHER, "--by", "lr", "--json", cwd=work)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["found"] == 2
+    monkeypatch.chdir(work)
+    assert mckpt.load(UID[:4]).tasks_done == 3
+    ck, tensors = mckpt.load(UID, tensors=True)
+    assert ck.path.endswith(f"{STEM}_2.pt") and tuple(tensors["model"]["net.fc.weight"].shape) == (2, 3)

@@ -10,6 +10,7 @@ import typer
 
 from ..errors import MckptError, UsageError
 from ..io.urls import is_url
+from ..model.resolve import resolve_checkpoint
 from ..model.results import SORT_COLUMNS, Query, Results, Where, collect_results
 from .common import FormatOpt, JsonOpt, QuietOpt, add_command, examples, handle_errors, make_output, shown_as
 
@@ -51,6 +52,8 @@ def _collect(paths: list[str] | None, recursive: bool, query: Query, no_cache: b
         if is_url(p):
             raise UsageError(f"{p}: results reads local folders and files",
                              hint="download the runs first: mckpt fetch URL -o DIR, then mckpt results DIR")
+    # A run named by uid stands for its newest file, as in every other command (see model.resolve).
+    targets = [p if os.path.exists(p) else resolve_checkpoint(p).path for p in targets]
     if not paths and not os.path.isdir("checkpoints"):
         raise MckptError("no ./checkpoints folder here", path="checkpoints",
                          hint="run inside a Mammoth working folder, or pass a folder: mckpt results PATH")

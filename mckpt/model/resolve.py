@@ -70,7 +70,7 @@ def resolve_checkpoint(spec: str, search: Sequence[str | Path] = (CHECKPOINTS_DI
             run = single_run(runs, spec)
             return Resolved(run.newest.path, f"newest checkpoint of the run at {spec}")
         return Resolved(spec, "the URL given")
-    if os.path.isfile(spec):
+    if os.path.exists(spec) and not os.path.isdir(spec):  # a pipe or device too: the reader refuses it
         return Resolved(spec, "the file given")
     if os.path.isdir(spec):
         runs = scan([spec]).runs
