@@ -335,6 +335,13 @@ class CheckpointDiff:
     weights: WeightsDiff | None = None
     notes: list[str] = field(default_factory=list)
 
+    @property
+    def equal(self) -> bool:
+        """Nothing differs in what was compared (args, results, and the weights with `weights`):
+        what `diff --exit-code` answers."""
+        return ((self.args is None or self.args.equal) and self.results.equal
+                and (self.weights is None or self.weights.equal))
+
     def to_json(self) -> dict[str, Any]:
         """The documented `diff --json` schema."""
         return {

@@ -11,7 +11,7 @@ import pytest
 
 from mckpt.model.runs import scan
 from mckpt.view.output import Output
-from mckpt.view.render import render_listing
+from mckpt.view.render_list import render_listing
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import inspect
 import os
 import sys
 import traceback
@@ -13,6 +14,7 @@ import typer
 
 from ..choices import check_choice
 from ..errors import MckptError, UsageError
+from ..model.resolve import SPEC_HELP
 from ..view.output import TABLE_FORMATS, Output
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -53,6 +55,40 @@ FormatOpt = Annotated[
                   help="Print tables in a tabulate format: plain, github, latex, tsv, csv, …"),
 ]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")]
+
+
+def shown_as(kind: str) -> Callable[[str], str]:
+    """A pass-through parser for an argument, named for the values it takes: `--help` shows an
+    argument's type by its parser's name (`<file|run|url>`, `<path>`), where a plain `str` would
+    show as `<str>` or TEXT, which tells the user nothing."""
+
+    def parse(value: str) -> str:
+        return value
+
+    parse.__name__ = kind
+    return parse
+
+
+def checkpoint_argument(help: str, metavar: str = "CHECKPOINT") -> Any:
+    """The argument of every command that reads one checkpoint: what `mckpt.model.resolve` takes
+    (a file, a run folder, a run uid or a URL), shown as `<file|run|url>`; `help` is completed
+    with the list of those."""
+    return typer.Argument(metavar=metavar, parser=shown_as("file|run|url"), help=f"{help}: {SPEC_HELP}.")
+
+
+def flowed(doc: str | None) -> str:
+    """A docstring as help text: each paragraph on one line, for Rich to wrap to the terminal.
+
+    Typer keeps a docstring's line breaks, so help wrapped at 100 columns in the source came out
+    with hard breaks mid-sentence on a wider or narrower terminal.
+    """
+    paragraphs = inspect.cleandoc(doc or "").split("\n\n")
+    return "\n\n".join(" ".join(p.split()) for p in paragraphs)
+
+
+def add_command(app: typer.Typer, name: str, func: Callable[..., Any], **settings: Any) -> None:
+    """Register `func` as `mckpt NAME`, its docstring as flowed help (see :func:`flowed`)."""
+    app.command(name, help=flowed(func.__doc__), **settings)(func)
 
 
 def examples(*commands: str) -> str:

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from ..errors import MckptError
-from .common import QuietOpt, examples, handle_errors, make_output
+from .common import QuietOpt, add_command, examples, handle_errors, make_output
 
 
 @handle_errors
@@ -24,7 +24,8 @@ def demo_command(
     """
     from ..model.checkpoint import read_checkpoint  # the library is imported here: other commands
     from ..model.runs import scan  # start without it
-    from ..view.render import render_checkpoint, render_listing
+    from ..view.render_inspect import render_checkpoint
+    from ..view.render_list import render_listing
 
     ck = folder / "checkpoints"
     for where in (folder, ck):
@@ -39,7 +40,11 @@ def demo_command(
     else:
         from ..demo import write_demo
 
-        files = write_demo(folder)
+        try:
+            files = write_demo(folder, force=force)
+        except FileExistsError as e:  # appeared after the check above: someone else's file, kept
+            raise MckptError("appeared while the example was written; not overwritten", path=e.filename,
+                             hint="--force writes the example again over it") from None
         out.line(f"wrote {len(files)} example checkpoints into {ck}")
     if quiet:
         return  # the files are written; reading them back only to print nothing would be wasted
@@ -52,7 +57,7 @@ def demo_command(
 
 
 def register(app: typer.Typer) -> None:
-    app.command("demo", epilog=examples(
+    add_command(app, "demo", demo_command, epilog=examples(
         "mckpt demo",
         "mckpt demo /tmp/try-mckpt",
-    ))(demo_command)
+    ))

@@ -10,7 +10,7 @@ import typer
 from ..errors import UsageError
 from ..remote import is_store_url
 from ..view.output import Output, Progress, human_bytes
-from .common import JsonOpt, QuietOpt, examples, handle_errors, make_output
+from .common import JsonOpt, QuietOpt, add_command, examples, handle_errors, make_output, shown_as
 
 if TYPE_CHECKING:
     from ..fetch.download import FetchResult
@@ -37,8 +37,8 @@ class _Reporter:
 
 @handle_errors
 def fetch_command(
-    url: Annotated[str, typer.Argument(
-        metavar="URL",
+    source: Annotated[str, typer.Argument(
+        metavar="SOURCE", parser=shown_as("url"),
         help="hf://owner/repo/path@rev, a hub resolve/ or blob/ URL, any http(s) URL, or s3://, gs://, az://.")],
     output: Annotated[str | None, typer.Option(
         "--output", "-o", metavar="FILE|DIR",
@@ -74,12 +74,12 @@ def fetch_command(
                                  sha256=sha256, retries=retries, revision=revision, connections=connections)
     with out.progress("fetching") as bar:
         reporter = _Reporter(out, bar)
-        if is_store_url(url):
+        if is_store_url(source):
             from ..remote.fetch_object import fetch_object  # s3://, gs://, az://: the object-store client
 
-            result = fetch_object(url, opts, output=output, force=force, reporter=reporter)
+            result = fetch_object(source, opts, output=output, force=force, reporter=reporter)
         else:
-            result = fetch(url, opts, output=output, force=force, reporter=reporter)
+            result = fetch(source, opts, output=output, force=force, reporter=reporter)
     brief = checkpoint_brief(result.path)
     out.show(lambda: {**result.to_json(), "checkpoint": brief}, lambda: _render_fetched(out, result, brief))
 
@@ -102,7 +102,7 @@ def _render_fetched(out: Output, result: FetchResult, brief: dict[str, Any] | No
 
 
 def register(app: typer.Typer) -> None:
-    app.command("fetch", epilog=examples(
+    add_command(app, "fetch", fetch_command, epilog=examples(
         "mckpt fetch hf://owner/repo/er_seq-cifar10_..._1.pt -o checkpoints/",
         "mckpt fetch https://example.org/run_4.pt --sha256 HEX",
-    ))(fetch_command)
+    ))

@@ -9,14 +9,24 @@ import typer
 from ..errors import MckptError
 from ..model.runs import SORT_KEYS, filter_runs, scan
 from ..remote import is_remote
-from ..view.render import render_listing
-from .common import FormatOpt, JsonOpt, QuietOpt, choice_option, examples, handle_errors, make_output
+from ..view.render_list import render_listing
+from .common import (
+    FormatOpt,
+    JsonOpt,
+    QuietOpt,
+    add_command,
+    choice_option,
+    examples,
+    handle_errors,
+    make_output,
+    shown_as,
+)
 
 
 @handle_errors
 def list_command(
     paths: Annotated[list[str] | None, typer.Argument(
-        metavar="[PATH]...",
+        metavar="[PATH]...", parser=shown_as("path"),
         help="Folders or files to list (default: ./checkpoints), or s3://, gs://, az:// prefixes and "
              "hf:// repo folders.")] = None,
     recursive: Annotated[bool, typer.Option("--recursive", "-r", help="Look into sub-folders too.")] = False,
@@ -71,7 +81,7 @@ def list_command(
 
 
 def register(app: typer.Typer) -> None:
-    app.command("list", epilog=examples(
+    add_command(app, "list", list_command, epilog=examples(
         "mckpt list --acc",
         "mckpt list runs/ -r --model er --sort acc",
-    ))(list_command)
+    ))

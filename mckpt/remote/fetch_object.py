@@ -115,7 +115,7 @@ def fetch_object(source: str, options: FetchOptions | None = None, *, output: st
     rep = reporter or SilentReporter()
     u = parse_object_url(source)
     if opts.revision is not None:
-        raise MckptError("--revision applies to hf:// and hub URLs, not to an object store", path=source)
+        raise MckptError("a revision applies to hf:// and hub URLs, not to an object store", path=source)
     if not u.key or u.key.endswith("/"):
         raise MckptError("fetch takes one object, not a prefix", path=source,
                          hint=f"see what is there: mckpt list {source}")

@@ -60,6 +60,10 @@ def render_plan(out: Output, plan: ResumePlan) -> None:
     else:
         out.line("\nNo argument differs from the saved run (bookkeeping arguments aside).")
     render_command(out, plan.mammoth, plan.command, plan.env)
+    if plan.missing:
+        out.heading("Missing to run it (planned without)")
+        for line in plan.missing:
+            out.line(f"  - {line}")
 
 
 def resume_hint(path: str, mammoth: MammothEnv) -> str:
