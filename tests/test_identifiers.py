@@ -71,6 +71,19 @@ def test_every_reading_command_takes_every_form(work: Path, form: str) -> None:
     assert json.loads(load.stdout)["plan"]["file"].endswith(f"{STEM}_2.pt")
 
 
+@pytest.mark.parametrize("form", ["uid", "prefix"])
+def test_verify_takes_a_run_uid_for_its_newest_file(work: Path, form: str) -> None:
+    r = run_cli("verify", _forms(work)[form], "--json", cwd=work)
+    assert r.returncode == 0, r.stderr
+    (checked,) = json.loads(r.stdout)["files"]
+    assert checked["path"].endswith(f"{STEM}_2.pt")
+    # a missing path is still that file's failed verdict, not an unknown run
+    missing = run_cli("verify", "gone.pt", cwd=work)
+    assert missing.returncode == 1 and "gone.pt: no such file" in missing.stdout
+    unknown = run_cli("verify", "feedbeef", cwd=work)
+    assert unknown.returncode != 0 and "no such file, folder or run uid" in unknown.stderr
+
+
 def test_plot_matrix_takes_a_run_uid(work: Path) -> None:
     pytest.importorskip("matplotlib")
     r = run_cli("plot", "--matrix", UID[:6], "-o", "m.svg", cwd=work)

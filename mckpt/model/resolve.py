@@ -61,6 +61,12 @@ def match_runs(runs: Sequence[Run], spec: str) -> list[Run]:
     return [r for r in runs if r.name.uid and r.name.uid.startswith(spec)]
 
 
+def names_a_path(spec: str) -> bool:
+    """Whether `spec` is written as a path (a `.pt` name, or a `/` in it) rather than a run uid:
+    a missing one is then a missing file, not an unknown run."""
+    return spec.endswith((".pt", os.sep)) or os.sep in spec
+
+
 def resolve_checkpoint(spec: str, search: Sequence[str | Path] = (CHECKPOINTS_DIR,), *,
                        remote_runs: RemoteRuns | None = None) -> Resolved:
     """The checkpoint `spec` stands for: a file or URL itself, the newest file of a run folder
@@ -79,7 +85,7 @@ def resolve_checkpoint(spec: str, search: Sequence[str | Path] = (CHECKPOINTS_DI
             raise MckptError("is a folder without Mammoth checkpoints", path=spec,
                              hint=f"give a checkpoint file, or see what is there: mckpt list {shlex.quote(spec)}")
         return Resolved(single_run(runs, spec).newest.path, f"newest checkpoint of the run in folder {spec}")
-    if spec.endswith((".pt", os.sep)) or os.sep in spec:  # a path, not a uid: say so plainly
+    if names_a_path(spec):  # a path, not a uid: say so plainly
         raise MckptError(f"no such {'folder' if spec.endswith(os.sep) else 'file'}", path=spec)
     folders = [str(p) for p in dict.fromkeys(search) if os.path.isdir(p)]
     matches = match_runs(scan(folders).runs if folders else [], spec)
