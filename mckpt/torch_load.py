@@ -27,12 +27,11 @@ def load(path: str | os.PathLike[str], tensors: bool = False) -> Checkpoint | tu
 
     `path` is anything the CLI takes (see `mckpt.model.resolve`): a file, a run folder, a run uid
     or a URL; a URL's tensors need the whole file, which is fetched into the cache once."""
-    from .locate import local_copy, open_source, resolve
+    from .locate import local_copy, read, resolve
 
-    resolved = resolve(os.fspath(path))
     if not tensors:
-        return read_checkpoint(open_source(resolved))
-    ckpt = read_checkpoint(local_copy(resolved).path)
+        return read(os.fspath(path))  # a URL's connection is closed once the metadata is read
+    ckpt = read_checkpoint(local_copy(resolve(os.fspath(path))).path)
     if ckpt.format == "old_pickle":
         raise MckptError(
             "its tensors load only by running its pickle (an old-pickle file)",
