@@ -33,7 +33,8 @@ _EXPORTS = {
     "diff_checkpoints": "diff",
     "plan_conversion": "convert",
     "write_plan": "convert",
-    "load": "train.loader",
+    "load": "torch_load",
+    "resolve_checkpoint": "model.resolve",
 }
 
 __all__ = [
@@ -51,6 +52,7 @@ __all__ = [
     "parse_stem",
     "plan_conversion",
     "read_checkpoint",
+    "resolve_checkpoint",
     "scan",
     "write_plan",
 ]
@@ -61,9 +63,10 @@ if TYPE_CHECKING:
     from .errors import MckptError
     from .model.checkpoint import Checkpoint, read_checkpoint
     from .model.names import ParsedName, parse_name, parse_stem
+    from .model.resolve import resolve_checkpoint
     from .model.results import Query, collect_results
     from .model.runs import Listing, Run, scan
-    from .train.loader import load
+    from .torch_load import load
 
 
 def __getattr__(name: str) -> Any:

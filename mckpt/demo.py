@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from .io.atomic import atomic_write
 from .model.checkpoint import LOGGER_KEYS
 from .torch_import import import_torch
 
@@ -57,9 +58,12 @@ def _args(model: str, buffer_size: int, ckpt_name: str, jobnum: str, started: da
     }
 
 
-def write_demo(folder: str | os.PathLike[str], seed: int = 0) -> list[Path]:
-    """Write the example runs into `folder/checkpoints` and return the files written."""
-    torch = import_torch()
+def write_demo(folder: str | os.PathLike[str], seed: int = 0, *, force: bool = False) -> list[Path]:
+    """Write the example runs into `folder/checkpoints` and return the files written.
+
+    A file already under one of the example's names is replaced only with `force`
+    (FileExistsError otherwise, even for one that appears while the example is written)."""
+    torch = import_torch("writing the example checkpoints")
     torch.manual_seed(seed)
     rng = random.Random(seed)
     ckdir = Path(folder) / "checkpoints"
@@ -68,9 +72,8 @@ def write_demo(folder: str | os.PathLike[str], seed: int = 0) -> list[Path]:
     base = datetime(2026, 11, 28, 9, 30, 0)
 
     def save(path: Path, obj: dict[str, Any]) -> None:
-        tmp = path.with_name(f".{path.name}.tmp")
-        torch.save(obj, tmp)
-        os.replace(tmp, path)
+        with atomic_write(path, force=force) as f:
+            torch.save(obj, f)
         written.append(path)
 
     def run(model: str, buffer_size: int, n_tasks: int, started: datetime, *, tasks: list[int | str],

@@ -315,7 +315,7 @@ def diff_weights(a: Checkpoint, b: Checkpoint, top: int | None = None, progress:
     if matched.pairs:
         from .torch_import import import_torch
 
-        torch = import_torch()
+        torch = import_torch("comparing weights")
         for keys in matched.pairs:
             ta, tb = sa[keys[0]], sb[keys[0]]
             rel, max_abs = _compare(torch, a.tensor_path(keys[0]), a.archive, ta, b.archive, tb, progress)
@@ -334,6 +334,13 @@ class CheckpointDiff:
     results: ResultsDiff
     weights: WeightsDiff | None = None
     notes: list[str] = field(default_factory=list)
+
+    @property
+    def equal(self) -> bool:
+        """Nothing differs in what was compared (args, results, and the weights with `weights`):
+        what `diff --exit-code` answers."""
+        return ((self.args is None or self.args.equal) and self.results.equal
+                and (self.weights is None or self.weights.equal))
 
     def to_json(self) -> dict[str, Any]:
         """The documented `diff --json` schema."""

@@ -13,10 +13,23 @@ from __future__ import annotations
 import warnings
 from types import ModuleType
 
+from .errors import MckptError
 
-def import_torch() -> ModuleType:
-    """`import torch`, without torch's warning about a missing numpy."""
+INSTALL_HINT = "install it with: pip install torch (reading, listing and converting work without it)"
+
+
+def import_torch(needed_for: str = "this") -> ModuleType:
+    """`import torch`, without torch's warning about a missing numpy.
+
+    torch is an optional dependency: without it (or with one that fails to import) the user is
+    told what needs it and how to install it, as an error, not a traceback. `needed_for` names the
+    work in the library's words ("comparing weights"), since the library knows no CLI flags.
+    """
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Failed to initialize NumPy", category=UserWarning)
-        import torch
+        try:
+            import torch
+        except ImportError as e:
+            raise MckptError(f"{needed_for} needs torch, which cannot be imported here ({e})",
+                             hint=INSTALL_HINT) from e
     return torch

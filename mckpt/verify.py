@@ -382,10 +382,12 @@ class Target:
 
 def collect_targets(specs: Iterable[str], *, recursive: bool = False, sha256: str | None = None,
                     known: Callable[[str], tuple[str, str] | None] | None = None) -> list[Target]:
-    """Files, the `.pt` files of folders (and their `paused/`; `recursive` for all below), URLs.
+    """Files, the `.pt` files of folders (and their `paused/`; `recursive` for all below), URLs,
+    run uids (the run's newest file, looked up in ./checkpoints).
 
     `sha256` applies to a single file; `known(path)` may name a checksum for a local file (the
     cache's record of a fetched file)."""
+    from .model.resolve import names_a_path, resolve_checkpoint
     from .model.runs import iter_checkpoint_files
     from .remote import is_remote, is_store_url
 
@@ -400,6 +402,9 @@ def collect_targets(specs: Iterable[str], *, recursive: bool = False, sha256: st
             if not files:
                 raise MckptError("a folder without .pt files", path=spec)
             out += [Target(f) for f in files]
+        elif not os.path.exists(spec) and not names_a_path(spec):
+            # a run uid (or a unique prefix of one): its newest file, as every reading command takes it
+            out.append(Target(resolve_checkpoint(spec).path))
         else:
             out.append(Target(spec))
     if sha256 is not None:

@@ -86,3 +86,31 @@ def test_completion_path_imports_nothing_heavy(folder: Path) -> None:
     lines = proc.stdout.splitlines()
     assert lines[:2] == ["seq-cifar10", "seq-cifar100"]
     assert json.loads(lines[-1]) == []
+
+
+def test_a_paused_runs_uid_is_offered(tmp_path: Path) -> None:
+    """A paused file is named by a fresh uuid; its run's uid is in its args, and `load` takes it."""
+    from save_load_support import run_args, write_checkpoint
+
+    ck = tmp_path / "checkpoints"
+    args = run_args(conf_jobnum="c0ffee42-0000-4000-8000-000000000000")
+    write_checkpoint(ck / "paused" / "0b7e6a0e-5c1d-4c52-9f5e-2f1f3c6d9a10.pt", args, 2)
+    (ck / "paused" / "1c8f7b1f-6d2e-4d63-8a60-3a2a4d7e0b21.pt").write_bytes(b"not a checkpoint")
+    assert completers.complete_runs("", str(ck)) == ["c0ffee42"]
+    assert completers.complete_runs("c0f", str(ck)) == ["c0ffee42"]
+    assert completers.complete_runs("zz", str(ck)) == []
+
+
+def test_folder_options_complete_folders_only() -> None:
+    from mckpt.cli.app import app
+    from mckpt.cli.completion_spec import describe
+
+    kinds = {(c.name, n): o.values.kind for c in describe(app).walk() for o in c.options if o.values
+             for n in o.long}
+    assert kinds[("fetch", "--cache-dir")] == "dir"
+    assert kinds[("load", "--mammoth")] == kinds[("save", "--mammoth")] == "dir"
+    assert kinds[("convert", "--like")] == kinds[("plot", "--matrix")] == "run"  # runs as well as files
+    assert kinds[("plot", "--size")] == kinds[("inspect", "--revision")] == "none"  # not file names
+    args = {(c.name, a.name): a.values.kind for c in describe(app).walk() for a in c.arguments}
+    assert args[("inspect", "checkpoint")] == args[("convert", "checkpoint")] == args[("load", "checkpoint")] == "run"
+    assert args[("fetch", "source")] == "none"

@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from mckpt.cli.app import app
-from mckpt.cli.completion_scripts import SCRIPTS, main, render_all
 from mckpt.cli.completion_spec import Values, describe
 from tests.conftest import REPO, run_cli
+from tools.completion_scripts import SCRIPTS, main, render_all
 
 
 def test_committed_scripts_match_the_cli(tmp_path: Path) -> None:
@@ -15,9 +15,9 @@ def test_committed_scripts_match_the_cli(tmp_path: Path) -> None:
     assert main([str(tmp_path)]) == 0
     for name in SCRIPTS.values():
         committed = REPO / "completions" / name
-        assert committed.exists(), f"{committed} is missing: run `python -m mckpt.cli.completion_scripts`"
+        assert committed.exists(), f"{committed} is missing: run `python tools/completion_scripts.py`"
         assert (tmp_path / name).read_text() == committed.read_text(), (
-            f"{committed} is out of date: run `python -m mckpt.cli.completion_scripts` and commit it")
+            f"{committed} is out of date: run `python tools/completion_scripts.py` and commit it")
 
 
 def test_check_mode_reports_stale_scripts(tmp_path: Path, capsys) -> None:

@@ -40,7 +40,7 @@ def test_demo_writes_real_checkpoints(tmp_path: Path) -> None:
     before = {f: f.stat().st_mtime_ns for f in ck.rglob("*.pt")}
     again = run_cli("demo", str(tmp_path / "demo"))
     assert again.returncode == 0, again.stderr
-    assert again.stdout.startswith(f"{ck} already holds 13 checkpoint(s), left as they are")
+    assert again.stdout.startswith(f"{ck} already holds {len(before)} checkpoint(s), left as they are")
     assert "Class-IL accuracy" in again.stdout and "wrote" not in again.stdout
     assert {f: f.stat().st_mtime_ns for f in ck.rglob("*.pt")} == before
     forced = run_cli("demo", str(tmp_path / "demo"), "--force")
@@ -70,3 +70,23 @@ def test_demo_refuses_a_file_and_quotes_paths_it_prints(tmp_path: Path) -> None:
     r = run_cli("demo", str(spaced))
     assert r.returncode == 0, r.stderr
     assert f"$ mckpt list '{spaced / 'checkpoints'}' --acc" in r.stdout.splitlines()
+
+
+def test_demo_keeps_a_file_that_appears_while_it_writes(tmp_path: Path) -> None:
+    """No check-then-write race: a file under an example's name is replaced only with force."""
+    from mckpt.demo import write_demo
+
+    first = write_demo(tmp_path / "a")
+    taken = tmp_path / "b" / "checkpoints" / first[0].name
+    taken.parent.mkdir(parents=True)
+    taken.write_bytes(b"someone else's")
+    try:
+        write_demo(tmp_path / "b")
+    except FileExistsError as e:
+        assert e.filename == str(taken)
+    else:
+        raise AssertionError("a file under an example's name was replaced without force")
+    assert taken.read_bytes() == b"someone else's"
+    write_demo(tmp_path / "b", force=True)
+    assert taken.read_bytes() != b"someone else's"
+    assert not [p for p in taken.parent.rglob(".*")]  # no partial file left behind

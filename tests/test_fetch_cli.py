@@ -49,7 +49,7 @@ def test_fetch_places_the_file_and_summarises_the_checkpoint(ckpt: tuple[Path, b
     assert f"path     {out / NAME}" in r.stdout
     for line in ("kind     mammoth", "model    er", "dataset  seq-cifar10", "tasks    2"):
         assert line in r.stdout
-    assert r.stderr.startswith(f"fetching {NAME} (") and "\r" not in r.stderr  # line-oriented in a pipe
+    assert r.stderr.startswith(f"mckpt: fetching {NAME} (") and "\r" not in r.stderr  # line-oriented in a pipe
 
 
 def test_fetch_json_schema_and_second_run_from_cache(ckpt: tuple[Path, bytes], env: dict[str, str]) -> None:
@@ -94,6 +94,10 @@ def test_an_interrupted_fetch_keeps_the_part_and_the_next_run_resumes(
     assert 0 < kept <= 1_000_000
     if sig == signal.SIGINT:
         assert proc.returncode == 130 and f"interrupted; {kept} bytes kept" in err
+        # named by what was asked for, with how to go on; not by the cache's inner folder
+        error, hint = err.strip().splitlines()[-2:]
+        assert error.startswith(f"error: {URL}: ") and str(cache) not in err, err
+        assert hint == f"hint: run the same command again to resume at byte {kept}: mckpt fetch {URL}"
     r = run_cli("fetch", URL, "--json", "-q", env=env)
     doc = json.loads(r.stdout)
     assert doc["resumed_from"] == kept and Path(doc["path"]).read_bytes() == ckpt[1]

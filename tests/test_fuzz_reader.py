@@ -159,7 +159,7 @@ def emit_strict_json(doc: object) -> None:
 
 def render_everything(ck: object) -> str:
     from mckpt.view.output import Output
-    from mckpt.view.render import render_args, render_checkpoint, render_tensor_list
+    from mckpt.view.render_inspect import render_args, render_checkpoint, render_tensor_list
 
     text = io.StringIO()
     emit_strict_json(ck.to_json(full_tensors=True))

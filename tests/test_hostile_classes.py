@@ -21,7 +21,7 @@ from hostile_files import FORBIDDEN, FORGERIES, Hostile, build_all, code_payload
 
 from mckpt import read_checkpoint
 from mckpt.errors import MckptError, UnsafePickle
-from mckpt.view.output import Output, print_error
+from mckpt.view.output import Output
 
 GOOD_RUNS = ("aaaaaaa1", "bbbbbbb2")
 
@@ -250,7 +250,7 @@ def test_rich_output_and_errors_escape_file_text(monkeypatch: pytest.MonkeyPatch
         out.table(["name", "value"], [[f"n{forged}", f"v{forged}\\"]], styles=[["bold", None]])
         out.fields([(f"k{forged}", f"v{forged}")])
         err = io.StringIO()
-        print_error(f"file{forged}: bad", hint=f"try {forged}", stream=err)
+        Output(err=err).error(f"file{forged}: bad", hint=f"try {forged}")
         shown = stream.getvalue() + err.getvalue()
         # Rich styles with its own escapes; none of the file's may pass
         assert not any(c in shown for c in FORBIDDEN if c != "\x1b"), (forged, shown)

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from mckpt.model.runs import scan
-from mckpt.view.output import Output, print_error
-from mckpt.view.render import render_listing
+from mckpt.view.output import Output
+from mckpt.view.render_list import render_listing
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
@@ -56,16 +56,32 @@ def test_narrow_table_hides_optional_columns_and_says_so(monkeypatch: pytest.Mon
     assert "hidden to fit the window: config, epochs" in " ".join(lines)
 
 
-def test_list_on_an_80_column_terminal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def _folder_of(tmp_path: Path, *names: str) -> Path:
+    """A checkpoints folder of one-byte files with these names (list reads names only)."""
     folder = tmp_path / "checkpoints"
     folder.mkdir()
-    for name in ("derpp_seq-mnist_None_500_1_20261128-093000_e3e70682_last.pt",
-                 "myprefix_er_ace_seq-mnist_50_1_20261128-174912_0.pt"):
+    for name in names:
         (folder / name).write_bytes(b"x")
+    return folder
+
+
+def test_list_on_an_80_column_terminal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = _folder_of(tmp_path, "derpp_seq-mnist_None_500_1_20261128-093000_e3e70682_last.pt",
+                        "myprefix_er_ace_seq-mnist_50_1_20261128-174912_0.pt")
     listing = scan([str(folder)])
     text = _draw(80, monkeypatch, lambda out: render_listing(out, listing))
     assert all(len(line) <= 80 for line in text.splitlines()), text
     assert "e3e70682" in text and "2026-11-28 09:30" in text and "er_ace" in text
+
+
+def test_list_at_80_columns_hides_started_before_buffer_size(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Two ER runs of one setting told apart only by their buffer size: that column must survive.
+    folder = _folder_of(tmp_path, "er_seq-cifar10_None_500_50_20261128-093000_e3e70682_last.pt",
+                        "er_seq-cifar10_None_5120_50_20261128-174912_0a1b2c3d_last.pt")
+    text = _draw(80, monkeypatch, lambda out: render_listing(out, scan([str(folder)]), acc=True))
+    header = text.splitlines()[1]
+    assert "buffer" in header and "started" not in header, text
+    assert "5120" in text and "hidden to fit the window: config, epochs, started" in " ".join(text.split())
 
 
 def test_fields_wrap_under_their_value(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -107,7 +123,7 @@ def test_no_color_follows_the_convention(monkeypatch: pytest.MonkeyPatch, value:
     # no-color.org: NO_COLOR disables colour when set *and not empty*; an empty one was treated as set.
     monkeypatch.setenv("NO_COLOR", value)
     stream = Terminal()
-    print_error("boom", stream=stream)
+    Output(err=stream).error("boom")
     assert ("\x1b[" in stream.getvalue()) is coloured
     assert Output(stream=Terminal()).color is coloured
 

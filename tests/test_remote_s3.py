@@ -105,6 +105,20 @@ def test_diff_across_a_local_and_a_remote_file(fixtures_bucket: str, env: dict[s
     assert by_uid["a"]["tasks_done"] == 5 and by_uid["b"]["tasks_done"] == 3  # type: ignore[index]
 
 
+def test_convert_takes_an_object_like_any_checkpoint(fixtures_bucket: str, env: dict[str, str],
+                                                     tmp_path: Path) -> None:
+    """convert needs the whole file: an s3:// object is fetched into the cache once (as `fetch`
+    does), then planned like the local file."""
+    rel = "checkpoints/sgd_seq-mnist_None_0_1_20261128-165846_9acd4744_2.pt"
+    local = _json("convert", str(FIXTURES / rel), "--to", "backbone", "--dry-run", env=env, strip="")
+    remote = _json("convert", f"s3://{fixtures_bucket}/{rel}", "--to", "backbone", "--dry-run", env=env, strip="")
+    assert remote["source"].startswith(env["MCKPT_CACHE"])  # type: ignore[index]
+    for doc in (local, remote):
+        doc.pop("source")  # type: ignore[union-attr]
+        doc.pop("output", None)  # type: ignore[union-attr]
+    assert remote == local
+
+
 def test_verify_reads_every_object_of_a_bucket_prefix(fixtures_bucket: str, s3: S3Server,
                                                       env: dict[str, str]) -> None:
     """`verify s3://…/` checks every listed checkpoint by ranged reads; one flipped byte fails its file."""

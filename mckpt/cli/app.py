@@ -19,9 +19,10 @@ from . import (
     fetch_cmd,
     inspect_cmd,
     list_cmd,
+    load_cmd,
     prune_cmd,
     results_cmd,
-    run_cmd,
+    save_cmd,
     verify_cmd,
 )
 from .common import state
@@ -58,7 +59,8 @@ diff_cmd.register(app)
 results_cmd.register(app)
 convert_cmd.register(app)
 fetch_cmd.register(app)
-run_cmd.register(app)
+save_cmd.register(app)
+load_cmd.register(app)
 prune_cmd.register(app)
 cache_cmd.register(app)
 verify_cmd.register(app)

@@ -39,7 +39,7 @@ def ls_command(cache_dir: CacheDirOpt = None, json: JsonOpt = False, quiet: Quie
 
 def _carry_out(out: Output, plan: CachePlan, *, json: bool, yes: bool, dry_run: bool) -> None:
     from ..hygiene.cache_admin import execute
-    from ..view.output import human_bytes, print_error
+    from ..view.output import human_bytes
     from ..view.render_hygiene import render_cache_plan, render_cache_result
 
     if json:  # -y or --dry-run, checked before planning
@@ -55,7 +55,7 @@ def _carry_out(out: Output, plan: CachePlan, *, json: bool, yes: bool, dry_run: 
         out.line(f"removed {sum(1 for r in plan.removals if r.result == 'removed')} file(s), freed "
                  f"{human_bytes(sum(r.frees for r in plan.removals if r.result == 'removed'))}")
     for r in plan.failed:
-        print_error(f"{r.path}: {r.result}")
+        out.error(f"{r.path}: {r.result}")
     if plan.failed:
         raise typer.Exit(1)
 
@@ -98,7 +98,6 @@ def verify_command(cache_dir: CacheDirOpt = None, json: JsonOpt = False, quiet: 
     """Hash every cached file and compare it with the sha256 recorded when it was fetched."""
     from ..fetch.cache import cache_root
     from ..hygiene.cache_admin import verify_cache
-    from ..view.output import print_error
     from ..view.render_hygiene import render_cache_check
 
     root = cache_root(cache_dir)
@@ -113,7 +112,7 @@ def verify_command(cache_dir: CacheDirOpt = None, json: JsonOpt = False, quiet: 
             render_cache_check(out, c)
         out.line(f"{len(checks)} cached file(s) verified: {len(checks) - len(bad)} ok, {len(bad)} failed")
     for c in bad:
-        print_error(f"{c.item.stored.path}: {c.problem}")
+        out.error(f"{c.item.stored.path}: {c.problem}")
     if bad:
         raise typer.Exit(1)
 

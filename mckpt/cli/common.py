@@ -3,36 +3,92 @@
 from __future__ import annotations
 
 import functools
+import inspect
 import os
 import sys
 import traceback
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from typing import Annotated, Any, TypeVar
 
 import typer
 
-from ..errors import MckptError
-from ..view.output import TABLE_FORMATS, Output, print_error
+from ..choices import check_choice
+from ..errors import MckptError, UsageError
+from ..model.resolve import SPEC_HELP
+from ..view.output import TABLE_FORMATS, Output
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 state = {"debug": bool(os.environ.get("MCKPT_DEBUG"))}
 
 
-def _check_format(value: str | None) -> str | None:
-    if value is not None and value not in TABLE_FORMATS:
-        raise typer.BadParameter(f"unknown format {value!r}; one of: {', '.join(TABLE_FORMATS)}")
-    return value
+class Choices:
+    """An option's fixed values, from the library's own tuple: `check` is the option's callback
+    (a usage error, exit 2, naming the flag), and shell completion offers `choices`
+    (`completion_spec` reads them off the callback's instance). `strict=False` only completes: the
+    library checks the value (results' --sort also takes any grouping arg)."""
+
+    def __init__(self, choices: Sequence[str], strict: bool = True) -> None:
+        self.choices = tuple(choices)
+        self.strict = strict
+
+    def check(self, value: str | None) -> str | None:
+        if self.strict:
+            try:
+                check_choice("the value", value, self.choices)
+            except UsageError as e:
+                raise typer.BadParameter(e.message) from None
+        return value
+
+
+def choice_option(*names: str, choices: Sequence[str], help: str, metavar: str | None = None,
+                  strict: bool = True) -> Any:
+    """A `typer.Option` taking one of `choices` (shown as `a|b|c` unless `metavar` says otherwise)."""
+    return typer.Option(*names, metavar=metavar or "|".join(choices), callback=Choices(choices, strict).check,
+                        help=help)
 
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document (stable schema, see README).")]
 FormatOpt = Annotated[
     str | None,
-    typer.Option("--format", "-f", metavar="FMT", callback=_check_format,
-                 help="Print tables in a tabulate format: plain, github, latex, tsv, csv, …"),
+    choice_option("--format", "-f", choices=TABLE_FORMATS, metavar="FMT",
+                  help="Print tables in a tabulate format: plain, github, latex, tsv, csv, …"),
 ]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")]
+
+
+def shown_as(kind: str) -> Callable[[str], str]:
+    """A pass-through parser for an argument, named for the values it takes: `--help` shows an
+    argument's type by its parser's name (`<file|run|url>`, `<path>`), where a plain `str` would
+    show as `<str>` or TEXT, which tells the user nothing."""
+
+    def parse(value: str) -> str:
+        return value
+
+    parse.__name__ = kind
+    return parse
+
+
+def checkpoint_argument(help: str, metavar: str = "CHECKPOINT") -> Any:
+    """The argument of every command that reads one checkpoint: what `mckpt.model.resolve` takes
+    (a file, a run folder, a run uid or a URL), shown as `<file|run|url>`; `help` is completed
+    with the list of those."""
+    return typer.Argument(metavar=metavar, parser=shown_as("file|run|url"), help=f"{help}: {SPEC_HELP}.")
+
+
+def flowed(doc: str | None) -> str:
+    """A docstring as help text: each paragraph on one line, for Rich to wrap to the terminal.
+
+    Typer keeps a docstring's line breaks, so help wrapped at 100 columns in the source came out
+    with hard breaks mid-sentence on a wider or narrower terminal.
+    """
+    paragraphs = inspect.cleandoc(doc or "").split("\n\n")
+    return "\n\n".join(" ".join(p.split()) for p in paragraphs)
+
+
+def add_command(app: typer.Typer, name: str, func: Callable[..., Any], **settings: Any) -> None:
+    """Register `func` as `mckpt NAME`, its docstring as flowed help (see :func:`flowed`)."""
+    app.command(name, help=flowed(func.__doc__), **settings)(func)
 
 
 def examples(*commands: str) -> str:
@@ -45,6 +101,9 @@ def examples(*commands: str) -> str:
 
 
 def make_output(json: bool = False, fmt: str | None = None, quiet: bool = False) -> Output:
+    """The command's Output; `--json` with `--format` is refused (two answers to one question)."""
+    if json and fmt is not None:
+        raise UsageError(f"--json and --format {fmt} both choose the output: pass one of them")
     return Output(json=json, fmt=fmt, quiet=quiet)
 
 
@@ -63,10 +122,10 @@ def handle_errors(func: F) -> F:
         except MckptError as e:
             if state["debug"]:
                 traceback.print_exc()
-            print_error(str(e), e.hint)
+            Output().error(str(e), e.hint)
             raise typer.Exit(e.exit_code) from None
         except KeyboardInterrupt:
-            print_error("interrupted")
+            Output().error("interrupted")
             raise typer.Exit(130) from None
         except BrokenPipeError:
             # `mckpt list | head`: the reader left; exit quietly like other Unix tools.
@@ -76,7 +135,7 @@ def handle_errors(func: F) -> F:
         except Exception as e:
             if state["debug"]:
                 raise
-            print_error(f"internal error: {type(e).__name__}: {e}",
+            Output().error(f"internal error: {type(e).__name__}: {e}",
                         "this is a bug in mckpt; rerun as `mckpt --debug <command> …` (or with MCKPT_DEBUG=1) "
                         "and report the traceback")
             raise typer.Exit(1) from None
@@ -84,22 +143,5 @@ def handle_errors(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-PROGRESS_MIN_BYTES = 32 << 20
-
-
-@contextmanager
-def byte_progress(description: str, total: int, enabled: bool) -> Iterator[Callable[[int], None] | None]:
-    """A progress bar on stderr, told bytes as they are done, for long jobs (`total` bytes, at
-    least PROGRESS_MIN_BYTES) on a terminal; None (no bar) otherwise."""
-    if not enabled or total < PROGRESS_MIN_BYTES or not sys.stderr.isatty():
-        yield None
-        return
-    from rich.console import Console
-    from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn, TransferSpeedColumn
-
-    with Progress("[progress.description]{task.description}", BarColumn(), DownloadColumn(),
-                  TransferSpeedColumn(), TimeRemainingColumn(), console=Console(stderr=True),
-                  transient=True) as bar:
-        task = bar.add_task(description, total=total)
-        yield lambda n: bar.advance(task, n)
+PROGRESS_MIN_BYTES = 32 << 20  # less work than this is done before a progress bar could show anything
 

@@ -36,9 +36,30 @@ def _matching(values: set[str], prefix: str) -> list[str]:
     return sorted(v for v in values if v.startswith(prefix))
 
 
+def _paused_uids(folder: str) -> Iterator[str]:
+    """Uids of the runs paused in `folder/paused`: a paused file is named by a fresh uuid, so its
+    run's uid is read from its saved args (the pickle only, a few KiB; there are few such files)."""
+    paused = os.path.join(folder, "paused")
+    try:
+        entries = [e.path for e in os.scandir(paused) if e.name.endswith(".pt")]
+    except OSError:
+        return
+    from ..errors import MckptError
+    from ..model.checkpoint import read_checkpoint
+
+    for path in entries:
+        try:
+            name = read_checkpoint(path).name
+        except MckptError:
+            continue
+        if name is not None and name.uid:
+            yield name.uid
+
+
 def complete_runs(prefix: str, folder: str = CHECKPOINTS_DIR) -> list[str]:
-    """Run uids in `folder` (the run's name for uid-less D1 runs): what `diff`/`load` accept as a run."""
-    return _matching({n.uid or n.stem for n in _names(folder)}, prefix)
+    """Run uids in `folder` (the run's name for uid-less D1 runs), paused runs included: what
+    `inspect`/`diff`/`load` accept as a run."""
+    return _matching({n.uid or n.stem for n in _names(folder)} | set(_paused_uids(folder)), prefix)
 
 
 def complete_models(prefix: str, folder: str = CHECKPOINTS_DIR) -> list[str]:

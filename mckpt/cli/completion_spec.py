@@ -26,23 +26,23 @@ from typing import Any
 
 import typer
 
-from ..model.runs import SORT_KEYS
-from ..view.output import TABLE_FORMATS
-
-# Options whose plain-string values still have known candidates (an Enum annotation wins over these).
+# Options whose plain-string values still have known candidates. Fixed choices need no entry: an
+# Enum annotation or a `choice_option` (its callback carries the library's tuple) gives them.
 OPTION_KINDS: dict[str, tuple[str, tuple[str, ...]]] = {
     "--model": ("model", ()),
     "--dataset": ("dataset", ()),
-    "--to": ("choice", ("backbone", "full", "safe")),  # `mckpt convert --to`
-    "--format": ("choice", TABLE_FORMATS),
-    "--sort": ("choice", tuple(SORT_KEYS)),
 }
 # Arguments by name: runs (uid) as well as files for `diff A B` and `load CHECKPOINT`; URLs get
 # nothing. Any other argument is a checkpoint file or folder.
 ARGUMENT_KINDS = {
     **dict.fromkeys(("a", "b", "run", "runs", "checkpoint", "checkpoints"), "run"),
-    **dict.fromkeys(("url", "urls"), "none"),
+    **dict.fromkeys(("url", "urls", "source", "sources"), "none"),
 }
+# Other options by the placeholder their help shows: `--cache-dir DIR` completes folders only,
+# `--like CHECKPOINT` runs as well as files, `-o FILE` any path. A value that names no file
+# (`--revision REV`, `--size WxH`, `--title TITLE`) gets no candidates rather than file names.
+METAVAR_KINDS = {"DIR": "dir", "CHECKPOINT": "run", "FILE": "path", "FILE|DIR": "path", "PY": "path",
+                 "PATH": "path"}
 
 
 @dataclass(frozen=True)
@@ -130,10 +130,14 @@ def _param_info(annotation: Any) -> Any:
     return None
 
 
-def _values(annotation: Any, name: str, is_argument: bool) -> Values:
+def _values(annotation: Any, name: str, is_argument: bool, metavar: str | None = None) -> Values:
     base = _base_type(annotation)
     if isinstance(base, type) and issubclass(base, enum.Enum):
         return Values("choice", tuple(str(m.value) for m in base))
+    callback = getattr(_param_info(annotation), "callback", None)
+    choices = getattr(getattr(callback, "__self__", None), "choices", None)  # a `common.Choices.check`
+    if choices:
+        return Values("choice", tuple(choices))
     if name in OPTION_KINDS:
         kind, choices = OPTION_KINDS[name]
         return Values(kind, choices)
@@ -145,7 +149,7 @@ def _values(annotation: Any, name: str, is_argument: bool) -> Values:
         return Values("dir" if only_dirs else "path")
     if is_argument:
         return Values(ARGUMENT_KINDS.get(name, "file"))
-    return Values("path")
+    return Values(METAVAR_KINDS.get(metavar or "", "none" if metavar else "path"))
 
 
 def _option(opt: Any, annotation: Any) -> OptionSpec:
@@ -153,7 +157,7 @@ def _option(opt: Any, annotation: Any) -> OptionSpec:
     # and the generated scripts must not change from one run to the next.
     names = tuple(sorted({*opt.opts, *opt.secondary_opts}, key=lambda n: (not n.startswith("--"), n)))
     long = next((n for n in names if n.startswith("--")), names[0])
-    values = None if opt.is_flag or opt.count else _values(annotation, long, is_argument=False)
+    values = None if opt.is_flag or opt.count else _values(annotation, long, is_argument=False, metavar=opt.metavar)
     return OptionSpec(names, _first_line(opt.help), values)
 
 

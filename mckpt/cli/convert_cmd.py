@@ -7,28 +7,33 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from ..choices import TARGETS
 from ..errors import MckptError, UsageError
-from .common import JsonOpt, QuietOpt, byte_progress, examples, handle_errors, make_output
+from .common import (
+    PROGRESS_MIN_BYTES,
+    JsonOpt,
+    QuietOpt,
+    add_command,
+    checkpoint_argument,
+    choice_option,
+    examples,
+    handle_errors,
+    make_output,
+)
 
 if TYPE_CHECKING:
     from ..convert import Plan
 
-def _check_target(value: str | None) -> str | None:
-    from ..convert import TARGETS
-
-    if value is not None and value not in TARGETS:
-        raise typer.BadParameter(f"one of: {', '.join(TARGETS)}")
-    return value
-
 
 @handle_errors
 def convert_command(
-    file: Annotated[str, typer.Argument(metavar="FILE", help="The file to convert (.pt); it is never modified.")],
-    to: Annotated[str | None, typer.Option(
-        "--to", metavar="full|backbone|safe", callback=_check_target,
+    checkpoint: Annotated[str, checkpoint_argument("What to convert (it is never modified)")],
+    to: Annotated[str | None, choice_option(
+        "--to", choices=TARGETS,
         help="Target; by default from the input: backbone→full, old pickle→safe, full→backbone.")] = None,
     like: Annotated[str | None, typer.Option(
-        "--like", metavar="FILE", help="A full checkpoint of the same model: key layout, args.")] = None,
+        "--like", metavar="CHECKPOINT", help="A full checkpoint of the same model (file, run or URL): key layout, "
+                                             "args.")] = None,
     output: Annotated[str | None, typer.Option(
         "--output", "-o", metavar="FILE|DIR",
         help="A .pt file or a folder (default: checkpoints/ for full, else by the input).")] = None,
@@ -50,31 +55,33 @@ def convert_command(
     quiet: QuietOpt = False,
 ) -> None:
     """Convert checkpoints without torch: copies tensor bytes raw, checks the result, writes atomically."""
+    out = make_output(json, None, quiet)
     # The library is imported here, not at the top: every other command starts without it.
     from ..convert import ArgOverrides, parse_set, plan_conversion, write_plan
+    from ..locate import local_copy, resolve
     from ..view.render_convert import render_plan, render_written
 
+    source = local_copy(resolve(checkpoint)).path  # a URL is fetched into the cache once
+    template = local_copy(resolve(like)).path if like is not None else None
     overrides = ArgOverrides(model, dataset, buffer_size, n_epochs, parse_set(set_ or []))
-    plan = plan_conversion(file, to, like=like, output=output, overrides=overrides,
+    plan = plan_conversion(source, to, like=template, output=output, overrides=overrides,
                            strip_prefix=strip_prefix, allow_partial=allow_partial)
-    out = make_output(json, None, quiet)
     if dry_run or not plan.writable:
-        if json:
-            out.emit_json(plan.to_json())
-        else:
-            render_plan(out, plan)
+        out.show(plan.to_json, lambda: render_plan(out, plan))
         if not plan.writable and not dry_run:
             raise _unwritable(plan, like)
         return
     started = time.perf_counter()
-    with byte_progress("copy + check", 2 * plan.nbytes, enabled=not (json or quiet)) as tick:
-        result = write_plan(plan, force=force, progress=tick)
+    # a small file is written before a bar could show anything
+    with out.progress("copy + check", 2 * plan.nbytes, draw=plan.nbytes >= PROGRESS_MIN_BYTES) as bar:
+        result = write_plan(plan, force=force, progress=bar.advance)
     seconds = time.perf_counter() - started
-    if json:
-        out.emit_json({**plan.to_json(), "written": {**result.to_json(), "seconds": round(seconds, 3)}})
-    else:
+
+    def render() -> None:
         render_plan(out, plan, keys=False)
         render_written(out, result, seconds)
+
+    out.show(lambda: {**plan.to_json(), "written": {**result.to_json(), "seconds": round(seconds, 3)}}, render)
 
 
 def _unwritable(plan: Plan, like: str | None) -> MckptError:
@@ -90,7 +97,7 @@ def _unwritable(plan: Plan, like: str | None) -> MckptError:
 
 
 def register(app: typer.Typer) -> None:
-    app.command("convert", epilog=examples(
+    add_command(app, "convert", convert_command, epilog=examples(
         "mckpt convert backbone.pt --like checkpoints/er_seq-mnist_..._last.pt",
         "mckpt convert old_run_4.pt --to safe --dry-run",
-    ))(convert_command)
+    ))

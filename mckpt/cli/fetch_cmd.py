@@ -3,78 +3,42 @@
 from __future__ import annotations
 
 import re
-import sys
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from ..errors import UsageError
 from ..remote import is_store_url
-from ..view.output import human_bytes
-from .common import JsonOpt, QuietOpt, examples, handle_errors, make_output
+from ..view.output import Output, Progress, human_bytes
+from .common import JsonOpt, QuietOpt, add_command, examples, handle_errors, make_output, shown_as
+
+if TYPE_CHECKING:
+    from ..fetch.download import FetchResult
 
 
-class LineReporter:
-    """For pipes and logs: a line when something happens, no redraws."""
+class _Reporter:
+    """The fetch's progress on the command's Output: a bar on a terminal; in a pipe or a log, a
+    line when a transfer starts (no redraws); its notes as notices. Silent with -q."""
 
-    def start(self, name: str, total: int | None, done: int) -> None:
-        size = human_bytes(total) if total is not None else "unknown size"
-        print(f"fetching {name} ({size})", file=sys.stderr, flush=True)
-
-    def advance(self, n: int) -> None:
-        pass
-
-    def note(self, message: str) -> None:
-        print(message, file=sys.stderr, flush=True)
-
-
-class RichReporter:
-    """On a terminal: a progress bar with bytes, speed and ETA, on stderr."""
-
-    def __init__(self) -> None:
-        from rich.console import Console
-        from rich.progress import (
-            BarColumn,
-            DownloadColumn,
-            Progress,
-            TextColumn,
-            TimeRemainingColumn,
-            TransferSpeedColumn,
-        )
-
-        self.progress = Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
-                                 TransferSpeedColumn(), TimeRemainingColumn(),
-                                 console=Console(stderr=True), transient=True)
-        self.task: Any = None
-        self.pending = 0
+    def __init__(self, out: Output, bar: Progress) -> None:
+        self.out, self.bar = out, bar
 
     def start(self, name: str, total: int | None, done: int) -> None:
-        if self.task is None:
-            self.progress.start()
-            self.task = self.progress.add_task(name, total=total, completed=done)
-        else:
-            self.progress.reset(self.task, total=total, completed=done)
+        self.bar.reset(total, done, name)
+        if self.bar.live is None:
+            self.out.notice(f"fetching {name} ({human_bytes(total) if total is not None else 'unknown size'})")
 
     def advance(self, n: int) -> None:
-        # Rich takes a lock per update; one per 8 MiB keeps it off the download's hot path.
-        self.pending += n
-        if self.pending >= 8 << 20:
-            self.progress.update(self.task, advance=self.pending)
-            self.pending = 0
+        self.bar.advance(n)
 
     def note(self, message: str) -> None:
-        self.progress.console.print(message, markup=False, highlight=False)
-
-    def stop(self) -> None:
-        if self.task is not None and self.pending:
-            self.progress.update(self.task, advance=self.pending)
-        self.progress.stop()
+        self.out.notice(message)
 
 
 @handle_errors
 def fetch_command(
-    url: Annotated[str, typer.Argument(
-        metavar="URL",
+    source: Annotated[str, typer.Argument(
+        metavar="SOURCE", parser=shown_as("url"),
         help="hf://owner/repo/path@rev, a hub resolve/ or blob/ URL, any http(s) URL, or s3://, gs://, az://.")],
     output: Annotated[str | None, typer.Option(
         "--output", "-o", metavar="FILE|DIR",
@@ -100,34 +64,27 @@ def fetch_command(
     quiet: QuietOpt = False,
 ) -> None:
     """Download a file into the cache: resumes, verifies sha256, never leaves half a file."""
-    from ..fetch.download import FetchOptions, SilentReporter, checkpoint_brief, fetch  # HTTP stack: fetch only
+    from ..fetch.download import FetchOptions, checkpoint_brief, fetch  # HTTP stack: fetch only
+
+    out = make_output(json, None, quiet)
 
     if sha256 is not None and not re.fullmatch(r"[0-9a-fA-F]{64}", sha256):
         raise UsageError("--sha256 wants 64 hexadecimal digits", path=sha256)
     opts = FetchOptions.from_env(token=token, offline=offline or None, cache_dir=cache_dir,
                                  sha256=sha256, retries=retries, revision=revision, connections=connections)
-    out = make_output(json, None, quiet)
-    reporter: Any
-    if quiet:
-        reporter = SilentReporter()
-    elif sys.stderr.isatty():
-        reporter = RichReporter()
-    else:
-        reporter = LineReporter()
-    try:
-        if is_store_url(url):
+    with out.progress("fetching") as bar:
+        reporter = _Reporter(out, bar)
+        if is_store_url(source):
             from ..remote.fetch_object import fetch_object  # s3://, gs://, az://: the object-store client
 
-            result = fetch_object(url, opts, output=output, force=force, reporter=reporter)
+            result = fetch_object(source, opts, output=output, force=force, reporter=reporter)
         else:
-            result = fetch(url, opts, output=output, force=force, reporter=reporter)
-    finally:
-        if isinstance(reporter, RichReporter):
-            reporter.stop()
+            result = fetch(source, opts, output=output, force=force, reporter=reporter)
     brief = checkpoint_brief(result.path)
-    if json:
-        out.emit_json({**result.to_json(), "checkpoint": brief})
-        return
+    out.show(lambda: {**result.to_json(), "checkpoint": brief}, lambda: _render_fetched(out, result, brief))
+
+
+def _render_fetched(out: Output, result: FetchResult, brief: dict[str, Any] | None) -> None:
     if result.from_cache:
         how = "from the cache (nothing transferred)"
     elif result.resumed_from:
@@ -145,7 +102,7 @@ def fetch_command(
 
 
 def register(app: typer.Typer) -> None:
-    app.command("fetch", epilog=examples(
+    add_command(app, "fetch", fetch_command, epilog=examples(
         "mckpt fetch hf://owner/repo/er_seq-cifar10_..._1.pt -o checkpoints/",
         "mckpt fetch https://example.org/run_4.pt --sha256 HEX",
-    ))(fetch_command)
+    ))

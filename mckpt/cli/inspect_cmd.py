@@ -6,19 +6,24 @@ from typing import Annotated
 
 import typer
 
-from ..errors import UsageError
-from ..io.sources import ByteSource
-from ..model.checkpoint import read_checkpoint, to_plain
-from ..remote import is_remote
-from ..view.render import render_args, render_checkpoint, render_tensor_list
-from .common import FormatOpt, JsonOpt, QuietOpt, examples, handle_errors, make_output
+from ..locate import read
+from ..model.checkpoint import to_plain
+from ..view.render_inspect import render_args, render_checkpoint, render_tensor_list
+from .common import (
+    FormatOpt,
+    JsonOpt,
+    QuietOpt,
+    add_command,
+    checkpoint_argument,
+    examples,
+    handle_errors,
+    make_output,
+)
 
 
 @handle_errors
 def inspect_command(
-    file: Annotated[str, typer.Argument(
-        metavar="FILE", help="A checkpoint file (.pt); an http(s)://, hf://, s3://, gs:// or az:// file; "
-                             "or a remote folder's run uid.")],
+    checkpoint: Annotated[str, checkpoint_argument("What to show")],
     tensors: Annotated[bool, typer.Option("--tensors", "-t", help="List every tensor (aliases marked).")] = False,
     args_only: Annotated[bool, typer.Option("--args-only", "-a", help="Print only the saved args.")] = False,
     revision: Annotated[str | None, typer.Option(
@@ -28,32 +33,19 @@ def inspect_command(
     quiet: QuietOpt = False,
 ) -> None:
     """Show what a checkpoint holds, without torch and without running code from it."""
-    source: str | ByteSource = file
-    if is_remote(file):
-        from ..fetch.download import FetchOptions  # only remote inspects pay for obstore / HTTP
-        from ..remote.open import open_checkpoint_source
-
-        source = open_checkpoint_source(file, FetchOptions.from_env(revision=revision))
-    elif revision is not None:
-        raise UsageError("--revision applies to hf:// and hub URLs, not to a local file", path=file)
-    try:
-        ck = read_checkpoint(source)
-    finally:
-        if not isinstance(source, str):  # a remote source (a connection, or a cached copy's fd) is ours
-            source.close()
     out = make_output(json, fmt, quiet)
-    if json:
-        out.emit_json(to_plain(ck.args) if args_only else ck.to_json(full_tensors=tensors))
-    elif args_only:
-        render_args(out, ck.args)
+    ck = read(checkpoint, revision=revision)
+    if args_only:
+        out.show(lambda: to_plain(ck.args), lambda: render_args(out, ck.args))
     elif tensors and fmt:
-        render_tensor_list(out, ck)
+        out.show(lambda: ck.to_json(full_tensors=True), lambda: render_tensor_list(out, ck))
     else:
-        render_checkpoint(out, ck, tensors=tensors)
+        out.show(lambda: ck.to_json(full_tensors=tensors), lambda: render_checkpoint(out, ck, tensors=tensors))
 
 
 def register(app: typer.Typer) -> None:
-    app.command("inspect", epilog=examples(
+    add_command(app, "inspect", inspect_command, epilog=examples(
         "mckpt inspect checkpoints/er_seq-mnist_..._last.pt --tensors",
         "mckpt inspect hf://owner/repo/run_4.pt --args-only --json",
-    ))(inspect_command)
+        "mckpt inspect 17e0aa3c",
+    ))

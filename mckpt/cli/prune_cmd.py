@@ -49,7 +49,7 @@ def prune_command(
     were resumed.
     """
     from ..hygiene.prune import Policy, execute_prune, parse_age, parse_keep, parse_tasks, parse_where, plan_prune
-    from ..view.output import human_bytes, print_error
+    from ..view.output import human_bytes
     from ..view.render_hygiene import render_prune_plan, render_prune_result
 
     check_json(json, yes, dry_run)
@@ -88,7 +88,7 @@ def prune_command(
         out.line(f"deleted {len(done)} file(s), freed {human_bytes(sum(d.file.bytes for d in done))}"
                  + (f"; {len(plan.failed)} not deleted" if plan.failed else ""))
     for d in plan.failed:
-        print_error(f"{d.file.path}: {d.result}")
+        out.error(f"{d.file.path}: {d.result}")
     if plan.failed:
         raise typer.Exit(1)
 

@@ -10,11 +10,22 @@ import typer
 
 from ..errors import MckptError, UsageError
 from ..io.urls import is_url
+from ..model.resolve import resolve_checkpoint
 from ..model.results import SORT_COLUMNS, Query, Results, Where, collect_results
-from .common import FormatOpt, JsonOpt, QuietOpt, examples, handle_errors, make_output
+from .common import (
+    FormatOpt,
+    JsonOpt,
+    QuietOpt,
+    add_command,
+    choice_option,
+    examples,
+    handle_errors,
+    make_output,
+    shown_as,
+)
 
 PathsArg = Annotated[list[str] | None, typer.Argument(
-    metavar="[PATH]...", help="Folders (or files) of checkpoints (default: ./checkpoints).")]
+    metavar="[PATH]...", parser=shown_as("path"), help="Folders (or files) of checkpoints (default: ./checkpoints).")]
 RecursiveOpt = Annotated[bool, typer.Option("--recursive", "-r", help="Look into sub-folders too.")]
 ByOpt = Annotated[list[str] | None, typer.Option(
     "--by", metavar="ARGS", help="Group by these saved args (comma-separated, repeatable); default: every "
@@ -27,9 +38,10 @@ DatasetOpt = Annotated[str | None, typer.Option(
     "--dataset", "-d", metavar="DATASET", help="Only runs on this dataset.")]
 TasksOpt = Annotated[int | None, typer.Option(
     "--tasks", metavar="N", min=0, help="Only runs that finished N tasks (e.g. leave out interrupted ones).")]
-SortOpt = Annotated[str | None, typer.Option(
-    "--sort", "-s", metavar="COLUMN", help=f"Best first by: {', '.join(SORT_COLUMNS)}, or a grouping arg.")]
-TopOpt = Annotated[int | None, typer.Option("--top", "-n", metavar="N", min=1, help="Keep the first N groups.")]
+SortOpt = Annotated[str | None, choice_option(
+    "--sort", "-s", choices=SORT_COLUMNS, strict=False, metavar="COLUMN",
+    help=f"Best first by: {', '.join(SORT_COLUMNS)}, or a grouping arg.")]
+TopOpt = Annotated[int | None, typer.Option("--top", metavar="N", min=1, help="Keep the first N groups.")]
 
 
 def _query(by: list[str] | None, where: list[str] | None, model: str | None, dataset: str | None,
@@ -51,6 +63,8 @@ def _collect(paths: list[str] | None, recursive: bool, query: Query, no_cache: b
         if is_url(p):
             raise UsageError(f"{p}: results reads local folders and files",
                              hint="download the runs first: mckpt fetch URL -o DIR, then mckpt results DIR")
+    # A run named by uid stands for its newest file, as in every other command (see model.resolve).
+    targets = [p if os.path.exists(p) else resolve_checkpoint(p).path for p in targets]
     if not paths and not os.path.isdir("checkpoints"):
         raise MckptError("no ./checkpoints folder here", path="checkpoints",
                          hint="run inside a Mammoth working folder, or pass a folder: mckpt results PATH")
@@ -81,19 +95,13 @@ def results_command(
     Reads the newest checkpoint of every run (no torch); a resumed run counts once, as its final
     file. Runs that share every saved arg but the seed and the bookkeeping form a group (--by
     chooses the args). Groups whose runs did different numbers of tasks are flagged, not averaged.
-
-    Examples: mckpt results --where buffer_size=500 --sort class_il;
-    mckpt results --by model,buffer_size -f latex > table.tex
     """
     from ..view.render_results import render_results
 
+    out = make_output(json, fmt, quiet)
     query = _query(by, where, model, dataset, tasks, sort, top)
     res = _collect(paths, recursive, query, no_cache)
-    out = make_output(json, fmt, quiet)
-    if json:
-        out.emit_json(res.to_json())
-    else:
-        render_results(out, res)
+    out.show(res.to_json, lambda: render_results(out, res))
 
 
 @handle_errors
@@ -101,8 +109,9 @@ def plot_command(
     paths: PathsArg = None,
     output: Annotated[Path, typer.Option(
         "--output", "-o", metavar="FILE", help="The figure to write: .png, .svg or .pdf (vector).")] = Path(),
-    matrix: Annotated[Path | None, typer.Option(
-        "--matrix", metavar="FILE.pt", help="Draw this checkpoint's accuracy matrices as heatmaps instead.")] = None,
+    matrix: Annotated[str | None, typer.Option(
+        "--matrix", metavar="CHECKPOINT",
+        help="Draw this checkpoint's accuracy matrices as heatmaps instead (file, run or URL).")] = None,
     size: Annotated[str, typer.Option("--size", metavar="WxH", help="Figure size in inches.")] = "8x3.4",
     dpi: Annotated[int, typer.Option("--dpi", metavar="N", min=30, max=1200, help="Resolution of a png.")] = 200,
     title: Annotated[str | None, typer.Option("--title", metavar="TITLE", help="A title above the figure.")] = None,
@@ -122,39 +131,38 @@ def plot_command(
 
     The groups are those of `mckpt results` with the same options; the legend names each by the
     args that differ. --matrix draws one run's accuracy matrices with the values in the cells.
-
-    Examples: mckpt plot -o curves.pdf --where buffer_size=500;
-    mckpt plot --matrix checkpoints/er_…_last.pt -o matrix.png
     """
     from ..view.plot import FigureSpec, parse_size, plot_curves, plot_matrix
 
+    out = make_output(quiet=quiet)
+
     if output == Path():
         raise UsageError("missing -o FILE (.png, .svg or .pdf)")
-    spec = FigureSpec(str(output), parse_size(size), dpi, title)
+    spec = FigureSpec(str(output), parse_size(size), dpi, title, force)
     spec.format  # noqa: B018 - a bad extension is a usage error before any reading
     if output.exists() and not force:
         raise MckptError("exists", path=str(output), hint="--force replaces it")
     if matrix is not None:
         if paths:
             raise UsageError("--matrix draws one file: give it no PATH")
-        from ..model.checkpoint import read_checkpoint
+        from ..locate import read
 
-        ck = read_checkpoint(str(matrix))
-        written = plot_matrix(ck.class_il, ck.task_il, spec, (ck.name.stem if ck.name else matrix.name))
+        ck = read(matrix)
+        written = plot_matrix(ck.class_il, ck.task_il, spec, (ck.name.stem if ck.name else Path(ck.path).name))
     else:
         res = _collect(paths, recursive, _query(by, where, model, dataset, tasks, sort, top), no_cache)
         written = plot_curves(res, spec)
         for w in res.warnings:
-            typer.echo(f"warning: {w}", err=True)  # the figure is right; only the cache was not updated
-    make_output(quiet=quiet).line(f"wrote {written}")
+            out.warning(w)  # the figure is right; only the cache was not updated
+    out.line(f"wrote {written}")
 
 
 def register(app: typer.Typer) -> None:
-    app.command("results", epilog=examples(
+    add_command(app, "results", results_command, epilog=examples(
         "mckpt results --where buffer_size=500 --by model",
         "mckpt results runs/ -f latex --sort class_il > table.tex",
-    ))(results_command)
-    app.command("plot", epilog=examples(
+    ))
+    add_command(app, "plot", plot_command, epilog=examples(
         "mckpt plot -o curves.svg --dataset seq-cifar10",
-        "mckpt plot --matrix checkpoints/er_seq-mnist_None_50_1_20261128-165918_95ed7ced_last.pt -o matrix.png",
-    ))(plot_command)
+        "mckpt plot --matrix 17e0aa3c -o matrix.png",
+    ))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-import sys
 import time
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -62,48 +61,28 @@ def verify_command(
         raise UsageError("--sha256 wants 64 hexadecimal digits", path=sha256)
     todo = collect_targets(targets, recursive=recursive, sha256=sha256, known=_known_checksums(cache_dir))
     out = make_output(json, None, quiet)
-    progress = _progress_bar(todo) if not json and not quiet and sys.stderr.isatty() else None
     t0 = time.perf_counter()
 
     def done(v: Verdict) -> None:
-        if json:
-            return
-        if progress is not None:
-            progress.note(_line(v))
-        else:
-            render_verdict(out, v)
+        if not json:
+            render_verdict(out, v)  # printed above the bar while one is drawn
 
-    try:
-        verdicts = verify_all(todo, workers=jobs, progress=progress.advance if progress else None, on_done=done)
-    finally:
-        if progress is not None:
-            progress.stop()
+    with out.progress(f"verifying {len(todo)} file(s)", _total_bytes(todo)) as bar:
+        verdicts = verify_all(todo, workers=jobs, progress=bar.advance, on_done=done)
     failed = [v for v in verdicts if not v.ok]
-    if json:
-        out.emit_json({"files": [v.to_json() for v in verdicts],
-                       "total": {"files": len(verdicts), "ok": len(verdicts) - len(failed), "failed": len(failed),
-                                 "bytes": sum(v.size for v in verdicts)}})
-    else:
-        render_verify_summary(out, verdicts, time.perf_counter() - t0)
+    out.show(lambda: {"files": [v.to_json() for v in verdicts],
+                      "total": {"files": len(verdicts), "ok": len(verdicts) - len(failed), "failed": len(failed),
+                                "bytes": sum(v.size for v in verdicts)}},
+             lambda: render_verify_summary(out, verdicts, time.perf_counter() - t0))
     if failed:
         raise typer.Exit(1)
 
 
-def _line(v: Verdict) -> str:
-    from ..view.render_hygiene import verdict_line
-
-    return verdict_line(v)
-
-
-def _progress_bar(todo: list[Any]) -> Any:
-    """One bar over all files (bytes, speed, ETA) on stderr: fetch's, so both look alike."""
-    from .fetch_cmd import RichReporter
-
-    bar = RichReporter()
+def _total_bytes(todo: list[Any]) -> int | None:
+    """The bytes the bar counts to: known when every target is a local file (a URL's size is known
+    once it is opened)."""
     local = [os.path.getsize(t.spec) for t in todo if not t.url and os.path.isfile(t.spec)]
-    total = sum(local) if len(local) == len(todo) else None  # a URL's size is known once it is opened
-    bar.start(f"verifying {len(todo)} file(s)", total, 0)
-    return bar
+    return sum(local) if len(local) == len(todo) else None
 
 
 def register(app: typer.Typer) -> None:

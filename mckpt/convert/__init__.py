@@ -19,6 +19,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from ..choices import TARGETS, check_choice
 from ..errors import MckptError, UsageError
 from ..model.checkpoint import Checkpoint, read_checkpoint
 from ..torchfile.archive import Archive
@@ -26,7 +27,6 @@ from ..torchfile.values import PickledNamespace, Placeholder, StateDict, TensorR
 from .full import archive_of, plan_full
 from .plan import (
     BACKBONE_PREFIX,
-    TARGETS,
     ArgOverrides,
     Plan,
     backbone_names,
@@ -59,15 +59,13 @@ def plan_conversion(source: str | os.PathLike[str], to: str | None = None, *, li
 def _plan(src: Checkpoint, to: str | None, like: str | None, output: str | None,
           overrides: ArgOverrides | None, strip_prefix: bool, allow_partial: bool) -> Plan:
     to = to or default_target(src)
-    if to not in TARGETS:
-        raise UsageError(f"--to takes one of {', '.join(TARGETS)}, not {to!r}")
+    check_choice("to", to, TARGETS)
     if like is not None and to != "full":
-        raise UsageError("--like only goes with --to full")
+        raise UsageError("like (a template) only goes with to='full'")
     if overrides and overrides.as_dict() and to == "backbone":
-        raise UsageError("--model/--dataset/--buffer-size/--n-epochs/--set change args, and --to backbone "
-                         "writes none (a bare backbone has no args)")
+        raise UsageError("overrides change args, and to='backbone' writes none (a bare backbone has no args)")
     if strip_prefix and to != "backbone":
-        raise UsageError("--strip-prefix only goes with --to backbone")
+        raise UsageError("strip_prefix only goes with to='backbone'")
     if to == "full":
         return plan_full(src, like, output, overrides or ArgOverrides(), allow_partial)
     if to == "backbone":
@@ -128,9 +126,9 @@ def _plan_backbone(src: Checkpoint, output: str | None, strip_prefix: bool) -> P
 def _plan_safe(src: Checkpoint, output: str | None, overrides: ArgOverrides) -> Plan:
     if src.kind != "mammoth":
         what = "a bare backbone" if src.kind == "backbone" else "not a Mammoth checkpoint"
-        raise UsageError(f"--to safe converts old-pickle Mammoth checkpoints; this file is {what}",
+        raise UsageError(f"to='safe' converts old-pickle Mammoth checkpoints; this file is {what}",
                          path=src.path,
-                         hint="a backbone becomes a checkpoint with --to full --like FILE"
+                         hint="a backbone becomes a checkpoint with to='full' and a template (like)"
                          if src.kind == "backbone" else None)
     if src.format == "safe" and not overrides.as_dict():
         raise MckptError("already in the safe layout (torch.load(weights_only=True) reads it)", path=src.path,

@@ -223,7 +223,7 @@ def _run_stem(args: dict[str, Any], now: datetime, uid: str, given: set[str], te
         if problem is not None:
             shown = repr(parts[key]) if len(repr(parts[key])) <= 60 else repr(parts[key])[:57] + "..."
             if key in given:
-                raise UsageError(f"--{key.replace('_', '-')} {shown} cannot be part of a file name: {problem}")
+                raise UsageError(f"{key} {shown} cannot be part of a file name: {problem}")
             raise MckptError(f"the template's args.{key} {shown} cannot be part of a file name: {problem}",
                              path=template, hint=f"override it: --set {key}=VALUE")
     stem = "_".join(str(x) for x in (*parts.values(), now.strftime("%Y%m%d-%H%M%S"), uid))

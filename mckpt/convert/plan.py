@@ -20,7 +20,6 @@ from ..torchfile.archive import Archive
 from ..torchfile.archive_writer import StorageRecord
 from ..torchfile.torch_pickle import dumps
 
-TARGETS = ("full", "backbone", "safe")
 BACKBONE_PREFIX = "net."
 WRAPPER_PREFIXES = ("module.", "_orig_mod.", "wrappee.")  # DataParallel/DDP, torch.compile, Mammoth wrappers
 

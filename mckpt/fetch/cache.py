@@ -22,13 +22,12 @@ import hashlib
 import json
 import os
 import re
-import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from ..errors import MckptError
-from ..io.atomic import fsync_dir, write_atomic
+from ..io.atomic import place_copy, publish_file, write_atomic
 from ..io.urls import Remote, safe_filename
 
 
@@ -126,10 +125,16 @@ class CacheEntry:
 
     def store(self, sha256: str, info: PartInfo, commit: str | None) -> CachedFile:
         """Move the verified `.part` to its final name and record it."""
+        final = self._final(sha256)
+        publish_file(self.part, final)
+        return self._record_entry(final, sha256, info, commit)
+
+    def _final(self, sha256: str) -> Path:
         final = self.dir / sha256 / self.name
         final.parent.mkdir(exist_ok=True)
-        os.replace(self.part, final)
-        fsync_dir(final.parent)
+        return final
+
+    def _record_entry(self, final: Path, sha256: str, info: PartInfo, commit: str | None) -> CachedFile:
         st = final.stat()
         cached = CachedFile(path=str(final), size=st.st_size, sha256=sha256, url=info.url,
                             validator=info.validator, linked_etag=info.linked_etag, commit=commit,
@@ -170,13 +175,9 @@ class CacheEntry:
         a hard link when the file systems allow, else a copy; the original is left alone."""
         self.drop_part()
         self.dir.mkdir(parents=True, exist_ok=True)
-        try:
-            os.link(src, self.part)
-        except OSError:
-            shutil.copyfile(src, self.part)
-            with open(self.part, "rb+") as f:
-                os.fsync(f.fileno())
-        return self.store(sha256, info, commit)
+        final = self._final(sha256)
+        place_copy(src, final, force=True)
+        return self._record_entry(final, sha256, info, commit)
 
     def drop_part(self) -> None:
         self.part.unlink(missing_ok=True)

@@ -451,10 +451,13 @@ def fetch(source: str, options: FetchOptions | None = None, *, output: str | os.
     rep = reporter or SilentReporter()
     remote = parse_source(source, opts.endpoint, opts.revision)
     entry = CacheEntry(cache_root(opts.cache_dir), remote)
-    with entry.lock(on_wait=lambda: rep.note("another mckpt is fetching this file; waiting for it")):
-        cached, from_cache, transferred, resumed = _fetch_locked(remote, entry, opts, rep)
-        if from_cache:
-            mark_used(entry)
+    try:
+        with entry.lock(on_wait=lambda: rep.note("another mckpt is fetching this file; waiting for it")):
+            cached, from_cache, transferred, resumed = _fetch_locked(remote, entry, opts, rep)
+            if from_cache:
+                mark_used(entry)
+    except KeyboardInterrupt:
+        raise interrupted_error(source, entry.kept()) from None
     wanted = opts.sha256.lower() if opts.sha256 else None
     if wanted and cached.sha256 != wanted:  # a download is checked while streaming; a cached copy here
         raise MckptError(f"sha256 check failed: the cached copy hashes to {cached.sha256}, --sha256 says "
@@ -486,16 +489,15 @@ def _fetch_locked(remote: Remote, entry: CacheEntry, opts: FetchOptions,
         raise MckptError("not in the cache, and offline (HF_HUB_OFFLINE or --offline)", path=remote.url,
                          hint="fetch it once with the network on; an unpinned revision uses the last copy")
     job = _Download(remote, entry, opts, rep)
-    try:
-        cached, from_cache = job.run()
-    except KeyboardInterrupt:
-        raise _interrupted(entry, entry.kept()) from None
+    cached, from_cache = job.run()
     return cached, from_cache, job.transferred, job.resumed_from
 
 
-def _interrupted(entry: CacheEntry, kept: int) -> MckptError:
-    err = MckptError(f"interrupted; {kept} bytes kept in {entry.part.name}", path=str(entry.dir),
-                     hint="run the same command again to resume")
+def interrupted_error(source: str, kept: int) -> MckptError:
+    """Ctrl-C: named by what the user asked for (not the cache's inner paths), with how to go on."""
+    how = (f"run the same command again to resume at byte {kept}" if kept else "run the same command again")
+    err = MckptError(f"interrupted; {kept} bytes kept in the cache" if kept else "interrupted before any byte came",
+                     path=source, hint=f"{how}: mckpt fetch {shlex.quote(source)}")
     err.exit_code = 130
     return err
 

@@ -1,19 +1,18 @@
 """Put a cached download where the user asked (`-o DIR` or `-o FILE`) without losing anything.
 
-A hard link costs no space and no time; across file systems the file is copied to a temporary
-name beside the destination, fsynced and renamed. An existing different file is replaced only
-with `force`; an identical one is left alone.
+A hard link costs no space and no time; across file systems the file is copied (both by
+`io.atomic.place_copy`). An existing different file is replaced only with `force`, also when it
+appears while the copy is made; an identical one is left alone.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
-import shutil
 from pathlib import Path
 
 from ..errors import MckptError
-from ..io.atomic import fsync_dir, make_folder, temp_beside
+from ..io.atomic import make_folder, place_copy
 
 
 def destination(output: str | os.PathLike[str], filename: str) -> Path:
@@ -45,18 +44,11 @@ def place(src: str, dest: Path, *, size: int, sha256: str, force: bool = False) 
             raise MckptError("exists and differs from the download", path=str(dest),
                              hint="pass --force to replace it, or -o another path")
     make_folder(dest.parent, hint="choose another place with -o")
-    tmp = temp_beside(dest)
-    tmp.unlink(missing_ok=True)
     try:
-        try:
-            os.link(src, tmp)
-        except OSError:
-            shutil.copyfile(src, tmp)
-            with open(tmp, "rb+") as f:
-                os.fsync(f.fileno())
-        os.replace(tmp, dest)
+        place_copy(Path(src), dest, force=force)
+    except FileExistsError:  # took the name after the check above: never replaced without --force
+        raise MckptError("appeared while fetching; not overwritten", path=str(dest),
+                         hint="pass --force to replace it, or -o another path") from None
     except OSError as e:
-        tmp.unlink(missing_ok=True)
         raise MckptError(f"cannot write: {e.strerror}", path=str(dest)) from None
-    fsync_dir(dest.parent)
     return dest

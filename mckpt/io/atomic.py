@@ -1,17 +1,28 @@
 """Writes that are all-or-nothing: a temporary file in the target folder, fsync, then rename.
 
 A crash or Ctrl-C at any point leaves either the old file or the new one under the final name,
-never a torn one, which is what lets a later run trust whatever it finds.
+never a torn one, which is what lets a later run trust whatever it finds. This is the one place
+that renames or links files into place: every writer in mckpt comes through :func:`atomic_write`,
+:func:`write_atomic`, :func:`place_copy` or, for a file it has filled itself, :func:`publish`.
+
+One temporary-name scheme (:class:`PartialFile`: hidden, random, locked while its writer lives)
+and one no-clobber policy (:func:`publish`: without `force` a name taken meanwhile is never
+replaced, decided by the kernel at rename time, not by an earlier check).
 """
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
 import re
 import secrets
+import shutil
 import stat
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import BinaryIO
 
 
 def fsync_dir(folder: str | os.PathLike[str]) -> None:
@@ -42,26 +53,6 @@ def make_folder(folder: Path, hint: str | None = None) -> None:
         raise MckptError(f"cannot create the folder: {e.strerror}", path=str(folder), hint=hint) from None
 
 
-def temp_beside(path: Path) -> Path:
-    """A hidden temporary name in `path`'s folder, unique per process."""
-    return path.with_name(f".{path.name}.{os.getpid()}.tmp")
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Replace `path` with `data` atomically."""
-    tmp = temp_beside(path)
-    try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    fsync_dir(path.parent)
-
-
 # ---------------------------------------------------------------------------------------------------
 # publishing a finished temporary file, and the partial files of writers that were killed
 
@@ -80,8 +71,8 @@ def publish(tmp: Path, final: Path, *, force: bool = False) -> None:
     else:
         try:
             os.link(tmp, final)
-        except FileExistsError:
-            raise
+        except FileExistsError:  # named for the file that holds the name, not the temporary one
+            raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), str(final)) from None
         except OSError:  # no hard links here (some network and FAT file systems)
             _rename_noreplace(tmp, final)
         else:
@@ -91,7 +82,6 @@ def publish(tmp: Path, final: Path, *, force: bool = False) -> None:
 
 def _rename_noreplace(src: Path, dst: Path) -> None:
     import ctypes
-    import errno
 
     libc = ctypes.CDLL(None, use_errno=True)
     renameat2 = getattr(libc, "renameat2", None)
@@ -172,3 +162,58 @@ def remove_stale_partials(folder: Path) -> list[tuple[str, int]]:
         finally:
             os.close(fd)
     return removed
+
+
+def _fsync_file(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+@contextmanager
+def atomic_write(final: Path, *, force: bool = True) -> Iterator[BinaryIO]:
+    """A binary file to fill; on a clean exit it is fsynced and published under `final`.
+
+    On an exception (or Ctrl-C) nothing appears under `final` and the partial file is removed.
+    Without `force`, a file that holds the name when the write ends is kept (FileExistsError).
+    """
+    partial = PartialFile(final)
+    done = False
+    try:
+        with open(partial.fd, "wb", closefd=False) as f:
+            yield f
+            f.flush()
+            os.fsync(partial.fd)
+        partial.publish(force)
+        done = True
+    finally:
+        partial.close(discard=not done)
+
+
+def write_atomic(path: Path, data: bytes, *, force: bool = True) -> None:
+    """Replace `path` with `data` atomically (without `force`: FileExistsError if it exists)."""
+    with atomic_write(path, force=force) as f:
+        f.write(data)
+
+
+def place_copy(src: Path, final: Path, *, force: bool = False) -> None:
+    """Give `final` the content of `src`: a hard link when the file system allows (no space, no
+    time), else a copy, fsynced; published by :func:`publish` with its no-clobber policy."""
+    tmp = final.parent / f".{final.name}.{secrets.token_hex(4)}.link"
+    try:
+        try:
+            os.link(src, tmp)
+        except OSError:  # another file system, or no hard links there
+            shutil.copyfile(src, tmp)
+            _fsync_file(tmp)
+        publish(tmp, final, force=force)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def publish_file(path: Path, final: Path, *, force: bool = True) -> None:
+    """Fsync the finished `path` (filled by its own writer) and :func:`publish` it as `final`."""
+    _fsync_file(path)
+    publish(path, final, force=force)

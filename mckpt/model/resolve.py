@@ -1,32 +1,51 @@
-"""Turning what a user typed (a file, a run folder, a run uid) into one checkpoint file.
+"""Turning what a user typed into one checkpoint: the one resolver every reading command uses.
 
-Commands that compare or resume runs accept a run where a file is expected: the run's newest
-checkpoint (`last`/`joint`, else the highest task) stands for it. Runs are found by names only,
-in `./checkpoints` unless told otherwise, so naming a run costs a directory scan.
+A user may name a checkpoint by its file, by a run folder (its newest checkpoint), by a run uid or
+a unique prefix of 4+ characters (looked up in `./checkpoints` unless told otherwise), or by a
+URL (http(s)://, hf:// or an s3://, gs://, az:// object store). Runs are found by names only, so
+naming a run costs a directory scan.
+
+The resolver only decides *which* file; it opens nothing and imports no HTTP stack (a URL comes
+back as itself, `Resolved.remote`). `mckpt.locate` opens what it returns. A remote folder listing
+(an hf:// or s3:// prefix holding runs) plugs in as `remote_runs`: a callable that returns the runs
+under a URL, or an empty sequence when the URL is a single file.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+import shlex
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import MckptError
+from ..remote import is_remote
 from .runs import Run, scan
 from .vocabulary import CHECKPOINTS_DIR
+
+UID_PREFIX_MIN = 4  # shorter prefixes match too many runs to be a name
+RemoteRuns = Callable[[str], Sequence[Run]]
+
+SPEC_HELP = ("a checkpoint file, a run folder (its newest file), a run uid (a unique prefix of "
+             f"{UID_PREFIX_MIN}+ characters) or a URL (http(s)://, hf://, s3://, gs://, az://)")
 
 
 @dataclass(frozen=True)
 class Resolved:
-    """The file a user's words stand for, and how it was chosen (shown by `load --dry-run`)."""
+    """The file a user's words stand for (a local path or a URL), and how it was chosen (shown by
+    `load --dry-run`)."""
 
     path: str
     chosen_by: str
 
+    @property
+    def remote(self) -> bool:
+        return is_remote(self.path)
 
-def single_run(runs: list[Run], where: str) -> Run:
-    """The one run of `runs`, or an error listing them (uids) and asking which."""
+
+def single_run(runs: Sequence[Run], where: str) -> Run:
+    """The one run of `runs`, or an error listing them (a folder or prefix that names several)."""
     if len(runs) == 1:
         return runs[0]
     names = ", ".join(sorted(r.name.uid or r.key for r in runs)[:8])
@@ -34,30 +53,46 @@ def single_run(runs: list[Run], where: str) -> Run:
                      hint="name one run by its uid or give a checkpoint file (see `mckpt list`)")
 
 
-def match_runs(runs: list[Run], spec: str) -> list[Run]:
-    """Runs named by `spec`: their uid or run name, else a uid prefix of 4+ characters."""
-    matches = [r for r in runs if spec in (r.name.uid, r.key)]
-    if not matches and len(spec) >= 4:
-        matches = [r for r in runs if r.name.uid and r.name.uid.startswith(spec)]
-    return matches
+def match_runs(runs: Sequence[Run], spec: str) -> list[Run]:
+    """The runs `spec` names: by full uid or run key, else by a uid prefix of 4+ characters."""
+    exact = [r for r in runs if spec in (r.name.uid, r.key)]
+    if exact or len(spec) < UID_PREFIX_MIN:
+        return exact
+    return [r for r in runs if r.name.uid and r.name.uid.startswith(spec)]
 
 
-def resolve_checkpoint(spec: str, search: Sequence[str | Path] = (CHECKPOINTS_DIR,)) -> Resolved:
-    """The checkpoint `spec` stands for: itself, the newest file of a run folder, or of a run
-    named by uid (a unique prefix of 4+ characters will do) or by name in the `search` folders."""
-    if os.path.isfile(spec):
+def names_a_path(spec: str) -> bool:
+    """Whether `spec` is written as a path (a `.pt` name, or a `/` in it) rather than a run uid:
+    a missing one is then a missing file, not an unknown run."""
+    return spec.endswith((".pt", os.sep)) or os.sep in spec
+
+
+def resolve_checkpoint(spec: str, search: Sequence[str | Path] = (CHECKPOINTS_DIR,), *,
+                       remote_runs: RemoteRuns | None = None) -> Resolved:
+    """The checkpoint `spec` stands for: a file or URL itself, the newest file of a run folder
+    (local, or remote through `remote_runs`), or of a run named by uid in the `search` folders."""
+    if is_remote(spec):
+        runs = remote_runs(spec) if remote_runs is not None else ()
+        if runs:
+            run = single_run(runs, spec)
+            return Resolved(run.newest.path, f"newest checkpoint of the run at {spec}")
+        return Resolved(spec, "the URL given")
+    if os.path.exists(spec) and not os.path.isdir(spec):  # a pipe or device too: the reader refuses it
         return Resolved(spec, "the file given")
     if os.path.isdir(spec):
         runs = scan([spec]).runs
         if not runs:
-            raise MckptError("a folder without Mammoth checkpoints", path=spec)
+            raise MckptError("is a folder without Mammoth checkpoints", path=spec,
+                             hint=f"give a checkpoint file, or see what is there: mckpt list {shlex.quote(spec)}")
         return Resolved(single_run(runs, spec).newest.path, f"newest checkpoint of the run in folder {spec}")
+    if names_a_path(spec):  # a path, not a uid: say so plainly
+        raise MckptError(f"no such {'folder' if spec.endswith(os.sep) else 'file'}", path=spec)
     folders = [str(p) for p in dict.fromkeys(search) if os.path.isdir(p)]
-    runs = scan(folders).runs if folders else []
-    matches = match_runs(runs, spec)
+    matches = match_runs(scan(folders).runs if folders else [], spec)
     if not matches:
         looked = ", ".join(folders) or "no checkpoints folder here"
-        raise MckptError("no such file, folder or run uid", path=spec,
-                         hint=f"give a .pt file, a folder, or a run uid (looked in: {looked}; see `mckpt list`)")
+        short = f"; a uid prefix needs {UID_PREFIX_MIN}+ characters" if len(spec) < UID_PREFIX_MIN else ""
+        raise MckptError(f"no such file, folder or run uid{short}", path=spec,
+                         hint=f"give {SPEC_HELP} (looked in: {looked}; see `mckpt list`)")
     run = single_run(matches, f"uid {spec}")
     return Resolved(run.newest.path, f"newest checkpoint of run {run.name.uid or run.key}")

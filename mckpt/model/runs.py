@@ -345,13 +345,19 @@ class _FileEntry:
         return os.stat(self.path)
 
 
+def _best_acc_first(r: Run) -> tuple[bool, float]:
+    """A metric sorts best first, as in `results`; a run without one goes last (0.0 is a result)."""
+    acc = (r.final_acc or {}).get("class_il")
+    return (acc is None, -acc if acc is not None else 0.0)
+
+
 SORT_KEYS = {
     "started": lambda r: r.name.timestamp or datetime.min,
     "model": lambda r: (r.name.model or "", r.name.timestamp or datetime.min),
     "dataset": lambda r: (r.name.dataset or "", r.name.timestamp or datetime.min),
     "size": lambda r: r.bytes,
     "name": lambda r: r.key,
-    "acc": lambda r: ((r.final_acc or {}).get("class_il") or -1.0),
+    "acc": _best_acc_first,
 }
 
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from ..errors import MckptError
 from ..fetch.cache import CachedFile, CacheEntry, PartInfo, cache_root
-from ..fetch.download import FetchOptions, FetchResult, Reporter, SilentReporter
+from ..fetch.download import FetchOptions, FetchResult, Reporter, SilentReporter, interrupted_error
 from ..fetch.place import destination, place
 from ..fetch.stream import CHUNK, receive
 from ..io.transport import RESUME_HINT, RetryBudget, TransientError, with_retries
@@ -115,7 +115,7 @@ def fetch_object(source: str, options: FetchOptions | None = None, *, output: st
     rep = reporter or SilentReporter()
     u = parse_object_url(source)
     if opts.revision is not None:
-        raise MckptError("--revision applies to hf:// and hub URLs, not to an object store", path=source)
+        raise MckptError("a revision applies to hf:// and hub URLs, not to an object store", path=source)
     if not u.key or u.key.endswith("/"):
         raise MckptError("fetch takes one object, not a prefix", path=source,
                          hint=f"see what is there: mckpt list {source}")
@@ -123,22 +123,25 @@ def fetch_object(source: str, options: FetchOptions | None = None, *, output: st
     entry = CacheEntry(cache_root(opts.cache_dir), remote)
     wanted = opts.sha256.lower() if opts.sha256 else None
     transferred = resumed = 0
-    with entry.lock(on_wait=lambda: rep.note("another mckpt is fetching this file; waiting for it")):
-        hit = entry.lookup()
-        if hit and (opts.offline or (wanted and wanted == hit.sha256)):
-            cached, from_cache = hit, True
-        elif opts.offline:
-            raise MckptError("not in the cache, and offline (HF_HUB_OFFLINE or --offline)", path=source)
-        else:
-            store = store_for(u)
-            meta = store.head(u.key)
-            size, etag = int(meta["size"]), meta.get("e_tag")
-            if hit and etag and hit.validator == etag and hit.size == size:
+    try:
+        with entry.lock(on_wait=lambda: rep.note("another mckpt is fetching this file; waiting for it")):
+            hit = entry.lookup()
+            if hit and (opts.offline or (wanted and wanted == hit.sha256)):
                 cached, from_cache = hit, True
+            elif opts.offline:
+                raise MckptError("not in the cache, and offline (HF_HUB_OFFLINE or --offline)", path=source)
             else:
-                job = _ObjectDownload(u, store, entry, opts, rep)
-                cached, from_cache = job.run(size, etag), False
-                transferred, resumed = job.transferred, job.resumed_from
+                store = store_for(u)
+                meta = store.head(u.key)
+                size, etag = int(meta["size"]), meta.get("e_tag")
+                if hit and etag and hit.validator == etag and hit.size == size:
+                    cached, from_cache = hit, True
+                else:
+                    job = _ObjectDownload(u, store, entry, opts, rep)
+                    cached, from_cache = job.run(size, etag), False
+                    transferred, resumed = job.transferred, job.resumed_from
+    except KeyboardInterrupt:
+        raise interrupted_error(source, entry.kept()) from None
     if wanted and cached.sha256 != wanted:
         raise MckptError(f"sha256 check failed: the cached copy hashes to {cached.sha256}, --sha256 says "
                          f"{wanted}", path=source, hint="the object is not the one you expect")

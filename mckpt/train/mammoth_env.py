@@ -139,3 +139,35 @@ def find_mammoth(
     root, layout, found_by = find_root(mammoth, environ, cwd)
     interpreter, python_found_by = find_python(python, environ)
     return MammothEnv(root, layout, found_by, interpreter, python_found_by)
+
+
+@dataclass(frozen=True)
+class Assumed:
+    """A checkout to plan against when the real one is not found (`load --dry-run`): the stand-in,
+    and one line per thing that is missing, each with what to do about it."""
+
+    env: MammothEnv
+    missing: list[str]
+
+
+def find_or_assume_mammoth(
+    mammoth: str | None = None,
+    python: str | None = None,
+    environ: Mapping[str, str] | None = None,
+    cwd: str | os.PathLike[str] | None = None,
+) -> Assumed:
+    """:func:`find_mammoth`, or for a plan only, a stand-in for what is missing: a current-layout
+    checkout in the current folder, and `python`. A plan shows the command that would run; it does
+    not need the checkout to exist, and refusing it would hide everything else the plan says."""
+    missing: list[str] = []
+    try:
+        root, layout, found_by = find_root(mammoth, environ, cwd)
+    except MckptError as e:
+        missing.append(f"{e.message} ({e.path}); {e.hint}" if e.hint else f"{e.message} ({e.path})")
+        root, layout, found_by = Path(cwd or os.getcwd()).resolve(), CURRENT, "assumption: none found"
+    try:
+        interpreter, python_found_by = find_python(python, environ)
+    except MckptError as e:
+        missing.append(f"{e.message}; {e.hint}" if e.hint else e.message)
+        interpreter, python_found_by = python or "python", "assumption: none found"
+    return Assumed(MammothEnv(root, layout, found_by, interpreter, python_found_by), missing)

@@ -14,7 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..choices import EVERY, check_choice
 from ..errors import MckptError, UsageError
+from ..locate import local_copy
 from ..model.checkpoint import Checkpoint, read_checkpoint
 from ..model.names import parse_name
 from ..model.resolve import resolve_checkpoint
@@ -30,7 +32,7 @@ from .mammoth_args import (
     shown,
 )
 from .mammoth_env import CURRENT, MammothEnv
-from .save import EVERY, checkpoint_folder
+from .save import checkpoint_folder
 
 # Tasks of Mammoth's common datasets with their default config: enough to tell a finished run.
 # Other datasets (or other configs, which may change the split) are not judged.
@@ -77,6 +79,7 @@ class ResumePlan:
     env: dict[str, str] = field(default_factory=dict)  # extra environment for Mammoth
     reasons: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)  # what a dry run planned without (no checkout, no python)
 
     @property
     def command(self) -> list[str]:
@@ -106,6 +109,7 @@ class ResumePlan:
             "arg_changes": [c.to_json() for c in self.changes],
             "reasons": self.reasons,
             "warnings": self.warnings,
+            "missing": self.missing,
         }
 
 
@@ -337,16 +341,15 @@ def plan_resume(
     check: bool = False,
     search: list[Path] | None = None,
 ) -> ResumePlan:
-    """The command that resumes `target` (a file, a run folder or a run uid), or a MckptError.
+    """The command that resumes `target` (a file, a run folder, a run uid or a URL), or a MckptError.
 
     With `check`, the command that asks Mammoth to load the file and train nothing.
     """
-    if every is not None and every not in EVERY:
-        raise UsageError(f"--every must be one of: {', '.join(EVERY)} (got {every!r})")
+    check_choice("every", every, EVERY)
     extra = list(extra or [])
     check_user_flags(extra)
     search = search if search is not None else [mammoth.checkpoint_dir, Path.cwd() / "checkpoints"]
-    resolved = resolve_checkpoint(target, search)
+    resolved = local_copy(resolve_checkpoint(target, search))  # Mammoth loads a file on disk
     file, chosen_by = os.path.abspath(resolved.path), resolved.chosen_by
     ck = read_checkpoint(file)
     _refuse_unresumable(ck, mammoth, check)

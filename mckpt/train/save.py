@@ -11,12 +11,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..choices import EVERY, MODES, check_choice
 from ..errors import UsageError
 from .mammoth_args import check_user_flags, parse_overrides
 from .mammoth_env import CURRENT, MammothEnv
-
-EVERY = ("task", "last")
-MODES = ("safe", "old_pickle")
 
 
 @dataclass
@@ -59,10 +57,8 @@ def plan_save(
     mode: str | None = None,
 ) -> SavePlan:
     """The training command: the user's arguments plus the checkpoint flags."""
-    if every is not None and every not in EVERY:
-        raise UsageError(f"--every must be one of: {', '.join(EVERY)} (got {every!r})")
-    if mode is not None and mode not in MODES:
-        raise UsageError(f"--mode must be one of: {', '.join(MODES)} (got {mode!r})")
+    check_choice("every", every, EVERY)
+    check_choice("mode", mode, MODES)
     check_user_flags(extra)
     overrides = parse_overrides(extra)
     # mckpt's flags as one `--name=value` token each, after the user's words: a --name starting

@@ -295,7 +295,8 @@ def run_mammoth(
     """Run `command` in `cwd` until it ends; `watch` is the checkpoint folder to compare (the
     paused folder under `cwd` is compared too).
 
-    `notify` receives mckpt's own messages (the Ctrl-C notices) so the caller chooses where they go.
+    `notify` receives mckpt's own messages (the Ctrl-C notices) so the caller chooses where they go
+    (the CLI's `Output.notice`); without it they are not shown.
     """
     stdout = stdout or sys.stdout
     stderr = stderr or sys.stderr
@@ -305,7 +306,7 @@ def run_mammoth(
     for stream in (stdout, stderr):
         stream.flush()  # what mckpt printed comes before what Mammoth prints
     result = TrainingResult(exit_code=0)
-    forward = _Forwarder(result, notify or (lambda msg: print(f"mckpt: {msg}", file=sys.stderr, flush=True)))
+    forward = _Forwarder(result, notify or (lambda msg: None))
     previous = {s: signal.signal(s, forward) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         proc = _start(command, cwd, env, stdout, stderr)

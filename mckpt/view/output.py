@@ -12,14 +12,15 @@ made inert.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import os
 import sys
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, TextIO
+from typing import Any, Literal, TextIO
 
 from .text import clean, clean_json, clean_lines
 
@@ -88,17 +89,111 @@ def strict_json(data: Any) -> Any:
 
 @dataclass
 class Output:
-    """Where and how a command prints. `json` wins over `fmt`; `quiet` keeps only errors."""
+    """Where and how a command prints, on every stream it has.
+
+    stdout (`stream`) holds the result: `show` (the JSON document or the human view), `line`,
+    `table`, `fields`. stderr (`err`) holds what is about the run rather than its result:
+    `warning`, `notice`, `error` and `progress`. `json` wins over `fmt`; `quiet` keeps errors and
+    warnings only (a warning is about the result being right, so `-q` does not hide it).
+    """
 
     json: bool = False
     fmt: str | None = None
     quiet: bool = False
     stream: TextIO | None = None
+    err: TextIO | None = None
 
     def __post_init__(self) -> None:
         self.stream = self.stream or sys.stdout
+        self.err = self.err or sys.stderr
         self._console: Any = None
         self._tables_written = 0
+        self._started = False  # anything written to `stream` yet (output never starts with a blank line)
+        self._bar: Progress | None = None  # the live progress bar, which stderr messages print above
+
+    def show(self, document: Callable[[], Any], render: Callable[[], None]) -> None:
+        """A command's result: the JSON document `document()` with --json, else `render()`.
+
+        The document is built only when asked for, so a human view never pays for it.
+        """
+        if self.json:
+            self.emit_json(document())
+        else:
+            render()
+
+    # -- stderr -------------------------------------------------------------------------------------
+
+    def error(self, message: str, hint: str | None = None) -> None:
+        """`error: …` (and `hint: …`), red on a terminal unless NO_COLOR; never quietened."""
+        self._say("error", "31;1", message)
+        if hint:
+            self._say("hint", "33", hint)
+
+    def warning(self, message: str) -> None:
+        """`warning: …`, yellow on a terminal: never lost in Mammoth's own output, kept by -q."""
+        self._say("warning", "33;1", message)
+
+    def notice(self, message: str) -> None:
+        """mckpt's own word while it works (a fetch resuming, Ctrl-C during a run): `mckpt: …`."""
+        if not self.quiet:
+            self._say("mckpt", None, message)
+
+    def _say(self, label: str, colour: str | None, message: str) -> None:
+        head = f"\033[{colour}m{label}:\033[0m" if colour and _isatty(self.err) and colour_allowed() else f"{label}:"
+        text = f"{head} {clean(message)}"
+        if self._bar is not None and self._bar._task is not None:
+            self._bar.live.console.print(text, markup=False, highlight=False, soft_wrap=True)  # above the bar
+        else:
+            self.err.write(text + "\n")
+            self.err.flush()
+
+    @contextmanager
+    def progress(self, description: str, total: int | None = None, *, done: int = 0,
+                 unit: Literal["bytes", "items"] = "bytes", draw: bool = True) -> Iterator[Progress]:
+        """A progress bar on stderr for the `with` block: `bar.advance(n)`, `bar.total = n`.
+
+        Drawn only on a terminal and without -q: in a pipe or a log the same calls do nothing
+        (a line per redraw would bury the output). Bytes are shown in binary units, like every
+        size mckpt prints. The bar disappears when the block ends. `draw=False` never draws it
+        (work too small for a bar to show anything), so callers need no second code path.
+        """
+        live = draw and not self.quiet and _isatty(self.err)
+        bar = Progress(description, total, done, unit, live=live, err=self.err)
+        outer, self._bar = self._bar, bar
+        try:
+            with bar:
+                yield bar
+        finally:
+            self._bar = outer
+
+    # -- stdout -------------------------------------------------------------------------------------
+
+    def _write(self, text: str) -> None:
+        """Text to stdout; the first text of all loses its leading blank lines (a pipe's reader
+        would otherwise start on an empty line)."""
+        if not self._started:
+            text = text.lstrip("\n")
+            self._started = bool(text)
+        if self._drawing_over():
+            self._bar.live.console.print(text, end="", markup=False, highlight=False, soft_wrap=True)
+        else:
+            self.stream.write(text)
+
+    def _print(self, renderable: Any = "", **kwargs: Any) -> None:
+        """A Rich renderable to the terminal, with the same rule for a leading blank line."""
+        if not self._started and isinstance(renderable, str):
+            renderable = renderable.lstrip("\n")
+        self._started = True
+        if self._drawing_over():
+            self._bar.live.console.print(renderable, **kwargs)
+        else:
+            self.console.print(renderable, **kwargs)
+
+    def _drawing_over(self) -> bool:
+        """True while a bar is drawn and stdout is a terminal too (the same screen): a result line
+        (verify's verdict per file) is then printed above the bar, as Rich does with print(), not
+        into the middle of it. In a pipe stdout is never touched by the bar."""
+        return self._bar is not None and self._bar._task is not None and _isatty(self.stream)
 
     @property
     def rich(self) -> bool:
@@ -137,16 +232,16 @@ class Output:
 
     def emit_json(self, data: Any) -> None:
         text = json.dumps(strict_json(data), indent=2, default=_json_default, ensure_ascii=False, allow_nan=False)
-        self.stream.write(clean_json(text) + "\n")
+        self._write(clean_json(text) + "\n")
 
     def line(self, text: str = "", style: str | None = None) -> None:
         if self.quiet:
             return
         text = clean_lines(text)
         if self.rich:
-            self.console.print(self._hanging(text), style=style, markup=False)
+            self._print(self._hanging(text), style=style, markup=False)
         else:
-            self.stream.write(text + "\n")
+            self._write(text + "\n")
 
     def _hanging(self, text: str) -> Any:
         """An indented or bulleted line too long for the screen wraps under its own text, not at
@@ -176,9 +271,9 @@ class Output:
         if self.quiet:
             return
         if self.fmt in ("csv", "tsv"):
-            sys.stderr.write(f"note: {clean(text)}\n")
+            self._say("note", None, text)
         elif self.fmt in LATEX_FORMATS:
-            self.stream.write(f"% {clean(text)}\n")  # pasted with the table, it stays out of the document
+            self._write(f"% {clean(text)}\n")  # pasted with the table, it stays out of the document
         else:
             self.line(text)
 
@@ -187,9 +282,9 @@ class Output:
             return
         text = clean(text)
         if self.rich:
-            self.console.print(f"\n[bold]{_escape(text)}[/bold]")
+            self._print(f"\n[bold]{_escape(text)}[/bold]")
         else:
-            self.stream.write(f"\n{text}\n")
+            self._write(f"\n{text}\n")
 
     def table(self, headers: Sequence[str], rows: Sequence[Sequence[Any]], *, title: str | None = None,
               styles: Sequence[Sequence[str | None]] | None = None,
@@ -208,15 +303,16 @@ class Output:
             # Machine formats: no padding, proper quoting (tabulate pads its tsv cells).
             import csv
 
+            self._started = True
             w = csv.writer(self.stream, delimiter="," if self.fmt == "csv" else "\t", lineterminator="\n")
             w.writerow(headers)
             w.writerows([["" if (v := cell_value(c)) is None else v for c in r] for r in rows])
             return
         if self.fmt in LATEX_FORMATS:
             # Pasted into a paper: a title is a comment, never text that would land in the document.
-            self.stream.write(("\n" if self._tables_written else "") + (f"% {title}\n" if title else ""))
+            self._write(("\n" if self._tables_written else "") + (f"% {title}\n" if title else ""))
             self._tables_written += 1
-            self.stream.write(latex_table(headers, rows, justify))
+            self._write(latex_table(headers, rows, justify))
             return
         if self.fmt is not None:
             from tabulate import tabulate
@@ -227,14 +323,14 @@ class Output:
             if self._tables_written:
                 # Tables after the first are set apart and named (two Markdown tables that touch merge
                 # into one); a lone table stays pasteable as it is.
-                self.stream.write(f"\n{title}\n\n" if title else "\n")
+                self._write(f"\n{title}\n\n" if title else "\n")
             self._tables_written += 1
-            self.stream.write(text + "\n")
+            self._write(text + "\n")
             return
         if not self.rich:
             if title:
-                self.stream.write(f"\n{title}\n")
-            self.stream.write(plain_table(headers, rows, justify))
+                self._write(f"\n{title}\n")
+            self._write(plain_table(headers, rows, justify))
             return
         if title:
             self.heading(title)
@@ -242,27 +338,11 @@ class Output:
         keep = [i for i in range(len(headers)) if i not in hidden]
         for n, cols in enumerate(_column_chunks(headers, rows, keep, self.console.width)):
             if n:
-                self.console.print()
-            self.console.print(_rich_table(headers, rows, styles, justify, cols))
+                self._print()
+            self._print(_rich_table(headers, rows, styles, justify, cols))
         if hidden:
-            self.console.print(f"[dim]hidden to fit the window: {', '.join(hidden.values())} "
+            self._print(f"[dim]hidden to fit the window: {', '.join(hidden.values())} "
                                "(a wider window or a pipe shows them)[/dim]")
-
-    @contextlib.contextmanager
-    def progress(self, description: str) -> Iterator[Callable[[int, int], None]]:
-        """A transient progress bar on stderr, shown only when stderr is a terminal and not `-q`;
-        yields `update(done, total)`, safe to call from worker threads."""
-        if self.quiet or not _isatty(sys.stderr):
-            yield lambda _done, _total: None
-            return
-        from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-        bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                       console=Console(stderr=True, no_color=not colour_allowed()), transient=True)
-        task = bar.add_task(description, total=None)
-        with bar:
-            yield lambda done, total: bar.update(task, completed=done, total=total)
 
     def fields(self, pairs: Sequence[tuple[str, Any]], title: str | None = None) -> None:
         """A key/value block (run identity, summaries)."""
@@ -280,16 +360,16 @@ class Output:
             grid.add_column(overflow="fold")
             for k, v in pairs:
                 grid.add_row(k, str(v))
-            self.console.print(grid, markup=False)
+            self._print(grid, markup=False)
             return
         if self.fmt:
             self.table(["field", "value"], [[k, v] for k, v in pairs], title=title)
             return
         if title:
-            self.stream.write(f"\n{title}\n")
+            self._write(f"\n{title}\n")
         width = max((len(k) for k, _ in pairs), default=0)
         for k, v in pairs:
-            self.stream.write(f"  {k.ljust(width)}  {v}\n")
+            self._write(f"  {k.ljust(width)}  {v}\n")
 
 
 _LATEX_SPECIALS = {
@@ -451,11 +531,100 @@ def human_count(n: int | None) -> str:
     return str(n)
 
 
-def print_error(message: str, hint: str | None = None, stream: TextIO | None = None) -> None:
-    """`error: …` (and `hint: …`) on stderr, red on a terminal unless NO_COLOR."""
-    stream = stream or sys.stderr
-    color = _isatty(stream) and colour_allowed()
-    red, yellow, reset = ("\033[31;1m", "\033[33m", "\033[0m") if color else ("", "", "")
-    stream.write(f"{red}error:{reset} {clean(message)}\n")
-    if hint:
-        stream.write(f"{yellow}hint:{reset} {clean(hint)}\n")
+class Progress:
+    """One progress bar (see `Output.progress`): `advance(n)` as work is done, `total` when it
+    becomes known or changes, `reset` to start over (a download that restarts).
+
+    Off a terminal every call is a no-op, so library code reports progress unconditionally.
+    Updates reach Rich at most every 50 ms: it takes a lock per update, and a download or a
+    tensor loop calls `advance` far more often than a screen can show.
+    """
+
+    FLUSH_SECONDS = 0.05
+
+    def __init__(self, description: str, total: int | None, done: int, unit: Literal["bytes", "items"], *,
+                 live: bool, err: TextIO) -> None:
+        self.description = description
+        self._total = total
+        self.done = done
+        self.unit = unit
+        self.live: Any = _rich_progress(unit, err) if live else None
+        self._task: Any = None  # the Rich task, added when there is something to show
+        self._pending = 0
+        self._flushed = 0.0
+
+    @property
+    def total(self) -> int | None:
+        return self._total
+
+    @total.setter
+    def total(self, value: int | None) -> None:
+        self._total = value
+        if self._shown():
+            self.live.update(self._task, total=value)
+
+    def advance(self, n: int = 1) -> None:
+        self.done += n
+        if not self._shown():
+            return
+        self._pending += n
+        now = time.monotonic()
+        if now - self._flushed >= self.FLUSH_SECONDS:
+            self._flush(now)
+
+    def reset(self, total: int | None, done: int = 0, description: str | None = None) -> None:
+        """Start the bar over at `done` of `total` (a restarted or resumed transfer)."""
+        self._total, self.done, self._pending = total, done, 0
+        self.description = description or self.description
+        if self._shown():
+            self.live.reset(self._task, total=total, completed=done, description=self.description)
+
+    def _shown(self) -> bool:
+        """Whether the bar is drawn, starting it on the first news (a fetch found in the cache
+        never flashes an empty bar)."""
+        if self.live is None:
+            return False
+        if self._task is None:
+            self.live.start()
+            self._task = self.live.add_task(self.description, total=self._total, completed=self.done)
+        return True
+
+    def _flush(self, now: float) -> None:
+        self.live.update(self._task, advance=self._pending)
+        self._pending, self._flushed = 0, now
+
+    def __enter__(self) -> Progress:
+        if self._total is not None:
+            self._shown()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._task is not None:
+            self._flush(time.monotonic())
+            self.live.stop()
+
+
+def _rich_progress(unit: Literal["bytes", "items"], err: TextIO) -> Any:
+    """Rich's bar with mckpt's columns: bytes as `12.0/288.3 MiB` and `40.1 MiB/s`, or items as `3/200`."""
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        MofNCompleteColumn,
+        ProgressColumn,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+    from rich.progress import Progress as RichProgress
+    from rich.text import Text
+
+    class BinarySpeed(ProgressColumn):
+        """Rich's TransferSpeedColumn speaks decimal units (MB/s); this one the MiB of every size."""
+
+        def render(self, task: Any) -> Text:
+            speed = task.finished_speed or task.speed
+            return Text("" if speed is None else f"{human_bytes(int(speed))}/s", style="progress.data.speed")
+
+    count = [DownloadColumn(binary_units=True), BinarySpeed()] if unit == "bytes" else [MofNCompleteColumn()]
+    return RichProgress(TextColumn("{task.description}", markup=False), BarColumn(), *count, TimeRemainingColumn(),
+                        console=Console(file=err), transient=True)

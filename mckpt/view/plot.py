@@ -31,6 +31,7 @@ class FigureSpec:
     size: tuple[float, float] = (8.0, 3.4)
     dpi: int = 150
     title: str | None = None
+    force: bool = False  # replace an existing file (else it is kept, even one written meanwhile)
 
     @property
     def format(self) -> str:
@@ -70,17 +71,22 @@ def _pyplot() -> Any:
 
 
 def _save(fig: Any, spec: FigureSpec) -> str:
-    """Render in memory, then replace the file atomically (never a half-written figure)."""
+    """Render in memory, then write the file atomically (never a half-written figure); an existing
+    file is replaced only with `spec.force`, also one that appeared while the figure was drawn."""
     import io
     from pathlib import Path
 
+    from ..errors import MckptError
     from ..io.atomic import make_folder, write_atomic
 
     buf = io.BytesIO()
     fig.savefig(buf, format=spec.format, dpi=spec.dpi, metadata=_metadata(spec.format))
     target = Path(spec.output)
     make_folder(target.parent)
-    write_atomic(target, buf.getvalue())
+    try:
+        write_atomic(target, buf.getvalue(), force=spec.force)
+    except FileExistsError:
+        raise MckptError("exists", path=str(target), hint="--force replaces it") from None
     return spec.output
 
 

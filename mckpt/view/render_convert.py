@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from ..convert import Plan, WriteResult
+from .cells import format_value
 from .output import Output, human_bytes
-from .render import _fmt_value
 
 _SHOWN_ARGS = ("model", "dataset", "dataset_config", "buffer_size", "n_epochs", "ckpt_name", "conf_jobnum")
 
@@ -35,7 +35,7 @@ def render_plan(out: Output, plan: Plan, *, keys: bool = True) -> None:
     if plan.unused and keys:
         out.table(["left out"], [[k] for k in plan.unused], title="source keys not written")
     if plan.args:
-        shown = [(k, _fmt_value(plan.args[k])) for k in _SHOWN_ARGS if k in plan.args]
+        shown = [(k, format_value(plan.args[k])) for k in _SHOWN_ARGS if k in plan.args]
         out.fields(shown, title=f"args ({len(plan.args)} entries)")
     if plan.problems:
         out.heading("cannot write")

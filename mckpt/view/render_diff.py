@@ -6,8 +6,8 @@ import math
 
 from ..diff import ArgsDiff, CheckpointDiff, MatrixDiff, WeightsDiff
 from ..model.metrics import round_acc
+from .cells import acc_cell, format_value, percent
 from .output import Cell, Output
-from .render import _fmt_value, _pct, acc_cell
 
 
 def _delta_style(d: float | None, higher_is_better: bool = True) -> str | None:
@@ -28,13 +28,13 @@ def render_args_diff(out: Output, diff: ArgsDiff) -> None:
         return
     rows, styles = [], []
     for c in diff.changed:
-        rows.append(["~", c.name, _fmt_value(c.a), _fmt_value(c.b)])
+        rows.append(["~", c.name, format_value(c.a), format_value(c.b)])
         styles.append(["yellow", "bold", None, "yellow"])
     for name, v in diff.removed.items():
-        rows.append(["-", name, _fmt_value(v), ""])
+        rows.append(["-", name, format_value(v), ""])
         styles.append(["red", "bold", "red", None])
     for name, v in diff.added.items():
-        rows.append(["+", name, "", _fmt_value(v)])
+        rows.append(["+", name, "", format_value(v)])
         styles.append(["green", "bold", None, "green"])
     out.table(["", "arg", "A", "B"], rows, title=f"Args: {len(rows)} differ{hidden}", styles=styles)
 
@@ -56,9 +56,9 @@ def _render_matrix_diff(out: Output, title: str, m: MatrixDiff) -> None:
             if a is None and b is None:
                 cells.append("")
             elif d is not None and abs(d) < 1e-9:
-                cells.append(_pct(a))
+                cells.append(percent(a))
             else:
-                cells.append(f"{_pct(a)} → {_pct(b)}" + (f" ({_signed(d)})" if d is not None else ""))
+                cells.append(f"{percent(a)} → {percent(b)}" + (f" ({_signed(d)})" if d is not None else ""))
             cell_styles.append(_delta_style(d))
         rows.append(cells)
         styles.append(cell_styles)

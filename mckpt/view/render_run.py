@@ -4,27 +4,11 @@ from __future__ import annotations
 
 import os
 import shlex
-import sys
 
 from ..train.mammoth_env import MammothEnv
 from ..train.resume import ResumePlan
 from ..train.trainer import TrainingResult
-from .output import Cell, Output, colour_allowed, human_bytes
-from .text import clean
-
-
-def warn(message: str) -> None:
-    """`warning: …` on stderr, yellow on a terminal: never lost in Mammoth's own output."""
-    color = sys.stderr.isatty() and colour_allowed()
-    yellow, reset = ("\033[33;1m", "\033[0m") if color else ("", "")
-    sys.stderr.write(f"{yellow}warning:{reset} {clean(message)}\n")
-    sys.stderr.flush()
-
-
-def notice(message: str) -> None:
-    """mckpt's own word during a run (Ctrl-C handling), on stderr beside Mammoth's output."""
-    sys.stderr.write(f"mckpt: {clean(message)}\n")
-    sys.stderr.flush()
+from .output import Cell, Output, human_bytes
 
 
 def shown_path(path: str) -> str:
@@ -76,6 +60,10 @@ def render_plan(out: Output, plan: ResumePlan) -> None:
     else:
         out.line("\nNo argument differs from the saved run (bookkeeping arguments aside).")
     render_command(out, plan.mammoth, plan.command, plan.env)
+    if plan.missing:
+        out.heading("Missing to run it (planned without)")
+        for line in plan.missing:
+            out.line(f"  - {line}")
 
 
 def resume_hint(path: str, mammoth: MammothEnv) -> str:

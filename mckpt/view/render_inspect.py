@@ -1,19 +1,16 @@
-"""Human views of the library's objects (inspect, list), written against the Output layer.
+"""The human view of one checkpoint (`mckpt inspect`), written against the Output layer.
 
-They build rows and cells; `Output` decides between Rich, plain text and tabulate formats, so the
+It builds rows and cells; `Output` decides between Rich, plain text and tabulate formats, so the
 same view serves a terminal, a pipe and `--format latex` for a paper.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from typing import Any
 
 from ..model.checkpoint import Checkpoint
-from ..model.metrics import round_acc
-from ..model.names import parse_name
-from ..model.runs import CopyFile, Listing
+from .cells import acc_cell, acc_style, bytes_cell, count_cell, format_value
 from .output import Cell, Output, human_bytes, human_count
 from .text import brief
 
@@ -29,11 +26,6 @@ ARG_GROUPS: list[tuple[str, tuple[str, ...]]] = [
              "distributed", "num_workers", "nowand", "wandb_entity", "wandb_project", "wandb_name",
              "notes", "non_verbose", "disable_log", "debug_mode", "base_path", "job_number")),
 ]
-FOLD = 72
-
-
-def _fmt_value(v: Any) -> str:
-    return brief(v, FOLD)
 
 
 def group_args(args: dict[str, Any]) -> list[tuple[str, str, str]]:
@@ -43,11 +35,11 @@ def group_args(args: dict[str, Any]) -> list[tuple[str, str, str]]:
     for group, names in ARG_GROUPS:
         for n in names:
             if n in args:
-                rows.append((group, n, _fmt_value(args[n])))
+                rows.append((group, n, format_value(args[n])))
                 seen.add(n)
     for n in sorted(args):
         if n not in seen:
-            rows.append(("other", n, _fmt_value(args[n])))
+            rows.append(("other", n, format_value(args[n])))
     return rows
 
 
@@ -70,34 +62,6 @@ def render_args(out: Output, args: dict[str, Any], *, summary: bool = False, pat
         out.line(f"  … {len(rows) - len(shown)} more (run bookkeeping and model options): {command}", style="dim")
 
 
-def _acc_style(x: float | None) -> str | None:
-    if x is None:
-        return None
-    return "green" if x >= 80 else "yellow" if x >= 50 else "red"
-
-
-def _pct(x: float | None) -> str:
-    return "-" if x is None else f"{x:.2f}"
-
-
-def acc_cell(x: float | None) -> Cell:
-    """An accuracy: `71.01` to read, 71.01 (Mammoth's precision) in csv, empty when there is none."""
-    return Cell(_pct(x), round_acc(x))
-
-
-def bytes_cell(n: int | None) -> Cell:
-    return Cell(human_bytes(n), n)
-
-
-def count_cell(n: int | None) -> Cell:
-    return Cell(human_count(n), n)
-
-
-def opt_cell(value: Any, text: str = "-") -> Cell:
-    """A value that may be absent: shown as `text` when None, empty in csv."""
-    return Cell(text if value is None else str(value), value)
-
-
 def render_matrix(out: Output, title: str, matrix: Sequence[Sequence[float]]) -> None:
     if not matrix:
         return
@@ -109,7 +73,7 @@ def render_matrix(out: Output, title: str, matrix: Sequence[Sequence[float]]) ->
         cells = [Cell(f"task {t + 1}", t + 1), *[acc_cell(x) for x in row], *([None] * (n - len(row))),
                  acc_cell(avg)]
         rows.append(cells)
-        styles.append([None, *[_acc_style(x) for x in row], *([None] * (n - len(row))), "bold"])
+        styles.append([None, *[acc_style(x) for x in row], *([None] * (n - len(row))), "bold"])
     out.table(headers, rows, title=title, styles=styles, justify=["left", *["right"] * (n + 1)])
 
 
@@ -226,7 +190,7 @@ def render_training_state(out: Output, ck: Checkpoint) -> None:
     if s is None:
         pairs.append(("scheduler", "none"))
     else:
-        detail = ", ".join(f"{k} {_fmt_value(v)}" for k, v in s.state.items())
+        detail = ", ".join(f"{k} {format_value(v)}" for k, v in s.state.items())
         pairs.append(("scheduler", f"{s.type or 'unknown'} · {detail}"))
     if b is None:
         pairs.append(("buffer", "none"))
@@ -238,91 +202,3 @@ def render_training_state(out: Output, ck: Checkpoint) -> None:
         if ts:
             pairs.append(("buffer tensors", ts))
     out.fields(pairs, title="Training state")
-
-
-def _parent_file(path: str | None) -> str:
-    """The run a resumed run's args.loadcheck names: its uid when the file name has one, else the
-    file's name (a paused file's uuid says nothing more)."""
-    if not path:
-        return ""
-    parsed = parse_name(path)
-    return parsed.uid if parsed and parsed.uid else os.path.basename(path)
-def _render_copies(out: Output, copies: list[CopyFile]) -> None:
-    """Files that duplicate a checkpoint of their run: told apart, and left out of its size."""
-    if not copies:
-        return
-    title = (f"{len(copies)} {'copy' if len(copies) == 1 else 'copies'} of runs' checkpoints "
-             "(not counted in the runs' size)")
-    if out.fmt in ("csv", "tsv"):
-        out.note(f"{title} left out of the {out.fmt} table; --json lists them")
-    elif out.fmt:
-        out.table(["path", "size", "relation", "of"],
-                  [[c.path, human_bytes(c.bytes), c.relation, c.of] for c in copies], title=title)
-    else:
-        out.heading(title)
-        for c in copies:
-            out.line(f"  {c.path} ({human_bytes(c.bytes)}): {c.relation} of {c.of}", style="dim")
-
-
-def render_listing(out: Output, listing: Listing, *, acc: bool = False, no_match: str | None = None) -> None:
-    """The runs table and the other files; `no_match` says why filters left no run."""
-    runs = listing.runs
-    if no_match:
-        out.note(no_match)
-    elif not runs and not listing.other:
-        out.note("no checkpoints found")
-        return
-    has_prefix = any(r.name.prefix and not r.name.parent for r in runs)
-    has_parent = any(r.name.parent or r.loaded_from for r in runs)
-    headers = ["uid", "model", "dataset", "config", "buffer", "epochs", "started", "tasks", "size"]
-    justify = ["left"] * 4 + ["right", "right", "left", "left", "right"]
-    if has_prefix:
-        headers.insert(1, "prefix")
-        justify.insert(1, "left")
-    if acc:
-        headers += ["class-IL", "task-IL"]
-        justify += ["right", "right"]
-    if has_parent:
-        headers.append("resumed from")
-        justify.append("left")
-    rows, styles = [], []
-    for r in runs:
-        n = r.name
-        row: list[Any] = [
-            opt_cell(n.uid), Cell((n.model or "?") + ("?" if "model" in n.guessed else ""), n.model),
-            Cell(n.dataset or "?", n.dataset), opt_cell(n.dataset_config), opt_cell(n.buffer_size),
-            opt_cell(n.n_epochs),
-            Cell(n.timestamp.strftime("%Y-%m-%d %H:%M"), n.timestamp.isoformat()) if n.timestamp else opt_cell(None),
-            Cell(r.tasks_label, " ".join(map(str, r.tasks))), bytes_cell(r.bytes),
-        ]
-        st: list[str | None] = ["cyan", "bold", None, "dim", None, None, "dim", None, None]
-        if has_prefix:
-            row.insert(1, n.prefix if n.prefix and not n.parent else "")
-            st.insert(1, "dim")
-        if acc:
-            fa = r.final_acc or {}
-            row += [acc_cell(fa.get("class_il")), acc_cell(fa.get("task_il"))]
-            st += [_acc_style(fa.get("class_il")), _acc_style(fa.get("task_il"))]
-        if has_parent:
-            row.append(n.parent.uid or n.parent.stem if n.parent else _parent_file(r.loaded_from))
-            st.append("magenta")
-        rows.append(row)
-        styles.append(st)
-    if rows:
-        # On a narrow terminal, hide what matters least for telling runs apart first.
-        optional = [headers.index(h) for h in ("config", "epochs", "buffer", "size", "prefix", "resumed from")
-                    if h in headers]
-        files = sum(len(r.checkpoints) for r in runs)
-        title = f"{len(runs)} run(s), {files} file(s), {human_bytes(listing.bytes)}"
-        out.table(headers, rows, styles=styles, justify=justify, title=title, optional=optional)
-    _render_copies(out, [c for r in runs for c in r.copies])
-    if listing.other and out.fmt in ("csv", "tsv"):
-        # stdout holds one machine-readable table; the rest is a note beside it.
-        out.note(f"{len(listing.other)} other file(s) (not runs) left out of the {out.fmt} table; --json lists them")
-    elif listing.other and out.fmt:
-        out.table(["path", "reason"], [[o["path"], o["reason"]] for o in listing.other],
-                  title=f"{len(listing.other)} other file(s)")
-    elif listing.other:
-        out.heading(f"{len(listing.other)} other file(s)")
-        for o in listing.other:
-            out.line(f"  {o['path']}: {o['reason']}", style="yellow")

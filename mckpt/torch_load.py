@@ -12,8 +12,8 @@ import os
 import shlex
 from typing import Any, Literal, overload
 
-from ..errors import MckptError
-from ..model.checkpoint import Checkpoint, read_checkpoint
+from .errors import MckptError
+from .model.checkpoint import Checkpoint, read_checkpoint
 
 
 @overload
@@ -23,10 +23,15 @@ def load(path: str | os.PathLike[str], tensors: Literal[True]) -> tuple[Checkpoi
 
 
 def load(path: str | os.PathLike[str], tensors: bool = False) -> Checkpoint | tuple[Checkpoint, Any]:
-    """The checkpoint's metadata, or `(metadata, torch.load(...))` with `tensors=True`."""
-    ckpt = read_checkpoint(path)
+    """The checkpoint's metadata, or `(metadata, torch.load(...))` with `tensors=True`.
+
+    `path` is anything the CLI takes (see `mckpt.model.resolve`): a file, a run folder, a run uid
+    or a URL; a URL's tensors need the whole file, which is fetched into the cache once."""
+    from .locate import local_copy, read, resolve
+
     if not tensors:
-        return ckpt
+        return read(os.fspath(path))  # a URL's connection is closed once the metadata is read
+    ckpt = read_checkpoint(local_copy(resolve(os.fspath(path))).path)
     if ckpt.format == "old_pickle":
         raise MckptError(
             "its tensors load only by running its pickle (an old-pickle file)",
@@ -35,9 +40,9 @@ def load(path: str | os.PathLike[str], tensors: bool = False) -> Checkpoint | tu
         )
     import pickle
 
-    from ..torch_import import import_torch
+    from .torch_import import import_torch
 
-    torch = import_torch()
+    torch = import_torch("loading tensors")
 
     try:
         data = torch.load(ckpt.path, map_location="cpu", weights_only=True, mmap=ckpt.layout == "zip")

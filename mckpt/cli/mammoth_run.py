@@ -1,0 +1,98 @@
+"""What `mckpt save` and `mckpt load` share: the options that find Mammoth, the one JSON document
+they print, and running Mammoth with its output streamed.
+
+The library modules behind them are imported inside the functions: every other command (and each
+TAB press) builds these options too, and should not pay for subprocess and the planners.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from ..choices import EVERY
+from .common import choice_option
+
+if TYPE_CHECKING:
+    from ..train.mammoth_env import MammothEnv
+    from ..view.output import Output
+
+PASSTHROUGH = {"allow_extra_args": True, "ignore_unknown_options": True}
+
+MammothOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--mammoth",
+        metavar="DIR",
+        help="Mammoth checkout (default: $MAMMOTH_ROOT, else this folder or a parent holding main.py).",
+    ),
+]
+PythonOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--python", metavar="PY", help="Interpreter for Mammoth (default: $MAMMOTH_PYTHON, else python)."
+    ),
+]
+DryRunOpt = Annotated[
+    bool, typer.Option("--dry-run", "-n", help="Print the command (and reasoning); run nothing.")
+]
+# save/load check --every and --mode in the library (strict=False), so that with --json a bad
+# value is refused inside the one document these commands always print.
+EveryOpt = Annotated[
+    str | None, choice_option("--every", choices=EVERY, strict=False,
+                              help="Checkpoint after every task, or once after the last one.")
+]
+
+
+class JsonDocument:
+    """`save`/`load --json` print one document whatever happens: `{plan, result, error}`, with
+    `plan` null when the command was refused before it had one, `result` only after a run, and
+    `error` the refusal (also said on stderr, with the exit code it always had)."""
+
+    def __init__(self, out: Output) -> None:
+        self.out = out
+        self.plan: dict[str, object] | None = None
+
+    def emit(self, **parts: object) -> None:
+        self.out.emit_json({"plan": self.plan, **parts, "error": None})
+
+    def __enter__(self) -> JsonDocument:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: object) -> None:
+        from ..errors import MckptError
+
+        if self.out.json and isinstance(error, MckptError):
+            self.out.emit_json({"plan": self.plan, "error": error.to_json()})
+
+
+def run(
+    doc: JsonDocument,
+    mammoth: MammothEnv,
+    command: list[str],
+    watch: Path,
+    env: dict[str, str],
+    check: bool = False,
+) -> None:
+    """Run Mammoth, report what it wrote, and exit with its exit code.
+
+    With --json, Mammoth's own output goes to stderr so stdout holds one JSON document.
+    """
+    from ..train.trainer import run_mammoth
+    from ..view.render_run import render_result
+
+    out = doc.out
+    result = run_mammoth(
+        command, mammoth.root, watch, env, notify=out.notice, stdout=sys.stderr if out.json else sys.stdout
+    )
+    if out.json:
+        doc.emit(result=result.to_json())
+    elif check:
+        verdict = "accepted" if result.exit_code == 0 else f"did not accept (exit code {result.exit_code})"
+        out.line(f"\nMammoth {verdict} the checkpoint.")
+    else:
+        render_result(out, result, mammoth)
+    raise typer.Exit(result.exit_code)

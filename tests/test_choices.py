@@ -1,0 +1,68 @@
+"""Fixed choices come from the library's own tuples, once: --help, validation and completion agree."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import run_cli
+
+from mckpt.choices import EVERY, MODES, TARGETS
+from mckpt.cli.app import app
+from mckpt.cli.completion_spec import CommandSpec, describe
+from mckpt.errors import UsageError
+from mckpt.model.results import SORT_COLUMNS
+from mckpt.model.runs import SORT_KEYS
+from mckpt.view.output import TABLE_FORMATS
+
+EXPECTED = {
+    ("convert", "--to"): TARGETS,
+    ("save", "--every"): EVERY,
+    ("load", "--every"): EVERY,
+    ("save", "--mode"): MODES,
+    ("list", "--sort"): tuple(SORT_KEYS),
+    ("results", "--sort"): SORT_COLUMNS,
+    ("plot", "--sort"): SORT_COLUMNS,
+    **{(c, "--format"): TABLE_FORMATS for c in ("list", "inspect", "diff", "results")},
+}
+
+
+def _options(spec: CommandSpec) -> dict[tuple[str, str], tuple[str, ...]]:
+    found = {}
+    for sub in spec.subcommands:
+        for opt in sub.options:
+            if opt.values is not None and opt.values.kind == "choice":
+                found[(sub.path[-1], opt.long[0])] = opt.values.choices
+    return found
+
+
+def test_completion_offers_the_library_tuples() -> None:
+    found = _options(describe(app))
+    for key, choices in EXPECTED.items():
+        assert found.get(key) == tuple(choices), key
+    assert set(found) == set(EXPECTED)  # no choice option is left out, none is invented
+
+
+@pytest.mark.parametrize(("argv", "flag"), [
+    (["convert", "x.pt", "--to", "bogus"], "'--to'"),
+    (["list", "--sort", "bogus"], "'--sort'"),
+    (["inspect", "x.pt", "-f", "bogus"], "'--format'"),
+])
+def test_a_value_outside_the_choices_is_a_usage_error(argv: list[str], flag: str, tmp_path: object) -> None:
+    r = run_cli(*argv, cwd=tmp_path)  # type: ignore[arg-type]
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+    assert flag in r.stderr and "must be one of" in r.stderr
+
+
+# save/load --every/--mode are checked by the library, inside the one --json document those
+# commands always print (test_save_load_roundtrip: `save --every epoch --json`).
+
+
+def test_library_errors_name_parameters_not_flags(tmp_path: object) -> None:
+    from mckpt.train.mammoth_env import MammothEnv
+    from mckpt.train.save import plan_save
+
+    env = MammothEnv.__new__(MammothEnv)  # never reached: the choice is checked first
+    for call, parameter in ((lambda: plan_save(env, [], every="bogus"), "every"),
+                            (lambda: plan_save(env, [], mode="bogus"), "mode")):
+        with pytest.raises(UsageError) as e:
+            call()
+        assert e.value.message.startswith(f"{parameter} must be one of") and "--" not in e.value.message
