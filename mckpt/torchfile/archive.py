@@ -351,7 +351,8 @@ def _read_central_directory(source: ByteSource) -> list[ZipMember]:
     # end record, whatever the 32-bit fields say; mckpt does the same, and refuses a file whose two
     # records name different indexes (torch would read one, a zip tool or an older mckpt the other).
     if loc >= 0 and tail[loc : loc + 4] == _EOCD64_LOCATOR:
-        rec = source.read_at(_u64(tail, loc + 8), 56)
+        at = _u64(tail, loc + 8) - (source.size - len(tail))  # torch writes it just before the locator,
+        rec = tail[at : at + 56] if at >= 0 else source.read_at(_u64(tail, loc + 8), 56)  # in the tail read
         if len(rec) < 56 or rec[:4] != _EOCD64:
             raise CorruptCheckpoint("the zip64 end-of-archive record is damaged", path=name)
         z64 = _u64(rec, 32), _u64(rec, 40), _u64(rec, 48)
