@@ -33,7 +33,7 @@ def write_runs(folder: Path, n: int) -> None:
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from mckpt.demo import _accuracy_matrix, _args, _mlp
-    from mckpt.model.checkpoint import LOGGER_KEYS
+    from mckpt.domain.checkpoint import LOGGER_KEYS
 
     folder.mkdir(parents=True, exist_ok=True)
     net = _mlp(torch)

@@ -19,22 +19,22 @@ from typing import TYPE_CHECKING, Any
 from .version import __version__
 
 _EXPORTS = {
-    "Checkpoint": "model.checkpoint",
-    "read_checkpoint": "model.checkpoint",
+    "Checkpoint": "domain.checkpoint",
+    "read_checkpoint": "domain.checkpoint",
     "MckptError": "errors",
-    "ParsedName": "model.names",
-    "parse_name": "model.names",
-    "parse_stem": "model.names",
-    "Listing": "model.runs",
-    "Run": "model.runs",
-    "scan": "model.runs",
-    "collect_results": "model.results",
-    "Query": "model.results",
+    "ParsedName": "domain.names",
+    "parse_name": "domain.names",
+    "parse_stem": "domain.names",
+    "Listing": "domain.runs",
+    "Run": "domain.runs",
+    "scan": "domain.runs",
+    "collect_results": "domain.results",
+    "Query": "domain.results",
     "diff_checkpoints": "diff",
     "plan_conversion": "convert",
     "write_plan": "convert",
     "load": "torch_load",
-    "resolve_checkpoint": "model.resolve",
+    "resolve_checkpoint": "domain.resolve",
 }
 
 __all__ = [
@@ -60,12 +60,12 @@ __all__ = [
 if TYPE_CHECKING:
     from .convert import plan_conversion, write_plan
     from .diff import diff_checkpoints
+    from .domain.checkpoint import Checkpoint, read_checkpoint
+    from .domain.names import ParsedName, parse_name, parse_stem
+    from .domain.resolve import resolve_checkpoint
+    from .domain.results import Query, collect_results
+    from .domain.runs import Listing, Run, scan
     from .errors import MckptError
-    from .model.checkpoint import Checkpoint, read_checkpoint
-    from .model.names import ParsedName, parse_name, parse_stem
-    from .model.resolve import resolve_checkpoint
-    from .model.results import Query, collect_results
-    from .model.runs import Listing, Run, scan
     from .torch_load import load
 
 

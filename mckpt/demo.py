@@ -16,8 +16,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from .domain.checkpoint import LOGGER_KEYS
 from .io.atomic import atomic_write
-from .model.checkpoint import LOGGER_KEYS
 from .torch_import import import_torch
 
 

@@ -16,10 +16,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from .domain.checkpoint import Checkpoint, read_checkpoint, to_plain
+from .domain.metrics import Metrics, compute_metrics, round_acc, round_matrix
+from .domain.vocabulary import BOOKKEEPING_ARGS
 from .errors import MckptError
-from .model.checkpoint import Checkpoint, read_checkpoint, to_plain
-from .model.metrics import Metrics, compute_metrics, round_acc, round_matrix
-from .model.vocabulary import BOOKKEEPING_ARGS
 from .torchfile.archive import Archive, view_bytes
 from .torchfile.archive_writer import Progress
 from .torchfile.values import TensorRef, contiguous

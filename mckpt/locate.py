@@ -1,6 +1,6 @@
-"""Opening the checkpoint a user named, wherever it is: the step after `model.resolve`.
+"""Opening the checkpoint a user named, wherever it is: the step after `domain.resolve`.
 
-`model.resolve` decides which file a path, run folder, run uid or URL stands for; this module
+`domain.resolve` decides which file a path, run folder, run uid or URL stands for; this module
 opens it. Local files are read in place; a URL is read through ranged requests (only the
 index and the pickle, as `inspect` does; an object store or hub folder of one run, or a run uid in
 one, stands for the run's newest file), or, for operations that need the whole file on disk
@@ -14,10 +14,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .domain.checkpoint import Checkpoint, read_checkpoint
+from .domain.resolve import RemoteRuns, Resolved, resolve_checkpoint
+from .domain.vocabulary import CHECKPOINTS_DIR
 from .errors import UsageError
-from .model.checkpoint import Checkpoint, read_checkpoint
-from .model.resolve import RemoteRuns, Resolved, resolve_checkpoint
-from .model.vocabulary import CHECKPOINTS_DIR
 
 if TYPE_CHECKING:
     from .fetch.download import FetchOptions

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from mckpt.model.checkpoint import LOGGER_KEYS
+from mckpt.domain.checkpoint import LOGGER_KEYS
 
 FAKE_MAIN = Path(__file__).parent / "fake_mammoth" / "main.py"
 

@@ -19,8 +19,8 @@ from convert_helpers import make_backbone, make_template
 
 from mckpt.convert import plan_conversion, write_plan
 from mckpt.convert.storage_table import StorageTable, retensor
+from mckpt.domain.checkpoint import read_checkpoint
 from mckpt.errors import CorruptCheckpoint
-from mckpt.model.checkpoint import read_checkpoint
 from mckpt.torchfile.archive_writer import write_torch_archive
 from mckpt.torchfile.torch_pickle import dumps
 

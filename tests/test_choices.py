@@ -8,9 +8,9 @@ from conftest import run_cli
 from mckpt.choices import EVERY, MODES, TARGETS
 from mckpt.cli.app import app
 from mckpt.cli.completion_spec import CommandSpec, describe
+from mckpt.domain.results import SORT_COLUMNS
+from mckpt.domain.runs import SORT_KEYS
 from mckpt.errors import UsageError
-from mckpt.model.results import SORT_COLUMNS
-from mckpt.model.runs import SORT_KEYS
 from mckpt.view.output import TABLE_FORMATS
 
 EXPECTED = {

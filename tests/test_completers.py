@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from mckpt.cli import completers
-from mckpt.model.vocabulary import DATASETS, MODELS
+from mckpt.domain.vocabulary import DATASETS, MODELS
 from tests.conftest import REPO, run_cli
 
 NAMES = [

@@ -10,8 +10,8 @@ import torch
 from convert_helpers import ARGS, Backbone, load, make_backbone, make_template, shares
 
 from mckpt.convert import ArgOverrides, parse_set, plan_conversion, write_plan
+from mckpt.domain.checkpoint import LOGGER_KEYS, read_checkpoint
 from mckpt.errors import MckptError, UsageError
-from mckpt.model.checkpoint import LOGGER_KEYS, read_checkpoint
 from mckpt.torchfile import archive_writer
 
 

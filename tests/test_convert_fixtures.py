@@ -11,7 +11,7 @@ from convert_helpers import load, raw_storages, shares
 from save_load_support import env_for, make_checkout
 
 from mckpt.convert import plan_conversion, write_plan
-from mckpt.model.checkpoint import read_checkpoint, to_plain
+from mckpt.domain.checkpoint import read_checkpoint, to_plain
 
 SGD_4 = "checkpoints/sgd_seq-mnist_None_0_1_20261128-165846_9acd4744_4.pt"
 ER_OLD = "checkpoints/er_seq-mnist_None_50_1_20261128-170019_40ccd05b_last.pt"

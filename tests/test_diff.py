@@ -12,8 +12,8 @@ import pytest
 import torch
 
 from mckpt.diff import IGNORED_ARGS, diff_args, diff_checkpoints
+from mckpt.domain.resolve import resolve_checkpoint
 from mckpt.errors import MckptError
-from mckpt.model.resolve import resolve_checkpoint
 from tests.conftest import REPO, run_cli
 
 RUN1 = "sgd_seq-mnist_None_0_1_20261128-165846_9acd4744"
@@ -216,7 +216,7 @@ def test_weights_stream_in_chunks_with_the_same_results(pair, monkeypatch: pytes
     byte read, up to what pair_weights announced."""
     import mckpt.diff
     from mckpt.diff import pair_weights
-    from mckpt.model.checkpoint import read_checkpoint
+    from mckpt.domain.checkpoint import read_checkpoint
 
     monkeypatch.setattr(mckpt.diff, "CHUNK_ELEMENTS", chunk)
     a, b, ma, mb = pair
@@ -233,7 +233,7 @@ def test_weights_stream_in_chunks_with_the_same_results(pair, monkeypatch: pytes
 
 
 def test_weights_of_a_closed_checkpoint_are_refused_clearly(pair) -> None:
-    from mckpt.model.checkpoint import read_checkpoint
+    from mckpt.domain.checkpoint import read_checkpoint
 
     a, b, _, _ = pair
     with pytest.raises(ValueError, match="read after close"):

@@ -19,9 +19,9 @@ import torch
 from conftest import REPO
 
 from mckpt import diff_checkpoints, plan_conversion, read_checkpoint
+from mckpt.domain.checkpoint import read_run_record
+from mckpt.domain.runs import scan
 from mckpt.errors import CorruptCheckpoint
-from mckpt.model.checkpoint import read_run_record
-from mckpt.model.runs import scan
 
 FD_TABLE = Path("/proc/self/fd")
 pytestmark = pytest.mark.skipif(not FD_TABLE.is_dir(), reason="needs /proc/self/fd to count descriptors")

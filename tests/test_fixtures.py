@@ -139,7 +139,7 @@ def test_kind_format_and_layout_take_only_their_declared_values(mammoth_fixtures
     and the summaries are the dataclasses their JSON comes from."""
     from typing import get_args
 
-    from mckpt.model.checkpoint import Format, Kind, OptimizerSummary
+    from mckpt.domain.checkpoint import Format, Kind, OptimizerSummary
     from mckpt.torchfile.archive import Layout
 
     seen = set()

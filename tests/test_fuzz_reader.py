@@ -445,7 +445,7 @@ def test_stored_record_with_two_sizes(tmp_path: Path) -> None:
 def test_paused_file_with_a_huge_ckpt_name(tmp_path: Path) -> None:
     # A paused file takes its identity from args['ckpt_name']; the name parser is quadratic in the
     # name's parts, and a crafted 1 MB name took minutes. Names longer than any real one are not parsed.
-    from mckpt.model.names import MAX_NAME, parse_stem
+    from mckpt.domain.names import MAX_NAME, parse_stem
 
     long_name = "sgd_seq-mnist_None_0_1_" * 50_000 + "20250101-000000_abcdef01"
     real = "sgd_seq-mnist_None_0_1_20250101-000000_abcdef01"

@@ -1,4 +1,4 @@
-"""The layering the code promises (io → torchfile → model → operations → view → cli), checked on
+"""The layering the code promises (io → torchfile → domain → operations → view → cli), checked on
 the package's own import statements, so a new import that runs up the layers fails here."""
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from conftest import run_cli
 
-from mckpt.model.runs import scan
+from mckpt.domain.runs import scan
 
 ER_OLD = "checkpoints/er_seq-mnist_None_50_1_20261128-170019_40ccd05b_last.pt"
 

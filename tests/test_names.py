@@ -6,7 +6,7 @@ from datetime import datetime
 
 import pytest
 
-from mckpt.model.names import parse_name, parse_stem
+from mckpt.domain.names import parse_name, parse_stem
 
 # name -> (dialect, prefix, model, dataset, config, buffer, epochs, uid, task)
 CASES = {

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from mckpt.model.runs import scan
+from mckpt.domain.runs import scan
 from mckpt.view.output import Output
 from mckpt.view.render_list import render_listing
 

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 import mckpt.torchfile.unpickler as unpickler
+from mckpt.domain.checkpoint import to_plain
 from mckpt.errors import CorruptCheckpoint, MckptError, UnsafePickle
-from mckpt.model.checkpoint import to_plain
 from mckpt.torchfile.unpickler import safe_loads
 from mckpt.torchfile.values import NdArray, PickledNamespace, StateDict
 
@@ -235,7 +235,7 @@ def test_a_matrix_of_shared_rows_is_bounded(tmp_path: Path) -> None:
     import torch
 
     from mckpt import read_checkpoint
-    from mckpt.model.checkpoint import MAX_TASKS
+    from mckpt.domain.checkpoint import MAX_TASKS
 
     row = [50.0] * 1500
     path = tmp_path / "wide.pt"

@@ -71,7 +71,7 @@ def test_inspect_json_equals_the_local_one(fixtures_bucket: str, env: dict[str, 
     # Every fixture, through the library (what the CLI prints is to_json()).
     for k, v in env.items():
         monkeypatch.setenv(k, v)
-    from mckpt.model.checkpoint import read_checkpoint
+    from mckpt.domain.checkpoint import read_checkpoint
     from mckpt.remote.open import open_checkpoint_source
 
     for p in sorted(FIXTURES.rglob("*.pt")):

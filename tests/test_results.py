@@ -21,8 +21,8 @@ from conftest import run_cli
 from typer.testing import CliRunner
 
 from mckpt.cli.app import app
-from mckpt.model.checkpoint import LOGGER_KEYS
-from mckpt.model.results import Query, Where, collect_results
+from mckpt.domain.checkpoint import LOGGER_KEYS
+from mckpt.domain.results import Query, Where, collect_results
 
 runner = CliRunner()
 
@@ -264,7 +264,7 @@ def test_real_mammoth_fixtures(mammoth_fixtures: Path) -> None:
                   key=lambda a: a["ckpt_name"], files=safe)
     (five,) = [v for v in files.values() if max(v["tasks"]) == 5]
     assert len(sgd.runs) == 1 and sgd.runs[0].tasks_done == 5
-    stat = sgd.stat(next(c for c in __import__("mckpt.model.results", fromlist=["COLUMNS"]).COLUMNS
+    stat = sgd.stat(next(c for c in __import__("mckpt.domain.results", fromlist=["COLUMNS"]).COLUMNS
                          if c.name == "class_il_forgetting"))
     assert stat is not None and stat.mean == pytest.approx(max(five["class_il_forgetting"]))
     (er,) = by_model["er"]
@@ -327,7 +327,7 @@ def test_rich_table_highlights_the_best_value(runs: Path) -> None:
     out.console.width = 250
     render_results(out, res)
     text = buf.getvalue()
-    best = f"{res.groups[0].stat(next(c for c in __import__('mckpt.model.results', fromlist=['x']).COLUMNS)).mean:.2f}"
+    best = f"{res.groups[0].stat(next(c for c in __import__('mckpt.domain.results', fromlist=['x']).COLUMNS)).mean:.2f}"
     assert re.search(r"\x1b\[1;32m" + re.escape(best), text), text
 
 

@@ -11,7 +11,7 @@ import torch
 
 from mckpt.convert import plan_conversion, write_plan
 from mckpt.diff import diff_checkpoints
-from mckpt.model.checkpoint import read_checkpoint
+from mckpt.domain.checkpoint import read_checkpoint
 
 
 def _full(path: Path) -> dict[str, torch.Tensor]:

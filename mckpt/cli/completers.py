@@ -14,8 +14,8 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 
-from ..model.names import ParsedName, parse_name
-from ..model.vocabulary import CHECKPOINTS_DIR, DATASETS, MODELS
+from ..domain.names import ParsedName, parse_name
+from ..domain.vocabulary import CHECKPOINTS_DIR, DATASETS, MODELS
 
 
 def _names(folder: str) -> Iterator[ParsedName]:
@@ -44,8 +44,8 @@ def _paused_uids(folder: str) -> Iterator[str]:
         entries = [e.path for e in os.scandir(paused) if e.name.endswith(".pt")]
     except OSError:
         return
+    from ..domain.checkpoint import read_checkpoint
     from ..errors import MckptError
-    from ..model.checkpoint import read_checkpoint
 
     for path in entries:
         try:

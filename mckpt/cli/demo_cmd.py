@@ -22,8 +22,8 @@ def demo_command(
 
     Run again on the same folder, it shows what is there (exit 0) and writes nothing, unless --force.
     """
-    from ..model.checkpoint import read_checkpoint  # the library is imported here: other commands
-    from ..model.runs import scan  # start without it
+    from ..domain.checkpoint import read_checkpoint  # the library is imported here: other commands
+    from ..domain.runs import scan  # start without it
     from ..view.render_inspect import render_checkpoint
     from ..view.render_list import render_listing
 

@@ -6,8 +6,8 @@ from typing import Annotated
 
 import typer
 
+from ..domain.checkpoint import to_plain
 from ..locate import read
-from ..model.checkpoint import to_plain
 from ..view.render_inspect import render_args, render_checkpoint, render_tensor_list
 from .common import (
     FormatOpt,

@@ -6,8 +6,8 @@ from typing import Annotated
 
 import typer
 
+from ..domain.runs import SORT_KEYS, filter_runs, scan
 from ..errors import MckptError
-from ..model.runs import SORT_KEYS, filter_runs, scan
 from ..remote import is_remote
 from ..view.render_list import render_listing
 from .common import (

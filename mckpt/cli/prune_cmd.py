@@ -8,8 +8,8 @@ from typing import Annotated
 
 import typer
 
+from ..domain.vocabulary import CHECKPOINTS_DIR
 from ..errors import MckptError
-from ..model.vocabulary import CHECKPOINTS_DIR
 from .common import JsonOpt, QuietOpt, handle_errors, make_output
 from .confirm import DryRunOpt, YesOpt, check_json, go_ahead
 

@@ -8,10 +8,10 @@ from typing import Annotated
 
 import typer
 
+from ..domain.resolve import resolve_checkpoint
+from ..domain.results import SORT_COLUMNS, Query, Results, Where, collect_results
 from ..errors import MckptError, UsageError
 from ..io.urls import is_url
-from ..model.resolve import resolve_checkpoint
-from ..model.results import SORT_COLUMNS, Query, Results, Where, collect_results
 from .common import (
     FormatOpt,
     JsonOpt,
@@ -63,13 +63,13 @@ def _collect(paths: list[str] | None, recursive: bool, query: Query, no_cache: b
         if is_url(p):
             raise UsageError(f"{p}: results reads local folders and files",
                              hint="download the runs first: mckpt fetch URL -o DIR, then mckpt results DIR")
-    # A run named by uid stands for its newest file, as in every other command (see model.resolve).
+    # A run named by uid stands for its newest file, as in every other command (see domain.resolve).
     targets = [p if os.path.exists(p) else resolve_checkpoint(p).path for p in targets]
     if not paths and not os.path.isdir("checkpoints"):
         raise MckptError("no ./checkpoints folder here", path="checkpoints",
                          hint="run inside a Mammoth working folder, or pass a folder: mckpt results PATH")
+    from ..domain.record_cache import RecordCache
     from ..fetch.cache import cache_root
-    from ..model.record_cache import RecordCache
 
     return collect_results(targets, query, recursive=recursive, cache=None if no_cache else RecordCache(cache_root()))
 

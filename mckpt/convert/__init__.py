@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from ..choices import TARGETS, check_choice
+from ..domain.checkpoint import Checkpoint, read_checkpoint
 from ..errors import MckptError, UsageError
-from ..model.checkpoint import Checkpoint, read_checkpoint
 from ..torchfile.archive import Archive
 from ..torchfile.values import PickledNamespace, Placeholder, StateDict, TensorRef
 from .full import archive_of, plan_full

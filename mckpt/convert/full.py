@@ -14,9 +14,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from ..domain.checkpoint import LOGGER_KEYS, Checkpoint, read_checkpoint
 from ..errors import MckptError, UsageError
 from ..io.path_component import component_problem
-from ..model.checkpoint import LOGGER_KEYS, Checkpoint, read_checkpoint
 from ..torchfile.archive import Archive
 from ..torchfile.archive_writer import ByteRange
 from ..torchfile.values import StateDict, StorageRef, TensorRef, contiguous, itemsize

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..domain.checkpoint import to_plain
 from ..errors import UsageError
-from ..model.checkpoint import to_plain
 from ..torchfile.archive import Archive
 from ..torchfile.archive_writer import StorageRecord
 from ..torchfile.torch_pickle import dumps

@@ -524,7 +524,7 @@ def open_remote(url: str, options: FetchOptions | None = None, name: str | None 
 
 def checkpoint_brief(path: str) -> dict[str, Any] | None:
     """Kind, model, dataset and tasks of a fetched file if it is a checkpoint, else None."""
-    from ..model.checkpoint import read_checkpoint
+    from ..domain.checkpoint import read_checkpoint
 
     try:
         ck = read_checkpoint(path)

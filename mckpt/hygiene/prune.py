@@ -20,10 +20,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..domain.checkpoint import read_checkpoint
+from ..domain.names import Task
+from ..domain.runs import CheckpointFile, Run, scan, task_order
 from ..errors import MckptError, UsageError
-from ..model.checkpoint import read_checkpoint
-from ..model.names import Task
-from ..model.runs import CheckpointFile, Run, scan, task_order
 
 _AGE = re.compile(r"(\d+(?:\.\d+)?)([smhdw])")
 _AGE_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}

@@ -13,9 +13,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ..domain.checkpoint import to_plain
+from ..domain.vocabulary import BOOKKEEPING_ARGS
 from ..errors import MckptError, UsageError
-from ..model.checkpoint import to_plain
-from ..model.vocabulary import BOOKKEEPING_ARGS
 
 # Saved keys that Mammoth computes itself: repeating them on an older parser would be refused.
 _COMPUTED_ARGS = frozenset(

@@ -25,10 +25,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
+from ..domain.checkpoint import read_checkpoint
+from ..domain.names import Task, parse_name
+from ..domain.runs import iter_checkpoint_files
 from ..errors import MckptError
-from ..model.checkpoint import read_checkpoint
-from ..model.names import Task, parse_name
-from ..model.runs import iter_checkpoint_files
 
 _ANSI = re.compile(rb"\x1b\[[0-9;?]*[A-Za-z]")
 _RUN_NAME = re.compile(r"Saving checkpoint into:\s*(\S+)")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..model.metrics import round_acc
+from ..domain.metrics import round_acc
 from .output import Cell, human_bytes, human_count
 from .text import brief
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 from ..diff import ArgsDiff, CheckpointDiff, MatrixDiff, WeightsDiff
-from ..model.metrics import round_acc
+from ..domain.metrics import round_acc
 from .cells import acc_cell, format_value, percent
 from .output import Cell, Output
 

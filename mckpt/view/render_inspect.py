@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from ..model.checkpoint import Checkpoint
+from ..domain.checkpoint import Checkpoint
 from .cells import acc_cell, acc_style, bytes_cell, count_cell, format_value
 from .output import Cell, Output, human_bytes, human_count
 from .text import brief

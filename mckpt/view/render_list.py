@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from ..model.names import parse_name
-from ..model.runs import CopyFile, Listing
+from ..domain.names import parse_name
+from ..domain.runs import CopyFile, Listing
 from .cells import acc_cell, acc_style, bytes_cell, opt_cell
 from .output import Cell, Output, human_bytes
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..model.metrics import round_acc
-from ..model.results import COLUMNS, Column, Group, Results, Stat, _show
+from ..domain.metrics import round_acc
+from ..domain.results import COLUMNS, Column, Group, Results, Stat, _show
 from .output import Cell, Output
 
 _SHOWN_COMMON = 6  # settings shared by every group, named under the table

@@ -56,7 +56,7 @@ def brief(value: Any, limit: int = 72) -> str:
     nodes costs no more than a short one."""
     import json
 
-    from ..model.checkpoint import plain_leaf
+    from ..domain.checkpoint import plain_leaf
 
     parts: list[str] = []
     size = 0
