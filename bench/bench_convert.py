@@ -1,6 +1,6 @@
 """Benchmark `mckpt convert` (bare backbone → full checkpoint) against its peers, in one run.
 
-Peers, each a whole process timed from outside, with its peak RSS from wait4():
+Peers, each a whole process timed from outside, with its peak RSS (GNU time, see timing.measure_peak):
   cp      `cp SRC DST && sync DST` (the floor: the same bytes, copied and flushed)
   mckpt   `python -m mckpt convert SRC --like TEMPLATE -o DST --force -q` (copies raw, checks, fsyncs)
   torch   `torch.load(SRC) + torch.load(TEMPLATE, mmap) + torch.save(...)` + fsync (the obvious script)

@@ -9,7 +9,7 @@ rename):
            for a file this big) and with `--connections 1` (one stream).
   capped   the server paces each connection at 40 MB/s, as a far CDN does.
 
-Prints medians of wall time, the ratio to curl, and each client's peak RSS (wait4's rusage).
+Prints medians of wall time, the ratio to curl, and each client's peak RSS (GNU time, see timing.measure_peak).
 
     python bench/bench_fetch.py [--size-mb 1024] [--runs 3] [--capped-runs 1] [--dir /tmp/mckpt-bench]
 

@@ -7,24 +7,36 @@ type. Anything else escaping is a bug in mckpt and is reported as such.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 
 class MckptError(Exception):
     """A failure to report as `error: <path>: <message>` with an optional `hint:` line."""
 
     exit_code = 1
 
-    def __init__(self, message: str, *, path: str | None = None, hint: str | None = None) -> None:
+    def __init__(self, message: str, *, path: str | None = None, hint: str | None = None,
+                 param: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.path = path
         self.hint = hint
+        self.param = param
 
     def __str__(self) -> str:
-        return f"{self.path}: {self.message}" if self.path else self.message
+        return self.describe()
+
+    def describe(self, spell: Callable[[str], str] = str) -> str:
+        """The one line: `path: message`, led by the parameter whose value is wrong (`param`) as
+        `spell` writes it: its Python name for a library caller (`where 'lr': …`), its flag in
+        the CLI (`--where 'lr': …`, see `cli.outcome`). One message serves both callers."""
+        message = f"{spell(self.param)} {self.message}" if self.param else self.message
+        return f"{self.path}: {message}" if self.path else message
 
     def to_json(self) -> dict[str, object]:
         """The error inside a command's JSON document, so a script reads one schema either way."""
-        return {"message": self.message, "path": self.path, "hint": self.hint, "exit_code": self.exit_code}
+        return {"message": self.message, "param": self.param, "path": self.path, "hint": self.hint,
+                "exit_code": self.exit_code}
 
 
 class NotFound(MckptError):
@@ -38,12 +50,13 @@ class NotACheckpoint(MckptError):
 class CorruptCheckpoint(MckptError):
     """The file looks like a checkpoint but is truncated or malformed."""
 
-    def __init__(self, message: str, *, path: str | None = None, hint: str | None = None) -> None:
+    def __init__(self, message: str, *, path: str | None = None, hint: str | None = None,
+                 param: str | None = None) -> None:
         if hint is None and message.startswith("truncated"):
             # Nearly always a copy or download that was cut short (or a save that was killed).
             hint = ("the file is cut short (an interrupted copy, download or save?): copy or fetch it again; "
                     "`mckpt fetch` resumes and checks downloads")
-        super().__init__(message, path=path, hint=hint)
+        super().__init__(message, path=path, hint=hint, param=param)
 
 
 class UnsafePickle(MckptError):

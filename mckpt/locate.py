@@ -11,7 +11,6 @@ so local reads start without them.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .domain.checkpoint import Checkpoint, read_checkpoint
@@ -20,6 +19,8 @@ from .domain.vocabulary import CHECKPOINTS_DIR
 from .errors import UsageError
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from .fetch.download import FetchOptions
     from .io.sources import ByteSource
 

@@ -409,8 +409,8 @@ def collect_targets(specs: Iterable[str], *, recursive: bool = False, sha256: st
             out.append(Target(spec))
     if sha256 is not None:
         if len(out) != 1:
-            raise MckptError(f"--sha256 names one file's checksum, but {len(out)} files are to be verified",
-                             hint="verify the files one by one, each with its own --sha256")
+            raise MckptError(f"names one file's checksum, but {len(out)} files are to be verified", param="sha256",
+                             hint="verify the files one by one, each with its own checksum")
         out[0] = Target(out[0].spec, out[0].url, sha256, "--sha256")
     elif known is not None:
         out = [t if t.url else Target(t.spec, False, *(known(t.spec) or (None, None))) for t in out]

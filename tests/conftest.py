@@ -45,9 +45,9 @@ def hermetic_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempP
     random.seed(0)
     if "torch" in sys.modules:
         sys.modules["torch"].manual_seed(0)
-    common = sys.modules.get("mckpt.cli.common")
-    if common is not None:  # `--debug` in one in-process CLI test must not stay on for the next
-        monkeypatch.setitem(common.state, "debug", False)
+    outcome = sys.modules.get("mckpt.cli.outcome")
+    if outcome is not None:  # `--debug` in one in-process CLI test must not stay on for the next
+        monkeypatch.setitem(outcome.state, "debug", False)
 
 
 def fixtures_missing(what: str) -> None:
@@ -81,10 +81,13 @@ def mammoth_fixtures(tmp_path: Path) -> Path:
 
 
 def run_cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None,
-            input: str | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    """Run `python -m mckpt ARGS` in a real subprocess (for exit codes, stderr, imports)."""
+            input: str | None = None, timeout: float = 120,
+            module: str | None = "mckpt") -> subprocess.CompletedProcess[str]:
+    """Run `python -m mckpt ARGS` in a real subprocess (for exit codes, stderr, imports);
+    `module=None` runs `python ARGS` (interpreter options, `-c`)."""
     full_env = {**os.environ, "PYTHONPATH": str(REPO), "NO_COLOR": "1", **(env or {})}
-    return subprocess.run([sys.executable, "-m", "mckpt", *args], cwd=cwd, env=full_env, text=True,
+    command = [sys.executable, *(("-m", module) if module else ()), *args]
+    return subprocess.run(command, cwd=cwd, env=full_env, text=True,
                           capture_output=True, input=input, timeout=timeout)
 
 

@@ -1,4 +1,4 @@
-"""The scripts in completions/ are generated from the CLI and must match it."""
+"""The files generated from the CLI (the scripts in completions/, the direct-start table) must match it."""
 
 from __future__ import annotations
 
@@ -7,17 +7,20 @@ from pathlib import Path
 from mckpt.cli.app import app
 from mckpt.cli.completion_spec import Values, describe
 from tests.conftest import REPO, run_cli
-from tools.completion_scripts import SCRIPTS, main, render_all
+from tools.completion_scripts import render_all
+from tools.generate import generated, main
 
 
-def test_committed_scripts_match_the_cli(tmp_path: Path) -> None:
+def test_committed_files_match_the_cli(tmp_path: Path) -> None:
     """Drift: regenerate into a temp folder and compare with what is committed."""
     assert main([str(tmp_path)]) == 0
-    for name in SCRIPTS.values():
-        committed = REPO / "completions" / name
-        assert committed.exists(), f"{committed} is missing: run `python tools/completion_scripts.py`"
-        assert (tmp_path / name).read_text() == committed.read_text(), (
-            f"{committed} is out of date: run `python tools/completion_scripts.py` and commit it")
+    rels = sorted(generated())
+    assert "mckpt/cli/direct_table.py" in rels and "completions/_mckpt" in rels
+    for rel in rels:
+        committed = REPO / rel
+        assert committed.exists(), f"{committed} is missing: run `python tools/generate.py`"
+        assert (tmp_path / rel).read_text() == committed.read_text(), (
+            f"{committed} is out of date: run `python tools/generate.py` and commit it")
 
 
 def test_check_mode_reports_stale_scripts(tmp_path: Path, capsys) -> None:

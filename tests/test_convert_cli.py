@@ -100,12 +100,12 @@ def test_bad_options(files: tuple[Path, Path], tmp_path: Path) -> None:
     r = run_cli("convert", str(template), "--to", "backbone", "--like", str(template))
     assert r.returncode == 2 and "like (a template) only goes with to='full'" in r.stderr
     r = run_cli("convert", str(bare), "--like", str(template), "-o", str(tmp_path / "x.bin"))
-    assert r.returncode == 2 and "-o takes" in r.stderr
+    assert r.returncode == 2 and "--output takes a file path" in r.stderr
     r = run_cli("convert", str(tmp_path / "nope.pt"))
     assert r.returncode == 1 and "no such file" in r.stderr
     r = run_cli("convert", str(bare), "--to", "safe")
     # The error names the file it is about, like every other one.
-    assert r.returncode == 2 and r.stderr.startswith(f"error: {bare}: to='safe' converts old-pickle")
+    assert r.returncode == 2 and r.stderr.startswith(f"error: {bare}: --to safe converts old-pickle")
     assert "this file is a bare backbone" in r.stderr
 
 

@@ -25,7 +25,7 @@ from . import (
     save_cmd,
     verify_cmd,
 )
-from .common import state
+from .outcome import state
 
 app = typer.Typer(
     name="mckpt",

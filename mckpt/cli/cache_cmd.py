@@ -7,8 +7,9 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from .common import JsonOpt, QuietOpt, handle_errors, make_output
+from .common import JsonOpt, QuietOpt, handle_errors
 from .confirm import DryRunOpt, YesOpt, check_json, go_ahead
+from .outcome import make_output
 
 if TYPE_CHECKING:
     from ..hygiene.cache_admin import CachePlan

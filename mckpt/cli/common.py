@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import functools
 import inspect
-import os
-import sys
-import traceback
 from collections.abc import Callable, Sequence
 from typing import Annotated, Any, TypeVar
 
@@ -14,12 +11,11 @@ import typer
 
 from ..choices import check_choice
 from ..domain.resolve import SPEC_HELP
-from ..errors import MckptError, UsageError
-from ..view.output import TABLE_FORMATS, Output
+from ..errors import UsageError
+from ..view.output import TABLE_FORMATS
+from .outcome import run_command
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-state = {"debug": bool(os.environ.get("MCKPT_DEBUG"))}
 
 
 class Choices:
@@ -100,45 +96,15 @@ def examples(*commands: str) -> str:
     return "Examples:\n\n" + "\n\n".join(f"$ {c}" for c in commands)
 
 
-def make_output(json: bool = False, fmt: str | None = None, quiet: bool = False) -> Output:
-    """The command's Output; `--json` with `--format` is refused (two answers to one question)."""
-    if json and fmt is not None:
-        raise UsageError(f"--json and --format {fmt} both choose the output: pass one of them")
-    return Output(json=json, fmt=fmt, quiet=quiet)
-
-
 def handle_errors(func: F) -> F:
-    """Turn MckptError into `error: …` on stderr and its exit code; bugs into one line too.
-
-    `--debug` (or MCKPT_DEBUG=1) shows the traceback instead.
-    """
+    """The Typer side of `outcome.run_command`: a command's exit code, or its error as one line,
+    becomes Typer's exit; Typer's own exits and aborts pass through."""
 
     @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except (typer.Exit, typer.Abort):
-            raise
-        except MckptError as e:
-            if state["debug"]:
-                traceback.print_exc()
-            Output().error(str(e), e.hint)
-            raise typer.Exit(e.exit_code) from None
-        except KeyboardInterrupt:
-            Output().error("interrupted")
-            raise typer.Exit(130) from None
-        except BrokenPipeError:
-            # `mckpt list | head`: the reader left; exit quietly like other Unix tools.
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, sys.stdout.fileno())
-            raise typer.Exit(0) from None
-        except Exception as e:
-            if state["debug"]:
-                raise
-            Output().error(f"internal error: {type(e).__name__}: {e}",
-                        "this is a bug in mckpt; rerun as `mckpt --debug <command> …` (or with MCKPT_DEBUG=1) "
-                        "and report the traceback")
-            raise typer.Exit(1) from None
+    def wrapper(*args: Any, **kwargs: Any) -> None:
+        code = run_command(func, *args, passthrough=(typer.Exit, typer.Abort), **kwargs)
+        if code:
+            raise typer.Exit(code)
 
     return wrapper  # type: ignore[return-value]
 

@@ -52,10 +52,29 @@ class Values:
 
 
 @dataclass(frozen=True)
+class Parsing:
+    """How a parameter's words become the command function's value: what `cli.direct` needs to
+    parse a command line exactly as Typer would. `convert` is the value's type (`str`, `int`,
+    `float`, or `flag`: True, False for the `off` names); `choices` the values a strict choice
+    takes; `unlike_typer` says why a parameter needs Typer itself (a callback, a count, an
+    environment variable…), empty when it does not."""
+
+    param: str
+    convert: str
+    default: Any
+    choices: tuple[str, ...] = ()
+    off: tuple[str, ...] = ()
+    multiple: bool = False
+    required: bool = False
+    unlike_typer: str = ""
+
+
+@dataclass(frozen=True)
 class OptionSpec:
     names: tuple[str, ...]
     help: str
     values: Values | None  # None for flags
+    parsing: Parsing | None = None
 
     @property
     def long(self) -> tuple[str, ...]:
@@ -71,6 +90,7 @@ class ArgumentSpec:
     name: str
     variadic: bool
     values: Values
+    parsing: Parsing | None = None
 
 
 @dataclass(frozen=True)
@@ -152,13 +172,40 @@ def _values(annotation: Any, name: str, is_argument: bool, metavar: str | None =
     return Values(METAVAR_KINDS.get(metavar or "", "none" if metavar else "path"))
 
 
+_CONVERTS = {str: "str", int: "int", float: "float"}
+
+
+def _parsing(p: Any, annotation: Any) -> Parsing:
+    """The parse of parameter `p` (a Typer/Click parameter, duck-typed) and its annotation."""
+    is_flag = bool(getattr(p, "is_flag", False))
+    base = _base_type(annotation)
+    convert = "flag" if is_flag else _CONVERTS.get(base, "")
+    info = _param_info(annotation)
+    callback = getattr(info, "callback", None) if info is not None else p.callback
+    checker = getattr(callback, "__self__", None)  # a `common.Choices`: a strict one validates, as below
+    choices = tuple(checker.choices) if getattr(checker, "strict", False) else ()
+    reasons = [why for why, present in (
+        (f"values of type {getattr(base, '__name__', base)}", not convert),
+        ("a count", getattr(p, "count", False)),
+        ("an environment variable", getattr(p, "envvar", None)),
+        ("several values per use", (getattr(p, "nargs", 1) or 1) > 1),
+        ("eager", getattr(p, "is_eager", False)),
+        ("required", getattr(p, "required", False) and getattr(p, "param_type_name", "") == "option"),
+        ("a callback", callback is not None and not hasattr(checker, "choices")),
+    ) if present]
+    return Parsing(param=p.name or "", convert=convert, default=p.default, choices=choices,
+                   off=tuple(getattr(p, "secondary_opts", ())) if is_flag else (),
+                   multiple=bool(getattr(p, "multiple", False)), required=bool(getattr(p, "required", False)),
+                   unlike_typer=", ".join(reasons))
+
+
 def _option(opt: Any, annotation: Any) -> OptionSpec:
     # Long names first, then short ones, sorted: Click keeps the help option's names in a set,
     # and the generated scripts must not change from one run to the next.
     names = tuple(sorted({*opt.opts, *opt.secondary_opts}, key=lambda n: (not n.startswith("--"), n)))
     long = next((n for n in names if n.startswith("--")), names[0])
     values = None if opt.is_flag or opt.count else _values(annotation, long, is_argument=False, metavar=opt.metavar)
-    return OptionSpec(names, _first_line(opt.help), values)
+    return OptionSpec(names, _first_line(opt.help), values, _parsing(opt, annotation))
 
 
 def _command(cmd: Any, ctx: typer.Context, path: tuple[str, ...]) -> CommandSpec:
@@ -171,7 +218,8 @@ def _command(cmd: Any, ctx: typer.Context, path: tuple[str, ...]) -> CommandSpec
             options.append(_option(p, annotation))
         elif p.param_type_name == "argument":
             name = p.name or "arg"
-            arguments.append(ArgumentSpec(name, p.nargs == -1, _values(annotation, name, is_argument=True)))
+            arguments.append(ArgumentSpec(name, p.nargs == -1, _values(annotation, name, is_argument=True),
+                                          _parsing(p, annotation)))
     subs: list[CommandSpec] = []
     if hasattr(cmd, "list_commands"):  # a group
         for name in cmd.list_commands(ctx):

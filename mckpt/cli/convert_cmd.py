@@ -18,8 +18,8 @@ from .common import (
     choice_option,
     examples,
     handle_errors,
-    make_output,
 )
+from .outcome import make_output
 
 if TYPE_CHECKING:
     from ..convert import Plan

@@ -9,7 +9,8 @@ from typing import Annotated
 import typer
 
 from ..errors import MckptError
-from .common import QuietOpt, add_command, examples, handle_errors, make_output
+from .common import QuietOpt, add_command, examples, handle_errors
+from .outcome import make_output
 
 
 @handle_errors

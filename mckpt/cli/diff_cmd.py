@@ -16,8 +16,8 @@ from .common import (
     checkpoint_argument,
     examples,
     handle_errors,
-    make_output,
 )
+from .outcome import make_output
 
 
 @handle_errors

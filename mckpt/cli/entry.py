@@ -1,8 +1,9 @@
-"""The `mckpt` executable: shell completion answers first, then the Typer app.
+"""The `mckpt` executable: shell completion answers first, then `inspect`/`list`, then the Typer app.
 
 Importing the Typer app (Typer, Click, Rich and every command module) costs more than a TAB press
 may take, so `mckpt __complete KIND PREFIX` (what the scripts in `completions/` call) is answered
-here from light modules only, and everything else goes to `mckpt.cli.app`.
+here from light modules only; the everyday read commands are answered by `cli.direct` when their
+command line is a plain one; everything else goes to `mckpt.cli.app`.
 """
 
 from __future__ import annotations
@@ -15,6 +16,11 @@ def main() -> None:
         from .completers import answer
 
         sys.exit(answer(sys.argv[2:]))
+    from .direct import run
+
+    code = run(sys.argv[1:])
+    if code is not None:
+        sys.exit(code)
     from .app import main as app_main
 
     app_main()

@@ -10,7 +10,8 @@ import typer
 from ..errors import UsageError
 from ..remote import is_store_url
 from ..view.output import Output, Progress, human_bytes
-from .common import JsonOpt, QuietOpt, add_command, examples, handle_errors, make_output, shown_as
+from .common import JsonOpt, QuietOpt, add_command, examples, handle_errors, shown_as
+from .outcome import make_output
 
 if TYPE_CHECKING:
     from ..fetch.download import FetchResult

@@ -6,19 +6,8 @@ from typing import Annotated
 
 import typer
 
-from ..domain.checkpoint import to_plain
-from ..locate import read
-from ..view.render_inspect import render_args, render_checkpoint, render_tensor_list
-from .common import (
-    FormatOpt,
-    JsonOpt,
-    QuietOpt,
-    add_command,
-    checkpoint_argument,
-    examples,
-    handle_errors,
-    make_output,
-)
+from .common import FormatOpt, JsonOpt, QuietOpt, add_command, checkpoint_argument, examples, handle_errors
+from .read_commands import inspect_checkpoint
 
 
 @handle_errors
@@ -31,16 +20,10 @@ def inspect_command(
     json: JsonOpt = False,
     fmt: FormatOpt = None,
     quiet: QuietOpt = False,
-) -> None:
+) -> int:
     """Show what a checkpoint holds, without torch and without running code from it."""
-    out = make_output(json, fmt, quiet)
-    ck = read(checkpoint, revision=revision)
-    if args_only:
-        out.show(lambda: to_plain(ck.args), lambda: render_args(out, ck.args))
-    elif tensors and fmt:
-        out.show(lambda: ck.to_json(full_tensors=True), lambda: render_tensor_list(out, ck))
-    else:
-        out.show(lambda: ck.to_json(full_tensors=tensors), lambda: render_checkpoint(out, ck, tensors=tensors))
+    return inspect_checkpoint(checkpoint, tensors=tensors, args_only=args_only, revision=revision, json=json,
+                              fmt=fmt, quiet=quiet)
 
 
 def register(app: typer.Typer) -> None:

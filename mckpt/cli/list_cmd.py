@@ -6,21 +6,9 @@ from typing import Annotated
 
 import typer
 
-from ..domain.runs import SORT_KEYS, filter_runs, scan
-from ..errors import MckptError
-from ..remote import is_remote
-from ..view.render_list import render_listing
-from .common import (
-    FormatOpt,
-    JsonOpt,
-    QuietOpt,
-    add_command,
-    choice_option,
-    examples,
-    handle_errors,
-    make_output,
-    shown_as,
-)
+from ..domain.runs import SORT_KEYS
+from .common import FormatOpt, JsonOpt, QuietOpt, add_command, choice_option, examples, handle_errors, shown_as
+from .read_commands import list_runs
 
 
 @handle_errors
@@ -42,42 +30,13 @@ def list_command(
     json: JsonOpt = False,
     fmt: FormatOpt = None,
     quiet: QuietOpt = False,
-) -> None:
+) -> int:
     """List checkpoints grouped into runs (names parsed, nothing loaded unless --acc).
 
     With -q it prints nothing and exits 1 when no run matched (like grep -q).
     """
-    out = make_output(json, fmt, quiet)
-    if sort == "acc" and not acc:
-        acc = True
-    targets = paths or ["checkpoints"]
-    if not paths:
-        import os
-
-        if not os.path.isdir("checkpoints"):
-            raise MckptError("no ./checkpoints folder here", path="checkpoints",
-                             hint="run inside a Mammoth working folder, or pass a folder: mckpt list PATH")
-    if any(is_remote(p) for p in targets):
-        from ..remote.open import list_paths  # only remote listings import obstore / the HTTP modules
-
-        if acc:
-            with out.progress("reading newest checkpoints", unit="items") as bar:
-                def update(done: int, total: int) -> None:
-                    bar.total = total
-                    bar.advance(done - bar.done)
-
-                listing = list_paths(targets, recursive=recursive, acc=True, progress=update)
-        else:
-            listing = list_paths(targets, recursive=recursive)
-    else:
-        listing = scan(targets, recursive=recursive, acc=acc)
-    found = len(listing.runs)
-    listing.runs = sorted(filter_runs(listing.runs, model, dataset), key=SORT_KEYS[sort], reverse=reverse)
-    filters = " ".join(f"{flag} {value}" for flag, value in (("--model", model), ("--dataset", dataset)) if value)
-    no_match = f"no run matches {filters} (of {found} run(s) found)" if found and not listing.runs else None
-    out.show(listing.to_json, lambda: render_listing(out, listing, acc=acc, no_match=no_match))
-    if quiet and not listing.runs:
-        raise typer.Exit(1)
+    return list_runs(paths, recursive=recursive, acc=acc, model=model, dataset=dataset, sort=sort, reverse=reverse,
+                     json=json, fmt=fmt, quiet=quiet)
 
 
 def register(app: typer.Typer) -> None:

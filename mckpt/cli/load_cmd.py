@@ -6,8 +6,9 @@ from typing import Annotated
 
 import typer
 
-from .common import JsonOpt, QuietOpt, add_command, checkpoint_argument, examples, handle_errors, make_output
+from .common import JsonOpt, QuietOpt, add_command, checkpoint_argument, examples, handle_errors
 from .mammoth_run import PASSTHROUGH, DryRunOpt, EveryOpt, JsonDocument, MammothOpt, PythonOpt, run
+from .outcome import make_output
 
 
 @handle_errors

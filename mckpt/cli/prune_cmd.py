@@ -10,8 +10,9 @@ import typer
 
 from ..domain.vocabulary import CHECKPOINTS_DIR
 from ..errors import MckptError
-from .common import JsonOpt, QuietOpt, handle_errors, make_output
+from .common import JsonOpt, QuietOpt, handle_errors
 from .confirm import DryRunOpt, YesOpt, check_json, go_ahead
+from .outcome import make_output
 
 
 @handle_errors

@@ -12,17 +12,8 @@ from ..domain.resolve import resolve_checkpoint
 from ..domain.results import SORT_COLUMNS, Query, Results, Where, collect_results
 from ..errors import MckptError, UsageError
 from ..io.urls import is_url
-from .common import (
-    FormatOpt,
-    JsonOpt,
-    QuietOpt,
-    add_command,
-    choice_option,
-    examples,
-    handle_errors,
-    make_output,
-    shown_as,
-)
+from .common import FormatOpt, JsonOpt, QuietOpt, add_command, choice_option, examples, handle_errors, shown_as
+from .outcome import make_output
 
 PathsArg = Annotated[list[str] | None, typer.Argument(
     metavar="[PATH]...", parser=shown_as("path"), help="Folders (or files) of checkpoints (default: ./checkpoints).")]

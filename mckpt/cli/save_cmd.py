@@ -7,8 +7,9 @@ from typing import Annotated
 import typer
 
 from ..choices import MODES
-from .common import JsonOpt, QuietOpt, add_command, choice_option, examples, handle_errors, make_output
+from .common import JsonOpt, QuietOpt, add_command, choice_option, examples, handle_errors
 from .mammoth_run import PASSTHROUGH, DryRunOpt, EveryOpt, JsonDocument, MammothOpt, PythonOpt, run
+from .outcome import make_output
 
 
 @handle_errors

@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from ..errors import UsageError
-from .common import JsonOpt, QuietOpt, handle_errors, make_output
+from .common import JsonOpt, QuietOpt, handle_errors
+from .outcome import make_output
 
 if TYPE_CHECKING:
     from ..verify import Verdict

@@ -126,13 +126,13 @@ def _plan_backbone(src: Checkpoint, output: str | None, strip_prefix: bool) -> P
 def _plan_safe(src: Checkpoint, output: str | None, overrides: ArgOverrides) -> Plan:
     if src.kind != "mammoth":
         what = "a bare backbone" if src.kind == "backbone" else "not a Mammoth checkpoint"
-        raise UsageError(f"to='safe' converts old-pickle Mammoth checkpoints; this file is {what}",
+        raise UsageError(f"safe converts old-pickle Mammoth checkpoints; this file is {what}", param="to",
                          path=src.path,
                          hint="a backbone becomes a checkpoint with to='full' and a template (like)"
                          if src.kind == "backbone" else None)
     if src.format == "safe" and not overrides.as_dict():
         raise MckptError("already in the safe layout (torch.load(weights_only=True) reads it)", path=src.path,
-                         hint="to change its args, rewrite it with --to safe --set KEY=VALUE")
+                         hint="to change its args, convert it with overrides: mckpt convert --to safe --set KEY=VALUE")
     arch = archive_of(src)
     name = Path(src.path).name
     plan = Plan(f"{src.format}->safe", src.path, output_path(output, Path(src.path).parent / "safe", name))
@@ -154,7 +154,8 @@ def _plan_safe(src: Checkpoint, output: str | None, overrides: ArgOverrides) -> 
             plan.notes.append("args hold no save_checkpoint_mode (Mammoth before mid 2024): current Mammoth "
                               "resumes it with its default, safe")
     elif overrides.as_dict():
-        raise MckptError("the file's args are not a dict or namespace; --set has nothing to set", path=src.path)
+        raise MckptError("have nothing to set: the file's args are not a dict or namespace", path=src.path,
+                         param="overrides")
     seen = arch.unpickled.globals_seen
     if "torch.device" in seen:
         plan.notes.append("torch.device values → strings ('cpu', 'cuda:0')")

@@ -40,7 +40,7 @@ def plan_full(src: Checkpoint, like: str | None, output: str | None, overrides: 
 def _plan_with_template(src: Checkpoint, tmpl: Checkpoint, like: str, output: str | None,
                         overrides: ArgOverrides, allow_partial: bool) -> Plan:
     if tmpl.kind != "mammoth":
-        raise MckptError("--like needs a full Mammoth checkpoint (one with `model` and `args`)", path=like)
+        raise MckptError("needs a full Mammoth checkpoint (one with `model` and `args`)", path=like, param="like")
     t_arch, s_arch = archive_of(tmpl), archive_of(src)
     if t_arch.byteorder != s_arch.byteorder:
         raise MckptError(f"byte order {s_arch.byteorder} differs from the template's {t_arch.byteorder}",

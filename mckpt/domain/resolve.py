@@ -17,12 +17,15 @@ import os
 import shlex
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..errors import MckptError
 from ..remote import is_remote
 from .runs import Run, scan
 from .vocabulary import CHECKPOINTS_DIR
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 UID_PREFIX_MIN = 4  # shorter prefixes match too many runs to be a name
 RemoteRuns = Callable[[str], Sequence[Run]]

@@ -208,12 +208,12 @@ class Where:
     def parse(text: str) -> Where:
         m = _WHERE.match(text)
         if not m:
-            raise UsageError(f"--where {text!r}: expected ARG=VALUE[,VALUE…] or ARG>=NUMBER "
-                             "(also >, <, <=, !=)")
+            raise UsageError(f"{text!r}: expected ARG=VALUE[,VALUE…] or ARG>=NUMBER (also >, <, <=, !=)",
+                             param="where")
         arg, op, rhs = m[1], "=" if m[2] == "==" else m[2], m[3]
         values = tuple(v.strip() for v in rhs.split(",")) if op in ("=", "!=") else (rhs,)
         if op not in ("=", "!=") and _number(rhs) is None:
-            raise UsageError(f"--where {text!r}: {op} compares numbers, and {rhs!r} is not one")
+            raise UsageError(f"{text!r}: {op} compares numbers, and {rhs!r} is not one", param="where")
         return Where(arg, op, values)
 
     def matches(self, args: dict[str, Any]) -> bool:
@@ -365,9 +365,9 @@ def group_runs(runs: list[RunResult], query: Query) -> tuple[list[Group], list[s
     """Filter, group and sort: (groups, grouping args, args that differ between groups)."""
     known = {k for r in runs for k in r.args}
     for w in query.where:
-        _check_arg(w.arg, known, "--where")
+        _check_arg(w.arg, known, "where")
     for k in query.by or ():
-        _check_arg(k, known, "--by")
+        _check_arg(k, known, "by")
     runs = [r for r in runs if all(w.matches(r.args) for w in query.where)
             and (query.tasks is None or r.tasks_done == query.tasks)]
     by = list(query.by) if query.by else sorted({k for r in runs for k in r.args} - GROUP_IGNORED_ARGS)
@@ -397,11 +397,11 @@ def arg_order(name: str) -> tuple[int, str]:
     return (_LEADING_ARGS.index(name) if name in _LEADING_ARGS else len(_LEADING_ARGS), name)
 
 
-def _check_arg(name: str, known: set[str], option: str) -> None:
+def _check_arg(name: str, known: set[str], param: str) -> None:
     if known and name not in known:
         close = difflib.get_close_matches(name, sorted(known), n=3)
         hint = f"did you mean {', '.join(close)}?" if close else "`mckpt inspect --args-only FILE` lists a run's args"
-        raise UsageError(f"{option} {name}: no run has an arg of that name", hint=hint)
+        raise UsageError(f"{name}: no run has an arg of that name", param=param, hint=hint)
 
 
 def _sortable(v: Any) -> tuple[int, Any]:

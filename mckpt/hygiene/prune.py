@@ -54,7 +54,7 @@ def parse_keep(text: str) -> int:
     """`every:K` → K."""
     kind, _, k = text.partition(":")
     if kind != "every" or not k.isdigit() or int(k) < 1:
-        raise UsageError(f"unknown --keep rule {text!r}", hint="every:K keeps tasks 0, K, 2K, …")
+        raise UsageError(f"{text!r}: no such rule", param="keep", hint="every:K keeps tasks 0, K, 2K, …")
     return int(k)
 
 
@@ -63,7 +63,7 @@ def parse_where(items: Iterable[str]) -> dict[str, str]:
     for item in items:
         name, eq, value = item.partition("=")
         if not eq or not name.strip():
-            raise UsageError(f"--where wants ARG=VALUE, not {item!r}", hint="e.g. --where lr=0.1 --where model=er")
+            raise UsageError(f"wants ARG=VALUE, not {item!r}", param="where", hint="e.g. lr=0.1 or model=er")
         out[name.strip()] = value.strip()
     return out
 
@@ -231,10 +231,10 @@ def _selected(run: Run, info: _RunInfo, policy: Policy) -> str | None:
             return "not among the runs named"
     if policy.where:
         if info.args is None:
-            return "its args cannot be read, so --where cannot match"
+            return "its args cannot be read, so no arg filter can match"
         for k, v in policy.where.items():
             if k not in info.args or not _arg_matches(info.args[k], v):
-                return f"--where {k}={v} does not match"
+                return f"{k}={v} does not match"
     return None
 
 

@@ -132,7 +132,7 @@ def parse_source(text: str, endpoint: str | None = None, revision: str | None = 
             return _hub(f"{segs[0]}/{segs[1]}", _with_revision(segs[3], revision, text), "/".join(segs[4:]),
                         base, repo_type)
     if revision:
-        raise MckptError("--revision applies to hub files only", path=text,
+        raise MckptError("applies to hub files only", path=text, param="revision",
                          hint="use hf://owner/repo/path or a hub URL")
     key = text.split("#", 1)[0]
     return Remote(url=key, filename=safe_filename(parts.path), key=key)

@@ -37,7 +37,7 @@ class FigureSpec:
     def format(self) -> str:
         ext = os.path.splitext(self.output)[1].lower().lstrip(".")
         if ext not in FORMATS:
-            raise UsageError(f"-o {self.output}: the file name must end in .png, .svg or .pdf")
+            raise UsageError(f"{self.output}: the file name must end in .png, .svg or .pdf", param="output")
         return ext
 
 
@@ -46,9 +46,9 @@ def parse_size(text: str) -> tuple[float, float]:
     try:
         w, h = (float(x) for x in text.lower().replace("×", "x").split("x"))
     except ValueError:
-        raise UsageError(f"--size {text!r}: expected WIDTHxHEIGHT in inches, e.g. 8x3.4") from None
+        raise UsageError(f"{text!r}: expected WIDTHxHEIGHT in inches, e.g. 8x3.4", param="size") from None
     if not (0.5 <= w <= 50 and 0.5 <= h <= 50):
-        raise UsageError(f"--size {text!r}: width and height must be between 0.5 and 50 inches")
+        raise UsageError(f"{text!r}: width and height must be between 0.5 and 50 inches", param="size")
     return w, h
 
 
@@ -107,7 +107,7 @@ def plot_curves(res: Results, spec: FigureSpec, settings: tuple[str, ...] = ("cl
     if len(res.groups) > len(OKABE_ITO):
         raise UsageError(f"{len(res.groups)} groups are more than a readable figure holds "
                          f"({len(OKABE_ITO)} at most)",
-                         hint="narrow with --where, --model or --dataset, or keep the best with --sort and --top")
+                         hint="narrow the runs (where, model, dataset) or keep the best groups (sort, top)")
     plt = _pyplot()
     spec.format  # noqa: B018 - refuse a bad extension before drawing anything
     fig, axes = plt.subplots(1, len(settings), figsize=spec.size, sharey=True, layout="constrained")

@@ -1,0 +1,75 @@
+"""Library errors name the parameter whose value is wrong; the CLI names its flag (one message)."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+from conftest import run_cli
+
+from mckpt.cli.app import app
+from mckpt.cli.completion_spec import describe
+from mckpt.cli.outcome import flag
+from mckpt.domain.results import Where
+from mckpt.errors import MckptError, UsageError
+from mckpt.io.urls import parse_source
+
+PACKAGE = Path(__file__).resolve().parents[1] / "mckpt"
+LIBRARY = sorted(p for p in PACKAGE.rglob("*.py") if "cli" not in p.relative_to(PACKAGE).parts)
+
+
+def _error_calls() -> list[tuple[Path, ast.Call]]:
+    calls = []
+    for path in LIBRARY:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", "").endswith(("Error", "NotFound")):
+                calls.append((path, node))
+    return calls
+
+
+def _leading_text(node: ast.expr) -> str:
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value
+    if isinstance(node, ast.JoinedStr) and node.values and isinstance(node.values[0], ast.Constant):
+        return str(node.values[0].value)
+    return ""
+
+
+# Words of Mammoth's own command line (what `load` passes after `--`) are flags in any caller's terms.
+MAMMOTH_ARGV = {"mammoth_args.py"}
+
+
+def test_no_library_message_starts_with_a_flag() -> None:
+    flags = [f"{p.name}:{c.lineno}" for p, c in _error_calls()
+             if p.name not in MAMMOTH_ARGV and c.args and _leading_text(c.args[0]).startswith("-")]
+    assert flags == []
+
+
+def test_every_named_parameter_has_its_flag_in_the_cli() -> None:
+    params = {kw.value.value for _, c in _error_calls() for kw in c.keywords
+              if kw.arg == "param" and isinstance(kw.value, ast.Constant)}
+    assert {"where", "size", "revision", "overrides"} <= params
+    options = {n for cmd in describe(app).walk() for o in cmd.options for n in o.names}
+    assert {p: flag(p) for p in params if flag(p) not in options} == {}
+
+
+@pytest.mark.parametrize(("call", "library", "cli"), [
+    (lambda: Where.parse("lr"), "where 'lr': expected ARG=VALUE", ["results", ".", "--where", "lr"]),
+    (lambda: parse_source("https://example.org/a.pt", revision="main"), "https://example.org/a.pt: revision applies",
+     ["fetch", "https://example.org/a.pt", "--revision", "main"]),
+])
+def test_one_message_two_spellings(call, library: str, cli: list[str], tmp_path: Path) -> None:
+    with pytest.raises(MckptError) as e:
+        call()
+    assert str(e.value).startswith(library)
+    (tmp_path / "checkpoints").mkdir()
+    r = run_cli(*cli, cwd=tmp_path)
+    param = e.value.param
+    assert r.returncode == e.value.exit_code
+    assert r.stderr.startswith("error: " + str(e.value).replace(param, flag(param), 1)), r.stderr
+
+
+def test_a_flag_spelling_for_json() -> None:
+    err = UsageError("'x': expected WIDTHxHEIGHT", param="size")
+    assert err.to_json()["param"] == "size" and err.describe(flag) == "--size 'x': expected WIDTHxHEIGHT"
