@@ -73,17 +73,18 @@ class Target:
     """Where the objects live: moto in this process (default), or any S3-compatible server given by
     --endpoint (MinIO, s3rver, …) reached through the same counting proxy."""
 
-    def __init__(self, endpoint: str | None, key: str, secret: str, bucket: str) -> None:
+    def __init__(self, endpoint: str | None, key: str, secret: str, bucket: str, rate: float = 0.0) -> None:
         self.bucket = bucket
         if endpoint is None:
             self.moto = s3_server.start_threaded()
             self.proxy = self.moto.proxy
+            self.proxy.rate = rate
             self.direct, self.key, self.secret = self.moto.direct, "testing", "testing"
             s3_server.make_bucket(self.moto, bucket, {})
         else:
             self.moto = None
             parts = urlsplit(endpoint)
-            self.proxy = s3_server.CountingProxy((parts.hostname or "127.0.0.1", parts.port or 80))
+            self.proxy = s3_server.CountingProxy((parts.hostname or "127.0.0.1", parts.port or 80), rate=rate)
             self.proxy.start()
             self.direct, self.key, self.secret = endpoint, key, secret
         self.endpoint = f"http://127.0.0.1:{self.proxy.port}"
@@ -129,61 +130,77 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--keep", action="store_true")
     ap.add_argument("--list-only", action="store_true", help="only the list --acc part")
+    ap.add_argument("--inspect-only", action="store_true", help="only the inspect-against-GET part")
+    ap.add_argument("--rate-mb", type=float, default=0.0,
+                    help="pace each connection's replies at this many MB/s (a network link; 0: loopback speed)")
     ap.add_argument("--endpoint", help="an S3-compatible server to use instead of moto (http://host:port)")
     ap.add_argument("--key", default="S3RVER")
     ap.add_argument("--secret", default="S3RVER")
     ap.add_argument("--bucket", default="bench", help="an existing bucket on --endpoint")
     a = ap.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
-    target = Target(a.endpoint, a.key, a.secret, a.bucket)
-    b = a.bucket
-    env = {**os.environ, **target.env(), "PYTHONPATH": str(REPO), "MCKPT_CACHE": str(OUT / "cache")}
+    target = Target(a.endpoint, a.key, a.secret, a.bucket, rate=a.rate_mb * 1e6)
+    env = {**os.environ, **target.env(), "MCKPT_CACHE": str(OUT / "cache")}
     py = sys.executable
-    mckpt = [py, "-m", "mckpt"]  # this checkout, not whatever `mckpt` is installed
-    print(f"server: {target.name}")
+    # The `mckpt` installed beside this interpreter (`pip install .` of this checkout): a source
+    # tree on PYTHONPATH would be compiled anew at every run where bytecode is not written.
+    mckpt = [str(Path(py).parent / "mckpt")]
+    link = f", each connection paced at {a.rate_mb:g} MB/s" if a.rate_mb else ", loopback speed"
+    print(f"server: {target.name}{link}")
     try:
-        body = small_checkpoint(OUT / "one.pt")
-        local = OUT / "checkpoints"
-        local.mkdir(exist_ok=True)
-        for i in range(1000):
-            name = f"er_seq-cifar10_None_500_1_2025{1 + i % 12:02d}{1 + i % 28:02d}-1010{i % 60:02d}_{i:08x}_1.pt"
-            target.put(f"ck/{name}", body)
-            (local / name).write_bytes(body)
-        print(f"1,000 checkpoints of {len(body) / 1024:.0f} KiB in s3://{b}/ck/ and {local}")
-        samples = compare({
-            "list s3:// (1,000)": [*mckpt, "list", f"s3://{b}/ck"],
-            "list s3:// --acc (1,000)": [*mckpt, "list", f"s3://{b}/ck", "--acc"],
-            "list local --acc (1,000)": [*mckpt, "list", str(local), "--acc"],
-        }, runs=a.runs, env=env)
-        print(report(samples, "list local --acc (1,000)"))
-        sent, cpu = counted(target, [*mckpt, "list", f"s3://{b}/ck", "--acc"], env)
-        print(f"list s3:// --acc: the server sent {sent / 2**20:.1f} MiB for 1,000 files "
-              f"({sent / 1000 / 1024:.0f} KiB each, of {len(body) / 1024:.0f} KiB); mckpt used {cpu:.1f} s of CPU")
-        if a.list_only:
-            return
-
-        big = OUT / "er_seq-cifar10_None_500_1_20250101-101010_1a2b3c4d_1.pt"
-        print("\nwriting the 1 GB checkpoint…", flush=True)
-        big_checkpoint(big)
-        target.put(f"big/{big.name}", big)
-        size = big.stat().st_size
-        big.unlink()
-        url = f"s3://{b}/big/{big.name}"
-        get_all = ("import os, obstore; from obstore.store import S3Store\n"
-                   f"s = S3Store({b!r}, endpoint=os.environ['AWS_ENDPOINT_URL'], access_key_id={target.key!r},"
-                   f" secret_access_key={target.secret!r}, region='us-east-1', client_options={{'allow_http': True}})\n"
-                   f"n = sum(len(c) for c in obstore.get(s, 'big/{big.name}').stream(8 << 20))\nassert n == {size}")
-        samples = compare({"mckpt inspect s3:// (1 GB)": [*mckpt, "inspect", url],
-                           "full GET (obstore, 1 GB)": [py, "-c", get_all]}, runs=a.runs, env=env)
-        print(report(samples, "full GET (obstore, 1 GB)"))
-        inspect_sent, inspect_cpu = counted(target, [*mckpt, "inspect", url], env)
-        get_sent, get_cpu = counted(target, [py, "-c", get_all], env)
-        print(f"bytes sent by the server: inspect {inspect_sent / 1024:.0f} KiB, full GET {get_sent / 2**20:.0f} MiB "
-              f"({get_sent / inspect_sent:.0f}×); client CPU: inspect {inspect_cpu:.2f} s, full GET {get_cpu:.2f} s")
+        if not a.inspect_only:
+            list_part(a, target, mckpt, env)
+        if not a.list_only:
+            inspect_part(a, target, mckpt, env)
     finally:
         target.stop()
         if not a.keep:
             shutil.rmtree(OUT)
+
+
+def list_part(a: argparse.Namespace, target: Target, mckpt: list[str], env: dict[str, str]) -> None:
+    """`list --acc` of 1,000 remote checkpoints, beside `list` and the same files on disk."""
+    b = a.bucket
+    body = small_checkpoint(OUT / "one.pt")
+    local = OUT / "checkpoints"
+    local.mkdir(exist_ok=True)
+    for i in range(1000):
+        name = f"er_seq-cifar10_None_500_1_2025{1 + i % 12:02d}{1 + i % 28:02d}-1010{i % 60:02d}_{i:08x}_1.pt"
+        target.put(f"ck/{name}", body)
+        (local / name).write_bytes(body)
+    print(f"1,000 checkpoints of {len(body) / 1024:.0f} KiB in s3://{b}/ck/ and {local}")
+    samples = compare({
+        "list s3:// (1,000)": [*mckpt, "list", f"s3://{b}/ck"],
+        "list s3:// --acc (1,000)": [*mckpt, "list", f"s3://{b}/ck", "--acc"],
+        "list local --acc (1,000)": [*mckpt, "list", str(local), "--acc"],
+    }, runs=a.runs, env=env)
+    print(report(samples, "list local --acc (1,000)"))
+    sent, cpu = counted(target, [*mckpt, "list", f"s3://{b}/ck", "--acc"], env)
+    print(f"list s3:// --acc: the server sent {sent / 2**20:.1f} MiB for 1,000 files "
+          f"({sent / 1000 / 1024:.0f} KiB each, of {len(body) / 1024:.0f} KiB); mckpt used {cpu:.1f} s of CPU")
+
+
+def inspect_part(a: argparse.Namespace, target: Target, mckpt: list[str], env: dict[str, str]) -> None:
+    """`inspect` of a 1 GB object against a full GET of it, with the bytes each made the server send."""
+    b, py = a.bucket, sys.executable
+    big = OUT / "er_seq-cifar10_None_500_1_20250101-101010_1a2b3c4d_1.pt"
+    print("\nwriting the 1 GB checkpoint…", flush=True)
+    big_checkpoint(big)
+    target.put(f"big/{big.name}", big)
+    size = big.stat().st_size
+    big.unlink()
+    url = f"s3://{b}/big/{big.name}"
+    get_all = ("import os, obstore; from obstore.store import S3Store\n"
+               f"s = S3Store({b!r}, endpoint=os.environ['AWS_ENDPOINT_URL'], access_key_id={target.key!r},"
+               f" secret_access_key={target.secret!r}, region='us-east-1', client_options={{'allow_http': True}})\n"
+               f"n = sum(len(c) for c in obstore.get(s, 'big/{big.name}').stream(8 << 20))\nassert n == {size}")
+    samples = compare({"mckpt inspect s3:// (1 GB)": [*mckpt, "inspect", url],
+                       "full GET (obstore, 1 GB)": [py, "-c", get_all]}, runs=a.runs, env=env)
+    print(report(samples, "full GET (obstore, 1 GB)"))
+    inspect_sent, inspect_cpu = counted(target, [*mckpt, "inspect", url], env)
+    get_sent, get_cpu = counted(target, [py, "-c", get_all], env)
+    print(f"bytes sent by the server: inspect {inspect_sent / 1024:.0f} KiB, full GET {get_sent / 2**20:.0f} MiB "
+          f"({get_sent / inspect_sent:.0f}×); client CPU: inspect {inspect_cpu:.2f} s, full GET {get_cpu:.2f} s")
 
 
 if __name__ == "__main__":

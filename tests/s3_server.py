@@ -28,9 +28,11 @@ def free_port() -> int:
 
 @dataclass
 class CountingProxy:
-    """TCP relay 127.0.0.1:port -> upstream; `sent` counts bytes from upstream to clients."""
+    """TCP relay 127.0.0.1:port -> upstream; `sent` counts bytes from upstream to clients, and
+    `rate` (bytes/s, 0: none) paces each connection's replies as a network link would."""
 
     upstream: tuple[str, int]
+    rate: float = 0.0
     sent: int = 0
     port: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -61,12 +63,16 @@ class CountingProxy:
 
     def _pump(self, src: socket.socket, dst: socket.socket, count: bool) -> None:
         # A reset or closed peer ends the relay of this connection; that is how connections end.
+        due = 0.0  # when the link is free again: idle time earns no burst
         with contextlib.suppress(OSError):
             while data := src.recv(1 << 16):
                 dst.sendall(data)
                 if count:
                     with self._lock:
                         self.sent += len(data)
+                    if self.rate:
+                        due = max(due, time.monotonic()) + len(data) / self.rate
+                        time.sleep(max(0.0, due - time.monotonic()))
         for s in (src, dst):
             with contextlib.suppress(OSError):
                 s.shutdown(socket.SHUT_RDWR)
