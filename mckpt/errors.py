@@ -7,36 +7,76 @@ type. Anything else escaping is a bug in mckpt and is reported as such.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 
+def python_spelling(param: str, value: str | None = None) -> str:
+    """How a library caller writes a parameter: `where`, `to='full'`."""
+    if value is None:
+        return param
+    return f"{param}={value}" if value in ("True", "False") else f"{param}={value!r}"
+
+
+# A parameter named in a spelled message: `{like}`, or with the value it takes, `{to=full}`.
+_PLACEHOLDER = re.compile(r"\{([a-z_]+)(?:=([A-Za-z0-9_.-]+))?\}")
+
+
 class MckptError(Exception):
-    """A failure to report as `error: <path>: <message>` with an optional `hint:` line."""
+    """A failure to report as `error: <path>: <message>` with an optional `hint:` line.
+
+    Errors about parameters name them in the caller's terms: `param` is the parameter whose value
+    is wrong, leading the message; a message or hint built with `spelled=True` (a literal, never
+    holding text from a file or the user) may name others as `{like}` or `{to=full}`. `describe`
+    and `spelled_hint` write them as a `spell` function says: `where`, `to='full'` for a library
+    caller (`str(error)`), `--where`, `--to full` in the CLI (`cli.outcome`).
+    """
 
     exit_code = 1
 
     def __init__(self, message: str, *, path: str | None = None, hint: str | None = None,
-                 param: str | None = None) -> None:
+                 param: str | None = None, spelled: bool = False) -> None:
         super().__init__(message)
-        self.message = message
         self.path = path
-        self.hint = hint
         self.param = param
+        self._spelled = spelled
+        self._message = message
+        self._hint = hint
+
+    @property
+    def message(self) -> str:
+        return self._spell(self._message, python_spelling)
+
+    @message.setter
+    def message(self, text: str) -> None:
+        self._message, self._spelled = text, False
+
+    @property
+    def hint(self) -> str | None:
+        return self.spelled_hint(python_spelling)
+
+    def _spell(self, text: str, spell: Callable[[str, str | None], str]) -> str:
+        return _PLACEHOLDER.sub(lambda m: spell(m[1], m[2]), text) if self._spelled else text
 
     def __str__(self) -> str:
         return self.describe()
 
-    def describe(self, spell: Callable[[str], str] = str) -> str:
-        """The one line: `path: message`, led by the parameter whose value is wrong (`param`) as
-        `spell` writes it: its Python name for a library caller (`where 'lr': …`), its flag in
-        the CLI (`--where 'lr': …`, see `cli.outcome`). One message serves both callers."""
-        message = f"{spell(self.param)} {self.message}" if self.param else self.message
-        return f"{self.path}: {message}" if self.path else message
+    def describe(self, spell: Callable[[str, str | None], str] = python_spelling) -> str:
+        """The one line: `path: message`, its parameters written by `spell`."""
+        line = self._line(spell)
+        return f"{self.path}: {line}" if self.path else line
 
-    def to_json(self) -> dict[str, object]:
+    def _line(self, spell: Callable[[str, str | None], str]) -> str:
+        message = self._spell(self._message, spell)
+        return f"{spell(self.param, None)} {message}" if self.param else message
+
+    def spelled_hint(self, spell: Callable[[str, str | None], str] = python_spelling) -> str | None:
+        return None if self._hint is None else self._spell(self._hint, spell)
+
+    def to_json(self, spell: Callable[[str, str | None], str] = python_spelling) -> dict[str, object]:
         """The error inside a command's JSON document, so a script reads one schema either way."""
-        return {"message": self.message, "param": self.param, "path": self.path, "hint": self.hint,
-                "exit_code": self.exit_code}
+        return {"message": self._line(spell), "param": self.param, "path": self.path,
+                "hint": self.spelled_hint(spell), "exit_code": self.exit_code}
 
 
 class NotFound(MckptError):
@@ -51,12 +91,12 @@ class CorruptCheckpoint(MckptError):
     """The file looks like a checkpoint but is truncated or malformed."""
 
     def __init__(self, message: str, *, path: str | None = None, hint: str | None = None,
-                 param: str | None = None) -> None:
+                 param: str | None = None, spelled: bool = False) -> None:
         if hint is None and message.startswith("truncated"):
             # Nearly always a copy or download that was cut short (or a save that was killed).
             hint = ("the file is cut short (an interrupted copy, download or save?): copy or fetch it again; "
                     "`mckpt fetch` resumes and checks downloads")
-        super().__init__(message, path=path, hint=hint, param=param)
+        super().__init__(message, path=path, hint=hint, param=param, spelled=spelled)
 
 
 class UnsafePickle(MckptError):

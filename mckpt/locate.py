@@ -30,7 +30,7 @@ def resolve(spec: str, *, revision: str | None = None, search: Sequence[str | Pa
     """`resolve_checkpoint`, refusing a `revision` for what is not a URL (it would be ignored)."""
     resolved = resolve_checkpoint(spec, search, remote_runs=remote_runs)
     if revision is not None and not resolved.remote:
-        raise UsageError("a revision applies to hf:// and hub URLs, not to a local file", path=spec)
+        raise UsageError("applies to hf:// and hub URLs, not to a local file", path=spec, param="revision")
     return resolved
 
 

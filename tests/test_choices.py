@@ -8,6 +8,7 @@ from conftest import run_cli
 from mckpt.choices import EVERY, MODES, TARGETS
 from mckpt.cli.app import app
 from mckpt.cli.completion_spec import CommandSpec, describe
+from mckpt.cli.outcome import flag
 from mckpt.domain.results import SORT_COLUMNS
 from mckpt.domain.runs import SORT_KEYS
 from mckpt.errors import UsageError
@@ -65,4 +66,5 @@ def test_library_errors_name_parameters_not_flags(tmp_path: object) -> None:
                             (lambda: plan_save(env, [], mode="bogus"), "mode")):
         with pytest.raises(UsageError) as e:
             call()
-        assert e.value.message.startswith(f"{parameter} must be one of") and "--" not in e.value.message
+        assert str(e.value).startswith(f"{parameter} must be one of") and "--" not in str(e.value)
+        assert e.value.param == parameter and e.value.describe(flag).startswith(f"--{parameter} must be one of")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -73,3 +74,41 @@ def test_one_message_two_spellings(call, library: str, cli: list[str], tmp_path:
 def test_a_flag_spelling_for_json() -> None:
     err = UsageError("'x': expected WIDTHxHEIGHT", param="size")
     assert err.to_json()["param"] == "size" and err.describe(flag) == "--size 'x': expected WIDTHxHEIGHT"
+
+
+_SPELLED = re.compile(r"\{([a-z_]+)(?:=[A-Za-z0-9_.-]+)?\}")
+# Messages about Mammoth's own command line (what `load` runs) name Mammoth's flags in any terms.
+MAMMOTH_COMMAND_LINE = {"mammoth_args.py", "resume.py", "save.py"}
+_FLAG = re.compile(r"(?:^|[\s(/`])(--?[a-z][a-z0-9-]*)")
+
+
+def _texts(call: ast.Call) -> list[str]:
+    """The literal parts of an error's message and hint."""
+    nodes = [*call.args[:1], *(kw.value for kw in call.keywords if kw.arg == "hint")]
+    out = []
+    for node in nodes:
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            out.append(node.value)
+        elif isinstance(node, ast.JoinedStr):  # an interpolated value stands as NUL
+            out.append("".join(str(v.value) if isinstance(v, ast.Constant) else "\0" for v in node.values))
+    return out
+
+
+def test_spelled_names_are_cli_options() -> None:
+    options = {n for cmd in describe(app).walk() for o in cmd.options for n in o.names}
+    named = {m for _, c in _error_calls() if any(kw.arg == "spelled" for kw in c.keywords)
+             for text in _texts(c) for m in _SPELLED.findall(text)}
+    assert {"to", "like", "overrides", "output", "force"} <= named
+    assert {n: flag(n) for n in named if flag(n) not in options} == {}
+
+
+def test_no_library_error_names_a_flag_of_mckpt() -> None:
+    """Flags appear only inside a whole command line the user may copy (`mckpt convert --to safe …`)."""
+    found = []
+    for path, call in _error_calls():
+        if path.name in MAMMOTH_COMMAND_LINE:
+            continue
+        for text in _texts(call):
+            for m in _FLAG.finditer(text.split("mckpt ", 1)[0]):
+                found.append(f"{path.name}:{call.lineno}: {m[1]}")
+    assert found == []

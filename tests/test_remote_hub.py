@@ -93,7 +93,7 @@ def test_folder_urls_parse_both_revision_spellings() -> None:
     assert parse_hub_folder("hf://spaces/a/b/ck") == HubFolderUrl("space", "a/b", "main", "ck")
     assert parse_hub_folder("hf://a/b/ck", revision="dev") == HubFolderUrl("model", "a/b", "dev", "ck")
     assert parse_hub_folder("hf://a/b@dev/ck", revision="dev").revision == "dev"
-    with pytest.raises(MckptError, match="--revision says"):
+    with pytest.raises(MckptError, match="revision says"):
         parse_hub_folder("hf://a/b@dev/ck", revision="main")
     assert parse_hub_folder("hf://datasets/a/b@refs%2Fpr%2F1").url == "hf://datasets/a/b@refs%2Fpr%2F1"
     with pytest.raises(MckptError, match=r"\.\."):

@@ -190,7 +190,7 @@ def test_filter_and_option_errors_are_one_line(runs: Path) -> None:
                        (["--where", "lr>=abc"], "compares numbers"),
                        (["--where", "=5"], "expected ARG=VALUE"),
                        (["--by", "modle"], "did you mean model"),
-                       (["--sort", "nope"], "unknown sort key")):
+                       (["--sort", "nope"], "--sort 'nope': not a column")):
         r = run_cli("results", str(runs), *argv)
         assert r.returncode == 2 and "Traceback" not in r.stderr, (argv, r.stderr)
         assert text in r.stderr, (argv, r.stderr)
@@ -373,7 +373,7 @@ def test_plot_matrix_and_errors(runs: Path, tmp_path: Path) -> None:
     r = run_cli("plot", str(runs), "-o", str(tmp_path / "x.png"), "--size", "big")
     assert r.returncode == 2 and "WIDTHxHEIGHT" in r.stderr
     r = run_cli("plot", str(runs))
-    assert r.returncode == 2 and "-o FILE" in r.stderr
+    assert r.returncode == 2 and "name one with --output" in r.stderr
 
 
 def test_notes_from_file_values_stay_comments_and_inert(tmp_path: Path) -> None:

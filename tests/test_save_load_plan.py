@@ -11,6 +11,7 @@ import pytest
 from save_load_support import make_checkout, run_args, write_checkpoint
 
 import mckpt
+from mckpt.cli.outcome import flag
 from mckpt.errors import MckptError, UsageError
 from mckpt.train.mammoth_args import (
     MISSING,
@@ -66,7 +67,7 @@ def test_nothing_found_says_what_to_do(tmp_path: Path) -> None:
     with pytest.raises(MckptError) as e:
         find_mammoth(environ=PY_ENV, cwd=tmp_path)
     assert "no Mammoth checkout" in e.value.message
-    assert "--mammoth" in e.value.hint and "MAMMOTH_ROOT" in e.value.hint
+    assert "--mammoth" in e.value.spelled_hint(flag) and "MAMMOTH_ROOT" in e.value.hint
     with pytest.raises(MckptError) as e:
         find_mammoth(str(tmp_path), environ=PY_ENV)
     assert "not a Mammoth checkout" in e.value.message and "--mammoth" in e.value.message

@@ -27,9 +27,11 @@ def _shape(cmd: CommandSpec) -> dict[str, Any]:
     defaults: dict[str, Any] = {}
     for opt in cmd.options:
         p = opt.parsing
-        if p is None or p.unlike_typer or p.multiple or p.convert not in ("flag", "str"):
+        if p is None:
             continue
-        defaults[p.param] = p.default
+        defaults[p.param] = p.default  # every parameter: the body takes each one explicitly
+        if p.unlike_typer or p.multiple:
+            continue  # its words are unknown to `cli.direct`, so a line using them goes to Typer
         for name in opt.names:
             # a flag stores True (False for its --no- names); an option stores its word ("str")
             options[name] = (p.param, (name not in p.off) if p.convert == "flag" else "str", p.choices)

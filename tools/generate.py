@@ -43,6 +43,9 @@ def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     check = "--check" in args
     args = [a for a in args if a != "--check"]
+    if len(args) > 1 or any(a.startswith("-") for a in args):
+        print(f"usage: python tools/generate.py [ROOT] [--check] (not {' '.join(args)})", file=sys.stderr)
+        return 2
     root = Path(args[0]) if args else REPO
     stale = []
     for rel, text in generated().items():

@@ -33,7 +33,7 @@ class Choices:
             try:
                 check_choice("the value", value, self.choices)
             except UsageError as e:
-                raise typer.BadParameter(e.message) from None
+                raise typer.BadParameter(e.describe()) from None
         return value
 
 
@@ -62,6 +62,7 @@ def shown_as(kind: str) -> Callable[[str], str]:
         return value
 
     parse.__name__ = kind
+    parse.passes_through = True  # type: ignore[attr-defined]  # `completion_spec`: the word as typed
     return parse
 
 

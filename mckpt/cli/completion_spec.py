@@ -54,8 +54,8 @@ class Values:
 @dataclass(frozen=True)
 class Parsing:
     """How a parameter's words become the command function's value: what `cli.direct` needs to
-    parse a command line exactly as Typer would. `convert` is the value's type (`str`, `int`,
-    `float`, or `flag`: True, False for the `off` names); `choices` the values a strict choice
+    parse a command line exactly as Typer would. `convert` is the value's type (`str`, or
+    `flag`: True, False for the `off` names; empty for any other); `choices` the values a strict choice
     takes; `unlike_typer` says why a parameter needs Typer itself (a callback, a count, an
     environment variable…), empty when it does not."""
 
@@ -172,7 +172,7 @@ def _values(annotation: Any, name: str, is_argument: bool, metavar: str | None =
     return Values(METAVAR_KINDS.get(metavar or "", "none" if metavar else "path"))
 
 
-_CONVERTS = {str: "str", int: "int", float: "float"}
+_CONVERTS = {str: "str"}  # what `cli.direct` reproduces; other value types are left to Typer
 
 
 def _parsing(p: Any, annotation: Any) -> Parsing:
@@ -192,6 +192,8 @@ def _parsing(p: Any, annotation: Any) -> Parsing:
         ("eager", getattr(p, "is_eager", False)),
         ("required", getattr(p, "required", False) and getattr(p, "param_type_name", "") == "option"),
         ("a callback", callback is not None and not hasattr(checker, "choices")),
+        ("a parser of its own", info is not None and (getattr(info, "click_type", None) is not None or (
+            getattr(info, "parser", None) is not None and not getattr(info.parser, "passes_through", False)))),
     ) if present]
     return Parsing(param=p.name or "", convert=convert, default=p.default, choices=choices,
                    off=tuple(getattr(p, "secondary_opts", ())) if is_flag else (),
@@ -199,13 +201,14 @@ def _parsing(p: Any, annotation: Any) -> Parsing:
                    unlike_typer=", ".join(reasons))
 
 
-def _option(opt: Any, annotation: Any) -> OptionSpec:
+def _option(opt: Any, annotation: Any, in_signature: bool = True) -> OptionSpec:
     # Long names first, then short ones, sorted: Click keeps the help option's names in a set,
     # and the generated scripts must not change from one run to the next.
     names = tuple(sorted({*opt.opts, *opt.secondary_opts}, key=lambda n: (not n.startswith("--"), n)))
     long = next((n for n in names if n.startswith("--")), names[0])
     values = None if opt.is_flag or opt.count else _values(annotation, long, is_argument=False, metavar=opt.metavar)
-    return OptionSpec(names, _first_line(opt.help), values, _parsing(opt, annotation))
+    # Only the command function's own parameters have a parse (not --help, which Typer adds).
+    return OptionSpec(names, _first_line(opt.help), values, _parsing(opt, annotation) if in_signature else None)
 
 
 def _command(cmd: Any, ctx: typer.Context, path: tuple[str, ...]) -> CommandSpec:
@@ -215,7 +218,7 @@ def _command(cmd: Any, ctx: typer.Context, path: tuple[str, ...]) -> CommandSpec
     for p in cmd.get_params(ctx):
         annotation = annotations.get(p.name or "", str)
         if p.param_type_name == "option" and not p.hidden:
-            options.append(_option(p, annotation))
+            options.append(_option(p, annotation, in_signature=(p.name or "") in annotations))
         elif p.param_type_name == "argument":
             name = p.name or "arg"
             arguments.append(ArgumentSpec(name, p.nargs == -1, _values(annotation, name, is_argument=True),

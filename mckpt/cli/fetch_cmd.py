@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from ..errors import UsageError
+from ..choices import check_sha256
 from ..remote import is_store_url
 from ..view.output import Output, Progress, human_bytes
 from .common import JsonOpt, QuietOpt, add_command, examples, handle_errors, shown_as
@@ -69,8 +68,7 @@ def fetch_command(
 
     out = make_output(json, None, quiet)
 
-    if sha256 is not None and not re.fullmatch(r"[0-9a-fA-F]{64}", sha256):
-        raise UsageError("--sha256 wants 64 hexadecimal digits", path=sha256)
+    sha256 = check_sha256(sha256)
     opts = FetchOptions.from_env(token=token, offline=offline or None, cache_dir=cache_dir,
                                  sha256=sha256, retries=retries, revision=revision, connections=connections)
     with out.progress("fetching") as bar:

@@ -8,7 +8,7 @@ import typer
 
 from .common import JsonOpt, QuietOpt, add_command, checkpoint_argument, examples, handle_errors
 from .mammoth_run import PASSTHROUGH, DryRunOpt, EveryOpt, JsonDocument, MammothOpt, PythonOpt, run
-from .outcome import make_output
+from .outcome import error_line, make_output
 
 
 @handle_errors
@@ -42,7 +42,7 @@ def load_command(
         env = assumed.env if assumed else find_mammoth(mammoth, python)
         plan = plan_resume(checkpoint, env, list(ctx.args), every=every, check=check)
         if assumed:
-            plan.missing = assumed.missing
+            plan.missing = [error_line(e) for e in assumed.missing]
         doc.plan = plan.to_json()
         for message in plan.warnings:
             out.warning(message)

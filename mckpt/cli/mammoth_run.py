@@ -15,6 +15,7 @@ import typer
 
 from ..choices import EVERY
 from .common import choice_option
+from .outcome import flag
 
 if TYPE_CHECKING:
     from ..train.mammoth_env import MammothEnv
@@ -66,7 +67,7 @@ class JsonDocument:
         from ..errors import MckptError
 
         if self.out.json and isinstance(error, MckptError):
-            self.out.emit_json({"plan": self.plan, "error": error.to_json()})
+            self.out.emit_json({"plan": self.plan, "error": error.to_json(flag)})
 
 
 def run(

@@ -7,6 +7,8 @@ exits alike whichever path ran.
 
 from __future__ import annotations
 
+import errno
+import io
 import os
 import sys
 from collections.abc import Callable
@@ -15,7 +17,8 @@ from typing import Any
 from ..errors import MckptError, UsageError
 from ..view.output import Output
 
-state = {"debug": bool(os.environ.get("MCKPT_DEBUG"))}
+state = {"debug": os.environ.get("MCKPT_DEBUG", "").lower() not in ("", "0", "false", "no", "off")}
+SIGPIPE_EXIT = 141  # 128 + SIGPIPE: how a shell sees a Unix tool whose reader left
 
 BUG_HINT = ("this is a bug in mckpt; rerun as `mckpt --debug <command> …` (or with MCKPT_DEBUG=1) "
             "and report the traceback")
@@ -25,9 +28,21 @@ BUG_HINT = ("this is a bug in mckpt; rerun as `mckpt --debug <command> …` (or 
 FLAGS = {"overrides": "--set"}
 
 
-def flag(param: str) -> str:
-    """The flag of a library parameter, as an error names it in the CLI."""
-    return FLAGS.get(param, "--" + param.replace("_", "-"))
+def flag(param: str, value: str | None = None) -> str:
+    """A library parameter as the CLI writes it (`--where`, `--to full`): how errors name it here."""
+    name = FLAGS.get(param, "--" + param.replace("_", "-"))
+    return name if value in (None, "True") else f"{name} {value}"
+
+
+# A raw OSError reaching the guard with one of these is about the command's output (the library
+# reports every file it reads or writes as MckptError): a full disk or pipe buffer, a bad fd.
+_STDOUT_ERRNOS = (errno.ENOSPC, errno.EBADF, errno.EIO, errno.EDQUOT)
+
+
+def error_line(e: MckptError) -> str:
+    """An error and its hint on one line, in the CLI's terms: an item of a plan's `missing` list."""
+    hint = e.spelled_hint(flag)
+    return f"{e.describe(flag)}; {hint}" if hint else e.describe(flag)
 
 
 def make_output(json: bool = False, fmt: str | None = None, quiet: bool = False) -> Output:
@@ -42,11 +57,16 @@ def run_command(func: Callable[..., int | None], *args: Any,
     """Run a command body and return its exit code (None counts as 0).
 
     MckptError becomes `error: …` (and its hint) and the error's exit code; Ctrl-C exits 130; a
-    reader that left the pipe (`mckpt list | head`) ends quietly with 0; anything else is a bug,
-    told in one line. `--debug` (or MCKPT_DEBUG=1) shows the traceback instead. Exceptions in
-    `passthrough` (Typer's own exits and aborts) go through untouched. stdout is flushed here so
-    that a closed pipe is met inside this guard, not at interpreter exit.
+    reader that left the pipe (`mckpt list | head`) ends it quietly with 141, the status of a
+    Unix tool killed by SIGPIPE (0 would tell `set -o pipefail` that a failing command worked);
+    stdout that cannot be written (closed, a full disk) is an error about stdout, not a bug;
+    anything else is a bug, told in one line. `--debug` (or MCKPT_DEBUG=1) shows the traceback
+    instead. Exceptions in `passthrough` (Typer's own exits and aborts) go through untouched.
+    stdout is flushed here so that a closed pipe is met inside this guard, not at exit.
     """
+    if sys.stdout is None:  # started with stdout closed (`mckpt list >&-`)
+        Output(stream=io.StringIO()).error("stdout is closed: nowhere to print the result")
+        return 1
     try:
         code = func(*args, **kwargs) or 0
         sys.stdout.flush()
@@ -58,7 +78,7 @@ def run_command(func: Callable[..., int | None], *args: Any,
             import traceback
 
             traceback.print_exc()
-        Output().error(e.describe(flag), e.hint)
+        Output().error(e.describe(flag), e.spelled_hint(flag))
         return e.exit_code
     except KeyboardInterrupt:
         Output().error("interrupted")
@@ -66,9 +86,21 @@ def run_command(func: Callable[..., int | None], *args: Any,
     except BrokenPipeError:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
-        return 0
-    except Exception as e:
-        if state["debug"]:
-            raise
-        Output().error(f"internal error: {type(e).__name__}: {e}", BUG_HINT)
+        return SIGPIPE_EXIT
+    except OSError as e:
+        if e.errno not in _STDOUT_ERRNOS or state["debug"]:
+            return _bug(e)
+        devnull = os.open(os.devnull, os.O_WRONLY)  # what is left unwritten goes nowhere at exit
+        os.dup2(devnull, sys.stdout.fileno())
+        Output().error(f"cannot write to stdout: {e.strerror or e}")
         return 1
+    except Exception as e:
+        return _bug(e)
+
+
+def _bug(e: Exception) -> int:
+    """An exception nothing expected: one line saying so, or its traceback with --debug."""
+    if state["debug"]:
+        raise e
+    Output().error(f"internal error: {type(e).__name__}: {e}", BUG_HINT)
+    return 1

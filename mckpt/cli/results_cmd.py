@@ -128,7 +128,7 @@ def plot_command(
     out = make_output(quiet=quiet)
 
     if output == Path():
-        raise UsageError("missing -o FILE (.png, .svg or .pdf)")
+        raise UsageError("no figure file: name one with {output} (.png, .svg or .pdf)", spelled=True)
     spec = FigureSpec(str(output), parse_size(size), dpi, title, force)
     spec.format  # noqa: B018 - a bad extension is a usage error before any reading
     if output.exists() and not force:

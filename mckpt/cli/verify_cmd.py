@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import os
-import re
 import time
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from ..errors import UsageError
+from ..choices import check_sha256
 from .common import JsonOpt, QuietOpt, handle_errors
 from .outcome import make_output
 
@@ -58,8 +57,7 @@ def verify_command(
     from ..verify import collect_targets, verify_all
     from ..view.render_hygiene import render_verdict, render_verify_summary
 
-    if sha256 is not None and not re.fullmatch(r"[0-9a-fA-F]{64}", sha256):
-        raise UsageError("--sha256 wants 64 hexadecimal digits", path=sha256)
+    sha256 = check_sha256(sha256)
     todo = collect_targets(targets, recursive=recursive, sha256=sha256, known=_known_checksums(cache_dir))
     out = make_output(json, None, quiet)
     t0 = time.perf_counter()

@@ -61,11 +61,12 @@ def _plan(src: Checkpoint, to: str | None, like: str | None, output: str | None,
     to = to or default_target(src)
     check_choice("to", to, TARGETS)
     if like is not None and to != "full":
-        raise UsageError("like (a template) only goes with to='full'")
+        raise UsageError("{like} (a template) only goes with {to=full}", spelled=True)
     if overrides and overrides.as_dict() and to == "backbone":
-        raise UsageError("overrides change args, and to='backbone' writes none (a bare backbone has no args)")
+        raise UsageError("nothing for {overrides} to set: {to=backbone} writes a bare backbone, which has no args",
+                         spelled=True)
     if strip_prefix and to != "backbone":
-        raise UsageError("strip_prefix only goes with to='backbone'")
+        raise UsageError("{strip_prefix} only goes with {to=backbone}", spelled=True)
     if to == "full":
         return plan_full(src, like, output, overrides or ArgOverrides(), allow_partial)
     if to == "backbone":
@@ -126,13 +127,13 @@ def _plan_backbone(src: Checkpoint, output: str | None, strip_prefix: bool) -> P
 def _plan_safe(src: Checkpoint, output: str | None, overrides: ArgOverrides) -> Plan:
     if src.kind != "mammoth":
         what = "a bare backbone" if src.kind == "backbone" else "not a Mammoth checkpoint"
-        raise UsageError(f"safe converts old-pickle Mammoth checkpoints; this file is {what}", param="to",
+        raise UsageError(f"{{to=safe}} converts old-pickle Mammoth checkpoints; this file is {what}", spelled=True,
                          path=src.path,
-                         hint="a backbone becomes a checkpoint with to='full' and a template (like)"
+                         hint="a backbone becomes a checkpoint with {to=full} and a template ({like})"
                          if src.kind == "backbone" else None)
     if src.format == "safe" and not overrides.as_dict():
         raise MckptError("already in the safe layout (torch.load(weights_only=True) reads it)", path=src.path,
-                         hint="to change its args, convert it with overrides: mckpt convert --to safe --set KEY=VALUE")
+                         hint="to change its args, convert it again with {to=safe} and {overrides}", spelled=True)
     arch = archive_of(src)
     name = Path(src.path).name
     plan = Plan(f"{src.format}->safe", src.path, output_path(output, Path(src.path).parent / "safe", name))
@@ -154,8 +155,8 @@ def _plan_safe(src: Checkpoint, output: str | None, overrides: ArgOverrides) -> 
             plan.notes.append("args hold no save_checkpoint_mode (Mammoth before mid 2024): current Mammoth "
                               "resumes it with its default, safe")
     elif overrides.as_dict():
-        raise MckptError("have nothing to set: the file's args are not a dict or namespace", path=src.path,
-                         param="overrides")
+        raise MckptError("nothing for {overrides} to set: the file's args are not a dict or namespace",
+                         path=src.path, spelled=True)
     seen = arch.unpickled.globals_seen
     if "torch.device" in seen:
         plan.notes.append("torch.device values → strings ('cpu', 'cuda:0')")

@@ -28,7 +28,7 @@ def plan_full(src: Checkpoint, like: str | None, output: str | None, overrides: 
                allow_partial: bool) -> Plan:
     if src.kind == "mammoth":
         raise MckptError("already a full Mammoth checkpoint", path=src.path,
-                         hint="--to backbone extracts its backbone; --to safe rewrites an old pickle")
+                         hint="{to=backbone} extracts its backbone; {to=safe} rewrites an old pickle", spelled=True)
     if src.kind != "backbone":
         raise MckptError("not a backbone state dict (a dict of tensors)", path=src.path)
     if like is None:
@@ -225,12 +225,12 @@ def _run_stem(args: dict[str, Any], now: datetime, uid: str, given: set[str], te
             if key in given:
                 raise UsageError(f"{key} {shown} cannot be part of a file name: {problem}")
             raise MckptError(f"the template's args.{key} {shown} cannot be part of a file name: {problem}",
-                             path=template, hint=f"override it: --set {key}=VALUE")
+                             path=template, hint=f"override it: {{overrides}} {key}=VALUE", spelled=True)
     stem = "_".join(str(x) for x in (*parts.values(), now.strftime("%Y%m%d-%H%M%S"), uid))
     problem = component_problem(f"{stem}_joint.pt")  # the longest name Mammoth gives a task file
     if problem is not None:
         raise MckptError(f"the run name built from the template's args cannot be a file name: {problem}",
-                         path=template, hint="override the long args with --set KEY=VALUE")
+                         path=template, hint="override the long args: {overrides} KEY=VALUE", spelled=True)
     return stem
 
 

@@ -64,7 +64,7 @@ def parse_set(items: list[str]) -> dict[str, Any]:
     for item in items:
         key, sep, raw = item.partition("=")
         if not sep or not key.strip():
-            raise UsageError(f"take KEY=VALUE, not {item!r}", param="overrides")
+            raise UsageError(f"{item!r}: expected KEY=VALUE", param="overrides")
         try:
             out[key.strip()] = json.loads(raw)
         except ValueError:
@@ -165,7 +165,7 @@ def output_path(output: str | None, default_dir: Path, default_name: str) -> str
         return output
     if output.endswith(os.sep) or Path(output).is_dir() or not Path(output).suffix:
         return str(Path(output) / default_name)
-    raise UsageError(f"takes a file path ending in .pt or a folder, not {output!r}", param="output")
+    raise UsageError(f"{output!r}: expected a file path ending in .pt, or a folder", param="output")
 
 
 def file_stem(path: str) -> str:

@@ -44,22 +44,22 @@ def write_plan(plan: Plan, *, force: bool = False, progress: Progress | None = N
     """
     if not plan.writable:
         raise MckptError(f"{'; '.join(plan.problems) or 'nothing planned'}; nothing written",
-                         path=plan.source, hint="see --dry-run; the template must match the backbone "
-                         "(or --allow-partial)")
+                         path=plan.source, hint="the plan says what does not fit: the template must match "
+                         "the backbone (or {allow_partial=True})", spelled=True)
     final = Path(plan.output)
     inputs = [Path(p) for p in (plan.source, plan.template) if p]
     if any(final.exists() and final.samefile(p) for p in inputs):
-        raise MckptError("the output would overwrite an input; choose another -o", path=str(final))
+        raise MckptError("the output would overwrite an input; choose another {output}", path=str(final), spelled=True)
     if final.exists() and not force:
         raise MckptError("already exists; not overwritten", path=str(final),
-                         hint="pass --force to replace it")
-    make_folder(final.parent, hint="choose another place with -o")
+                         hint="pass {force=True} to replace it", spelled=True)
+    make_folder(final.parent, hint="choose another place with {output}")
     removed = remove_stale_partials(final.parent)
     try:
         partial = PartialFile(final)
     except OSError as e:
         raise MckptError(f"cannot write here: {e.strerror}", path=str(final.parent),
-                         hint="choose another place with -o") from None
+                         hint="choose another place with {output}", spelled=True) from None
     done = False
     try:
         size = write_torch_archive(partial.fd, file_stem(str(final)), dumps(plan.obj), plan.storages,
@@ -75,7 +75,7 @@ def write_plan(plan: Plan, *, force: bool = False, progress: Progress | None = N
         done = True
     except FileExistsError:
         raise MckptError("appeared while converting; not overwritten", path=str(final),
-                         hint="pass --force to replace it") from None
+                         hint="pass {force=True} to replace it", spelled=True) from None
     except OSError as e:  # a full disk, a vanished input: one line for the user, no partial file
         raise MckptError(f"writing failed: {e.strerror or e}", path=str(final)) from None
     finally:

@@ -379,7 +379,8 @@ def group_runs(runs: list[RunResult], query: Query) -> tuple[list[Group], list[s
     for g in groups.values():
         g.runs.sort(key=lambda r: (_sortable(r.seed), r.run))
     if query.sort is not None and query.sort not in SORT_COLUMNS and query.sort not in by:
-        raise UsageError(f"unknown sort key {query.sort!r}; one of: {', '.join(SORT_COLUMNS)}, or a grouping arg")
+        raise UsageError(f"{query.sort!r}: not a column ({', '.join(SORT_COLUMNS)}) or a grouping arg",
+                         param="sort")
     by.sort(key=arg_order)
     varying = [k for k in by if len({_hashable(g.key.get(k)) for g in groups.values()}) > 1]
     if len(groups) == 1 or not varying:
@@ -401,7 +402,7 @@ def _check_arg(name: str, known: set[str], param: str) -> None:
     if known and name not in known:
         close = difflib.get_close_matches(name, sorted(known), n=3)
         hint = f"did you mean {', '.join(close)}?" if close else "`mckpt inspect --args-only FILE` lists a run's args"
-        raise UsageError(f"{name}: no run has an arg of that name", param=param, hint=hint)
+        raise UsageError(f"{name!r}: no run has an arg of that name", param=param, hint=hint)
 
 
 def _sortable(v: Any) -> tuple[int, Any]:

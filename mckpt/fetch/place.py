@@ -37,18 +37,19 @@ def place(src: str, dest: Path, *, size: int, sha256: str, force: bool = False) 
     """Link or copy `src` to `dest`; refuse to replace a different file unless `force`."""
     if dest.exists():
         if dest.is_dir():
-            raise MckptError("is a folder", path=str(dest), hint="pass -o FOLDER/ to save inside it")
+            raise MckptError("is a folder", path=str(dest), spelled=True,
+                             hint="name a folder as {output}, ending in /, to save inside it")
         if os.path.samefile(src, dest) or _same_bytes(dest, size, sha256):
             return dest
         if not force:
             raise MckptError("exists and differs from the download", path=str(dest),
-                             hint="pass --force to replace it, or -o another path")
-    make_folder(dest.parent, hint="choose another place with -o")
+                             hint="pass {force=True} to replace it, or another {output}", spelled=True)
+    make_folder(dest.parent, hint="choose another place with {output}")
     try:
         place_copy(Path(src), dest, force=force)
     except FileExistsError:  # took the name after the check above: never replaced without --force
         raise MckptError("appeared while fetching; not overwritten", path=str(dest),
-                         hint="pass --force to replace it, or -o another path") from None
+                         hint="pass {force=True} to replace it, or another {output}", spelled=True) from None
     except OSError as e:
         raise MckptError(f"cannot write: {e.strerror}", path=str(dest)) from None
     return dest

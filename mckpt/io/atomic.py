@@ -41,7 +41,8 @@ def fsync_dir(folder: str | os.PathLike[str]) -> None:
 
 def make_folder(folder: Path, hint: str | None = None) -> None:
     """Create `folder` (and its parents), or say in one line why not: above all when a part of
-    the path is a file, which the OS reports as a bare "File exists" or "Not a directory"."""
+    the path is a file, which the OS reports as a bare "File exists" or "Not a directory".
+    `hint` may name parameters as `{output}` (see `MckptError`)."""
     from ..errors import MckptError
 
     try:
@@ -49,8 +50,9 @@ def make_folder(folder: Path, hint: str | None = None) -> None:
     except OSError as e:
         blocker = next((p for p in (folder, *folder.parents) if p.exists() and not p.is_dir()), None)
         if blocker is not None:
-            raise MckptError("is a file, not a folder", path=str(blocker), hint=hint) from None
-        raise MckptError(f"cannot create the folder: {e.strerror}", path=str(folder), hint=hint) from None
+            raise MckptError("is a file, not a folder", path=str(blocker), hint=hint, spelled=True) from None
+        raise MckptError(f"cannot create the folder: {e.strerror}", path=str(folder), hint=hint,
+                         spelled=True) from None
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -89,7 +89,7 @@ def _hub(repo: str, revision: str, path: str, endpoint: str, repo_type: str = "m
 def _with_revision(given: str | None, flag: str | None, text: str) -> str:
     """The URL's revision and `--revision` must agree when both are given."""
     if flag and given and given != flag:
-        raise MckptError(f"the URL names revision {given!r} and --revision says {flag!r}", path=text,
+        raise MckptError(f"says {flag!r}, and the URL names revision {given!r}", path=text, param="revision",
                          hint="give the revision once")
     return flag or given or "main"
 
@@ -120,7 +120,7 @@ def parse_source(text: str, endpoint: str | None = None, revision: str | None = 
     if parts.username or parts.password:
         raise MckptError("a URL with a user name or password is not supported (it would be printed and "
                          "cached)", path=f"{parts.scheme}://…@{parts.hostname}",
-                         hint="for the Hugging Face hub, use HF_TOKEN or --token")
+                         hint="for the Hugging Face hub, use HF_TOKEN or {token}", spelled=True)
     if origin(text) == origin(base):
         prefix = urlsplit(base).path.rstrip("/")
         # Split first, then unquote each segment: a revision like refs%2Fpr%2F1 is one segment.
@@ -132,7 +132,7 @@ def parse_source(text: str, endpoint: str | None = None, revision: str | None = 
             return _hub(f"{segs[0]}/{segs[1]}", _with_revision(segs[3], revision, text), "/".join(segs[4:]),
                         base, repo_type)
     if revision:
-        raise MckptError("applies to hub files only", path=text, param="revision",
+        raise MckptError("applies to hf:// and hub URLs only", path=text, param="revision",
                          hint="use hf://owner/repo/path or a hub URL")
     key = text.split("#", 1)[0]
     return Remote(url=key, filename=safe_filename(parts.path), key=key)

@@ -102,8 +102,8 @@ class _ObjectDownload:
         wanted = self.opts.sha256.lower() if self.opts.sha256 else None
         if wanted and sha != wanted:
             self.entry.drop_part()
-            raise MckptError(f"sha256 check failed: the download hashes to {sha}, --sha256 says {wanted}; "
-                             "the partial file was removed", path=self.u.url,
+            raise MckptError(f"sha256 check failed: the download hashes to {sha}, {{sha256}} says {wanted}; "
+                             "the partial file was removed", path=self.u.url, spelled=True,
                              hint="the object is not the one you expect: check the URL and the checksum")
         return self.entry.store(sha, info, None)
 
@@ -115,7 +115,7 @@ def fetch_object(source: str, options: FetchOptions | None = None, *, output: st
     rep = reporter or SilentReporter()
     u = parse_object_url(source)
     if opts.revision is not None:
-        raise MckptError("a revision applies to hf:// and hub URLs, not to an object store", path=source)
+        raise MckptError("applies to hf:// and hub URLs, not to an object store", path=source, param="revision")
     if not u.key or u.key.endswith("/"):
         raise MckptError("fetch takes one object, not a prefix", path=source,
                          hint=f"see what is there: mckpt list {source}")
@@ -129,7 +129,8 @@ def fetch_object(source: str, options: FetchOptions | None = None, *, output: st
             if hit and (opts.offline or (wanted and wanted == hit.sha256)):
                 cached, from_cache = hit, True
             elif opts.offline:
-                raise MckptError("not in the cache, and offline (HF_HUB_OFFLINE or --offline)", path=source)
+                raise MckptError("not in the cache, and offline (HF_HUB_OFFLINE or {offline=True})", path=source,
+                                 spelled=True)
             else:
                 store = store_for(u)
                 meta = store.head(u.key)
@@ -143,8 +144,8 @@ def fetch_object(source: str, options: FetchOptions | None = None, *, output: st
     except KeyboardInterrupt:
         raise interrupted_error(source, entry.kept()) from None
     if wanted and cached.sha256 != wanted:
-        raise MckptError(f"sha256 check failed: the cached copy hashes to {cached.sha256}, --sha256 says "
-                         f"{wanted}", path=source, hint="the object is not the one you expect")
+        raise MckptError(f"sha256 check failed: the cached copy hashes to {cached.sha256}, {{sha256}} says "
+                         f"{wanted}", path=source, spelled=True, hint="the object is not the one you expect")
     path = cached.path
     if output is not None:
         path = os.fspath(place(cached.path, destination(output, remote.filename), size=cached.size,

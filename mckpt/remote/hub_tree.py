@@ -90,7 +90,7 @@ def parse_hub_folder(text: str, revision: str | None = None) -> HubFolderUrl:
         rest, _, rev = rest.rpartition("@")
     given = unquote(rev)
     if revision and given and given != revision:
-        raise MckptError(f"the URL names revision {given!r} and --revision says {revision!r}", path=text,
+        raise MckptError(f"says {revision!r}, and the URL names revision {given!r}", path=text, param="revision",
                          hint="give the revision once")
     return HubFolderUrl(repo_type, f"{segs[0]}/{name}", revision or given or "main", _clean(rest, text))
 

@@ -65,7 +65,7 @@ def open_checkpoint_source(spec: str, options: FetchOptions | None = None) -> By
     opts = options or FetchOptions.from_env()
     if is_store_url(spec):
         if opts.revision is not None:
-            raise MckptError("a revision applies to hf:// and hub URLs, not to an object store", path=spec)
+            raise MckptError("applies to hf:// and hub URLs, not to an object store", path=spec, param="revision")
         from .objstore import ObjectFolder, ObjectSource, parse_object_url
 
         u = parse_object_url(spec)

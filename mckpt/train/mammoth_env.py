@@ -104,7 +104,7 @@ def find_root(
     raise MckptError(
         "no Mammoth checkout found in this folder or its parents",
         path=str(here),
-        hint="pass --mammoth DIR or set MAMMOTH_ROOT to your Mammoth checkout (the folder with main.py)",
+        hint="name your Mammoth checkout (the folder with main.py) with {mammoth} or MAMMOTH_ROOT", spelled=True,
     )
 
 
@@ -124,7 +124,7 @@ def find_python(explicit: str | None = None, environ: Mapping[str, str] | None =
     found = shutil.which("python", path=environ.get("PATH"))
     if found is None:
         raise MckptError(
-            "no `python` on PATH to run Mammoth with", hint="pass --python PATH or set MAMMOTH_PYTHON"
+            "no `python` on PATH to run Mammoth with", hint="name one with {python} or MAMMOTH_PYTHON", spelled=True
         )
     return found, "PATH"
 
@@ -144,10 +144,11 @@ def find_mammoth(
 @dataclass(frozen=True)
 class Assumed:
     """A checkout to plan against when the real one is not found (`load --dry-run`): the stand-in,
-    and one line per thing that is missing, each with what to do about it."""
+    and the error each missing thing would have raised, with what to do about it (kept as errors,
+    so the caller words them in its own terms: see `MckptError.describe`)."""
 
     env: MammothEnv
-    missing: list[str]
+    missing: list[MckptError]
 
 
 def find_or_assume_mammoth(
@@ -159,15 +160,15 @@ def find_or_assume_mammoth(
     """:func:`find_mammoth`, or for a plan only, a stand-in for what is missing: a current-layout
     checkout in the current folder, and `python`. A plan shows the command that would run; it does
     not need the checkout to exist, and refusing it would hide everything else the plan says."""
-    missing: list[str] = []
+    missing: list[MckptError] = []
     try:
         root, layout, found_by = find_root(mammoth, environ, cwd)
     except MckptError as e:
-        missing.append(f"{e.message} ({e.path}); {e.hint}" if e.hint else f"{e.message} ({e.path})")
+        missing.append(e)
         root, layout, found_by = Path(cwd or os.getcwd()).resolve(), CURRENT, "assumption: none found"
     try:
         interpreter, python_found_by = find_python(python, environ)
     except MckptError as e:
-        missing.append(f"{e.message}; {e.hint}" if e.hint else e.message)
+        missing.append(e)
         interpreter, python_found_by = python or "python", "assumption: none found"
     return Assumed(MammothEnv(root, layout, found_by, interpreter, python_found_by), missing)

@@ -278,7 +278,7 @@ def _start(
         raise MckptError(
             f"cannot start Mammoth: {e.strerror or e}",
             path=command[0],
-            hint="check --python / MAMMOTH_PYTHON",
+            hint="check {python} / MAMMOTH_PYTHON", spelled=True,
         ) from None
 
 

@@ -86,7 +86,7 @@ def _save(fig: Any, spec: FigureSpec) -> str:
     try:
         write_atomic(target, buf.getvalue(), force=spec.force)
     except FileExistsError:
-        raise MckptError("exists", path=str(target), hint="--force replaces it") from None
+        raise MckptError("exists", path=str(target), hint="{force=True} replaces it", spelled=True) from None
     return spec.output
 
 
