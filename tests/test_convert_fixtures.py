@@ -148,7 +148,7 @@ def test_safe_conversion_writes_safe_mode_and_takes_set(mammoth_fixtures: Path, 
     same = run_cli("convert", str(tmp_path / src.name), "--to", "safe", "-o", str(tmp_path / "c.pt"))
     assert same.returncode == 1 and "already in the safe layout" in same.stderr and "--set" in same.stderr
     backbone = run_cli("convert", str(src), "--to", "backbone", "--set", "lr=1", "-o", str(tmp_path / "d.pt"))
-    assert backbone.returncode == 2 and "writes none" in backbone.stderr
+    assert backbone.returncode == 2 and "nothing for --set to set: --to backbone writes" in backbone.stderr
     assert not (tmp_path / "c.pt").exists() and not (tmp_path / "d.pt").exists()
 
 
