@@ -172,6 +172,7 @@ class _Download:
         self.hit = entry.lookup()
         self.transferred = 0
         self.resumed_from = 0
+        self.probed: int | None = None  # where this fetch's own first piece ended
         self.retried_mismatch = False
         # a fresh download's first request asks for its first bytes only, when it may go parallel
         self.probe = self.connections > 1
@@ -331,6 +332,7 @@ class _Download:
         if size < total:  # one stream: the rest comes with a resume (Range + If-Range)
             if size < end and _int(reply.header("Content-Length")) is None:
                 raise TransientError(f"connection dropped after {size} bytes")
+            self.probed = size
             return self._attempt()
         self._verify(sha, size, total, linked, complete=True)
         return self.entry.store(sha, info, commit), False
@@ -344,9 +346,10 @@ class _Download:
         _refuse_body(reply, first if offset == 0 else b"", self.remote.url)
         if fresh:
             self.entry.start_part(info)
-        self.resumed_from = offset
-        if offset:
-            self.reporter.note(f"resuming at byte {offset}")
+        if offset != self.probed:  # going on after this fetch's own first piece is no resume
+            self.resumed_from = offset
+            if offset:
+                self.reporter.note(f"resuming at byte {offset}")
         self.reporter.start(self.remote.filename, expected_size, offset)
         try:
             return receive(itertools.chain([first], pieces), self.entry.part, offset, self._on_bytes, limit,
