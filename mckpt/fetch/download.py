@@ -27,6 +27,7 @@ from ..io.hfhub import cached_blob, hub_token
 from ..io.http_source import CONTENT_RANGE, HttpSource
 from ..io.sources import ByteSource, FileSource
 from ..io.transport import (
+    BULK_READ,
     REDIRECTS,
     RESUME_HINT,
     Http,
@@ -290,8 +291,8 @@ class _Download:
         limit = expected_size - offset + 1 if expected_size is not None else None
         slow = None
         if status == 206 and self.opts.connections is None and self._parallel_fits(reply, total, validator):
-            slow = SlowStream(total, worth=self.opts.parallel_min // 2, mark=offset, min_rate=self.opts.min_rate,
-                              window=self.opts.rate_window)
+            slow = SlowStream(total, worth=self.opts.parallel_min // 2, mark=offset, block=BULK_READ,
+                              min_rate=self.opts.min_rate, window=self.opts.rate_window)
         sha, size = self._stream(reply, info, offset, expected_size, limit, fresh=status == 200, enough=slow)
         if slow is not None and slow.fired:  # too slow alone: ranged connections fetch the rest
             self.http.discard(reply)

@@ -23,22 +23,38 @@ WINDOW = 1.0  # seconds per measurement (the first one includes TCP's slow start
 
 @dataclass
 class SlowStream:
-    """`enough(pos)` for `stream.receive`: True once a window of the stream (begun at byte
-    `mark`) came in slower than `min_rate` while at least `worth` bytes of `total` are to come."""
+    """`enough(pos)` for `stream.receive`, called once per block read: True once a window of the
+    stream (begun at byte `mark`) came in slower than `min_rate`, with at least `worth` bytes of
+    `total` still to come, while the network was what it waited for.
+
+    That last condition tells a capped link from a busy machine: when mckpt itself (or a machine
+    loaded by other work) is the bottleneck, the bytes queue up in the socket and most reads
+    come back full (`block` bytes); more connections would only add CPU work there. A far or
+    paced server leaves the reader waiting for each piece, and most reads come back short.
+    """
 
     total: int
     worth: int
     mark: int
+    block: int
     min_rate: float = MIN_RATE
     window: float = WINDOW
     fired: bool = False
     _since: float = field(default_factory=time.monotonic)
+    _last: int | None = None
+    _reads: int = 0
+    _full: int = 0
 
     def __call__(self, pos: int) -> bool:
+        self._reads += 1
+        self._full += pos - (self.mark if self._last is None else self._last) >= self.block
+        self._last = pos
         now = time.monotonic()
         elapsed = now - self._since
         if elapsed <= 0 or elapsed < self.window:
             return False
-        self.fired = (pos - self.mark) / elapsed < self.min_rate and self.total - pos >= self.worth
-        self._since, self.mark = now, pos
+        waited = self._full * 2 < self._reads
+        slow = (pos - self.mark) / elapsed < self.min_rate
+        self.fired = slow and waited and self.total - pos >= self.worth
+        self._since, self.mark, self._reads, self._full = now, pos, 0, 0
         return self.fired
