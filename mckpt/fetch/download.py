@@ -295,6 +295,8 @@ class _Download:
                               min_rate=self.opts.min_rate, window=self.opts.rate_window)
         sha, size = self._stream(reply, info, offset, expected_size, limit, fresh=status == 200, enough=slow)
         if slow is not None and slow.fired:  # too slow alone: ranged connections fetch the rest
+            self.reporter.note(f"one stream ran at {slow.rate / 1e6:.0f} MB/s: fetching the rest over "
+                               f"{self.connections} connections")
             self.http.discard(reply)
             info.ranges = [[0, size]]
             self.entry.save_part_info(info)

@@ -40,6 +40,7 @@ class SlowStream:
     min_rate: float = MIN_RATE
     window: float = WINDOW
     fired: bool = False
+    rate: float = 0.0  # bytes/s over the last window
     _since: float = field(default_factory=time.monotonic)
     _last: int | None = None
     _reads: int = 0
@@ -54,7 +55,7 @@ class SlowStream:
         if elapsed <= 0 or elapsed < self.window:
             return False
         waited = self._full * 2 < self._reads
-        slow = (pos - self.mark) / elapsed < self.min_rate
-        self.fired = slow and waited and self.total - pos >= self.worth
+        self.rate = (pos - self.mark) / elapsed
+        self.fired = self.rate < self.min_rate and waited and self.total - pos >= self.worth
         self._since, self.mark, self._reads, self._full = now, pos, 0, 0
         return self.fired
