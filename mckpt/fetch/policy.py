@@ -6,10 +6,11 @@ request per piece, a thread per connection, a hash that follows the done prefix 
 cache instead of the stream). Measured with bench/bench_fetch.py (1 GiB, loopback, 2 cores),
 8 connections from the start took 5.1x curl's wall time where one stream takes 1.4-1.8x; from a
 server pacing each connection at 40 MB/s one stream is as slow as curl, and switching to 8
-connections after the first window made the whole 3.9-4.8x faster. So a download that may go parallel starts
-as one stream and measures it, window by window: when a window came in below `min_rate` and
-enough is left for more connections to pay off, the stream is ended and the rest comes over
-ranged connections (`parallel.py`), the bytes already received kept as the first done range.
+connections after the first window made the whole 3.9-4.8x faster. So a download that may go
+parallel starts as one stream and measures it, window by window: when a window came in below
+`min_rate`, the reader waited for the network, and enough is left for more connections to pay
+off, the stream is ended and the rest comes over ranged connections (`parallel.py`), the bytes
+already received kept as the first done range.
 """
 
 from __future__ import annotations
