@@ -1,6 +1,6 @@
 """Receive a response body into a file while hashing it, keeping up with curl on two cores.
 
-The receiving thread only reads blocks off the connection (256 KiB: see `transport.iter_body`);
+The receiving thread only reads blocks off the connection (512 KiB: see `transport.iter_body`);
 a writer thread writes each block and a hasher thread feeds it to sha256, in parallel: both
 `os.write` and `hashlib` release the GIL on large buffers, so on two cores receiving, writing and
 hashing overlap instead of taking turns (hashing alone is ~1.1 s per GiB of one core, writing into
@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable
 
 from ..errors import MckptError
 
-QUEUED = 64  # blocks in flight between the receiving thread and each of the writer and the hasher
+QUEUED = 32  # blocks in flight (16 MiB at most) between the receiving thread and the writer, the hasher
 CHUNK = 1 << 20
 FLUSH_EVERY = 64 << 20
 _DISK_FULL = (errno.ENOSPC, errno.EDQUOT)

@@ -360,7 +360,9 @@ def describe(e: BaseException, url: str) -> str:
     return f"{type(e).__name__} talking to {host}: {_reason(e)}"
 
 
-BULK_READ = 256 << 10
+# A whole 1 GiB fetch (read, write, hash) took 2.5 s of CPU with 128 KiB reads, 2.45 s with 256 KiB
+# and 2.3 s with 512 KiB to 1 MiB (medians of 3, loopback): larger gains nothing but memory.
+BULK_READ = 512 << 10
 
 
 def iter_body(reply: Reply, url: str, *, bulk: bool = False) -> Iterator[bytes]:
