@@ -133,7 +133,7 @@ complete -c mckpt -n '__fish_seen_subcommand_from fetch' -l offline -d 'Use the 
 complete -c mckpt -n '__fish_seen_subcommand_from fetch' -l cache-dir -x -a '(__fish_complete_directories (commandline -ct))' -d 'Cache folder (default: $MCKPT_CACHE or ~/.cache/mckpt).'
 complete -c mckpt -n '__fish_seen_subcommand_from fetch' -l force -d 'Replace a different existing file at -o.'
 complete -c mckpt -n '__fish_seen_subcommand_from fetch' -l retries -x -d 'Retries on dropped connections and 5xx.'
-complete -c mckpt -n '__fish_seen_subcommand_from fetch' -l connections -x -d 'Ranged connections for files of 64 MiB or more (1: a single stream).'
+complete -c mckpt -n '__fish_seen_subcommand_from fetch' -l connections -x -d 'Ranged connections for files of 64 MiB or more, from the start (1: a single stream). Default: one stream, joined by 8 ranged connections when it runs below 200 MB/s.'
 complete -c mckpt -n '__fish_seen_subcommand_from fetch' -l json -d 'Print one JSON document (stable schema, see README).'
 complete -c mckpt -n '__fish_seen_subcommand_from fetch' -l quiet -s q -d 'Print nothing but errors.'
 complete -c mckpt -n '__fish_seen_subcommand_from fetch' -l help -s h -d 'Show this message and exit.'

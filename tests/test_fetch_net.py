@@ -9,6 +9,7 @@ ranged downloads with their resume.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import os
 import shutil
@@ -298,6 +299,59 @@ def test_no_validator_means_one_stream(hub: Hub, parallel: FetchOptions) -> None
     r = fetch(f"{hub.cdn_url}/plain/model.pt", parallel)
     # the probe's first MiB cannot be resumed safely without a validator: the whole file follows
     assert Path(r.path).read_bytes() == DATA and ranged(hub) == ["bytes=0-1048575", ""]
+
+
+@pytest.fixture
+def adaptive(opts: FetchOptions) -> FetchOptions:
+    """The default policy (one stream, ranged connections when slow) on a file worth splitting."""
+    opts.parallel_min, opts.connections = 1 << 20, None
+    return opts
+
+
+def spans(requests: list[str]) -> list[tuple[int, int | None]]:
+    out = []
+    for r in requests:
+        a, _, b = r.removeprefix("bytes=").partition("-")
+        out.append((int(a), int(b) + 1 if b else None))
+    return out
+
+
+def test_a_fast_stream_stays_one_stream(hub: Hub, adaptive: FetchOptions) -> None:
+    adaptive.min_rate = 0.0  # every window is fast enough
+    r = fetch(URL, adaptive)
+    assert Path(r.path).read_bytes() == DATA and r.sha256 == SHA
+    # the first MiB tells size and validator, the rest follows on one stream; neither is a resume
+    assert ranged(hub) == ["bytes=0-1048575", "bytes=1048576-"] and r.resumed_from == 0
+    assert r.transferred == len(DATA) == hub.cdn_bytes
+
+
+def test_a_slow_stream_is_joined_by_ranged_connections(hub: Hub, adaptive: FetchOptions) -> None:
+    adaptive.min_rate, adaptive.rate_window = float("inf"), 0.0  # the first window is already slow
+    r = fetch(URL, adaptive)
+    assert Path(r.path).read_bytes() == DATA and r.sha256 == SHA and r.resumed_from == 0
+    probe, stream, *pieces = spans(ranged(hub))
+    assert probe == (0, 1 << 20) and stream == (1 << 20, None) and len(pieces) >= 2
+    # the stream's bytes are kept: the pieces cover exactly the rest, each once
+    pieces.sort()
+    assert pieces[0][0] > 1 << 20 and pieces[-1][1] == len(DATA)
+    assert all(b == a2 for (_, b), (a2, _) in itertools.pairwise(pieces))
+    assert all("if-range" in h for _, _, h in hub.cdn_requests()[2:])
+    assert r.transferred == len(DATA)
+
+
+def test_a_resumed_stream_that_is_slow_goes_parallel_for_the_rest_only(hub: Hub, adaptive: FetchOptions) -> None:
+    hub.faults.drop_after, hub.faults.drops = 500_000, 1
+    adaptive.retries = 0
+    with pytest.raises(MckptError, match="gave up"):
+        fetch(URL, adaptive)  # the first piece dropped after 500,000 bytes: one stream's .part
+    kept, before = 500_000, len(hub.cdn_requests())
+    assert [p.stat().st_size for p in Path(adaptive.cache_dir).rglob("*.part")] == [kept]
+    adaptive.min_rate, adaptive.rate_window = float("inf"), 0.0
+    r = fetch(URL, adaptive)
+    assert Path(r.path).read_bytes() == DATA and r.resumed_from == kept
+    assert r.transferred == len(DATA) - kept
+    stream, *pieces = spans([h.get("range", "") for _, _, h in hub.cdn_requests()[before:]])
+    assert stream == (kept, None) and pieces and min(a for a, _ in pieces) > kept
 
 
 def test_hub_json_sends_the_token_to_the_hub_and_explains_errors(hub: Hub, proxy: Proxy,

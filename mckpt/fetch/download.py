@@ -27,6 +27,7 @@ from ..io.hfhub import cached_blob, hub_token
 from ..io.http_source import CONTENT_RANGE, HttpSource
 from ..io.sources import ByteSource, FileSource
 from ..io.transport import (
+    BULK_READ,
     REDIRECTS,
     RESUME_HINT,
     Http,
@@ -42,6 +43,7 @@ from ..torchfile.archive import LFS_POINTER
 from .cache import CachedFile, CacheEntry, PartInfo, cache_root, mark_used
 from .parallel import ParallelDownload, Ranges, Restart
 from .place import destination, place
+from .policy import AUTO_CONNECTIONS, MIN_RATE, WINDOW, SlowStream
 from .stream import receive, write_all
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
@@ -76,8 +78,11 @@ class SilentReporter:
 class FetchOptions:
     """How to fetch; `from_env` fills in what huggingface_hub users already set.
 
-    `connections` ranged connections are used for files of `parallel_min` bytes or more (1: one
-    stream always); `timeout` bounds each network wait, `deadline` each metadata or ranged read.
+    Files of `parallel_min` bytes or more may come over several ranged connections. By default
+    (`connections` None) a download is one stream, joined by AUTO_CONNECTIONS ranged ones when a
+    window of `rate_window` seconds came in below `min_rate` bytes/s (see `policy.py`); a number
+    asks for that many connections from the start, 1 for one stream always. `timeout` bounds each
+    network wait, `deadline` each metadata or ranged read.
     """
 
     token: str | None = None
@@ -90,8 +95,10 @@ class FetchOptions:
     backoff: float = 1.0
     timeout: float = 30.0
     deadline: float = 120.0
-    connections: int = 8
+    connections: int | None = None
     parallel_min: int = PARALLEL_MIN
+    min_rate: float = MIN_RATE
+    rate_window: float = WINDOW
 
     @classmethod
     def from_env(cls, **given: Any) -> FetchOptions:
@@ -159,15 +166,17 @@ class _Download:
         self.reporter = reporter
         endpoint = hub_endpoint(options.endpoint)
         self.hub = origin(remote.url) == origin(endpoint)
+        self.connections = max(1, options.connections or AUTO_CONNECTIONS)
         self.http = Http(token=options.token, token_origin=origin(endpoint), timeout=options.timeout,
-                         connections=max(1, options.connections))
+                         connections=self.connections)
         self.budget = RetryBudget(options.retries, options.backoff, RESUME_HINT, reporter.note)
         self.hit = entry.lookup()
         self.transferred = 0
         self.resumed_from = 0
+        self.probed: int | None = None  # where this fetch's own first piece ended
         self.retried_mismatch = False
         # a fresh download's first request asks for its first bytes only, when it may go parallel
-        self.probe = options.connections > 1
+        self.probe = self.connections > 1
         self.hf_blob: tuple[Path, str] | Literal[False] | None = None  # in huggingface_hub's cache?
 
     def _on_bytes(self, n: int) -> None:
@@ -280,7 +289,18 @@ class _Download:
             info = PartInfo(url=self.remote.url, validator=validator, linked_etag=linked, total=total)
         expected_size = announced or total
         limit = expected_size - offset + 1 if expected_size is not None else None
-        sha, size = self._stream(reply, info, offset, expected_size, limit, fresh=status == 200)
+        slow = None
+        if status == 206 and self.opts.connections is None and self._parallel_fits(reply, total, validator):
+            slow = SlowStream(total, worth=self.opts.parallel_min // 2, mark=offset, block=BULK_READ,
+                              min_rate=self.opts.min_rate, window=self.opts.rate_window)
+        sha, size = self._stream(reply, info, offset, expected_size, limit, fresh=status == 200, enough=slow)
+        if slow is not None and slow.fired:  # too slow alone: ranged connections fetch the rest
+            self.reporter.note(f"one stream ran at {slow.rate / 1e6:.0f} MB/s: fetching the rest over "
+                               f"{self.connections} connections")
+            self.http.discard(reply)
+            info.ranges = [[0, size]]
+            self.entry.save_part_info(info)
+            return self._parallel(info, reply.url, commit)
         framed = _int(reply.header("Content-Length")) is not None
         self._verify(sha, size, expected_size, linked, complete=framed)
         return self.entry.store(sha, info, commit), False
@@ -303,7 +323,7 @@ class _Download:
         end = int(m[2]) + 1
         info = PartInfo(url=self.remote.url, validator=validator, linked_etag=linked, total=total)
         commit = reply.hub_headers.get("X-Repo-Commit")
-        if end < total and self._parallel_fits(reply, total, validator):
+        if end < total and self.opts.connections is not None and self._parallel_fits(reply, total, validator):
             info.ranges = []
             return self._parallel(info, reply.url, commit, first=reply)
         if end < total and not validator and not self._expected(linked):
@@ -315,30 +335,34 @@ class _Download:
         if size < total:  # one stream: the rest comes with a resume (Range + If-Range)
             if size < end and _int(reply.header("Content-Length")) is None:
                 raise TransientError(f"connection dropped after {size} bytes")
+            self.probed = size
             return self._attempt()
         self._verify(sha, size, total, linked, complete=True)
         return self.entry.store(sha, info, commit), False
 
     def _stream(self, reply: Reply, info: PartInfo, offset: int, expected_size: int | None,
-                limit: int | None, fresh: bool) -> tuple[str, int]:
+                limit: int | None, fresh: bool,
+                enough: Callable[[int], bool] | None = None) -> tuple[str, int]:
         """Refuse a web page or an encoded body, then append the body to the `.part`."""
-        pieces = iter_body(reply, self.remote.url)
+        pieces = iter_body(reply, self.remote.url, bulk=True)
         first = next(pieces, b"")
         _refuse_body(reply, first if offset == 0 else b"", self.remote.url)
         if fresh:
             self.entry.start_part(info)
-        self.resumed_from = offset
-        if offset:
-            self.reporter.note(f"resuming at byte {offset}")
+        if offset != self.probed:  # going on after this fetch's own first piece is no resume
+            self.resumed_from = offset
+            if offset:
+                self.reporter.note(f"resuming at byte {offset}")
         self.reporter.start(self.remote.filename, expected_size, offset)
         try:
-            return receive(itertools.chain([first], pieces), self.entry.part, offset, self._on_bytes, limit)
+            return receive(itertools.chain([first], pieces), self.entry.part, offset, self._on_bytes, limit,
+                           enough)
         finally:
             self.budget.progress(self.entry.part.stat().st_size if self.entry.part.exists() else 0)
 
     def _parallel_fits(self, reply: Reply, total: int | None, validator: str | None) -> bool:
         strong = validator is not None and not validator.startswith("W/")
-        return (self.opts.connections > 1 and total is not None and total >= self.opts.parallel_min
+        return (self.connections > 1 and total is not None and total >= self.opts.parallel_min
                 and (reply.header("Accept-Ranges") or "").lower() == "bytes" and strong
                 and (reply.header("Content-Encoding") or "identity").lower() == "identity"
                 and not (reply.header("Content-Type") or "").lower().startswith("text/html"))
@@ -386,7 +410,7 @@ class _Download:
                     save(ranges.spans)
                     self.budget.progress(ranges.done())
             job = ParallelDownload(self.http, url, total=info.total, validator=info.validator, fd=fd,
-                                   ranges=ranges, connections=self.opts.connections, budget=self.budget,
+                                   ranges=ranges, connections=self.connections, budget=self.budget,
                                    on_bytes=self._on_bytes, save=save)
             sha = job.run()
             os.fsync(fd)
@@ -396,7 +420,7 @@ class _Download:
         return self.entry.store(sha, info, commit), False
 
     def _first_into(self, reply: Reply, fd: int, ranges: Ranges) -> None:
-        pieces = iter_body(reply, self.remote.url)
+        pieces = iter_body(reply, self.remote.url, bulk=True)
         head = next(pieces, b"")
         _refuse_body(reply, head, self.remote.url)
         pos, end = 0, int(CONTENT_RANGE.fullmatch(reply.header("Content-Range") or "")[2]) + 1  # type: ignore[index]

@@ -1,11 +1,13 @@
 """Receive a response body into a file while hashing it, keeping up with curl on two cores.
 
-The body arrives as the pieces httpx reads off the socket (64 KiB: httpcore's read size; measured,
-raising it to 128 KiB-1 MiB did not lower the receiving CPU, which is mostly copying); a second
-thread writes each piece and feeds it to sha256. Both `os.write` and `hashlib` release
-the GIL on large buffers, so receiving, writing and hashing overlap instead of taking turns, and
-memory stays at a few MiB (a bounded queue) whatever the file size. Whatever was received is in
-the file when this returns or raises (Ctrl-C included), so the next attempt resumes after it.
+The receiving thread only reads blocks off the connection (512 KiB: see `transport.iter_body`);
+a writer thread writes each block and a hasher thread feeds it to sha256, in parallel: both
+`os.write` and `hashlib` release the GIL on large buffers, so on two cores receiving, writing and
+hashing overlap instead of taking turns (hashing alone is ~1.1 s per GiB of one core, writing into
+the page cache ~0.7 s: done one after the other on one thread, they were the bottleneck).
+Memory stays at a few MiB (bounded queues of shared, immutable blocks) whatever the file size.
+Whatever was received is in the file when this returns or raises (Ctrl-C included), so the next
+attempt resumes after it.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from collections.abc import Callable, Iterable
 
 from ..errors import MckptError
 
-QUEUED = 256  # pieces (64 KiB each) in flight between the receiving and the writing thread
+QUEUED = 32  # blocks in flight (16 MiB at most) between the receiving thread and the writer, the hasher
 CHUNK = 1 << 20
 FLUSH_EVERY = 64 << 20
 _DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
@@ -33,40 +35,71 @@ def leave_signals_to_main_thread() -> None:
     signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
 
 
-class _Writer(threading.Thread):
-    """Hashes what the file already holds, then writes and hashes each buffer handed over."""
+class _Consumer(threading.Thread):
+    """A helper thread taking the blocks handed over, in order, until None."""
 
-    def __init__(self, fd: int, prefix: int) -> None:
-        super().__init__(name="mckpt-writer", daemon=True)
-        self.fd = fd
-        self.prefix = prefix
-        self.flusher = _Flusher(fd)
-        self.unflushed = 0
-        self.sha = hashlib.sha256()
+    def __init__(self, name: str) -> None:
+        super().__init__(name=name, daemon=True)
         self.error: OSError | None = None
         self.full: queue.Queue[bytes | None] = queue.Queue(QUEUED)
 
     def run(self) -> None:
         leave_signals_to_main_thread()
         try:
-            self._hash_prefix()
+            self.begin()
         except OSError as e:
             self.error = e
         while (piece := self.full.get()) is not None:
             if self.error is None:
                 try:
-                    write_all(self.fd, piece)
-                    self.sha.update(piece)
+                    self.take(piece)
                 except OSError as e:
                     self.error = e
-                self.unflushed += len(piece)
-                if self.unflushed >= FLUSH_EVERY:
-                    self.unflushed = 0
-                    self.flusher.wake.set()
+        self.end()
+
+    def begin(self) -> None:
+        pass
+
+    def take(self, piece: bytes) -> None:
+        raise NotImplementedError
+
+    def end(self) -> None:
+        pass
+
+
+class _Writer(_Consumer):
+    """Appends each block to the file, and has the flusher push pages to disk as they pile up."""
+
+    def __init__(self, fd: int) -> None:
+        super().__init__("mckpt-writer")
+        self.fd = fd
+        self.flusher = _Flusher(fd)
+        self.unflushed = 0
+
+    def take(self, piece: bytes) -> None:
+        write_all(self.fd, piece)
+        self.unflushed += len(piece)
+        if self.unflushed >= FLUSH_EVERY:
+            self.unflushed = 0
+            self.flusher.wake.set()
+
+    def end(self) -> None:
         self.flusher.stop()
 
-    def _hash_prefix(self) -> None:
+
+class _Hasher(_Consumer):
+    """Hashes what the file already holds (a resume), then each block as it comes."""
+
+    def __init__(self, fd: int, prefix: int) -> None:
+        super().__init__("mckpt-hash")
+        self.fd, self.prefix = fd, prefix
+        self.sha = hashlib.sha256()
+
+    def begin(self) -> None:
         hash_file(self.fd, self.sha, 0, self.prefix)
+
+    def take(self, piece: bytes) -> None:
+        self.sha.update(piece)
 
 
 def hash_file(fd: int, sha: hashlib._Hash, start: int, end: int) -> None:
@@ -122,11 +155,13 @@ class _Flusher(threading.Thread):
 
 
 def receive(pieces: Iterable[bytes], path: os.PathLike[str] | str, offset: int,
-            on_bytes: Callable[[int], None], limit: int | None = None) -> tuple[str, int]:
+            on_bytes: Callable[[int], None], limit: int | None = None,
+            enough: Callable[[int], bool] | None = None) -> tuple[str, int]:
     """Append `pieces` to `path` (which holds `offset` bytes already); return (sha256, size).
 
     At most `limit` bytes are taken (a server sending more than it announced is cut off there,
-    and the caller's size check reports it). Network errors raised by `pieces` propagate.
+    and the caller's size check reports it); `enough(size so far)` may end it early (the caller
+    then fetches the rest another way). Network errors raised by `pieces` propagate.
     """
     try:
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
@@ -135,32 +170,38 @@ def receive(pieces: Iterable[bytes], path: os.PathLike[str] | str, offset: int,
         os.lseek(fd, offset, os.SEEK_SET)
     except OSError as e:
         raise write_error(e, path) from None
-    writer = _Writer(fd, offset)
-    writer.start()
+    writer, hasher = _Writer(fd), _Hasher(fd, offset)
+    helpers = (writer, hasher)
+    for t in helpers:
+        t.start()
     received = 0
     try:
         for piece in pieces:
-            if writer.error is not None:
+            if writer.error is not None or hasher.error is not None:
                 break
             if limit is not None and received + len(piece) > limit:
                 piece = piece[: limit - received]
-            writer.full.put(piece)
+            for t in helpers:
+                t.full.put(piece)
             received += len(piece)
             on_bytes(len(piece))
-            if limit is not None and received >= limit:
+            if (limit is not None and received >= limit) or (enough is not None and enough(offset + received)):
                 break
     finally:
-        writer.full.put(None)
-        writer.join()
+        for t in helpers:
+            t.full.put(None)
+        for t in helpers:
+            t.join()
+        error = writer.error or hasher.error
         try:
-            if writer.error is None:
+            if error is None:
                 os.fsync(fd)
         except OSError as e:
-            writer.error = e
+            error = e
         os.close(fd)
-    if writer.error is not None:
-        raise write_error(writer.error, path)
-    return writer.sha.hexdigest(), offset + received
+    if error is not None:
+        raise write_error(error, path)
+    return hasher.sha.hexdigest(), offset + received
 
 
 def write_error(e: OSError, path: os.PathLike[str] | str) -> MckptError:
