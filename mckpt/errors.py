@@ -18,16 +18,24 @@ def python_spelling(param: str, value: str | None = None) -> str:
     return f"{param}={value}" if value in ("True", "False") else f"{param}={value!r}"
 
 
-# A parameter named in a spelled message: `{like}`, or with the value it takes, `{to=full}`.
-_PLACEHOLDER = re.compile(r"\{([a-z_]+)(?:=([A-Za-z0-9_.-]+))?\}")
+# A parameter named in a spelled message: `{like}`, or with the value it takes, `{to=full}`; and
+# `{{`/`}}`, a brace of text from elsewhere (see `braced`).
+_PLACEHOLDER = re.compile(r"\{\{|\}\}|\{([a-z_]+)(?:=([A-Za-z0-9_.-]+))?\}")
+_BRACE = {"{{": "{", "}}": "}"}
+
+
+def braced(text: str) -> str:
+    """`text` (a path, a URL: anything not written here) for a spelled message: its braces kept
+    as they are, never read as a parameter."""
+    return text.replace("{", "{{").replace("}", "}}")
 
 
 class MckptError(Exception):
     """A failure to report as `error: <path>: <message>` with an optional `hint:` line.
 
     Errors about parameters name them in the caller's terms: `param` is the parameter whose value
-    is wrong, leading the message; a message or hint built with `spelled=True` (a literal, never
-    holding text from a file or the user) may name others as `{like}` or `{to=full}`. `describe`
+    is wrong, leading the message; a message or hint built with `spelled=True` may name others as
+    `{like}` or `{to=full}`, and any text it holds from elsewhere goes through `braced`. `describe`
     and `spelled_hint` write them as a `spell` function says: `where`, `to='full'` for a library
     caller (`str(error)`), `--where`, `--to full` in the CLI (`cli.outcome`).
     """
@@ -56,7 +64,9 @@ class MckptError(Exception):
         return self.spelled_hint(python_spelling)
 
     def _spell(self, text: str, spell: Callable[[str, str | None], str]) -> str:
-        return _PLACEHOLDER.sub(lambda m: spell(m[1], m[2]), text) if self._spelled else text
+        if not self._spelled:
+            return text
+        return _PLACEHOLDER.sub(lambda m: _BRACE.get(m[0]) or spell(m[1], m[2]), text)
 
     def __str__(self) -> str:
         return self.describe()

@@ -21,7 +21,7 @@ from .errors import UsageError
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from .fetch.download import FetchOptions
+    from .fetch.options import FetchOptions
     from .io.sources import ByteSource
 
 
@@ -35,7 +35,7 @@ def resolve(spec: str, *, revision: str | None = None, search: Sequence[str | Pa
 
 
 def _options(revision: str | None, options: FetchOptions | None) -> FetchOptions:
-    from .fetch.download import FetchOptions
+    from .fetch.options import FetchOptions
 
     return options or FetchOptions.from_env(revision=revision)
 

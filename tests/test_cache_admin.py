@@ -15,7 +15,8 @@ from hub_server import Faults, Hub
 
 from mckpt.errors import MckptError
 from mckpt.fetch.cache import CacheEntry, cache_root
-from mckpt.fetch.download import FetchOptions, fetch
+from mckpt.fetch.download import fetch
+from mckpt.fetch.options import FetchOptions
 from mckpt.hygiene.cache_admin import execute, list_cache, plan_prune, plan_rm, verify_cache
 from mckpt.io.urls import parse_source
 

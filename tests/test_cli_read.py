@@ -267,12 +267,12 @@ def test_list_says_when_filters_leave_no_run(folder: Path) -> None:
 
 def test_internal_error_hint_gives_a_debug_command_that_works(monkeypatch: pytest.MonkeyPatch,
                                                               folder: Path) -> None:
-    import mckpt.cli.read_commands as read_commands
+    import mckpt.cli.bodies as bodies
 
     def broken(_source: object, **_options: object) -> None:  # stands for a bug: no real input is known to cause one
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(read_commands, "read", broken)
+    monkeypatch.setattr(bodies, "read", broken)
     r = runner.invoke(app, ["inspect", str(folder / "x.pt")])
     assert r.exit_code == 1 and "internal error: RuntimeError: boom" in r.stderr
     # "rerun with --debug" led to `mckpt inspect x.pt --debug`: "No such option '--debug'".

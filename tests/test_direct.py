@@ -11,13 +11,14 @@ import pytest
 from conftest import run_cli
 from typer.testing import CliRunner
 
-from mckpt.cli import direct, inspect_cmd, list_cmd
+from mckpt.cli import direct, fetch_cmd, inspect_cmd, list_cmd
 from mckpt.cli.app import app
 from mckpt.cli.direct_table import COMMANDS
 from mckpt.demo import write_demo
 
 # What each command's Typer declaration calls, by the name `inspect_cmd` / `list_cmd` import it under.
-PATCH = {"inspect": (inspect_cmd, "inspect_checkpoint"), "list": (list_cmd, "list_runs")}
+PATCH = {"inspect": (inspect_cmd, "inspect_checkpoint"), "list": (list_cmd, "list_runs"),
+         "fetch": (fetch_cmd, "fetch_file")}
 
 
 def typer_call(monkeypatch: pytest.MonkeyPatch, argv: list[str]) -> dict[str, Any] | None:

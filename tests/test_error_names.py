@@ -13,7 +13,7 @@ from mckpt.cli.app import app
 from mckpt.cli.completion_spec import describe
 from mckpt.cli.outcome import flag
 from mckpt.domain.results import Where
-from mckpt.errors import MckptError, UsageError
+from mckpt.errors import MckptError, UsageError, braced
 from mckpt.io.urls import parse_source
 
 PACKAGE = Path(__file__).resolve().parents[1] / "mckpt"
@@ -112,3 +112,10 @@ def test_no_library_error_names_a_flag_of_mckpt() -> None:
             for m in _FLAG.finditer(text.split("mckpt ", 1)[0]):
                 found.append(f"{path.name}:{call.lineno}: {m[1]}")
     assert found == []
+
+
+def test_text_from_elsewhere_is_never_read_as_a_parameter() -> None:
+    url = "http://x/{force=True}/{{a}}"
+    err = MckptError("offline ({offline=True})", hint=f"run: mckpt fetch {braced(url)}", spelled=True)
+    assert err.describe(flag) == "offline (--offline)" and str(err) == "offline (offline=True)"
+    assert err.spelled_hint(flag) == err.hint == f"run: mckpt fetch {url}"

@@ -19,7 +19,8 @@ from hub_server import COMMIT, Hub
 
 from mckpt.errors import MckptError
 from mckpt.fetch.cache import CacheEntry, PartInfo
-from mckpt.fetch.download import FetchOptions, fetch
+from mckpt.fetch.download import fetch
+from mckpt.fetch.options import FetchOptions
 from mckpt.io.urls import parse_source
 
 # Seeded, so a failure replays with the same bytes.

@@ -19,7 +19,8 @@ import pytest
 from hub_server import Hub
 
 from mckpt.errors import MckptError
-from mckpt.fetch.download import FetchOptions, fetch
+from mckpt.fetch.download import fetch
+from mckpt.fetch.options import FetchOptions
 from mckpt.io.http_source import HttpSource
 
 T = TypeVar("T")

@@ -23,7 +23,8 @@ from hub_server import COMMIT, Hub
 from proxy_server import Proxy
 
 from mckpt.errors import MckptError
-from mckpt.fetch.download import FetchOptions, fetch, open_remote
+from mckpt.fetch.download import fetch, open_remote
+from mckpt.fetch.options import FetchOptions
 from mckpt.io.transport import _bypassed, proxy_for
 
 DATA = os.urandom(3_000_000)
@@ -396,7 +397,8 @@ def test_ctrl_c_during_a_parallel_download_keeps_the_done_ranges(hub: Hub, opts:
     # the last piece (from 2 MiB) stops after 200,000 bytes and hangs; the others complete
     hub.faults.drop_after, hub.faults.drops, hub.faults.hold = 200_000, 1, threading.Event()
     hub.faults.drop_from = 2 << 20
-    code = ("import sys; from mckpt.fetch.download import FetchOptions, fetch; from mckpt.errors import MckptError\n"
+    code = ("import sys; from mckpt.fetch.download import fetch; from mckpt.fetch.options import FetchOptions\n"
+            "from mckpt.errors import MckptError\n"
             f"o = FetchOptions(endpoint={hub.hub_url!r}, cache_dir={opts.cache_dir!r}, parallel_min=1 << 20, "
             "connections=4, backoff=0.001)\n"
             "try:\n    fetch(sys.argv[1], o)\n"

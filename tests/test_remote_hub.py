@@ -12,7 +12,7 @@ from conftest import FIXTURES, run_cli
 from hub_server import Hub
 
 from mckpt.errors import MckptError
-from mckpt.fetch.download import FetchOptions
+from mckpt.fetch.options import FetchOptions
 from mckpt.remote.hub_tree import HubFolder, HubFolderUrl, parse_hub_folder
 
 

@@ -253,22 +253,38 @@ def test_fetch_from_s3_resumes_verifies_and_caches(s3: S3Server, env: dict[str, 
     assert r.returncode == 1 and "no such object" in r.stderr
 
 
-def test_local_commands_import_no_object_store_or_http_stack(tmp_path: Path) -> None:
+HTTP_STACK = ("httpx", "httpcore", "http.client", "mckpt.io.transport", "mckpt.io.hub_api", "mckpt.fetch.download")
+LOADED = ("import sys, runpy\nsys.argv = sys.argv[1:]\n"
+          "try:\n    runpy.run_module('mckpt', run_name='__main__')\nexcept SystemExit:\n    pass\n"
+          "sys.stderr.write('LOADED=' + ','.join(sorted(sys.modules)) + '\\n')\n")
+
+
+def _loaded(argv: list[str], env: dict[str, str], cwd: Path) -> set[str]:
+    """The modules `mckpt ARGV` imported, run as the executable runs it."""
     import subprocess
 
+    r = subprocess.run([sys.executable, "-c", LOADED, "mckpt", *argv], capture_output=True, text=True,
+                       env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin", **env}, cwd=cwd)
+    line = next(x for x in r.stderr.splitlines() if x.startswith("LOADED="))
+    return set(line.removeprefix("LOADED=").split(","))
+
+
+def test_local_commands_import_no_object_store_or_http_stack(tmp_path: Path) -> None:
     if not FIXTURES.is_dir():
         pytest.skip(f"the real Mammoth fixtures are not at {FIXTURES}")
-    code = ("import sys, runpy\nsys.argv = sys.argv[1:]\n"
-            "try:\n    runpy.run_module('mckpt', run_name='__main__')\nexcept SystemExit:\n    pass\n"
-            "heavy = sorted(m for m in ('obstore', 'httpx', 'http.client', 'mckpt.remote.objstore',"
-            " 'mckpt.remote.hub_tree', 'mckpt.io.transport', 'mckpt.io.hub_api', 'mckpt.fetch.download')"
-            " if m in sys.modules)\n"
-            "sys.stderr.write('HEAVY=' + ','.join(heavy) + '\\n')\n")
     ck = FIXTURES / "checkpoints"
     one = str(next(ck.glob("*.pt")))
     (tmp_path / "checkpoints").symlink_to(ck)
+    heavy = {"obstore", "mckpt.remote.objstore", "mckpt.remote.hub_tree", *HTTP_STACK}
     for argv in (["list", str(ck), "--acc"], ["list", str(FIXTURES), "-r", "--json"], ["inspect", one],
                  ["diff", one, one], ["__complete", "run", "9a"], ["__complete", "model", ""], ["--version"]):
-        r = subprocess.run([sys.executable, "-c", code, "mckpt", *argv], capture_output=True, text=True,
-                           env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"}, cwd=tmp_path)
-        assert "HEAVY=\n" in r.stderr, (argv, r.stderr)
+        assert _loaded(argv, {}, tmp_path) & heavy == set(), argv
+
+
+def test_object_store_reads_import_no_http_stack(fixtures_bucket: str, env: dict[str, str], tmp_path: Path) -> None:
+    """`inspect`/`list` of s3:// speak to the store through obstore alone (httpx costs 0.1 s to import)."""
+    key = next(str(p.relative_to(FIXTURES)) for p in (FIXTURES / "checkpoints").glob("*.pt"))
+    url = f"s3://{fixtures_bucket}"
+    for argv in (["inspect", f"{url}/{key}"], ["list", f"{url}/checkpoints", "--acc"]):
+        loaded = _loaded(argv, env, tmp_path)
+        assert "obstore" in loaded and loaded & {*HTTP_STACK, "typer", "rich"} == set(), argv

@@ -1,11 +1,11 @@
-"""`mckpt inspect` and `mckpt list`, answered before Typer is imported.
+"""`mckpt inspect`, `mckpt list` and `mckpt fetch`, answered before Typer is imported.
 
 Starting the Typer app (Typer with its copy of Click, Rich for help, and every command module)
-costs more than reading a checkpoint's pickle, and these two are what a researcher types all day.
+costs more than reading a checkpoint's pickle, and these are what a researcher types all day.
 So when a command line names one of them and uses only plain flags and string options, this
 module parses it with the table that `tools/generate.py` reads off the Typer declarations
 (`direct_table.py`: option words, parameters, defaults) and calls the same body the Typer command
-calls (`read_commands`), which ends the same way (`outcome.run_command`).
+calls (`bodies`), which ends the same way (`outcome.run_command`).
 
 Anything else goes to Typer, which then answers in its own words: `--help`, an unknown,
 clustered (`-ta`) or abbreviated option, a value that is not one of an option's choices or that
@@ -19,8 +19,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
-# The commands answered here, and their bodies in `read_commands` (the generator reads this too).
-BODIES = {"inspect": "inspect_checkpoint", "list": "list_runs"}
+# The commands answered here, and their bodies in `bodies` (the generator reads this too).
+BODIES = {"inspect": "inspect_checkpoint", "list": "list_runs", "fetch": "fetch_file"}
 
 
 def parse(argv: list[str]) -> tuple[str, dict[str, Any]] | None:
@@ -68,8 +68,8 @@ def run(argv: list[str]) -> int | None:
     call = parse(argv)
     if call is None:
         return None
-    from . import read_commands
+    from . import bodies
     from .outcome import run_command
 
     body, values = call
-    return run_command(getattr(read_commands, body), **values)
+    return run_command(getattr(bodies, body), **values)

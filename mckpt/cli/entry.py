@@ -1,8 +1,8 @@
-"""The `mckpt` executable: shell completion answers first, then `inspect`/`list`, then the Typer app.
+"""The `mckpt` executable: shell completion answers first, then the everyday commands, then the Typer app.
 
 Importing the Typer app (Typer, Click, Rich and every command module) costs more than a TAB press
 may take, so `mckpt __complete KIND PREFIX` (what the scripts in `completions/` call) is answered
-here from light modules only; the everyday read commands are answered by `cli.direct` when their
+here from light modules only; `inspect`, `list` and `fetch` are answered by `cli.direct` when their
 command line is a plain one; everything else goes to `mckpt.cli.app`.
 """
 

@@ -6,8 +6,8 @@ from typing import Annotated
 
 import typer
 
+from .bodies import inspect_checkpoint
 from .common import FormatOpt, JsonOpt, QuietOpt, add_command, checkpoint_argument, examples, handle_errors
-from .read_commands import inspect_checkpoint
 
 
 @handle_errors

@@ -7,8 +7,8 @@ from typing import Annotated
 import typer
 
 from ..domain.runs import SORT_KEYS
+from .bodies import list_runs
 from .common import FormatOpt, JsonOpt, QuietOpt, add_command, choice_option, examples, handle_errors, shown_as
-from .read_commands import list_runs
 
 
 @handle_errors

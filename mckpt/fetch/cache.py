@@ -92,7 +92,7 @@ class CacheEntry:
                 fd = os.open(self._lockfile, os.O_RDWR | os.O_CREAT, 0o644)
             except OSError as e:
                 raise MckptError(f"cannot use the cache folder: {e.strerror}", path=str(self.dir),
-                                 hint="set MCKPT_CACHE or pass --cache-dir to a writable folder") from None
+                                 hint="point MCKPT_CACHE or {cache_dir} at a writable folder", spelled=True) from None
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:

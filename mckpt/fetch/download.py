@@ -22,8 +22,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
-from ..errors import MckptError
-from ..io.hfhub import cached_blob, hub_token
+from ..errors import MckptError, braced
+from ..io.hfhub import cached_blob
 from ..io.http_source import CONTENT_RANGE, HttpSource
 from ..io.sources import ByteSource, FileSource
 from ..io.transport import (
@@ -41,16 +41,15 @@ from ..io.transport import (
 from ..io.urls import Remote, hub_endpoint, origin, parse_source
 from ..torchfile.archive import LFS_POINTER
 from .cache import CachedFile, CacheEntry, PartInfo, cache_root, mark_used
+from .options import FetchOptions
 from .parallel import ParallelDownload, Ranges, Restart
 from .place import destination, place
-from .policy import AUTO_CONNECTIONS, MIN_RATE, WINDOW, SlowStream
+from .policy import AUTO_CONNECTIONS, SlowStream
 from .stream import receive, write_all
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 MAX_RESTARTS = 3
-PARALLEL_MIN = 64 << 20
 PROBE = 8 << 20  # a fresh download's first request asks for this many bytes
-_TRUE = ("1", "true", "yes", "on")
 
 
 class Reporter(Protocol):
@@ -72,44 +71,6 @@ class SilentReporter:
 
     def note(self, message: str) -> None:
         pass
-
-
-@dataclass
-class FetchOptions:
-    """How to fetch; `from_env` fills in what huggingface_hub users already set.
-
-    Files of `parallel_min` bytes or more may come over several ranged connections. By default
-    (`connections` None) a download is one stream, joined by AUTO_CONNECTIONS ranged ones when a
-    window of `rate_window` seconds came in below `min_rate` bytes/s (see `policy.py`); a number
-    asks for that many connections from the start, 1 for one stream always. `timeout` bounds each
-    network wait, `deadline` each metadata or ranged read.
-    """
-
-    token: str | None = None
-    endpoint: str | None = None
-    cache_dir: str | None = None
-    offline: bool = False
-    sha256: str | None = None
-    revision: str | None = None
-    retries: int = 5
-    backoff: float = 1.0
-    timeout: float = 30.0
-    deadline: float = 120.0
-    connections: int | None = None
-    parallel_min: int = PARALLEL_MIN
-    min_rate: float = MIN_RATE
-    rate_window: float = WINDOW
-
-    @classmethod
-    def from_env(cls, **given: Any) -> FetchOptions:
-        """Options given explicitly win; else HF_TOKEN (or the `hf auth login` token file),
-        HF_ENDPOINT and HF_HUB_OFFLINE apply."""
-        given = {k: v for k, v in given.items() if v is not None}
-        if not given.get("token"):
-            given["token"] = hub_token()
-        if not given.get("offline"):
-            given["offline"] = os.environ.get("HF_HUB_OFFLINE", "").lower() in _TRUE
-        return cls(**given)
 
 
 @dataclass
@@ -484,8 +445,8 @@ def fetch(source: str, options: FetchOptions | None = None, *, output: str | os.
         raise interrupted_error(source, entry.kept()) from None
     wanted = opts.sha256.lower() if opts.sha256 else None
     if wanted and cached.sha256 != wanted:  # a download is checked while streaming; a cached copy here
-        raise MckptError(f"sha256 check failed: the cached copy hashes to {cached.sha256}, --sha256 says "
-                         f"{wanted}", path=remote.url,
+        raise MckptError(f"sha256 check failed: the cached copy hashes to {cached.sha256}, {{sha256}} says "
+                         f"{wanted}", path=remote.url, spelled=True,
                          hint="the file upstream is not the one you expect: check the URL, the revision and "
                               "the checksum")
     path = cached.path
@@ -510,8 +471,9 @@ def _fetch_locked(remote: Remote, entry: CacheEntry, opts: FetchOptions,
         commit = remote.revision if remote.pinned else None
         return entry.adopt(blob[0], blob[1], info, commit), True, 0, 0
     if opts.offline:
-        raise MckptError("not in the cache, and offline (HF_HUB_OFFLINE or --offline)", path=remote.url,
-                         hint="fetch it once with the network on; an unpinned revision uses the last copy")
+        raise MckptError("not in the cache, and offline (HF_HUB_OFFLINE or {offline=True})", path=remote.url,
+                         hint="fetch it once with the network on; an unpinned revision uses the last copy",
+                         spelled=True)
     job = _Download(remote, entry, opts, rep)
     cached, from_cache = job.run()
     return cached, from_cache, job.transferred, job.resumed_from
@@ -539,8 +501,9 @@ def open_remote(url: str, options: FetchOptions | None = None, name: str | None 
             return FileSource(hit.path)
         if blob := cached_blob(remote):
             return FileSource(blob[0])
-        raise MckptError("offline (HF_HUB_OFFLINE or --offline) and not in the cache", path=remote.url,
-                         hint=f"fetch it once with the network on: mckpt fetch {shlex.quote(url)}")
+        raise MckptError("offline (HF_HUB_OFFLINE or {offline=True}) and not in the cache", path=remote.url,
+                         hint=f"fetch it once with the network on: mckpt fetch {braced(shlex.quote(url))}",
+                         spelled=True)
     return HttpSource(url, token=opts.token, endpoint=opts.endpoint, revision=opts.revision,
                       timeout=opts.timeout, deadline=opts.deadline, retries=min(opts.retries, 3),
                       backoff=opts.backoff, name=name)

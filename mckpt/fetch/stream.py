@@ -207,6 +207,6 @@ def receive(pieces: Iterable[bytes], path: os.PathLike[str] | str, offset: int,
 def write_error(e: OSError, path: os.PathLike[str] | str) -> MckptError:
     if e.errno in _DISK_FULL:
         return MckptError("disk full while downloading", path=os.fspath(path),
-                          hint="free some space or point MCKPT_CACHE/--cache-dir at a bigger disk; "
+                          spelled=True, hint="free some space or point MCKPT_CACHE or {cache_dir} at a bigger disk; "
                                "the .part file is kept and the next fetch resumes it")
     return MckptError(f"cannot write: {e.strerror or e}", path=os.fspath(path))

@@ -16,7 +16,8 @@ from typing import Any
 
 from ..errors import MckptError
 from ..fetch.cache import CachedFile, CacheEntry, PartInfo, cache_root
-from ..fetch.download import FetchOptions, FetchResult, Reporter, SilentReporter, interrupted_error
+from ..fetch.download import FetchResult, Reporter, SilentReporter, interrupted_error
+from ..fetch.options import FetchOptions
 from ..fetch.place import destination, place
 from ..fetch.stream import CHUNK, receive
 from ..io.transport import RESUME_HINT, RetryBudget, TransientError, with_retries

@@ -22,7 +22,7 @@ from ..io.urls import REPO_TYPES, hub_endpoint, repo_prefix
 from .listing import RemoteEntry, keep
 
 if TYPE_CHECKING:
-    from ..fetch.download import FetchOptions
+    from ..fetch.options import FetchOptions
 
 MAX_PAGES = 10_000
 

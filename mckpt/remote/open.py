@@ -19,7 +19,7 @@ from . import is_remote, is_store_url
 from .listing import RemoteEntry, RemoteFolder
 
 if TYPE_CHECKING:
-    from ..fetch.download import FetchOptions
+    from ..fetch.options import FetchOptions
 
 ACC_WORKERS = 16  # concurrent reads for `list --acc`: enough to hide round trips, few enough for a lab server
 
@@ -32,7 +32,7 @@ def open_folder(url: str, options: FetchOptions | None = None) -> RemoteFolder:
 
         return ObjectFolder(parse_object_url(url))
     if url.startswith("hf://"):
-        from ..fetch.download import FetchOptions
+        from ..fetch.options import FetchOptions
         from .hub_tree import HubFolder, parse_hub_folder
 
         opts = options or FetchOptions.from_env()
@@ -60,7 +60,7 @@ def open_checkpoint_source(spec: str, options: FetchOptions | None = None) -> By
     """A ByteSource for the checkpoint a remote `spec` names: a file, a folder of one run, or a run
     uid (or unique uid prefix) in the folder above it. `options.revision` (`--revision`) applies
     to hub files and folders only."""
-    from ..fetch.download import FetchOptions, open_remote
+    from ..fetch.options import FetchOptions
 
     opts = options or FetchOptions.from_env()
     if is_store_url(spec):
@@ -91,6 +91,8 @@ def open_checkpoint_source(spec: str, options: FetchOptions | None = None) -> By
         parent = HubFolder(where.parent(), opts) if where.path else None
         name = where.path.rpartition("/")[2]
     else:
+        from ..fetch.download import open_remote  # http(s): the HTTP stack, for this read only
+
         return open_remote(spec, opts)
     return _resolve_in(here, parent, name, spec)
 

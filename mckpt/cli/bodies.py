@@ -1,0 +1,135 @@
+"""The bodies of `mckpt inspect`, `mckpt list` and `mckpt fetch`, without Typer.
+
+The Typer commands (`inspect_cmd`, `list_cmd`, `fetch_cmd`) declare the options and call these;
+`cli.direct` calls them too, before Typer is even imported, so the commands a researcher runs
+most start in a fraction of the time (and a download's wall time is not a third start-up).
+Every parameter is passed explicitly (no defaults here): the defaults live once, in the Typer
+declarations, and reach `cli.direct` through its generated table.
+Each returns the command's exit code.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, Any
+
+from ..choices import check_sha256
+from ..domain.checkpoint import to_plain
+from ..domain.runs import SORT_KEYS, filter_runs, scan
+from ..errors import MckptError
+from ..locate import read
+from ..remote import is_remote, is_store_url
+from ..view.output import Output, Progress, human_bytes
+from ..view.render_inspect import render_args, render_checkpoint, render_tensor_list
+from ..view.render_list import render_listing
+from .outcome import make_output
+
+if TYPE_CHECKING:
+    from ..fetch.download import FetchResult
+
+
+def inspect_checkpoint(checkpoint: str, *, tensors: bool, args_only: bool, revision: str | None, json: bool,
+                       fmt: str | None, quiet: bool) -> int:
+    """`mckpt inspect`: one checkpoint's args, results, tensors and training state."""
+    out = make_output(json, fmt, quiet)
+    ck = read(checkpoint, revision=revision)
+    if args_only:
+        out.show(lambda: to_plain(ck.args), lambda: render_args(out, ck.args))
+    elif tensors and fmt:
+        out.show(lambda: ck.to_json(full_tensors=True), lambda: render_tensor_list(out, ck))
+    else:
+        out.show(lambda: ck.to_json(full_tensors=tensors), lambda: render_checkpoint(out, ck, tensors=tensors))
+    return 0
+
+
+def list_runs(paths: list[str] | None, *, recursive: bool, acc: bool, model: str | None, dataset: str | None,
+              sort: str, reverse: bool, json: bool, fmt: str | None, quiet: bool) -> int:
+    """`mckpt list`: folders (or remote prefixes) of checkpoints as runs; 1 with -q when none matched."""
+    out = make_output(json, fmt, quiet)
+    if sort == "acc" and not acc:
+        acc = True
+    targets = paths or ["checkpoints"]
+    if not paths and not os.path.isdir("checkpoints"):
+        raise MckptError("no ./checkpoints folder here", path="checkpoints",
+                         hint="run inside a Mammoth working folder, or pass a folder: mckpt list PATH")
+    if any(is_remote(p) for p in targets):
+        from ..remote.open import list_paths  # only remote listings import obstore / the HTTP modules
+
+        if acc:
+            with out.progress("reading newest checkpoints", unit="items") as bar:
+                def update(done: int, total: int) -> None:
+                    bar.total = total
+                    bar.advance(done - bar.done)
+
+                listing = list_paths(targets, recursive=recursive, acc=True, progress=update)
+        else:
+            listing = list_paths(targets, recursive=recursive)
+    else:
+        listing = scan(targets, recursive=recursive, acc=acc)
+    found = len(listing.runs)
+    listing.runs = sorted(filter_runs(listing.runs, model, dataset), key=SORT_KEYS[sort], reverse=reverse)
+    filters = " ".join(f"{flag} {value}" for flag, value in (("--model", model), ("--dataset", dataset)) if value)
+    no_match = f"no run matches {filters} (of {found} run(s) found)" if found and not listing.runs else None
+    out.show(listing.to_json, lambda: render_listing(out, listing, acc=acc, no_match=no_match))
+    return 1 if quiet and not listing.runs else 0
+
+
+def fetch_file(source: str, *, output: str | None, sha256: str | None, revision: str | None, token: str | None,
+               offline: bool, cache_dir: str | None, force: bool, retries: int, connections: int | None,
+               json: bool, quiet: bool) -> int:
+    """`mckpt fetch`: a file into the cache (resumed, verified), and placed at `output` if given."""
+    from ..fetch.download import checkpoint_brief, fetch  # HTTP stack: fetch only
+    from ..fetch.options import FetchOptions
+
+    out = make_output(json, None, quiet)
+
+    sha256 = check_sha256(sha256)
+    opts = FetchOptions.from_env(token=token, offline=offline or None, cache_dir=cache_dir,
+                                 sha256=sha256, retries=retries, revision=revision, connections=connections)
+    with out.progress("fetching") as bar:
+        reporter = _Reporter(out, bar)
+        if is_store_url(source):
+            from ..remote.fetch_object import fetch_object  # s3://, gs://, az://: the object-store client
+
+            result = fetch_object(source, opts, output=output, force=force, reporter=reporter)
+        else:
+            result = fetch(source, opts, output=output, force=force, reporter=reporter)
+    brief = checkpoint_brief(result.path)
+    out.show(lambda: {**result.to_json(), "checkpoint": brief}, lambda: _render_fetched(out, result, brief))
+    return 0
+
+
+class _Reporter:
+    """The fetch's progress on the command's Output: a bar on a terminal; in a pipe or a log, a
+    line when a transfer starts (no redraws); its notes as notices. Silent with -q."""
+
+    def __init__(self, out: Output, bar: Progress) -> None:
+        self.out, self.bar = out, bar
+
+    def start(self, name: str, total: int | None, done: int) -> None:
+        self.bar.reset(total, done, name)
+        if self.bar.live is None:
+            self.out.notice(f"fetching {name} ({human_bytes(total) if total is not None else 'unknown size'})")
+
+    def advance(self, n: int) -> None:
+        self.bar.advance(n)
+
+    def note(self, message: str) -> None:
+        self.out.notice(message)
+
+
+def _render_fetched(out: Output, result: FetchResult, brief: dict[str, Any] | None) -> None:
+    if result.from_cache:
+        how = "from the cache (nothing transferred)"
+    elif result.resumed_from:
+        how = f"resumed at {human_bytes(result.resumed_from)}, {human_bytes(result.transferred)} transferred"
+    else:
+        how = f"downloaded, {human_bytes(result.transferred)} transferred"
+    pairs: list[tuple[str, Any]] = [("path", result.path), ("size", f"{human_bytes(result.size)} "
+                                     f"({result.size} bytes)"), ("sha256", result.sha256), ("source", how)]
+    if result.commit:
+        pairs.append(("commit", result.commit))
+    if brief:
+        pairs += [("kind", brief["kind"]), ("model", brief["model"] or "-"),
+                  ("dataset", brief["dataset"] or "-"), ("tasks", brief["tasks_done"])]
+    out.fields(pairs)
