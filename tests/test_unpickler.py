@@ -102,3 +102,16 @@ def test_reads_only_the_index_and_pickle(tmp_path: Path) -> None:
     ck = read_checkpoint(src)
     assert ck.tensors.bytes == 16_000_000
     assert src.bytes_read < 80_000 < path.stat().st_size
+
+
+@pytest.mark.parametrize("protocol", range(0, pickle.HIGHEST_PROTOCOL + 1))
+def test_every_protocol_reads_framed_or_not(protocol: int) -> None:
+    obj = {"a": [1, 2, 3] * 20000, "b": "x" * 100_000, "c": (1.5, None, True)}
+    assert safe_loads(pickle.dumps(obj, protocol=protocol)).obj == obj
+
+
+def test_frames_in_a_pickle_that_declares_protocol_2_are_refused() -> None:
+    framed = pickle.dumps({"a": "x" * 70_000}, protocol=4)
+    assert pickle.loads(b"\x80\x02" + framed[2:]) == {"a": "x" * 70_000}  # pickle itself does not mind
+    with pytest.raises(CorruptCheckpoint, match="frames its data"):
+        safe_loads(b"\x80\x02" + framed[2:])
