@@ -13,6 +13,9 @@ Prints medians of wall time, the ratio to curl, and each client's peak RSS (GNU 
 
     python bench/bench_fetch.py [--size-mb 1024] [--runs 3] [--capped-runs 1] [--dir /tmp/mckpt-bench]
 
+with the python of an environment where this checkout is installed (`pip install .`): its `mckpt`
+is the one timed.
+
 Targets (issue 13): plain: mckpt <= 1.5x curl's wall time; capped: mckpt >= 3x faster than curl;
 peak memory <= 100 MiB in both.
 """
@@ -32,7 +35,6 @@ from pathlib import Path
 
 from timing import measure_peak
 
-REPO = Path(__file__).resolve().parents[1]
 HERE = Path(__file__).resolve().parent
 
 
@@ -61,7 +63,9 @@ def bench(label: str, src: Path, sha: str, work: Path, runs: int, rate: float | 
     cmd = [sys.executable, str(HERE / "range_server.py"), str(src.parent), str(port)]
     server = subprocess.Popen([*cmd, *(["--rate-mb", str(rate)] if rate else [])])
     url = f"http://127.0.0.1:{port}/{src.name}"
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    # The `mckpt` installed beside this interpreter (`pip install .`), not this source tree on
+    # PYTHONPATH: where bytecode is not written, a source tree is compiled anew at every start.
+    mckpt = str(Path(sys.executable).parent / "mckpt")
     out, cache = work / "curl.bin", work / "cache"
     results: dict[str, list[tuple[float, float]]] = {"curl": []}
     if with_sha256sum:
@@ -79,8 +83,7 @@ def bench(label: str, src: Path, sha: str, work: Path, runs: int, rate: float | 
             out.unlink(missing_ok=True)
             for name, extra in mckpt_variants.items():
                 shutil.rmtree(cache, ignore_errors=True)
-                m = measure_peak([sys.executable, "-m", "mckpt", "fetch", url, "-q", "--cache-dir", str(cache),
-                                  *extra], env)
+                m = measure_peak([mckpt, "fetch", url, "-q", "--cache-dir", str(cache), *extra])
                 results[name].append((m.wall, m.peak_rss_mib))
                 # The cache names the file by its verified sha256: its presence is the check.
                 if not list(cache.glob(f"*/*/{sha}/{src.name}")):
