@@ -6,27 +6,29 @@
 2. `mckpt inspect s3://…` of a 1 GB checkpoint against a full GET of the object (obstore, streamed
    to nowhere). Target: ≥ 20× faster. Bytes sent by the server are counted for both.
 
-Run by hand: `python bench/bench_remote.py [--runs 3]` (moto, in this process), or against any
-S3-compatible server with an existing bucket: `--endpoint http://127.0.0.1:9000 --key K --secret S
---bucket B` (MinIO, or s3rver from npm: `s3rver -d DIR -p 9000 --configure-bucket bench`, keys
-S3RVER/S3RVER). Needs moto[server] and torch. Files go to bench/out/remote (removed afterwards
-unless --keep).
+Run by hand with the python of an environment where this checkout is installed (`pip install .`;
+its `mckpt` is timed): `python bench/bench_remote.py [--runs 3]` (moto, in this process), or
+against any S3-compatible server with an existing bucket: `--endpoint http://127.0.0.1:9000 --key
+K --secret S --bucket B` (MinIO, or s3rver from npm: `s3rver -d DIR -p 9000 --configure-bucket
+bench`, keys S3RVER/S3RVER). `--rate-mb R` paces each connection's replies at R MB/s, as a network
+link would (on loopback a 1 GB GET takes ~3 s, about fifteen Python start-ups); `--list-only` /
+`--inspect-only` run one part. Needs moto[server] and torch. Files go to bench/out/remote (removed
+afterwards unless --keep).
 
-Measured here (2 cores shared with other jobs, load average 8-11), side by side in one run each:
+Measured here (2 cores, quiet machine, load 1-3 with the server's own work), side by side in one
+run each, 3-5 runs, medians:
 
-| server | list --acc, 1,000 objects | vs list --acc on disk | inspect 1 GB | full GET 1 GB | ratio |
-| --- | --- | --- | --- | --- | --- |
-| s3rver 3.7.1 (node) | 6.8 s (min 4.0 s) | 1.6× | 1.25 s | 6.2 s | 4.9× |
-| moto 5.2.5 (threaded) | 18.1 s (min 16.9 s) | 5.7× | 4.5 s | 5.2 s | 1.2× |
+| server | list --acc, 1,000 objects | inspect 1 GB | full GET 1 GB | ratio |
+| --- | --- | --- | --- | --- |
+| s3rver 3.7.1 (node), loopback | 3.45 s (min 3.22 s) | 0.214 s | 3.10 s | 14.5× |
+| s3rver, paced at 110 MB/s per connection (the GET ran at 98 MB/s: ~1 Gbit/s) | - | 0.251 s | 10.94 s | 43.6× |
+| moto 5.2.5 (threaded, in this process) | 11.4 s (min 7.5 s) | - | - | - |
 
-Bytes the server sent, on both: 129 KiB per 158 KiB file for `list --acc`, and 129 KiB for the
-inspect of the 1 GB object against 1,024 MiB for the full GET (8,100× fewer). mckpt's own CPU:
-2.0-4.0 s for the 1,000-file `list --acc`, 0.35 s for the inspect (against 1.3 s for the GET).
-moto copies the whole object for every ranged GET (about 1.5 s for 1 GB) and serves about 100
-GETs a second here, so its wall times are its own. On loopback a full GET of 1 GB takes about
-as long as two Python start-ups, so the inspect ratio there is bounded by start-up time (an
-inspect is 1.0-1.3 s of which `mckpt --version` alone takes 0.95-1.3 s on this loaded machine);
-over a real link the GET grows with the size and the inspect does not.
+Bytes the server sent: 159 KiB per 158 KiB file for `list --acc` (objects up to 256 KiB are read
+whole, one GET each), and 129 KiB for the inspect of the 1 GB object against 1,024 MiB for the
+full GET (8,134× fewer). mckpt's own CPU: 2.5-3.0 s for the 1,000-file `list --acc`, 0.17-0.20 s
+for the inspect (1.1-1.7 s for the GET). moto copies the whole object for every GET and serves
+about 100 a second here, in the same process as the counting proxy, so its wall times are its own.
 """
 
 from __future__ import annotations
