@@ -49,7 +49,7 @@ def open_source(resolved: Resolved, *, revision: str | None = None,
         return resolved.path
     from .remote.open import open_checkpoint_source  # only remote reads pay for obstore / the HTTP modules
 
-    return open_checkpoint_source(resolved.path, _options(revision, options))
+    return open_checkpoint_source(resolved.path, options, revision=revision)
 
 
 def read(spec: str, *, revision: str | None = None, search: Sequence[str | Path] = (CHECKPOINTS_DIR,),

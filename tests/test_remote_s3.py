@@ -213,6 +213,29 @@ def test_inspect_of_a_1_gb_object_reads_under_1_mib(s3: S3Server, env: dict[str,
     assert s3.proxy.sent - before < 1 << 20, s3.proxy.sent - before
 
 
+def test_an_object_named_by_url_costs_two_requests(s3: S3Server, env: dict[str, str], tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """Its first block tells its size and ETag (no HEAD first); then the zip index at the end. An
+    empty object, which has no first block, is still told apart."""
+    torch = pytest.importorskip("torch")
+    from mckpt.domain.checkpoint import read_checkpoint
+    from mckpt.errors import NotACheckpoint
+    from mckpt.remote.objstore import ObjectSource, parse_object_url
+
+    path = tmp_path / "er_seq-cifar10_None_500_1_20250101-101010_1a2b3c4d_1.pt"
+    torch.save({"model": {"net.fc.weight": torch.zeros(1 << 20)}, "args": {"model": "er"}}, path)
+    bucket = next(_names)
+    make_bucket(s3, bucket, {f"ck/{path.name}": path.read_bytes(), "ck/empty.pt": b""})
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    source = ObjectSource(parse_object_url(f"s3://{bucket}/ck/{path.name}"))
+    with read_checkpoint(source) as ck:
+        assert ck.args == {"model": "er"} and source.size == path.stat().st_size
+    assert source.requests == 2 and source.bytes_read == 2 * (64 << 10)
+    with pytest.raises(NotACheckpoint, match="empty"):
+        read_checkpoint(ObjectSource(parse_object_url(f"s3://{bucket}/ck/empty.pt")))
+
+
 def test_fetch_from_s3_resumes_verifies_and_caches(s3: S3Server, env: dict[str, str], tmp_path: Path,
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     body = os.urandom(3 << 20)

@@ -34,12 +34,20 @@ class RangedSource:
 
     def _get(self, start: int, length: int) -> bytes:
         data = self._fetch(start, length)
-        self.requests += 1
-        self.bytes_read += len(data)
+        self._count(data)
         if len(data) != length:
             raise MckptError(f"short read: asked for {length} bytes at {start}, got {len(data)}",
                              path=self.name)
         return data
+
+    def _count(self, data: bytes) -> None:
+        self.requests += 1
+        self.bytes_read += len(data)
+
+    def _keep(self, start: int, data: bytes) -> None:
+        """A block read by the subclass's own first request (which also told it the size)."""
+        self._count(data)
+        self._blocks[start] = data
 
     def read_at(self, offset: int, n: int) -> bytes:
         if offset < 0 or n < 0:

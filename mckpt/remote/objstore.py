@@ -20,7 +20,7 @@ from datetime import timedelta
 from typing import Any
 
 from ..errors import MckptError, NotFound
-from ..io.ranged import RangedSource
+from ..io.ranged import BLOCK, RangedSource
 from .aws_config import AwsSettings, aws_settings
 from .listing import RemoteChanged, RemoteEntry, keep
 
@@ -217,12 +217,28 @@ class ObjectSource(RangedSource):
         self.name = url.url
         self._store = store_for(url)
         if size is None:
-            # A HEAD, not a suffix-range GET: some S3-compatible servers (s3rver) answer a suffix
-            # range with the object's first bytes, and a reader must not trust such an answer.
-            meta = self._store.head(url.key)
-            size, etag = int(meta["size"]), meta.get("e_tag")
+            size, etag = self._first_block()
         self.size = size
         self.etag = etag
+
+    def _first_block(self) -> tuple[int, str | None]:
+        """Size and ETag from a GET of the first block, which every reading needs (its first bytes
+        say the format, and torch's `data.pkl` comes first): one request where a HEAD and then the
+        block took two. Not a suffix range for the end: some S3-compatible servers (s3rver) answer
+        one with the object's first bytes, and the block is kept only if the answer is the one
+        asked for. An empty object has no first block: a HEAD tells its size."""
+        try:
+            res = self._store.get(self.url.key, 0, BLOCK, None)
+        except NotFound:
+            raise
+        except MckptError:
+            meta = self._store.head(self.url.key)
+            return int(meta["size"]), meta.get("e_tag")
+        size, etag = int(res.meta["size"]), res.meta.get("e_tag")
+        data = bytes(res.bytes())
+        if tuple(res.range) == (0, len(data)) and len(data) == min(BLOCK, size):
+            self._keep(0, data)
+        return size, etag
 
     def _fetch(self, start: int, length: int) -> bytes:
         return bytes(self._store.get(self.url.key, start, start + length, self.etag).bytes())

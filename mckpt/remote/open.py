@@ -32,10 +32,9 @@ def open_folder(url: str, options: FetchOptions | None = None) -> RemoteFolder:
 
         return ObjectFolder(parse_object_url(url))
     if url.startswith("hf://"):
-        from ..fetch.options import FetchOptions
         from .hub_tree import HubFolder, parse_hub_folder
 
-        opts = options or FetchOptions.from_env()
+        opts = _hub_options(options, None)
         if opts.offline:
             raise MckptError("offline (HF_HUB_OFFLINE): a hub folder cannot be listed", path=url)
         return HubFolder(parse_hub_folder(url, opts.revision), opts)
@@ -56,15 +55,14 @@ def list_paths(paths: Iterable[str], recursive: bool = False, acc: bool = False,
     return group_files(files, acc=acc, workers=ACC_WORKERS, progress=progress)
 
 
-def open_checkpoint_source(spec: str, options: FetchOptions | None = None) -> ByteSource:
+def open_checkpoint_source(spec: str, options: FetchOptions | None = None, *,
+                           revision: str | None = None) -> ByteSource:
     """A ByteSource for the checkpoint a remote `spec` names: a file, a folder of one run, or a run
     uid (or unique uid prefix) in the folder above it. `options.revision` (`--revision`) applies
-    to hub files and folders only."""
-    from ..fetch.options import FetchOptions
-
-    opts = options or FetchOptions.from_env()
+    to hub files and folders only. An object store needs none of the options: they are read from
+    the environment (`options`, else with `revision`) only for the hub and http(s)."""
     if is_store_url(spec):
-        if opts.revision is not None:
+        if (options.revision if options else revision) is not None:
             raise MckptError("applies to hf:// and hub URLs, not to an object store", path=spec, param="revision")
         from .objstore import ObjectFolder, ObjectSource, parse_object_url
 
@@ -82,6 +80,7 @@ def open_checkpoint_source(spec: str, options: FetchOptions | None = None) -> By
     elif spec.startswith("hf://"):
         from .hub_tree import HubFolder, open_hub_file, parse_hub_folder
 
+        opts = _hub_options(options, revision)
         where = parse_hub_folder(spec, opts.revision)
         if where.path.endswith(".pt"):
             return open_hub_file(where, where.path, opts)
@@ -93,8 +92,15 @@ def open_checkpoint_source(spec: str, options: FetchOptions | None = None) -> By
     else:
         from ..fetch.download import open_remote  # http(s): the HTTP stack, for this read only
 
-        return open_remote(spec, opts)
+        return open_remote(spec, _hub_options(options, revision))
     return _resolve_in(here, parent, name, spec)
+
+
+def _hub_options(options: FetchOptions | None, revision: str | None) -> FetchOptions:
+    """`options`, else the hub's settings from the environment (its token file: hub and http(s) only)."""
+    from ..fetch.options import FetchOptions
+
+    return options or FetchOptions.from_env(revision=revision)
 
 
 def _resolve_in(here: RemoteFolder, parent: RemoteFolder | None, name: str, spec: str) -> ByteSource:
