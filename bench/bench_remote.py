@@ -22,8 +22,12 @@ run each, 3-5 runs, medians:
 | --- | --- | --- | --- | --- |
 | s3rver 3.7.1 (node), loopback | 3.45 s (min 3.22 s) | 0.188 s | 4.45 s | 23.6× |
 | s3rver, paced at 110 MB/s per connection (the GET ran at 91 MB/s: ~1 Gbit/s) | - | 0.191 s | 11.75 s | 61.6× |
-| moto 5.2.5, its own process (`python -m moto.server -p 9100`, then `--endpoint http://127.0.0.1:9100 --key testing --secret testing`) | 6.45 s (min 6.15 s) | - | - | - |
-| moto 5.2.5 threaded in this process (the default: it shares the GIL with the counting proxy) | 11.4 s (min 7.5 s) | - | - | - |
+| moto 5.2.5, its own process (see below) | 6.45 s (min 6.15 s) | - | - | - |
+| moto 5.2.5, threaded in this process (the default) | 11.4 s (min 7.5 s) | - | - | - |
+
+moto in its own process: `python -m moto.server -p 9100`, `curl -X PUT http://127.0.0.1:9100/bench`,
+then `--endpoint http://127.0.0.1:9100 --key testing --secret testing`. Threaded in this process it
+shares the GIL with the counting proxy.
 
 (An earlier run, when an object opened by URL took a HEAD before its two reads: inspect 0.214 s
 against a 3.10 s GET, 14.5×; the loopback GET of s3rver varies 3.1-4.5 s between runs.) Bytes the

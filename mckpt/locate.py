@@ -34,12 +34,6 @@ def resolve(spec: str, *, revision: str | None = None, search: Sequence[str | Pa
     return resolved
 
 
-def _options(revision: str | None, options: FetchOptions | None) -> FetchOptions:
-    from .fetch.options import FetchOptions
-
-    return options or FetchOptions.from_env(revision=revision)
-
-
 def open_source(resolved: Resolved, *, revision: str | None = None,
                 options: FetchOptions | None = None) -> str | ByteSource:
     """What `read_checkpoint` reads for `resolved`: its path, or ranged reads of its URL (a remote
@@ -76,14 +70,15 @@ def local_copy(resolved: Resolved, *, revision: str | None = None, options: Fetc
     (downloaded once, resumed if interrupted, reused afterwards)."""
     if not resolved.remote:
         return resolved
+    from .fetch.options import given_or_env
     from .remote import is_store_url
 
     if is_store_url(resolved.path):
         from .remote.fetch_object import fetch_object  # s3://, gs://, az://: the object-store client
 
-        got = fetch_object(resolved.path, _options(revision, options))
+        got = fetch_object(resolved.path, given_or_env(options, revision))
     else:
         from .fetch.download import fetch
 
-        got = fetch(resolved.path, _options(revision, options))
+        got = fetch(resolved.path, given_or_env(options, revision))
     return Resolved(got.path, f"{resolved.chosen_by}, fetched into the cache")

@@ -84,18 +84,22 @@ def run_command(func: Callable[..., int | None], *args: Any,
         Output().error("interrupted")
         return 130
     except BrokenPipeError:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
+        _stdout_to_nowhere()
         return SIGPIPE_EXIT
     except OSError as e:
         if e.errno not in _STDOUT_ERRNOS or state["debug"]:
             return _bug(e)
-        devnull = os.open(os.devnull, os.O_WRONLY)  # what is left unwritten goes nowhere at exit
-        os.dup2(devnull, sys.stdout.fileno())
+        _stdout_to_nowhere()
         Output().error(f"cannot write to stdout: {e.strerror or e}")
         return 1
     except Exception as e:
         return _bug(e)
+
+
+def _stdout_to_nowhere() -> None:
+    """What is left in stdout's buffer goes to /dev/null at exit, not into a second error."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
 
 
 def _bug(e: Exception) -> int:

@@ -41,7 +41,7 @@ from ..io.transport import (
 from ..io.urls import Remote, hub_endpoint, origin, parse_source
 from ..torchfile.archive import LFS_POINTER
 from .cache import CachedFile, CacheEntry, PartInfo, cache_root, mark_used
-from .options import FetchOptions
+from .options import FetchOptions, given_or_env
 from .parallel import ParallelDownload, Ranges, Restart
 from .place import destination, place
 from .policy import AUTO_CONNECTIONS, SlowStream
@@ -432,7 +432,7 @@ def fetch(source: str, options: FetchOptions | None = None, *, output: str | os.
 
     Safe to run concurrently: fetches of one file wait for each other and then reuse the result.
     """
-    opts = options or FetchOptions.from_env()
+    opts = given_or_env(options)
     rep = reporter or SilentReporter()
     remote = parse_source(source, opts.endpoint, opts.revision)
     entry = CacheEntry(cache_root(opts.cache_dir), remote)
@@ -493,7 +493,7 @@ def open_remote(url: str, options: FetchOptions | None = None, name: str | None 
     """A remote checkpoint for `read_checkpoint`: HTTP Range reads of the index and pickle only, or,
     offline (HF_HUB_OFFLINE / --offline), the cached copy from an earlier fetch (mckpt's, or
     huggingface_hub's). `name` is what errors call it (default: the URL)."""
-    opts = options or FetchOptions.from_env()
+    opts = given_or_env(options)
     if opts.offline:
         remote = parse_source(url, opts.endpoint, opts.revision)
         hit = CacheEntry(cache_root(opts.cache_dir), remote).lookup()

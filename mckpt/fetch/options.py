@@ -53,3 +53,8 @@ class FetchOptions:
         if not given.get("offline"):
             given["offline"] = os.environ.get("HF_HUB_OFFLINE", "").lower() in _TRUE
         return cls(**given)
+
+
+def given_or_env(options: FetchOptions | None, revision: str | None = None) -> FetchOptions:
+    """The options a caller gave, else the environment's (with `revision`, `--revision`)."""
+    return options or FetchOptions.from_env(revision=revision)

@@ -17,7 +17,7 @@ from typing import Any
 from ..errors import MckptError
 from ..fetch.cache import CachedFile, CacheEntry, PartInfo, cache_root
 from ..fetch.download import FetchResult, Reporter, SilentReporter, interrupted_error
-from ..fetch.options import FetchOptions
+from ..fetch.options import FetchOptions, given_or_env
 from ..fetch.place import destination, place
 from ..fetch.stream import CHUNK, receive
 from ..io.transport import RESUME_HINT, RetryBudget, TransientError, with_retries
@@ -112,7 +112,7 @@ class _ObjectDownload:
 def fetch_object(source: str, options: FetchOptions | None = None, *, output: str | os.PathLike[str] | None = None,
                  force: bool = False, reporter: Reporter | None = None) -> FetchResult:
     """Download an object-store URL into the cache (resumable, verified) and optionally place it."""
-    opts = options or FetchOptions.from_env()
+    opts = given_or_env(options)
     rep = reporter or SilentReporter()
     u = parse_object_url(source)
     if opts.revision is not None:

@@ -32,9 +32,10 @@ def open_folder(url: str, options: FetchOptions | None = None) -> RemoteFolder:
 
         return ObjectFolder(parse_object_url(url))
     if url.startswith("hf://"):
+        from ..fetch.options import given_or_env  # the hub's token and endpoint: not for a store
         from .hub_tree import HubFolder, parse_hub_folder
 
-        opts = _hub_options(options, None)
+        opts = given_or_env(options)
         if opts.offline:
             raise MckptError("offline (HF_HUB_OFFLINE): a hub folder cannot be listed", path=url)
         return HubFolder(parse_hub_folder(url, opts.revision), opts)
@@ -78,9 +79,10 @@ def open_checkpoint_source(spec: str, options: FetchOptions | None = None, *,
             if u.key.strip("/") else None
         name = u.key.rstrip("/").rpartition("/")[2]
     elif spec.startswith("hf://"):
+        from ..fetch.options import given_or_env
         from .hub_tree import HubFolder, open_hub_file, parse_hub_folder
 
-        opts = _hub_options(options, revision)
+        opts = given_or_env(options, revision)
         where = parse_hub_folder(spec, opts.revision)
         if where.path.endswith(".pt"):
             return open_hub_file(where, where.path, opts)
@@ -91,16 +93,10 @@ def open_checkpoint_source(spec: str, options: FetchOptions | None = None, *,
         name = where.path.rpartition("/")[2]
     else:
         from ..fetch.download import open_remote  # http(s): the HTTP stack, for this read only
+        from ..fetch.options import given_or_env
 
-        return open_remote(spec, _hub_options(options, revision))
+        return open_remote(spec, given_or_env(options, revision))
     return _resolve_in(here, parent, name, spec)
-
-
-def _hub_options(options: FetchOptions | None, revision: str | None) -> FetchOptions:
-    """`options`, else the hub's settings from the environment (its token file: hub and http(s) only)."""
-    from ..fetch.options import FetchOptions
-
-    return options or FetchOptions.from_env(revision=revision)
 
 
 def _resolve_in(here: RemoteFolder, parent: RemoteFolder | None, name: str, spec: str) -> ByteSource:
