@@ -148,11 +148,13 @@ def test_ctrl_c_on_save_2_to_1_piped_to_tee_keeps_the_paused_checkpoint(checkout
     assert status == "0"  # Mammoth's own exit code after saving (not 141, a death by SIGPIPE)
 
 
-def test_ctrl_c_on_save_piped_to_tee_reports_the_paused_file_on_stderr(checkout: Path) -> None:
+@pytest.mark.parametrize("json_flag", ["", "--json"])
+def test_ctrl_c_on_save_piped_to_tee_reports_the_paused_file_on_stderr(checkout: Path, json_flag: str) -> None:
     """`mckpt save … | tee log` (stdout only) and Ctrl-C: the report, with the resume hint, goes
-    to stderr, which is still read."""
-    line = f"{{ {MCKPT} save -- {MODEL} --wait_in_task 1; echo $? > status; }} 2>err | tee log"
-    status = _run_pipeline(checkout, line, lambda: "Task 2 - training" in _text(checkout / "log"))
+    to stderr, which is still read (with --json too: the document's reader is gone, a person is not)."""
+    line = f"{{ {MCKPT} save {json_flag} -- {MODEL} --wait_in_task 1; echo $? > status; }} 2>err | tee log"
+    live = checkout / ("err" if json_flag else "log")  # --json sends Mammoth's output to stderr
+    status = _run_pipeline(checkout, line, lambda: "Task 2 - training" in _text(live))
     (paused,) = _paused(checkout)
     err = _text(checkout / "err")
     assert status == "0", err
@@ -160,7 +162,7 @@ def test_ctrl_c_on_save_piped_to_tee_reports_the_paused_file_on_stderr(checkout:
     assert f"Paused checkpoint: checkpoints/paused/{paused.name}" in err
     assert f"mckpt load checkpoints/paused/{paused.name}" in err
     assert "Checkpoints written by this run" in err and "Mammoth exited with code 0." in err
-    assert "Task 2 - training" in _text(checkout / "log")  # relayed while the reader lived
+    assert "Task 2 - training" in _text(live)  # relayed while the reader lived
 
 
 def test_ctrl_c_with_stderr_piped_to_tee_still_writes_the_whole_json(checkout: Path) -> None:
