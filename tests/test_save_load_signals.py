@@ -22,7 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import REPO
+from conftest import REPO, run_cli
 from save_load_support import env_for, make_checkout, read_calls
 
 import mckpt
@@ -322,3 +322,27 @@ def test_on_a_terminal_ctrl_z_fg_and_ctrl_c(checkout: Path) -> None:
     assert "rc=0" in squeezed, term.text
     assert f"Pausedcheckpoint:checkpoints/paused/{paused.name}" in squeezed  # Rich folds to the width
     assert mckpt.read_checkpoint(paused).tasks_done == 1
+
+
+# --- from Python: the library keeps running when its host kept SIGPIPE's default ---------------------
+
+HOST = """
+import json, os, signal, sys
+from pathlib import Path
+from mckpt.train.trainer import run_mammoth
+
+signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # a host program that kept the default: death by SIGPIPE
+r, w = os.pipe()
+os.close(r)  # stdout's reader is gone before Mammoth prints a line
+result = run_mammoth([sys.executable, "main.py", *sys.argv[1:]], Path.cwd(), Path.cwd() / "checkpoints",
+                     stdout=os.fdopen(w, "w"))
+Path("result.json").write_text(json.dumps(result.to_json()))
+"""
+
+
+def test_run_mammoth_outlives_a_dead_stdout_in_a_host_that_keeps_sigpipe(checkout: Path) -> None:
+    r = run_cli("-c", HOST, *MODEL.split(), "--savecheck", "task", "--stop_after", "2", module=None, cwd=checkout)
+    assert r.returncode == 0, r.stderr
+    result = json.loads((checkout / "result.json").read_text())
+    assert result["exit_code"] == 0 and [w["task"] for w in result["written"]] == [0, 1]
+    assert "Checkpoint for task 1 saved at" in r.stderr  # Mammoth's stderr, still relayed
