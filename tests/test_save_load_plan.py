@@ -273,6 +273,39 @@ def test_last_file_with_stop_after_resumes_to_the_end(tmp_path: Path, current) -
         plan_resume(str(done), current)
 
 
+def test_contents_decide_over_a_last_name(tmp_path: Path, current) -> None:
+    """A `_last` file holding 2 of 5 tasks resumes at 2, as the real Mammoth does; only the results
+    say a run is finished."""
+    stem = "sgd_seq-mnist_None_0_1_20260101-101010_1a2b3c4d"
+    f = write_checkpoint(tmp_path / f"{stem}_last.pt", run_args(savecheck="last"), 2)
+    plan = plan_resume(str(f), current)
+    assert plan.start_from == 2 and plan.argv[:2] == [f"--loadcheck={f}", "--start_from=2"]
+    assert any("name says `last`" in w and "2 of 5 tasks" in w for w in plan.warnings)
+    # a dataset whose task count mckpt does not know: it says so rather than trust the name
+    other = write_checkpoint(tmp_path / "o" / f"{stem}_last.pt", run_args(savecheck="last", dataset="mnist-360"), 3)
+    plan = plan_resume(str(other), current)
+    assert plan.start_from == 3 and any("does not know the task count" in w for w in plan.warnings)
+    # and a `_3` file holding all 5 tasks is finished whatever its name says
+    done = write_checkpoint(tmp_path / "d" / f"{stem}_3.pt", run_args(), 5)
+    with pytest.raises(MckptError, match="nothing left to train: all 5 tasks"):
+        plan_resume(str(done), current)
+
+
+def test_real_files_under_a_last_name(mammoth_fixtures: Path, tmp_path: Path, current) -> None:
+    """Mammoth's own files: its task-1 file (2 tasks) renamed `_last` resumes at 2; its real `_last`
+    (5 tasks) is finished."""
+    import shutil
+
+    renamed = tmp_path / f"{RUN1}_last.pt"
+    shutil.copy(mammoth_fixtures / "checkpoints" / f"{RUN1}_1.pt", renamed)
+    plan = plan_resume(str(renamed), current)
+    assert plan.start_from == plan.tasks_done == 2 and "--start_from=2" in plan.argv
+    real_last = tmp_path / "er_seq-mnist_None_50_1_20261128-165918_95ed7ced_last.pt"
+    shutil.copy(mammoth_fixtures / "checkpoints" / real_last.name, real_last)
+    with pytest.raises(MckptError, match="nothing left to train: all 5 tasks"):
+        plan_resume(str(real_last), current)
+
+
 def test_run_folder_and_lineage_of_a_resumed_run(tmp_path: Path, current) -> None:
     parent = "sgd_seq-mnist_None_0_1_20260101-101010_1a2b3c4d"
     child = f"{parent}_sgd_seq-mnist_None_0_1_20260101-121212_5e6f7a8b"

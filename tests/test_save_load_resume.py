@@ -53,6 +53,18 @@ def test_resume_last_file_as_json_and_propagate_exit_code(checkout: Path) -> Non
     assert "Task 4 - training" in r.stderr
 
 
+def test_last_file_with_fewer_tasks_than_the_run_resumes_from_its_results(checkout: Path) -> None:
+    f = write_checkpoint(checkout / "checkpoints" / f"{STEM}_last.pt", run_args(savecheck="last"), 2)
+    r = run_cli("load", str(f), cwd=checkout, env=env_for())
+    assert r.returncode == 0, r.stderr
+    assert "warning:" in r.stderr and "name says `last`" in r.stderr
+    call = read_calls(checkout)[-1]
+    assert call["argv"][:2] == [f"--loadcheck=checkpoints/{STEM}_last.pt", "--start_from=2"]
+    assert (call["start"], call["end"]) == (2, 5)
+    (new,) = (p for p in (checkout / "checkpoints").glob("*_last.pt") if p != f)
+    assert mckpt.read_checkpoint(new).tasks_done == 5
+
+
 def test_run_uid_check_loads_and_trains_nothing(checkout: Path) -> None:
     write_checkpoint(checkout / "checkpoints" / f"{STEM}_0.pt", run_args(), 1)
     write_checkpoint(checkout / "checkpoints" / f"{STEM}_1.pt", run_args(), 2)

@@ -8,18 +8,20 @@ TAB press) builds these options too, and should not pay for subprocess and the p
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from ..choices import EVERY
+from ..view.output import Output
 from .common import choice_option
-from .outcome import flag
+from .outcome import flag, stream_failed, to_nowhere
 
 if TYPE_CHECKING:
     from ..train.mammoth_env import MammothEnv
-    from ..view.output import Output
+    from ..train.trainer import TrainingResult
 
 PASSTHROUGH = {"allow_extra_args": True, "ignore_unknown_options": True}
 
@@ -83,12 +85,46 @@ def run(
     With --json, Mammoth's own output goes to stderr so stdout holds one JSON document.
     """
     from ..train.trainer import run_mammoth
+
+    result = run_mammoth(command, mammoth.root, watch, env, notify=doc.out.notice,
+                         stdout=sys.stderr if doc.out.json else sys.stdout)
+    _report(doc, result, mammoth, check)
+    raise typer.Exit(result.exit_code)
+
+
+def _report(doc: JsonDocument, result: TrainingResult, mammoth: MammothEnv, check: bool) -> None:
+    """The outcome, where someone can still read it.
+
+    The Ctrl-C that ended the run may have killed stdout's reader too (`| tee`): the outcome then
+    goes to stderr, in words (the paused file, how to resume it), and when both are gone it is said
+    nowhere; the exit code is Mammoth's either way. Whatever a dead stream still buffers (a notice
+    its reader never took) goes to /dev/null, so exiting never fails on it.
+    """
+    fallback = Output(quiet=doc.out.quiet, stream=sys.stderr)
+    for out in (doc.out, fallback):
+        if _written(out, lambda out=out: _show(doc, out, result, mammoth, check)):
+            break
+    _written(fallback, lambda: None)
+
+
+def _written(out: Output, write: Callable[[], None]) -> bool:
+    """`write()` and flush `out`'s stream; False, with the stream sent to /dev/null, when it is
+    unusable (its reader left)."""
+    try:
+        write()
+        out.stream.flush()
+        return True
+    except OSError as e:
+        if not stream_failed(e):
+            raise
+        to_nowhere(out.stream)
+        return False
+
+
+def _show(doc: JsonDocument, out: Output, result: TrainingResult, mammoth: MammothEnv, check: bool) -> None:
+    """The run's outcome on `out`: the one JSON document with --json, else words and a table."""
     from ..view.render_run import render_result
 
-    out = doc.out
-    result = run_mammoth(
-        command, mammoth.root, watch, env, notify=out.notice, stdout=sys.stderr if out.json else sys.stdout
-    )
     if out.json:
         doc.emit(result=result.to_json())
     elif check:
@@ -96,4 +132,3 @@ def run(
         out.line(f"\nMammoth {verdict} the checkpoint.")
     else:
         render_result(out, result, mammoth)
-    raise typer.Exit(result.exit_code)

@@ -12,7 +12,7 @@ import io
 import os
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TextIO
 
 from ..errors import MckptError, UsageError
 from ..view.output import Output
@@ -37,6 +37,12 @@ def flag(param: str, value: str | None = None) -> str:
 # A raw OSError reaching the guard with one of these is about the command's output (the library
 # reports every file it reads or writes as MckptError): a full disk or pipe buffer, a bad fd.
 _STDOUT_ERRNOS = (errno.ENOSPC, errno.EBADF, errno.EIO, errno.EDQUOT)
+
+
+def stream_failed(e: OSError) -> bool:
+    """True when `e`, met writing one of mckpt's own streams, says the stream is unusable: its
+    reader left (EPIPE), a terminal hung up, a full disk, a bad fd."""
+    return isinstance(e, BrokenPipeError) or e.errno in _STDOUT_ERRNOS
 
 
 def error_line(e: MckptError) -> str:
@@ -84,22 +90,23 @@ def run_command(func: Callable[..., int | None], *args: Any,
         Output().error("interrupted")
         return 130
     except BrokenPipeError:
-        _stdout_to_nowhere()
+        to_nowhere(sys.stdout)
         return SIGPIPE_EXIT
     except OSError as e:
         if e.errno not in _STDOUT_ERRNOS or state["debug"]:
             return _bug(e)
-        _stdout_to_nowhere()
+        to_nowhere(sys.stdout)
         Output().error(f"cannot write to stdout: {e.strerror or e}")
         return 1
     except Exception as e:
         return _bug(e)
 
 
-def _stdout_to_nowhere() -> None:
-    """What is left in stdout's buffer goes to /dev/null at exit, not into a second error."""
+def to_nowhere(stream: TextIO) -> None:
+    """What is left in a dead stream's buffer goes to /dev/null at exit, not into a second error
+    (nor into exit status 120, which Python gives when flushing stdout fails at exit)."""
     devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, sys.stdout.fileno())
+    os.dup2(devnull, stream.fileno())
 
 
 def _bug(e: Exception) -> int:

@@ -33,7 +33,8 @@ def save_command(
     """Train with Mammoth, writing checkpoints: mckpt save [OPTIONS] -- <Mammoth arguments>.
 
     Output streams live. Ctrl-C makes Mammoth write checkpoints/paused/<uuid>.pt; a second Ctrl-C
-    stops it at once. Exits with Mammoth's exit code.
+    stops it at once. Ctrl-Z stops Mammoth too, fg resumes it. A pipe that closes (| tee killed by
+    Ctrl-C) never stops the run. Exits with Mammoth's exit code.
     """
     from ..train.mammoth_env import find_mammoth
     from ..train.save import plan_save

@@ -187,14 +187,11 @@ def _refuse_unresumable(ck: Checkpoint, mammoth: MammothEnv, check: bool) -> Non
 
 
 def _finished(ck: Checkpoint, tasks_done: int, total: int | None) -> str | None:
-    """Why the run has nothing left to train, or None: decided from the results, never the name
-    alone (`mckpt convert` writes files with no task done, and a name can say anything)."""
-    if tasks_done == 0:
-        return None
+    """Why the run has nothing left to train, or None: decided from the results alone, never the
+    name (`mckpt convert` writes files with no task done, and a `_last` file holding 2 of 5 tasks
+    is resumed by Mammoth with --start_from 2: a name can say anything)."""
     if total is not None and tasks_done >= total:
         return f"all {total} tasks of {shown(str(ck.args.get('dataset')))} are done"
-    if ck.name is not None and ck.name.task == "last" and ck.args.get("stop_after") is None:
-        return f"a `last` checkpoint is written after the final task ({tasks_done} done)"
     return None
 
 
@@ -361,6 +358,11 @@ def plan_resume(
     if isinstance(task, int) and task + 1 != tasks_done:
         notes.warnings.append(
             f"the name says task {task} but the results hold {tasks_done} tasks; using them"
+        )
+    if task == "last" and total is not None and tasks_done < total and ck.args.get("stop_after") is None:
+        notes.warnings.append(
+            f"the name says `last` (the run's final task) but the results hold {tasks_done} of "
+            f"{total} tasks; using them"
         )
     if task == "paused":
         notes.reasons.append(

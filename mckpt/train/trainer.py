@@ -1,15 +1,18 @@
-"""Running Mammoth as a child process: live output, Ctrl-C forwarding, and what it wrote.
+"""Running Mammoth as a child process: live output, signals passed on, and what it wrote.
 
 Training runs for hours, so the wrapper must not get in the way: a stream that is a terminal is
 inherited as is (colours, progress bars), a stream that is a pipe or a file is relayed byte for byte
-as it arrives and scanned for Mammoth's log lines. Mammoth runs in its own process group, so a
-Ctrl-C reaches mckpt only; mckpt forwards exactly one SIGINT (Mammoth then writes
-`checkpoints/paused/<uuid>.pt` and exits), and a second Ctrl-C kills the group. The checkpoints the
-run wrote are found by comparing folders before and after (the checkpoint folder, and
-`checkpoints/paused/` under the working folder, where Mammoth writes paused files whatever
-`--checkpoint_path` says), plus the paths Mammoth logs (`Checkpoint for task N saved at <path>`)
-when its output is relayed. The run's name comes from `Saving checkpoint into:`, or, when the
-output went straight to a terminal, from what the run wrote.
+as it arrives and scanned for Mammoth's log lines. Mammoth runs in its own process group, so what the
+terminal sends reaches mckpt only, and mckpt passes it on to Mammoth's group before anything else:
+the first SIGINT/SIGTERM/SIGHUP is forwarded (on SIGINT/SIGTERM Mammoth writes
+`checkpoints/paused/<uuid>.pt` and exits), a second kills the group; SIGTSTP (Ctrl-Z) stops the
+group and then mckpt, and SIGCONT (`fg`) continues it. A stream whose reader went away (`| tee`
+killed by the same Ctrl-C) is no longer written to, but Mammoth's pipe is still drained, so neither
+mckpt nor Mammoth dies of it. The checkpoints the run wrote are found by comparing folders before
+and after (the checkpoint folder, and `checkpoints/paused/` under the working folder, where Mammoth
+writes paused files whatever `--checkpoint_path` says), plus the paths Mammoth logs (`Checkpoint for
+task N saved at <path>`) when its output is relayed. The run's name comes from `Saving checkpoint
+into:`, or, when the output went straight to a terminal, from what the run wrote.
 """
 
 from __future__ import annotations
@@ -56,7 +59,7 @@ class TrainingResult:
     """How the child ended and what it left in the checkpoint folder."""
 
     exit_code: int
-    interrupted: bool = False  # mckpt forwarded a Ctrl-C / SIGTERM
+    interrupted: bool = False  # mckpt forwarded a SIGINT, SIGTERM or SIGHUP
     killed: bool = False  # a second Ctrl-C killed it
     run_name: str | None = None  # from Mammoth's `Saving checkpoint into:` line
     written: list[WrittenCheckpoint] = field(default_factory=list)
@@ -208,7 +211,8 @@ def _pump(relays: list[_Relay]) -> None:
                     sel.unregister(key.fileobj)
 
 
-def _discard(data: bytes) -> None:
+def _discard(data: object) -> None:
+    """Where output goes once its reader has gone: relayed bytes, mckpt's notices."""
     return None
 
 
@@ -219,10 +223,23 @@ def _is_terminal(stream: TextIO) -> bool:
         return False
 
 
-class _Forwarder:
-    """Signal handler: the first Ctrl-C/SIGTERM goes to Mammoth, a second kills its process group.
+# Signals that end a run: the first is passed on (Mammoth saves a paused file on SIGINT/SIGTERM),
+# a second kills Mammoth's process group.
+STOPPING = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+_ASK_TO_SAVE = (
+    "asking Mammoth to save a paused checkpoint and stop "
+    "(Ctrl-C again to stop it at once, without saving)"
+)
+_HUNG_UP = "the terminal hung up (SIGHUP): passed on to Mammoth"
 
-    Installed before Mammoth starts, so a Ctrl-C in between is not lost: it is sent on start.
+
+class _Forwarder:
+    """Signal handler: every signal reaches Mammoth's process group first, then mckpt acts on it.
+
+    Forwarding comes before any word of mckpt's own: the notice goes to a stream whose reader may
+    have died of the same Ctrl-C (`2>&1 | tee`), and a failed write must not stand between the
+    signal and Mammoth. A notice that cannot be written ends the notices, never the handler.
+    Installed before Mammoth starts, so a signal in between is not lost: it is sent on start.
     """
 
     def __init__(self, result: TrainingResult, notify: Callable[[str], None]) -> None:
@@ -231,25 +248,49 @@ class _Forwarder:
         self.pending: int | None = None
 
     def __call__(self, signum: int, frame: object) -> None:
-        if not self.result.interrupted:
+        if signum == signal.SIGTSTP:
+            self._stop()
+        elif signum == signal.SIGCONT:
+            self._send(signal.SIGCONT)
+        elif not self.result.interrupted:
             self.result.interrupted = True
-            self.notify(
-                "asking Mammoth to save a paused checkpoint and stop "
-                "(Ctrl-C again to stop it at once, without saving)"
-            )
-            if self.proc is None:
+            if not self._send(signum) and self.proc is None:
                 self.pending = signum
-            else:
-                self.proc.send_signal(signum)
-        elif not self.result.killed and self.proc is not None:
+            self._tell(_HUNG_UP if signum == signal.SIGHUP else _ASK_TO_SAVE)
+        elif not self.result.killed and self._send(signal.SIGKILL):
             self.result.killed = True
-            self.notify("stopping Mammoth now")
-            os.killpg(self.proc.pid, signal.SIGKILL)
+            self._tell("stopping Mammoth now")
+
+    def _send(self, signum: int) -> bool:
+        """`signum` to Mammoth's process group (its DataLoader workers too), while it runs."""
+        if self.proc is None or self.proc.returncode is not None:
+            return False
+        try:
+            os.killpg(self.proc.pid, signum)
+        except ProcessLookupError:  # the group has ended: nothing left to tell
+            return False
+        return True
+
+    def _stop(self) -> None:
+        """Ctrl-Z: Mammoth's group stops, then mckpt, as the shell expects; `fg` sends SIGCONT to
+        mckpt, which passes it on."""
+        self._send(signal.SIGTSTP)
+        signal.signal(signal.SIGTSTP, signal.SIG_DFL)
+        try:
+            os.kill(os.getpid(), signal.SIGTSTP)  # returns once continued
+        finally:
+            signal.signal(signal.SIGTSTP, self)
+
+    def _tell(self, message: str) -> None:
+        try:
+            self.notify(message)
+        except OSError:  # its stream lost its reader: no more notices, the run goes on
+            self.notify = _discard
 
     def attach(self, proc: subprocess.Popen[bytes]) -> None:
         self.proc = proc
         if self.pending is not None:
-            proc.send_signal(self.pending)
+            self._send(self.pending)
 
 
 def _target(stream: TextIO) -> int:
@@ -296,7 +337,8 @@ def run_mammoth(
     paused folder under `cwd` is compared too).
 
     `notify` receives mckpt's own messages (the Ctrl-C notices) so the caller chooses where they go
-    (the CLI's `Output.notice`); without it they are not shown.
+    (the CLI's `Output.notice`); without it they are not shown. Installs the signal handlers for
+    the run, so call it from the main thread.
     """
     stdout = stdout or sys.stdout
     stderr = stderr or sys.stderr
@@ -306,8 +348,11 @@ def run_mammoth(
     for stream in (stdout, stderr):
         stream.flush()  # what mckpt printed comes before what Mammoth prints
     result = TrainingResult(exit_code=0)
-    forward = _Forwarder(result, notify or (lambda msg: None))
-    previous = {s: signal.signal(s, forward) for s in (signal.SIGINT, signal.SIGTERM)}
+    forward = _Forwarder(result, notify or _discard)
+    previous = {s: signal.signal(s, forward) for s in (*STOPPING, signal.SIGTSTP, signal.SIGCONT)}
+    # A reader that left is an EPIPE on write (handled by the relay), never a signal that kills mckpt
+    # with Mammoth still running (Python ignores SIGPIPE; a host program may not have).
+    previous[signal.SIGPIPE] = signal.signal(signal.SIGPIPE, signal.SIG_IGN)
     try:
         proc = _start(command, cwd, env, stdout, stderr)
         forward.attach(proc)

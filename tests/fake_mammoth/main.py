@@ -4,8 +4,11 @@ Copied by the tests into a temporary checkout as `main.py` (current layout) or `
 (the older layout, which does not restore saved args and loads with torch.load's default
 weights_only). It trains nothing: each "task" appends a row of accuracies, and it writes real
 `torch.save` checkpoints named and shaped as MAMMOTH_FORMAT.md says, logs Mammoth's lines, writes
-`checkpoints/paused/<uuid>.pt` on SIGINT/SIGTERM, and records each call in `calls.jsonl`.
-Extra test-only flags: --exit_code, --wait_in_task K (block in task K until a signal), --slow_save.
+`checkpoints/paused/<uuid>.pt` on SIGINT/SIGTERM (saying so on stderr first, as Mammoth does, so a
+broken stderr costs the paused file), and records each call (with its pid) in `calls.jsonl`.
+Extra test-only flags: --exit_code, --wait_in_task K (block in task K until a signal, or until a
+file `release` appears in its working folder), --slow_save, --worker 1 (start a helper process in
+its process group, as a DataLoader worker is, which notes each signal it gets in `worker_signals`).
 """
 
 import argparse
@@ -42,7 +45,7 @@ def log(msg):
 INT_FLAGS = (
     "buffer_size minibatch_size n_epochs batch_size seed joint start_from stop_after nowand num_workers"
 )
-TEST_FLAGS = "exit_code wait_in_task slow_save"
+TEST_FLAGS = "exit_code wait_in_task slow_save worker"
 
 
 def parse():
@@ -61,6 +64,34 @@ def parse():
         p.add_argument("--save_after_interrupt", type=int)
         p.add_argument("--save_checkpoint_mode", choices=["safe", "old_pickle"])
     return p.parse_args()
+
+
+WORKER = """
+import signal, sys, time
+def noted(signum, frame):
+    with open("worker_signals", "a") as f:
+        f.write(signal.Signals(signum).name + "\\n")
+    sys.exit(0)
+for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+    signal.signal(s, noted)
+open("worker_ready", "w").close()
+time.sleep(120)
+"""
+
+
+def wait_for(name, limit=120):
+    """Block until the file `name` exists (at most `limit` seconds); a signal's handler ends it sooner."""
+    deadline = time.monotonic() + limit
+    while not os.path.exists(name) and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+def start_worker():
+    """A helper process that stays in Mammoth's process group and off its pipes."""
+    import subprocess
+
+    subprocess.Popen([sys.executable, "-c", WORKER], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_for("worker_ready")
 
 
 def main():
@@ -127,6 +158,8 @@ def main():
                     "args": {k: v for k, v in vars(args).items() if isinstance(v, (int, float, str))},
                     "force_no_weights_only": os.environ.get("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD"),
                     "unbuffered": os.environ.get("PYTHONUNBUFFERED"),
+                    "pid": os.getpid(),
+                    "ppid": os.getppid(),
                 }
             )
             + "\n"
@@ -152,6 +185,8 @@ def main():
         log(f"Checkpoint for task {task} saved at {path}")
 
     state = {"task": start}
+    if args.worker:
+        start_worker()
 
     def on_signal(signum, frame):
         log("SIGINT received. Saving checkpoint and exiting...")
@@ -171,7 +206,7 @@ def main():
             flush=True,
         )
         if args.wait_in_task == t:
-            time.sleep(120)  # until the test's signal arrives
+            wait_for("release")  # or the test's signal
         row = [100.0 - t] * (t + 1)
         results[0].append(row)
         results[1].append(list(row))
