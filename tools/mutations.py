@@ -67,17 +67,11 @@ MUTATIONS = [
     Mutation(
         "atomic publish: no-clobber as check-then-replace",
         "mckpt/io/atomic.py",
-        """        try:
-            os.link(tmp, final)
-        except FileExistsError:  # named for the file that holds the name, not the temporary one
-            raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), str(final)) from None
-        except OSError:  # no hard links here (some network and FAT file systems)
-            _rename_noreplace(tmp, final)
-        else:
-            tmp.unlink()""",
-        """        if final.exists():
-            raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), str(final))
-        os.replace(tmp, final)""",
+        "            os.link(tmp, final)\n",
+        "            if final.exists():\n"
+        "                raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), str(final))\n"
+        "            os.replace(tmp, final)\n"
+        "            return\n",
         ("tests/test_atomic.py",),
         "a writer that takes the name between the check and the replace loses its file: the race the design "
         "exists to prevent.",
