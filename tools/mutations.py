@@ -146,8 +146,8 @@ MUTATIONS = [
     Mutation(
         "hub token: XDG_CACHE_HOME ignored",
         "mckpt/io/hfhub.py",
-        'xdg = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")',
-        'xdg = os.path.join(os.path.expanduser("~"), ".cache")',
+        'return _env_path("HF_HOME") or xdg_cache_home() / "huggingface"',
+        'return _env_path("HF_HOME") or Path("~/.cache/huggingface").expanduser()',
         ("tests/test_hermetic.py",),
         "a user who moved their caches logged in under $XDG_CACHE_HOME; ~/.cache may hold another token.",
     ),

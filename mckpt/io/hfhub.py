@@ -33,12 +33,16 @@ def _env_path(name: str) -> Path | None:
     return Path(os.path.expanduser(os.path.expandvars(value))) if value else None
 
 
+def xdg_cache_home() -> Path:
+    """The user's cache folder: $XDG_CACHE_HOME, else ~/.cache (mckpt's cache and the hub's live there)."""
+    return Path(os.path.expanduser(os.environ.get("XDG_CACHE_HOME") or "~/.cache"))
+
+
 def hf_home() -> Path:
     """Where huggingface_hub keeps its token and cache (its `constants.HF_HOME`): $HF_HOME, else
     $XDG_CACHE_HOME/huggingface, else ~/.cache/huggingface. A user who moved their caches with
     XDG_CACHE_HOME logged in there; ~/.cache would be another user's (or nobody's) token."""
-    xdg = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return _env_path("HF_HOME") or Path(os.path.expanduser(xdg)) / "huggingface"
+    return _env_path("HF_HOME") or xdg_cache_home() / "huggingface"
 
 
 def hub_token() -> str | None:
