@@ -84,10 +84,11 @@ def test_the_token_saved_under_xdg_cache_home_is_used(tmp_path: Path, monkeypatc
     assert hub_token() == "hf_xdg"
 
 
-def test_every_test_has_its_own_home_and_no_credentials() -> None:
+def test_every_test_has_its_own_home_and_no_credentials(tmp_path_factory: pytest.TempPathFactory) -> None:
     assert not [n for n in os.environ if n.startswith(("AWS_", "GOOGLE_", "AZURE_", "HF_", "HUGGING"))]
     home = Path(os.environ["HOME"])
-    assert home != Path("/root") and not any(home.iterdir())
+    assert home.is_relative_to(tmp_path_factory.getbasetemp()) and not any(home.iterdir())
+    assert Path(os.path.expanduser("~")) == home
     for name in ("XDG_CACHE_HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME"):
         assert Path(os.environ[name]).is_relative_to(home)
 
