@@ -7,6 +7,8 @@ import random
 import shutil
 import subprocess
 import sys
+import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -21,25 +23,47 @@ FIXTURES = Path(os.environ.get("MCKPT_FIXTURES", REPO.parent / "shared" / "fixtu
 # every child (they copy os.environ); a test that wants one sets it itself.
 HERMETIC = (
     "http_proxy", "https_proxy", "all_proxy", "no_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY",
-    "REQUEST_METHOD", "HF_HUB_OFFLINE", "HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HF_HOME", "HF_ENDPOINT",
-    "HF_HUB_CACHE", "MCKPT_DEBUG", "MCKPT_CACHE", "XDG_CACHE_HOME", "MAMMOTH_ROOT", "MAMMOTH_PYTHON",
+    "REQUEST_METHOD", "MCKPT_DEBUG", "MCKPT_CACHE", "MAMMOTH_ROOT", "MAMMOTH_PYTHON",
     "NO_COLOR", "FORCE_COLOR", "CLICOLOR_FORCE", "COLUMNS", "LINES", "TERM", "PYTHONWARNINGS",
 )
+# Whole families: cloud credentials, endpoints, profiles and their files (AWS_ENDPOINT_URL_S3,
+# AWS_SHARED_CREDENTIALS_FILE, AWS_WEB_IDENTITY_TOKEN_FILE, GOOGLE_APPLICATION_CREDENTIALS,
+# AZURE_STORAGE_*), the hub's token, token path and cache (HF_*, and huggingface_hub's older
+# spellings), and the XDG folders (set again below, to temporary ones).
+HERMETIC_PREFIXES = ("AWS_", "GOOGLE_", "AZURE_", "HF_", "HUGGING_FACE_", "HUGGINGFACE_", "XDG_")
+XDG_FOLDERS = {"XDG_CACHE_HOME": "xdg-cache", "XDG_CONFIG_HOME": "xdg-config", "XDG_DATA_HOME": "xdg-data",
+               "XDG_STATE_HOME": "xdg-state"}
+
+
+def hermetic_names() -> list[str]:
+    """The variables of os.environ that no test may inherit from the developer's shell."""
+    return [n for n in os.environ if n in HERMETIC or n.startswith(HERMETIC_PREFIXES)]
+
+
+def point_home_at(home: Path, setenv: Callable[[str, str], object]) -> None:
+    """HOME and every XDG folder inside `home`: nothing a test runs reads or writes the real ones."""
+    setenv("HOME", str(home))
+    for name, sub in XDG_FOLDERS.items():
+        setenv(name, str(home / sub))
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    # Before any test module imports mckpt: some settings are read at import (MCKPT_DEBUG).
-    for name in HERMETIC:
+    # Before any test module imports mckpt: some settings are read at import (MCKPT_DEBUG), and a
+    # module-level `{**os.environ}` must not carry the real HOME either.
+    for name in hermetic_names():
         os.environ.pop(name, None)
+    home = Path(tempfile.mkdtemp(prefix="mckpt-tests-home-"))
+    config.add_cleanup(lambda: shutil.rmtree(home, ignore_errors=True))
+    point_home_at(home, os.environ.__setitem__)
 
 
 @pytest.fixture(autouse=True)
 def hermetic_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
-    """Every test: none of HERMETIC set (again: a test may have set one), a private cache folder, seeded
-    random generators."""
-    for name in HERMETIC:
+    """Every test: none of the hermetic variables set (again: a test may have set one), a private
+    HOME and XDG folders, seeded random generators."""
+    for name in hermetic_names():
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("xdg-cache")))
+    point_home_at(tmp_path_factory.mktemp("home"), monkeypatch.setenv)
     # Random data is the same at every run, so a failure replays: the global generators get a
     # fixed seed per test (tests that draw many values make their own random.Random(seed)).
     random.seed(0)
@@ -48,6 +72,29 @@ def hermetic_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempP
     outcome = sys.modules.get("mckpt.cli.outcome")
     if outcome is not None:  # `--debug` in one in-process CLI test must not stay on for the next
         monkeypatch.setitem(outcome.state, "debug", False)
+
+
+# Skips CI accepts, by a piece of their reason, each with why it cannot run there. Any other skip
+# fails a run under CI (a test CI does not run proves nothing): install what it needs instead.
+ALLOWED_SKIPS: dict[str, str] = {}
+_skipped: list[tuple[str, str]] = []
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.skipped and not hasattr(report, "wasxfail"):
+        longrepr = report.longrepr
+        reason = longrepr[2] if isinstance(longrepr, tuple) else str(longrepr)
+        _skipped.append((report.nodeid, reason))
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    unexpected = [(n, r) for n, r in _skipped if not any(a in r for a in ALLOWED_SKIPS)]
+    if os.environ.get("CI") and unexpected:
+        lines = "".join(f"\n  {n}: {r}" for n, r in unexpected)
+        session.config.get_terminal_writer().line(
+            f"\nerror: CI is set and {len(unexpected)} test(s) skipped outside tests/conftest.py::ALLOWED_SKIPS:"
+            f"{lines}", red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 def fixtures_missing(what: str) -> None:

@@ -154,3 +154,102 @@ def test_a_name_taken_meanwhile_is_reported_under_that_name(tmp_path: Path) -> N
     with pytest.raises(FileExistsError) as e:
         write_atomic(final, b"ours", force=False)
     assert e.value.filename == str(final)  # what the user named, not the hidden partial file
+
+
+# --- two writers racing for one name -----------------------------------------------------------
+
+def test_a_rival_between_any_check_and_the_publish_is_never_clobbered(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """Deterministic race: right before the call that gives our file its name (whichever it is: a
+    link, a rename, a replace), a rival writer takes the name. Only a no-clobber done by the kernel
+    at that call refuses us; a check made earlier (`exists()`, then replace) would destroy the rival."""
+    final = tmp_path / "x.pt"
+    rival_wrote: list[str] = []
+
+    def rival_first(real: object) -> object:
+        def call(*args: object, **kwargs: object) -> object:
+            dst = Path(os.fsdecode(args[1]))
+            if dst == final and not rival_wrote:
+                rival_wrote.append(real.__name__)
+                final.write_bytes(b"rival")
+            return real(*args, **kwargs)
+        return call
+
+    for name in ("link", "rename", "replace"):
+        monkeypatch.setattr(os, name, rival_first(getattr(os, name)))
+    with pytest.raises(FileExistsError):
+        atomic.write_atomic(final, b"ours", force=False)
+    assert rival_wrote, "the publish went through none of link/rename/replace"
+    assert final.read_bytes() == b"rival"
+    assert [p.name for p in tmp_path.iterdir()] == ["x.pt"]  # our partial file is gone too
+
+
+RACE_NAMES = 200
+
+RACER = """
+import sys
+from pathlib import Path
+from mckpt.io.atomic import write_atomic
+folder, me = Path(sys.argv[1]), sys.argv[2]
+sys.stdin.read(1)  # the start signal, given to both writers at once
+for i in range(int(sys.argv[3])):
+    try:
+        write_atomic(folder / f"n{i}.pt", f"{me}:{i}".encode(), force=False)
+        print(f"won {i}")
+    except FileExistsError:
+        print(f"refused {i}")
+"""
+
+
+def check_race(folder: Path, outcomes: dict[str, list[str]]) -> None:
+    """Each name: exactly one writer won and its bytes are there, the other was refused; no
+    partial file is left and nothing else appeared."""
+    for i in range(RACE_NAMES):
+        winners = [w for w, lines in outcomes.items() if f"won {i}" in lines]
+        losers = [w for w, lines in outcomes.items() if f"refused {i}" in lines]
+        assert len(winners) == 1 and len(losers) == 1, (i, winners, losers)
+        assert (folder / f"n{i}.pt").read_bytes() == f"{winners[0]}:{i}".encode()
+    assert sorted(p.name for p in folder.iterdir()) == sorted(f"n{i}.pt" for i in range(RACE_NAMES))
+
+
+def test_two_threads_racing_for_each_name_one_wins(tmp_path: Path) -> None:
+    import threading
+
+    start = threading.Barrier(2)
+    outcomes: dict[str, list[str]] = {"a": [], "b": []}
+
+    def writer(me: str) -> None:
+        start.wait()
+        for i in range(RACE_NAMES):
+            try:
+                atomic.write_atomic(tmp_path / f"n{i}.pt", f"{me}:{i}".encode(), force=False)
+                outcomes[me].append(f"won {i}")
+            except FileExistsError:
+                outcomes[me].append(f"refused {i}")
+
+    threads = [threading.Thread(target=writer, args=(me,)) for me in outcomes]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    check_race(tmp_path, outcomes)
+
+
+def test_two_processes_racing_for_each_name_one_wins(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from conftest import REPO
+
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    procs = {me: subprocess.Popen([sys.executable, "-c", RACER, str(tmp_path), me, str(RACE_NAMES)], env=env,
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True) for me in ("a", "b")}
+    for p in procs.values():
+        p.stdin.write("go")
+        p.stdin.flush()
+    outcomes = {}
+    for me, p in procs.items():
+        out, _ = p.communicate(timeout=120)
+        assert p.returncode == 0
+        outcomes[me] = out.splitlines()
+    check_race(tmp_path, outcomes)

@@ -137,3 +137,48 @@ def test_same_output_either_way(argv: list[str], demo: Path) -> None:
     assert "mckpt" in imported and not imported & {"typer", "click", "rich"}
     stderr = "".join(line for line in fast.stderr.splitlines(keepends=True) if not line.startswith("import time:"))
     assert (fast.returncode, fast.stdout, stderr) == (slow.returncode, slow.stdout, slow.stderr)
+
+
+def word_strategy(command: str) -> Any:
+    """A word of a `command` line: an option (long or short) alone, with `=value` glued on, or
+    clustered with another short option; a value or path; or a word Typer treats specially."""
+    from hypothesis import strategies as st
+
+    options = sorted(COMMANDS[command]["options"])
+    shorts = [o for o in options if not o.startswith("--")]
+    values = st.sampled_from(["er", "seq-mnist", "csv", "acc", "name", "main", "", "-x", "=er", "a=b", "bogus"])
+    return st.one_of(
+        st.sampled_from(options),
+        st.builds(lambda o, v: f"{o}={v}", st.sampled_from(options), values),  # -m=er, --model=er
+        st.builds(lambda a, b: a + b[1:], st.sampled_from(shorts), st.sampled_from(shorts)),  # -qr, -mq
+        st.builds(lambda o, v: o + v, st.sampled_from(shorts), values),  # -mer
+        values,
+        st.sampled_from(["a.pt", "runs", "17e0aa3c", "hf://o/r", "--", "-", "--help", "-h", "--tens", "--no-acc"]),
+    )
+
+
+@pytest.mark.parametrize("command", sorted(direct.BODIES))
+def test_direct_parse_with_equals_and_clusters_is_typers_or_nothing(command: str) -> None:
+    """Hypothesis draws lines with `=` after short and long options (Click reads `-m=er` as the
+    value `=er`), clusters and glued values; the direct parse must be Typer's or none."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    @settings(max_examples=120, derandomize=True, deadline=None)
+    @given(st.lists(word_strategy(command), max_size=5), st.booleans())
+    def check(words: list[str], with_path: bool) -> None:
+        argv = [command, *(["a.pt"] if with_path else []), *words]
+        mine = direct.parse(argv)
+        if mine is None:
+            return
+        with pytest.MonkeyPatch.context() as monkeypatch:
+            theirs = typer_call(monkeypatch, argv)
+        assert mine == (direct.BODIES[command], theirs), argv
+
+    check()
+
+
+@pytest.mark.parametrize("argv", [["list", "-m=er"], ["list", "-d=seq-mnist", "-q"], ["inspect", "a.pt", "-f=csv"]])
+def test_equals_after_a_short_option_is_typers_value(argv: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    theirs = typer_call(monkeypatch, argv)
+    assert direct.parse(argv) in (None, (direct.BODIES[argv[0]], theirs))

@@ -13,7 +13,11 @@ from conftest import REPO
 
 from mckpt.demo import write_demo
 
-ENV = {**os.environ, "PYTHONPATH": str(REPO), "NO_COLOR": "1"}
+
+def child_env() -> dict[str, str]:
+    """The test's own environment at the moment it runs (the autouse fixture's private HOME and
+    caches), never one taken when this module was imported."""
+    return {**os.environ, "PYTHONPATH": str(REPO), "NO_COLOR": "1"}
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +36,7 @@ def test_a_reader_that_left_gets_sigpipe_status(argv: list[str], demo: Path) -> 
     read, write = os.pipe()
     os.close(read)  # the reader is gone before the first byte: every write fails with EPIPE
     try:
-        r = subprocess.run([sys.executable, "-m", "mckpt", *argv], cwd=demo, env=ENV, stdout=write,
+        r = subprocess.run([sys.executable, "-m", "mckpt", *argv], cwd=demo, env=child_env(), stdout=write,
                            stderr=subprocess.PIPE, text=True, timeout=120)
     finally:
         os.close(write)
@@ -42,7 +46,7 @@ def test_a_reader_that_left_gets_sigpipe_status(argv: list[str], demo: Path) -> 
 @pytest.mark.parametrize("argv", COMMANDS, ids=lambda a: a[0])
 def test_a_full_disk_is_an_error_about_stdout(argv: list[str], demo: Path) -> None:
     with open("/dev/full", "w") as full:
-        r = subprocess.run([sys.executable, "-m", "mckpt", *argv], cwd=demo, env=ENV, stdout=full,
+        r = subprocess.run([sys.executable, "-m", "mckpt", *argv], cwd=demo, env=child_env(), stdout=full,
                            stderr=subprocess.PIPE, text=True, timeout=120)
     assert r.returncode == 1
     assert r.stderr == "error: cannot write to stdout: No space left on device\n"
@@ -50,7 +54,7 @@ def test_a_full_disk_is_an_error_about_stdout(argv: list[str], demo: Path) -> No
 
 @pytest.mark.parametrize("argv", COMMANDS, ids=lambda a: a[0])
 def test_closed_stdout_is_an_error_about_stdout(argv: list[str], demo: Path) -> None:
-    r = subprocess.run(["bash", "-c", 'exec "$0" -m mckpt "$@" >&-', sys.executable, *argv], cwd=demo, env=ENV,
+    r = subprocess.run(["bash", "-c", 'exec "$0" -m mckpt "$@" >&-', sys.executable, *argv], cwd=demo, env=child_env(),
                        stderr=subprocess.PIPE, text=True, timeout=120)
     assert r.returncode == 1
     assert r.stderr == "error: stdout is closed: nowhere to print the result\n"

@@ -126,3 +126,47 @@ def test_d1_name_with_an_extra_token_is_still_d1(stem: str, extra: str) -> None:
     assert p is not None
     assert (p.dialect, p.uid, p.task) == ("D1", None, 3)
     assert "dataset_config" in p.guessed
+
+
+# --- generated names: every dialect x prefixes x dataset-like tokens x configs ---------------------
+
+GEN_PREFIXES = [None, "exp", "my_run", "a_b_c", "seq-mnist_ablation", "run_seq-cifar10", "perm-mnist",
+                "seq-newdata_v2", "x_rot-mnist_y", "sgd_seq-mnist_None_0_1_20261128-165846_9acd4744"]
+GEN_MODELS = ["sgd", "er_ace", "derpp_lider", "lwf_mc", "xder_rpc", "icarl"]
+GEN_DATASETS = ["seq-cifar10", "seq-mnist", "seq-cifar100-224", "perm-mnist", "mnist-360", "seq-tinyimg"]
+GEN_CONFIGS = [None, "default", "best", "er_ace", "test_cfg", "lr_0.1"]
+GEN_TASKS: list[int | str] = [0, 3, 19, "last", "joint"]
+
+
+def generated_names() -> list[tuple[str, tuple[object, ...]]]:
+    """(file name, the parts it was built from) for each combination."""
+    out = []
+    n = 0
+    for dialect in ("D1", "D2", "D3"):
+        for prefix in GEN_PREFIXES:
+            for model in GEN_MODELS:
+                for dataset in GEN_DATASETS:
+                    for config in GEN_CONFIGS if dialect == "D3" else [None]:
+                        n += 1
+                        task, buffer, epochs = GEN_TASKS[n % 5], (0, 500, 2000)[n % 3], (1, 50)[n % 2]
+                        uid = None if dialect == "D1" else f"{n:08x}"
+                        parts = [prefix, model, dataset]
+                        if dialect == "D3":
+                            parts.append(config or "None")
+                        parts += [str(buffer), str(epochs), "20250115-235959", uid, str(task)]
+                        name = "_".join(p for p in parts if p is not None) + ".pt"
+                        out.append((name, (dialect, prefix, model, dataset, config, buffer, epochs, uid, task)))
+    return out
+
+
+def test_generated_names_parse_to_the_parts_they_were_built_from() -> None:
+    names = generated_names()
+    assert len(names) > 1000
+    wrong = []
+    for name, parts in names:
+        p = parse_name(name)
+        got = None if p is None else (p.dialect, p.prefix, p.model, p.dataset, p.dataset_config, p.buffer_size,
+                                      p.n_epochs, p.uid, p.task)
+        if got != parts or (p is not None and p.guessed != ()):
+            wrong.append((name, got, p and p.guessed))
+    assert not wrong, f"{len(wrong)} of {len(names)} parse wrong, e.g. {wrong[:3]}"

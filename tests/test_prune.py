@@ -29,10 +29,10 @@ DAY = 86400.0
 @pytest.fixture(scope="module")
 def resumed_from_paused(tmp_path_factory: pytest.TempPathFactory) -> bytes:
     """The real paused file, resumed: its args name it in `loadcheck` and carry a new run name."""
-    from conftest import FIXTURES
+    from conftest import FIXTURES, fixtures_missing
 
     if not FIXTURES.is_dir():
-        pytest.skip(f"the real Mammoth fixtures are not at {FIXTURES}")
+        fixtures_missing("the paused file to resume")
     import torch
 
     obj = torch.load(FIXTURES / "checkpoints" / PAUSED, weights_only=True)

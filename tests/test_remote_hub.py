@@ -8,7 +8,7 @@ from pathlib import Path
 
 import hub_server
 import pytest
-from conftest import FIXTURES, run_cli
+from conftest import FIXTURES, fixtures_missing, run_cli
 from hub_server import Hub
 
 from mckpt.errors import MckptError
@@ -19,7 +19,7 @@ from mckpt.remote.hub_tree import HubFolder, HubFolderUrl, parse_hub_folder
 @pytest.fixture(scope="module")
 def files() -> dict[str, bytes]:
     if not FIXTURES.is_dir():
-        pytest.skip(f"the real Mammoth fixtures are not at {FIXTURES}")
+        fixtures_missing("the hub test repo holds them")
     out: dict[str, bytes] = {}
     for p in FIXTURES.rglob("*.pt"):
         rel = str(p.relative_to(FIXTURES))

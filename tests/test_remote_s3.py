@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES, REPO, run_cli
+from conftest import FIXTURES, REPO, fixtures_missing, run_cli
 
 pytest.importorskip("moto", reason="moto[server] is in the [test] extra; without it there is no S3 server here")
 pytest.importorskip("obstore", reason="obstore is a dependency of mckpt")
@@ -31,7 +31,7 @@ def s3() -> Iterator[S3Server]:
 def fixtures_bucket(s3: S3Server) -> str:
     """A bucket holding a copy of ../shared/fixtures/mammoth, keys = paths relative to it."""
     if not FIXTURES.is_dir():
-        pytest.skip(f"the real Mammoth fixtures are not at {FIXTURES}")
+        fixtures_missing("the test bucket holds them")
     bucket = next(_names)
     make_bucket(s3, bucket, {str(p.relative_to(FIXTURES)): str(p) for p in FIXTURES.rglob("*.pt")})
     return bucket
@@ -294,7 +294,7 @@ def _loaded(argv: list[str], env: dict[str, str], cwd: Path) -> set[str]:
 
 def test_local_commands_import_no_object_store_or_http_stack(tmp_path: Path) -> None:
     if not FIXTURES.is_dir():
-        pytest.skip(f"the real Mammoth fixtures are not at {FIXTURES}")
+        fixtures_missing("local commands on them")
     ck = FIXTURES / "checkpoints"
     one = str(next(ck.glob("*.pt")))
     (tmp_path / "checkpoints").symlink_to(ck)

@@ -28,6 +28,7 @@ from pathlib import Path
 
 from ..errors import MckptError
 from ..io.atomic import place_copy, publish_file, write_atomic
+from ..io.hfhub import xdg_cache_home
 from ..io.urls import Remote, safe_filename
 
 
@@ -37,8 +38,7 @@ def cache_root(cache_dir: str | os.PathLike[str] | None = None) -> Path:
         return Path(cache_dir).expanduser()
     if os.environ.get("MCKPT_CACHE"):
         return Path(os.environ["MCKPT_CACHE"]).expanduser()
-    xdg = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(xdg) / "mckpt"
+    return xdg_cache_home() / "mckpt"
 
 
 @dataclass

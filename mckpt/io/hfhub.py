@@ -2,7 +2,8 @@
 
 Users of the `hf` CLI already ran `hf auth login` and already downloaded files with
 huggingface_hub; mckpt finds both where huggingface_hub puts them, so neither is asked for twice.
-The cache layout (HF_HUB_CACHE, else $HF_HOME/hub, else ~/.cache/huggingface/hub)::
+The cache layout (HF_HUB_CACHE, else $HF_HOME/hub; HF_HOME is $XDG_CACHE_HOME/huggingface, else
+~/.cache/huggingface, by default)::
 
     models--owner--repo/blobs/<sha256 for LFS files, git blob id otherwise>
     models--owner--repo/snapshots/<commit>/<path>   symlink into blobs/
@@ -25,15 +26,30 @@ _SHA256 = re.compile(r"[0-9a-f]{64}")
 _COMMIT = re.compile(r"[0-9a-f]{40}")
 
 
+def _env_path(name: str) -> Path | None:
+    """A folder or file named by an environment variable, `~` and `$VARS` expanded as huggingface_hub
+    does; None when the variable is unset or empty."""
+    value = os.environ.get(name)
+    return Path(os.path.expanduser(os.path.expandvars(value))) if value else None
+
+
+def xdg_cache_home() -> Path:
+    """The user's cache folder: $XDG_CACHE_HOME, else ~/.cache (mckpt's cache and the hub's live there)."""
+    return Path(os.path.expanduser(os.environ.get("XDG_CACHE_HOME") or "~/.cache"))
+
+
 def hf_home() -> Path:
-    return Path(os.environ.get("HF_HOME") or Path("~/.cache/huggingface")).expanduser()
+    """Where huggingface_hub keeps its token and cache (its `constants.HF_HOME`): $HF_HOME, else
+    $XDG_CACHE_HOME/huggingface, else ~/.cache/huggingface. A user who moved their caches with
+    XDG_CACHE_HOME logged in there; ~/.cache would be another user's (or nobody's) token."""
+    return _env_path("HF_HOME") or xdg_cache_home() / "huggingface"
 
 
 def hub_token() -> str | None:
     """HF_TOKEN, else the token file `hf auth login` wrote ($HF_TOKEN_PATH, else $HF_HOME/token)."""
     if token := os.environ.get("HF_TOKEN", "").strip():
         return token
-    path = Path(os.environ.get("HF_TOKEN_PATH") or hf_home() / "token").expanduser()
+    path = _env_path("HF_TOKEN_PATH") or hf_home() / "token"
     try:
         token = path.read_text(errors="replace").strip()
     except OSError:
@@ -42,8 +58,8 @@ def hub_token() -> str | None:
 
 
 def hub_cache() -> Path:
-    """HF_HUB_CACHE, else $HF_HOME/hub."""
-    return Path(os.environ.get("HF_HUB_CACHE") or hf_home() / "hub").expanduser()
+    """HF_HUB_CACHE, else HUGGINGFACE_HUB_CACHE (its older name), else $HF_HOME/hub."""
+    return _env_path("HF_HUB_CACHE") or _env_path("HUGGINGFACE_HUB_CACHE") or hf_home() / "hub"
 
 
 def _repo_dir(remote: Remote) -> Path | None:
