@@ -139,10 +139,11 @@ def plot_command(
         from ..locate import read
 
         ck = read(matrix)
-        written = plot_matrix(ck.class_il, ck.task_il, spec, (ck.name.stem if ck.name else Path(ck.path).name))
+        written = plot_matrix(ck.class_il, ck.task_il, spec, (ck.name.stem if ck.name else Path(ck.path).name),
+                              warn=out.warning)
     else:
         res = _collect(paths, recursive, _query(by, where, model, dataset, tasks, sort, top), no_cache)
-        written = plot_curves(res, spec)
+        written = plot_curves(res, spec, warn=out.warning)
         for w in res.warnings:
             out.warning(w)  # the figure is right; only the cache was not updated
     out.line(f"wrote {written}")

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..errors import MckptError, UsageError
-from .metrics import Metrics, compute_metrics, round_acc, round_matrix
+from .metrics import Metrics, compute_metrics
 from .names import parse_name
 from .record_cache import RecordCache
 from .vocabulary import BOOKKEEPING_ARGS
@@ -84,7 +84,7 @@ class Stat:
         return Stat(mean, std, len(xs))
 
     def to_json(self) -> dict[str, Any]:
-        return {"mean": round_acc(self.mean), "std": round_acc(self.std), "n": self.n}
+        return {"mean": self.mean, "std": self.std, "n": self.n}
 
 
 @dataclass
@@ -119,8 +119,8 @@ class RunResult:
             "run": self.run, "path": self.path, "seed": self.seed, "tasks_done": self.tasks_done,
             "resumed_from": self.resumed_from,
             "metrics": {k: m.summary_json() for k, m in self.metrics.items()},
-            "avg_after_task": {k: [round_acc(x) for x in m.avg_after_task] for k, m in self.metrics.items()},
-            "results": {"class_il": round_matrix(self.class_il), "task_il": round_matrix(self.task_il)},
+            "avg_after_task": {k: m.avg_after_task for k, m in self.metrics.items()},
+            "results": {"class_il": self.class_il, "task_il": self.task_il},
         }
 
 
