@@ -60,8 +60,8 @@ def untrusted(path: Path) -> str | None:
     it), or None; a missing path is fine (it will be created ours, 0700)."""
     try:
         st = os.lstat(path)
-    except FileNotFoundError:
-        return None
+    except (FileNotFoundError, NotADirectoryError):
+        return None  # not there (a file where a folder should be is `save`'s to report)
     except OSError as e:
         return f"cannot check it ({e.strerror})"
     if stat.S_ISLNK(st.st_mode):
