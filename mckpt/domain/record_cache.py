@@ -112,7 +112,7 @@ class RecordCache:
         folder, name = os.path.split(path)
         entries = self._index(folder)
         entry = entries.get(name)
-        if entry is not None and not valid_entry(entry):
+        if name in entries and not valid_entry(entry):
             self.notices.append(f"the results cache entry for {path} was malformed: the file is read again")
             del entries[name]
             self._dirty.add(folder)
