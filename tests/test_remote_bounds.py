@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
+import ssl
 import subprocess
 import sys
 import threading
@@ -30,7 +32,8 @@ GUARD = 90  # seconds: a read that the deadline did not stop runs into this, and
 class _Server:
     """Answers every GET with what `answer(handler)` writes; stopped with the test."""
 
-    def __init__(self, answer: Callable[[BaseHTTPRequestHandler, threading.Event], None]) -> None:
+    def __init__(self, answer: Callable[[BaseHTTPRequestHandler, threading.Event], None],
+                 tls: ssl.SSLContext | None = None) -> None:
         self.stop = threading.Event()
         self.requests = 0
         server = self
@@ -46,7 +49,9 @@ class _Server:
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        if tls is not None:
+            self.httpd.socket = tls.wrap_socket(self.httpd.socket, server_side=True)
+        self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.httpd.server_address[1]}"
         threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True).start()
 
     def close(self) -> None:
@@ -59,8 +64,9 @@ class _Server:
 def serve() -> Iterator[Callable[..., _Server]]:
     servers: list[_Server] = []
 
-    def start(answer: Callable[[BaseHTTPRequestHandler, threading.Event], None]) -> _Server:
-        servers.append(_Server(answer))
+    def start(answer: Callable[[BaseHTTPRequestHandler, threading.Event], None],
+              tls: ssl.SSLContext | None = None) -> _Server:
+        servers.append(_Server(answer, tls))
         return servers[-1]
 
     yield start
@@ -120,6 +126,20 @@ def test_inspect_of_a_trickling_server_stops_at_the_timeout(serve: Callable[...,
     line = _one_error_line(r)
     assert "within 3 s" in line and "127.0.0.1" in line, line
     assert "--timeout" in r.stderr
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl makes the test certificate")
+def test_a_trickling_tls_server_stops_at_the_timeout(tmp_path: Path, serve: Callable[..., _Server]) -> None:
+    """Over TLS the socket being read is the TLS one (the plain socket was detached into it)."""
+    import hub_server
+
+    cert, key = hub_server.make_cert(tmp_path)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(cert, key)
+    srv = serve(_trickle(HEADERS_206 + BODY), ctx)
+    r = _mckpt("inspect", f"{srv.url}/run.pt", "--timeout", "3", env={"SSL_CERT_FILE": str(cert)})
+    line = _one_error_line(r)
+    assert "within 3 s" in line, line
 
 
 def test_hub_listing_page_that_trickles_stops_at_the_timeout(serve: Callable[..., _Server]) -> None:
