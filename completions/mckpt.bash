@@ -21,8 +21,8 @@ _mckpt_node() {
             _mckpt_args="#0" ;;
         "mckpt diff")
             _mckpt_subs=""
-            _mckpt_opts="--weights -w --top --all --exit-code --json --format -f --quiet -q --help -h"
-            _mckpt_valopts="--top --format -f"
+            _mckpt_opts="--weights -w --top --all --exit-code --timeout --json --format -f --quiet -q --help -h"
+            _mckpt_valopts="--top --timeout --format -f"
             _mckpt_args="#0 #1" ;;
         "mckpt results")
             _mckpt_subs=""
@@ -112,6 +112,7 @@ _mckpt_value() {
         "mckpt inspect|--format"|"mckpt inspect|-f") _mckpt_kind=choice; _mckpt_choices="plain simple github grid simple_grid rounded_grid fancy_grid pipe orgtbl jira presto pretty psql rst mediawiki moinmoin youtrack html latex latex_raw latex_booktabs latex_longtable textile tsv csv asciidoc" ;;
         "mckpt inspect|#0") _mckpt_kind=run; _mckpt_choices="" ;;
         "mckpt diff|--top") _mckpt_kind=none; _mckpt_choices="" ;;
+        "mckpt diff|--timeout") _mckpt_kind=none; _mckpt_choices="" ;;
         "mckpt diff|--format"|"mckpt diff|-f") _mckpt_kind=choice; _mckpt_choices="plain simple github grid simple_grid rounded_grid fancy_grid pipe orgtbl jira presto pretty psql rst mediawiki moinmoin youtrack html latex latex_raw latex_booktabs latex_longtable textile tsv csv asciidoc" ;;
         "mckpt diff|#0") _mckpt_kind=run; _mckpt_choices="" ;;
         "mckpt diff|#1") _mckpt_kind=run; _mckpt_choices="" ;;

@@ -66,6 +66,7 @@ complete -c mckpt -n '__fish_seen_subcommand_from diff' -l weights -s w -d 'Comp
 complete -c mckpt -n '__fish_seen_subcommand_from diff' -l top -x -d 'Show the N tensors that changed most (0: all).'
 complete -c mckpt -n '__fish_seen_subcommand_from diff' -l all -d 'Include bookkeeping args (seed, uid, timestamps…).'
 complete -c mckpt -n '__fish_seen_subcommand_from diff' -l exit-code -d 'Exit 1 when they differ, 0 when they are the same (as `git diff --exit-code`).'
+complete -c mckpt -n '__fish_seen_subcommand_from diff' -l timeout -x -d 'For URLs: give up on a read (hub listing page, file index, ranged read) that takes longer in all, retries included.'
 complete -c mckpt -n '__fish_seen_subcommand_from diff' -l json -d 'Print one JSON document (stable schema, see README).'
 complete -c mckpt -n '__fish_seen_subcommand_from diff' -l format -s f -x -a 'plain simple github grid simple_grid rounded_grid fancy_grid pipe orgtbl jira presto pretty psql rst mediawiki moinmoin youtrack html latex latex_raw latex_booktabs latex_longtable textile tsv csv asciidoc' -d 'Print tables in a tabulate format: plain, github, latex, tsv, csv, …'
 complete -c mckpt -n '__fish_seen_subcommand_from diff' -l quiet -s q -d 'Print nothing but errors.'

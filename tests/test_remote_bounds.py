@@ -160,6 +160,13 @@ def test_verify_of_a_trickling_url_is_a_failed_verdict_at_the_timeout(serve: Cal
     assert not v["ok"] and any("within 2 s" in p for p in v["problems"]), v
 
 
+def test_diff_with_a_trickling_url_stops_at_the_timeout(tmp_path: Path, serve: Callable[..., _Server]) -> None:
+    srv = serve(_trickle(HEADERS_206 + BODY))
+    r = _mckpt("diff", f"{srv.url}/a.pt", f"{srv.url}/b.pt", "--timeout", "2")
+    line = _one_error_line(r)
+    assert "within 2 s" in line, line
+
+
 def test_a_timeout_that_is_no_time_is_a_usage_error() -> None:
     r = _mckpt("inspect", "http://127.0.0.1:9/x.pt", "--timeout", "0")
     assert r.returncode == 2 and "--timeout" in r.stderr and "Traceback" not in r.stderr
