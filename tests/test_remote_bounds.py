@@ -270,3 +270,28 @@ def test_json_values_never_undercounts() -> None:
         assert json_values(json.dumps(doc, ensure_ascii=ascii_only).encode()) >= count(doc)
 
     check()
+
+
+def test_a_listing_past_the_entry_cap_stops_as_the_pages_come(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pages are consumed one at a time and counted: past MAX_ENTRIES the listing stops with an
+    error, and no page after that is requested (the hub test server has 3 entries per page)."""
+    import hub_server
+
+    from mckpt.errors import MckptError
+    from mckpt.fetch.options import FetchOptions
+    from mckpt.remote import hub_tree
+
+    files = {f"o/r/er_seq-cifar10_None_200_5_20250101-00{i:02d}10_{i:08x}_last.pt": b"x" for i in range(30)}
+    gen = hub_server.serve(files)
+    hub = next(gen)
+    try:
+        opts = FetchOptions(endpoint=hub.hub_url, token=None)
+        assert len(hub_tree.HubFolder(hub_tree.parse_hub_folder("hf://o/r"), opts).entries()) == 30
+        before = len(hub.requests)
+        monkeypatch.setattr(hub_tree, "MAX_ENTRIES", 10)
+        with pytest.raises(MckptError, match="more than 10 entries") as e:
+            hub_tree.HubFolder(hub_tree.parse_hub_folder("hf://o/r"), opts).entries()
+        assert e.value.path == "hf://o/r"
+        assert len(hub.requests) - before == 4  # pages of 3: the 4th passes 10, the 6th+ are never asked for
+    finally:
+        gen.close()
