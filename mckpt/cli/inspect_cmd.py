@@ -7,16 +7,7 @@ from typing import Annotated
 import typer
 
 from .bodies import inspect_checkpoint
-from .common import (
-    FormatOpt,
-    JsonOpt,
-    QuietOpt,
-    TimeoutOpt,
-    add_command,
-    checkpoint_argument,
-    examples,
-    handle_errors,
-)
+from .common import FormatOpt, JsonOpt, QuietOpt, TimeoutOpt, add_command, checkpoint_argument, examples, handle_errors
 
 
 @handle_errors
