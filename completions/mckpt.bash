@@ -11,18 +11,18 @@ _mckpt_node() {
             _mckpt_args="" ;;
         "mckpt list")
             _mckpt_subs=""
-            _mckpt_opts="--recursive -r --acc --model -m --dataset -d --sort -s --reverse --json --format -f --quiet -q --help -h"
-            _mckpt_valopts="--model -m --dataset -d --sort -s --format -f"
+            _mckpt_opts="--recursive -r --acc --model -m --dataset -d --sort -s --reverse --timeout --json --format -f --quiet -q --help -h"
+            _mckpt_valopts="--model -m --dataset -d --sort -s --timeout --format -f"
             _mckpt_args="#0+" ;;
         "mckpt inspect")
             _mckpt_subs=""
-            _mckpt_opts="--tensors -t --args-only -a --revision --json --format -f --quiet -q --help -h"
-            _mckpt_valopts="--revision --format -f"
+            _mckpt_opts="--tensors -t --args-only -a --revision --timeout --json --format -f --quiet -q --help -h"
+            _mckpt_valopts="--revision --timeout --format -f"
             _mckpt_args="#0" ;;
         "mckpt diff")
             _mckpt_subs=""
-            _mckpt_opts="--weights -w --top --all --exit-code --json --format -f --quiet -q --help -h"
-            _mckpt_valopts="--top --format -f"
+            _mckpt_opts="--weights -w --top --all --exit-code --timeout --json --format -f --quiet -q --help -h"
+            _mckpt_valopts="--top --timeout --format -f"
             _mckpt_args="#0 #1" ;;
         "mckpt results")
             _mckpt_subs=""
@@ -61,8 +61,8 @@ _mckpt_node() {
             _mckpt_args="#0+" ;;
         "mckpt verify")
             _mckpt_subs=""
-            _mckpt_opts="--sha256 --recursive -r --jobs -j --cache-dir --json --quiet -q --help -h"
-            _mckpt_valopts="--sha256 --jobs -j --cache-dir"
+            _mckpt_opts="--sha256 --recursive -r --jobs -j --cache-dir --timeout --json --quiet -q --help -h"
+            _mckpt_valopts="--sha256 --jobs -j --cache-dir --timeout"
             _mckpt_args="#0+" ;;
         "mckpt demo")
             _mckpt_subs=""
@@ -104,12 +104,15 @@ _mckpt_value() {
         "mckpt list|--model"|"mckpt list|-m") _mckpt_kind=model; _mckpt_choices="" ;;
         "mckpt list|--dataset"|"mckpt list|-d") _mckpt_kind=dataset; _mckpt_choices="" ;;
         "mckpt list|--sort"|"mckpt list|-s") _mckpt_kind=choice; _mckpt_choices="started model dataset size name acc" ;;
+        "mckpt list|--timeout") _mckpt_kind=none; _mckpt_choices="" ;;
         "mckpt list|--format"|"mckpt list|-f") _mckpt_kind=choice; _mckpt_choices="plain simple github grid simple_grid rounded_grid fancy_grid pipe orgtbl jira presto pretty psql rst mediawiki moinmoin youtrack html latex latex_raw latex_booktabs latex_longtable textile tsv csv asciidoc" ;;
         "mckpt list|#0+") _mckpt_kind=file; _mckpt_choices="" ;;
         "mckpt inspect|--revision") _mckpt_kind=none; _mckpt_choices="" ;;
+        "mckpt inspect|--timeout") _mckpt_kind=none; _mckpt_choices="" ;;
         "mckpt inspect|--format"|"mckpt inspect|-f") _mckpt_kind=choice; _mckpt_choices="plain simple github grid simple_grid rounded_grid fancy_grid pipe orgtbl jira presto pretty psql rst mediawiki moinmoin youtrack html latex latex_raw latex_booktabs latex_longtable textile tsv csv asciidoc" ;;
         "mckpt inspect|#0") _mckpt_kind=run; _mckpt_choices="" ;;
         "mckpt diff|--top") _mckpt_kind=none; _mckpt_choices="" ;;
+        "mckpt diff|--timeout") _mckpt_kind=none; _mckpt_choices="" ;;
         "mckpt diff|--format"|"mckpt diff|-f") _mckpt_kind=choice; _mckpt_choices="plain simple github grid simple_grid rounded_grid fancy_grid pipe orgtbl jira presto pretty psql rst mediawiki moinmoin youtrack html latex latex_raw latex_booktabs latex_longtable textile tsv csv asciidoc" ;;
         "mckpt diff|#0") _mckpt_kind=run; _mckpt_choices="" ;;
         "mckpt diff|#1") _mckpt_kind=run; _mckpt_choices="" ;;
@@ -171,6 +174,7 @@ _mckpt_value() {
         "mckpt verify|--sha256") _mckpt_kind=none; _mckpt_choices="" ;;
         "mckpt verify|--jobs"|"mckpt verify|-j") _mckpt_kind=none; _mckpt_choices="" ;;
         "mckpt verify|--cache-dir") _mckpt_kind=dir; _mckpt_choices="" ;;
+        "mckpt verify|--timeout") _mckpt_kind=none; _mckpt_choices="" ;;
         "mckpt verify|#0+") _mckpt_kind=file; _mckpt_choices="" ;;
         "mckpt demo|#0") _mckpt_kind=path; _mckpt_choices="" ;;
         "mckpt cache ls|--cache-dir") _mckpt_kind=dir; _mckpt_choices="" ;;

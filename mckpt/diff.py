@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .domain.checkpoint import Checkpoint, read_checkpoint, to_plain
-from .domain.metrics import Metrics, compute_metrics, round_acc, round_matrix
+from .domain.metrics import Metrics, compute_metrics
 from .domain.vocabulary import BOOKKEEPING_ARGS
 from .errors import MckptError
 from .torchfile.archive import Archive, view_bytes
@@ -114,10 +114,9 @@ class MatrixDiff:
         return self.a == self.b
 
     def to_json(self) -> dict[str, Any]:
-        """Accuracies at the precision Mammoth logs, as in `inspect --json` and `results --json`."""
-        return {"equal": self.equal, "a": round_matrix(self.a), "b": round_matrix(self.b),
-                "delta": [[round_acc(d) for d in row] for row in self.deltas],
-                "metrics": {name: {k: round_acc(v) for k, v in m.items()} for name, m in self.metric_deltas().items()}}
+        """The stored accuracies and their exact differences, as in `inspect --json` and `results --json`."""
+        return {"equal": self.equal, "a": self.a, "b": self.b, "delta": self.deltas,
+                "metrics": self.metric_deltas()}
 
 
 @dataclass

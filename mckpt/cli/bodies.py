@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from ..choices import check_sha256
 from ..domain.checkpoint import to_plain
 from ..domain.runs import SORT_KEYS, filter_runs, scan
-from ..errors import MckptError
+from ..errors import MckptError, UsageError
 from ..locate import read
 from ..remote import is_remote, is_store_url
 from ..view.output import Output, Progress, human_bytes
@@ -26,13 +26,26 @@ from .outcome import make_output
 
 if TYPE_CHECKING:
     from ..fetch.download import FetchResult
+    from ..fetch.options import FetchOptions
 
 
-def inspect_checkpoint(checkpoint: str, *, tensors: bool, args_only: bool, revision: str | None, json: bool,
-                       fmt: str | None, quiet: bool) -> int:
+def remote_options(specs: list[str], revision: str | None, timeout: float) -> FetchOptions | None:
+    """The options a read of remote `specs` takes (`--timeout` as each read's deadline); None when
+    every spec is local, so a local read never looks for a token or imports the fetch modules."""
+    if not timeout > 0:  # NaN too
+        raise UsageError(f"{timeout:g} is not a time to wait: give seconds above 0", param="timeout")
+    if not any(is_remote(s) for s in specs):
+        return None
+    from ..fetch.options import FetchOptions
+
+    return FetchOptions.from_env(revision=revision, deadline=timeout)
+
+
+def inspect_checkpoint(checkpoint: str, *, tensors: bool, args_only: bool, revision: str | None, timeout: float,
+                       json: bool, fmt: str | None, quiet: bool) -> int:
     """`mckpt inspect`: one checkpoint's args, results, tensors and training state."""
     out = make_output(json, fmt, quiet)
-    ck = read(checkpoint, revision=revision)
+    ck = read(checkpoint, revision=revision, options=remote_options([checkpoint], revision, timeout))
     if args_only:
         out.show(lambda: to_plain(ck.args), lambda: render_args(out, ck.args))
     elif tensors and fmt:
@@ -43,7 +56,7 @@ def inspect_checkpoint(checkpoint: str, *, tensors: bool, args_only: bool, revis
 
 
 def list_runs(paths: list[str] | None, *, recursive: bool, acc: bool, model: str | None, dataset: str | None,
-              sort: str, reverse: bool, json: bool, fmt: str | None, quiet: bool) -> int:
+              sort: str, reverse: bool, timeout: float, json: bool, fmt: str | None, quiet: bool) -> int:
     """`mckpt list`: folders (or remote prefixes) of checkpoints as runs; 1 with -q when none matched."""
     out = make_output(json, fmt, quiet)
     if sort == "acc" and not acc:
@@ -55,15 +68,17 @@ def list_runs(paths: list[str] | None, *, recursive: bool, acc: bool, model: str
     if any(is_remote(p) for p in targets):
         from ..remote.open import list_paths  # only remote listings import obstore / the HTTP modules
 
+        options = remote_options(targets, None, timeout)
+
         if acc:
             with out.progress("reading newest checkpoints", unit="items") as bar:
                 def update(done: int, total: int) -> None:
                     bar.total = total
                     bar.advance(done - bar.done)
 
-                listing = list_paths(targets, recursive=recursive, acc=True, progress=update)
+                listing = list_paths(targets, recursive=recursive, acc=True, progress=update, options=options)
         else:
-            listing = list_paths(targets, recursive=recursive)
+            listing = list_paths(targets, recursive=recursive, options=options)
     else:
         listing = scan(targets, recursive=recursive, acc=acc)
     found = len(listing.runs)

@@ -51,6 +51,10 @@ FormatOpt = Annotated[
                   help="Print tables in a tabulate format: plain, github, latex, tsv, csv, …"),
 ]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")]
+TimeoutOpt = Annotated[float, typer.Option(
+    "--timeout", metavar="SECONDS",
+    help="For URLs: give up on a read (hub listing page, file index, ranged read) that takes longer in "
+         "all, retries included.")]
 
 
 def shown_as(kind: str) -> Callable[[str], str]:

@@ -12,6 +12,7 @@ from .common import (
     FormatOpt,
     JsonOpt,
     QuietOpt,
+    TimeoutOpt,
     add_command,
     checkpoint_argument,
     examples,
@@ -33,6 +34,7 @@ def diff_command(
     exit_code: Annotated[bool, typer.Option(
         "--exit-code", help="Exit 1 when they differ, 0 when they are the same (as `git diff --exit-code`).")
                          ] = False,
+    timeout: TimeoutOpt = 30.0,
     json: JsonOpt = False,
     fmt: FormatOpt = None,
     quiet: QuietOpt = False,
@@ -46,10 +48,12 @@ def diff_command(
     from ..diff import diff_checkpoints, pair_weights  # imported per command, so others start without it
     from ..locate import read
     from ..view.render_diff import render_diff
+    from .bodies import remote_options
 
     with ExitStack() as stack:
         # -w streams tensors: the files (or connections) stay open until the comparison is done.
-        ca, cb = (stack.enter_context(read(spec, keep_open=weights)) for spec in (a, b))
+        options = remote_options([a, b], None, timeout)
+        ca, cb = (stack.enter_context(read(spec, keep_open=weights, options=options)) for spec in (a, b))
         # Opened here, not by diff_checkpoints, so the progress bar knows how many bytes the weights are.
         total = pair_weights(ca, cb).nbytes(ca) if weights else 0
         with out.progress("compare weights", total, draw=total >= PROGRESS_MIN_BYTES) as bar:

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from .bodies import inspect_checkpoint
-from .common import FormatOpt, JsonOpt, QuietOpt, add_command, checkpoint_argument, examples, handle_errors
+from .common import FormatOpt, JsonOpt, QuietOpt, TimeoutOpt, add_command, checkpoint_argument, examples, handle_errors
 
 
 @handle_errors
@@ -17,13 +17,14 @@ def inspect_command(
     args_only: Annotated[bool, typer.Option("--args-only", "-a", help="Print only the saved args.")] = False,
     revision: Annotated[str | None, typer.Option(
         "--revision", metavar="REV", help="For hf:// and hub URLs: branch, tag or commit.")] = None,
+    timeout: TimeoutOpt = 30.0,
     json: JsonOpt = False,
     fmt: FormatOpt = None,
     quiet: QuietOpt = False,
 ) -> int:
     """Show what a checkpoint holds, without torch and without running code from it."""
-    return inspect_checkpoint(checkpoint, tensors=tensors, args_only=args_only, revision=revision, json=json,
-                              fmt=fmt, quiet=quiet)
+    return inspect_checkpoint(checkpoint, tensors=tensors, args_only=args_only, revision=revision, timeout=timeout,
+                              json=json, fmt=fmt, quiet=quiet)
 
 
 def register(app: typer.Typer) -> None:

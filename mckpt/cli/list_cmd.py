@@ -8,7 +8,17 @@ import typer
 
 from ..domain.runs import SORT_KEYS
 from .bodies import list_runs
-from .common import FormatOpt, JsonOpt, QuietOpt, add_command, choice_option, examples, handle_errors, shown_as
+from .common import (
+    FormatOpt,
+    JsonOpt,
+    QuietOpt,
+    TimeoutOpt,
+    add_command,
+    choice_option,
+    examples,
+    handle_errors,
+    shown_as,
+)
 
 
 @handle_errors
@@ -27,6 +37,7 @@ def list_command(
         "--sort", "-s", choices=tuple(SORT_KEYS), metavar="KEY",
         help=f"Sort by: {', '.join(SORT_KEYS)} (acc: best first).")] = "started",
     reverse: Annotated[bool, typer.Option("--reverse", help="Reverse the order.")] = False,
+    timeout: TimeoutOpt = 30.0,
     json: JsonOpt = False,
     fmt: FormatOpt = None,
     quiet: QuietOpt = False,
@@ -36,7 +47,7 @@ def list_command(
     With -q it prints nothing and exits 1 when no run matched (like grep -q).
     """
     return list_runs(paths, recursive=recursive, acc=acc, model=model, dataset=dataset, sort=sort, reverse=reverse,
-                     json=json, fmt=fmt, quiet=quiet)
+                     timeout=timeout, json=json, fmt=fmt, quiet=quiet)
 
 
 def register(app: typer.Typer) -> None:

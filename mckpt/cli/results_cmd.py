@@ -92,6 +92,8 @@ def results_command(
     out = make_output(json, fmt, quiet)
     query = _query(by, where, model, dataset, tasks, sort, top)
     res = _collect(paths, recursive, query, no_cache)
+    for w in res.warnings:
+        out.warning(w)  # about the run, not the result: on stderr, with --json too, as plot says it
     out.show(res.to_json, lambda: render_results(out, res))
 
 
@@ -139,12 +141,13 @@ def plot_command(
         from ..locate import read
 
         ck = read(matrix)
-        written = plot_matrix(ck.class_il, ck.task_il, spec, (ck.name.stem if ck.name else Path(ck.path).name))
+        written = plot_matrix(ck.class_il, ck.task_il, spec, (ck.name.stem if ck.name else Path(ck.path).name),
+                              warn=out.warning)
     else:
         res = _collect(paths, recursive, _query(by, where, model, dataset, tasks, sort, top), no_cache)
-        written = plot_curves(res, spec)
         for w in res.warnings:
-            out.warning(w)  # the figure is right; only the cache was not updated
+            out.warning(w)  # the figure is right; only the cache was not used or updated
+        written = plot_curves(res, spec, warn=out.warning)
     out.line(f"wrote {written}")
 
 

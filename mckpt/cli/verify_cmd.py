@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from ..choices import check_sha256
-from .common import JsonOpt, QuietOpt, handle_errors
+from .common import JsonOpt, QuietOpt, TimeoutOpt, handle_errors
 from .outcome import make_output
 
 if TYPE_CHECKING:
@@ -43,6 +43,7 @@ def verify_command(
         "--jobs", "-j", metavar="N", min=1, help="Files verified at once (default: up to 4, one per core).")] = None,
     cache_dir: Annotated[str | None, typer.Option(
         "--cache-dir", metavar="DIR", help="Where fetched files' checksums are recorded (default: the cache).")] = None,
+    timeout: TimeoutOpt = 30.0,
     json: JsonOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
@@ -56,18 +57,26 @@ def verify_command(
     """
     from ..verify import collect_targets, verify_all
     from ..view.render_hygiene import render_verdict, render_verify_summary
+    from .bodies import remote_options
 
     sha256 = check_sha256(sha256)
     todo = collect_targets(targets, recursive=recursive, sha256=sha256, known=_known_checksums(cache_dir))
     out = make_output(json, None, quiet)
     t0 = time.perf_counter()
+    remote: dict[str, Any] = {}
+    if options := remote_options([t.spec for t in todo if t.url], None, timeout):
+        from functools import partial
+
+        from ..remote.open import open_checkpoint_source
+
+        remote["open_remote"] = partial(open_checkpoint_source, options=options)  # each read within --timeout
 
     def done(v: Verdict) -> None:
         if not json:
             render_verdict(out, v)  # printed above the bar while one is drawn
 
     with out.progress(f"verifying {len(todo)} file(s)", _total_bytes(todo)) as bar:
-        verdicts = verify_all(todo, workers=jobs, progress=bar.advance, on_done=done)
+        verdicts = verify_all(todo, workers=jobs, progress=bar.advance, on_done=done, **remote)
     failed = [v for v in verdicts if not v.ok]
     out.show(lambda: {"files": [v.to_json() for v in verdicts],
                       "total": {"files": len(verdicts), "ok": len(verdicts) - len(failed), "failed": len(failed),

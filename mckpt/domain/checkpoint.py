@@ -18,7 +18,7 @@ from ..io.sources import ByteSource, FileSource
 from ..torchfile.archive import Archive, Layout, open_archive, tensor_items
 from ..torchfile.safe_globals import is_safe_global
 from ..torchfile.values import NdArray, PickledNamespace, Placeholder, StorageRef, TensorRef
-from .metrics import Metrics, compute_metrics, round_matrix
+from .metrics import Metrics, compute_metrics
 from .names import ParsedName, parse_name, parse_stem
 
 Kind = Literal["mammoth", "backbone", "other"]  # a Mammoth checkpoint, a bare state dict, anything else
@@ -386,7 +386,7 @@ class Checkpoint:
             "run": name_to_json(name) if name else None,
             "args": to_plain(self.args),
             "tasks_done": self.tasks_done,
-            "results": {"class_il": round_matrix(self.class_il), "task_il": round_matrix(self.task_il)},
+            "results": {"class_il": self.class_il, "task_il": self.task_il},
             "metrics": {k: v.to_json() for k, v in self.metrics.items()},
             "tensors": self.tensors.to_json(full_tensors),
             "optimizer": self.optimizer.to_json() if self.optimizer else None,

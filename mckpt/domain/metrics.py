@@ -19,13 +19,13 @@ class Metrics:
     bwt: float | None  # backward transfer, Mammoth's utils.metrics.backward_transfer
 
     def to_json(self) -> dict[str, object]:
-        """Rounded as Mammoth logs them (2 decimals): 55.00000000000001 is 55.0."""
-        return {"avg_after_task": [round_acc(x) for x in self.avg_after_task], **self.summary_json()}
+        """The values as computed from the stored matrix (55.00000000000001 stays so): JSON is for
+        scripts, which must get the numbers the file gives; only tables round."""
+        return {"avg_after_task": list(self.avg_after_task), **self.summary_json()}
 
     def summary_json(self) -> dict[str, float | None]:
         """The three numbers a run is judged by, under the names every command uses."""
-        return {"final_avg": round_acc(self.final_avg), "forgetting": round_acc(self.forgetting),
-                "bwt": round_acc(self.bwt)}
+        return {"final_avg": self.final_avg, "forgetting": self.forgetting, "bwt": self.bwt}
 
 
 def _mean(xs: list[float]) -> float | None:
@@ -50,9 +50,7 @@ ACC_DECIMALS = 2  # Mammoth prints and logs accuracies with round(x, 2) (utils/l
 
 
 def round_acc(x: float | None) -> float | None:
-    """An accuracy (or a difference of accuracies) at the precision Mammoth logs, for JSON and csv."""
+    """An accuracy (or a difference of accuracies) at the precision Mammoth logs, for tables (csv
+    too); JSON carries the exact value."""
     return None if x is None else round(x, ACC_DECIMALS)
 
-
-def round_matrix(matrix: list[list[float]]) -> list[list[float]]:
-    return [[round(x, ACC_DECIMALS) for x in row] for row in matrix]

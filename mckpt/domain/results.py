@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..errors import MckptError, UsageError
-from .metrics import Metrics, compute_metrics, round_acc, round_matrix
+from .metrics import Metrics, compute_metrics
 from .names import parse_name
 from .record_cache import RecordCache
 from .vocabulary import BOOKKEEPING_ARGS
@@ -84,7 +84,7 @@ class Stat:
         return Stat(mean, std, len(xs))
 
     def to_json(self) -> dict[str, Any]:
-        return {"mean": round_acc(self.mean), "std": round_acc(self.std), "n": self.n}
+        return {"mean": self.mean, "std": self.std, "n": self.n}
 
 
 @dataclass
@@ -119,8 +119,8 @@ class RunResult:
             "run": self.run, "path": self.path, "seed": self.seed, "tasks_done": self.tasks_done,
             "resumed_from": self.resumed_from,
             "metrics": {k: m.summary_json() for k, m in self.metrics.items()},
-            "avg_after_task": {k: [round_acc(x) for x in m.avg_after_task] for k, m in self.metrics.items()},
-            "results": {"class_il": round_matrix(self.class_il), "task_il": round_matrix(self.task_il)},
+            "avg_after_task": {k: m.avg_after_task for k, m in self.metrics.items()},
+            "results": {"class_il": self.class_il, "task_il": self.task_il},
         }
 
 
@@ -279,7 +279,7 @@ def _read_one(path: str) -> tuple[str, dict[str, Any] | None, list[list[float]],
 
 
 def _read_all(paths: list[str], workers: int | None, cache: RecordCache | None
-              ) -> tuple[list[tuple[Any, ...]], str | None]:
+              ) -> tuple[list[tuple[Any, ...]], list[str]]:
     """Read files in order: from the cache where a file is unchanged, the rest in worker processes
     when there are many (the reader is pure Python, so processes, not threads)."""
     from concurrent.futures import ProcessPoolExecutor
@@ -302,14 +302,14 @@ def _read_all(paths: list[str], workers: int | None, cache: RecordCache | None
     else:
         with ProcessPoolExecutor(max_workers=workers) as pool:
             fresh = list(pool.map(_read_one, todo, chunksize=max(1, len(todo) // (workers * 4))))
-    warning = None
+    notices: list[str] = []
     if cache is not None:
         for path, args, cil, til, error in fresh:
             if error is None and path in stats:
                 cache.put(path, stats[path], (args, cil, til))
-        warning = cache.save()
+        notices = cache.save()
     done.update((r[0], r) for r in fresh)
-    return [done[p] for p in paths], warning
+    return [done[p] for p in paths], notices
 
 
 def _ancestors(run: Run, args: dict[str, Any]) -> list[str]:
@@ -333,7 +333,7 @@ def read_runs(paths: Iterable[str], *, recursive: bool = False, workers: int | N
     listing = scan(list(paths), recursive=recursive)
     skipped = list(listing.other)
     runs: list[RunResult] = []
-    records, cache_warning = _read_all([r.newest.path for r in listing.runs], workers, cache)
+    records, cache_notices = _read_all([r.newest.path for r in listing.runs], workers, cache)
     for run, (path, args, cil, til, error) in zip(listing.runs, records, strict=True):
         if args is None:
             skipped.append({"path": path, "reason": error or "unreadable"})
@@ -341,7 +341,7 @@ def read_runs(paths: Iterable[str], *, recursive: bool = False, workers: int | N
         runs.append(RunResult(run.key, path, args, cil, til, _ancestors(run, args)))
     present = {r.run for r in runs}
     superseded = sorted({a for r in runs for a in r.resumed_from if a in present})
-    return [r for r in runs if r.run not in superseded], skipped, superseded, [cache_warning] if cache_warning else []
+    return [r for r in runs if r.run not in superseded], skipped, superseded, cache_notices
 
 
 # --- grouping ------------------------------------------------------------------------------------

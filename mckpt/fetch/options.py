@@ -25,7 +25,7 @@ class FetchOptions:
     (`connections` None) a download is one stream, joined by AUTO_CONNECTIONS ranged ones when a
     window of `rate_window` seconds came in below `min_rate` bytes/s (see `policy.py`); a number
     asks for that many connections from the start, 1 for one stream always. `timeout` bounds each
-    network wait, `deadline` each metadata or ranged read.
+    network wait, `deadline` (`--timeout`) each metadata or ranged read as a whole, retries included.
     """
 
     token: str | None = None
@@ -37,7 +37,7 @@ class FetchOptions:
     retries: int = 5
     backoff: float = 1.0
     timeout: float = 30.0
-    deadline: float = 120.0
+    deadline: float = 30.0  # --timeout
     connections: int | None = None
     parallel_min: int = PARALLEL_MIN
     min_rate: float = MIN_RATE

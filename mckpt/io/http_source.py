@@ -6,14 +6,14 @@ files. Small reads are widened to 64 KiB blocks and kept by `RangedSource` (the 
 as an object store's ranged reads): three requests typically cover a checkpoint of any size.
 
 A server's answer is untrusted: at most the bytes asked for are read (an endless 206 costs one
-block, not memory), the `Content-Range` must name exactly the range asked for, and each read has a
-total deadline, so a server dripping one byte every few seconds cannot hold `inspect` forever.
+block, not memory), the `Content-Range` must name exactly the range asked for, and each read
+(headers, body, redirects, retries and their waits) ends within a total deadline (`Http.deadline`,
+`--timeout`, 30 s by default): a server dripping one byte a second cannot hold `inspect` longer.
 """
 
 from __future__ import annotations
 
 import re
-import time
 from urllib.parse import urlsplit
 
 from ..errors import MckptError
@@ -24,23 +24,20 @@ from .urls import hub_endpoint, origin, parse_source
 CONTENT_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+|\*)")
 
 
-def read_range(reply: Reply, start: int, length: int, deadline: float, url: str) -> bytes:
-    """The body of a 206 for bytes `start`..`start+length-1`: exactly those bytes, in time, or an error."""
+def read_range(reply: Reply, start: int, length: int, url: str) -> bytes:
+    """The body of a 206 for bytes `start`..`start+length-1`: exactly those bytes or an error (in
+    time: the caller reads under `Http.deadline`)."""
     m = CONTENT_RANGE.fullmatch(reply.header("Content-Range") or "")
     if not m or int(m[1]) != start or int(m[2]) != start + length - 1:
         raise MckptError(f"the server answered a range request for bytes {start}-{start + length - 1} with "
                          f"Content-Range {reply.header('Content-Range')!r}", path=url)
     if (enc := reply.header("Content-Encoding")) and enc.lower() != "identity":
         raise MckptError(f"the server sent a {enc}-encoded body to a range request", path=url)
-    end = time.monotonic() + deadline
     out = bytearray()
     for chunk in iter_body(reply, url):
         out += chunk[: length - len(out)]
         if len(out) >= length:
             break
-        if time.monotonic() > end:
-            raise TransientError(f"{urlsplit(url).hostname} sent too slowly ({len(out)} of {length} bytes "
-                                 f"in {deadline:.0f} s)")
     if len(out) < length:
         raise TransientError(f"connection to {urlsplit(url).hostname} ended after {len(out)} of {length} bytes")
     return bytes(out)
@@ -49,18 +46,19 @@ def read_range(reply: Reply, start: int, length: int, deadline: float, url: str)
 class HttpSource(RangedSource):
     """Random access to a remote file through Range requests; counts `bytes_read` off the wire.
 
-    `deadline` bounds each ranged read (headers and body); `timeout` bounds each network wait.
+    `deadline` bounds each ranged read as a whole (retries included); `timeout` each network wait.
     `name` is what errors call the file (default: the URL requested).
     """
 
     def __init__(self, url: str, *, token: str | None = None, endpoint: str | None = None,
-                 revision: str | None = None, timeout: float = 30.0, deadline: float = 120.0,
+                 revision: str | None = None, timeout: float = 30.0, deadline: float = 30.0,
                  retries: int = 3, backoff: float = 0.5, name: str | None = None) -> None:
         super().__init__()
         remote = parse_source(url, endpoint, revision)
         self.name = name or remote.url  # what errors call it (a listing's hf:// spelling, say)
         self._hub = origin(remote.url) == origin(hub_endpoint(endpoint))
-        self._http = Http(token=token, token_origin=origin(hub_endpoint(endpoint)), timeout=timeout, connections=1)
+        self._http = Http(token=token, token_origin=origin(hub_endpoint(endpoint)), timeout=min(timeout, deadline),
+                          connections=1)
         self._retries, self._backoff, self._deadline = retries, backoff, deadline
         self._url, self._etag = remote.url, None
         self.linked_etag: str | None = None  # the hub's checksum (LFS oid), which `verify` checks bytes against
@@ -75,7 +73,8 @@ class HttpSource(RangedSource):
 
     def _read(self, start: int, length: int, first: bool = False) -> bytes:
         budget = RetryBudget(self._retries, self._backoff, hint=RETRY_HINT)
-        return with_retries(lambda: self._attempt(start, length, first), budget, url=self.name)
+        with self._http.deadline(self._deadline, self.name):
+            return with_retries(lambda: self._attempt(start, length, first), budget, url=self.name)
 
     def _attempt(self, start: int, length: int, first: bool) -> bytes:
         hdrs = {"Range": f"bytes={start}-{start + length - 1}"}
@@ -94,7 +93,7 @@ class HttpSource(RangedSource):
                 self._url, self._etag = reply.url, reply.header("ETag")
                 self.linked_etag = reply.hub_headers.get("X-Linked-Etag")
                 length = min(length, self.size - start)
-            return read_range(reply, start, length, self._deadline, self.name)
+            return read_range(reply, start, length, self.name)
         finally:
             self._http.discard(reply)
 

@@ -41,21 +41,26 @@ def hub_json(path: str, *, params: dict[str, str] | None = None, endpoint: str |
 
 
 def hub_json_pages(path: str, *, params: dict[str, str] | None = None, endpoint: str | None = None,
-                   token: str | None = None, retries: int = 3, backoff: float = 0.5, deadline: float = 120.0,
-                   max_pages: int = 10_000) -> Iterator[Any]:
+                   token: str | None = None, retries: int = 3, backoff: float = 0.5, deadline: float = 30.0,
+                   max_pages: int = 10_000, limit: int = 64 << 20, max_values: int | None = None
+                   ) -> Iterator[Any]:
     """Each page of a paginated hub answer (the tree API), following `Link: <…>; rel="next"` over one
-    client. A next link to another server, or more than `max_pages` pages, is an error: the answer
-    is untrusted, and the token must not follow it elsewhere."""
+    client, one page in memory at a time. A next link to another server, or more than `max_pages`
+    pages, is an error: the answer is untrusted, and the token must not follow it elsewhere. Each
+    page is at most `limit` bytes and `max_values` JSON values, and comes within `deadline`
+    seconds, retries included (`Http.deadline`)."""
     base = hub_endpoint(endpoint)
     url: str | None = f"{base}/{path.lstrip('/')}"
-    with hub_client(endpoint, token) as client:
+    with hub_client(endpoint, token, timeout=min(30.0, deadline)) as client:
         for _ in range(max_pages):
             if url is None:
                 return
             if origin(url) != origin(base):
                 raise MckptError("the hub's next-page link points to another server", path=url)
-            page, url = with_retries(partial(client.get_json_page, url, params=params, deadline=deadline),
-                                     RetryBudget(retries, backoff, hint=RETRY_HINT), url=url)
+            get = partial(client.get_json_page, url, params=params, deadline=deadline, limit=limit,
+                          max_values=max_values)
+            with client.deadline(deadline, url):
+                page, url = with_retries(get, RetryBudget(retries, backoff, hint=RETRY_HINT), url=url)
             params = None  # the next link carries its own query
             yield page
     raise MckptError(f"the hub's answer has more than {max_pages} pages", path=base)

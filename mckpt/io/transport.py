@@ -24,11 +24,13 @@ import json
 import os
 import random
 import re
+import socket
 import ssl
 import sys
 import threading
 import time
 from collections.abc import Callable
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urljoin, urlsplit
@@ -73,6 +75,10 @@ _NEXT_LINK = re.compile(r'<([^>]+)>\s*;\s*rel="?next"?')
 
 class TransientError(Exception):
     """A failure worth retrying: a dropped or refused connection, a timeout, a 5xx answer."""
+
+
+class DeadlineExceeded(MckptError):
+    """An exchange ran past its total deadline (`Http.deadline`): not retried."""
 
 
 @dataclass
@@ -203,6 +209,7 @@ class Http:
     """The client; `token` is sent only to `token_origin` (scheme, host, port).
 
     Thread-safe: parallel ranged downloads share one instance (one connection pool per route).
+    `deadline` bounds a whole exchange (metadata and ranged reads), for one caller at a time.
     """
 
     def __init__(self, token: str | None = None, token_origin: tuple[str, str, int] | None = None,
@@ -213,13 +220,69 @@ class Http:
             transport=_Routing(limits), trust_env=False, follow_redirects=False,
             timeout=httpx.Timeout(timeout, connect=min(timeout, 15.0)),
             headers={"User-Agent": USER_AGENT, "Accept-Encoding": "identity"})
+        self._sockets: list[socket.socket] = []  # the connections this client opened (see `deadline`)
+        self._running: DeadlineExceeded | None = None  # the deadline of the exchange under way
+        self._expired: DeadlineExceeded | None = None  # …once it has passed
+        self._sockets_lock = threading.Lock()
+
+    @contextmanager
+    def deadline(self, seconds: float, url: str) -> Iterator[None]:
+        """Everything inside (requests, redirects, retries and their waits, reading the body) ends
+        within `seconds`, or DeadlineExceeded (a MckptError, not retried) is raised.
+
+        A per-read timeout cannot do this: a server sending one byte a second satisfies every
+        read's timeout forever, in its headers as in its body. So a timer shuts down the sockets
+        this client opened when time is up (shutdown, not close: the file descriptor stays ours
+        until httpcore closes it, so no other file can take its number); the blocked read then
+        ends at once, and whatever error it raises is reported as the deadline it is.
+        """
+        expired = DeadlineExceeded(f"{urlsplit(url).hostname} sent too slowly: no full answer within {seconds:g} s",
+                                   path=url, hint="a slow link may need more time: --timeout SECONDS (from Python: "
+                                                  "FetchOptions(deadline=…))")
+        timer = threading.Timer(seconds, self._expire, (expired,))
+        timer.daemon = True
+        with self._sockets_lock:
+            self._running, self._expired = expired, None
+        timer.start()
+        try:
+            yield
+        except (TransientError, MckptError):
+            if self._expired is not None:
+                raise self._expired from None
+            raise
+        finally:
+            timer.cancel()
+            with self._sockets_lock:  # a timer firing just now finds this exchange over
+                self._running, self._expired = None, None
+
+    def _expire(self, error: DeadlineExceeded) -> None:
+        with self._sockets_lock:
+            if self._running is not error:
+                return
+            self._expired = error
+            for sock in self._sockets:
+                # Closed already (fd -1), or not connected: nothing to stop there.
+                with suppress(OSError):
+                    socket.socket.shutdown(sock, socket.SHUT_RDWR)  # the plain call, also on a TLS socket
+
+    def _trace(self, event: str, info: dict[str, Any]) -> None:
+        """httpcore's trace hook: note each connection's socket as it is made (TLS replaces the
+        plain socket it wraps, which is then detached)."""
+        if event.endswith(("connect_tcp.complete", "start_tls.complete")):
+            stream = info.get("return_value")
+            sock = stream.get_extra_info("socket") if stream is not None else None
+            if isinstance(sock, socket.socket):
+                with self._sockets_lock:
+                    self._sockets = [s for s in self._sockets if s.fileno() != -1] + [sock]
 
     def _send(self, method: str, url: str, headers: dict[str, str]) -> httpx.Response:
+        if self._expired is not None:
+            raise self._expired
         hdrs = dict(headers)
         if self.token and origin(url) == self.token_origin:
             hdrs["Authorization"] = f"Bearer {self.token}"
         try:
-            request = self._client.build_request(method, url, headers=hdrs)
+            request = self._client.build_request(method, url, headers=hdrs, extensions={"trace": self._trace})
         except (httpx.InvalidURL, ValueError) as e:
             raise MckptError(f"malformed URL ({e})", path=url) from None
         try:
@@ -279,9 +342,10 @@ class Http:
         return self.get_json_page(url, params=params, limit=limit, deadline=deadline)[0]
 
     def get_json_page(self, url: str, *, params: dict[str, str] | None = None, limit: int = 64 << 20,
-                      deadline: float = 120.0) -> tuple[Any, str | None]:
+                      deadline: float = 120.0, max_values: int | None = None) -> tuple[Any, str | None]:
         """`get_json`, and the next page's URL from `Link: <…>; rel="next"` (None on the last page),
-        resolved against `url` (paginated hub listings such as the tree API)."""
+        resolved against `url` (paginated hub listings such as the tree API). With `max_values`, an
+        answer that would parse into more values than that is refused before it is parsed."""
         if params:
             url = str(httpx.URL(url, params=params))
         reply = self.open("GET", url, {"Accept": "application/json"})
@@ -292,6 +356,8 @@ class Http:
             link = reply.header("Link") or ""
         finally:
             reply.response.close()
+        if max_values is not None and json_values(body) > max_values:
+            raise MckptError(f"the server's answer holds more than {max_values} JSON values", path=url)
         try:
             data = json.loads(body)
         except ValueError:
@@ -311,6 +377,15 @@ class Http:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def json_values(body: bytes) -> int:
+    """At least how many values (keys included) `json.loads(body)` would build, counted without
+    building anything: every value but the first of a container follows a `,`, every key has a
+    `:` after it, every container opens with `[` or `{`. Those characters inside strings count
+    too, so this may overcount, never undercount. A page of `[{},{},…]` costs ~90 bytes of Python
+    objects per 3 bytes of JSON: counting first keeps that from becoming hundreds of MiB."""
+    return body.count(b",") + body.count(b":") + body.count(b"[") + body.count(b"{") + 1
 
 
 def _redirect_target(url: str, location: str) -> str:

@@ -5,12 +5,15 @@
 header for the next page (followed by `hub_api.hub_json_pages`). Each file is then read by ranged
 GETs of its `resolve/` URL (`open_remote`), so `list --acc` of a repo costs a few kilobytes per run.
 The listing is untrusted: entries outside the folder, with `..` in their path or without a size are
-refused.
+refused. Its cost is bounded too: a page is at most PAGE_BYTES and PAGE_VALUES JSON values (counted
+before parsing: a 24 MiB page of `[{},{},…]` made `list` peak at 731 MiB), each page is turned
+into entries and dropped before the next is read, and a listing holds at most MAX_ENTRIES items.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, unquote
@@ -25,6 +28,9 @@ if TYPE_CHECKING:
     from ..fetch.options import FetchOptions
 
 MAX_PAGES = 10_000
+PAGE_BYTES = 8 << 20  # the hub's pages hold 1,000 entries: ~300 KiB
+PAGE_VALUES = 100_000  # JSON values on a page (an entry has ~12): ~10 MiB of Python objects at most
+MAX_ENTRIES = 1_000_000  # items in one listing, over all its pages
 
 
 @dataclass(frozen=True)
@@ -113,21 +119,25 @@ class HubFolder:
         self.url = url.url
         self.options = options
 
-    def tree(self, folder: HubFolderUrl, recursive: bool) -> list[dict[str, Any]]:
-        """Every entry of `folder` (all pages), as the hub sent them, after checking their shape."""
-        items: list[dict[str, Any]] = []
+    def tree(self, folder: HubFolderUrl, recursive: bool) -> Iterator[dict[str, Any]]:
+        """Every entry of `folder` as the hub sent it, page by page (one page in memory at a time),
+        after checking its shape and the listing's size."""
         opts = self.options
+        count = 0
         try:
             for page in hub_json_pages(folder.tree_path(), params={"recursive": "true"} if recursive else None,
                                        endpoint=opts.endpoint, token=opts.token, deadline=opts.deadline,
-                                       max_pages=MAX_PAGES):
+                                       max_pages=MAX_PAGES, limit=PAGE_BYTES, max_values=PAGE_VALUES):
                 if not isinstance(page, list) or not all(isinstance(i, dict) for i in page):
                     raise MckptError("the hub's tree answer is not a list of entries", path=folder.url)
-                items += page
+                count += len(page)
+                if count > MAX_ENTRIES:
+                    raise MckptError(f"the hub lists more than {MAX_ENTRIES} entries here", path=folder.url,
+                                     hint="list a sub-folder")
+                yield from page
         except MckptError as e:
             e.path = folder.url  # name the folder the user gave, not the API URL behind it
             raise
-        return items
 
     def entry(self, item: dict[str, Any], prefix: str) -> RemoteEntry | None:
         """A file item as an entry (None for folders); refuses paths outside the folder."""
@@ -148,9 +158,13 @@ class HubFolder:
 
     def entries(self, recursive: bool = False) -> list[RemoteEntry]:
         prefix = f"{self.where.path}/" if self.where.path else ""
-        items = self.tree(self.where, recursive)
-        if not recursive and any(i.get("type") == "directory" and i.get("path") == f"{prefix}paused"
-                                 for i in items):
-            items += self.tree(self.where.child(f"{prefix}paused"), False)
-        found = [e for i in items if (e := self.entry(i, prefix)) is not None]
-        return sorted((e for e in found if keep(e.name, recursive)), key=lambda e: e.name)
+        found: list[RemoteEntry] = []
+        paused = False
+        for i in self.tree(self.where, recursive):
+            paused |= not recursive and i.get("type") == "directory" and i.get("path") == f"{prefix}paused"
+            if (e := self.entry(i, prefix)) is not None and keep(e.name, recursive):
+                found.append(e)
+        if paused:
+            found += [e for i in self.tree(self.where.child(f"{prefix}paused"), False)
+                      if (e := self.entry(i, prefix)) is not None and keep(e.name, recursive)]
+        return sorted(found, key=lambda e: e.name)

@@ -44,13 +44,14 @@ def open_folder(url: str, options: FetchOptions | None = None) -> RemoteFolder:
 
 
 def list_paths(paths: Iterable[str], recursive: bool = False, acc: bool = False,
-               progress: Callable[[int, int], None] | None = None) -> Listing:
+               progress: Callable[[int, int], None] | None = None, options: FetchOptions | None = None) -> Listing:
     """The runs under remote folders (and any local ones given with them), grouped as for local
-    folders; with `acc` the newest files are read ACC_WORKERS at a time."""
+    folders; with `acc` the newest files are read ACC_WORKERS at a time. `options` as for
+    `open_folder` (the hub's token, endpoint and each read's deadline)."""
     files: list[ListedFile] = []
     for path in paths:
         if is_remote(path):
-            files += open_folder(path).entries(recursive)
+            files += open_folder(path, options).entries(recursive)
         else:
             files += local_files([path], recursive)
     return group_files(files, acc=acc, workers=ACC_WORKERS, progress=progress)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -305,8 +306,8 @@ class Output:
 
             self._started = True
             w = csv.writer(self.stream, delimiter="," if self.fmt == "csv" else "\t", lineterminator="\n")
-            w.writerow(headers)
-            w.writerows([["" if (v := cell_value(c)) is None else v for c in r] for r in rows])
+            w.writerow([inert_csv(h) for h in headers])
+            w.writerows([[inert_csv(cell_value(c)) for c in r] for r in rows])
             return
         if self.fmt in LATEX_FORMATS:
             # Pasted into a paper: a title is a comment, never text that would land in the document.
@@ -379,6 +380,22 @@ _LATEX_SPECIALS = {
 }
 
 
+# A spreadsheet evaluates a cell that starts with one of these as a formula (OWASP's CSV injection list).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+
+
+def inert_csv(value: Any) -> Any:
+    """A csv/tsv cell a spreadsheet shows as written: text that starts like a formula (`=HYPERLINK(…)`,
+    `+1`, `@SUM`, a tab) gets a leading `'`, which spreadsheets read as "this is text". Numbers, and
+    text that is one number (`-38.02`, a BWT), stay as they are; None is the empty cell."""
+    if value is None:
+        return ""
+    if not isinstance(value, str) or not value.startswith(_FORMULA_START) or _NUMBER.fullmatch(value):
+        return value
+    return "'" + value
+
+
 def latex_escape(text: str) -> str:
     """Text as LaTeX source that pdflatex prints as it reads (specials and the symbols mckpt uses)."""
     return "".join(_LATEX_SPECIALS.get(ch, ch) for ch in text)
@@ -395,9 +412,14 @@ def latex_table(headers: Sequence[str], rows: Sequence[Sequence[Any]], justify: 
             return c.latex
         return latex_escape("" if c is None else str(c))
 
-    lines = [f"\\begin{{tabular}}{{{spec}}}", "\\toprule", " & ".join(tex(h) for h in headers) + r" \\",
-             "\\midrule"]
-    lines += [" & ".join(tex(c) for c in r) + r" \\" for r in rows]
+    def row(cells: Sequence[Any]) -> str:
+        # Each row follows `\\` or a rule, which read a `[` after them (spaces skipped) as their
+        # optional argument and a `*` as their star: an empty group first ends that look-ahead.
+        text = " & ".join(tex(c) for c in cells)
+        return ("{}" if text.lstrip().startswith(("[", "*")) else "") + text + r" \\"
+
+    lines = [f"\\begin{{tabular}}{{{spec}}}", "\\toprule", row(headers), "\\midrule"]
+    lines += [row(r) for r in rows]
     lines += ["\\bottomrule", "\\end{tabular}"]
     return "\n".join(lines) + "\n"
 

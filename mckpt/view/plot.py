@@ -10,17 +10,20 @@ exactly the size asked for (no tight bounding box that would change it).
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from ..domain.results import Group, Results
 from ..errors import MckptError, UsageError
+from .text import clean
 
 # Okabe & Ito (2008), "Color Universal Design": distinguishable with every common colour deficiency.
 OKABE_ITO = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000")
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
 FORMATS = ("png", "svg", "pdf")
 SETTING_TITLES = {"class_il": "Class-IL", "task_il": "Task-IL"}
+LABEL_MAX = 80  # characters of file text in a legend entry or title (mathtext cost grew with length)
 
 
 @dataclass(frozen=True)
@@ -70,17 +73,52 @@ def _pyplot() -> Any:
     return plt
 
 
-def _save(fig: Any, spec: FigureSpec) -> str:
+def literal(text: str) -> str:
+    """Text from a file (an arg value, a file name) as a figure shows it: control characters as
+    escapes, at most LABEL_MAX characters (then `…`). It is drawn with `parse_math=False` (see
+    `_literal_texts`), so `$…$` is two dollar signs, never mathtext: a label like `$\\foo{$` stopped
+    the whole figure, and a long valid one cost seconds."""
+    text = clean(text)
+    return text if len(text) <= LABEL_MAX else text[: LABEL_MAX - 1] + "…"
+
+
+def _literal_texts(texts: list[Any]) -> list[Any]:
+    for t in texts:
+        t.set_parse_math(False)
+    return texts
+
+
+def _save(fig: Any, spec: FigureSpec, file_texts: list[Any], warn: Callable[[str], None]) -> str:
     """Render in memory, then write the file atomically (never a half-written figure); an existing
-    file is replaced only with `spec.force`, also one that appeared while the figure was drawn."""
+    file is replaced only with `spec.force`, also one that appeared while the figure was drawn.
+
+    Text from files (`file_texts`) that matplotlib still cannot draw (a lone surrogate from a file
+    name, say) is replaced by its ASCII escape and the figure drawn again, with a warning; what
+    matplotlib only warns about (a glyph missing from the font) reaches `warn` too, not Python's
+    warning printer: a label never fails the figure."""
     import io
+    import warnings
     from pathlib import Path
 
     from ..errors import MckptError
     from ..io.atomic import make_folder, write_atomic
 
     buf = io.BytesIO()
-    fig.savefig(buf, format=spec.format, dpi=spec.dpi, metadata=_metadata(spec.format))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            fig.savefig(buf, format=spec.format, dpi=spec.dpi, metadata=_metadata(spec.format))
+        except (ValueError, TypeError, RuntimeError) as e:
+            if not file_texts:
+                raise
+            reason = (str(e).strip().splitlines() or [type(e).__name__])[0][:120]
+            warn(f"a label from the files could not be drawn as written ({reason}); it is shown escaped")
+            for t in file_texts:
+                t.set_text(t.get_text().encode("ascii", "backslashreplace").decode("ascii"))
+            buf = io.BytesIO()
+            fig.savefig(buf, format=spec.format, dpi=spec.dpi, metadata=_metadata(spec.format))
+    for message in list(dict.fromkeys(str(w.message) for w in caught))[:3]:
+        warn(f"figure: {message}")
     target = Path(spec.output)
     make_folder(target.parent)
     try:
@@ -99,8 +137,14 @@ def _metadata(fmt: str) -> dict[str, Any]:
     return {"CreationDate": None, "Creator": "mckpt"}
 
 
-def plot_curves(res: Results, spec: FigureSpec, settings: tuple[str, ...] = ("class_il", "task_il")) -> str:
-    """Average accuracy after each task, one line per group (mean) with a ± std band, a panel per setting."""
+def _no_warning(_message: str) -> None:
+    """Library callers that do not listen for warnings."""
+
+
+def plot_curves(res: Results, spec: FigureSpec, settings: tuple[str, ...] = ("class_il", "task_il"),
+                warn: Callable[[str], None] = _no_warning) -> str:
+    """Average accuracy after each task, one line per group (mean) with a ± std band, a panel per
+    setting; `warn` hears of a label drawn escaped (see `_save`)."""
     if not res.groups:
         raise MckptError("nothing to plot: no run matches",
                          hint="`mckpt results` with the same filters shows what is read")
@@ -123,12 +167,13 @@ def plot_curves(res: Results, spec: FigureSpec, settings: tuple[str, ...] = ("cl
     axes[0].set_ylabel("average accuracy (%)")
     axes[0].set_ylim(0, 102)
     handles, labels = axes[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="outside lower center", ncols=_legend_columns(labels, spec.size[0]),
-               frameon=False)
+    legend = fig.legend(handles, labels, loc="outside lower center",
+                        ncols=_legend_columns(labels, spec.size[0]), frameon=False)
+    file_texts = _literal_texts(legend.get_texts())
     if spec.title:
         fig.suptitle(spec.title)
     try:
-        return _save(fig, spec)
+        return _save(fig, spec, file_texts, warn)
     finally:
         plt.close(fig)
 
@@ -140,7 +185,7 @@ def _legend_columns(labels: list[str], width_in: float) -> int:
 
 
 def _legend_label(g: Group, res: Results) -> str:
-    label = g.label(res.varying)
+    label = literal(g.label(res.varying))
     n = len(g.runs)
     label += f" (n={n})" if n > 1 else ""
     return label + (" – tasks differ" if g.mismatched else "")
@@ -158,8 +203,10 @@ def _draw_group(ax: Any, g: Group, setting: str, colour: str, marker: str, label
                         [m + s for m, s in zip(means, stds, strict=True)], color=colour, alpha=0.18, linewidth=0)
 
 
-def plot_matrix(class_il: list[list[float]], task_il: list[list[float]], spec: FigureSpec, name: str) -> str:
-    """One run's accuracy matrices as heatmaps (row: after task t, column: task), values in the cells."""
+def plot_matrix(class_il: list[list[float]], task_il: list[list[float]], spec: FigureSpec, name: str,
+                warn: Callable[[str], None] = _no_warning) -> str:
+    """One run's accuracy matrices as heatmaps (row: after task t, column: task), values in the cells;
+    the title is `spec.title`, else the run's `name` (file text, drawn literally)."""
     if not class_il:
         raise MckptError("no task finished yet: there is no accuracy matrix to draw", path=name)
     plt = _pyplot()
@@ -192,8 +239,9 @@ def plot_matrix(class_il: list[list[float]], task_il: list[list[float]], spec: F
                     ax.text(j, t, f"{v:.1f}", ha="center", va="center", fontsize=size,
                             color="white" if v < 55 else "black")
     fig.colorbar(image, ax=axes, label="accuracy (%)", shrink=0.9)
-    fig.suptitle(spec.title or name, fontsize=10)
+    title = fig.suptitle(spec.title or literal(name), fontsize=10)
+    file_texts = [] if spec.title else _literal_texts([title])
     try:
-        return _save(fig, spec)
+        return _save(fig, spec, file_texts, warn)
     finally:
         plt.close(fig)

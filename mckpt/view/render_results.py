@@ -110,8 +110,6 @@ def _runs(n: int) -> str:
 
 
 def _notes(out: Output, res: Results) -> None:
-    for w in res.warnings:
-        out.warning(w)  # about the run, not the table: on stderr, as plot says it
     for g in res.groups:
         if g.mismatched:
             counts = "; ".join(f"{t} tasks: {_runs(sum(r.tasks_done == t for r in g.runs))}" for t in g.task_counts)
