@@ -144,7 +144,7 @@ def plot_command(
         res = _collect(paths, recursive, _query(by, where, model, dataset, tasks, sort, top), no_cache)
         written = plot_curves(res, spec)
         for w in res.warnings:
-            out.warning(w)  # the figure is right; only the cache was not updated
+            out.warning(w)  # folders not walked, or the cache not updated: the figures read are right
     out.line(f"wrote {written}")
 
 

@@ -58,8 +58,12 @@ def verify_command(
     from ..view.render_hygiene import render_verdict, render_verify_summary
 
     sha256 = check_sha256(sha256)
-    todo = collect_targets(targets, recursive=recursive, sha256=sha256, known=_known_checksums(cache_dir))
+    skipped: list[str] = []
+    todo = collect_targets(targets, recursive=recursive, sha256=sha256, known=_known_checksums(cache_dir),
+                           skipped=skipped)
     out = make_output(json, None, quiet)
+    for line in skipped:
+        out.warning(line)
     t0 = time.perf_counter()
 
     def done(v: Verdict) -> None:

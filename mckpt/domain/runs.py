@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 from ..errors import MckptError
 from ..io.sources import ByteSource
+from ..io.walk import walk_files
 from .checkpoint import Checkpoint, read_checkpoint
 from .metrics import Metrics
 from .names import ParsedName, Task, parse_name, parse_stem
@@ -172,6 +173,7 @@ def _same_name(a: CheckpointFile, b: CheckpointFile) -> bool:
 class Listing:
     runs: list[Run]
     other: list[dict[str, str]]
+    skipped: list[str] = field(default_factory=list)  # folders a walk did not look into, and why
 
     @property
     def bytes(self) -> int:
@@ -179,27 +181,17 @@ class Listing:
         return sum(r.bytes for r in self.runs)
 
     def to_json(self) -> dict[str, Any]:
-        return {"runs": [r.to_json() for r in self.runs], "other": self.other,
+        return {"runs": [r.to_json() for r in self.runs], "other": self.other, "skipped": self.skipped,
                 "total": {"runs": len(self.runs), "files": sum(len(r.checkpoints) for r in self.runs),
                           "bytes": self.bytes}}
 
 
-def iter_checkpoint_files(folder: str, recursive: bool = False) -> Iterator[os.DirEntry[str]]:
-    """`.pt` files in `folder` (and its `paused/`), or below it with `recursive`."""
-    try:
-        entries = list(os.scandir(folder))
-    except FileNotFoundError:
-        raise MckptError("no such folder", path=folder) from None
-    except NotADirectoryError:
-        raise MckptError("not a folder", path=folder) from None
-    except PermissionError:
-        raise MckptError("permission denied", path=folder) from None
-    for e in sorted(entries, key=lambda e: e.name):
-        if e.is_dir(follow_symlinks=False):
-            if recursive or e.name == "paused":
-                yield from iter_checkpoint_files(e.path, recursive)
-        elif e.name.endswith(".pt") and e.is_file():
-            yield e
+def iter_checkpoint_files(folder: str, recursive: bool = False,
+                          skipped: list[str] | None = None) -> Iterator[os.DirEntry[str]]:
+    """`.pt` files in `folder` (and its `paused/`), or below it with `recursive` (one iterative
+    walk, see `io.walk`; folders it did not look into are described in `skipped`)."""
+    return walk_files(folder, lambda e: recursive or e.name == "paused",
+                      lambda e: e.name.endswith(".pt") and e.is_file(), skipped)
 
 
 class ListedFile(Protocol):
@@ -235,19 +227,23 @@ def _read(file: ListedFile) -> Checkpoint:
             source.close()
 
 
-def local_files(paths: Iterable[str], recursive: bool) -> Iterator[LocalFile]:
+def local_files(paths: Iterable[str], recursive: bool, skipped: list[str] | None = None) -> Iterator[LocalFile]:
     """The `.pt` files of local folders (or files given directly), as `list` considers them."""
     for folder in paths:
         entries: Iterable[Any] = [_FileEntry(folder)] if os.path.isfile(folder) else \
-            iter_checkpoint_files(folder, recursive)
+            iter_checkpoint_files(folder, recursive, skipped)
         for entry in entries:
             st = entry.stat()
             yield LocalFile(entry.path, st.st_size, st.st_mtime, (st.st_dev, st.st_ino))
 
 
 def scan(paths: Iterable[str], recursive: bool = False, acc: bool = False) -> Listing:
-    """Group the checkpoints under `paths` into runs; unreadable or foreign files go to `other`."""
-    return group_files(local_files(paths, recursive), acc=acc)
+    """Group the checkpoints under `paths` into runs; unreadable or foreign files go to `other`,
+    folders the walk did not look into to `skipped`."""
+    skipped: list[str] = []
+    listing = group_files(local_files(paths, recursive, skipped), acc=acc)
+    listing.skipped = skipped
+    return listing
 
 
 def group_files(files: Iterable[ListedFile], acc: bool = False, workers: int = 1,
