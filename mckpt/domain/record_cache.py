@@ -20,6 +20,7 @@ from typing import Any
 
 from ..errors import MckptError
 from ..io.atomic import make_folder, write_atomic
+from ..io.cachedir import prepare_root
 
 VERSION = 1
 Record = tuple[dict[str, Any], list[list[float]], list[list[float]]]
@@ -68,6 +69,7 @@ class RecordCache:
         """Write the indexes that changed; the reason as text if that failed (results stay right)."""
         try:
             if self._dirty:
+                prepare_root(self.dir.parent)  # the cache root: created and marked as mckpt's
                 make_folder(self.dir)
             for folder in sorted(self._dirty):
                 # files deleted since they were cached leave the index with this write

@@ -70,6 +70,7 @@ class Run:
     # resumed run whose name carries none (older Mammoth; a resume of an unnamed run's paused file).
     loaded_from: str | None = None
     copies: list[CopyFile] = field(default_factory=list)
+    unreadable: list[dict[str, str]] = field(default_factory=list)  # newer files that do not read (`acc`)
 
     def fold_copies(self) -> None:
         """Move the files that duplicate another checkpoint of the run into `copies`.
@@ -284,11 +285,16 @@ def group_files(files: Iterable[ListedFile], acc: bool = False, workers: int = 1
 def _fill_acc(runs: list[Run], other: list[dict[str, str]], workers: int,
               progress: Callable[[int, int], None] | None) -> None:
     def one(run: Run) -> None:
-        newest = run.newest
-        try:
-            ckpt = _read(newest.listed or LocalFile(newest.path, newest.bytes, newest.mtime))
-        except MckptError as e:
-            run.error = e.message
+        # Newest by name first; a file that does not read is never the run's newest: the next
+        # one is read, and the unreadable ones are listed apart.
+        for c in sorted(run.checkpoints, key=lambda c: (_task_order(c.task), c.mtime), reverse=True):
+            try:
+                ckpt = _read(c.listed or LocalFile(c.path, c.bytes, c.mtime))
+                break
+            except MckptError as e:
+                run.unreadable.append({"path": c.path, "reason": e.message})
+        else:
+            run.error = run.unreadable[0]["reason"]
             return
         run.metrics = ckpt.metrics
         loaded = ckpt.args.get("loadcheck")
@@ -307,7 +313,7 @@ def _fill_acc(runs: list[Run], other: list[dict[str, str]], workers: int,
                 done.result()  # a bug in a worker is raised here, not lost
                 if progress:
                     progress(i, len(runs))
-    other.extend({"path": r.newest.path, "reason": r.error} for r in runs if r.error)
+    other.extend(u for r in runs for u in r.unreadable)
 
 
 def _why_not_a_run(ckpt: Checkpoint) -> str:
