@@ -84,5 +84,5 @@ def require_marked(root: Path) -> None:
     """Refuse to remove anything from `root` unless it carries the mark (no folder: nothing to remove)."""
     if os.path.lexists(root) and not is_marked(root):
         raise MckptError(f"not an mckpt cache (no {TAG} and {VERSION_FILE} written by mckpt): nothing removed",
-                         path=str(root), hint="check --cache-dir / MCKPT_CACHE; a cache mckpt created is marked "
-                                              "by its next `mckpt fetch`")
+                         path=str(root), hint="check {cache_dir} / MCKPT_CACHE; a cache mckpt created is marked "
+                                              "by its next `mckpt fetch`", spelled=True)
