@@ -289,6 +289,26 @@ def test_cache_prune_never_follows_a_symlink_inside_nor_creates_files_outside(tm
     assert os.path.islink(cache / SLUG / "real" / "linked.pt.part")
 
 
+def test_a_cache_folder_swapped_after_the_plan_loses_nothing_outside(tmp_path: Path) -> None:
+    from mckpt.hygiene.cache_admin import execute
+    from mckpt.hygiene.cache_admin import plan_prune as plan_cache_prune
+    from mckpt.io.cachedir import mark
+
+    cache, outside = tmp_path / "cache", tmp_path / "outside"
+    cache.mkdir()
+    mark(cache)
+    rev = cache / SLUG / "main"
+    _leftovers(rev)
+    plan = plan_cache_prune(cache)
+    assert {r.path.name for r in plan.removals} == {"model.pt.part", "model.pt.part.json", "model.pt.json"}
+    shutil.copytree(rev, outside, copy_function=shutil.copy2)  # look-alikes: same names, sizes, mtimes
+    rev.rename(tmp_path / "moved")
+    rev.symlink_to(outside, target_is_directory=True)
+    execute(plan)
+    assert _names(outside) == {"model.pt.part", "model.pt.part.json", "model.pt.json"}  # and no lock made there
+    assert all("left alone" in (r.result or "") for r in plan.removals)
+
+
 def test_the_cache_root_is_marked_when_mckpt_creates_it_or_holds_only_its_layout(tmp_path: Path) -> None:
     from mckpt.io.cachedir import SIGNATURE, is_marked, prepare_root
 
