@@ -361,3 +361,17 @@ def _flatten(chain: Path) -> None:
         shutil.rmtree(chain)
         (chain.parent / "next").rename(chain)
     shutil.rmtree(chain)
+
+
+@pytest.mark.parametrize("kind", BROKEN)
+def test_list_acc_reads_the_newest_file_that_reads(real: Path, tmp_path: Path, kind: str) -> None:
+    import json
+
+    ck = _run_folder(real, tmp_path / "ck")
+    _break(ck / f"{PARENT}_3.pt", kind)
+    r = run_cli("list", "--acc", "--json", str(ck))
+    assert r.returncode == 0, r.stderr
+    data = json.loads(r.stdout)
+    (run,) = data["runs"]
+    assert "error" not in run and run["metrics"]["class_il"]["final_avg"] is not None
+    assert [o["path"] for o in data["other"]] == [str(ck / f"{PARENT}_3.pt")]
