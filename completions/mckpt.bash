@@ -56,7 +56,7 @@ _mckpt_node() {
             _mckpt_args="#0" ;;
         "mckpt prune")
             _mckpt_subs=""
-            _mckpt_opts="--keep-last --keep-tasks --keep --paused --older-than --where --run --include-parents --recursive -r --verbose -v --yes -y --dry-run -n --json --quiet -q --help -h"
+            _mckpt_opts="--keep-last --keep-tasks --keep --paused --older-than --where --run --include-parents --broken --recursive -r --verbose -v --yes -y --dry-run -n --json --quiet -q --help -h"
             _mckpt_valopts="--keep-last --keep-tasks --keep --older-than --where --run"
             _mckpt_args="#0+" ;;
         "mckpt verify")

@@ -381,12 +381,13 @@ class Target:
 
 
 def collect_targets(specs: Iterable[str], *, recursive: bool = False, sha256: str | None = None,
-                    known: Callable[[str], tuple[str, str] | None] | None = None) -> list[Target]:
+                    known: Callable[[str], tuple[str, str] | None] | None = None,
+                    skipped: list[str] | None = None) -> list[Target]:
     """Files, the `.pt` files of folders (and their `paused/`; `recursive` for all below), URLs,
     run uids (the run's newest file, looked up in ./checkpoints).
 
     `sha256` applies to a single file; `known(path)` may name a checksum for a local file (the
-    cache's record of a fetched file)."""
+    cache's record of a fetched file); folders the walk did not look into are described in `skipped`."""
     from .domain.resolve import names_a_path, resolve_checkpoint
     from .domain.runs import iter_checkpoint_files
     from .remote import is_remote, is_store_url
@@ -398,7 +399,7 @@ def collect_targets(specs: Iterable[str], *, recursive: bool = False, sha256: st
         elif is_remote(spec):
             out.append(Target(spec, url=True))
         elif os.path.isdir(spec):
-            files = [e.path for e in iter_checkpoint_files(spec, recursive)]
+            files = [e.path for e in iter_checkpoint_files(spec, recursive, skipped)]
             if not files:
                 raise MckptError("a folder without .pt files", path=spec)
             out += [Target(f) for f in files]

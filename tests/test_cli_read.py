@@ -46,7 +46,7 @@ def test_list_json_contract(folder: Path) -> None:
     r = runner.invoke(app, ["list", str(folder), "--json"])
     assert r.exit_code == 0, r.output
     data = json.loads(r.stdout)
-    assert set(data) == {"runs", "other", "total"} and data["other"] == []
+    assert set(data) == {"runs", "other", "skipped", "total"} and data["other"] == [] == data["skipped"]
     assert data["total"] == {"runs": 3, "files": sum(len(x["checkpoints"]) for x in data["runs"]),
                              "bytes": sum(x["bytes"] for x in data["runs"])}
     runs = {x["uid"]: x for x in data["runs"]}

@@ -40,8 +40,9 @@ def opts(hub: Hub, tmp_path: Path) -> FetchOptions:
 
 
 def finals(cache: str) -> list[Path]:
-    """Every completed file in the cache (the .part, records and locks excluded)."""
-    return [p for p in Path(cache).rglob("*") if p.is_file() and p.suffix not in (".part", ".json", ".lock")]
+    """Every completed file in the cache (the .part, records, locks and the cache's mark excluded)."""
+    return [p for p in Path(cache).rglob("*") if p.is_file() and p.suffix not in (".part", ".json", ".lock")
+            and p.name != "CACHEDIR.TAG"]
 
 
 def test_plain_download_verifies_and_records_hub_metadata(hub: Hub, opts: FetchOptions) -> None:

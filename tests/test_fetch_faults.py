@@ -63,7 +63,8 @@ def opts(hub: Hub, tmp_path: Path) -> FetchOptions:
 
 def cache_files(cache: str) -> list[Path]:
     """Completed files under a final name (no .part, records or locks)."""
-    return [p for p in Path(cache).rglob("*") if p.is_file() and p.suffix not in (".part", ".json", ".lock")]
+    return [p for p in Path(cache).rglob("*") if p.is_file() and p.suffix not in (".part", ".json", ".lock")
+            and p.name != "CACHEDIR.TAG"]  # the cache's mark is not a cached file
 
 
 def exact_or_absent(cache: str) -> None:

@@ -81,6 +81,8 @@ def list_runs(paths: list[str] | None, *, recursive: bool, acc: bool, model: str
             listing = list_paths(targets, recursive=recursive, options=options)
     else:
         listing = scan(targets, recursive=recursive, acc=acc)
+    for line in listing.skipped:
+        out.warning(line)
     found = len(listing.runs)
     listing.runs = sorted(filter_runs(listing.runs, model, dataset), key=SORT_KEYS[sort], reverse=reverse)
     filters = " ".join(f"{flag} {value}" for flag, value in (("--model", model), ("--dataset", dataset)) if value)

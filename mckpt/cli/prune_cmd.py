@@ -33,11 +33,13 @@ def prune_command(
     where: Annotated[list[str] | None, typer.Option(
         "--where", metavar="ARG=VALUE", help="Only runs whose saved args match (repeatable).")] = None,
     run: Annotated[list[str] | None, typer.Option(
-        "--run", metavar="UID", help="Only this run (uid, a unique 4+ character prefix, or name; repeatable).")] = None,
+        "--run", metavar="UID", help="Only this run (uid, a unique uid prefix, or name; repeatable).")] = None,
     include_parents: Annotated[bool, typer.Option(
         "--include-parents", help="Also delete files other runs were resumed from.")] = False,
+    broken: Annotated[bool, typer.Option(
+        "--broken", help="Also delete files that do not read (truncated, empty, bad index, refused pickle).")] = False,
     recursive: Annotated[bool, typer.Option("--recursive", "-r", help="Look into sub-folders too.")] = False,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show the files kept and why, too.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Also show the files kept (-n does).")] = False,
     yes: YesOpt = False,
     dry_run: DryRunOpt = False,
     json: JsonOpt = False,
@@ -49,6 +51,8 @@ def prune_command(
     what keeping tasks 0 and 4 would delete; `mckpt prune --paused -y` drops paused files that
     were resumed.
     """
+    from ..domain.record_cache import RecordCache
+    from ..fetch.cache import cache_root
     from ..hygiene.prune import Policy, execute_prune, parse_age, parse_keep, parse_tasks, parse_where, plan_prune
     from ..view.output import human_bytes
     from ..view.render_hygiene import render_prune_plan, render_prune_result
@@ -56,7 +60,7 @@ def prune_command(
     check_json(json, yes, dry_run)
     paths, uids = [], list(run or [])
     for t in targets or []:
-        (paths if os.path.exists(t) else uids).append(t)
+        (paths if os.path.lexists(t) else uids).append(t)
     if not paths:
         if not os.path.isdir(CHECKPOINTS_DIR):
             raise MckptError("no ./checkpoints folder here", path=CHECKPOINTS_DIR,
@@ -65,22 +69,17 @@ def prune_command(
     policy = Policy(keep_last=keep_last, keep_tasks=parse_tasks(keep_tasks) if keep_tasks else frozenset(),
                     keep_every=parse_keep(keep) if keep else None, paused=paused,
                     older_than=parse_age(older_than) if older_than else None, where=parse_where(where or []),
-                    runs=tuple(uids), include_parents=include_parents)
-    plan = plan_prune(paths, policy, recursive=recursive)
-    if uids:
-        found = {s for s in uids for r in plan.runs if s in (r.run.name.uid, r.run.key)
-                 or (len(s) >= 4 and (r.run.name.uid or "").startswith(s))}
-        missing = [s for s in uids if s not in found]
-        if missing:
-            raise MckptError("no such file, folder or run uid", path=missing[0],
-                             hint=f"see `mckpt list {' '.join(paths)}` for the runs there")
+                    runs=tuple(uids), include_parents=include_parents, broken=broken)
+    plan = plan_prune(paths, policy, recursive=recursive, cache=RecordCache(cache_root()))
     out = make_output(json, None, quiet)
+    for line in plan.skipped:
+        out.warning(line)
     if json:  # -y or --dry-run, checked above
         if not dry_run:
             execute_prune(plan)
         out.emit_json(plan.to_json())
     else:
-        render_prune_plan(out, plan, verbose=verbose)
+        render_prune_plan(out, plan, verbose=verbose or dry_run)  # a dry run says why for every file
         if not go_ahead(out, yes=yes, dry_run=dry_run, count=len(plan.deletions),
                         frees=human_bytes(plan.bytes_freed)):
             return

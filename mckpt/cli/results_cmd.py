@@ -146,7 +146,7 @@ def plot_command(
     else:
         res = _collect(paths, recursive, _query(by, where, model, dataset, tasks, sort, top), no_cache)
         for w in res.warnings:
-            out.warning(w)  # the figure is right; only the cache was not used or updated
+            out.warning(w)  # folders not walked, or the cache not used or updated: the figures read are right
         written = plot_curves(res, spec, warn=out.warning)
     out.line(f"wrote {written}")
 

@@ -60,8 +60,12 @@ def verify_command(
     from .bodies import remote_options
 
     sha256 = check_sha256(sha256)
-    todo = collect_targets(targets, recursive=recursive, sha256=sha256, known=_known_checksums(cache_dir))
+    skipped: list[str] = []
+    todo = collect_targets(targets, recursive=recursive, sha256=sha256, known=_known_checksums(cache_dir),
+                           skipped=skipped)
     out = make_output(json, None, quiet)
+    for line in skipped:
+        out.warning(line)
     t0 = time.perf_counter()
     remote: dict[str, Any] = {}
     if options := remote_options([t.spec for t in todo if t.url], None, timeout):

@@ -14,11 +14,11 @@ from datetime import datetime
 
 from .vocabulary import is_dataset, is_model, looks_like_dataset
 
-_TS = r"\d{8}-\d{6}"
-_TAIL = re.compile(rf"^(?P<head>.*)_(?P<ts>{_TS})(?:_(?P<uid>[0-9a-f]{{8}}))?_(?P<task>\d+|last|joint)$")
+_TS = r"[0-9]{8}-[0-9]{6}"  # ASCII digits only: `\d` takes every Unicode digit (`９`)
+_TAIL = re.compile(rf"^(?P<head>.*)_(?P<ts>{_TS})(?:_(?P<uid>[0-9a-f]{{8}}))?_(?P<task>[0-9]+|last|joint)$")
 _STEM = re.compile(rf"^(?P<head>.*)_(?P<ts>{_TS})(?:_(?P<uid>[0-9a-f]{{8}}))?$")
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
-_HEAD = re.compile(r"^(?P<rest>.+)_(?P<buffer>\d+)_(?P<epochs>\d+)$")
+_HEAD = re.compile(r"^(?P<rest>.+)_(?P<buffer>[0-9]+)_(?P<epochs>[0-9]+)$")
 
 Task = int | str  # an index, "last", "joint" or "paused"
 

@@ -28,6 +28,7 @@ from typing import Any
 
 from ..errors import MckptError
 from ..io.atomic import make_folder, write_atomic
+from ..io.cachedir import prepare_root
 
 VERSION = 1
 Record = tuple[dict[str, Any], list[list[float]], list[list[float]]]
@@ -134,7 +135,8 @@ class RecordCache:
         reason if writing failed: results stay right either way)."""
         try:
             if self._dirty:
-                _make_private_folder(self.dir)
+                _make_private_folder(self.dir)  # the cache root too, when mckpt creates it (0700)
+                prepare_root(self.dir.parent)  # the cache root: marked as mckpt's
             for folder in sorted(self._dirty):
                 # files deleted since they were cached leave the index with this write
                 files = {n: e for n, e in self._indexes[folder].items() if os.path.exists(os.path.join(folder, n))}

@@ -64,6 +64,17 @@ def match_runs(runs: Sequence[Run], spec: str) -> list[Run]:
     return [r for r in runs if r.name.uid and r.name.uid.startswith(spec)]
 
 
+def pick_run(runs: Sequence[Run], spec: str, looked: str) -> Run:
+    """The one run `spec` names (`match_runs`), else an error: none (`looked` says where), or
+    several (listing them). Every command that takes a run uid decides through here."""
+    matches = match_runs(runs, spec)
+    if not matches:
+        short = f"; a uid prefix needs {UID_PREFIX_MIN}+ characters" if len(spec) < UID_PREFIX_MIN else ""
+        raise MckptError(f"no such file, folder or run uid{short}", path=spec,
+                         hint=f"give {SPEC_HELP} (looked in: {looked}; see `mckpt list`)")
+    return single_run(matches, f"uid {spec}")
+
+
 def names_a_path(spec: str) -> bool:
     """Whether `spec` is written as a path (a `.pt` name, or a `/` in it) rather than a run uid:
     a missing one is then a missing file, not an unknown run."""
@@ -91,11 +102,5 @@ def resolve_checkpoint(spec: str, search: Sequence[str | Path] = (CHECKPOINTS_DI
     if names_a_path(spec):  # a path, not a uid: say so plainly
         raise MckptError(f"no such {'folder' if spec.endswith(os.sep) else 'file'}", path=spec)
     folders = [str(p) for p in dict.fromkeys(search) if os.path.isdir(p)]
-    matches = match_runs(scan(folders).runs if folders else [], spec)
-    if not matches:
-        looked = ", ".join(folders) or "no checkpoints folder here"
-        short = f"; a uid prefix needs {UID_PREFIX_MIN}+ characters" if len(spec) < UID_PREFIX_MIN else ""
-        raise MckptError(f"no such file, folder or run uid{short}", path=spec,
-                         hint=f"give {SPEC_HELP} (looked in: {looked}; see `mckpt list`)")
-    run = single_run(matches, f"uid {spec}")
+    run = pick_run(scan(folders).runs if folders else [], spec, ", ".join(folders) or "no checkpoints folder here")
     return Resolved(run.newest.path, f"newest checkpoint of run {run.name.uid or run.key}")

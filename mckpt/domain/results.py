@@ -278,8 +278,8 @@ def _read_one(path: str) -> tuple[str, dict[str, Any] | None, list[list[float]],
     return path, to_plain(args), class_il, task_il, None
 
 
-def _read_all(paths: list[str], workers: int | None, cache: RecordCache | None
-              ) -> tuple[list[tuple[Any, ...]], list[str]]:
+def read_records(paths: list[str], workers: int | None, cache: RecordCache | None
+                 ) -> tuple[list[tuple[Any, ...]], list[str]]:
     """Read files in order: from the cache where a file is unchanged, the rest in worker processes
     when there are many (the reader is pure Python, so processes, not threads)."""
     from concurrent.futures import ProcessPoolExecutor
@@ -332,8 +332,9 @@ def read_runs(paths: Iterable[str], *, recursive: bool = False, workers: int | N
 
     listing = scan(list(paths), recursive=recursive)
     skipped = list(listing.other)
+    walk_warnings = list(listing.skipped)
     runs: list[RunResult] = []
-    records, cache_notices = _read_all([r.newest.path for r in listing.runs], workers, cache)
+    records, cache_notices = read_records([r.newest.path for r in listing.runs], workers, cache)
     for run, (path, args, cil, til, error) in zip(listing.runs, records, strict=True):
         if args is None:
             skipped.append({"path": path, "reason": error or "unreadable"})
@@ -341,7 +342,7 @@ def read_runs(paths: Iterable[str], *, recursive: bool = False, workers: int | N
         runs.append(RunResult(run.key, path, args, cil, til, _ancestors(run, args)))
     present = {r.run for r in runs}
     superseded = sorted({a for r in runs for a in r.resumed_from if a in present})
-    return [r for r in runs if r.run not in superseded], skipped, superseded, cache_notices
+    return [r for r in runs if r.run not in superseded], skipped, superseded, walk_warnings + cache_notices
 
 
 # --- grouping ------------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 from ..errors import MckptError
 from ..io.sources import ByteSource
+from ..io.walk import walk_files
 from .checkpoint import Checkpoint, read_checkpoint
 from .metrics import Metrics
 from .names import ParsedName, Task, parse_name, parse_stem
@@ -69,6 +70,7 @@ class Run:
     # resumed run whose name carries none (older Mammoth; a resume of an unnamed run's paused file).
     loaded_from: str | None = None
     copies: list[CopyFile] = field(default_factory=list)
+    unreadable: list[dict[str, str]] = field(default_factory=list)  # newer files that do not read (`acc`)
 
     def fold_copies(self) -> None:
         """Move the files that duplicate another checkpoint of the run into `copies`.
@@ -172,6 +174,7 @@ def _same_name(a: CheckpointFile, b: CheckpointFile) -> bool:
 class Listing:
     runs: list[Run]
     other: list[dict[str, str]]
+    skipped: list[str] = field(default_factory=list)  # folders a walk did not look into, and why
 
     @property
     def bytes(self) -> int:
@@ -179,27 +182,17 @@ class Listing:
         return sum(r.bytes for r in self.runs)
 
     def to_json(self) -> dict[str, Any]:
-        return {"runs": [r.to_json() for r in self.runs], "other": self.other,
+        return {"runs": [r.to_json() for r in self.runs], "other": self.other, "skipped": self.skipped,
                 "total": {"runs": len(self.runs), "files": sum(len(r.checkpoints) for r in self.runs),
                           "bytes": self.bytes}}
 
 
-def iter_checkpoint_files(folder: str, recursive: bool = False) -> Iterator[os.DirEntry[str]]:
-    """`.pt` files in `folder` (and its `paused/`), or below it with `recursive`."""
-    try:
-        entries = list(os.scandir(folder))
-    except FileNotFoundError:
-        raise MckptError("no such folder", path=folder) from None
-    except NotADirectoryError:
-        raise MckptError("not a folder", path=folder) from None
-    except PermissionError:
-        raise MckptError("permission denied", path=folder) from None
-    for e in sorted(entries, key=lambda e: e.name):
-        if e.is_dir(follow_symlinks=False):
-            if recursive or e.name == "paused":
-                yield from iter_checkpoint_files(e.path, recursive)
-        elif e.name.endswith(".pt") and e.is_file():
-            yield e
+def iter_checkpoint_files(folder: str, recursive: bool = False,
+                          skipped: list[str] | None = None) -> Iterator[os.DirEntry[str]]:
+    """`.pt` files in `folder` (and its `paused/`), or below it with `recursive` (one iterative
+    walk, see `io.walk`; folders it did not look into are described in `skipped`)."""
+    return walk_files(folder, lambda e: recursive or e.name == "paused",
+                      lambda e: e.name.endswith(".pt") and e.is_file(), skipped)
 
 
 class ListedFile(Protocol):
@@ -235,19 +228,23 @@ def _read(file: ListedFile) -> Checkpoint:
             source.close()
 
 
-def local_files(paths: Iterable[str], recursive: bool) -> Iterator[LocalFile]:
+def local_files(paths: Iterable[str], recursive: bool, skipped: list[str] | None = None) -> Iterator[LocalFile]:
     """The `.pt` files of local folders (or files given directly), as `list` considers them."""
     for folder in paths:
         entries: Iterable[Any] = [_FileEntry(folder)] if os.path.isfile(folder) else \
-            iter_checkpoint_files(folder, recursive)
+            iter_checkpoint_files(folder, recursive, skipped)
         for entry in entries:
             st = entry.stat()
             yield LocalFile(entry.path, st.st_size, st.st_mtime, (st.st_dev, st.st_ino))
 
 
 def scan(paths: Iterable[str], recursive: bool = False, acc: bool = False) -> Listing:
-    """Group the checkpoints under `paths` into runs; unreadable or foreign files go to `other`."""
-    return group_files(local_files(paths, recursive), acc=acc)
+    """Group the checkpoints under `paths` into runs; unreadable or foreign files go to `other`,
+    folders the walk did not look into to `skipped`."""
+    skipped: list[str] = []
+    listing = group_files(local_files(paths, recursive, skipped), acc=acc)
+    listing.skipped = skipped
+    return listing
 
 
 def group_files(files: Iterable[ListedFile], acc: bool = False, workers: int = 1,
@@ -288,11 +285,16 @@ def group_files(files: Iterable[ListedFile], acc: bool = False, workers: int = 1
 def _fill_acc(runs: list[Run], other: list[dict[str, str]], workers: int,
               progress: Callable[[int, int], None] | None) -> None:
     def one(run: Run) -> None:
-        newest = run.newest
-        try:
-            ckpt = _read(newest.listed or LocalFile(newest.path, newest.bytes, newest.mtime))
-        except MckptError as e:
-            run.error = e.message
+        # Newest by name first; a file that does not read is never the run's newest: the next
+        # one is read, and the unreadable ones are listed apart.
+        for c in sorted(run.checkpoints, key=lambda c: (_task_order(c.task), c.mtime), reverse=True):
+            try:
+                ckpt = _read(c.listed or LocalFile(c.path, c.bytes, c.mtime))
+                break
+            except MckptError as e:
+                run.unreadable.append({"path": c.path, "reason": e.message})
+        else:
+            run.error = run.unreadable[0]["reason"]
             return
         run.metrics = ckpt.metrics
         loaded = ckpt.args.get("loadcheck")
@@ -311,7 +313,7 @@ def _fill_acc(runs: list[Run], other: list[dict[str, str]], workers: int,
                 done.result()  # a bug in a worker is raised here, not lost
                 if progress:
                     progress(i, len(runs))
-    other.extend({"path": r.newest.path, "reason": r.error} for r in runs if r.error)
+    other.extend(u for r in runs for u in r.unreadable)
 
 
 def _why_not_a_run(ckpt: Checkpoint) -> str:

@@ -28,6 +28,7 @@ from pathlib import Path
 
 from ..errors import MckptError
 from ..io.atomic import place_copy, publish_file, write_atomic
+from ..io.cachedir import SOURCE_DIR, prepare_root
 from ..io.hfhub import xdg_cache_home
 from ..io.urls import Remote, safe_filename
 
@@ -77,6 +78,7 @@ class CacheEntry:
 
     def __init__(self, root: Path, remote: Remote) -> None:
         self.name = remote.filename
+        self.root = root
         self.dir = root / _slug(remote) / safe_filename(remote.revision or "_", default="_")
         self.part = self.dir / f"{self.name}.part"
         self._part_info = self.dir / f"{self.name}.part.json"
@@ -86,6 +88,7 @@ class CacheEntry:
     @contextlib.contextmanager
     def lock(self, on_wait: Callable[[], None] = lambda: None) -> Iterator[None]:
         """Hold the entry for one fetch; a second fetch of the same file waits, then reuses it."""
+        prepare_root(self.root)  # a new cache (or an older mckpt's) gets its mark
         while True:
             try:
                 self.dir.mkdir(parents=True, exist_ok=True)
@@ -232,48 +235,67 @@ def _record_of(path: Path) -> CachedFile | None:
         return None
 
 
+def _real_dirs(folder: Path) -> list[os.DirEntry[str]]:
+    """The sub-folders of `folder` that are folders themselves (a symbolic link is never entered)."""
+    with os.scandir(folder) as it:
+        return sorted((e for e in it if e.is_dir(follow_symlinks=False)), key=lambda e: e.name)
+
+
+def _regular_files(folder: Path) -> list[os.DirEntry[str]]:
+    """The regular files of `folder`: a symbolic link is neither read through nor ever listed."""
+    with os.scandir(folder) as it:
+        return sorted((e for e in it if e.is_file(follow_symlinks=False)), key=lambda e: e.name)
+
+
+_LEFTOVER_KINDS = ((".part.json", "part-note"), (".part", "part"), (".lock", "lock"))
+
+
 def scan_cache(root: Path) -> tuple[list[StoredFile], list[Leftover]]:
-    """Every completed file under `root` and every leftover, as they are on disk now."""
+    """Every completed file under `root` and every leftover, as they are on disk now: only what
+    lies in mckpt's own layout (`<name>-<16 hex>/<revision>/…`, `<sha256>/<file>`), and never
+    through a symbolic link."""
     files: list[StoredFile] = []
     leftovers: list[Leftover] = []
-    for rev in sorted(p for p in root.glob("*/*") if p.is_dir()):
+    revisions = [Path(r.path) for s in _real_dirs(root) if SOURCE_DIR.fullmatch(s.name)
+                 for r in _real_dirs(Path(s.path))]
+    for rev in revisions:
+        entries = _regular_files(rev)
         records = {}
-        for rec in rev.glob("*.json"):
-            if rec.name.endswith(".part.json"):
+        for e in entries:
+            if not e.name.endswith(".json") or e.name.endswith(".part.json"):
                 continue
+            rec = Path(e.path)
             cached = _record_of(rec)
             if cached is None or not Path(cached.path).is_file():
-                leftovers.append(Leftover(rec, rev, "record", rec.stat().st_size))
+                leftovers.append(Leftover(rec, rev, "record", e.stat(follow_symlinks=False).st_size))
             else:
                 records[Path(cached.path)] = (cached, rec)
-        for sha_dir in rev.iterdir():
-            if not (sha_dir.is_dir() and _SHA_DIR.fullmatch(sha_dir.name)):
+        for sha_dir in _real_dirs(rev):
+            if not _SHA_DIR.fullmatch(sha_dir.name):
                 continue
-            for f in sha_dir.iterdir():
-                st = f.stat()
+            for e in _regular_files(Path(sha_dir.path)):
+                f = Path(e.path)
+                st = e.stat(follow_symlinks=False)
                 cached, rec = records.get(f, (None, None))
                 files.append(StoredFile(
                     f, rev, st.st_size, rec.stat().st_mtime if rec else st.st_mtime, cached,
                     cached is not None and (st.st_size, st.st_mtime_ns) == (cached.size, cached.mtime_ns),
                     st.st_nlink))
-        for p in rev.iterdir():
-            if p.name.endswith(".part"):
-                kind = "part"
-            elif p.name.endswith(".part.json"):
-                kind = "part-note"
-            elif p.name.endswith(".lock"):
-                kind = "lock"
-            else:
-                continue
-            leftovers.append(Leftover(p, rev, kind, p.stat().st_size))
+        for e in entries:
+            kind = next((k for suffix, k in _LEFTOVER_KINDS if e.name.endswith(suffix)), None)
+            if kind is not None:
+                leftovers.append(Leftover(Path(e.path), rev, kind, e.stat(follow_symlinks=False).st_size))
     return files, leftovers
 
 
 @contextlib.contextmanager
-def hold_if_free(revision_dir: Path, name: str) -> Iterator[bool]:
-    """Take the lock a fetch of `name` takes, without waiting: False when a fetch holds it."""
+def hold_if_free(revision_fd: int, name: str) -> Iterator[bool]:
+    """Take the lock a fetch of `name` takes, without waiting, in the revision folder held open as
+    `revision_fd` (so the lock file is made there and nowhere else, never through a link): False
+    when a fetch holds it."""
+    lock = f"{name}.lock"
     try:
-        fd = os.open(revision_dir / f"{name}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644, dir_fd=revision_fd)
     except OSError:
         yield True  # the folder is going or read-only: removals will report their own errors
         return
@@ -284,7 +306,7 @@ def hold_if_free(revision_dir: Path, name: str) -> Iterator[bool]:
             yield False
             return
         try:
-            same = os.path.samestat(os.fstat(fd), os.stat(revision_dir / f"{name}.lock"))
+            same = os.path.samestat(os.fstat(fd), os.stat(lock, dir_fd=revision_fd, follow_symlinks=False))
         except FileNotFoundError:
             same = False
         yield same  # else another remover took the file away meanwhile: treat it as busy

@@ -100,7 +100,7 @@ def _norm_sha(value: str | None) -> str | None:
 
 
 def _int(value: str | None) -> int | None:
-    return int(value) if value and value.isdigit() else None
+    return int(value) if value and value.isascii() and value.isdigit() else None
 
 
 def _refuse_body(reply: Reply, first: bytes, name: str) -> None:

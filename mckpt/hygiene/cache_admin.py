@@ -1,9 +1,12 @@
 """`mckpt cache`: what `fetch` keeps, and removing or checking it (like `hf cache ls/rm/prune/verify`).
 
 The layout itself is known only to `fetch/cache.py`; this module plans and carries out removals
-over what `scan_cache` reports. A plan is made first and shown; carrying it out takes each
-entry's lock without waiting, so a fetch in progress is never pulled from under its feet (its
-files are skipped and said so), and a file that vanished meanwhile is reported, not fatal.
+over what `scan_cache` reports. Removing needs the folder to carry mckpt's mark (`io.cachedir`):
+a folder that is not an mckpt cache is refused whole. A plan is made first and shown; carrying
+it out holds each revision folder open (checked to be the one planned, never through a link),
+takes the entry's lock there without waiting, so a fetch in progress is never pulled from under
+its feet (its files are skipped and said so), and deletes by identity (`io.remove`): a file that
+vanished or changed meanwhile is reported, not fatal, and nothing outside the cache is touched.
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ from typing import Any
 
 from ..errors import MckptError
 from ..fetch.cache import CacheEntry, Leftover, StoredFile, entry_name, hold_if_free, scan_cache
+from ..io.cachedir import require_marked
+from ..io.remove import OK_RESULTS, Planned, open_planned_folder, plan_removal, remove_planned
 from ..io.urls import parse_source
 
 _HEX = set("0123456789abcdef")
@@ -90,6 +95,8 @@ class Removal:
     reason: str
     source: str = ""
     result: str | None = None  # after execution: "removed", "already gone", or the error
+    planned: Planned | None = field(default=None, repr=False)  # the file as the plan saw it
+    revision_id: tuple[int, int] = field(default=(0, 0), repr=False)  # (st_dev, st_ino) of revision_dir
 
     def to_json(self) -> dict[str, Any]:
         return {"path": str(self.path), "bytes": self.size, "frees": self.frees, "reason": self.reason,
@@ -107,7 +114,7 @@ class CachePlan:
 
     @property
     def failed(self) -> list[Removal]:
-        return [r for r in self.removals if r.result not in (None, "removed", "already gone")]
+        return [r for r in self.removals if r.result not in (None, "removed", *OK_RESULTS)]
 
     def to_json(self) -> dict[str, Any]:
         return {"root": str(self.root), "removals": [r.to_json() for r in self.removals],
@@ -138,6 +145,7 @@ def _is_sha(spec: str) -> bool:
 def plan_rm(root: Path, specs: Iterable[str], endpoint: str | None = None) -> CachePlan:
     """Remove what each spec names: a sha256 (8+ leading hex digits), or a source in any spelling
     `fetch` takes (every revision of it, or one with `@rev` / a `resolve/<rev>/` URL)."""
+    require_marked(root)
     listing = list_cache(root, endpoint)
     plan = CachePlan(root)
     chosen: dict[Path, CacheItem] = {}
@@ -168,7 +176,7 @@ def plan_rm(root: Path, specs: Iterable[str], endpoint: str | None = None) -> Ca
         left = [i for i in listing.items if i.stored.revision_dir == x.revision_dir and i.stored.path not in removed]
         if any(r.revision_dir == x.revision_dir for r in plan.removals) and not left:
             plan.removals.append(Removal(x.path, x.revision_dir, x.size, x.size, _LEFTOVER_REASON[x.kind]))
-    return plan
+    return _identify(plan)
 
 
 _LEFTOVER_REASON = {
@@ -182,6 +190,7 @@ _LEFTOVER_REASON = {
 def plan_prune(root: Path, endpoint: str | None = None) -> CachePlan:
     """Incomplete `.part` downloads, stale locks and records, and files no record names any more
     (older copies of a revision that moved), or that were changed in place since they were fetched."""
+    require_marked(root)
     listing = list_cache(root, endpoint)
     plan = CachePlan(root)
     for item in listing.items:
@@ -198,6 +207,22 @@ def plan_prune(root: Path, endpoint: str | None = None) -> CachePlan:
     for x in listing.leftovers:
         if x.kind == "lock" and not any(p not in going for p in _belongings(listing, x)):
             plan.removals.append(Removal(x.path, x.revision_dir, x.size, x.size, _LEFTOVER_REASON[x.kind]))
+    return _identify(plan)
+
+
+def _identify(plan: CachePlan) -> CachePlan:
+    """Record what each file and its revision folder are now, for deletion by identity; a file
+    that cannot be looked at (gone, or not a regular file) leaves the plan."""
+    kept = []
+    for r in plan.removals:
+        try:
+            r.planned = plan_removal(r.path)
+            st = os.stat(r.revision_dir, follow_symlinks=False)
+        except (MckptError, OSError):
+            continue
+        r.revision_id = (st.st_dev, st.st_ino)
+        kept.append(r)
+    plan.removals = kept
     return plan
 
 
@@ -213,22 +238,27 @@ def _belongings(listing: CacheListing, lock: Leftover) -> list[Path]:
 def execute(plan: CachePlan, on_result: Callable[[Removal], None] | None = None) -> CachePlan:
     """Carry out `plan` file by file under each entry's lock; each result lands in `Removal.result`."""
     for r in plan.removals:
-        name = entry_name(r.path, r.revision_dir)
-        with hold_if_free(r.revision_dir, name) as free:
-            if not free:
-                r.result = "in use by a running fetch: left alone"
-            else:
-                try:
-                    r.path.unlink()
-                    r.result = "removed"
-                except FileNotFoundError:
-                    r.result = "already gone"
-                except OSError as e:
-                    r.result = f"cannot remove: {e.strerror}"
+        r.result = _remove(r)
         if on_result is not None:
             on_result(r)
     _drop_empty_folders(plan)
     return plan
+
+
+def _remove(r: Removal) -> str:
+    """One removal: its revision folder held open (the one planned), the entry's lock taken there,
+    the file deleted by identity."""
+    rfd = open_planned_folder(str(r.revision_dir), r.revision_id)
+    if rfd is None or r.planned is None:
+        return "its folder changed since the plan was made: left alone"
+    try:
+        with hold_if_free(rfd, entry_name(r.path, r.revision_dir)) as free:
+            if not free:
+                return "in use by a running fetch: left alone"
+            result = remove_planned(r.planned)
+            return "removed" if result == "deleted" else result
+    finally:
+        os.close(rfd)
 
 
 def _drop_empty_folders(plan: CachePlan) -> None:
@@ -236,7 +266,8 @@ def _drop_empty_folders(plan: CachePlan) -> None:
     folders = {r.path.parent for r in plan.removals} | {r.revision_dir for r in plan.removals}
     folders |= {f.parent for f in folders}
     for folder in sorted(folders, key=lambda p: len(p.parts), reverse=True):
-        if folder != plan.root and plan.root in folder.parents and folder.is_dir() and not any(folder.iterdir()):
+        if (folder != plan.root and plan.root in folder.parents and folder.is_dir() and not folder.is_symlink()
+                and not any(folder.iterdir())):
             folder.rmdir()
 
 

@@ -5,10 +5,20 @@ run, whether it goes and why; only then, and file by file, are files deleted. Wh
 deleted, whatever the policy: a run's newest file (unless named on the command line), a file
 another run was resumed from (unless `include_parents`; for paused files `--paused` is that
 request), and anything that is not a Mammoth checkpoint (other files are never planned at all).
+
+What a file is comes from reading it (index and pickle, through the results record cache so an
+unchanged file is read once): a run's files rank by the tasks done inside, then by name, then by
+time, and only files that read take part. A file that does not read (truncated, empty, a bad
+index, a refused pickle) is never a run's newest, never a reason to delete a sibling and never
+"a later save"; it is listed apart with the reason, and only `--broken` deletes it. A symbolic
+link met in a folder is never deleted, nor anything through it; a link named on the command line
+is removed as a link (its target stays).
+
 Lineage comes from two places: the resumed run's name (its prefix is the parent's run name) and
 its saved `args.loadcheck` (which names the very file, also for older Mammoth whose names do not
-grow). Executing re-checks each file: one that vanished or changed since the plan is reported
-and left, and an error on one file does not stop the rest.
+grow). Executing goes through `io.remove` (deletion by identity: folder descriptor, no link
+followed, device/inode/size/mtime compared at the moment of unlink): one that vanished or changed
+since the plan is reported and left, and an error on one file does not stop the rest.
 """
 
 from __future__ import annotations
@@ -20,12 +30,15 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..domain.checkpoint import read_checkpoint
 from ..domain.names import Task
+from ..domain.record_cache import RecordCache
+from ..domain.resolve import pick_run
+from ..domain.results import read_records
 from ..domain.runs import CheckpointFile, Run, scan, task_order
 from ..errors import MckptError, UsageError
+from ..io.remove import OK_RESULTS, Planned, plan_removal, remove_planned
 
-_AGE = re.compile(r"(\d+(?:\.\d+)?)([smhdw])")
+_AGE = re.compile(r"([0-9]+(?:\.[0-9]+)?)([smhdw])")
 _AGE_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
 
@@ -41,7 +54,7 @@ def parse_tasks(text: str) -> frozenset[Task]:
     """`0,4` (task indices as in the file names, from 0), `last`, `joint`."""
     out: set[Task] = set()
     for part in filter(None, (p.strip() for p in text.split(","))):
-        if part.isdigit():
+        if part.isascii() and part.isdigit():
             out.add(int(part))
         elif part in ("last", "joint"):
             out.add(part)
@@ -53,7 +66,7 @@ def parse_tasks(text: str) -> frozenset[Task]:
 def parse_keep(text: str) -> int:
     """`every:K` → K."""
     kind, _, k = text.partition(":")
-    if kind != "every" or not k.isdigit() or int(k) < 1:
+    if kind != "every" or not (k.isascii() and k.isdigit()) or int(k) < 1:
         raise UsageError(f"{text!r}: no such rule", param="keep", hint="every:K keeps tasks 0, K, 2K, …")
     return int(k)
 
@@ -79,8 +92,9 @@ class Policy:
     paused: bool = False
     older_than: float | None = None  # seconds: only files last written longer ago may go
     where: dict[str, str] = field(default_factory=dict)
-    runs: tuple[str, ...] = ()  # uids (a unique 4+ character prefix) or run names
+    runs: tuple[str, ...] = ()  # uids (a unique prefix, as `domain.resolve.match_runs` takes it) or run names
     include_parents: bool = False
+    broken: bool = False  # also delete files that do not read (never a side effect of another rule)
 
     @property
     def keeps_by_rule(self) -> bool:
@@ -88,12 +102,13 @@ class Policy:
 
     @property
     def prunes_tasks(self) -> bool:
-        return self.keeps_by_rule or not self.paused
+        return self.keeps_by_rule or not (self.paused or self.broken)
 
     def to_json(self) -> dict[str, Any]:
         return {"keep_last": self.effective_keep_last, "keep_tasks": sorted(map(str, self.keep_tasks)),
                 "keep_every": self.keep_every, "paused": self.paused, "older_than_s": self.older_than,
-                "where": self.where, "runs": list(self.runs), "include_parents": self.include_parents}
+                "where": self.where, "runs": list(self.runs), "include_parents": self.include_parents,
+                "broken": self.broken}
 
     def rules_text(self) -> str:
         """The keep rules in force, as typed: `--keep-last 1`, `--keep-tasks 0,4, --keep every:2`."""
@@ -106,7 +121,7 @@ class Policy:
     def effective_keep_last(self) -> int | None:
         if self.keep_last is not None:
             return self.keep_last
-        return None if self.keeps_by_rule or self.paused else 1
+        return None if self.keeps_by_rule or self.paused or self.broken else 1
 
 
 @dataclass
@@ -115,9 +130,14 @@ class Decision:
     delete: bool
     reason: str
     result: str | None = None  # after execution: "deleted", "already gone", or why not
+    tasks_done: int | None = None  # as read from the file (None: it does not read, or is a link)
+    unreadable: str | None = None  # why the file does not read
+    planned: Planned | None = field(default=None, repr=False)  # what deletion checks it against
 
     def to_json(self) -> dict[str, Any]:
-        out = {**self.file.to_json(), "reason": self.reason}
+        out = {**self.file.to_json(), "reason": self.reason, "tasks_done": self.tasks_done}
+        if self.unreadable is not None:
+            out["unreadable"] = self.unreadable
         if self.result is not None:
             out["result"] = self.result
         return out
@@ -148,10 +168,17 @@ class PrunePlan:
     other: list[dict[str, str]]
     policy: Policy
     executed: bool = False
+    links: list[Decision] = field(default_factory=list)  # symbolic links named on the command line
+    skipped: list[str] = field(default_factory=list)  # folders the walk did not look into
 
     @property
     def deletions(self) -> list[Decision]:
-        return [d for r in self.runs for d in r.deletions]
+        return [d for r in self.runs for d in r.deletions] + [d for d in self.links if d.delete]
+
+    @property
+    def broken(self) -> list[Decision]:
+        """The files that do not read, deleted or not (their own heading in the plan)."""
+        return [d for r in self.runs for d in r.decisions if d.unreadable is not None]
 
     @property
     def bytes_freed(self) -> int:
@@ -159,11 +186,12 @@ class PrunePlan:
 
     @property
     def failed(self) -> list[Decision]:
-        return [d for d in self.deletions if d.result not in (None, "deleted", "already gone")]
+        return [d for d in self.deletions if d.result not in (None, *OK_RESULTS)]
 
     def to_json(self) -> dict[str, Any]:
         return {"policy": self.policy.to_json(), "runs": [r.to_json() for r in self.runs],
-                "other": self.other, "executed": self.executed,
+                "broken": [d.to_json() for d in self.broken], "links": [d.to_json() for d in self.links],
+                "skipped": self.skipped, "other": self.other, "executed": self.executed,
                 "total": {"runs": sum(1 for r in self.runs if r.deletions), "files": len(self.deletions),
                           "bytes": self.bytes_freed}}
 
@@ -188,18 +216,40 @@ def _arg_matches(value: Any, text: str) -> bool:
 
 
 @dataclass
+class _Read:
+    """What reading one file gave: the tasks done and args, or why it does not read."""
+
+    tasks_done: int = 0
+    args: dict[str, Any] | None = None
+    error: str | None = None  # set: the file does not read (or is not a Mammoth checkpoint)
+
+
+@dataclass
 class _RunInfo:
-    args: dict[str, Any] | None = None  # the run's saved args (from its first file), None if unreadable
+    args: dict[str, Any] | None = None  # the run's saved args (from its first readable file)
     parents: list[str] = field(default_factory=list)  # paths of the files it was resumed from
     parent_note: str = ""
+    ranked: list[CheckpointFile] = field(default_factory=list)  # readable task files, newest first
 
 
-def _run_args(run: Run) -> dict[str, Any] | None:
-    first = min(run.checkpoints, key=lambda c: (task_order(c.task), c.mtime))
-    try:
-        return read_checkpoint(first.path).args
-    except MckptError:
-        return None
+def _read_files(runs: list[Run], cache: RecordCache | None) -> tuple[dict[str, _Read], list[str]]:
+    """Every checkpoint of `runs` read (from the cache where unchanged); links are not read."""
+    paths = [c.path for r in runs for c in r.checkpoints if not os.path.islink(c.path)]
+    records, notices = read_records(paths, None, cache)
+    out = {}
+    for path, args, class_il, _til, error in records:
+        out[path] = _Read(len(class_il), args) if args is not None else _Read(error=error or "unreadable")
+    return out, notices
+
+
+def _rank_key(c: CheckpointFile, reads: dict[str, _Read]) -> tuple[int, tuple[int, int], float]:
+    """Contents first (tasks done), then the name (`last`/`joint` above a task index), then time."""
+    return (reads[c.path].tasks_done, task_order(c.task), c.mtime)
+
+
+def _readable(c: CheckpointFile, reads: dict[str, _Read]) -> bool:
+    r = reads.get(c.path)
+    return r is not None and r.error is None
 
 
 def _parents(run: Run, args: dict[str, Any] | None, by_base: dict[str, list[CheckpointFile]],
@@ -223,12 +273,10 @@ def _parents(run: Run, args: dict[str, Any] | None, by_base: dict[str, list[Chec
     return [c.path for c in pfiles], f"the name of run {run.name.uid or run.key} (which file is unknown)"
 
 
-def _selected(run: Run, info: _RunInfo, policy: Policy) -> str | None:
+def _selected(run: Run, info: _RunInfo, policy: Policy, chosen: set[str] | None) -> str | None:
     """None when the policy's run selection takes `run`, else why not."""
-    if policy.runs:
-        n = run.name
-        if not any(s in (n.uid, run.key) or (len(s) >= 4 and n.uid and n.uid.startswith(s)) for s in policy.runs):
-            return "not among the runs named"
+    if chosen is not None and run.key not in chosen:
+        return "not among the runs named"
     if policy.where:
         if info.args is None:
             return "its args cannot be read, so no arg filter can match"
@@ -238,16 +286,24 @@ def _selected(run: Run, info: _RunInfo, policy: Policy) -> str | None:
     return None
 
 
+def _key(path: str) -> str:
+    """A path as the user's words name it: absolute, not resolved (a link is not its target)."""
+    return os.path.normpath(os.path.abspath(path))
+
+
 def plan_prune(paths: Iterable[str], policy: Policy, *, recursive: bool = False,
-               now: float | None = None) -> PrunePlan:
+               now: float | None = None, cache: RecordCache | None = None) -> PrunePlan:
     """The plan for `paths` (folders are pruned by the policy; files named are deleted as asked,
-    the guards still apply). Nothing is deleted here."""
+    the guards still apply). Files are read (through `cache` when given) to know what they hold.
+    Nothing is deleted here."""
     now = time.time() if now is None else now
     paths = list(paths)
-    named = {os.path.realpath(p) for p in paths if os.path.isfile(p)}
-    folders = [p for p in paths if not os.path.isfile(p)]
+    named_links = [p for p in paths if os.path.islink(p) and not os.path.isdir(p)]
+    files = [p for p in paths if os.path.isfile(p) and p not in named_links]
+    named = {_key(p) for p in files}
+    folders = [p for p in paths if not os.path.isfile(p) and p not in named_links]
     # Named files are judged with their folder around them: a run resumed from one lives there.
-    context = [os.path.dirname(p) or "." for p in paths if os.path.isfile(p)]
+    context = [os.path.dirname(p) or "." for p in files]
     context = [os.path.dirname(c) if os.path.basename(c) == "paused" else c for c in context]
     for f in folders:
         if not os.path.isdir(f):
@@ -256,9 +312,10 @@ def plan_prune(paths: Iterable[str], policy: Policy, *, recursive: bool = False,
     real_folders = [os.path.realpath(f) for f in folders]
 
     def candidate(c: CheckpointFile) -> bool:
-        real = os.path.realpath(c.path)
-        return real in named or _under(real, real_folders, recursive)
+        return _key(c.path) in named or _under(os.path.realpath(c.path), real_folders, recursive)
 
+    chosen = {pick_run(listing.runs, s, ", ".join(paths)).key for s in policy.runs} if policy.runs else None
+    reads, warnings = _read_files(listing.runs, cache)
     runs = {r.key: r for r in listing.runs}
     by_base: dict[str, list[CheckpointFile]] = {}
     for r in listing.runs:
@@ -266,9 +323,12 @@ def plan_prune(paths: Iterable[str], policy: Policy, *, recursive: bool = False,
             by_base.setdefault(os.path.basename(c.path), []).append(c)
     infos = {}
     for r in listing.runs:
-        args = _run_args(r)
+        readable = [c for c in r.checkpoints if _readable(c, reads)]
+        first = min(readable, key=lambda c: (task_order(c.task), c.mtime), default=None)
+        args = reads[first.path].args if first is not None else None
         parents, note = _parents(r, args, by_base, runs)
-        infos[r.key] = _RunInfo(args, parents, note)
+        ranked = sorted((c for c in readable if c.task != "paused"), key=lambda c: _rank_key(c, reads), reverse=True)
+        infos[r.key] = _RunInfo(args, parents, note, ranked)
     children: dict[str, list[str]] = {}  # parent file path → runs resumed from it
     for key, info in infos.items():
         for p in info.parents:
@@ -276,18 +336,40 @@ def plan_prune(paths: Iterable[str], policy: Policy, *, recursive: bool = False,
 
     plans: dict[str, RunPlan] = {}
     for r in listing.runs:
-        plans[r.key] = RunPlan(r, [_decide(r, c, policy, infos[r.key], candidate(c),
-                                           os.path.realpath(c.path) in named, now, runs, children)
+        judge = _Judge(r, policy, infos[r.key], now, runs, children, reads, chosen)
+        plans[r.key] = RunPlan(r, [judge.decide(c, candidate(c), _key(c.path) in named)
                                    for c in sorted(r.checkpoints, key=lambda c: (task_order(c.task), c.mtime))])
     _protect_parents(plans, children, policy)
     shown = [p for p in plans.values() if any(candidate(d.file) for d in p.decisions)]
+    for p in shown:
+        for d in p.decisions:
+            _plan_deletion(d)
     other = [o for o in listing.other
-             if os.path.realpath(o["path"]) in named or _under(os.path.realpath(o["path"]), real_folders, recursive)]
-    seen = {os.path.realpath(c.path) for r in listing.runs for c in r.checkpoints}
-    seen |= {os.path.realpath(o["path"]) for o in listing.other}
-    other += [{"path": p, "reason": "not a .pt file"} for p in paths
-              if os.path.isfile(p) and os.path.realpath(p) not in seen]
-    return PrunePlan(shown, other, policy)
+             if _key(o["path"]) in named or _under(os.path.realpath(o["path"]), real_folders, recursive)]
+    seen = {_key(c.path) for r in listing.runs for c in r.checkpoints} | {_key(o["path"]) for o in listing.other}
+    other += [{"path": p, "reason": "not a .pt file"} for p in files if _key(p) not in seen]
+    links = [_named_link(p) for p in named_links]
+    return PrunePlan(shown, other, policy, links=links, skipped=listing.skipped + warnings)
+
+
+def _named_link(path: str) -> Decision:
+    """A symbolic link named on the command line: the link itself goes, never its target."""
+    st = os.lstat(path)
+    d = Decision(CheckpointFile(path, "link", st.st_size, st.st_mtime), True,
+                 f"a symbolic link named on the command line: the link goes, its target "
+                 f"({os.readlink(path)}) stays")
+    d.planned = plan_removal(path, link=True)
+    return d
+
+
+def _plan_deletion(d: Decision) -> None:
+    """Record what a file to delete is now (device, inode, size, mtime), or keep it if it cannot be."""
+    if not d.delete:
+        return
+    try:
+        d.planned = plan_removal(d.file.path)
+    except MckptError as e:
+        d.delete, d.reason = False, e.message
 
 
 def _under(real: str, folders: list[str], recursive: bool) -> bool:
@@ -298,53 +380,82 @@ def _under(real: str, folders: list[str], recursive: bool) -> bool:
                for f in folders)
 
 
-def _superseded(run: Run, c: CheckpointFile, runs: dict[str, Run], children: dict[str, list[str]]) -> str | None:
-    """Why a paused file is no longer needed: its run saved again later, or a run was resumed from
-    it (or from its run) and has saved since."""
-    later = [x for x in run.checkpoints if x.task != "paused" and x.mtime > c.mtime]
-    if later:
-        return f"its run saved again after it ({os.path.basename(max(later, key=lambda x: x.mtime).path)})"
-    for key in children.get(c.path, []):
-        return f"run {runs[key].name.uid or key} was resumed from it"
-    for other in runs.values():
-        if other.name.parent is not None and other.name.parent.stem == run.key and any(
-                x.mtime > c.mtime for x in other.checkpoints):
-            return f"run {other.name.uid or other.key} continued this run later"
-    return None
+@dataclass
+class _Judge:
+    """Decides each file of one run."""
 
+    run: Run
+    policy: Policy
+    info: _RunInfo
+    now: float
+    runs: dict[str, Run]
+    children: dict[str, list[str]]
+    reads: dict[str, _Read]
+    chosen: set[str] | None
 
-def _decide(run: Run, c: CheckpointFile, policy: Policy, info: _RunInfo, candidate: bool, named: bool,
-            now: float, runs: dict[str, Run], children: dict[str, list[str]]) -> Decision:
-    if not candidate:
-        return Decision(c, False, "not in the folders given")
-    if named:
-        return Decision(c, True, "named on the command line")
-    why_not = _selected(run, info, policy)
-    if why_not:
-        return Decision(c, False, why_not)
-    if c.task == "paused":
-        if not policy.paused:
-            return Decision(c, False, "paused (--paused drops it once it is superseded)")
-        why = _superseded(run, c, runs, children)
-        return Decision(c, True, f"paused, superseded: {why}") if why else Decision(
-            c, False, "paused, and nothing has superseded it")
-    tasks = sorted((x for x in run.checkpoints if x.task != "paused"), key=lambda x: (task_order(x.task), x.mtime),
-                   reverse=True)
-    rank = tasks.index(c)
-    if rank == 0:
-        return Decision(c, False, "the run's newest file")
-    if not policy.prunes_tasks:
-        return Decision(c, False, "no keep rule given (--paused only)")
-    keep_last = policy.effective_keep_last
-    if keep_last is not None and rank < keep_last:
-        return Decision(c, False, f"among the {keep_last} newest (--keep-last)")
-    if c.task in policy.keep_tasks:
-        return Decision(c, False, "--keep-tasks")
-    if policy.keep_every and isinstance(c.task, int) and c.task % policy.keep_every == 0:
-        return Decision(c, False, f"--keep every:{policy.keep_every}")
-    if policy.older_than is not None and now - c.mtime < policy.older_than:
-        return Decision(c, False, "newer than --older-than")
-    return Decision(c, True, f"not kept by {policy.rules_text()}")
+    def superseded(self, c: CheckpointFile) -> str | None:
+        """Why a paused file is no longer needed: its run saved again later (a file that reads and
+        holds at least the paused file's tasks), or a run was resumed from it (or from its run) and
+        has saved since."""
+        done = self.reads[c.path].tasks_done
+        later = [x for x in self.info.ranked if x.mtime > c.mtime and self.reads[x.path].tasks_done >= done]
+        if later:
+            return f"its run saved again after it ({os.path.basename(max(later, key=lambda x: x.mtime).path)})"
+        for key in self.children.get(c.path, []):
+            return f"run {self.runs[key].name.uid or key} was resumed from it"
+        for other in self.runs.values():
+            if other.name.parent is not None and other.name.parent.stem == self.run.key and any(
+                    x.mtime > c.mtime and _readable(x, self.reads) for x in other.checkpoints):
+                return f"run {other.name.uid or other.key} continued this run later"
+        return None
+
+    def decide(self, c: CheckpointFile, candidate: bool, named: bool) -> Decision:
+        if os.path.islink(c.path):
+            return Decision(c, False, "a symbolic link: never deleted, nor anything through it "
+                                      "(name the link itself to remove it)")
+        read = self.reads[c.path]
+        d = self._decide(c, candidate, named, read)
+        d.tasks_done, d.unreadable = (None, read.error) if read.error else (read.tasks_done, None)
+        return d
+
+    def _decide(self, c: CheckpointFile, candidate: bool, named: bool, read: _Read) -> Decision:
+        policy = self.policy
+        if not candidate:
+            return Decision(c, False, "not in the folders given")
+        if named:
+            return Decision(c, True, "named on the command line")
+        why_not = _selected(self.run, self.info, policy, self.chosen)
+        if why_not:
+            return Decision(c, False, why_not)
+        if read.error:
+            if not policy.broken:
+                return Decision(c, False, f"does not read ({read.error}); --broken deletes it")
+            if policy.older_than is not None and self.now - c.mtime < policy.older_than:
+                return Decision(c, False, "does not read, but newer than --older-than")
+            return Decision(c, True, f"does not read ({read.error}), --broken")
+        if c.task == "paused":
+            if not policy.paused:
+                return Decision(c, False, "paused (--paused drops it once it is superseded)")
+            why = self.superseded(c)
+            return Decision(c, True, f"paused, superseded: {why}") if why else Decision(
+                c, False, "paused, and nothing has superseded it")
+        rank = self.info.ranked.index(c)
+        if rank == 0:
+            return Decision(c, False, f"the run's newest readable file ({read.tasks_done} task(s) done)")
+        if not policy.prunes_tasks:
+            return Decision(c, False, "no keep rule given (--paused/--broken only)")
+        keep_last = policy.effective_keep_last
+        if keep_last is not None and rank < keep_last:
+            return Decision(c, False, f"among the {keep_last} newest (--keep-last)")
+        if c.task in policy.keep_tasks:
+            return Decision(c, False, "--keep-tasks")
+        if policy.keep_every and isinstance(c.task, int) and c.task % policy.keep_every == 0:
+            return Decision(c, False, f"--keep every:{policy.keep_every}")
+        if policy.older_than is not None and self.now - c.mtime < policy.older_than:
+            return Decision(c, False, "newer than --older-than")
+        newest = self.info.ranked[0]
+        return Decision(c, True, f"not kept by {policy.rules_text()} ({read.tasks_done} task(s) done; "
+                                 f"{os.path.basename(newest.path)} holds {self.reads[newest.path].tasks_done})")
 
 
 def _protect_parents(plans: dict[str, RunPlan], children: dict[str, list[str]], policy: Policy) -> None:
@@ -373,21 +484,11 @@ def _protect_parents(plans: dict[str, RunPlan], children: dict[str, list[str]], 
 
 
 def execute_prune(plan: PrunePlan, on_result: Callable[[Decision], None] | None = None) -> PrunePlan:
-    """Delete the planned files one by one. A file gone meanwhile is "already gone"; one whose size
-    or time changed since the plan (rewritten by a run?) is left alone; other errors are recorded
-    and the rest goes on."""
+    """Delete the planned files one by one, by identity (`io.remove`): a file gone meanwhile is
+    "already gone"; one that changed since the plan, or whose folder did, is left alone; other
+    errors are recorded and the rest goes on."""
     for d in plan.deletions:
-        try:
-            st = os.stat(d.file.path)
-            if (st.st_size, st.st_mtime) != (d.file.bytes, d.file.mtime):
-                d.result = "changed since the plan was made: left alone"
-            else:
-                os.unlink(d.file.path)
-                d.result = "deleted"
-        except FileNotFoundError:
-            d.result = "already gone"
-        except OSError as e:
-            d.result = f"cannot delete: {e.strerror}"
+        d.result = remove_planned(d.planned) if d.planned is not None else "not planned: left alone"
         if on_result is not None:
             on_result(d)
     plan.executed = True

@@ -21,7 +21,7 @@ from .ranged import BLOCK, RangedSource
 from .transport import RETRY_HINT, Http, Reply, RetryBudget, TransientError, iter_body, status_error, with_retries
 from .urls import hub_endpoint, origin, parse_source
 
-CONTENT_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+|\*)")
+CONTENT_RANGE = re.compile(r"bytes ([0-9]+)-([0-9]+)/([0-9]+|\*)")
 
 
 def read_range(reply: Reply, start: int, length: int, url: str) -> bytes:

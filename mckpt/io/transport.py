@@ -128,7 +128,7 @@ def _bypassed(host: str, port: int, no_proxy: str) -> bool:
         if entry == "*":
             return True
         name, _, want_port = entry.rpartition(":") if entry.count(":") == 1 else (entry, "", "")
-        if want_port and want_port.isdigit() and int(want_port) != port:
+        if want_port and want_port.isascii() and want_port.isdigit() and int(want_port) != port:
             continue
         name = name.strip("[]")
         if ip is not None:
@@ -454,8 +454,8 @@ def iter_body(reply: Reply, url: str, *, bulk: bool = False) -> Iterator[bytes]:
     resp = reply.response
     length = resp.headers.get("Content-Length", "")
     stream = resp.extensions.get("network_stream")
-    direct = (bulk and length.isdigit() and stream is not None and "Transfer-Encoding" not in resp.headers
-              and resp.http_version in ("HTTP/1.1", "HTTP/1.0"))
+    direct = (bulk and length.isascii() and length.isdigit() and stream is not None
+              and "Transfer-Encoding" not in resp.headers and resp.http_version in ("HTTP/1.1", "HTTP/1.0"))
     try:
         if not direct:
             yield from resp.iter_raw()

@@ -26,7 +26,7 @@ from .listing import RemoteChanged, RemoteEntry, keep
 
 _KINDS = {"s3": "S3", "gs": "GCS", "az": "Azure"}
 _CODE = re.compile(r"<Code>([A-Za-z]+)</Code>")
-_STATUS = re.compile(r"non-2xx status code: (\d{3})")
+_STATUS = re.compile(r"non-2xx status code: ([0-9]{3})")
 _GCS_ENV = ("GOOGLE_SERVICE_ACCOUNT", "GOOGLE_SERVICE_ACCOUNT_PATH", "GOOGLE_SERVICE_ACCOUNT_KEY",
             "GOOGLE_APPLICATION_CREDENTIALS")
 _AZURE_ENV = ("AZURE_STORAGE_ACCOUNT_KEY", "AZURE_STORAGE_ACCESS_KEY", "AZURE_STORAGE_MASTER_KEY",

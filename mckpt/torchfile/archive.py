@@ -510,7 +510,7 @@ def _check_records(source: ByteSource, by_name: dict[str, ZipMember], prefix: st
     if version is None:
         raise CorruptCheckpoint("the zip has no version record (torch.load refuses it)", path=name)
     text = _record(source, version).decode("ascii", "replace").strip()
-    if not text.isdigit() or int(text) not in _TORCH_FORMAT_VERSIONS:
+    if not (text.isascii() and text.isdigit()) or int(text) not in _TORCH_FORMAT_VERSIONS:
         raise CorruptCheckpoint(f"archive format version {describe_value(text)}, which torch.load does not read",
                                 path=name)
     align = by_name.get(prefix + ".storage_alignment")

@@ -21,7 +21,7 @@ def render_prune_plan(out: Output, plan: PrunePlan, *, verbose: bool = False) ->
     for rp in plan.runs:
         uid = rp.run.name.uid or rp.run.key
         for d in rp.decisions:
-            if d.delete or verbose:
+            if (d.delete or verbose) and d.unreadable is None:
                 rows.append([uid, _task(d), human_bytes(d.file.bytes), "delete" if d.delete else "keep", d.reason,
                              os.path.basename(d.file.path)])
                 styles.append(["cyan", None, None, "red" if d.delete else "green", "dim", None])
@@ -34,6 +34,15 @@ def render_prune_plan(out: Output, plan: PrunePlan, *, verbose: bool = False) ->
     if per_run:
         out.table(["run", "model", "tasks", "delete", "frees", "keeps"], per_run,
                   justify=["left", "left", "left", "right", "right", "right"], title="Per run")
+    if plan.broken:
+        out.heading(f"{len(plan.broken)} file(s) that do not read: never a run's newest, deleted only with --broken")
+        for d in plan.broken:
+            out.line(f"  {'delete' if d.delete else 'keep'}  {d.file.path}: {d.reason}",
+                     style="red" if d.delete else "yellow")
+    if plan.links:
+        out.heading(f"{len(plan.links)} symbolic link(s) named")
+        for d in plan.links:
+            out.line(f"  {'delete' if d.delete else 'keep'}  {d.file.path}: {d.reason}", style="yellow")
     if plan.other:
         out.heading(f"{len(plan.other)} other file(s), never deleted")
         for o in plan.other:
