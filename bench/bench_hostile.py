@@ -118,15 +118,17 @@ def main() -> None:
         for fname, runs in results.items():
             by_class[fname.split("/", 1)[0]].append((fname, runs[name]))
         print(f"\n{name}")
-        print(f"{'class':14} {'files':>5} {'worst wall':>11} {'worst RSS':>10} {'hung':>5} {'noisy':>5}  worst file")
+        print(f"{'class':14} {'files':>5} {'worst wall':>11} {'worst RSS':>10} {'hung':>5} {'noisy':>5} "
+              f"{'exit 0':>6}  worst file")
         for cls, rows in by_class.items():
             worst_wall = max(rows, key=lambda r: r[1].wall)
             ok = [r for _, r in rows if not r.timed_out]
             worst_rss = max((r.rss_mib for r in ok), default=float("nan"))
             hung = sum(r.timed_out for _, r in rows)
             noisy = sum(r.error_lines > 1 or r.traceback for _, r in rows)  # more than one error line
-            print(f"{cls:14} {len(rows):5} {worst_wall[1].wall:9.2f} s {worst_rss:6.0f} MiB {hung:5} {noisy:5}  "
-                  f"{worst_wall[0]}")
+            accepted = sum(r.exit == 0 for _, r in rows)  # read (inspect) or passed (verify), not refused
+            print(f"{cls:14} {len(rows):5} {worst_wall[1].wall:9.2f} s {worst_rss:6.0f} MiB {hung:5} {noisy:5} "
+                  f"{accepted:6}  {worst_wall[0]}")
         runs = [r[name] for r in results.values()]
         ok = [r for r in runs if not r.timed_out]
         wall, rss = max(r.wall for r in runs), max((r.rss_mib for r in ok), default=float("nan"))

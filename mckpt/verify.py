@@ -94,7 +94,7 @@ class ZipWalk:
         # The reader's inflate bound, per record and for the file's records together: what a
         # small file can make verify inflate (its time and work) is a multiple of its size.
         self.inflated_total = 0
-        self.inflate_budget = inflate_limit(size, limit=1 << 62)
+        self.inflate_budget = inflate_limit(size)
 
     @property
     def member(self) -> ZipMember:
@@ -173,7 +173,7 @@ class ZipWalk:
                                f"{csize}/{usize} bytes vs {m.crc32:08x}, {m.compressed_size}/{m.size})")
         if m.method not in (0, 8):
             raise _Damaged(f"{m.name} uses zip compression method {m.method}, which torch never writes")
-        if m.method == 8 and m.size > (cap := inflate_limit(m.compressed_size, limit=1 << 62)):
+        if m.method == 8 and m.size > (cap := inflate_limit(m.compressed_size)):
             raise _Damaged(f"{m.name} claims to inflate to {m.size} bytes from {m.compressed_size}, over the "
                            f"{cap} byte limit (a deflate bomb?)")
         if m.method == 0 and m.compressed_size != m.size:

@@ -428,11 +428,13 @@ def data_offset(source: ByteSource, m: ZipMember) -> int:
     return start
 
 
-def inflate_limit(compressed: int, limit: int = MAX_PICKLE_BYTES) -> int:
-    """The most bytes `compressed` deflated bytes may inflate to, never over `limit`: the one
-    bound of every inflation mckpt does (the reader's records, each record `verify` streams, and
-    all of a file's records together), so a small file never costs unbounded time or memory."""
-    return min(limit, max(MIN_INFLATE_LIMIT, MAX_INFLATE_RATIO * compressed))
+def inflate_limit(compressed: int, limit: int | None = None) -> int:
+    """The most bytes `compressed` deflated bytes may inflate to (never over `limit` when given):
+    the one bound of every inflation mckpt does (the reader's records, each record `verify`
+    streams, and all of a file's records together), so a small file never costs unbounded time
+    or memory."""
+    bound = max(MIN_INFLATE_LIMIT, MAX_INFLATE_RATIO * compressed)
+    return bound if limit is None else min(limit, bound)
 
 
 def read_member(source: ByteSource, m: ZipMember, limit: int | None = None) -> bytes:
