@@ -27,7 +27,7 @@ from typing import Any
 
 from .errors import MckptError
 from .io.sources import ByteSource, FileSource
-from .torchfile.archive import ZipMember, open_archive, tensor_items
+from .torchfile.archive import MAX_INFLATE_RATIO, ZipMember, inflate_limit, open_archive, tensor_items
 
 CHUNK = 4 << 20
 DEPTH = 4  # buffers in flight per file: memory is DEPTH × CHUNK
@@ -91,6 +91,10 @@ class ZipWalk:
         self.described = False
         self.inflater: Any = None
         self.inflated = 0
+        # The reader's inflate bound, per record and for the file's records together: what a
+        # small file can make verify inflate (its time and work) is a multiple of its size.
+        self.inflated_total = 0
+        self.inflate_budget = inflate_limit(size)
 
     @property
     def member(self) -> ZipMember:
@@ -169,6 +173,9 @@ class ZipWalk:
                                f"{csize}/{usize} bytes vs {m.crc32:08x}, {m.compressed_size}/{m.size})")
         if m.method not in (0, 8):
             raise _Damaged(f"{m.name} uses zip compression method {m.method}, which torch never writes")
+        if m.method == 8 and m.size > (cap := inflate_limit(m.compressed_size)):
+            raise _Damaged(f"{m.name} claims to inflate to {m.size} bytes from {m.compressed_size}, over the "
+                           f"{cap} byte limit (a deflate bomb?)")
         if m.method == 0 and m.compressed_size != m.size:
             raise _Damaged(f"the index gives the stored record {m.name} two different sizes")
         start = m.header_offset + len(hdr)
@@ -187,13 +194,19 @@ class ZipWalk:
             return
         data = bytes(piece)
         while data:
+            # one byte past what may come out is enough to tell that too much would
+            room = min(1 << 20, self.member.size - self.inflated, self.inflate_budget - self.inflated_total) + 1
             try:
-                out = self.inflater.decompress(data, 1 << 20)
+                out = self.inflater.decompress(data, room)
             except zlib.error:
                 raise _Damaged(f"{self.member.name} is not valid deflate data") from None
             self.inflated += len(out)
+            self.inflated_total += len(out)
             if self.inflated > self.member.size:
                 raise _Damaged(f"{self.member.name} inflates past the {self.member.size} bytes the index gives")
+            if self.inflated_total > self.inflate_budget:
+                raise _Damaged(f"the records inflate past {self.inflate_budget} bytes, {MAX_INFLATE_RATIO} times "
+                               "the file's size (a deflate bomb?)")
             self.crc = zlib.crc32(out, self.crc)
             data = self.inflater.unconsumed_tail
 

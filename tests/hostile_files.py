@@ -1,8 +1,9 @@
 """Hostile checkpoints, built from raw pickle opcodes and hand-made archives (no torch needed).
 
 Used by tests/test_hostile_classes.py (every class, several variants each) and by
-bench/bench_hostile.py (peak memory and wall time of `inspect` on each). Every file is under
-64 KB. A payload that ran would create the marker file; none may.
+bench/bench_hostile.py (peak memory and wall time of `inspect`, and `verify`, on each). Every file
+is under 64 KB but the inflate class's (under 8 MiB: a deflate stream needs bytes to claim
+gigabytes). A payload that ran would create the marker file; none may.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import struct
 import tarfile
 import warnings
 import zipfile
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -349,6 +351,95 @@ def deflate_files() -> dict[str, bytes]:
 
 
 # ---------------------------------------------------------------------------------------------------
+# record lookup (issue 21): names torch's reader (ASCII-only case folding, bytes otherwise) and
+# another rule (Unicode folding, normalisation, path clean-up) would resolve differently
+
+
+def tensor_tree(which: str, keys: tuple[str, ...] = ("0",)) -> bytes:
+    """A tree holding one 2-float tensor per storage key (`model.w<i>`), as torch pickles it."""
+    def tensor(key: str) -> bytes:
+        pid = b"(" + text("storage") + glob("torch", "FloatStorage") + text(key) + text("cpu") + b"K\x02tQ"
+        return call(glob("torch._utils", "_rebuild_tensor_v2"), pid, b"K\x00", b"K\x02\x85", b"K\x01\x85",
+                    b"\x89", call(glob("collections", "OrderedDict")))
+    model = b"}(" + b"".join(text(f"w{i}") + tensor(k) for i, k in enumerate(keys)) + b"u"
+    return (P2 + b"}(" + text("model") + model + text("args") + b"}" + text("which") + text(which) + b"s"
+            + text("results") + b"(]]}tu.")
+
+
+def _with_storages(pkl: bytes, storages: dict[str, bytes]) -> list[tuple[str | bytes, bytes]]:
+    first, *rest = torch_members(pkl)
+    return [first, *((f"archive/data/{k}", v) for k, v in storages.items()), *rest]
+
+
+KELVIN = "\u212a"  # KELVIN SIGN: str.lower() gives "k", torch's reader keeps its bytes
+
+
+def lookup_files(marker: Path) -> dict[str, bytes]:
+    real = torch_members(tree("real"))
+    rest = real[1:]
+    payload = torch_members(mammoth(call(glob("os", "system"), text(f"touch {marker}"))))
+    f = "archive/"
+    twin = {  # a second name for a record, one per way two rules can read a name differently
+        "kelvin k": "data.p" + KELVIN + "l", "upper case": "DATA.PKL", "fullwidth": "\uff44ata.pkl",
+        "long s": "ver\u017fion", "dotted I": "vers\u0130on", "dotless i": "vers\u0131on",
+        "ligature st": ".\ufb06orage_alignment", "NFD": "data.pkl\u0301", "trailing dot": "data.pkl.",
+        "trailing space": "data.pkl ", "dot slash": "./data.pkl", "double slash": "/data.pkl",
+        "backslash": "data\\0", "exact duplicate": "data.pkl",
+    }
+    out = {
+        "lookup/kelvin data.pkl, payload where torch reads": zip_bytes(
+            [*payload, (f + twin["kelvin k"], tree("harmless"))]),
+        "lookup/kelvin data.pkl, payload last": zip_bytes([*real, (f + twin["kelvin k"], payload[0][1])]),
+        "lookup/kelvin storage k0": zip_bytes(_with_storages(tensor_tree("real", ("k0",)), {
+            "k0": struct.pack("<2f", 1, 2), KELVIN + "0": struct.pack("<2f", 3, 4)})),
+        "lookup/only an upper-case DATA.PKL": zip_bytes([(f + "DATA.PKL", tree("real")), *rest]),
+        "lookup/a storage the pickle never names": zip_bytes(_with_storages(tensor_tree("real"), {
+            "0": struct.pack("<2f", 1, 2), "7": b"x" * 8})),
+    }
+    for how, name in twin.items():
+        out[f"lookup/{how} twin"] = zip_bytes([*real, (f + name, tree("decoy"))])
+    return out
+
+
+def raw_zip(members: list[tuple[str, bytes, int, int, int]]) -> bytes:
+    """A zip of (name, bytes as stored, method, size the index claims, crc) members: what no zip
+    writer makes, an index that says anything about bytes compressed elsewhere."""
+    body, index = bytearray(), bytearray()
+    for name, data, method, size, crc in members:
+        raw = name.encode()
+        head = struct.pack("<HHHHHIIIHH", 20, 0, method, 0, 0x21, crc, len(data), size, len(raw), 0)
+        index += (b"PK\x01\x02" + struct.pack("<H", 20) + head
+                  + struct.pack("<HHHII", 0, 0, 0, 0, len(body)) + raw)
+        body += b"PK\x03\x04" + head + raw + data
+    end = struct.pack("<HHHHIIH", 0, 0, len(members), len(members), len(index), len(body), 0)
+    return bytes(body + index + b"PK\x05\x06" + end)
+
+
+def _zeros_deflated(mib: int) -> bytes:
+    """A raw deflate stream of `mib` MiB of zeros, about 1 KiB per MiB (one flushed block repeated)."""
+    c = zlib.compressobj(9, zlib.DEFLATED, -15)
+    return (c.compress(b"\0" * MB) + c.flush(zlib.Z_FULL_FLUSH)) * mib + b"\x03\x00"
+
+
+def inflate_files() -> dict[str, bytes]:
+    """Small files whose records inflate to gigabytes: only `verify` inflates storages."""
+    def stored(name: str, data: bytes) -> tuple[str, bytes, int, int, int]:
+        return name, data, 0, len(data), zlib.crc32(data)
+
+    bookkeeping = [stored(str(n), d) for n, d in torch_members(b"")[1:]]
+    one = _zeros_deflated(1)
+    n = 3000
+    return {
+        "inflate/one 4 MiB record claiming 4000 MiB": raw_zip([
+            stored("archive/data.pkl", tensor_tree("bomb")), *bookkeeping,
+            ("archive/data/0", _zeros_deflated(4000), 8, 4000 * MB, 0)]),
+        f"inflate/{n} records of 1 KiB claiming 1 MiB each": raw_zip([
+            stored("archive/data.pkl", tensor_tree("bombs", tuple(map(str, range(n))))), *bookkeeping,
+            *((f"archive/data/{i}", one, 8, MB, zlib.crc32(b"\0" * MB)) for i in range(n))]),
+    }
+
+
+# ---------------------------------------------------------------------------------------------------
 # text a file can use to forge output (item 10)
 
 FORGERIES = {
@@ -386,7 +477,7 @@ class Hostile:
 BUILDERS: dict[str, Callable[[Path], dict[str, bytes]]] = {
     "code": code_files, "layout": lambda m: layout_files(), "legacy": lambda m: legacy_layout_files(),
     "amplification": lambda m: amplification_files(), "deflate": lambda m: deflate_files(),
-    "escape": lambda m: escape_files(),
+    "escape": lambda m: escape_files(), "lookup": lookup_files, "inflate": lambda m: inflate_files(),
 }
 
 
@@ -396,7 +487,7 @@ def build_all(folder: Path, marker: Path, classes: tuple[str, ...] = tuple(BUILD
     out = []
     for cls in classes:
         for i, (name, data) in enumerate(BUILDERS[cls](marker).items()):
-            assert len(data) < 64 << 10, (name, len(data))
+            assert len(data) < (8 << 20 if cls == "inflate" else 64 << 10), (name, len(data))
             path = folder / f"{cls}-{i:03d}.pt"
             path.write_bytes(data)
             out.append(Hostile(name, path))

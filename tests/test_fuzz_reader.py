@@ -380,7 +380,7 @@ def test_object_state_that_is_not_a_dict(tmp_path: Path) -> None:
     # BUILD gave a pickled object the state (1, 2): its attributes used to be dict(1) → TypeError
     pkl = (b"\x80\x02}(X\x05\x00\x00\x00model}X\x04\x00\x00\x00args}X\x06\x00\x00\x00buffer"
            b"cutils.buffer\nBuffer\n)\x81K\x01K\x02\x86bu.")
-    ck = read_checkpoint(MemorySource(repacked(mammoth_file(), {"data.pkl": pkl})))
+    ck = read_checkpoint(MemorySource(repacked(saved({}), {"data.pkl": pkl})))  # no storage left unnamed
     assert ck.buffer.cls == "utils.buffer.Buffer" and ck.buffer.tensors == {}
     assert render_everything(ck)
 
@@ -393,7 +393,7 @@ def test_convert_buffer_with_odd_attribute_names(tmp_path: Path) -> None:
               b"X\x08\x00\x00\x00examplese" + b"K\x07X\x01\x00\x00\x00xub")
     pkl = b"\x80\x02}(X\x05\x00\x00\x00model}X\x04\x00\x00\x00args}X\x06\x00\x00\x00buffer" + buffer + b"u."
     path = tmp_path / "old.pt"
-    path.write_bytes(repacked(mammoth_file(), {"data.pkl": pkl}))
+    path.write_bytes(repacked(saved({}), {"data.pkl": pkl}))
     plan = plan_conversion(str(path), "safe")
     assert plan.obj["buffer"] == {} and any("7" in n for n in plan.notes)
 

@@ -115,11 +115,12 @@ def test_a_central_directory_that_lies_is_caught(er: Path, tmp_path: Path, field
 
 
 def test_a_central_directory_name_unlike_its_local_header_is_caught(er: Path, tmp_path: Path) -> None:
-    """The last letter of a tensor record's name (still inside the archive folder) differs from its local header."""
+    """The last letter of a tensor record's name in its local header differs from the index (the
+    index's name, which the reader checks against the records torch.save writes, is left as it is)."""
     data = er.read_bytes()
     at = _central(er)
-    name_len = struct.unpack_from("<H", data, at + 28)[0]
-    bad = patched(er, tmp_path / "bad.pt", at + 46 + name_len - 1, b"X")
+    name_len, local = struct.unpack_from("<H", data, at + 28)[0], struct.unpack_from("<I", data, at + 42)[0]
+    bad = patched(er, tmp_path / "bad.pt", local + 30 + name_len - 1, b"X")
     found = problems(bad)
     assert found and any("its local header" in p for p in found), found
 

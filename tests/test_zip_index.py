@@ -3,7 +3,7 @@
 Two ways a file could make them differ, each built here from a real `torch.save` file: a zip64
 end-of-archive record naming another index than the 32-bit end record (torch follows the zip64 one
 whenever its locator is there), and a record name in another case (torch finds `BYTEORDER` as its
-byteorder record).
+byteorder record; mckpt refuses every name torch.save does not write, see test_record_lookup.py).
 """
 
 from __future__ import annotations
@@ -83,8 +83,9 @@ def test_a_zip64_record_that_agrees_is_read_as_torch_reads_it(tmp_path: Path, se
     assert "w" in _read(good).obj["model"]
 
 
-def test_a_record_name_in_another_case_is_the_record_torch_reads(tmp_path: Path) -> None:
-    """`BYTEORDER` saying big: torch reads the tensors big-endian, so mckpt must too."""
+def test_a_record_name_in_another_case_is_refused(tmp_path: Path) -> None:
+    """`BYTEORDER` saying big: torch reads the tensors big-endian; mckpt, which reads only the
+    names torch.save writes, refuses the file rather than read it another way."""
     data = _saved(tmp_path)
     out = io.BytesIO()
     with zipfile.ZipFile(io.BytesIO(data)) as zin, zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as zout:
@@ -96,7 +97,8 @@ def test_a_record_name_in_another_case_is_the_record_torch_reads(tmp_path: Path)
     path = tmp_path / "case.pt"
     path.write_bytes(out.getvalue())
     assert torch.load(path, weights_only=True)["model"]["w"].tolist() != [1.0, 2.0]  # torch took it
-    assert _read(path).byteorder == "big"
+    with pytest.raises(CorruptCheckpoint, match=r"'BYTEORDER' in its folder, not a record torch\.save writes"):
+        _read(path)
 
 
 @pytest.mark.parametrize(("opcode", "text"), [(b"X", "s" * 30_000), (b"C", "b" * 250)])

@@ -9,6 +9,7 @@ the same code read from an HTTP range server.
 
 from __future__ import annotations
 
+import re
 import struct
 import zlib
 from collections.abc import Iterator
@@ -28,6 +29,11 @@ MAX_MEMBERS = 1_000_000
 # bomb (250 KB inflating to 250 MiB) is refused before it costs memory.
 MAX_INFLATE_RATIO = 16
 MIN_INFLATE_LIMIT = 1 << 20
+# The records torch.save writes besides one `data/<key>` per storage the pickle names; torch's
+# writer adds bookkeeping under `.data/` (`version`, `serialization_id`), which torch.load reads
+# only for `.data/version`. Any other member is refused: nothing else is a record torch.load reads.
+_WRITTEN = frozenset({"data.pkl", "byteorder", "version", ".format_version", ".storage_alignment"})
+_BOOKKEEPING = re.compile(r"\.data/[A-Za-z0-9_][A-Za-z0-9_.-]*")
 MAX_NAME_BYTES = 511  # miniz's name buffer in torch's reader: longer names are cut short there
 # Archive format versions torch 2.x reads (caffe2/serialize: kMin/kMaxSupportedFileFormatVersion).
 _TORCH_FORMAT_VERSIONS = range(1, 11)
@@ -422,12 +428,21 @@ def data_offset(source: ByteSource, m: ZipMember) -> int:
     return start
 
 
+def inflate_limit(compressed: int, limit: int | None = None) -> int:
+    """The most bytes `compressed` deflated bytes may inflate to (never over `limit` when given):
+    the one bound of every inflation mckpt does (the reader's records, each record `verify`
+    streams, and all of a file's records together), so a small file never costs unbounded time
+    or memory."""
+    bound = max(MIN_INFLATE_LIMIT, MAX_INFLATE_RATIO * compressed)
+    return bound if limit is None else min(limit, bound)
+
+
 def read_member(source: ByteSource, m: ZipMember, limit: int | None = None) -> bytes:
     """The uncompressed bytes of a (small) member, refusing anything over `limit` (a deflated
     member stops inflating there, so a zip bomb costs at most that much memory)."""
     limit = MAX_PICKLE_BYTES if limit is None else limit
     if m.method == 8:
-        limit = min(limit, max(MIN_INFLATE_LIMIT, MAX_INFLATE_RATIO * m.compressed_size))
+        limit = inflate_limit(m.compressed_size, limit)
     if m.size > limit or m.compressed_size > limit:
         what = "inflates to" if m.method == 8 else "is"
         raise CorruptCheckpoint(f"{m.name} {what} {m.size} bytes, over the {limit} byte limit", path=source.name)
@@ -456,9 +471,9 @@ def _archive_folder(members: list[ZipMember], name: str) -> str:
     layout where torch could read another record than the one mckpt reads.
 
     torch (caffe2's PyTorchStreamReader) takes the folder from the *first* member's name, then
-    reads `<folder>/<record>` by exact name; it refuses members outside that folder. Its lookups
-    differ on duplicates (the pickle it reads is the last of two equal names) and its
-    `hasRecord` ignores case, so duplicate names, even only by case, are refused here.
+    reads `<folder>/<record>` (see :func:`record_key`); `get_all_records`, which torch.load calls,
+    refuses members outside that folder. torch.save writes ASCII names only, and a name outside
+    ASCII is where readers' rules part (Unicode case folding, normalisation), so it is refused.
     """
     if not members:
         raise NotACheckpoint("an empty zip archive", path=name)
@@ -467,20 +482,66 @@ def _archive_folder(members: list[ZipMember], name: str) -> str:
         raise NotACheckpoint(f"a zip file, but not a torch checkpoint (no data.pkl where torch looks: the first "
                              f"member, {describe_value(first)}, is not in a folder)", path=name)
     prefix = first[: first.index("/") + 1]
-    seen: set[bytes] = set()
     for m in members:
         raw = m.name.encode()
+        if not m.name.isascii():
+            raise CorruptCheckpoint(f"the zip holds {ascii(m.name)[:80]}, a name outside ASCII, which torch.save "
+                                    "never writes (readers' rules for such names differ; a crafted file?)",
+                                    path=name)
         if not m.name.startswith(prefix):
             raise CorruptCheckpoint(f"the zip holds {describe_value(m.name)}, outside its folder "
                                     f"{describe_value(prefix)} (torch.load refuses it; a crafted file?)", path=name)
         if len(raw) > MAX_NAME_BYTES or "\0" in m.name:
             raise CorruptCheckpoint(f"the zip holds a member name torch reads cut short ({describe_value(m.name)})",
                                     path=name)
-        if raw.lower() in seen:
-            raise CorruptCheckpoint(f"the zip holds {describe_value(m.name)} twice (torch and mckpt could read "
-                                    "different copies; a crafted file?)", path=name)
-        seen.add(raw.lower())
     return prefix
+
+
+def record_key(name: str) -> bytes:
+    """What decides which member a record name reaches, as torch's reader decides it: the name's
+    bytes with ASCII letters folded to lower case and nothing else (miniz's
+    `mz_zip_reader_locate_file` with flags 0: MZ_TOLOWER on A-Z, bytes compared; no Unicode case,
+    no normalisation, no path clean-up). Two members with one key collide: torch reads either."""
+    return name.encode("utf-8", "surrogateescape").lower()  # bytes.lower folds A-Z only
+
+
+@dataclass(frozen=True)
+class RecordIndex:
+    """The zip's records as torch finds them: one member per :func:`record_key`, a collision
+    refused. Every record mckpt reads (the pickle, the bookkeeping, each storage) is looked up
+    here, so it is the member torch reads."""
+
+    prefix: str
+    by_key: dict[bytes, ZipMember]
+
+    @classmethod
+    def build(cls, members: list[ZipMember], prefix: str, name: str) -> RecordIndex:
+        by_key: dict[bytes, ZipMember] = {}
+        for m in members:
+            key = record_key(m.name)
+            if key in by_key:
+                raise CorruptCheckpoint(f"the zip holds {describe_value(m.name)} twice (torch and mckpt could read "
+                                        "different copies; a crafted file?)", path=name)
+            by_key[key] = m
+        return cls(prefix, by_key)
+
+    def get(self, record: str) -> ZipMember | None:
+        """The member torch reads for `<folder>/<record>`, or None."""
+        return self.by_key.get(record_key(self.prefix + record))
+
+    def refuse_unwritten(self, name: str, storage_keys: set[str] | None = None) -> None:
+        """Refuse any member torch.save does not write: the fixed records, `.data/` bookkeeping and,
+        once the pickle is read (`storage_keys`), one `data/<key>` per storage it names."""
+        for m in self.by_key.values():
+            record = m.name[len(self.prefix):]
+            if record in _WRITTEN or _BOOKKEEPING.fullmatch(record):
+                continue
+            key = record[5:] if record.startswith("data/") else None
+            if key and (storage_keys is None or key in storage_keys):
+                continue
+            raise CorruptCheckpoint(f"the zip holds {describe_value(record)} in its folder, not a record "
+                                    "torch.save writes (torch and mckpt could read different records; a crafted "
+                                    "file?)", path=name)
 
 
 def _record(source: ByteSource, m: ZipMember, limit: int = 64) -> bytes:
@@ -490,37 +551,29 @@ def _record(source: ByteSource, m: ZipMember, limit: int = 64) -> bytes:
     return read_member(source, m, limit)
 
 
-class _Caseless(dict[str, ZipMember]):
-    """Zip members by name as torch looks them up: `get` and `in` ignore case."""
-
-    def get(self, name: str, default: ZipMember | None = None) -> ZipMember | None:  # type: ignore[override]
-        return super().get(name.lower(), default)
-
-    def __contains__(self, name: object) -> bool:
-        return isinstance(name, str) and super().__contains__(name.lower())
-
-
-def _check_records(source: ByteSource, by_name: dict[str, ZipMember], prefix: str) -> str:
-    """Refuse what torch.load refuses before it reads the pickle; return the byte order."""
+def _check_records(source: ByteSource, index: RecordIndex) -> str:
+    """Refuse what torch.load refuses before it reads the pickle (and any record torch.save does
+    not write); return the byte order."""
     name = source.name
-    if prefix + "constants.pkl" in by_name:
+    if index.get("constants.pkl") is not None:
         raise NotACheckpoint("a TorchScript archive (torch.load hands it to torch.jit.load), not a checkpoint",
                              path=name, hint="load it with torch.jit.load if you trust it")
-    version = by_name.get(prefix + ".data/version") or by_name.get(prefix + "version")
+    index.refuse_unwritten(name)
+    version = index.get(".data/version") or index.get("version")
     if version is None:
         raise CorruptCheckpoint("the zip has no version record (torch.load refuses it)", path=name)
     text = _record(source, version).decode("ascii", "replace").strip()
     if not (text.isascii() and text.isdigit()) or int(text) not in _TORCH_FORMAT_VERSIONS:
         raise CorruptCheckpoint(f"archive format version {describe_value(text)}, which torch.load does not read",
                                 path=name)
-    align = by_name.get(prefix + ".storage_alignment")
+    align = index.get(".storage_alignment")
     if align is not None:
         try:
             int(_record(source, align))
         except ValueError:
             raise CorruptCheckpoint("the storage alignment record is not a number (torch.load refuses it)",
                                     path=name) from None
-    bo = by_name.get(prefix + "byteorder")
+    bo = index.get("byteorder")
     if bo is None:
         return "little"
     order = _record(source, bo)
@@ -533,18 +586,17 @@ def _check_records(source: ByteSource, by_name: dict[str, ZipMember], prefix: st
 def _open_zip(source: ByteSource) -> Archive:
     members = _read_central_directory(source)
     prefix = _archive_folder(members, source.name)
-    # torch finds records by name regardless of case (miniz's default lookup): `BYTEORDER` is its
-    # byteorder record. Names equal but for case are refused above, so lower-case keys are unique.
-    by_name = _Caseless({m.name.lower(): m for m in members})
-    pkl = by_name.get(prefix + "data.pkl")
+    index = RecordIndex.build(members, prefix, source.name)
+    pkl = index.get("data.pkl")
     if pkl is None:
         raise NotACheckpoint(f"a zip file, but not a torch checkpoint (no data.pkl in its folder "
                              f"{describe_value(prefix)})", path=source.name)
-    byteorder = _check_records(source, by_name, prefix)
+    byteorder = _check_records(source, index)
     unpickled = _load(read_member(source, pkl), source.name)
+    index.refuse_unwritten(source.name, set(unpickled.storages))
     arch = Archive(source, "zip", unpickled, members, prefix, byteorder)
     for key in unpickled.storages:
-        m = by_name.get(f"{prefix}data/{key}")
+        m = index.get(f"data/{key}")
         if m is not None:
             arch._spans[key] = StorageSpan(key, -1, m.size, m)
     last_end = max((m.header_offset + 30 + len(m.name) + m.compressed_size for m in members), default=0)
