@@ -387,8 +387,8 @@ def collect_targets(specs: Iterable[str], *, recursive: bool = False, sha256: st
 
     `sha256` applies to a single file; `known(path)` may name a checksum for a local file (the
     cache's record of a fetched file)."""
-    from .domain.resolve import names_a_path, resolve_checkpoint
     from .domain.runs import iter_checkpoint_files
+    from .locate.resolve import names_a_path, resolve_checkpoint
     from .remote import is_remote, is_store_url
 
     out: list[Target] = []

@@ -12,8 +12,8 @@ import pytest
 import torch
 
 from mckpt.diff import IGNORED_ARGS, diff_args, diff_checkpoints
-from mckpt.domain.resolve import resolve_checkpoint
 from mckpt.errors import MckptError
+from mckpt.locate.resolve import resolve_checkpoint
 from tests.conftest import REPO, run_cli
 
 RUN1 = "sgd_seq-mnist_None_0_1_20261128-165846_9acd4744"

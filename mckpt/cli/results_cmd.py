@@ -8,10 +8,10 @@ from typing import Annotated
 
 import typer
 
-from ..domain.resolve import resolve_checkpoint
 from ..domain.results import SORT_COLUMNS, Query, Results, Where, collect_results
 from ..errors import MckptError, UsageError
 from ..io.urls import is_url
+from ..locate.resolve import resolve_checkpoint
 from .common import FormatOpt, JsonOpt, QuietOpt, add_command, choice_option, examples, handle_errors, shown_as
 from .outcome import make_output
 
@@ -54,7 +54,7 @@ def _collect(paths: list[str] | None, recursive: bool, query: Query, no_cache: b
         if is_url(p):
             raise UsageError(f"{p}: results reads local folders and files",
                              hint="download the runs first: mckpt fetch URL -o DIR, then mckpt results DIR")
-    # A run named by uid stands for its newest file, as in every other command (see domain.resolve).
+    # A run named by uid stands for its newest file, as in every other command (see locate.resolve).
     targets = [p if os.path.exists(p) else resolve_checkpoint(p).path for p in targets]
     if not paths and not os.path.isdir("checkpoints"):
         raise MckptError("no ./checkpoints folder here", path="checkpoints",

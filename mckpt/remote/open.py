@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
-from ..domain.resolve import match_runs, single_run
 from ..domain.runs import ListedFile, Listing, group_files, local_files
 from ..errors import MckptError, NotFound
 from ..io.sources import ByteSource
+from ..locate.resolve import match_runs, single_run
 from . import is_remote, is_store_url
 from .listing import RemoteEntry, RemoteFolder
 

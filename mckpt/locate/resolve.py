@@ -19,10 +19,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from ..domain.runs import Run, scan
+from ..domain.vocabulary import CHECKPOINTS_DIR
 from ..errors import MckptError
 from ..remote import is_remote
-from .runs import Run, scan
-from .vocabulary import CHECKPOINTS_DIR
 
 if TYPE_CHECKING:
     from pathlib import Path
