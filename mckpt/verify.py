@@ -420,7 +420,7 @@ def collect_targets(specs: Iterable[str], *, recursive: bool = False, sha256: st
 def _remote_folder_targets(spec: str, recursive: bool) -> list[Target]:
     """The `.pt` objects of a remote folder (an object-store prefix or a hub repo folder), each with
     the checksum the listing gives (the hub's lfs.oid), as `list` would find them."""
-    from .remote.open import open_folder
+    from .locate.remote import open_folder
 
     entries = open_folder(spec).entries(recursive)
     if not entries:
@@ -440,7 +440,7 @@ def verify_target(target: Target, *, progress: Progress | None = None, open_remo
     try:
         if target.url:
             if open_remote is None:
-                from .remote.open import open_checkpoint_source as _open  # HTTP/object store: only for URLs
+                from .locate.remote import open_checkpoint_source as _open  # HTTP/object store: only for URLs
 
                 open_remote = _open
             source = open_remote(target.spec)

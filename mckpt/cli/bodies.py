@@ -53,7 +53,7 @@ def list_runs(paths: list[str] | None, *, recursive: bool, acc: bool, model: str
         raise MckptError("no ./checkpoints folder here", path="checkpoints",
                          hint="run inside a Mammoth working folder, or pass a folder: mckpt list PATH")
     if any(is_remote(p) for p in targets):
-        from ..remote.open import list_paths  # only remote listings import obstore / the HTTP modules
+        from ..locate.remote import list_paths  # only remote listings import obstore / the HTTP modules
 
         if acc:
             with out.progress("reading newest checkpoints", unit="items") as bar:

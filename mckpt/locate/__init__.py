@@ -41,7 +41,7 @@ def open_source(resolved: Resolved, *, revision: str | None = None,
     to close."""
     if not resolved.remote:
         return resolved.path
-    from ..remote.open import open_checkpoint_source  # only remote reads pay for obstore / the HTTP modules
+    from .remote import open_checkpoint_source  # only remote reads pay for obstore / the HTTP modules
 
     return open_checkpoint_source(resolved.path, options, revision=revision)
 
