@@ -10,7 +10,7 @@ import typer
 
 from ..domain.results import SORT_COLUMNS, Query, Results, Where, collect_results
 from ..errors import MckptError, UsageError
-from ..io.urls import is_url
+from ..io.urls import url_kind
 from ..locate.resolve import resolve_checkpoint
 from .common import FormatOpt, JsonOpt, QuietOpt, add_command, choice_option, examples, handle_errors, shown_as
 from .outcome import make_output
@@ -51,7 +51,7 @@ NoCacheOpt = Annotated[bool, typer.Option(
 def _collect(paths: list[str] | None, recursive: bool, query: Query, no_cache: bool = False) -> Results:
     targets = paths or ["checkpoints"]
     for p in targets:
-        if is_url(p):
+        if url_kind(p) in ("http", "hf"):
             raise UsageError(f"{p}: results reads local folders and files",
                              hint="download the runs first: mckpt fetch URL -o DIR, then mckpt results DIR")
     # A run named by uid stands for its newest file, as in every other command (see locate.resolve).
