@@ -383,30 +383,30 @@ class Target:
 def collect_targets(specs: Iterable[str], *, recursive: bool = False, sha256: str | None = None,
                     known: Callable[[str], tuple[str, str] | None] | None = None) -> list[Target]:
     """Files, the `.pt` files of folders (and their `paused/`; `recursive` for all below), URLs,
-    run uids (the run's newest file, looked up in ./checkpoints).
+    run uids (the run's newest file, looked up in the folders named beside it, else ./checkpoints).
 
     `sha256` applies to a single file; `known(path)` may name a checksum for a local file (the
     cache's record of a fetched file)."""
     from .domain.runs import iter_checkpoint_files
-    from .locate.resolve import names_a_path, resolve_checkpoint
-    from .remote import is_remote, is_store_url
+    from .locate.targets import Folder, RemoteFile, RemoteFolder, RunUid, expand
 
     out: list[Target] = []
-    for spec in specs:
-        if is_remote(spec) and (is_store_url(spec) or spec.startswith("hf://")) and not spec.endswith(".pt"):
-            out += _remote_folder_targets(spec, recursive)
-        elif is_remote(spec):
-            out.append(Target(spec, url=True))
-        elif os.path.isdir(spec):
-            files = [e.path for e in iter_checkpoint_files(spec, recursive)]
+    named = expand(specs, "verify", remote=True)
+    for t in named.items:
+        if isinstance(t, RemoteFolder):
+            out += _remote_folder_targets(t.url, recursive)
+        elif isinstance(t, RemoteFile):
+            out.append(Target(t.url, url=True))
+        elif isinstance(t, Folder) and os.path.isdir(t.path):
+            files = [e.path for e in iter_checkpoint_files(t.path, recursive)]
             if not files:
-                raise MckptError("a folder without .pt files", path=spec)
+                raise MckptError("a folder without .pt files", path=t.path)
             out += [Target(f) for f in files]
-        elif not os.path.exists(spec) and not names_a_path(spec):
+        elif isinstance(t, RunUid):
             # a run uid (or a unique prefix of one): its newest file, as every reading command takes it
-            out.append(Target(resolve_checkpoint(spec).path))
+            out.append(Target(named.newest_file(t.uid)))
         else:
-            out.append(Target(spec))
+            out.append(Target(t.path))
     if sha256 is not None:
         if len(out) != 1:
             raise MckptError(f"names one file's checksum, but {len(out)} files are to be verified", param="sha256",

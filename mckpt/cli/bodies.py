@@ -10,15 +10,14 @@ Each returns the command's exit code.
 
 from __future__ import annotations
 
-import os
 from typing import TYPE_CHECKING, Any
 
 from ..choices import check_sha256
 from ..domain.checkpoint import to_plain
 from ..domain.runs import SORT_KEYS, filter_runs, scan
-from ..errors import MckptError
 from ..locate import read
-from ..remote import is_remote, is_store_url
+from ..locate.targets import expand, select_runs
+from ..remote import is_store_url
 from ..view.output import Output, Progress, human_bytes
 from ..view.render_inspect import render_args, render_checkpoint, render_tensor_list
 from ..view.render_list import render_listing
@@ -48,11 +47,9 @@ def list_runs(paths: list[str] | None, *, recursive: bool, acc: bool, model: str
     out = make_output(json, fmt, quiet)
     if sort == "acc" and not acc:
         acc = True
-    targets = paths or ["checkpoints"]
-    if not paths and not os.path.isdir("checkpoints"):
-        raise MckptError("no ./checkpoints folder here", path="checkpoints",
-                         hint="run inside a Mammoth working folder, or pass a folder: mckpt list PATH")
-    if any(is_remote(p) for p in targets):
+    named = expand(paths, "list", remote=True)
+    targets = named.scope()
+    if named.urls:
         from ..locate.remote import list_paths  # only remote listings import obstore / the HTTP modules
 
         if acc:
@@ -66,6 +63,8 @@ def list_runs(paths: list[str] | None, *, recursive: bool, acc: bool, model: str
             listing = list_paths(targets, recursive=recursive)
     else:
         listing = scan(targets, recursive=recursive, acc=acc)
+    if named.uids:
+        listing.runs = select_runs(listing.runs, named.uids, targets)
     found = len(listing.runs)
     listing.runs = sorted(filter_runs(listing.runs, model, dataset), key=SORT_KEYS[sort], reverse=reverse)
     filters = " ".join(f"{flag} {value}" for flag, value in (("--model", model), ("--dataset", dataset)) if value)

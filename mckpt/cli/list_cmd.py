@@ -14,9 +14,9 @@ from .common import FormatOpt, JsonOpt, QuietOpt, add_command, choice_option, ex
 @handle_errors
 def list_command(
     paths: Annotated[list[str] | None, typer.Argument(
-        metavar="[PATH]...", parser=shown_as("path"),
-        help="Folders or files to list (default: ./checkpoints), or s3://, gs://, az:// prefixes and "
-             "hf:// repo folders.")] = None,
+        metavar="[PATH|UID]...", parser=shown_as("path|run|url"),
+        help="Folders or files to list (default: ./checkpoints), s3://, gs://, az:// prefixes and hf:// repo "
+             "folders, or run uids (only those runs, of the folders named, else of ./checkpoints).")] = None,
     recursive: Annotated[bool, typer.Option("--recursive", "-r", help="Look into sub-folders too.")] = False,
     acc: Annotated[bool, typer.Option("--acc", help="Read each run's newest file for its final accuracy.")] = False,
     model: Annotated[str | None, typer.Option(

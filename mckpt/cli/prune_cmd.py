@@ -3,13 +3,12 @@ files are never touched."""
 
 from __future__ import annotations
 
-import os
 from typing import Annotated
 
 import typer
 
-from ..domain.vocabulary import CHECKPOINTS_DIR
 from ..errors import MckptError
+from ..locate.targets import expand
 from .common import JsonOpt, QuietOpt, handle_errors
 from .confirm import DryRunOpt, YesOpt, check_json, go_ahead
 from .outcome import make_output
@@ -54,14 +53,8 @@ def prune_command(
     from ..view.render_hygiene import render_prune_plan, render_prune_result
 
     check_json(json, yes, dry_run)
-    paths, uids = [], list(run or [])
-    for t in targets or []:
-        (paths if os.path.exists(t) else uids).append(t)
-    if not paths:
-        if not os.path.isdir(CHECKPOINTS_DIR):
-            raise MckptError("no ./checkpoints folder here", path=CHECKPOINTS_DIR,
-                             hint="run inside a Mammoth working folder, or pass a folder: mckpt prune PATH")
-        paths = [CHECKPOINTS_DIR]
+    named = expand(targets, "prune")
+    paths, uids = named.scope(), named.uids + list(run or [])
     policy = Policy(keep_last=keep_last, keep_tasks=parse_tasks(keep_tasks) if keep_tasks else frozenset(),
                     keep_every=parse_keep(keep) if keep else None, paused=paused,
                     older_than=parse_age(older_than) if older_than else None, where=parse_where(where or []),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Annotated
 
@@ -10,13 +9,13 @@ import typer
 
 from ..domain.results import SORT_COLUMNS, Query, Results, Where, collect_results
 from ..errors import MckptError, UsageError
-from ..io.urls import url_kind
-from ..locate.resolve import resolve_checkpoint
+from ..locate.targets import expand
 from .common import FormatOpt, JsonOpt, QuietOpt, add_command, choice_option, examples, handle_errors, shown_as
 from .outcome import make_output
 
 PathsArg = Annotated[list[str] | None, typer.Argument(
-    metavar="[PATH]...", parser=shown_as("path"), help="Folders (or files) of checkpoints (default: ./checkpoints).")]
+    metavar="[PATH|UID]...", parser=shown_as("path|run"),
+    help="Folders or files of checkpoints, or run uids (default: ./checkpoints).")]
 RecursiveOpt = Annotated[bool, typer.Option("--recursive", "-r", help="Look into sub-folders too.")]
 ByOpt = Annotated[list[str] | None, typer.Option(
     "--by", metavar="ARGS", help="Group by these saved args (comma-separated, repeatable); default: every "
@@ -48,17 +47,10 @@ NoCacheOpt = Annotated[bool, typer.Option(
     "--no-cache", help="Read every file again (unchanged files' records are otherwise kept in the mckpt cache).")]
 
 
-def _collect(paths: list[str] | None, recursive: bool, query: Query, no_cache: bool = False) -> Results:
-    targets = paths or ["checkpoints"]
-    for p in targets:
-        if url_kind(p) in ("http", "hf"):
-            raise UsageError(f"{p}: results reads local folders and files",
-                             hint="download the runs first: mckpt fetch URL -o DIR, then mckpt results DIR")
-    # A run named by uid stands for its newest file, as in every other command (see locate.resolve).
-    targets = [p if os.path.exists(p) else resolve_checkpoint(p).path for p in targets]
-    if not paths and not os.path.isdir("checkpoints"):
-        raise MckptError("no ./checkpoints folder here", path="checkpoints",
-                         hint="run inside a Mammoth working folder, or pass a folder: mckpt results PATH")
+def _collect(paths: list[str] | None, recursive: bool, query: Query, no_cache: bool = False,
+             command: str = "results") -> Results:
+    # A run named by uid stands for its newest file, as in every other command (see locate.targets).
+    targets = expand(paths, command).newest_files()
     from ..domain.record_cache import RecordCache
     from ..fetch.cache import cache_root
 
@@ -141,7 +133,7 @@ def plot_command(
         ck = read(matrix)
         written = plot_matrix(ck.class_il, ck.task_il, spec, (ck.name.stem if ck.name else Path(ck.path).name))
     else:
-        res = _collect(paths, recursive, _query(by, where, model, dataset, tasks, sort, top), no_cache)
+        res = _collect(paths, recursive, _query(by, where, model, dataset, tasks, sort, top), no_cache, "plot")
         written = plot_curves(res, spec)
         for w in res.warnings:
             out.warning(w)  # the figure is right; only the cache was not updated

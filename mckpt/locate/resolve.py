@@ -93,9 +93,14 @@ def resolve_checkpoint(spec: str, search: Sequence[str | Path] = (CHECKPOINTS_DI
     folders = [str(p) for p in dict.fromkeys(search) if os.path.isdir(p)]
     matches = match_runs(scan(folders).runs if folders else [], spec)
     if not matches:
-        looked = ", ".join(folders) or "no checkpoints folder here"
-        short = f"; a uid prefix needs {UID_PREFIX_MIN}+ characters" if len(spec) < UID_PREFIX_MIN else ""
-        raise MckptError(f"no such file, folder or run uid{short}", path=spec,
-                         hint=f"give {SPEC_HELP} (looked in: {looked}; see `mckpt list`)")
+        raise no_such_uid(spec, folders)
     run = single_run(matches, f"uid {spec}")
     return Resolved(run.newest.path, f"newest checkpoint of run {run.name.uid or run.key}")
+
+
+def no_such_uid(spec: str, looked_in: Sequence[str]) -> MckptError:
+    """The one error for a word that is no file, no folder and no run uid where it was looked for."""
+    looked = ", ".join(looked_in) or "no checkpoints folder here"
+    short = f"; a uid prefix needs {UID_PREFIX_MIN}+ characters" if len(spec) < UID_PREFIX_MIN else ""
+    return MckptError(f"no such file, folder or run uid{short}", path=spec,
+                      hint=f"give {SPEC_HELP} (looked in: {looked}; see `mckpt list`)")
