@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ..choices import check_sha256
-from ..domain.checkpoint import to_plain
+from ..domain.checkpoint import checkpoint_brief, to_plain
 from ..domain.runs import SORT_KEYS, filter_runs, scan
 from ..locate import read
 from ..locate.targets import expand, select_runs
@@ -77,7 +77,7 @@ def fetch_file(source: str, *, output: str | None, sha256: str | None, revision:
                offline: bool, cache_dir: str | None, force: bool, retries: int, connections: int | None,
                json: bool, quiet: bool) -> int:
     """`mckpt fetch`: a file into the cache (resumed, verified), and placed at `output` if given."""
-    from ..fetch.download import checkpoint_brief, fetch  # HTTP stack: fetch only
+    from ..fetch.download import fetch  # HTTP stack: fetch only
     from ..fetch.options import FetchOptions
 
     out = make_output(json, None, quiet)

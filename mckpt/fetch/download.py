@@ -508,16 +508,3 @@ def open_remote(url: str, options: FetchOptions | None = None, name: str | None 
                       timeout=opts.timeout, deadline=opts.deadline, retries=min(opts.retries, 3),
                       backoff=opts.backoff, name=name)
 
-
-def checkpoint_brief(path: str) -> dict[str, Any] | None:
-    """Kind, model, dataset and tasks of a fetched file if it is a checkpoint, else None."""
-    from ..domain.checkpoint import read_checkpoint
-
-    try:
-        ck = read_checkpoint(path)
-    except MckptError:
-        return None
-    name = ck.name
-    return {"kind": ck.kind, "model": ck.args.get("model") or (name.model if name else None),
-            "dataset": ck.args.get("dataset") or (name.dataset if name else None),
-            "tasks_done": ck.tasks_done}
