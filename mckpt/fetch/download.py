@@ -22,10 +22,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
-from ..errors import MckptError, braced
+from ..errors import MckptError
 from ..io.hfhub import cached_blob
-from ..io.http_source import CONTENT_RANGE, HttpSource
-from ..io.sources import ByteSource, FileSource
+from ..io.http_source import CONTENT_RANGE
 from ..io.transport import (
     BULK_READ,
     REDIRECTS,
@@ -486,25 +485,3 @@ def interrupted_error(source: str, kept: int) -> MckptError:
                      path=source, hint=f"{how}: mckpt fetch {shlex.quote(source)}")
     err.exit_code = 130
     return err
-
-
-
-def open_remote(url: str, options: FetchOptions | None = None, name: str | None = None) -> ByteSource:
-    """A remote checkpoint for `read_checkpoint`: HTTP Range reads of the index and pickle only, or,
-    offline (HF_HUB_OFFLINE / --offline), the cached copy from an earlier fetch (mckpt's, or
-    huggingface_hub's). `name` is what errors call it (default: the URL)."""
-    opts = given_or_env(options)
-    if opts.offline:
-        remote = parse_source(url, opts.endpoint, opts.revision)
-        hit = CacheEntry(cache_root(opts.cache_dir), remote).lookup()
-        if hit is not None:
-            return FileSource(hit.path)
-        if blob := cached_blob(remote):
-            return FileSource(blob[0])
-        raise MckptError("offline (HF_HUB_OFFLINE or {offline=True}) and not in the cache", path=remote.url,
-                         hint=f"fetch it once with the network on: mckpt fetch {braced(shlex.quote(url))}",
-                         spelled=True)
-    return HttpSource(url, token=opts.token, endpoint=opts.endpoint, revision=opts.revision,
-                      timeout=opts.timeout, deadline=opts.deadline, retries=min(opts.retries, 3),
-                      backoff=opts.backoff, name=name)
-

@@ -92,8 +92,8 @@ def open_checkpoint_source(spec: str, options: FetchOptions | None = None, *,
         parent = HubFolder(where.parent(), opts) if where.path else None
         name = where.path.rpartition("/")[2]
     else:
-        from ..fetch.download import open_remote  # http(s): the HTTP stack, for this read only
         from ..fetch.options import given_or_env
+        from ..remote.http_file import open_remote  # http(s): the HTTP stack, for this read only
 
         return open_remote(spec, given_or_env(options, revision))
     return _resolve_in(here, parent, name, spec)
