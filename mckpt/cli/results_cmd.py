@@ -7,7 +7,8 @@ from typing import Annotated
 
 import typer
 
-from ..domain.results import SORT_COLUMNS, Query, Results, Where, collect_results
+from ..domain.results import SORT_COLUMNS, Query, Results, collect_results
+from ..domain.where import Where
 from ..errors import MckptError, UsageError
 from ..locate.targets import expand
 from .common import FormatOpt, JsonOpt, QuietOpt, add_command, choice_option, examples, handle_errors, shown_as
