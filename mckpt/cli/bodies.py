@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from ..choices import check_sha256
 from ..domain.checkpoint import checkpoint_brief, to_plain
 from ..domain.runs import SORT_KEYS, filter_runs, scan
+from ..domain.where import parse_where
 from ..locate import read
 from ..locate.targets import expand, select_runs
 from ..remote import is_store_url
@@ -42,11 +43,12 @@ def inspect_checkpoint(checkpoint: str, *, tensors: bool, args_only: bool, revis
 
 
 def list_runs(paths: list[str] | None, *, recursive: bool, acc: bool, model: str | None, dataset: str | None,
-              sort: str, reverse: bool, json: bool, fmt: str | None, quiet: bool) -> int:
+              where: list[str] | None, sort: str, reverse: bool, json: bool, fmt: str | None, quiet: bool) -> int:
     """`mckpt list`: folders (or remote prefixes) of checkpoints as runs; 1 with -q when none matched."""
     out = make_output(json, fmt, quiet)
-    if sort == "acc" and not acc:
-        acc = True
+    conditions = parse_where(where)
+    if (sort == "acc" or conditions) and not acc:
+        acc = True  # the accuracy, or the saved args --where filters on, are in each run's newest file
     named = expand(paths, "list", remote=True)
     targets = named.scope()
     if named.urls:
@@ -66,8 +68,10 @@ def list_runs(paths: list[str] | None, *, recursive: bool, acc: bool, model: str
     if named.uids:
         listing.runs = select_runs(listing.runs, named.uids, targets)
     found = len(listing.runs)
-    listing.runs = sorted(filter_runs(listing.runs, model, dataset), key=SORT_KEYS[sort], reverse=reverse)
-    filters = " ".join(f"{flag} {value}" for flag, value in (("--model", model), ("--dataset", dataset)) if value)
+    listing.runs = sorted(filter_runs(listing.runs, model, dataset, conditions), key=SORT_KEYS[sort],
+                          reverse=reverse)
+    filters = " ".join([f"{flag} {value}" for flag, value in (("--model", model), ("--dataset", dataset)) if value]
+                       + [f"--where {w.text}" for w in conditions])
     no_match = f"no run matches {filters} (of {found} run(s) found)" if found and not listing.runs else None
     out.show(listing.to_json, lambda: render_listing(out, listing, acc=acc, no_match=no_match))
     return 1 if quiet and not listing.runs else 0

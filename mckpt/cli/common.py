@@ -51,6 +51,9 @@ FormatOpt = Annotated[
                   help="Print tables in a tabulate format: plain, github, latex, tsv, csv, …"),
 ]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")]
+WhereOpt = Annotated[list[str] | None, typer.Option(
+    "--where", "-w", metavar="ARG=VALUE", help="Only runs whose saved arg matches: buffer_size=500, "
+                                               "model=derpp,er, lr<0.1, n_epochs>=5, model!=sgd (repeatable).")]
 
 
 def shown_as(kind: str) -> Callable[[str], str]:

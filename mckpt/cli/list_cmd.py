@@ -8,7 +8,17 @@ import typer
 
 from ..domain.runs import SORT_KEYS
 from .bodies import list_runs
-from .common import FormatOpt, JsonOpt, QuietOpt, add_command, choice_option, examples, handle_errors, shown_as
+from .common import (
+    FormatOpt,
+    JsonOpt,
+    QuietOpt,
+    WhereOpt,
+    add_command,
+    choice_option,
+    examples,
+    handle_errors,
+    shown_as,
+)
 
 
 @handle_errors
@@ -23,6 +33,7 @@ def list_command(
         "--model", "-m", metavar="MODEL", help="Only runs of this model.")] = None,
     dataset: Annotated[str | None, typer.Option(
         "--dataset", "-d", metavar="DATASET", help="Only runs on this dataset.")] = None,
+    where: WhereOpt = None,
     sort: Annotated[str, choice_option(
         "--sort", "-s", choices=tuple(SORT_KEYS), metavar="KEY",
         help=f"Sort by: {', '.join(SORT_KEYS)} (acc: best first).")] = "started",
@@ -35,8 +46,8 @@ def list_command(
 
     With -q it prints nothing and exits 1 when no run matched (like grep -q).
     """
-    return list_runs(paths, recursive=recursive, acc=acc, model=model, dataset=dataset, sort=sort, reverse=reverse,
-                     json=json, fmt=fmt, quiet=quiet)
+    return list_runs(paths, recursive=recursive, acc=acc, model=model, dataset=dataset, where=where, sort=sort,
+                     reverse=reverse, json=json, fmt=fmt, quiet=quiet)
 
 
 def register(app: typer.Typer) -> None:

@@ -7,9 +7,10 @@ from typing import Annotated
 
 import typer
 
+from ..domain.where import parse_where
 from ..errors import MckptError
 from ..locate.targets import expand
-from .common import JsonOpt, QuietOpt, handle_errors
+from .common import JsonOpt, QuietOpt, WhereOpt, handle_errors
 from .confirm import DryRunOpt, YesOpt, check_json, go_ahead
 from .outcome import make_output
 
@@ -29,8 +30,7 @@ def prune_command(
         "--paused", help="Delete paused files once their run saved again or was resumed from them.")] = False,
     older_than: Annotated[str | None, typer.Option(
         "--older-than", metavar="AGE", help="Only delete files last written longer ago: 12h, 30d, 2w.")] = None,
-    where: Annotated[list[str] | None, typer.Option(
-        "--where", metavar="ARG=VALUE", help="Only runs whose saved args match (repeatable).")] = None,
+    where: WhereOpt = None,
     run: Annotated[list[str] | None, typer.Option(
         "--run", metavar="UID", help="Only this run (uid, a unique 4+ character prefix, or name; repeatable).")] = None,
     include_parents: Annotated[bool, typer.Option(
@@ -48,7 +48,7 @@ def prune_command(
     what keeping tasks 0 and 4 would delete; `mckpt prune --paused -y` drops paused files that
     were resumed.
     """
-    from ..hygiene.prune import Policy, execute_prune, parse_age, parse_keep, parse_tasks, parse_where, plan_prune
+    from ..hygiene.prune import Policy, execute_prune, parse_age, parse_keep, parse_tasks, plan_prune
     from ..view.output import human_bytes
     from ..view.render_hygiene import render_prune_plan, render_prune_result
 
@@ -57,7 +57,8 @@ def prune_command(
     paths, uids = named.scope(), named.uids + list(run or [])
     policy = Policy(keep_last=keep_last, keep_tasks=parse_tasks(keep_tasks) if keep_tasks else frozenset(),
                     keep_every=parse_keep(keep) if keep else None, paused=paused,
-                    older_than=parse_age(older_than) if older_than else None, where=parse_where(where or []),
+                    older_than=parse_age(older_than) if older_than else None,
+                    where=parse_where(where),
                     runs=tuple(uids), include_parents=include_parents)
     plan = plan_prune(paths, policy, recursive=recursive)
     if uids:

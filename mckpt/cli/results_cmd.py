@@ -8,10 +8,20 @@ from typing import Annotated
 import typer
 
 from ..domain.results import SORT_COLUMNS, Query, Results, collect_results
-from ..domain.where import Where
+from ..domain.where import Where, parse_where
 from ..errors import MckptError, UsageError
 from ..locate.targets import expand
-from .common import FormatOpt, JsonOpt, QuietOpt, add_command, choice_option, examples, handle_errors, shown_as
+from .common import (
+    FormatOpt,
+    JsonOpt,
+    QuietOpt,
+    WhereOpt,
+    add_command,
+    choice_option,
+    examples,
+    handle_errors,
+    shown_as,
+)
 from .outcome import make_output
 
 PathsArg = Annotated[list[str] | None, typer.Argument(
@@ -21,9 +31,6 @@ RecursiveOpt = Annotated[bool, typer.Option("--recursive", "-r", help="Look into
 ByOpt = Annotated[list[str] | None, typer.Option(
     "--by", metavar="ARGS", help="Group by these saved args (comma-separated, repeatable); default: every "
                                  "arg but the seed and run bookkeeping.")]
-WhereOpt = Annotated[list[str] | None, typer.Option(
-    "--where", "-w", metavar="ARG=VALUE", help="Only runs whose saved arg matches: buffer_size=500, "
-                                               "model=derpp,er, lr<0.1, n_epochs>=5, model!=sgd (repeatable).")]
 ModelOpt = Annotated[str | None, typer.Option("--model", "-m", metavar="MODEL", help="Only runs of this model.")]
 DatasetOpt = Annotated[str | None, typer.Option(
     "--dataset", "-d", metavar="DATASET", help="Only runs on this dataset.")]
@@ -37,7 +44,7 @@ TopOpt = Annotated[int | None, typer.Option("--top", metavar="N", min=1, help="K
 
 def _query(by: list[str] | None, where: list[str] | None, model: str | None, dataset: str | None,
            tasks: int | None, sort: str | None, top: int | None) -> Query:
-    conditions = [Where.parse(w) for w in where or ()]
+    conditions = list(parse_where(where))
     conditions += [Where("model", "=", (model,))] if model else []
     conditions += [Where("dataset", "=", (dataset,))] if dataset else []
     names = [k.strip() for b in by or () for k in b.split(",") if k.strip()] or None

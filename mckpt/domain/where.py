@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,6 +36,11 @@ class Where:
         if op not in ("=", "!=") and number(rhs) is None:
             raise UsageError(f"{text!r}: {op} compares numbers, and {rhs!r} is not one", param="where")
         return Where(arg, op, values)
+
+    @property
+    def text(self) -> str:
+        """The condition as a user types it (`lr<0.1`, `model=derpp,er`)."""
+        return f"{self.arg}{self.op}{','.join(self.values)}"
 
     def matches(self, args: dict[str, Any]) -> bool:
         v = args.get(self.arg)
@@ -80,3 +86,8 @@ def show_value(v: Any) -> str:
     if isinstance(v, list | dict):
         return json.dumps(v, separators=(",", ":"), default=str)
     return "None" if v is None else str(v)
+
+
+def parse_where(items: Iterable[str] | None) -> tuple[Where, ...]:
+    """The conditions of repeated `--where` options (all must hold)."""
+    return tuple(Where.parse(w) for w in items or ())

@@ -23,6 +23,7 @@ from typing import Any
 from ..domain.checkpoint import read_checkpoint
 from ..domain.names import Task
 from ..domain.runs import CheckpointFile, Run, scan, task_order
+from ..domain.where import Where
 from ..errors import MckptError, UsageError
 
 _AGE = re.compile(r"(\d+(?:\.\d+)?)([smhdw])")
@@ -58,16 +59,6 @@ def parse_keep(text: str) -> int:
     return int(k)
 
 
-def parse_where(items: Iterable[str]) -> dict[str, str]:
-    out = {}
-    for item in items:
-        name, eq, value = item.partition("=")
-        if not eq or not name.strip():
-            raise UsageError(f"wants ARG=VALUE, not {item!r}", param="where", hint="e.g. lr=0.1 or model=er")
-        out[name.strip()] = value.strip()
-    return out
-
-
 @dataclass
 class Policy:
     """What to keep. Keep rules add up (a file any rule keeps is kept); with no keep rule at all,
@@ -78,7 +69,7 @@ class Policy:
     keep_every: int | None = None
     paused: bool = False
     older_than: float | None = None  # seconds: only files last written longer ago may go
-    where: dict[str, str] = field(default_factory=dict)
+    where: tuple[Where, ...] = ()  # the one --where language (domain.where)
     runs: tuple[str, ...] = ()  # uids (a unique 4+ character prefix) or run names
     include_parents: bool = False
 
@@ -93,7 +84,7 @@ class Policy:
     def to_json(self) -> dict[str, Any]:
         return {"keep_last": self.effective_keep_last, "keep_tasks": sorted(map(str, self.keep_tasks)),
                 "keep_every": self.keep_every, "paused": self.paused, "older_than_s": self.older_than,
-                "where": self.where, "runs": list(self.runs), "include_parents": self.include_parents}
+                "where": [w.text for w in self.where], "runs": list(self.runs), "include_parents": self.include_parents}
 
     def rules_text(self) -> str:
         """The keep rules in force, as typed: `--keep-last 1`, `--keep-tasks 0,4, --keep every:2`."""
@@ -172,21 +163,6 @@ class PrunePlan:
 # planning
 
 
-def _arg_matches(value: Any, text: str) -> bool:
-    """Saved args against what a user typed: `lr=0.1` matches 0.1, `buffer_size=500` 500,
-    `dataset_config=None` an absent one, `nowand=true` 1 or True."""
-    if value is None:
-        return text.lower() in ("none", "null", "")
-    if isinstance(value, bool) or text.lower() in ("true", "false"):
-        return str(bool(value)).lower() == text.lower() or str(value) == text
-    if isinstance(value, int | float):
-        try:
-            return float(value) == float(text)
-        except ValueError:
-            return False
-    return str(value) == text
-
-
 @dataclass
 class _RunInfo:
     args: dict[str, Any] | None = None  # the run's saved args (from its first file), None if unreadable
@@ -232,9 +208,9 @@ def _selected(run: Run, info: _RunInfo, policy: Policy) -> str | None:
     if policy.where:
         if info.args is None:
             return "its args cannot be read, so no arg filter can match"
-        for k, v in policy.where.items():
-            if k not in info.args or not _arg_matches(info.args[k], v):
-                return f"{k}={v} does not match"
+        for w in policy.where:
+            if not w.matches(info.args):
+                return f"{w.text} does not match"
     return None
 
 
