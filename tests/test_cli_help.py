@@ -115,3 +115,53 @@ def test_help_paragraphs_have_no_hard_line_breaks(command: str) -> None:
     assert all("\n" not in p for p in help_text.split("\n\n")), help_text
     flat = _flat(_help(command))
     assert all(" ".join(p.split()) in flat for p in help_text.split("\n\n"))  # every paragraph shown
+
+
+USAGE_ERRORS = [
+    (["list", "--sort", "bogus"], "error: Invalid value for '--sort' / '-s': the value must be one of: started, model,"
+                                  " dataset, size, name, acc (got 'bogus')", "mckpt list"),
+    (["list", "--bogus"], "error: No such option: --bogus", "mckpt list"),
+    (["inspect"], "error: Missing argument 'CHECKPOINT'.", "mckpt inspect"),
+    (["nosuch"], "error: No such command 'nosuch'.", "mckpt"),
+]
+
+
+@pytest.mark.parametrize(("argv", "line", "path"), USAGE_ERRORS, ids=lambda v: " ".join(v) if isinstance(v, list)
+                         else None)
+def test_usage_errors_are_error_and_hint_lines_in_a_pipe(argv: list[str], line: str, path: str) -> None:
+    """Typer's usage errors look like every other error (`list --json --format csv`), not a boxed panel."""
+    r = run_cli(*argv)
+    assert (r.returncode, r.stdout) == (2, "")
+    assert r.stderr == f"{line}\nhint: see `{path} --help`\n"
+
+
+def test_usage_errors_are_lines_on_a_terminal_too() -> None:
+    import os
+    import select
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    master, slave = os.openpty()
+    env = {**os.environ, "PYTHONPATH": str(REPO), "TERM": "xterm", "COLUMNS": "100"}
+    env.pop("NO_COLOR", None)
+    proc = subprocess.Popen([sys.executable, "-m", "mckpt", "list", "--sort", "bogus"], stdout=slave, stderr=slave,
+                            env=env)
+    os.close(slave)
+    seen = b""
+    while select.select([master], [], [], 60)[0]:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:  # the child closed the terminal
+            break
+        if not chunk:
+            break
+        seen += chunk
+    proc.wait(timeout=60)
+    os.close(master)
+    text = re.sub(r"\x1b\[[0-9;]*m", "", seen.decode())
+    assert proc.returncode == 2
+    assert "╭" not in text and "Usage:" not in text
+    assert text.replace("\r\n", "\n").startswith("error: Invalid value for '--sort' / '-s': the value must be one")
+    assert "hint: see `mckpt list --help`" in text
