@@ -25,6 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from .choices import sha256_of_etag
 from .errors import MckptError
 from .io.sources import ByteSource, FileSource
 from .torchfile.archive import ZipMember, open_archive, tensor_items
@@ -33,7 +34,6 @@ CHUNK = 4 << 20
 DEPTH = 4  # buffers in flight per file: memory is DEPTH × CHUNK
 _LFH = b"PK\x03\x04"
 _DESCRIPTOR = b"PK\x07\x08"
-_HEX64 = "0123456789abcdef"
 
 Progress = Callable[[int], None]
 
@@ -429,9 +429,6 @@ def _remote_folder_targets(spec: str, recursive: bool) -> list[Target]:
             for e in entries]
 
 
-def _norm_sha(value: str | None) -> str | None:
-    v = (value or "").strip().removeprefix("W/").strip('"').lower()
-    return v if len(v) == 64 and all(c in _HEX64 for c in v) else None
 
 
 def verify_target(target: Target, *, progress: Progress | None = None, open_remote: Callable[[str], ByteSource]
@@ -450,7 +447,7 @@ def verify_target(target: Target, *, progress: Progress | None = None, open_remo
         return Verdict(target.spec, problems=[e.message])
     try:
         sha, what = target.sha256, target.sha256_from
-        if sha is None and (hub := _norm_sha(getattr(source, "linked_etag", None))):
+        if sha is None and (hub := sha256_of_etag(getattr(source, "linked_etag", None))):
             sha, what = hub, "the hub's checksum (LFS oid)"
         return verify_source(source, sha256=sha, sha256_from=what, progress=progress, chunk=chunk, depth=depth)
     finally:

@@ -62,8 +62,8 @@ LAYERS: tuple[tuple[str, ...], ...] = (
 )
 # The leaves themselves: each uses at most the error type (version: nothing).
 LEAF_USES = {"errors": (), "version": (), "choices": ("errors",), "torch_import": ("errors",)}
-# io is below the choices (a byte source has no user choices); torchfile likewise.
-NO_CHOICES = ("io", "torchfile")
+# io and torchfile read bytes: never torch, not even through the leaf that imports it.
+NO_TORCH = ("io", "torchfile")
 
 
 def _top(module: str) -> str:
@@ -82,8 +82,8 @@ def allowed_for(entry: str) -> set[str]:
         return {entry, *LEAF_USES[entry]}
     level = next(i for i, layer in enumerate(LAYERS) if entry in layer)
     allowed = {e for layer in LAYERS[: level + 1] for e in layer} | set(LEAVES)
-    if entry in NO_CHOICES:
-        allowed -= {"choices", "torch_import"}
+    if entry in NO_TORCH:
+        allowed.discard("torch_import")
     return allowed
 
 

@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from ..choices import is_sha256
 from ..errors import MckptError
 from ..io.atomic import place_copy, publish_file, write_atomic
 from ..io.urls import Remote, safe_filename
@@ -190,7 +191,6 @@ class CacheEntry:
 # lock); the fetch path above does not depend on it. Added with issue 16.
 # ===================================================================================================
 
-_SHA_DIR = re.compile(r"[0-9a-f]{64}")
 
 
 @dataclass
@@ -247,7 +247,7 @@ def scan_cache(root: Path) -> tuple[list[StoredFile], list[Leftover]]:
             else:
                 records[Path(cached.path)] = (cached, rec)
         for sha_dir in rev.iterdir():
-            if not (sha_dir.is_dir() and _SHA_DIR.fullmatch(sha_dir.name)):
+            if not (sha_dir.is_dir() and is_sha256(sha_dir.name)):
                 continue
             for f in sha_dir.iterdir():
                 st = f.stat()

@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import itertools
 import os
-import re
 import shlex
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
+from ..choices import sha256_of_etag
 from ..errors import MckptError
 from ..io.hfhub import cached_blob
 from ..io.http_source import CONTENT_RANGE
@@ -46,7 +46,6 @@ from .place import destination, place
 from .policy import AUTO_CONNECTIONS, SlowStream
 from .stream import receive, write_all
 
-_SHA256 = re.compile(r"[0-9a-f]{64}")
 MAX_RESTARTS = 3
 PROBE = 8 << 20  # a fresh download's first request asks for this many bytes
 
@@ -91,11 +90,6 @@ class FetchResult:
         return asdict(self)
 
 
-def _norm_sha(value: str | None) -> str | None:
-    if not value:
-        return None
-    v = value.strip().removeprefix("W/").strip('"').lower()
-    return v if _SHA256.fullmatch(v) else None
 
 
 def _int(value: str | None) -> int | None:
@@ -158,12 +152,12 @@ class _Download:
 
     def _stop(self, info: PartInfo | None) -> Callable[[Reply], bool]:
         def stop(reply: Reply) -> bool:
-            linked = _norm_sha(reply.headers.get("X-Linked-Etag"))
+            linked = sha256_of_etag(reply.headers.get("X-Linked-Etag"))
             if linked is not None and self.remote.repo is not None and self.hf_blob is None:
                 self.hf_blob = cached_blob(self.remote, linked) or False  # hashed once per fetch
             return linked is not None and (
                 (self.hit is not None and linked == self.hit.sha256)
-                or (info is not None and linked != _norm_sha(info.linked_etag))
+                or (info is not None and linked != sha256_of_etag(info.linked_etag))
                 or bool(self.hf_blob))
         return stop
 
@@ -196,13 +190,13 @@ class _Download:
         """(sha256, what said so) the download must hash to, if anyone says."""
         if self.opts.sha256:
             return self.opts.sha256.lower(), "--sha256"
-        if (sha := _norm_sha(linked)) is not None:
+        if (sha := sha256_of_etag(linked)) is not None:
             return sha, "the hub's X-Linked-Etag"
         return None
 
     def _settled(self, reply: Reply) -> tuple[CachedFile, bool] | None:
         """A redirect `stop` ended at the hub: the cache, or huggingface_hub's, already has the file."""
-        linked = _norm_sha(reply.hub_headers.get("X-Linked-Etag"))
+        linked = sha256_of_etag(reply.hub_headers.get("X-Linked-Etag"))
         if self.hit and linked == self.hit.sha256:
             return self.hit, True
         if self.hf_blob and self.hf_blob[1] == linked:
