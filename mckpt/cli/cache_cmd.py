@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from .common import JsonOpt, QuietOpt, handle_errors
+from .common import JsonOpt, QuietOpt, examples, handle_errors
 from .confirm import DryRunOpt, YesOpt, check_json, go_ahead
 from .outcome import make_output
 
@@ -19,7 +19,8 @@ CacheDirOpt = Annotated[str | None, typer.Option(
     "--cache-dir", metavar="DIR", help="Cache folder (default: $MCKPT_CACHE or ~/.cache/mckpt).")]
 
 cache_app = typer.Typer(name="cache", help="What `fetch` keeps: list, remove, prune, verify.",
-                        no_args_is_help=True, context_settings={"help_option_names": ["-h", "--help"]})
+                        epilog=examples("mckpt cache ls", "mckpt cache prune -n"), no_args_is_help=True,
+                        context_settings={"help_option_names": ["-h", "--help"]})
 
 
 @cache_app.command("ls")

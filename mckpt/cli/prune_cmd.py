@@ -10,7 +10,7 @@ import typer
 from ..domain.where import parse_where
 from ..errors import MckptError
 from ..locate.targets import expand
-from .common import JsonOpt, QuietOpt, WhereOpt, handle_errors
+from .common import JsonOpt, QuietOpt, WhereOpt, add_command, examples, handle_errors, shown_as
 from .confirm import DryRunOpt, YesOpt, check_json, go_ahead
 from .outcome import make_output
 
@@ -18,7 +18,7 @@ from .outcome import make_output
 @handle_errors
 def prune_command(
     targets: Annotated[list[str] | None, typer.Argument(
-        metavar="[PATH|UID]...",
+        metavar="[PATH|UID]...", parser=shown_as("path|run"),
         help="Folders to prune by the policy, files to delete as named, or run uids (default: ./checkpoints).")] = None,
     keep_last: Annotated[int | None, typer.Option(
         "--keep-last", metavar="N", min=1, help="Keep each run's N newest files (default 1: the newest).")] = None,
@@ -44,9 +44,8 @@ def prune_command(
 ) -> None:
     """Delete checkpoints a policy no longer needs, after showing the plan.
 
-    Examples: `mckpt prune` keeps each run's newest file; `mckpt prune --keep-tasks 0,4 -n` shows
-    what keeping tasks 0 and 4 would delete; `mckpt prune --paused -y` drops paused files that
-    were resumed.
+    By default each run keeps its newest file; --keep-tasks, --keep-last and --keep add files to
+    keep, --paused drops paused files that were resumed.
     """
     from ..hygiene.prune import Policy, execute_prune, parse_age, parse_keep, parse_tasks, plan_prune
     from ..view.output import human_bytes
@@ -89,4 +88,7 @@ def prune_command(
 
 
 def register(app: typer.Typer) -> None:
-    app.command("prune")(prune_command)
+    add_command(app, "prune", prune_command, epilog=examples(
+        "mckpt prune --keep-tasks 0,4 -n",
+        "mckpt prune --paused -y",
+    ))
