@@ -138,11 +138,10 @@ def test_usage_errors_are_error_and_hint_lines_in_a_pipe(argv: list[str], line: 
 
 def test_usage_errors_are_lines_on_a_terminal_too() -> None:
     import os
-    import select
     import subprocess
     import sys
 
-    from tests.conftest import REPO
+    from tests.conftest import REPO, read_terminal
 
     master, slave = os.openpty()
     env = {**os.environ, "PYTHONPATH": str(REPO), "TERM": "xterm", "COLUMNS": "100"}
@@ -150,15 +149,7 @@ def test_usage_errors_are_lines_on_a_terminal_too() -> None:
     proc = subprocess.Popen([sys.executable, "-m", "mckpt", "list", "--sort", "bogus"], stdout=slave, stderr=slave,
                             env=env)
     os.close(slave)
-    seen = b""
-    while select.select([master], [], [], 60)[0]:
-        try:
-            chunk = os.read(master, 4096)
-        except OSError:  # the child closed the terminal
-            break
-        if not chunk:
-            break
-        seen += chunk
+    seen = read_terminal(master)
     proc.wait(timeout=60)
     os.close(master)
     text = re.sub(r"\x1b\[[0-9;]*m", "", seen.decode())
