@@ -33,10 +33,7 @@ def ls_command(cache_dir: CacheDirOpt = None, json: JsonOpt = False, quiet: Quie
 
     listing = list_cache(cache_root(cache_dir))
     out = make_output(json, None, quiet)
-    if json:
-        out.emit_json(listing.to_json())
-    else:
-        render_cache_listing(out, listing)
+    out.show(listing.to_json, lambda: render_cache_listing(out, listing))
 
 
 def _carry_out(out: Output, plan: CachePlan, *, json: bool, yes: bool, dry_run: bool) -> None:
@@ -106,13 +103,14 @@ def verify_command(cache_dir: CacheDirOpt = None, json: JsonOpt = False, quiet: 
     out = make_output(json, None, quiet)
     checks = verify_cache(Path(root))
     bad = [c for c in checks if c.problem]
-    if json:
-        out.emit_json({"root": str(root), "files": [c.to_json() for c in checks],
-                       "total": {"files": len(checks), "ok": len(checks) - len(bad), "failed": len(bad)}})
-    else:
+
+    def render() -> None:
         for c in checks:
             render_cache_check(out, c)
         out.line(f"{len(checks)} cached file(s) verified: {len(checks) - len(bad)} ok, {len(bad)} failed")
+
+    out.show(lambda: {"root": str(root), "files": [c.to_json() for c in checks],
+                      "total": {"files": len(checks), "ok": len(checks) - len(bad), "failed": len(bad)}}, render)
     for c in bad:
         out.error(f"{c.item.stored.path}: {c.problem}")
     if bad:
