@@ -124,3 +124,11 @@ def test_results_and_verify_take_a_uid_as_its_newest_file(work: Path) -> None:
     v = run_cli("verify", "17e0", "--json", cwd=work)
     assert v.returncode == 0, v.stderr
     assert [f["path"] for f in json.loads(v.stdout)["files"]] == [f"checkpoints/{STEM}_1.pt"]
+
+
+@pytest.mark.parametrize("command", ["list", "results", "prune", "verify", "inspect"])
+def test_a_uid_without_a_checkpoints_folder_is_the_same_error_everywhere(tmp_path: Path, command: str) -> None:
+    r = run_cli(command, "17e0aa3c", cwd=tmp_path)
+    assert r.returncode == 1
+    assert r.stderr.startswith("error: 17e0aa3c: no such file, folder or run uid\n"), r.stderr
+    assert "looked in: no checkpoints folder here" in r.stderr

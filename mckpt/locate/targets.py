@@ -116,15 +116,23 @@ class Targets:
     def scope(self) -> list[str]:
         """What to read: the files, folders and URLs named, else (only run uids, or nothing named)
         `./checkpoints`; run uids select runs from it (`select_runs`)."""
-        named = [t.uid if isinstance(t, RunUid) else t.path if isinstance(t, LocalFile | Folder) else t.url
+        named = [t.path if isinstance(t, LocalFile | Folder) else t.url
                  for t in self.items if not isinstance(t, RunUid)]
-        return named or [default_folder(self.command)]
+        return named or self._uid_folders(self.uids[0])
 
     def newest_file(self, uid: str) -> str:
         """The newest file of the run `uid` names, looked up in the folders named beside it, else in
         `./checkpoints` (as `inspect` takes a uid)."""
+        return resolve_checkpoint(uid, self._uid_folders(uid)).path
+
+    def _uid_folders(self, uid: str) -> list[str]:
+        """The folders named, else `./checkpoints`; a uid with neither is the one no-such-uid error."""
         folders = [t.path for t in self.items if isinstance(t, Folder)]
-        return resolve_checkpoint(uid, folders or [default_folder(self.command)]).path
+        if folders:
+            return folders
+        if not os.path.isdir(CHECKPOINTS_DIR):
+            raise no_such_uid(uid, [])
+        return [CHECKPOINTS_DIR]
 
     def newest_files(self) -> list[str]:
         """The local files and folders named, with each run uid standing for its run's newest file."""
