@@ -11,8 +11,8 @@ _mckpt_node() {
             _mckpt_args="" ;;
         "mckpt list")
             _mckpt_subs=""
-            _mckpt_opts="--recursive -r --acc --model -m --dataset -d --sort -s --reverse --timeout --json --format -f --quiet -q --help -h"
-            _mckpt_valopts="--model -m --dataset -d --sort -s --timeout --format -f"
+            _mckpt_opts="--recursive -r --acc --model -m --dataset -d --where -w --sort -s --reverse --timeout --json --format -f --quiet -q --help -h"
+            _mckpt_valopts="--model -m --dataset -d --where -w --sort -s --timeout --format -f"
             _mckpt_args="#0+" ;;
         "mckpt inspect")
             _mckpt_subs=""
@@ -56,8 +56,8 @@ _mckpt_node() {
             _mckpt_args="#0" ;;
         "mckpt prune")
             _mckpt_subs=""
-            _mckpt_opts="--keep-last --keep-tasks --keep --paused --older-than --where --run --include-parents --broken --recursive -r --verbose -v --yes -y --dry-run -n --json --quiet -q --help -h"
-            _mckpt_valopts="--keep-last --keep-tasks --keep --older-than --where --run"
+            _mckpt_opts="--keep-last --keep-tasks --keep --paused --older-than --where -w --run --include-parents --broken --recursive -r --verbose -v --yes -y --dry-run -n --json --quiet -q --help -h"
+            _mckpt_valopts="--keep-last --keep-tasks --keep --older-than --where -w --run"
             _mckpt_args="#0+" ;;
         "mckpt verify")
             _mckpt_subs=""
@@ -103,6 +103,7 @@ _mckpt_value() {
     case "$1|$2" in
         "mckpt list|--model"|"mckpt list|-m") _mckpt_kind=model; _mckpt_choices="" ;;
         "mckpt list|--dataset"|"mckpt list|-d") _mckpt_kind=dataset; _mckpt_choices="" ;;
+        "mckpt list|--where"|"mckpt list|-w") _mckpt_kind=none; _mckpt_choices="" ;;
         "mckpt list|--sort"|"mckpt list|-s") _mckpt_kind=choice; _mckpt_choices="started model dataset size name acc" ;;
         "mckpt list|--timeout") _mckpt_kind=none; _mckpt_choices="" ;;
         "mckpt list|--format"|"mckpt list|-f") _mckpt_kind=choice; _mckpt_choices="plain simple github grid simple_grid rounded_grid fancy_grid pipe orgtbl jira presto pretty psql rst mediawiki moinmoin youtrack html latex latex_raw latex_booktabs latex_longtable textile tsv csv asciidoc" ;;
@@ -168,7 +169,7 @@ _mckpt_value() {
         "mckpt prune|--keep-tasks") _mckpt_kind=none; _mckpt_choices="" ;;
         "mckpt prune|--keep") _mckpt_kind=none; _mckpt_choices="" ;;
         "mckpt prune|--older-than") _mckpt_kind=none; _mckpt_choices="" ;;
-        "mckpt prune|--where") _mckpt_kind=none; _mckpt_choices="" ;;
+        "mckpt prune|--where"|"mckpt prune|-w") _mckpt_kind=none; _mckpt_choices="" ;;
         "mckpt prune|--run") _mckpt_kind=none; _mckpt_choices="" ;;
         "mckpt prune|#0+") _mckpt_kind=file; _mckpt_choices="" ;;
         "mckpt verify|--sha256") _mckpt_kind=none; _mckpt_choices="" ;;

@@ -34,7 +34,7 @@ _EXPORTS = {
     "plan_conversion": "convert",
     "write_plan": "convert",
     "load": "torch_load",
-    "resolve_checkpoint": "domain.resolve",
+    "resolve_checkpoint": "locate.resolve",
 }
 
 __all__ = [
@@ -62,10 +62,10 @@ if TYPE_CHECKING:
     from .diff import diff_checkpoints
     from .domain.checkpoint import Checkpoint, read_checkpoint
     from .domain.names import ParsedName, parse_name, parse_stem
-    from .domain.resolve import resolve_checkpoint
     from .domain.results import Query, collect_results
     from .domain.runs import Listing, Run, scan
     from .errors import MckptError
+    from .locate.resolve import resolve_checkpoint
     from .torch_load import load
 
 

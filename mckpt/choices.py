@@ -24,12 +24,23 @@ def check_choice(parameter: str, value: str | None, choices: Sequence[str]) -> N
         raise UsageError(f"must be one of: {', '.join(choices)} (got {value!r})", param=parameter)
 
 
-SHA256_HEX = re.compile(r"[0-9a-fA-F]{64}")
+SHA256 = re.compile(r"[0-9a-f]{64}")  # the one sha256 format: 64 lower-case hexadecimal digits
+
+
+def is_sha256(text: str) -> bool:
+    """Whether `text` is a sha256 as mckpt stores and compares them (lower-case hex)."""
+    return SHA256.fullmatch(text) is not None
+
+
+def sha256_of_etag(value: str | None) -> str | None:
+    """The sha256 an ETag (or the hub's X-Linked-Etag) carries, quoted or weak, else None."""
+    v = (value or "").strip().removeprefix("W/").strip('"').lower()
+    return v if is_sha256(v) else None
 
 
 def check_sha256(value: str | None, parameter: str = "sha256") -> str | None:
     """A sha256 checksum as given (64 hexadecimal digits, either case), lower-cased; None passes."""
-    if value is not None and not SHA256_HEX.fullmatch(value):
+    if value is not None and not is_sha256(value.lower()):
         shown = value if len(value) <= 80 else value[:77] + "..."
         raise UsageError(f"wants 64 hexadecimal digits, not {shown!r}", param=parameter)
     return value.lower() if value is not None else None

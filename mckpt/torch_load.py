@@ -25,7 +25,7 @@ def load(path: str | os.PathLike[str], tensors: Literal[True]) -> tuple[Checkpoi
 def load(path: str | os.PathLike[str], tensors: bool = False) -> Checkpoint | tuple[Checkpoint, Any]:
     """The checkpoint's metadata, or `(metadata, torch.load(...))` with `tensors=True`.
 
-    `path` is anything the CLI takes (see `mckpt.domain.resolve`): a file, a run folder, a run uid
+    `path` is anything the CLI takes (see `mckpt.locate.resolve`): a file, a run folder, a run uid
     or a URL; a URL's tensors need the whole file, which is fetched into the cache once."""
     from .locate import local_copy, read, resolve
 

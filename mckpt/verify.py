@@ -25,6 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from .choices import sha256_of_etag
 from .errors import MckptError
 from .io.sources import ByteSource, FileSource
 from .torchfile.archive import MAX_INFLATE_RATIO, ZipMember, inflate_limit, open_archive, tensor_items
@@ -33,7 +34,6 @@ CHUNK = 4 << 20
 DEPTH = 4  # buffers in flight per file: memory is DEPTH × CHUNK
 _LFH = b"PK\x03\x04"
 _DESCRIPTOR = b"PK\x07\x08"
-_HEX64 = "0123456789abcdef"
 
 Progress = Callable[[int], None]
 
@@ -397,30 +397,30 @@ def collect_targets(specs: Iterable[str], *, recursive: bool = False, sha256: st
                     known: Callable[[str], tuple[str, str] | None] | None = None,
                     skipped: list[str] | None = None) -> list[Target]:
     """Files, the `.pt` files of folders (and their `paused/`; `recursive` for all below), URLs,
-    run uids (the run's newest file, looked up in ./checkpoints).
+    run uids (the run's newest file, looked up in the folders named beside it, else ./checkpoints).
 
     `sha256` applies to a single file; `known(path)` may name a checksum for a local file (the
     cache's record of a fetched file); folders the walk did not look into are described in `skipped`."""
-    from .domain.resolve import names_a_path, resolve_checkpoint
     from .domain.runs import iter_checkpoint_files
-    from .remote import is_remote, is_store_url
+    from .locate.targets import Folder, RemoteFile, RemoteFolder, RunUid, expand
 
     out: list[Target] = []
-    for spec in specs:
-        if is_remote(spec) and (is_store_url(spec) or spec.startswith("hf://")) and not spec.endswith(".pt"):
-            out += _remote_folder_targets(spec, recursive)
-        elif is_remote(spec):
-            out.append(Target(spec, url=True))
-        elif os.path.isdir(spec):
-            files = [e.path for e in iter_checkpoint_files(spec, recursive, skipped)]
+    named = expand(specs, "verify", remote=True)
+    for t in named.items:
+        if isinstance(t, RemoteFolder):
+            out += _remote_folder_targets(t.url, recursive)
+        elif isinstance(t, RemoteFile):
+            out.append(Target(t.url, url=True))
+        elif isinstance(t, Folder) and os.path.isdir(t.path):
+            files = [e.path for e in iter_checkpoint_files(t.path, recursive, skipped)]
             if not files:
-                raise MckptError("a folder without .pt files", path=spec)
+                raise MckptError("a folder without .pt files", path=t.path)
             out += [Target(f) for f in files]
-        elif not os.path.exists(spec) and not names_a_path(spec):
+        elif isinstance(t, RunUid):
             # a run uid (or a unique prefix of one): its newest file, as every reading command takes it
-            out.append(Target(resolve_checkpoint(spec).path))
+            out.append(Target(named.newest_file(t.uid)))
         else:
-            out.append(Target(spec))
+            out.append(Target(t.path))
     if sha256 is not None:
         if len(out) != 1:
             raise MckptError(f"names one file's checksum, but {len(out)} files are to be verified", param="sha256",
@@ -434,7 +434,7 @@ def collect_targets(specs: Iterable[str], *, recursive: bool = False, sha256: st
 def _remote_folder_targets(spec: str, recursive: bool) -> list[Target]:
     """The `.pt` objects of a remote folder (an object-store prefix or a hub repo folder), each with
     the checksum the listing gives (the hub's lfs.oid), as `list` would find them."""
-    from .remote.open import open_folder
+    from .locate.remote import open_folder
 
     entries = open_folder(spec).entries(recursive)
     if not entries:
@@ -443,9 +443,6 @@ def _remote_folder_targets(spec: str, recursive: bool) -> list[Target]:
             for e in entries]
 
 
-def _norm_sha(value: str | None) -> str | None:
-    v = (value or "").strip().removeprefix("W/").strip('"').lower()
-    return v if len(v) == 64 and all(c in _HEX64 for c in v) else None
 
 
 def verify_target(target: Target, *, progress: Progress | None = None, open_remote: Callable[[str], ByteSource]
@@ -454,7 +451,7 @@ def verify_target(target: Target, *, progress: Progress | None = None, open_remo
     try:
         if target.url:
             if open_remote is None:
-                from .remote.open import open_checkpoint_source as _open  # HTTP/object store: only for URLs
+                from .locate.remote import open_checkpoint_source as _open  # HTTP/object store: only for URLs
 
                 open_remote = _open
             source = open_remote(target.spec)
@@ -464,7 +461,7 @@ def verify_target(target: Target, *, progress: Progress | None = None, open_remo
         return Verdict(target.spec, problems=[e.message])
     try:
         sha, what = target.sha256, target.sha256_from
-        if sha is None and (hub := _norm_sha(getattr(source, "linked_etag", None))):
+        if sha is None and (hub := sha256_of_etag(getattr(source, "linked_etag", None))):
             sha, what = hub, "the hub's checksum (LFS oid)"
         return verify_source(source, sha256=sha, sha256_from=what, progress=progress, chunk=chunk, depth=depth)
     finally:

@@ -138,6 +138,26 @@ def run_cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = No
                           capture_output=True, input=input, timeout=timeout)
 
 
+def read_terminal(master: int, timeout: float = 60) -> bytes:
+    """Everything a child writes to the terminal whose master end is `master`, until it closes it
+    (or nothing comes for `timeout` seconds). poll(), not select(): a long test session has file
+    descriptors past 1024."""
+    import select
+
+    poller = select.poll()
+    poller.register(master, select.POLLIN)
+    seen = b""
+    while poller.poll(timeout * 1000):
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:  # the child closed the terminal
+            break
+        if not chunk:
+            break
+        seen += chunk
+    return seen
+
+
 def sigint_default() -> None:
     """Popen preexec_fn: give the child the default Ctrl-C behaviour.
 

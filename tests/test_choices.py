@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from conftest import run_cli
 
-from mckpt.choices import EVERY, MODES, TARGETS
+from mckpt.choices import EVERY, MODES, TARGETS, check_sha256, is_sha256, sha256_of_etag
 from mckpt.cli.app import app
 from mckpt.cli.completion_spec import CommandSpec, describe
 from mckpt.cli.outcome import flag
@@ -68,3 +68,14 @@ def test_library_errors_name_parameters_not_flags(tmp_path: object) -> None:
             call()
         assert str(e.value).startswith(f"{parameter} must be one of") and "--" not in str(e.value)
         assert e.value.param == parameter and e.value.describe(flag).startswith(f"--{parameter} must be one of")
+
+
+def test_one_sha256_format() -> None:
+    """`choices` holds the one sha256 pattern: options, ETags, cache folders and hub blobs use it."""
+    digest = "ab" * 32
+    assert is_sha256(digest) and not is_sha256(digest.upper()) and not is_sha256(digest[:-1])
+    assert check_sha256(digest.upper()) == digest
+    with pytest.raises(UsageError, match="wants 64 hexadecimal digits"):
+        check_sha256("xyz")
+    assert sha256_of_etag(f'W/"{digest.upper()}"') == digest and sha256_of_etag(f'"{digest}"') == digest
+    assert sha256_of_etag('"d41d8cd98f00b204e9800998ecf8427e"') is None and sha256_of_etag(None) is None

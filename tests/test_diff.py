@@ -12,9 +12,9 @@ import pytest
 import torch
 
 from mckpt.diff import IGNORED_ARGS, diff_args, diff_checkpoints
-from mckpt.domain.resolve import resolve_checkpoint
 from mckpt.errors import MckptError
-from tests.conftest import REPO, run_cli
+from mckpt.locate.resolve import resolve_checkpoint
+from tests.conftest import REPO, read_terminal, run_cli
 
 RUN1 = "sgd_seq-mnist_None_0_1_20261128-165846_9acd4744"
 ER_SAFE = "er_seq-mnist_None_50_1_20261128-165918_95ed7ced_last.pt"
@@ -244,7 +244,6 @@ def test_cli_weights_diff_shows_progress_on_a_terminal(tmp_path: Path) -> None:
     """`diff -w` of large files draws a progress bar on stderr when it is a terminal (a real pty);
     with --json (as with convert) none, and stdout stays the one JSON document."""
     import os
-    import select
 
     g = torch.Generator().manual_seed(0)
     w = torch.randn(6_000_000, generator=g)  # 2 x 24 MiB to read: above the bar's 32 MiB floor
@@ -256,18 +255,7 @@ def test_cli_weights_diff_shows_progress_on_a_terminal(tmp_path: Path) -> None:
     proc = subprocess.Popen([sys.executable, "-m", "mckpt", "diff", str(a), str(b), "-w"],
                             stdout=subprocess.PIPE, stderr=slave, env=env)
     os.close(slave)
-    seen = b""
-    while True:
-        ready, _, _ = select.select([master], [], [], 60)
-        if not ready:
-            break
-        try:
-            chunk = os.read(master, 4096)
-        except OSError:  # the child closed the terminal
-            break
-        if not chunk:
-            break
-        seen += chunk
+    seen = read_terminal(master)
     out, _ = proc.communicate(timeout=120)
     os.close(master)
     assert proc.returncode == 0 and b"w" in out

@@ -12,7 +12,7 @@ from conftest import run_cli
 from mckpt.cli.app import app
 from mckpt.cli.completion_spec import describe
 from mckpt.cli.outcome import flag
-from mckpt.domain.results import Where
+from mckpt.domain.where import Where
 from mckpt.errors import MckptError, UsageError, braced
 from mckpt.io.urls import parse_source
 

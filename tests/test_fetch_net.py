@@ -23,9 +23,10 @@ from hub_server import COMMIT, Hub
 from proxy_server import Proxy
 
 from mckpt.errors import MckptError
-from mckpt.fetch.download import fetch, open_remote
+from mckpt.fetch.download import fetch
 from mckpt.fetch.options import FetchOptions
 from mckpt.io.transport import _bypassed, proxy_for
+from mckpt.remote.http_file import open_remote
 
 DATA = os.urandom(3_000_000)
 OTHER = os.urandom(3_100_000)

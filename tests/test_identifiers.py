@@ -13,10 +13,10 @@ import pytest
 from hub_server import Hub
 from save_load_support import run_args, write_checkpoint
 
-from mckpt.domain.resolve import UID_PREFIX_MIN, resolve_checkpoint
 from mckpt.domain.runs import scan
 from mckpt.errors import MckptError
 from mckpt.locate import read, resolve
+from mckpt.locate.resolve import UID_PREFIX_MIN, resolve_checkpoint
 from tests.conftest import run_cli
 
 UID = "5a7c0e11"

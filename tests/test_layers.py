@@ -45,14 +45,73 @@ def test_only_the_reader_imports_its_engine(path: Path) -> None:
     assert "mckpt.torchfile.unpickler" not in imports(path)
 
 
-@pytest.mark.parametrize("path", [p for p in MODULES if p.parent.name in ("io", "torchfile")], ids=_name)
-def test_the_bottom_layers_import_nothing_above_them(path: Path) -> None:
-    """io and torchfile use only themselves, the errors and the version leaf: never the package face."""
-    allowed = ("mckpt.io", "mckpt.torchfile", "mckpt.errors", "mckpt.version")
-    if path.parent.name == "io":
-        allowed = ("mckpt.io", "mckpt.errors", "mckpt.version")
-    ours = {m for m in imports(path) if m == "mckpt" or m.startswith("mckpt.")}
-    assert {m for m in ours if not m.startswith(allowed)} == set()
+# The layers the README's "Code layout" names, lowest first: a module imports only its own layer,
+# the layers below it and the leaves. Within the operations layer the packages may use each other
+# (prune verifies); `view` renders what the operations return; `cli` may use everything.
+LEAVES = ("errors", "version", "choices", "torch_import")
+LAYERS: tuple[tuple[str, ...], ...] = (
+    ("io",),
+    ("torchfile",),
+    ("domain",),
+    ("fetch",),
+    ("remote",),
+    ("locate",),
+    ("convert", "train", "hygiene", "diff", "verify", "demo", "torch_load", "__init__"),
+    ("view",),
+    ("cli", "__main__"),
+)
+# The leaves themselves: each uses at most the error type (version: nothing).
+LEAF_USES = {"errors": (), "version": (), "choices": ("errors",), "torch_import": ("errors",)}
+# The read path (bytes, format, model, downloads, remote reads, naming) never imports torch, not
+# even through the leaf that does.
+NO_TORCH = ("io", "torchfile", "domain", "fetch", "remote", "locate")
+
+
+def _top(module: str) -> str:
+    """The root entry of mckpt a dotted name belongs to (`mckpt.domain.runs` → `domain`)."""
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else "__init__"
+
+
+def _root_entry(path: Path) -> str:
+    return path.relative_to(PACKAGE).parts[0].removesuffix(".py")
+
+
+def allowed_for(entry: str) -> set[str]:
+    """The root entries a module under `entry` may import."""
+    if entry in LEAF_USES:
+        return {entry, *LEAF_USES[entry]}
+    level = next(i for i, layer in enumerate(LAYERS) if entry in layer)
+    allowed = {e for layer in LAYERS[: level + 1] for e in layer} | set(LEAVES)
+    if entry in NO_TORCH:
+        allowed.discard("torch_import")
+    return allowed
+
+
+def test_every_root_entry_has_a_layer() -> None:
+    """A new package or root module must be placed in LAYERS (and the README's layout)."""
+    placed = {e for layer in LAYERS for e in layer} | set(LEAVES)
+    assert {_root_entry(p) for p in MODULES} - placed == set()
+
+
+@pytest.mark.parametrize("path", MODULES, ids=_name)
+def test_no_module_imports_a_layer_above_its_own(path: Path) -> None:
+    entry = _root_entry(path)
+    ours = {_top(m) for m in imports(path) if m == "mckpt" or m.startswith("mckpt.")}
+    assert ours - allowed_for(entry) == set()
+
+
+def test_the_domain_imports_only_io_torchfile_and_the_leaves() -> None:
+    assert allowed_for("domain") == {"io", "torchfile", "domain", "errors", "version", "choices"}
+
+
+def test_the_readme_layout_lists_every_package_and_root_module() -> None:
+    readme = (PACKAGE.parent / "README.md").read_text()
+    layout = readme.split("## Code layout", 1)[1].split("```", 2)[1]
+    listed = {line.split()[0].rstrip("/").removesuffix(".py") for line in layout.splitlines()[2:]
+              if line.startswith("  ") and not line.startswith("   ")}
+    entries = {_root_entry(p) for p in MODULES} - {"__init__", "__main__"}
+    assert entries - listed == set()
 
 
 def test_the_version_has_one_source() -> None:

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from conftest import run_cli
 
+from mckpt.domain.where import Where
 from mckpt.hygiene.prune import Policy, execute_prune, parse_age, plan_prune
 
 PARENT = "sgd_seq-mnist_None_0_1_20261128-165846_9acd4744"
@@ -121,10 +122,10 @@ def test_older_than_where_and_run_selection(folder: Path) -> None:
     # Parent tasks were written 100, 99, … days ago: with --older-than 98d only tasks 0 and 1 may go.
     plan = plan_prune([str(folder)], Policy(older_than=parse_age("98d")), now=now)
     assert deleted(plan) == {f"{PARENT}_0.pt", f"{PARENT}_1.pt"}
-    assert deleted(plan_prune([str(folder)], Policy(where={"model": "er"}))) == set()
-    assert deleted(plan_prune([str(folder)], Policy(where={"lr": "0.1", "model": "sgd"}))) == {
+    assert deleted(plan_prune([str(folder)], Policy(where=(Where.parse("model=er"),)))) == set()
+    assert deleted(plan_prune([str(folder)], Policy(where=(Where.parse("lr=0.1"), Where.parse("model=sgd"))))) == {
         f"{PARENT}_0.pt", f"{PARENT}_1.pt", f"{PARENT}_3.pt", f"{CHILD}_3.pt"}
-    assert deleted(plan_prune([str(folder)], Policy(where={"lr": "0.5"}))) == set()
+    assert deleted(plan_prune([str(folder)], Policy(where=(Where.parse("lr=0.5"),)))) == set()
     assert deleted(plan_prune([str(folder)], Policy(runs=("4d2e",)))) == {f"{CHILD}_3.pt"}
 
 

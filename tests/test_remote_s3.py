@@ -72,7 +72,7 @@ def test_inspect_json_equals_the_local_one(fixtures_bucket: str, env: dict[str, 
     for k, v in env.items():
         monkeypatch.setenv(k, v)
     from mckpt.domain.checkpoint import read_checkpoint
-    from mckpt.remote.open import open_checkpoint_source
+    from mckpt.locate.remote import open_checkpoint_source
 
     for p in sorted(FIXTURES.rglob("*.pt")):
         key = str(p.relative_to(FIXTURES))

@@ -6,6 +6,7 @@ import pytest
 from conftest import run_cli
 
 from mckpt.errors import MckptError
+from mckpt.io.urls import url_kind
 from mckpt.remote import is_remote, is_store_url
 from mckpt.remote.aws_config import aws_settings
 from mckpt.remote.listing import keep
@@ -30,6 +31,17 @@ def test_bad_store_urls_are_refused(text: str) -> None:
 
 def test_local_paths_are_not_remote() -> None:
     assert not any(is_remote(p) for p in ("checkpoints", "./s3:/x", "/tmp/hf:/a", "C:/x.pt"))
+
+
+@pytest.mark.parametrize(("text", "kind"), [
+    ("https://huggingface.co/o/r/resolve/main/a.pt", "http"), ("http://127.0.0.1:8000/x.pt", "http"),
+    ("hf://o/r/checkpoints/", "hf"), ("s3://b/k.pt", "store"), ("gs://b/", "store"), ("az://c/a", "store"),
+    ("checkpoints", None), ("./s3:/x", None), ("/tmp/hf:/a", None), ("ftp://h/x.pt", None),
+])
+def test_one_url_kind_decides_what_is_remote(text: str, kind: str | None) -> None:
+    """`io.urls.url_kind` is the one place a URL is told from a path; `remote` asks it."""
+    assert url_kind(text) == kind
+    assert is_remote(text) == (kind is not None) and is_store_url(text) == (kind == "store")
 
 
 def test_azure_without_an_account_says_which_variable(tmp_path) -> None:

@@ -22,7 +22,8 @@ from typer.testing import CliRunner
 
 from mckpt.cli.app import app
 from mckpt.domain.checkpoint import LOGGER_KEYS
-from mckpt.domain.results import Query, Where, collect_results
+from mckpt.domain.results import Query, collect_results
+from mckpt.domain.where import Where
 
 runner = CliRunner()
 

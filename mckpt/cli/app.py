@@ -6,10 +6,12 @@ line, so adding a command touches nothing else.
 
 from __future__ import annotations
 
+import sys
 from typing import Annotated
 
 import typer
 
+from ..errors import UsageError
 from ..version import __version__
 from . import (
     cache_cmd,
@@ -25,7 +27,7 @@ from . import (
     save_cmd,
     verify_cmd,
 )
-from .outcome import state
+from .outcome import run_command, state
 
 app = typer.Typer(
     name="mckpt",
@@ -68,4 +70,21 @@ demo_cmd.register(app)
 
 
 def main() -> None:
-    app(prog_name="mckpt")
+    """Run the app; its usage errors (a bad value, an unknown option, a missing argument) end as
+    `error:`/`hint:` lines and exit 2 like every other error, in a pipe or a terminal, not in
+    Typer's boxed panel."""
+    sys.exit(run_command(_invoke))
+
+
+def _invoke() -> int:
+    try:
+        result = app(prog_name="mckpt", standalone_mode=False)
+    except typer.TyperException as e:  # Typer's usage errors (its public base class)
+        message = e.format_message()
+        if not message:  # `mckpt` alone: Typer showed the help, and exits 2 as for any usage error
+            return e.exit_code
+        ctx = getattr(e, "ctx", None)
+        raise UsageError(message, hint=f"see `{ctx.command_path if ctx else 'mckpt'} --help`") from None
+    except typer.Abort:
+        raise UsageError("aborted") from None
+    return result if isinstance(result, int) else 0  # an Exit's code; a command's own end is raised as Exit

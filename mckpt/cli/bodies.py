@@ -10,14 +10,15 @@ Each returns the command's exit code.
 
 from __future__ import annotations
 
-import os
 from typing import TYPE_CHECKING, Any
 
 from ..choices import check_sha256
-from ..domain.checkpoint import to_plain
+from ..domain.checkpoint import checkpoint_brief, to_plain
 from ..domain.runs import SORT_KEYS, filter_runs, scan
-from ..errors import MckptError, UsageError
+from ..domain.where import parse_where
+from ..errors import UsageError
 from ..locate import read
+from ..locate.targets import expand, select_runs
 from ..remote import is_remote, is_store_url
 from ..view.output import Output, Progress, human_bytes
 from ..view.render_inspect import render_args, render_checkpoint, render_tensor_list
@@ -56,17 +57,17 @@ def inspect_checkpoint(checkpoint: str, *, tensors: bool, args_only: bool, revis
 
 
 def list_runs(paths: list[str] | None, *, recursive: bool, acc: bool, model: str | None, dataset: str | None,
-              sort: str, reverse: bool, timeout: float, json: bool, fmt: str | None, quiet: bool) -> int:
+              where: list[str] | None, sort: str, reverse: bool, timeout: float, json: bool, fmt: str | None,
+              quiet: bool) -> int:
     """`mckpt list`: folders (or remote prefixes) of checkpoints as runs; 1 with -q when none matched."""
     out = make_output(json, fmt, quiet)
-    if sort == "acc" and not acc:
-        acc = True
-    targets = paths or ["checkpoints"]
-    if not paths and not os.path.isdir("checkpoints"):
-        raise MckptError("no ./checkpoints folder here", path="checkpoints",
-                         hint="run inside a Mammoth working folder, or pass a folder: mckpt list PATH")
-    if any(is_remote(p) for p in targets):
-        from ..remote.open import list_paths  # only remote listings import obstore / the HTTP modules
+    conditions = parse_where(where)
+    if (sort == "acc" or conditions) and not acc:
+        acc = True  # the accuracy, or the saved args --where filters on, are in each run's newest file
+    named = expand(paths, "list", remote=True)
+    targets = named.scope()
+    if named.urls:
+        from ..locate.remote import list_paths  # only remote listings import obstore / the HTTP modules
 
         options = remote_options(targets, None, timeout)
 
@@ -83,9 +84,13 @@ def list_runs(paths: list[str] | None, *, recursive: bool, acc: bool, model: str
         listing = scan(targets, recursive=recursive, acc=acc)
     for line in listing.skipped:
         out.warning(line)
+    if named.uids:
+        listing.runs = select_runs(listing.runs, named.uids, targets)
     found = len(listing.runs)
-    listing.runs = sorted(filter_runs(listing.runs, model, dataset), key=SORT_KEYS[sort], reverse=reverse)
-    filters = " ".join(f"{flag} {value}" for flag, value in (("--model", model), ("--dataset", dataset)) if value)
+    listing.runs = sorted(filter_runs(listing.runs, model, dataset, conditions), key=SORT_KEYS[sort],
+                          reverse=reverse)
+    filters = " ".join([f"{flag} {value}" for flag, value in (("--model", model), ("--dataset", dataset)) if value]
+                       + [f"--where {w.text}" for w in conditions])
     no_match = f"no run matches {filters} (of {found} run(s) found)" if found and not listing.runs else None
     out.show(listing.to_json, lambda: render_listing(out, listing, acc=acc, no_match=no_match))
     return 1 if quiet and not listing.runs else 0
@@ -95,7 +100,7 @@ def fetch_file(source: str, *, output: str | None, sha256: str | None, revision:
                offline: bool, cache_dir: str | None, force: bool, retries: int, connections: int | None,
                json: bool, quiet: bool) -> int:
     """`mckpt fetch`: a file into the cache (resumed, verified), and placed at `output` if given."""
-    from ..fetch.download import checkpoint_brief, fetch  # HTTP stack: fetch only
+    from ..fetch.download import fetch  # HTTP stack: fetch only
     from ..fetch.options import FetchOptions
 
     out = make_output(json, None, quiet)

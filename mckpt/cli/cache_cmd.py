@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from .common import JsonOpt, QuietOpt, handle_errors
+from .common import JsonOpt, QuietOpt, examples, handle_errors
 from .confirm import DryRunOpt, YesOpt, check_json, go_ahead
 from .outcome import make_output
 
@@ -19,7 +19,8 @@ CacheDirOpt = Annotated[str | None, typer.Option(
     "--cache-dir", metavar="DIR", help="Cache folder (default: $MCKPT_CACHE or ~/.cache/mckpt).")]
 
 cache_app = typer.Typer(name="cache", help="What `fetch` keeps: list, remove, prune, verify.",
-                        no_args_is_help=True, context_settings={"help_option_names": ["-h", "--help"]})
+                        epilog=examples("mckpt cache ls", "mckpt cache prune -n"), no_args_is_help=True,
+                        context_settings={"help_option_names": ["-h", "--help"]})
 
 
 @cache_app.command("ls")
@@ -32,10 +33,7 @@ def ls_command(cache_dir: CacheDirOpt = None, json: JsonOpt = False, quiet: Quie
 
     listing = list_cache(cache_root(cache_dir))
     out = make_output(json, None, quiet)
-    if json:
-        out.emit_json(listing.to_json())
-    else:
-        render_cache_listing(out, listing)
+    out.show(listing.to_json, lambda: render_cache_listing(out, listing))
 
 
 def _carry_out(out: Output, plan: CachePlan, *, json: bool, yes: bool, dry_run: bool) -> None:
@@ -105,13 +103,14 @@ def verify_command(cache_dir: CacheDirOpt = None, json: JsonOpt = False, quiet: 
     out = make_output(json, None, quiet)
     checks = verify_cache(Path(root))
     bad = [c for c in checks if c.problem]
-    if json:
-        out.emit_json({"root": str(root), "files": [c.to_json() for c in checks],
-                       "total": {"files": len(checks), "ok": len(checks) - len(bad), "failed": len(bad)}})
-    else:
+
+    def render() -> None:
         for c in checks:
             render_cache_check(out, c)
         out.line(f"{len(checks)} cached file(s) verified: {len(checks) - len(bad)} ok, {len(bad)} failed")
+
+    out.show(lambda: {"root": str(root), "files": [c.to_json() for c in checks],
+                      "total": {"files": len(checks), "ok": len(checks) - len(bad), "failed": len(bad)}}, render)
     for c in bad:
         out.error(f"{c.item.stored.path}: {c.problem}")
     if bad:

@@ -10,8 +10,8 @@ from typing import Annotated, Any, TypeVar
 import typer
 
 from ..choices import check_choice
-from ..domain.resolve import SPEC_HELP
 from ..errors import UsageError
+from ..locate.resolve import SPEC_HELP
 from ..view.output import TABLE_FORMATS
 from .outcome import run_command
 
@@ -55,6 +55,9 @@ TimeoutOpt = Annotated[float, typer.Option(
     "--timeout", metavar="SECONDS",
     help="For URLs: give up on a read (hub listing page, file index, ranged read) that takes longer in "
          "all, retries included.")]
+WhereOpt = Annotated[list[str] | None, typer.Option(
+    "--where", "-w", metavar="ARG=VALUE", help="Only runs whose saved arg matches: buffer_size=500, "
+                                               "model=derpp,er, lr<0.1, n_epochs>=5, model!=sgd (repeatable).")]
 
 
 def shown_as(kind: str) -> Callable[[str], str]:
@@ -71,7 +74,7 @@ def shown_as(kind: str) -> Callable[[str], str]:
 
 
 def checkpoint_argument(help: str, metavar: str = "CHECKPOINT") -> Any:
-    """The argument of every command that reads one checkpoint: what `mckpt.domain.resolve` takes
+    """The argument of every command that reads one checkpoint: what `mckpt.locate.resolve` takes
     (a file, a run folder, a run uid or a URL), shown as `<file|run|url>`; `help` is completed
     with the list of those."""
     return typer.Argument(metavar=metavar, parser=shown_as("file|run|url"), help=f"{help}: {SPEC_HELP}.")

@@ -13,6 +13,7 @@ from .common import (
     JsonOpt,
     QuietOpt,
     TimeoutOpt,
+    WhereOpt,
     add_command,
     choice_option,
     examples,
@@ -24,15 +25,16 @@ from .common import (
 @handle_errors
 def list_command(
     paths: Annotated[list[str] | None, typer.Argument(
-        metavar="[PATH]...", parser=shown_as("path"),
-        help="Folders or files to list (default: ./checkpoints), or s3://, gs://, az:// prefixes and "
-             "hf:// repo folders.")] = None,
+        metavar="[PATH|UID]...", parser=shown_as("path|run|url"),
+        help="Folders or files to list (default: ./checkpoints), s3://, gs://, az:// prefixes and hf:// repo "
+             "folders, or run uids (only those runs, of the folders named, else of ./checkpoints).")] = None,
     recursive: Annotated[bool, typer.Option("--recursive", "-r", help="Look into sub-folders too.")] = False,
     acc: Annotated[bool, typer.Option("--acc", help="Read each run's newest file for its final accuracy.")] = False,
     model: Annotated[str | None, typer.Option(
         "--model", "-m", metavar="MODEL", help="Only runs of this model.")] = None,
     dataset: Annotated[str | None, typer.Option(
         "--dataset", "-d", metavar="DATASET", help="Only runs on this dataset.")] = None,
+    where: WhereOpt = None,
     sort: Annotated[str, choice_option(
         "--sort", "-s", choices=tuple(SORT_KEYS), metavar="KEY",
         help=f"Sort by: {', '.join(SORT_KEYS)} (acc: best first).")] = "started",
@@ -46,8 +48,8 @@ def list_command(
 
     With -q it prints nothing and exits 1 when no run matched (like grep -q).
     """
-    return list_runs(paths, recursive=recursive, acc=acc, model=model, dataset=dataset, sort=sort, reverse=reverse,
-                     timeout=timeout, json=json, fmt=fmt, quiet=quiet)
+    return list_runs(paths, recursive=recursive, acc=acc, model=model, dataset=dataset, where=where, sort=sort,
+                     reverse=reverse, timeout=timeout, json=json, fmt=fmt, quiet=quiet)
 
 
 def register(app: typer.Typer) -> None:

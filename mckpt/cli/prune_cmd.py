@@ -3,14 +3,13 @@ files are never touched."""
 
 from __future__ import annotations
 
-import os
 from typing import Annotated
 
 import typer
 
-from ..domain.vocabulary import CHECKPOINTS_DIR
-from ..errors import MckptError
-from .common import JsonOpt, QuietOpt, handle_errors
+from ..domain.where import parse_where
+from ..locate.targets import expand
+from .common import JsonOpt, QuietOpt, WhereOpt, add_command, examples, handle_errors, shown_as
 from .confirm import DryRunOpt, YesOpt, check_json, go_ahead
 from .outcome import make_output
 
@@ -18,7 +17,7 @@ from .outcome import make_output
 @handle_errors
 def prune_command(
     targets: Annotated[list[str] | None, typer.Argument(
-        metavar="[PATH|UID]...",
+        metavar="[PATH|UID]...", parser=shown_as("path|run"),
         help="Folders to prune by the policy, files to delete as named, or run uids (default: ./checkpoints).")] = None,
     keep_last: Annotated[int | None, typer.Option(
         "--keep-last", metavar="N", min=1, help="Keep each run's N newest files (default 1: the newest).")] = None,
@@ -30,8 +29,7 @@ def prune_command(
         "--paused", help="Delete paused files once their run saved again or was resumed from them.")] = False,
     older_than: Annotated[str | None, typer.Option(
         "--older-than", metavar="AGE", help="Only delete files last written longer ago: 12h, 30d, 2w.")] = None,
-    where: Annotated[list[str] | None, typer.Option(
-        "--where", metavar="ARG=VALUE", help="Only runs whose saved args match (repeatable).")] = None,
+    where: WhereOpt = None,
     run: Annotated[list[str] | None, typer.Option(
         "--run", metavar="UID", help="Only this run (uid, a unique uid prefix, or name; repeatable).")] = None,
     include_parents: Annotated[bool, typer.Option(
@@ -47,28 +45,21 @@ def prune_command(
 ) -> None:
     """Delete checkpoints a policy no longer needs, after showing the plan.
 
-    Examples: `mckpt prune` keeps each run's newest file; `mckpt prune --keep-tasks 0,4 -n` shows
-    what keeping tasks 0 and 4 would delete; `mckpt prune --paused -y` drops paused files that
-    were resumed.
+    By default each run keeps its newest file; --keep-tasks, --keep-last and --keep add files to
+    keep, --paused drops paused files that were resumed.
     """
     from ..domain.record_cache import RecordCache
     from ..fetch.cache import cache_root
-    from ..hygiene.prune import Policy, execute_prune, parse_age, parse_keep, parse_tasks, parse_where, plan_prune
+    from ..hygiene.prune import Policy, execute_prune, parse_age, parse_keep, parse_tasks, plan_prune
     from ..view.output import human_bytes
     from ..view.render_hygiene import render_prune_plan, render_prune_result
 
     check_json(json, yes, dry_run)
-    paths, uids = [], list(run or [])
-    for t in targets or []:
-        (paths if os.path.lexists(t) else uids).append(t)
-    if not paths:
-        if not os.path.isdir(CHECKPOINTS_DIR):
-            raise MckptError("no ./checkpoints folder here", path=CHECKPOINTS_DIR,
-                             hint="run inside a Mammoth working folder, or pass a folder: mckpt prune PATH")
-        paths = [CHECKPOINTS_DIR]
+    named = expand(targets, "prune")
+    paths, uids = named.scope(), named.uids + list(run or [])
     policy = Policy(keep_last=keep_last, keep_tasks=parse_tasks(keep_tasks) if keep_tasks else frozenset(),
                     keep_every=parse_keep(keep) if keep else None, paused=paused,
-                    older_than=parse_age(older_than) if older_than else None, where=parse_where(where or []),
+                    older_than=parse_age(older_than) if older_than else None, where=parse_where(where),
                     runs=tuple(uids), include_parents=include_parents, broken=broken)
     plan = plan_prune(paths, policy, recursive=recursive, cache=RecordCache(cache_root()))
     out = make_output(json, None, quiet)
@@ -94,4 +85,7 @@ def prune_command(
 
 
 def register(app: typer.Typer) -> None:
-    app.command("prune")(prune_command)
+    add_command(app, "prune", prune_command, epilog=examples(
+        "mckpt prune --keep-tasks 0,4 -n",
+        "mckpt prune --paused -y",
+    ))

@@ -2,28 +2,35 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from ..domain.resolve import resolve_checkpoint
-from ..domain.results import SORT_COLUMNS, Query, Results, Where, collect_results
+from ..domain.results import SORT_COLUMNS, Query, Results, collect_results
+from ..domain.where import Where, parse_where
 from ..errors import MckptError, UsageError
-from ..io.urls import is_url
-from .common import FormatOpt, JsonOpt, QuietOpt, add_command, choice_option, examples, handle_errors, shown_as
+from ..locate.targets import expand
+from .common import (
+    FormatOpt,
+    JsonOpt,
+    QuietOpt,
+    WhereOpt,
+    add_command,
+    choice_option,
+    examples,
+    handle_errors,
+    shown_as,
+)
 from .outcome import make_output
 
 PathsArg = Annotated[list[str] | None, typer.Argument(
-    metavar="[PATH]...", parser=shown_as("path"), help="Folders (or files) of checkpoints (default: ./checkpoints).")]
+    metavar="[PATH|UID]...", parser=shown_as("path|run"),
+    help="Folders or files of checkpoints, or run uids (default: ./checkpoints).")]
 RecursiveOpt = Annotated[bool, typer.Option("--recursive", "-r", help="Look into sub-folders too.")]
 ByOpt = Annotated[list[str] | None, typer.Option(
     "--by", metavar="ARGS", help="Group by these saved args (comma-separated, repeatable); default: every "
                                  "arg but the seed and run bookkeeping.")]
-WhereOpt = Annotated[list[str] | None, typer.Option(
-    "--where", "-w", metavar="ARG=VALUE", help="Only runs whose saved arg matches: buffer_size=500, "
-                                               "model=derpp,er, lr<0.1, n_epochs>=5, model!=sgd (repeatable).")]
 ModelOpt = Annotated[str | None, typer.Option("--model", "-m", metavar="MODEL", help="Only runs of this model.")]
 DatasetOpt = Annotated[str | None, typer.Option(
     "--dataset", "-d", metavar="DATASET", help="Only runs on this dataset.")]
@@ -37,7 +44,7 @@ TopOpt = Annotated[int | None, typer.Option("--top", metavar="N", min=1, help="K
 
 def _query(by: list[str] | None, where: list[str] | None, model: str | None, dataset: str | None,
            tasks: int | None, sort: str | None, top: int | None) -> Query:
-    conditions = [Where.parse(w) for w in where or ()]
+    conditions = list(parse_where(where))
     conditions += [Where("model", "=", (model,))] if model else []
     conditions += [Where("dataset", "=", (dataset,))] if dataset else []
     names = [k.strip() for b in by or () for k in b.split(",") if k.strip()] or None
@@ -48,17 +55,10 @@ NoCacheOpt = Annotated[bool, typer.Option(
     "--no-cache", help="Read every file again (unchanged files' records are otherwise kept in the mckpt cache).")]
 
 
-def _collect(paths: list[str] | None, recursive: bool, query: Query, no_cache: bool = False) -> Results:
-    targets = paths or ["checkpoints"]
-    for p in targets:
-        if is_url(p):
-            raise UsageError(f"{p}: results reads local folders and files",
-                             hint="download the runs first: mckpt fetch URL -o DIR, then mckpt results DIR")
-    # A run named by uid stands for its newest file, as in every other command (see domain.resolve).
-    targets = [p if os.path.exists(p) else resolve_checkpoint(p).path for p in targets]
-    if not paths and not os.path.isdir("checkpoints"):
-        raise MckptError("no ./checkpoints folder here", path="checkpoints",
-                         hint="run inside a Mammoth working folder, or pass a folder: mckpt results PATH")
+def _collect(paths: list[str] | None, recursive: bool, query: Query, no_cache: bool = False,
+             command: str = "results") -> Results:
+    # A run named by uid stands for its newest file, as in every other command (see locate.targets).
+    targets = expand(paths, command).newest_files()
     from ..domain.record_cache import RecordCache
     from ..fetch.cache import cache_root
 
@@ -144,7 +144,7 @@ def plot_command(
         written = plot_matrix(ck.class_il, ck.task_il, spec, (ck.name.stem if ck.name else Path(ck.path).name),
                               warn=out.warning)
     else:
-        res = _collect(paths, recursive, _query(by, where, model, dataset, tasks, sort, top), no_cache)
+        res = _collect(paths, recursive, _query(by, where, model, dataset, tasks, sort, top), no_cache, "plot")
         for w in res.warnings:
             out.warning(w)  # folders not walked, or the cache not used or updated: the figures read are right
         written = plot_curves(res, spec, warn=out.warning)

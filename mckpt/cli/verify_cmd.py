@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from ..choices import check_sha256
-from .common import JsonOpt, QuietOpt, TimeoutOpt, handle_errors
+from .common import JsonOpt, QuietOpt, TimeoutOpt, add_command, examples, handle_errors, shown_as
 from .outcome import make_output
 
 if TYPE_CHECKING:
@@ -35,7 +35,9 @@ def _known_checksums(cache_dir: str | None) -> Any:
 @handle_errors
 def verify_command(
     targets: Annotated[list[str], typer.Argument(
-        metavar="FILE|FOLDER|URL...", help="Checkpoints, folders of them, or http(s)/hf:// URLs.")],
+        metavar="FILE|FOLDER|URL...", parser=shown_as("file|run|url"),
+        help="Checkpoints, folders of them, run uids (the newest file), or URLs (http(s)://, hf://, s3://, gs://, "
+             "az://).")],
     sha256: Annotated[str | None, typer.Option(
         "--sha256", metavar="HEX", help="The sha256 the file must have (one file).")] = None,
     recursive: Annotated[bool, typer.Option("--recursive", "-r", help="Look into sub-folders too.")] = False,
@@ -51,9 +53,6 @@ def verify_command(
 
     Checked: zip records' CRC-32 and sizes, the index against the local headers, every tensor
     view inside its storage, the pickle with the safe reader, and a sha256 when one is known.
-
-    Examples: `mckpt verify checkpoints/` or
-    `mckpt verify model.pt --sha256 <hex>`.
     """
     from ..verify import collect_targets, verify_all
     from ..view.render_hygiene import render_verdict, render_verify_summary
@@ -71,7 +70,7 @@ def verify_command(
     if options := remote_options([t.spec for t in todo if t.url], None, timeout):
         from functools import partial
 
-        from ..remote.open import open_checkpoint_source
+        from ..locate.remote import open_checkpoint_source
 
         remote["open_remote"] = partial(open_checkpoint_source, options=options)  # each read within --timeout
 
@@ -98,4 +97,7 @@ def _total_bytes(todo: list[Any]) -> int | None:
 
 
 def register(app: typer.Typer) -> None:
-    app.command("verify")(verify_command)
+    add_command(app, "verify", verify_command, epilog=examples(
+        "mckpt verify checkpoints/ -r",
+        "mckpt verify model.pt --sha256 HEX",
+    ))

@@ -536,3 +536,15 @@ def read_checkpoint(source: str | os.PathLike[str] | ByteSource, *, keep_open: b
         if owned and not (keep_open and ck is not None):
             src.close()
     return ck
+
+
+def checkpoint_brief(path: str) -> dict[str, Any] | None:
+    """Kind, model, dataset and tasks of a fetched file if it is a checkpoint, else None."""
+    try:
+        ck = read_checkpoint(path)
+    except MckptError:
+        return None
+    name = ck.name
+    return {"kind": ck.kind, "model": ck.args.get("model") or (name.model if name else None),
+            "dataset": ck.args.get("dataset") or (name.dataset if name else None),
+            "tasks_done": ck.tasks_done}

@@ -15,7 +15,6 @@ import functools
 import json
 import math
 import os
-import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -25,6 +24,7 @@ from .metrics import Metrics, compute_metrics
 from .names import parse_name
 from .record_cache import RecordCache
 from .vocabulary import BOOKKEEPING_ARGS
+from .where import Where, number, show_value
 
 if TYPE_CHECKING:
     from .runs import Run
@@ -159,7 +159,7 @@ class Group:
         parts = []
         for k in names:
             v = self.key.get(k)
-            parts.append(str(v) if k == "model" else f"{k}={_show(v)}")
+            parts.append(str(v) if k == "model" else f"{k}={show_value(v)}")
         return ", ".join(parts) or "all runs"
 
     def to_json(self) -> dict[str, Any]:
@@ -189,77 +189,6 @@ class Results:
     def to_json(self) -> dict[str, Any]:
         return {"found": self.found, "by": self.by, "varying": self.varying,
                 "groups": [g.to_json() for g in self.groups], "superseded": self.superseded, "skipped": self.skipped}
-
-
-# --- filters -------------------------------------------------------------------------------------
-
-_WHERE = re.compile(r"^\s*([A-Za-z_][\w.-]*)\s*(>=|<=|!=|==|=|>|<)\s*(.*?)\s*$")
-
-
-@dataclass(frozen=True)
-class Where:
-    """`ARG=V1,V2`, `ARG!=V`, or a comparison on numbers (`ARG>=200`)."""
-
-    arg: str
-    op: str
-    values: tuple[str, ...]
-
-    @staticmethod
-    def parse(text: str) -> Where:
-        m = _WHERE.match(text)
-        if not m:
-            raise UsageError(f"{text!r}: expected ARG=VALUE[,VALUE…] or ARG>=NUMBER (also >, <, <=, !=)",
-                             param="where")
-        arg, op, rhs = m[1], "=" if m[2] == "==" else m[2], m[3]
-        values = tuple(v.strip() for v in rhs.split(",")) if op in ("=", "!=") else (rhs,)
-        if op not in ("=", "!=") and _number(rhs) is None:
-            raise UsageError(f"{text!r}: {op} compares numbers, and {rhs!r} is not one", param="where")
-        return Where(arg, op, values)
-
-    def matches(self, args: dict[str, Any]) -> bool:
-        v = args.get(self.arg)
-        if self.op in ("=", "!="):
-            hit = any(_equal(v, s) for s in self.values)
-            return hit if self.op == "=" else not hit
-        x, y = _number(v), _number(self.values[0])
-        if x is None or y is None or isinstance(v, bool):
-            return False
-        return {">": x > y, ">=": x >= y, "<": x < y, "<=": x <= y}[self.op]
-
-
-def _number(v: Any) -> float | None:
-    if isinstance(v, bool):
-        return None
-    if isinstance(v, int | float):
-        return float(v)
-    if isinstance(v, str):
-        try:
-            return float(v)
-        except ValueError:
-            return None
-    return None
-
-
-def _norm(s: str) -> str:
-    return s.replace("-", "_").lower()  # `er_ace` is Mammoth's `er-ace`, as in `list --model`
-
-
-def _equal(v: Any, s: str) -> bool:
-    if v is None:
-        return s.lower() in ("none", "null", "")
-    if isinstance(v, bool):
-        return s.lower() in (("true", "1", "yes") if v else ("false", "0", "no"))
-    if isinstance(v, int | float):
-        return _number(s) == float(v)
-    if isinstance(v, str):
-        return _norm(v) == _norm(s)
-    return _show(v) == s
-
-
-def _show(v: Any) -> str:
-    if isinstance(v, list | dict):
-        return json.dumps(v, separators=(",", ":"), default=str)
-    return "None" if v is None else str(v)
 
 
 # --- reading -------------------------------------------------------------------------------------
@@ -407,8 +336,8 @@ def _check_arg(name: str, known: set[str], param: str) -> None:
 
 
 def _sortable(v: Any) -> tuple[int, Any]:
-    n = _number(v)
-    return (0, n) if n is not None else (1, _show(v))
+    n = number(v)
+    return (0, n) if n is not None else (1, show_value(v))
 
 
 def sort_groups(groups: list[Group], sort: str | None, varying: Sequence[str]) -> list[Group]:

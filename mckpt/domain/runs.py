@@ -8,7 +8,7 @@ with the safe reader, which costs one small read each.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -16,9 +16,10 @@ from typing import Any, Protocol
 from ..errors import MckptError
 from ..io.sources import ByteSource
 from ..io.walk import walk_files
-from .checkpoint import Checkpoint, read_checkpoint
+from .checkpoint import Checkpoint, read_checkpoint, to_plain
 from .metrics import Metrics
 from .names import ParsedName, Task, parse_name, parse_stem
+from .where import Where
 
 
 @dataclass
@@ -69,6 +70,7 @@ class Run:
     # The file the newest checkpoint's args.loadcheck names (`scan(..., acc=True)`): the parent of a
     # resumed run whose name carries none (older Mammoth; a resume of an unnamed run's paused file).
     loaded_from: str | None = None
+    args: dict[str, Any] | None = None  # the newest file's saved args, plain (`scan(..., acc=True)`)
     copies: list[CopyFile] = field(default_factory=list)
     unreadable: list[dict[str, str]] = field(default_factory=list)  # newer files that do not read (`acc`)
 
@@ -297,6 +299,7 @@ def _fill_acc(runs: list[Run], other: list[dict[str, str]], workers: int,
             run.error = run.unreadable[0]["reason"]
             return
         run.metrics = ckpt.metrics
+        run.args = to_plain(ckpt.args)
         loaded = ckpt.args.get("loadcheck")
         run.loaded_from = loaded if isinstance(loaded, str) and loaded else None
 
@@ -363,10 +366,14 @@ SORT_KEYS = {
 }
 
 
-def filter_runs(runs: list[Run], model: str | None = None, dataset: str | None = None) -> list[Run]:
+def filter_runs(runs: list[Run], model: str | None = None, dataset: str | None = None,
+                where: Sequence[Where] = ()) -> list[Run]:
+    """The runs of `model` and `dataset` (by name) whose saved args (read by `scan(..., acc=True)`)
+    meet every `where` condition; a run whose args could not be read meets none."""
     def norm(s: str | None) -> str:
         return (s or "").replace("-", "_").lower()
 
     return [r for r in runs
             if (model is None or norm(r.name.model) == norm(model))
-            and (dataset is None or norm(r.name.dataset) == norm(dataset))]
+            and (dataset is None or norm(r.name.dataset) == norm(dataset))
+            and (not where or (r.args is not None and all(w.matches(r.args) for w in where)))]

@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from ..choices import is_sha256
 from ..errors import MckptError
 from ..io.atomic import place_copy, publish_file, write_atomic
 from ..io.cachedir import SOURCE_DIR, prepare_root
@@ -193,7 +194,6 @@ class CacheEntry:
 # lock); the fetch path above does not depend on it. Added with issue 16.
 # ===================================================================================================
 
-_SHA_DIR = re.compile(r"[0-9a-f]{64}")
 
 
 @dataclass
@@ -271,7 +271,7 @@ def scan_cache(root: Path) -> tuple[list[StoredFile], list[Leftover]]:
             else:
                 records[Path(cached.path)] = (cached, rec)
         for sha_dir in _real_dirs(rev):
-            if not _SHA_DIR.fullmatch(sha_dir.name):
+            if not is_sha256(sha_dir.name):
                 continue
             for e in _regular_files(Path(sha_dir.path)):
                 f = Path(e.path)

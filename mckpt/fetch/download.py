@@ -15,17 +15,16 @@ from __future__ import annotations
 
 import itertools
 import os
-import re
 import shlex
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
-from ..errors import MckptError, braced
+from ..choices import sha256_of_etag
+from ..errors import MckptError
 from ..io.hfhub import cached_blob
-from ..io.http_source import CONTENT_RANGE, HttpSource
-from ..io.sources import ByteSource, FileSource
+from ..io.http_source import CONTENT_RANGE
 from ..io.transport import (
     BULK_READ,
     REDIRECTS,
@@ -47,7 +46,6 @@ from .place import destination, place
 from .policy import AUTO_CONNECTIONS, SlowStream
 from .stream import receive, write_all
 
-_SHA256 = re.compile(r"[0-9a-f]{64}")
 MAX_RESTARTS = 3
 PROBE = 8 << 20  # a fresh download's first request asks for this many bytes
 
@@ -92,11 +90,6 @@ class FetchResult:
         return asdict(self)
 
 
-def _norm_sha(value: str | None) -> str | None:
-    if not value:
-        return None
-    v = value.strip().removeprefix("W/").strip('"').lower()
-    return v if _SHA256.fullmatch(v) else None
 
 
 def _int(value: str | None) -> int | None:
@@ -159,12 +152,12 @@ class _Download:
 
     def _stop(self, info: PartInfo | None) -> Callable[[Reply], bool]:
         def stop(reply: Reply) -> bool:
-            linked = _norm_sha(reply.headers.get("X-Linked-Etag"))
+            linked = sha256_of_etag(reply.headers.get("X-Linked-Etag"))
             if linked is not None and self.remote.repo is not None and self.hf_blob is None:
                 self.hf_blob = cached_blob(self.remote, linked) or False  # hashed once per fetch
             return linked is not None and (
                 (self.hit is not None and linked == self.hit.sha256)
-                or (info is not None and linked != _norm_sha(info.linked_etag))
+                or (info is not None and linked != sha256_of_etag(info.linked_etag))
                 or bool(self.hf_blob))
         return stop
 
@@ -197,13 +190,13 @@ class _Download:
         """(sha256, what said so) the download must hash to, if anyone says."""
         if self.opts.sha256:
             return self.opts.sha256.lower(), "--sha256"
-        if (sha := _norm_sha(linked)) is not None:
+        if (sha := sha256_of_etag(linked)) is not None:
             return sha, "the hub's X-Linked-Etag"
         return None
 
     def _settled(self, reply: Reply) -> tuple[CachedFile, bool] | None:
         """A redirect `stop` ended at the hub: the cache, or huggingface_hub's, already has the file."""
-        linked = _norm_sha(reply.hub_headers.get("X-Linked-Etag"))
+        linked = sha256_of_etag(reply.hub_headers.get("X-Linked-Etag"))
         if self.hit and linked == self.hit.sha256:
             return self.hit, True
         if self.hf_blob and self.hf_blob[1] == linked:
@@ -486,38 +479,3 @@ def interrupted_error(source: str, kept: int) -> MckptError:
                      path=source, hint=f"{how}: mckpt fetch {shlex.quote(source)}")
     err.exit_code = 130
     return err
-
-
-
-def open_remote(url: str, options: FetchOptions | None = None, name: str | None = None) -> ByteSource:
-    """A remote checkpoint for `read_checkpoint`: HTTP Range reads of the index and pickle only, or,
-    offline (HF_HUB_OFFLINE / --offline), the cached copy from an earlier fetch (mckpt's, or
-    huggingface_hub's). `name` is what errors call it (default: the URL)."""
-    opts = given_or_env(options)
-    if opts.offline:
-        remote = parse_source(url, opts.endpoint, opts.revision)
-        hit = CacheEntry(cache_root(opts.cache_dir), remote).lookup()
-        if hit is not None:
-            return FileSource(hit.path)
-        if blob := cached_blob(remote):
-            return FileSource(blob[0])
-        raise MckptError("offline (HF_HUB_OFFLINE or {offline=True}) and not in the cache", path=remote.url,
-                         hint=f"fetch it once with the network on: mckpt fetch {braced(shlex.quote(url))}",
-                         spelled=True)
-    return HttpSource(url, token=opts.token, endpoint=opts.endpoint, revision=opts.revision,
-                      timeout=opts.timeout, deadline=opts.deadline, retries=min(opts.retries, 3),
-                      backoff=opts.backoff, name=name)
-
-
-def checkpoint_brief(path: str) -> dict[str, Any] | None:
-    """Kind, model, dataset and tasks of a fetched file if it is a checkpoint, else None."""
-    from ..domain.checkpoint import read_checkpoint
-
-    try:
-        ck = read_checkpoint(path)
-    except MckptError:
-        return None
-    name = ck.name
-    return {"kind": ck.kind, "model": ck.args.get("model") or (name.model if name else None),
-            "dataset": ck.args.get("dataset") or (name.dataset if name else None),
-            "tasks_done": ck.tasks_done}

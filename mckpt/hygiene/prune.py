@@ -32,11 +32,12 @@ from typing import Any
 
 from ..domain.names import Task
 from ..domain.record_cache import RecordCache
-from ..domain.resolve import pick_run
 from ..domain.results import read_records
 from ..domain.runs import CheckpointFile, Run, scan, task_order
+from ..domain.where import Where
 from ..errors import MckptError, UsageError
 from ..io.remove import OK_RESULTS, Planned, plan_removal, remove_planned
+from ..locate.resolve import pick_run
 
 _AGE = re.compile(r"([0-9]+(?:\.[0-9]+)?)([smhdw])")
 _AGE_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
@@ -71,16 +72,6 @@ def parse_keep(text: str) -> int:
     return int(k)
 
 
-def parse_where(items: Iterable[str]) -> dict[str, str]:
-    out = {}
-    for item in items:
-        name, eq, value = item.partition("=")
-        if not eq or not name.strip():
-            raise UsageError(f"wants ARG=VALUE, not {item!r}", param="where", hint="e.g. lr=0.1 or model=er")
-        out[name.strip()] = value.strip()
-    return out
-
-
 @dataclass
 class Policy:
     """What to keep. Keep rules add up (a file any rule keeps is kept); with no keep rule at all,
@@ -91,8 +82,8 @@ class Policy:
     keep_every: int | None = None
     paused: bool = False
     older_than: float | None = None  # seconds: only files last written longer ago may go
-    where: dict[str, str] = field(default_factory=dict)
-    runs: tuple[str, ...] = ()  # uids (a unique prefix, as `domain.resolve.match_runs` takes it) or run names
+    where: tuple[Where, ...] = ()  # the one --where language (domain.where)
+    runs: tuple[str, ...] = ()  # uids (a unique prefix, as `locate.resolve.pick_run` takes it) or run names
     include_parents: bool = False
     broken: bool = False  # also delete files that do not read (never a side effect of another rule)
 
@@ -107,7 +98,7 @@ class Policy:
     def to_json(self) -> dict[str, Any]:
         return {"keep_last": self.effective_keep_last, "keep_tasks": sorted(map(str, self.keep_tasks)),
                 "keep_every": self.keep_every, "paused": self.paused, "older_than_s": self.older_than,
-                "where": self.where, "runs": list(self.runs), "include_parents": self.include_parents,
+                "where": [w.text for w in self.where], "runs": list(self.runs), "include_parents": self.include_parents,
                 "broken": self.broken}
 
     def rules_text(self) -> str:
@@ -200,21 +191,6 @@ class PrunePlan:
 # planning
 
 
-def _arg_matches(value: Any, text: str) -> bool:
-    """Saved args against what a user typed: `lr=0.1` matches 0.1, `buffer_size=500` 500,
-    `dataset_config=None` an absent one, `nowand=true` 1 or True."""
-    if value is None:
-        return text.lower() in ("none", "null", "")
-    if isinstance(value, bool) or text.lower() in ("true", "false"):
-        return str(bool(value)).lower() == text.lower() or str(value) == text
-    if isinstance(value, int | float):
-        try:
-            return float(value) == float(text)
-        except ValueError:
-            return False
-    return str(value) == text
-
-
 @dataclass
 class _Read:
     """What reading one file gave: the tasks done and args, or why it does not read."""
@@ -280,9 +256,9 @@ def _selected(run: Run, info: _RunInfo, policy: Policy, chosen: set[str] | None)
     if policy.where:
         if info.args is None:
             return "its args cannot be read, so no arg filter can match"
-        for k, v in policy.where.items():
-            if k not in info.args or not _arg_matches(info.args[k], v):
-                return f"{k}={v} does not match"
+        for w in policy.where:
+            if not w.matches(info.args):
+                return f"{w.text} does not match"
     return None
 
 
@@ -314,7 +290,7 @@ def plan_prune(paths: Iterable[str], policy: Policy, *, recursive: bool = False,
     def candidate(c: CheckpointFile) -> bool:
         return _key(c.path) in named or _under(os.path.realpath(c.path), real_folders, recursive)
 
-    chosen = {pick_run(listing.runs, s, ", ".join(paths)).key for s in policy.runs} if policy.runs else None
+    chosen = {pick_run(listing.runs, s, paths).key for s in policy.runs} if policy.runs else None
     reads, warnings = _read_files(listing.runs, cache)
     runs = {r.key: r for r in listing.runs}
     by_base: dict[str, list[CheckpointFile]] = {}

@@ -20,9 +20,9 @@ import os
 import re
 from pathlib import Path
 
+from ..choices import is_sha256
 from .urls import Remote
 
-_SHA256 = re.compile(r"[0-9a-f]{64}")
 _COMMIT = re.compile(r"[0-9a-f]{40}")
 
 
@@ -102,7 +102,7 @@ def cached_blob(remote: Remote, sha256: str | None = None) -> tuple[Path, str] |
         if not real.is_file() or not real.is_relative_to(repo.resolve()):
             return None
         name = real.name
-        if not _SHA256.fullmatch(name) or (sha256 and name != sha256):
+        if not is_sha256(name) or (sha256 and name != sha256):
             return None  # a small non-LFS file is named by its git hash: nothing to check it against
         return (real, name) if file_sha256(real) == name else None
     except (OSError, RuntimeError):

@@ -12,6 +12,7 @@ import os
 import re
 import unicodedata
 from dataclasses import dataclass
+from typing import Literal
 from urllib.parse import quote, unquote, urlsplit
 
 from ..errors import MckptError
@@ -138,6 +139,16 @@ def parse_source(text: str, endpoint: str | None = None, revision: str | None = 
     return Remote(url=key, filename=safe_filename(parts.path), key=key)
 
 
-def is_url(text: str) -> bool:
-    """True for what `parse_source` accepts, so `inspect` can tell a URL from a local path."""
-    return text.startswith(("http://", "https://", "hf://"))
+UrlKind = Literal["http", "hf", "store"]
+URL_KINDS: dict[str, UrlKind] = {"http://": "http", "https://": "http", "hf://": "hf",
+                                 "s3://": "store", "gs://": "store", "az://": "store"}
+
+
+def url_kind(text: str) -> UrlKind | None:
+    """What kind of URL `text` is, the one place a URL is told from a local path: `http` (any
+    http(s) server, a hub `resolve/`/`blob/` URL included), `hf` (`hf://` repo files and folders),
+    `store` (`s3://`, `gs://`, `az://` object stores), or None for a local path (`./s3:/x` too)."""
+    for scheme, kind in URL_KINDS.items():
+        if text.startswith(scheme):
+            return kind
+    return None

@@ -53,11 +53,10 @@ def _pieces(chunks: Iterable[Any]) -> Iterator[memoryview]:
 
 class _ObjectDownload:
     def __init__(self, u: ObjectUrl, store: Store, entry: CacheEntry, opts: FetchOptions,
-                 reporter: Reporter) -> None:
+                 reporter: Reporter, budget: RetryBudget) -> None:
         self.u, self.store, self.entry, self.opts, self.reporter = u, store, entry, opts, reporter
         self.transferred = self.resumed_from = 0
-        # One budget for the whole fetch, restarts included (refilled only by new bytes), as for http(s).
-        self.budget = RetryBudget(opts.retries, opts.backoff, RESUME_HINT, reporter.note)
+        self.budget = budget
 
     def _on_bytes(self, n: int) -> None:
         self.transferred += n
@@ -70,7 +69,7 @@ class _ObjectDownload:
             except RemoteChanged:
                 self.entry.drop_part()
                 self.reporter.note("the object changed during the download; starting over")
-                meta = self.store.head(self.u.key)
+                meta = with_retries(partial(self.store.head, self.u.key), self.budget, url=self.u.url)
                 size, etag = int(meta["size"]), meta.get("e_tag")
         raise MckptError("the object kept changing during the download", path=self.u.url, hint="try again later")
 
@@ -133,13 +132,16 @@ def fetch_object(source: str, options: FetchOptions | None = None, *, output: st
                 raise MckptError("not in the cache, and offline (HF_HUB_OFFLINE or {offline=True})", path=source,
                                  spelled=True)
             else:
-                store = store_for(u)
-                meta = store.head(u.key)
+                # One budget for the whole fetch, every request and restart included (refilled only
+                # by new bytes), as for http(s): obstore's own retries are off (`max_retries=0`).
+                budget = RetryBudget(opts.retries, opts.backoff, RESUME_HINT, rep.note)
+                store = store_for(u, max_retries=0)
+                meta = with_retries(partial(store.head, u.key), budget, url=u.url)
                 size, etag = int(meta["size"]), meta.get("e_tag")
                 if hit and etag and hit.validator == etag and hit.size == size:
                     cached, from_cache = hit, True
                 else:
-                    job = _ObjectDownload(u, store, entry, opts, rep)
+                    job = _ObjectDownload(u, store, entry, opts, rep, budget)
                     cached, from_cache = job.run(size, etag), False
                     transferred, resumed = job.transferred, job.resumed_from
     except KeyboardInterrupt:

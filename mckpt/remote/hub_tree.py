@@ -104,7 +104,7 @@ def parse_hub_folder(text: str, revision: str | None = None) -> HubFolderUrl:
 def open_hub_file(where: HubFolderUrl, path: str, options: FetchOptions) -> ByteSource:
     """A repo file read by ranged GETs of its resolve/ URL (or its cached copy offline), named in
     errors as `list` shows it (hf://…)."""
-    from ..fetch.download import open_remote
+    from .http_file import open_remote
 
     opts = dataclasses.replace(options, revision=None)  # the resolve URL names the folder's revision
     return open_remote(where.resolve_url(hub_endpoint(opts.endpoint), path), opts, name=where.display(path))

@@ -67,14 +67,17 @@ def parse_object_url(text: str) -> ObjectUrl:
 class Store:
     """One bucket of one store, with the settings it was opened with (for error messages)."""
 
-    def __init__(self, scheme: str, bucket: str, aws: AwsSettings | None = None) -> None:
+    def __init__(self, scheme: str, bucket: str, aws: AwsSettings | None = None, max_retries: int = 3) -> None:
+        """`max_retries=0` turns obstore's own retries off: a caller with a `RetryBudget` (fetch)
+        then meets each transient failure as a TransientError and counts it in its one budget."""
         import obstore.store as obs_store  # the only place obstore's store types load
 
         self.scheme, self.bucket = scheme, bucket
+        self.retries_counted = max_retries == 0
         self.anonymous = False
         client: dict[str, Any] = {"connect_timeout": timedelta(seconds=10), "timeout": timedelta(hours=24),
                                   "read_timeout": timedelta(seconds=60)}
-        retry = {"max_retries": 3, "retry_timeout": timedelta(seconds=60),
+        retry = {"max_retries": max_retries, "retry_timeout": timedelta(seconds=60),
                  "backoff": {"init_backoff": timedelta(milliseconds=100), "max_backoff": timedelta(seconds=5)}}
         if scheme == "s3":
             aws = aws or aws_settings()
@@ -143,7 +146,19 @@ class Store:
         except MckptError:
             raise
         except Exception as e:  # obstore raises builtins (FileNotFoundError) and its own BaseError types
+            if self.retries_counted and self._transient(e):
+                from ..io.transport import TransientError  # fetch's retry loop (it has imported it)
+
+                raise TransientError(f"{self.label}: {str(e).split(chr(10), 1)[0][:300]}") from None
             raise self.error(e, key) from None
+
+    @staticmethod
+    def _transient(e: BaseException) -> bool:
+        """A failure worth another try: a 5xx or 429 answer, a connection that failed or timed out."""
+        text = str(e)
+        status = (_STATUS.search(text) or [None, ""])[1] or ""
+        return status.startswith("5") or status == "429" or any(
+            s in text for s in ("error sending request", "dns error", "Connect", "timed out"))
 
     # --- errors ----------------------------------------------------------------------------------
 
@@ -191,19 +206,19 @@ class Store:
         return False
 
 
-_stores: dict[tuple[str, str, AwsSettings | None], Store] = {}
+_stores: dict[tuple[str, str, AwsSettings | None, int], Store] = {}
 _stores_lock = threading.Lock()
 
 
-def store_for(url: ObjectUrl) -> Store:
+def store_for(url: ObjectUrl, max_retries: int = 3) -> Store:
     """One Store per bucket and settings per process (its connection pool is shared by every
     source); settings changed meanwhile (another endpoint, other keys) get a new one."""
     aws = aws_settings() if url.scheme == "s3" else None
-    key = (url.scheme, url.bucket, aws)
+    key = (url.scheme, url.bucket, aws, max_retries)
     with _stores_lock:
         st = _stores.get(key)
         if st is None:
-            st = _stores[key] = Store(url.scheme, url.bucket, aws)
+            st = _stores[key] = Store(url.scheme, url.bucket, aws, max_retries)
         return st
 
 

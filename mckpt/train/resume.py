@@ -17,9 +17,9 @@ from typing import Any
 from ..choices import EVERY, check_choice
 from ..domain.checkpoint import Checkpoint, read_checkpoint
 from ..domain.names import parse_name
-from ..domain.resolve import resolve_checkpoint
 from ..errors import MckptError, UsageError
 from ..locate import local_copy
+from ..locate.resolve import resolve_checkpoint
 from ..torchfile.safe_globals import is_safe_global
 from .mammoth_args import (
     OverrideChange,

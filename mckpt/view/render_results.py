@@ -10,7 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from ..domain.metrics import round_acc
-from ..domain.results import COLUMNS, Column, Group, Results, Stat, _show
+from ..domain.results import COLUMNS, Column, Group, Results, Stat
+from ..domain.where import show_value
 from .output import Cell, Output
 
 _SHOWN_COMMON = 6  # settings shared by every group, named under the table
@@ -57,7 +58,7 @@ def render_results(out: Output, res: Results) -> None:
 
 
 def _key_cells(g: Group, names: list[str]) -> list[Any]:
-    return [Cell(_show(g.key.get(k)), g.key.get(k)) for k in names]
+    return [Cell(show_value(g.key.get(k)), g.key.get(k)) for k in names]
 
 
 def _human_table(out: Output, res: Results) -> None:
@@ -66,7 +67,7 @@ def _human_table(out: Output, res: Results) -> None:
     best = {c.name: _best(res.groups, c) for c in COLUMNS}
     rows, styles = [], []
     for g in res.groups:
-        row: list[Any] = [*_key_cells(g, res.varying), len(g.runs), ", ".join(_show(s) for s in g.seeds),
+        row: list[Any] = [*_key_cells(g, res.varying), len(g.runs), ", ".join(show_value(s) for s in g.seeds),
                           _tasks_cell(g)]
         st: list[str | None] = ["bold"] * len(res.varying) + [None, "dim", "yellow" if g.mismatched else None]
         for c in COLUMNS:
@@ -88,7 +89,7 @@ def _machine_table(out: Output, res: Results) -> None:
         headers += [f"{c.name}_mean", f"{c.name}_std", f"{c.name}_n"]
     rows = []
     for g in res.groups:
-        row: list[Any] = [*_key_cells(g, res.varying), len(g.runs), " ".join(_show(s) for s in g.seeds),
+        row: list[Any] = [*_key_cells(g, res.varying), len(g.runs), " ".join(show_value(s) for s in g.seeds),
                           _tasks_cell(g)]
         for c in COLUMNS:
             s = g.stat(c)
@@ -100,9 +101,9 @@ def _machine_table(out: Output, res: Results) -> None:
 def _common_settings(res: Results) -> list[str]:
     """Grouping args every group shares, the telling ones first (dataset, epochs, lr, …)."""
     shared = [k for k in res.by if k not in res.varying
-              and len({_show(g.key.get(k)) for g in res.groups}) == 1]
+              and len({show_value(g.key.get(k)) for g in res.groups}) == 1]
     first = res.groups[0].key
-    return [f"{k}={_show(first.get(k))}" for k in shared]
+    return [f"{k}={show_value(first.get(k))}" for k in shared]
 
 
 def _runs(n: int) -> str:

@@ -19,10 +19,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from ..domain.runs import Run, scan
+from ..domain.vocabulary import CHECKPOINTS_DIR
 from ..errors import MckptError
 from ..remote import is_remote
-from .runs import Run, scan
-from .vocabulary import CHECKPOINTS_DIR
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -64,14 +64,12 @@ def match_runs(runs: Sequence[Run], spec: str) -> list[Run]:
     return [r for r in runs if r.name.uid and r.name.uid.startswith(spec)]
 
 
-def pick_run(runs: Sequence[Run], spec: str, looked: str) -> Run:
-    """The one run `spec` names (`match_runs`), else an error: none (`looked` says where), or
-    several (listing them). Every command that takes a run uid decides through here."""
+def pick_run(runs: Sequence[Run], spec: str, looked_in: Sequence[str]) -> Run:
+    """The one run `spec` names (`match_runs`), else an error: none (`no_such_uid`, naming where it
+    was looked for), or several (listing them). Every command that takes a run uid decides here."""
     matches = match_runs(runs, spec)
     if not matches:
-        short = f"; a uid prefix needs {UID_PREFIX_MIN}+ characters" if len(spec) < UID_PREFIX_MIN else ""
-        raise MckptError(f"no such file, folder or run uid{short}", path=spec,
-                         hint=f"give {SPEC_HELP} (looked in: {looked}; see `mckpt list`)")
+        raise no_such_uid(spec, looked_in)
     return single_run(matches, f"uid {spec}")
 
 
@@ -102,5 +100,13 @@ def resolve_checkpoint(spec: str, search: Sequence[str | Path] = (CHECKPOINTS_DI
     if names_a_path(spec):  # a path, not a uid: say so plainly
         raise MckptError(f"no such {'folder' if spec.endswith(os.sep) else 'file'}", path=spec)
     folders = [str(p) for p in dict.fromkeys(search) if os.path.isdir(p)]
-    run = pick_run(scan(folders).runs if folders else [], spec, ", ".join(folders) or "no checkpoints folder here")
+    run = pick_run(scan(folders).runs if folders else [], spec, folders)
     return Resolved(run.newest.path, f"newest checkpoint of run {run.name.uid or run.key}")
+
+
+def no_such_uid(spec: str, looked_in: Sequence[str]) -> MckptError:
+    """The one error for a word that is no file, no folder and no run uid where it was looked for."""
+    looked = ", ".join(looked_in) or "no checkpoints folder here"
+    short = f"; a uid prefix needs {UID_PREFIX_MIN}+ characters" if len(spec) < UID_PREFIX_MIN else ""
+    return MckptError(f"no such file, folder or run uid{short}", path=spec,
+                      hint=f"give {SPEC_HELP} (looked in: {looked}; see `mckpt list`)")

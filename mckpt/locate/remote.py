@@ -11,12 +11,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
-from ..domain.resolve import match_runs, single_run
 from ..domain.runs import ListedFile, Listing, group_files, local_files
 from ..errors import MckptError, NotFound
 from ..io.sources import ByteSource
-from . import is_remote, is_store_url
-from .listing import RemoteEntry, RemoteFolder
+from ..remote import is_remote, is_store_url
+from ..remote.listing import RemoteEntry, RemoteFolder
+from .resolve import match_runs, single_run
 
 if TYPE_CHECKING:
     from ..fetch.options import FetchOptions
@@ -28,12 +28,12 @@ def open_folder(url: str, options: FetchOptions | None = None) -> RemoteFolder:
     """The folder a remote URL names (an object-store prefix or a hub repo folder); `options`
     (default: from the environment) give the hub's token, endpoint and revision."""
     if is_store_url(url):
-        from .objstore import ObjectFolder, parse_object_url
+        from ..remote.objstore import ObjectFolder, parse_object_url
 
         return ObjectFolder(parse_object_url(url))
     if url.startswith("hf://"):
         from ..fetch.options import given_or_env  # the hub's token and endpoint: not for a store
-        from .hub_tree import HubFolder, parse_hub_folder
+        from ..remote.hub_tree import HubFolder, parse_hub_folder
 
         opts = given_or_env(options)
         if opts.offline:
@@ -66,7 +66,7 @@ def open_checkpoint_source(spec: str, options: FetchOptions | None = None, *,
     if is_store_url(spec):
         if (options.revision if options else revision) is not None:
             raise MckptError("applies to hf:// and hub URLs, not to an object store", path=spec, param="revision")
-        from .objstore import ObjectFolder, ObjectSource, parse_object_url
+        from ..remote.objstore import ObjectFolder, ObjectSource, parse_object_url
 
         u = parse_object_url(spec)
         if u.key and not u.key.endswith("/"):
@@ -81,7 +81,7 @@ def open_checkpoint_source(spec: str, options: FetchOptions | None = None, *,
         name = u.key.rstrip("/").rpartition("/")[2]
     elif spec.startswith("hf://"):
         from ..fetch.options import given_or_env
-        from .hub_tree import HubFolder, open_hub_file, parse_hub_folder
+        from ..remote.hub_tree import HubFolder, open_hub_file, parse_hub_folder
 
         opts = given_or_env(options, revision)
         where = parse_hub_folder(spec, opts.revision)
@@ -93,8 +93,8 @@ def open_checkpoint_source(spec: str, options: FetchOptions | None = None, *,
         parent = HubFolder(where.parent(), opts) if where.path else None
         name = where.path.rpartition("/")[2]
     else:
-        from ..fetch.download import open_remote  # http(s): the HTTP stack, for this read only
         from ..fetch.options import given_or_env
+        from ..remote.http_file import open_remote  # http(s): the HTTP stack, for this read only
 
         return open_remote(spec, given_or_env(options, revision))
     return _resolve_in(here, parent, name, spec)

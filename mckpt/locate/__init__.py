@@ -1,6 +1,6 @@
-"""Opening the checkpoint a user named, wherever it is: the step after `domain.resolve`.
+"""Opening the checkpoint a user named, wherever it is: the step after `locate.resolve`.
 
-`domain.resolve` decides which file a path, run folder, run uid or URL stands for; this module
+`locate.resolve` decides which file a path, run folder, run uid or URL stands for; this module
 opens it. Local files are read in place; a URL is read through ranged requests (only the
 index and the pickle, as `inspect` does; an object store or hub folder of one run, or a run uid in
 one, stands for the run's newest file), or, for operations that need the whole file on disk
@@ -13,16 +13,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from .domain.checkpoint import Checkpoint, read_checkpoint
-from .domain.resolve import RemoteRuns, Resolved, resolve_checkpoint
-from .domain.vocabulary import CHECKPOINTS_DIR
-from .errors import UsageError
+from ..domain.checkpoint import Checkpoint, read_checkpoint
+from ..domain.vocabulary import CHECKPOINTS_DIR
+from ..errors import UsageError
+from .resolve import RemoteRuns, Resolved, resolve_checkpoint
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from .fetch.options import FetchOptions
-    from .io.sources import ByteSource
+    from ..fetch.options import FetchOptions
+    from ..io.sources import ByteSource
 
 
 def resolve(spec: str, *, revision: str | None = None, search: Sequence[str | Path] = (CHECKPOINTS_DIR,),
@@ -41,7 +41,7 @@ def open_source(resolved: Resolved, *, revision: str | None = None,
     to close."""
     if not resolved.remote:
         return resolved.path
-    from .remote.open import open_checkpoint_source  # only remote reads pay for obstore / the HTTP modules
+    from .remote import open_checkpoint_source  # only remote reads pay for obstore / the HTTP modules
 
     return open_checkpoint_source(resolved.path, options, revision=revision)
 
@@ -70,15 +70,15 @@ def local_copy(resolved: Resolved, *, revision: str | None = None, options: Fetc
     (downloaded once, resumed if interrupted, reused afterwards)."""
     if not resolved.remote:
         return resolved
-    from .fetch.options import given_or_env
-    from .remote import is_store_url
+    from ..fetch.options import given_or_env
+    from ..remote import is_store_url
 
     if is_store_url(resolved.path):
-        from .remote.fetch_object import fetch_object  # s3://, gs://, az://: the object-store client
+        from ..remote.fetch_object import fetch_object  # s3://, gs://, az://: the object-store client
 
         got = fetch_object(resolved.path, given_or_env(options, revision))
     else:
-        from .fetch.download import fetch
+        from ..fetch.download import fetch
 
         got = fetch(resolved.path, given_or_env(options, revision))
     return Resolved(got.path, f"{resolved.chosen_by}, fetched into the cache")
