@@ -13,6 +13,7 @@ import typer
 from ..version import __version__
 from . import (
     cache_cmd,
+    completion_cmd,
     convert_cmd,
     demo_cmd,
     diff_cmd,
@@ -65,6 +66,7 @@ prune_cmd.register(app)
 cache_cmd.register(app)
 verify_cmd.register(app)
 demo_cmd.register(app)
+completion_cmd.register(app)
 
 
 def main() -> None:

@@ -234,6 +234,11 @@ class Output:
         text = json.dumps(strict_json(data), indent=2, default=_json_default, ensure_ascii=False, allow_nan=False)
         self._write(clean_json(text) + "\n")
 
+    def verbatim(self, text: str) -> None:
+        """mckpt's own text exactly as it is, on any stream: a file the user saves or sources (a
+        completion script), never wrapped, styled or quietened. Never text read from a file."""
+        self._write(text)
+
     def line(self, text: str = "", style: str | None = None) -> None:
         if self.quiet:
             return
