@@ -6,8 +6,8 @@ _mckpt_node() {
     case "$1" in
         "mckpt")
             _mckpt_subs="list inspect diff results plot convert fetch save load prune verify demo completion cache"
-            _mckpt_opts="--version -V --debug --install-completion --show-completion --help -h"
-            _mckpt_valopts=""
+            _mckpt_opts="--version -V --debug --color --install-completion --show-completion --help -h"
+            _mckpt_valopts="--color"
             _mckpt_args="" ;;
         "mckpt list")
             _mckpt_subs=""
@@ -106,6 +106,7 @@ _mckpt_node() {
 _mckpt_value() {
     _mckpt_kind=none; _mckpt_choices=""
     case "$1|$2" in
+        "mckpt|--color") _mckpt_kind=choice; _mckpt_choices="auto always never" ;;
         "mckpt list|--model"|"mckpt list|-m") _mckpt_kind=model; _mckpt_choices="" ;;
         "mckpt list|--dataset"|"mckpt list|-d") _mckpt_kind=dataset; _mckpt_choices="" ;;
         "mckpt list|--sort"|"mckpt list|-s") _mckpt_kind=choice; _mckpt_choices="started model dataset size name acc" ;;

@@ -31,6 +31,7 @@ complete -c mckpt -n '__fish_use_subcommand' -a completion -d 'Print the shell c
 complete -c mckpt -n '__fish_use_subcommand' -a cache -d 'What `fetch` keeps: list, remove, prune, verify.'
 complete -c mckpt -n '__fish_use_subcommand' -l version -s V -d 'Show the version and exit.'
 complete -c mckpt -n '__fish_use_subcommand' -l debug -d 'Show tracebacks for errors.'
+complete -c mckpt -n '__fish_use_subcommand' -l color -x -a 'auto always never' -d 'Colour: auto (on a terminal), always, never. Beats FORCE_COLOR / CLICOLOR_FORCE (colour even in a pipe), which beat NO_COLOR.'
 complete -c mckpt -n '__fish_use_subcommand' -l install-completion -d 'Install completion for the current shell.'
 complete -c mckpt -n '__fish_use_subcommand' -l show-completion -d 'Show completion for the current shell, to copy it or customize the installation.'
 complete -c mckpt -n '__fish_use_subcommand' -l help -s h -d 'Show this message and exit.'

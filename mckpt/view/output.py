@@ -3,7 +3,8 @@
 Commands describe *what* to show (tables, key/value blocks, JSON documents); this module decides
 *how* from the user's flags and the terminal: `--json` prints one document, `--format F` prints
 tables in any tabulate format (`github`, `latex`, `tsv`…), a pipe gets plain text, and a terminal
-gets colour unless NO_COLOR is set. Rich and tabulate are imported only when used.
+gets colour; `use_colour` says when (`--color`, FORCE_COLOR/CLICOLOR_FORCE, NO_COLOR), and forced
+colour gives a pipe the terminal's view. Rich and tabulate are imported only when used.
 
 Every string passes through `view.text` on its way out, in every mode: text from a checkpoint (arg
 names and values, warnings, paths) can hold terminal escapes, and this is the one place they are
@@ -124,7 +125,7 @@ class Output:
     # -- stderr -------------------------------------------------------------------------------------
 
     def error(self, message: str, hint: str | None = None) -> None:
-        """`error: …` (and `hint: …`), red on a terminal unless NO_COLOR; never quietened."""
+        """`error: …` (and `hint: …`), red when stderr gets colour (`use_colour`); never quietened."""
         self._say("error", "31;1", message)
         if hint:
             self._say("hint", "33", hint)
@@ -139,7 +140,7 @@ class Output:
             self._say("mckpt", None, message)
 
     def _say(self, label: str, colour: str | None, message: str) -> None:
-        head = f"\033[{colour}m{label}:\033[0m" if colour and _isatty(self.err) and colour_allowed() else f"{label}:"
+        head = f"\033[{colour}m{label}:\033[0m" if colour and use_colour(self.err) else f"{label}:"
         text = f"{head} {clean(message)}"
         if self._bar is not None and self._bar._task is not None:
             self._bar.live.console.print(text, markup=False, highlight=False, soft_wrap=True)  # above the bar
@@ -197,20 +198,23 @@ class Output:
 
     @property
     def rich(self) -> bool:
-        """True when output goes to a terminal in human mode (colours, boxes)."""
-        return not self.json and self.fmt is None and _isatty(self.stream)
+        """True when output goes to a terminal in human mode (colours, boxes), or colour is forced
+        into a pipe (`mckpt --color always list | less -R` shows what the terminal would)."""
+        return not self.json and self.fmt is None and (_isatty(self.stream) or use_colour(self.stream))
 
     @property
     def color(self) -> bool:
-        return self.rich and colour_allowed()
+        return self.rich and use_colour(self.stream)
 
     @property
     def console(self) -> Any:
         if self._console is None:
             from rich.console import Console
 
+            # force_terminal: Rich styles a pipe only when told, and must not be told by its own
+            # reading of FORCE_COLOR when `--color never` said otherwise.
             self._console = Console(file=self.stream, highlight=False, no_color=not self.color,
-                                    soft_wrap=False)
+                                    force_terminal=self.color or _isatty(self.stream), soft_wrap=False)
         return self._console
 
     @property
@@ -504,9 +508,38 @@ def _escape(text: str) -> str:
     return escape(text)
 
 
-def colour_allowed() -> bool:
-    """False when NO_COLOR is set to anything but the empty string (https://no-color.org)."""
-    return not os.environ.get("NO_COLOR")
+_colour_mode = {"mode": "auto"}  # the global `--color`, set once by the CLI (`set_colour_mode`)
+
+
+def set_colour_mode(mode: str) -> None:
+    """Take the global `--color auto|always|never` (`choices.COLORS`) for every stream of this run."""
+    from ..choices import COLORS, check_choice
+
+    check_choice("color", mode, COLORS)
+    _colour_mode["mode"] = mode
+
+
+def _env_set(name: str) -> bool:
+    """A switch variable that is on: set, not empty, not `0` (CLICOLOR_FORCE=0 means off)."""
+    return os.environ.get(name, "") not in ("", "0")
+
+
+def use_colour(stream: Any) -> bool:
+    """Whether `stream` gets colour, as uv and gh decide, first rule that applies:
+
+    1. `--color always` / `--color never`;
+    2. FORCE_COLOR or CLICOLOR_FORCE set (not empty, not 0): colour, even in a pipe;
+    3. NO_COLOR set and not empty (https://no-color.org): no colour;
+    4. colour on a terminal, none in a pipe or a file.
+    """
+    mode = _colour_mode["mode"]
+    if mode != "auto":
+        return mode == "always"
+    if _env_set("FORCE_COLOR") or _env_set("CLICOLOR_FORCE"):
+        return True
+    if os.environ.get("NO_COLOR"):
+        return False
+    return _isatty(stream)
 
 
 def _isatty(stream: Any) -> bool:
@@ -632,4 +665,4 @@ def _rich_progress(unit: Literal["bytes", "items"], err: TextIO) -> Any:
 
     count = [DownloadColumn(binary_units=True), BinarySpeed()] if unit == "bytes" else [MofNCompleteColumn()]
     return RichProgress(TextColumn("{task.description}", markup=False), BarColumn(), *count, TimeRemainingColumn(),
-                        console=Console(file=err), transient=True)
+                        console=Console(file=err, no_color=not use_colour(err)), transient=True)
