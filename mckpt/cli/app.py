@@ -19,6 +19,7 @@ from . import (
     convert_cmd,
     demo_cmd,
     diff_cmd,
+    env_cmd,
     fetch_cmd,
     inspect_cmd,
     list_cmd,
@@ -76,6 +77,7 @@ cache_cmd.register(app)
 verify_cmd.register(app)
 demo_cmd.register(app)
 completion_cmd.register(app)
+env_cmd.register(app)
 
 
 def main() -> None:

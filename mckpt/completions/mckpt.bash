@@ -5,7 +5,7 @@
 _mckpt_node() {
     case "$1" in
         "mckpt")
-            _mckpt_subs="list inspect diff results plot convert fetch save load prune verify demo completion cache"
+            _mckpt_subs="list inspect diff results plot convert fetch save load prune verify demo completion env cache"
             _mckpt_opts="--version -V --debug --color --install-completion --show-completion --help -h"
             _mckpt_valopts="--color"
             _mckpt_args="" ;;
@@ -74,6 +74,11 @@ _mckpt_node() {
             _mckpt_opts="--help -h"
             _mckpt_valopts=""
             _mckpt_args="#0" ;;
+        "mckpt env")
+            _mckpt_subs=""
+            _mckpt_opts="--cache-dir --json --help -h"
+            _mckpt_valopts="--cache-dir"
+            _mckpt_args="" ;;
         "mckpt cache")
             _mckpt_subs="ls rm prune verify"
             _mckpt_opts="--help -h"
@@ -180,6 +185,7 @@ _mckpt_value() {
         "mckpt verify|#0+") _mckpt_kind=file; _mckpt_choices="" ;;
         "mckpt demo|#0") _mckpt_kind=path; _mckpt_choices="" ;;
         "mckpt completion|#0") _mckpt_kind=choice; _mckpt_choices="bash zsh fish" ;;
+        "mckpt env|--cache-dir") _mckpt_kind=dir; _mckpt_choices="" ;;
         "mckpt cache ls|--cache-dir") _mckpt_kind=dir; _mckpt_choices="" ;;
         "mckpt cache rm|--cache-dir") _mckpt_kind=dir; _mckpt_choices="" ;;
         "mckpt cache rm|#0+") _mckpt_kind=none; _mckpt_choices="" ;;

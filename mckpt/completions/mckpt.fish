@@ -28,6 +28,7 @@ complete -c mckpt -n '__fish_use_subcommand' -a prune -d 'Delete checkpoints a p
 complete -c mckpt -n '__fish_use_subcommand' -a verify -d 'Read every byte of checkpoints and check all their format allows; exit 1 if any fails.'
 complete -c mckpt -n '__fish_use_subcommand' -a demo -d 'Write example Mammoth checkpoints (needs torch), then list and inspect them.'
 complete -c mckpt -n '__fish_use_subcommand' -a completion -d 'Print the shell completion script for bash, zsh or fish.'
+complete -c mckpt -n '__fish_use_subcommand' -a env -d 'Print what to paste into a bug report: versions of mckpt, Python and the libraries it...'
 complete -c mckpt -n '__fish_use_subcommand' -a cache -d 'What `fetch` keeps: list, remove, prune, verify.'
 complete -c mckpt -n '__fish_use_subcommand' -l version -s V -d 'Show the version and exit.'
 complete -c mckpt -n '__fish_use_subcommand' -l debug -d 'Show tracebacks for errors.'
@@ -199,6 +200,11 @@ complete -c mckpt -n '__fish_seen_subcommand_from demo' -l help -s h -d 'Show th
 complete -c mckpt -n '__fish_seen_subcommand_from completion' -f
 complete -c mckpt -n '__fish_seen_subcommand_from completion' -f -a 'bash zsh fish'
 complete -c mckpt -n '__fish_seen_subcommand_from completion' -l help -s h -d 'Show this message and exit.'
+
+complete -c mckpt -n '__fish_seen_subcommand_from env' -f
+complete -c mckpt -n '__fish_seen_subcommand_from env' -l cache-dir -x -a '(__fish_complete_directories (commandline -ct))' -d 'Cache folder (default: $MCKPT_CACHE or ~/.cache/mckpt).'
+complete -c mckpt -n '__fish_seen_subcommand_from env' -l json -d 'Print one JSON document (stable schema, see README).'
+complete -c mckpt -n '__fish_seen_subcommand_from env' -l help -s h -d 'Show this message and exit.'
 
 complete -c mckpt -n '__fish_seen_subcommand_from cache; and not __fish_seen_subcommand_from ls rm prune verify' -f
 complete -c mckpt -n '__fish_seen_subcommand_from cache; and not __fish_seen_subcommand_from ls rm prune verify' -a ls -d 'List the cached files, biggest first: source, revision, size, sha256, last used.'
