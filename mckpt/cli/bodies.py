@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from ..choices import check_sha256
 from ..domain.checkpoint import to_plain
 from ..domain.runs import SORT_KEYS, filter_runs, scan
-from ..errors import MckptError
+from ..errors import IsSafetensors, MckptError
 from ..locate import read
 from ..remote import is_remote, is_store_url
 from ..view.output import Output, Progress, human_bytes
@@ -32,13 +32,29 @@ def inspect_checkpoint(checkpoint: str, *, tensors: bool, args_only: bool, revis
                        fmt: str | None, quiet: bool) -> int:
     """`mckpt inspect`: one checkpoint's args, results, tensors and training state."""
     out = make_output(json, fmt, quiet)
-    ck = read(checkpoint, revision=revision)
+    try:
+        ck = read(checkpoint, revision=revision)
+    except IsSafetensors as e:  # not a checkpoint, but its header is worth showing (a local file)
+        if e.path is None or not os.path.isfile(e.path) or args_only:
+            raise
+        return _inspect_safetensors(out, e.path, tensors=tensors)
     if args_only:
         out.show(lambda: to_plain(ck.args), lambda: render_args(out, ck.args))
     elif tensors and fmt:
         out.show(lambda: ck.to_json(full_tensors=True), lambda: render_tensor_list(out, ck))
     else:
         out.show(lambda: ck.to_json(full_tensors=tensors), lambda: render_checkpoint(out, ck, tensors=tensors))
+    return 0
+
+
+def _inspect_safetensors(out: Output, path: str, *, tensors: bool) -> int:
+    from ..io.sources import FileSource
+    from ..torchfile.safetensors import read_safetensors
+    from ..view.render_safetensors import render_safetensors
+
+    with FileSource(path) as source:
+        st = read_safetensors(source)
+    out.show(lambda: st.to_json(full_tensors=tensors), lambda: render_safetensors(out, st, tensors=tensors))
     return 0
 
 

@@ -184,8 +184,15 @@ class Listing:
                           "bytes": self.bytes}}
 
 
-def iter_checkpoint_files(folder: str, recursive: bool = False) -> Iterator[os.DirEntry[str]]:
-    """`.pt` files in `folder` (and its `paused/`), or below it with `recursive`."""
+# Files people keep beside Mammoth's `.pt` (a backbone exported by hand, Lightning's `.ckpt`, a
+# hub's `.safetensors`): `list` shows them under other files, read for what they are, never as runs.
+OTHER_SUFFIXES = (".pth", ".ckpt", ".safetensors")
+
+
+def iter_checkpoint_files(folder: str, recursive: bool = False, also: tuple[str, ...] = ()
+                          ) -> Iterator[os.DirEntry[str]]:
+    """`.pt` files in `folder` (and its `paused/`), or below it with `recursive`; and files ending
+    in one of `also`."""
     try:
         entries = list(os.scandir(folder))
     except FileNotFoundError:
@@ -197,8 +204,8 @@ def iter_checkpoint_files(folder: str, recursive: bool = False) -> Iterator[os.D
     for e in sorted(entries, key=lambda e: e.name):
         if e.is_dir(follow_symlinks=False):
             if recursive or e.name == "paused":
-                yield from iter_checkpoint_files(e.path, recursive)
-        elif e.name.endswith(".pt") and e.is_file():
+                yield from iter_checkpoint_files(e.path, recursive, also)
+        elif e.name.endswith((".pt", *also)) and e.is_file():
             yield e
 
 
@@ -236,10 +243,11 @@ def _read(file: ListedFile) -> Checkpoint:
 
 
 def local_files(paths: Iterable[str], recursive: bool) -> Iterator[LocalFile]:
-    """The `.pt` files of local folders (or files given directly), as `list` considers them."""
+    """The `.pt` files of local folders (or files given directly), as `list` considers them, and
+    the other checkpoint-like files beside them (`OTHER_SUFFIXES`)."""
     for folder in paths:
         entries: Iterable[Any] = [_FileEntry(folder)] if os.path.isfile(folder) else \
-            iter_checkpoint_files(folder, recursive)
+            iter_checkpoint_files(folder, recursive, OTHER_SUFFIXES)
         for entry in entries:
             st = entry.stat()
             yield LocalFile(entry.path, st.st_size, st.st_mtime, (st.st_dev, st.st_ino))
@@ -258,14 +266,14 @@ def group_files(files: Iterable[ListedFile], acc: bool = False, workers: int = 1
     runs: dict[str, Run] = {}
     other: list[dict[str, str]] = []
     for file in files:
-        name = parse_name(file.path)
+        name = parse_name(file.path) if file.path.endswith(".pt") else None  # Mammoth writes .pt only
         if name is None or name.dialect == "paused":
             try:
                 ckpt = _read(file)
             except MckptError as e:
                 other.append({"path": file.path, "reason": e.message})
                 continue
-            if ckpt.kind != "mammoth" or ckpt.name is None:
+            if ckpt.kind != "mammoth" or ckpt.name is None or not file.path.endswith(".pt"):
                 other.append({"path": file.path, "reason": _why_not_a_run(ckpt)})
                 continue
             name = ckpt.name
