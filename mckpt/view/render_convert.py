@@ -37,9 +37,10 @@ def render_plan(out: Output, plan: Plan, *, keys: bool = True) -> None:
     if plan.args:
         shown = [(k, format_value(plan.args[k])) for k in _SHOWN_ARGS if k in plan.args]
         out.fields(shown, title=f"args ({len(plan.args)} entries)")
-    if plan.problems:
+    problems = plan.problems + ([plan.collision] if plan.collision else [])
+    if problems:
         out.heading("cannot write")
-        for problem in plan.problems:
+        for problem in problems:
             out.line(f"  - {problem}", style="red")
     if plan.notes:
         out.heading("notes")
