@@ -25,7 +25,7 @@ from ..view.render_list import render_listing
 from .outcome import make_output
 
 if TYPE_CHECKING:
-    from ..fetch.download import FetchResult
+    from ..fetch.download import FetchInterrupted, FetchResult
 
 
 def inspect_checkpoint(checkpoint: str, *, tensors: bool, args_only: bool, revision: str | None, json: bool,
@@ -94,7 +94,7 @@ def fetch_file(source: str, *, output: str | None, sha256: str | None, revision:
                offline: bool, cache_dir: str | None, force: bool, retries: int, connections: int | None,
                json: bool, quiet: bool) -> int:
     """`mckpt fetch`: a file into the cache (resumed, verified), and placed at `output` if given."""
-    from ..fetch.download import checkpoint_brief, fetch  # HTTP stack: fetch only
+    from ..fetch.download import FetchInterrupted, checkpoint_brief, fetch  # HTTP stack: fetch only
     from ..fetch.options import FetchOptions
 
     out = make_output(json, None, quiet)
@@ -102,17 +102,54 @@ def fetch_file(source: str, *, output: str | None, sha256: str | None, revision:
     sha256 = check_sha256(sha256)
     opts = FetchOptions.from_env(token=token, offline=offline or None, cache_dir=cache_dir,
                                  sha256=sha256, retries=retries, revision=revision, connections=connections)
-    with out.progress("fetching") as bar:
-        reporter = _Reporter(out, bar)
-        if is_store_url(source):
-            from ..remote.fetch_object import fetch_object  # s3://, gs://, az://: the object-store client
+    try:
+        with out.progress("fetching") as bar:
+            reporter = _Reporter(out, bar)
+            if is_store_url(source):
+                from ..remote.fetch_object import fetch_object  # s3://, gs://, az://: the object-store client
 
-            result = fetch_object(source, opts, output=output, force=force, reporter=reporter)
-        else:
-            result = fetch(source, opts, output=output, force=force, reporter=reporter)
+                result = fetch_object(source, opts, output=output, force=force, reporter=reporter)
+            else:
+                result = fetch(source, opts, output=output, force=force, reporter=reporter)
+    except FetchInterrupted as e:
+        given = {"source": source, "output": output, "sha256": sha256, "revision": revision, "token": token,
+                 "offline": offline, "cache_dir": cache_dir, "force": force, "retries": retries,
+                 "connections": connections, "json": json, "quiet": quiet}
+        raise _interrupted(e, given) from None
     brief = checkpoint_brief(result.path)
     out.show(lambda: {**result.to_json(), "checkpoint": brief}, lambda: _render_fetched(out, result, brief))
     return 0
+
+
+# How `fetch_file`'s parameters are written on a command line (the Typer declarations' names).
+_FETCH_FLAGS = {"output": "-o", "sha256": "--sha256", "revision": "--revision", "token": "--token",
+                "offline": "--offline", "cache_dir": "--cache-dir", "force": "--force", "retries": "--retries",
+                "connections": "--connections", "json": "--json", "quiet": "-q"}
+
+
+def _interrupted(e: FetchInterrupted, given: dict[str, Any]) -> MckptError:
+    """Ctrl-C's error in the user's terms: what is kept in binary units, and the same command to
+    resume with, every option that was given repeated (a token by name only, never its value)."""
+    import shlex
+
+    from .direct_table import COMMANDS
+
+    defaults = COMMANDS["fetch"]["defaults"]
+    words = ["mckpt", "fetch", shlex.quote(given["source"])]
+    for param, flag in _FETCH_FLAGS.items():
+        value = given[param]
+        if value == defaults[param]:
+            continue
+        if isinstance(value, bool):
+            words.append(flag)
+        else:
+            words += [flag, "<your token>" if param == "token" else shlex.quote(str(value))]
+    kept = e.kept
+    err = MckptError(f"interrupted; {human_bytes(kept)} kept in the cache" if kept else
+                     "interrupted before any byte came", path=e.path,
+                     hint=f"run the same command again to resume{' from there' if kept else ''}: {' '.join(words)}")
+    err.exit_code = e.exit_code
+    return err
 
 
 class _Reporter:

@@ -615,7 +615,7 @@ class Progress:
         self._total, self.done, self._pending = total, done, 0
         self.description = description or self.description
         if self._shown():
-            self.live.reset(self._task, total=total, completed=done, description=self.description)
+            self.live.reset(self._task, total=total, completed=done, description=self._label())
 
     def _shown(self) -> bool:
         """Whether the bar is drawn, starting it on the first news (a fetch found in the cache
@@ -624,8 +624,13 @@ class Progress:
             return False
         if self._task is None:
             self.live.start()
-            self._task = self.live.add_task(self.description, total=self._total, completed=self.done)
+            self._task = self.live.add_task(self._label(), total=self._total, completed=self.done)
         return True
+
+    def _label(self) -> str:
+        """The description, cut in the middle when the terminal is too narrow for it and the numbers:
+        size, speed and time left stay whole at 80 columns (a file name can be 100 characters)."""
+        return shorten_middle(self.description, max(12, self.live.console.width - _NUMBERS_WIDTH))
 
     def _flush(self, now: float) -> None:
         self.live.update(self._task, advance=self._pending)
@@ -640,6 +645,20 @@ class Progress:
         if self._task is not None:
             self._flush(time.monotonic())
             self.live.stop()
+
+
+# What the columns right of the label take at most: `1023.9/1023.9 MiB`, `1023.9 MiB/s`, `0:00:00`,
+# a bar of at least 10 cells, and a space between each.
+_NUMBERS_WIDTH = 17 + 12 + 7 + 10 + 5
+
+
+def shorten_middle(text: str, width: int) -> str:
+    """`text` in at most `width` characters, its middle replaced by `…` (a file name keeps its start
+    and its task suffix: `er_seq-cifar10_…_deadbeef_4.pt`)."""
+    if len(text) <= width:
+        return text
+    head = (width - 1) // 2
+    return text[:head] + "…" + text[len(text) - (width - 1 - head):]
 
 
 def _rich_progress(unit: Literal["bytes", "items"], err: TextIO) -> Any:
@@ -664,5 +683,6 @@ def _rich_progress(unit: Literal["bytes", "items"], err: TextIO) -> Any:
             return Text("" if speed is None else f"{human_bytes(int(speed))}/s", style="progress.data.speed")
 
     count = [DownloadColumn(binary_units=True), BinarySpeed()] if unit == "bytes" else [MofNCompleteColumn()]
-    return RichProgress(TextColumn("{task.description}", markup=False), BarColumn(), *count, TimeRemainingColumn(),
+    return RichProgress(TextColumn("{task.description}", markup=False), BarColumn(bar_width=None), *count,
+                        TimeRemainingColumn(), expand=True,
                         console=Console(file=err, no_color=not use_colour(err)), transient=True)
