@@ -124,7 +124,7 @@ def test_pth_and_ckpt_files_are_listed_as_other_files(tmp_path: Path) -> None:
     listed = json.loads(run_cli("list", str(folder), "--json").stdout)
     assert listed["runs"] == []
     reasons = {Path(o["path"]).name: o["reason"] for o in listed["other"]}
-    assert reasons == {"backbone.pth": "a bare backbone (2 tensors)", "old.ckpt": "a bare backbone (1 tensors)",
+    assert reasons == {"backbone.pth": "a bare backbone (2 tensors)", "old.ckpt": "a bare backbone (1 tensor)",
                        "notes.ckpt": "not a torch checkpoint (neither a zip archive nor a torch pickle)"}
     text = run_cli("list", str(folder)).stdout
     assert "3 other file(s)" in text and "backbone.pth" in text

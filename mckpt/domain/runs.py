@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 from ..errors import MckptError
 from ..io.sources import ByteSource
+from ..words import counted
 from .checkpoint import Checkpoint, read_checkpoint
 from .metrics import Metrics
 from .names import ParsedName, Task, parse_name, parse_stem
@@ -330,7 +331,7 @@ def _why_not_a_run(ckpt: Checkpoint) -> str:
         origin = f" of run {run.uid or run.stem}" if run else ""
         return f"a Mammoth checkpoint{origin}, renamed (not a name Mammoth writes)"
     what = "a bare backbone" if ckpt.kind == "backbone" else "not a Mammoth checkpoint"
-    return f"{what} ({ckpt.tensors.count} tensors)"
+    return f"{what} ({counted(ckpt.tensors.count, 'tensor')})"
 
 
 def _run_name(name: ParsedName, key: str) -> ParsedName:

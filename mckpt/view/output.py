@@ -167,6 +167,18 @@ class Output:
         finally:
             self._bar = outer
 
+    @contextmanager
+    def spinner(self, text: str) -> Iterator[None]:
+        """A spinner and `text` on stderr for the `with` block: for a wait with nothing to count
+        (torch loading for seconds). Only on a terminal and without -q; it disappears when done."""
+        if self.quiet or not _isatty(self.err):
+            yield
+            return
+        from rich.console import Console
+
+        with Console(file=self.err, no_color=not use_colour(self.err)).status(text):
+            yield
+
     # -- stdout -------------------------------------------------------------------------------------
 
     def _write(self, text: str) -> None:
@@ -249,6 +261,8 @@ class Output:
         text = clean_lines(text)
         if self.rich:
             self._print(self._hanging(text), style=style, markup=False)
+        elif self.fmt in ("csv", "tsv"):  # not part of a table: stdout stays only tables a reader can parse
+            self.err.write(text + "\n")
         else:
             self._write(text + "\n")
 
@@ -292,6 +306,8 @@ class Output:
         text = clean(text)
         if self.rich:
             self._print(f"\n[bold]{_escape(text)}[/bold]")
+        elif self.fmt in ("csv", "tsv"):
+            self.err.write(f"\n{text}\n")
         else:
             self._write(f"\n{text}\n")
 
@@ -312,6 +328,11 @@ class Output:
             # Machine formats: no padding, proper quoting (tabulate pads its tsv cells).
             import csv
 
+            if self._tables_written:
+                # One table per section: a blank line, then `# title`, then its own header (a lone
+                # table stays a plain csv; a reader splits sections on blank lines).
+                self._write(f"\n# {title}\n" if title else "\n")
+            self._tables_written += 1
             self._started = True
             w = csv.writer(self.stream, delimiter="," if self.fmt == "csv" else "\t", lineterminator="\n")
             w.writerow(headers)
