@@ -128,3 +128,19 @@ def test_pth_and_ckpt_files_are_listed_as_other_files(tmp_path: Path) -> None:
                        "notes.ckpt": "not a torch checkpoint (neither a zip archive nor a torch pickle)"}
     text = run_cli("list", str(folder)).stdout
     assert "3 other file(s)" in text and "backbone.pth" in text
+
+
+def test_inspect_a_safetensors_url_reads_the_header_by_ranges(tmp_path: Path) -> None:
+    """Over HTTP, from a real server: the header's ranges only, not the tensors' bytes."""
+    import hub_server
+
+    path = tmp_path / "big.safetensors"
+    st_torch.save_file({"emb": torch.zeros(1 << 20), "head": torch.zeros(4, 4)}, str(path), metadata={"a": "b"})
+    for hub in hub_server.serve():
+        hub.plain["big.safetensors"] = path.read_bytes()
+        r = run_cli("inspect", f"{hub.cdn_url}/plain/big.safetensors", "--json", "-t")
+        assert r.returncode == 0, r.stderr
+        doc = json.loads(r.stdout)
+        assert doc["metadata"] == {"a": "b"} and [t["name"] for t in doc["tensors"]["list"]] == ["emb", "head"]
+        assert hub.cdn_bytes < 1 << 20  # 4 MiB of tensors, never fetched
+        assert "no args" in run_cli("inspect", str(path), "--args-only").stderr

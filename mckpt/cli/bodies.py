@@ -34,10 +34,11 @@ def inspect_checkpoint(checkpoint: str, *, tensors: bool, args_only: bool, revis
     out = make_output(json, fmt, quiet)
     try:
         ck = read(checkpoint, revision=revision)
-    except IsSafetensors as e:  # not a checkpoint, but its header is worth showing (a local file)
-        if e.path is None or not os.path.isfile(e.path) or args_only:
-            raise
-        return _inspect_safetensors(out, e.path, tensors=tensors)
+    except IsSafetensors as e:  # not a checkpoint, but its header is worth showing
+        if args_only:
+            raise MckptError("a safetensors file holds tensors and metadata, no args", path=e.path,
+                             hint="`mckpt inspect` without --args-only shows its metadata") from None
+        return _inspect_safetensors(out, checkpoint, revision=revision, tensors=tensors)
     if args_only:
         out.show(lambda: to_plain(ck.args), lambda: render_args(out, ck.args))
     elif tensors and fmt:
@@ -47,13 +48,18 @@ def inspect_checkpoint(checkpoint: str, *, tensors: bool, args_only: bool, revis
     return 0
 
 
-def _inspect_safetensors(out: Output, path: str, *, tensors: bool) -> int:
+def _inspect_safetensors(out: Output, spec: str, *, revision: str | None, tensors: bool) -> int:
+    """`inspect` of a safetensors file (local, or read by ranges from a URL): its header only."""
+    from contextlib import closing
+
     from ..io.sources import FileSource
+    from ..locate import open_source, resolve
     from ..torchfile.safetensors import read_safetensors
     from ..view.render_safetensors import render_safetensors
 
-    with FileSource(path) as source:
-        st = read_safetensors(source)
+    source = open_source(resolve(spec, revision=revision), revision=revision)
+    with closing(FileSource(source) if isinstance(source, str) else source) as src:
+        st = read_safetensors(src)
     out.show(lambda: st.to_json(full_tensors=tensors), lambda: render_safetensors(out, st, tensors=tensors))
     return 0
 
