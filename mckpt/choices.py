@@ -16,6 +16,8 @@ from .errors import UsageError
 TARGETS = ("full", "backbone", "safe")  # convert: the kind of file to write
 EVERY = ("task", "last")  # save/load: Mammoth checkpoints after every task, or after the last one
 MODES = ("safe", "old_pickle")  # save: the checkpoint format Mammoth writes
+SHELLS = ("bash", "zsh", "fish")  # completion: the shells mckpt ships a completion script for
+COLORS = ("auto", "always", "never")  # --color: colour on a terminal only, always, or never
 
 
 def check_choice(parameter: str, value: str | None, choices: Sequence[str]) -> None:

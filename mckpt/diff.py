@@ -311,7 +311,10 @@ def diff_weights(a: Checkpoint, b: Checkpoint, top: int | None = None, progress:
     matched = pair_weights(a, b)
     sa, sb = a.model_state, b.model_state
     changes: list[TensorChange] = []
-    if matched.pairs:
+    if same_file(a, b):  # one file under two names (`diff A A`, a hard link): equal without a read
+        changes = [TensorChange(keys[0], sa[keys[0]].shape, sa[keys[0]].dtype, 0.0, 0.0, tuple(keys[1:]))
+                   for keys in matched.pairs]
+    elif matched.pairs:
         from .torch_import import import_torch
 
         torch = import_torch("comparing weights")
@@ -323,6 +326,15 @@ def diff_weights(a: Checkpoint, b: Checkpoint, top: int | None = None, progress:
     changes.sort(key=lambda c: -1.0 if c.rel_l2 is None else c.rel_l2, reverse=True)
     return WeightsDiff(matched.only_a, matched.only_b, matched.shape_changes, changes, len(changes), identical,
                        top)
+
+
+def same_file(a: Checkpoint, b: Checkpoint) -> bool:
+    """Whether both checkpoints were read from one local file (same device and inode of the open
+    files, whatever the names they were given by)."""
+    sources = [c.archive.source if c.archive is not None else None for c in (a, b)]
+    if not all(hasattr(s, "identity") and not s.closed for s in sources):  # a URL, or closed: unknown
+        return False
+    return sources[0].identity() == sources[1].identity()  # type: ignore[union-attr]
 
 
 @dataclass
@@ -376,4 +388,6 @@ def _diff(ca: Checkpoint, cb: Checkpoint, weights: bool, top: int | None, all: b
     out = CheckpointDiff(ca, cb, args, diff_results(ca, cb), notes=notes)
     if weights:
         out.weights = diff_weights(ca, cb, top, progress)
+        if same_file(ca, cb):
+            out.notes.append("A and B are one file (same device and inode): its weights were not read")
     return out

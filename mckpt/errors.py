@@ -97,6 +97,10 @@ class NotACheckpoint(MckptError):
     """The bytes are not a torch checkpoint at all (empty, random, an LFS pointer, a text file)."""
 
 
+class IsSafetensors(NotACheckpoint):
+    """A `.safetensors` file (by its bytes): not a checkpoint, but `inspect` can read its header."""
+
+
 class CorruptCheckpoint(MckptError):
     """The file looks like a checkpoint but is truncated or malformed."""
 

@@ -470,23 +470,32 @@ def verify_target(target: Target, *, progress: Progress | None = None, open_remo
 
 def verify_all(targets: list[Target], *, workers: int | None = None, progress: Progress | None = None,
                on_done: Callable[[Verdict], None] | None = None, **kw: Any) -> list[Verdict]:
-    """Verify `targets` in parallel (`workers` threads; each file streams through its own buffers),
-    calling `on_done` as each finishes; verdicts come back in the targets' order."""
+    """Verify `targets` in parallel (`workers` threads; each file streams through its own buffers).
+
+    `on_done` gets the verdicts in the targets' order, each as soon as it and every one before it
+    are done: a report prints in the same order on every run, however the threads finish. The
+    verdicts come back in that order too."""
     workers = workers or min(4, os.cpu_count() or 1, max(1, len(targets)))
     lock = threading.Lock()
     safe_progress = serialized(progress, lock)
+    finished: dict[int, Verdict] = {}
+    told = 0  # verdicts handed to on_done so far
 
-    def one(t: Target) -> Verdict:
+    def one(i: int, t: Target) -> Verdict:
+        nonlocal told
         v = verify_target(t, progress=safe_progress, **kw)
         if on_done is not None:
             with lock:
-                on_done(v)
+                finished[i] = v
+                while told in finished:
+                    on_done(finished.pop(told))
+                    told += 1
         return v
 
     if workers == 1:
-        return [one(t) for t in targets]
+        return [one(i, t) for i, t in enumerate(targets)]
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(one, targets))
+        return list(pool.map(one, range(len(targets)), targets))
 
 
 def serialized(progress: Progress | None, lock: Any) -> Progress | None:

@@ -125,7 +125,7 @@ def test_inspect_views(folder: Path) -> None:
     assert r.exit_code == 0
     out = r.stdout
     for text in ("Mammoth checkpoint (safe)", "Class-IL accuracy", "Task-IL accuracy", "Metrics", "forgetting",
-                 "Model tensors", "1 aliases", "bbbbbbbb", "optimizer", "none"):
+                 "Model tensors", "1 alias", "bbbbbbbb", "optimizer", "none"):
         assert text in out, text
     r = runner.invoke(app, ["inspect", str(path), "--tensors"])
     assert "net._features.0.weight" in r.stdout and "= net.fc.weight" in r.stdout

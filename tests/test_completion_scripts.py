@@ -1,4 +1,4 @@
-"""The files generated from the CLI (the scripts in completions/, the direct-start table) must match it."""
+"""The files generated from the CLI (the scripts in mckpt/completions/, the direct-start table) must match it."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ def test_committed_files_match_the_cli(tmp_path: Path) -> None:
     """Drift: regenerate into a temp folder and compare with what is committed."""
     assert main([str(tmp_path)]) == 0
     rels = sorted(generated())
-    assert "mckpt/cli/direct_table.py" in rels and "completions/_mckpt" in rels
+    assert "mckpt/cli/direct_table.py" in rels and "mckpt/completions/_mckpt" in rels
     for rel in rels:
         committed = REPO / rel
         assert committed.exists(), f"{committed} is missing: run `python tools/generate.py`"

@@ -18,7 +18,7 @@ import typer
 from mckpt.cli.app import app
 from tests.conftest import REPO
 
-COMPLETIONS = REPO / "completions"
+COMPLETIONS = REPO / "mckpt" / "completions"
 COMMANDS = sorted(typer.main.get_command(app).commands)  # what `mckpt <TAB>` must offer
 ZSH_CAPTURE = Path(__file__).parent / "shells" / "zsh_capture.zsh"
 SGD = "sgd_seq-mnist_None_0_1_20261128-165846_9acd4744"
@@ -136,3 +136,44 @@ def test_fish(workdir: Path, line: str, expected: list[str]) -> None:
     """fish: `complete -C LINE` prints what fish would offer."""
     script = f"source {COMPLETIONS / 'mckpt.fish'}; complete -C {line!r}"
     assert _candidates(workdir, [_need("fish"), "--no-config", "-c", script]) == expected
+
+
+# ---------------------------------------------------------------------------------------------------
+# installed the README's way, from `mckpt completion SHELL` (the scripts shipped in the package)
+
+
+def test_bash_from_mckpt_completion(workdir: Path) -> None:
+    """`eval "$(mckpt completion bash)"`, as ~/.bashrc would, then a TAB after `mckpt inspect --t`."""
+    script = (
+        'eval "$(mckpt completion bash)"\n'
+        'COMP_WORDS=(mckpt inspect --t); COMP_CWORD=2; _mckpt\n'
+        'printf "%s\\n" "${COMPREPLY[@]}"\n'
+        'COMP_WORDS=(mckpt completion ""); COMP_CWORD=2; _mckpt\n'
+        'printf "%s\\n" "${COMPREPLY[@]}"\n'
+    )
+    assert _candidates(workdir, [_need("bash"), "--norc", "-c", script]) == ["--tensors", "bash", "fish", "zsh"]
+
+
+def test_zsh_from_mckpt_completion(workdir: Path, tmp_path: Path) -> None:
+    """`mckpt completion zsh > ~/.zfunc/_mckpt`, that folder in $fpath, then a real TAB."""
+    zfunc = tmp_path / "zfunc"
+    zfunc.mkdir()
+    with open(zfunc / "_mckpt", "w") as f:
+        subprocess.run(["mckpt", "completion", "zsh"], cwd=workdir, env=_env(workdir), stdout=f, check=True,
+                       timeout=60)
+    argv = [_need("zsh"), "-f", str(ZSH_CAPTURE), str(zfunc), "mckpt list --model "]
+    assert _candidates(workdir, argv) == ["er_ace", "sgd"]
+
+
+def test_fish_from_mckpt_completion(workdir: Path, tmp_path: Path) -> None:
+    """`mckpt completion fish > ~/.config/fish/completions/mckpt.fish`: fish autoloads it from there."""
+    home = tmp_path / "home"
+    target = home / ".config" / "fish" / "completions"
+    target.mkdir(parents=True)
+    env = {**_env(workdir), "HOME": str(home), "XDG_CONFIG_HOME": str(home / ".config")}
+    with open(target / "mckpt.fish", "w") as f:
+        subprocess.run(["mckpt", "completion", "fish"], cwd=workdir, env=env, stdout=f, check=True, timeout=60)
+    proc = subprocess.run([_need("fish"), "-c", "complete -C 'mckpt list -d seq-c'"], cwd=workdir, env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert sorted({x.split("\t")[0] for x in proc.stdout.splitlines()}) == ["seq-cifar100"]

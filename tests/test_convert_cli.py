@@ -57,9 +57,11 @@ def test_without_like_says_what_is_guessed(files: tuple[Path, Path], tmp_path: P
     bare, _ = files
     r = run_cli("convert", str(bare), cwd=tmp_path)
     assert r.returncode == 2
-    assert "guessed: every key becomes `net.<key>`" in r.stdout
+    assert r.stdout == ""  # what is needed comes first, not after a plan that cannot be written
     assert "--like" in r.stderr and "--to backbone" in r.stderr and "Traceback" not in r.stderr
     assert not (tmp_path / "checkpoints").exists()
+    r = run_cli("convert", str(bare), "--dry-run", cwd=tmp_path)  # the guess, when asked for a plan
+    assert "guessed: every key becomes `net.<key>`" in r.stdout
     r = run_cli("convert", str(bare), "--to", "backbone", "-o", str(tmp_path / "net.pt"))
     assert r.returncode == 0 and all(k.startswith("net.") for k in load(tmp_path / "net.pt"))
 
@@ -254,3 +256,30 @@ def test_unwritable_place_is_one_line(files: tuple[Path, Path], tmp_path: Path) 
     assert "Traceback" not in r.stderr
     r = run_cli("convert", str(bare), "--like", str(template), "-o", str(blocker / "sub" / "o.pt"))
     assert r.returncode == 1 and r.stderr.startswith(f"error: {blocker}: is a file, not a folder\n")
+
+
+def test_dry_run_reports_an_existing_output(files: tuple[Path, Path], tmp_path: Path) -> None:
+    """The dry run says what the real run will do: an existing -o is a collision unless --force."""
+    bare, template = files
+    out = tmp_path / "taken.pt"
+    out.write_bytes(b"precious")
+    r = run_cli("convert", str(bare), "--like", str(template), "-o", str(out), "--dry-run", "--json")
+    plan = json.loads(r.stdout)
+    assert r.returncode == 0 and plan["writable"] is False
+    assert plan["problems"] == [f"{out}: already exists; not overwritten without --force"]
+    human = run_cli("convert", str(bare), "--like", str(template), "-o", str(out), "--dry-run")
+    assert "cannot write" in human.stdout and "already exists" in human.stdout
+    forced = json.loads(run_cli("convert", str(bare), "--like", str(template), "-o", str(out), "--dry-run",
+                                "--json", "--force").stdout)
+    assert forced["writable"] is True and forced["problems"] == []
+    real = run_cli("convert", str(bare), "--like", str(template), "-o", str(out))
+    assert real.returncode == 1 and real.stdout == "" and "already exists" in real.stderr and "--force" in real.stderr
+    assert out.read_bytes() == b"precious"
+    same = json.loads(run_cli("convert", str(template), "--to", "backbone", "-o", str(template), "--dry-run", "--json",
+                              "--force").stdout)
+    assert same["writable"] is False and "overwrite an input" in same["problems"][0]
+    # The paused/<uuid>.pt note is about a name mckpt chose: not said when -o named the file.
+    assert not any("paused/<uuid>" in n for n in forced["notes"])
+    default = json.loads(run_cli("convert", str(bare), "--like", str(template), "--dry-run", "--json",
+                                 cwd=tmp_path).stdout)
+    assert any("paused/<uuid>" in n for n in default["notes"])

@@ -18,6 +18,8 @@ import pytest
 from conftest import REPO, run_cli, sigint_default
 from hub_server import Hub
 
+from mckpt.view.output import human_bytes
+
 NAME = "er_seq-cifar10_None_500_1_20250101-101010_1a2b3c4d_1.pt"
 URL = f"hf://loribonna/mammoth/{NAME}"
 
@@ -93,11 +95,11 @@ def test_an_interrupted_fetch_keeps_the_part_and_the_next_run_resumes(
     kept = part.stat().st_size
     assert 0 < kept <= 1_000_000
     if sig == signal.SIGINT:
-        assert proc.returncode == 130 and f"interrupted; {kept} bytes kept" in err
+        assert proc.returncode == 130 and f"interrupted; {human_bytes(kept)} kept" in err
         # named by what was asked for, with how to go on; not by the cache's inner folder
         error, hint = err.strip().splitlines()[-2:]
         assert error.startswith(f"error: {URL}: ") and str(cache) not in err, err
-        assert hint == f"hint: run the same command again to resume at byte {kept}: mckpt fetch {URL}"
+        assert hint == f"hint: run the same command again to resume from there: mckpt fetch {URL}"
     r = run_cli("fetch", URL, "--json", "-q", env=env)
     doc = json.loads(r.stdout)
     assert doc["resumed_from"] == kept and Path(doc["path"]).read_bytes() == ckpt[1]

@@ -405,11 +405,13 @@ def test_diff_weights_skips_dtypes_torch_cannot_convert(storage: str, tmp_path: 
     data = mammoth_file()
     path = tmp_path / "q.pt"
     path.write_bytes(repacked(data, {"data.pkl": pickle_of(data).replace(b"FloatStorage", storage.encode())}))
+    copy = tmp_path / "copy.pt"  # another file: one file diffed with itself has its weights unread
+    copy.write_bytes(path.read_bytes())
     if storage == "ComplexFloatStorage":  # 8-byte values: the float32 records now hold half their bytes
         with pytest.raises(CorruptCheckpoint, match="holds 48 bytes, fewer than its 96; torch cannot load it"):
-            diff_checkpoints(str(path), str(path), weights=True)
+            diff_checkpoints(str(path), str(copy), weights=True)
         return
-    d = diff_checkpoints(str(path), str(path), weights=True)
+    d = diff_checkpoints(str(path), str(copy), weights=True)
     assert [c.rel_l2 for c in d.weights.changes] == [None, None]
 
 
@@ -421,7 +423,9 @@ def test_diff_weights_does_not_expand_repeated_views(tmp_path: Path) -> None:
     torch.save({"model": {"net.w": torch.zeros(1).expand(1 << 13, 1 << 13), "net.b": torch.ones(2)},
                 "args": {}, "results": [[], [], {}]}, path)
     assert path.stat().st_size < 4096
-    d = diff_checkpoints(str(path), str(path), weights=True)
+    copy = tmp_path / "copy.pt"  # another file: one file diffed with itself has its weights unread
+    copy.write_bytes(path.read_bytes())
+    d = diff_checkpoints(str(path), str(copy), weights=True)
     assert {c.key: c.rel_l2 for c in d.weights.changes} == {"net.b": 0.0, "net.w": None}
 
 

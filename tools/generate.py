@@ -3,7 +3,8 @@
 Run `python tools/generate.py` from anywhere after changing any command or option, and commit
 what it rewrites (a test fails when they drift from the CLI):
 
-- `completions/` — the bash, zsh and fish scripts (`tools/completion_scripts.py`);
+- `mckpt/completions/` — the bash, zsh and fish scripts (`tools/completion_scripts.py`), package
+  data that `mckpt completion SHELL` prints;
 - `mckpt/cli/direct_table.py` — how `inspect` and `list` are parsed before Typer is imported
   (`tools/direct_table.py`).
 
@@ -26,6 +27,7 @@ from tools.completion_scripts import render_all  # noqa: E402
 from tools.direct_table import render_direct_table  # noqa: E402
 
 DIRECT_TABLE = "mckpt/cli/direct_table.py"
+COMPLETIONS = "mckpt/completions"
 
 
 def generated() -> dict[str, str]:
@@ -34,7 +36,7 @@ def generated() -> dict[str, str]:
     from mckpt.cli.direct import BODIES
 
     root = describe(app)
-    files = {f"completions/{name}": text for name, text in render_all(root).items()}
+    files = {f"{COMPLETIONS}/{name}": text for name, text in render_all(root).items()}
     files[DIRECT_TABLE] = render_direct_table(root, BODIES)
     return files
 

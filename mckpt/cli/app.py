@@ -11,13 +11,17 @@ from typing import Annotated
 
 import typer
 
+from ..choices import COLORS
 from ..errors import UsageError
 from ..version import __version__
+from ..view.output import set_colour_mode
 from . import (
     cache_cmd,
+    completion_cmd,
     convert_cmd,
     demo_cmd,
     diff_cmd,
+    env_cmd,
     fetch_cmd,
     inspect_cmd,
     list_cmd,
@@ -27,6 +31,7 @@ from . import (
     save_cmd,
     verify_cmd,
 )
+from .common import choice_option
 from .outcome import run_command, state
 
 app = typer.Typer(
@@ -36,6 +41,10 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
+
+
+COLOR_HELP = ("Colour: auto (on a terminal), always, never. Beats FORCE_COLOR / CLICOLOR_FORCE (colour even in a "
+              "pipe), which beat NO_COLOR.")
 
 
 def _version(value: bool) -> None:
@@ -50,9 +59,11 @@ def _main(
         bool, typer.Option("--version", "-V", callback=_version, is_eager=True, help="Show the version and exit.")
     ] = False,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors.")] = False,
+    color: Annotated[str | None, choice_option("--color", choices=COLORS, help=COLOR_HELP)] = None,
 ) -> None:
     """Manage Mammoth checkpoints: list runs, inspect files safely, convert, fetch, resume."""
     state["debug"] = state["debug"] or debug
+    set_colour_mode(color or "auto")
 
 
 list_cmd.register(app)
@@ -67,6 +78,8 @@ prune_cmd.register(app)
 cache_cmd.register(app)
 verify_cmd.register(app)
 demo_cmd.register(app)
+completion_cmd.register(app)
+env_cmd.register(app)
 
 
 def main() -> None:

@@ -16,7 +16,7 @@ from ..choices import check_sha256
 from ..domain.checkpoint import checkpoint_brief, to_plain
 from ..domain.runs import SORT_KEYS, filter_runs, scan
 from ..domain.where import parse_where
-from ..errors import UsageError
+from ..errors import IsSafetensors, MckptError, UsageError
 from ..locate import read
 from ..locate.targets import expand, select_runs
 from ..remote import is_remote, is_store_url
@@ -26,7 +26,7 @@ from ..view.render_list import render_listing
 from .outcome import make_output
 
 if TYPE_CHECKING:
-    from ..fetch.download import FetchResult
+    from ..fetch.download import FetchInterrupted, FetchResult
     from ..fetch.options import FetchOptions
 
 
@@ -46,13 +46,37 @@ def inspect_checkpoint(checkpoint: str, *, tensors: bool, args_only: bool, revis
                        json: bool, fmt: str | None, quiet: bool) -> int:
     """`mckpt inspect`: one checkpoint's args, results, tensors and training state."""
     out = make_output(json, fmt, quiet)
-    ck = read(checkpoint, revision=revision, options=remote_options([checkpoint], revision, timeout))
+    options = remote_options([checkpoint], revision, timeout)
+    try:
+        ck = read(checkpoint, revision=revision, options=options)
+    except IsSafetensors as e:  # not a checkpoint, but its header is worth showing
+        if args_only:
+            raise MckptError("a safetensors file holds tensors and metadata, no args", path=e.path,
+                             hint="`mckpt inspect` without --args-only shows its metadata") from None
+        return _inspect_safetensors(out, checkpoint, revision=revision, options=options, tensors=tensors)
     if args_only:
         out.show(lambda: to_plain(ck.args), lambda: render_args(out, ck.args))
     elif tensors and fmt:
         out.show(lambda: ck.to_json(full_tensors=True), lambda: render_tensor_list(out, ck))
     else:
         out.show(lambda: ck.to_json(full_tensors=tensors), lambda: render_checkpoint(out, ck, tensors=tensors))
+    return 0
+
+
+def _inspect_safetensors(out: Output, spec: str, *, revision: str | None, options: FetchOptions | None,
+                         tensors: bool) -> int:
+    """`inspect` of a safetensors file (local, or read by ranges from a URL): its header only."""
+    from contextlib import closing
+
+    from ..io.sources import FileSource
+    from ..locate import open_source, resolve
+    from ..torchfile.safetensors import read_safetensors
+    from ..view.render_safetensors import render_safetensors
+
+    source = open_source(resolve(spec, revision=revision), revision=revision, options=options)
+    with closing(FileSource(source) if isinstance(source, str) else source) as src:
+        st = read_safetensors(src)
+    out.show(lambda: st.to_json(full_tensors=tensors), lambda: render_safetensors(out, st, tensors=tensors))
     return 0
 
 
@@ -100,7 +124,7 @@ def fetch_file(source: str, *, output: str | None, sha256: str | None, revision:
                offline: bool, cache_dir: str | None, force: bool, retries: int, connections: int | None,
                json: bool, quiet: bool) -> int:
     """`mckpt fetch`: a file into the cache (resumed, verified), and placed at `output` if given."""
-    from ..fetch.download import fetch  # HTTP stack: fetch only
+    from ..fetch.download import FetchInterrupted, fetch  # HTTP stack: fetch only
     from ..fetch.options import FetchOptions
 
     out = make_output(json, None, quiet)
@@ -108,17 +132,54 @@ def fetch_file(source: str, *, output: str | None, sha256: str | None, revision:
     sha256 = check_sha256(sha256)
     opts = FetchOptions.from_env(token=token, offline=offline or None, cache_dir=cache_dir,
                                  sha256=sha256, retries=retries, revision=revision, connections=connections)
-    with out.progress("fetching") as bar:
-        reporter = _Reporter(out, bar)
-        if is_store_url(source):
-            from ..remote.fetch_object import fetch_object  # s3://, gs://, az://: the object-store client
+    try:
+        with out.progress("fetching") as bar:
+            reporter = _Reporter(out, bar)
+            if is_store_url(source):
+                from ..remote.fetch_object import fetch_object  # s3://, gs://, az://: the object-store client
 
-            result = fetch_object(source, opts, output=output, force=force, reporter=reporter)
-        else:
-            result = fetch(source, opts, output=output, force=force, reporter=reporter)
+                result = fetch_object(source, opts, output=output, force=force, reporter=reporter)
+            else:
+                result = fetch(source, opts, output=output, force=force, reporter=reporter)
+    except FetchInterrupted as e:
+        given = {"source": source, "output": output, "sha256": sha256, "revision": revision, "token": token,
+                 "offline": offline, "cache_dir": cache_dir, "force": force, "retries": retries,
+                 "connections": connections, "json": json, "quiet": quiet}
+        raise _interrupted(e, given) from None
     brief = checkpoint_brief(result.path)
     out.show(lambda: {**result.to_json(), "checkpoint": brief}, lambda: _render_fetched(out, result, brief))
     return 0
+
+
+# How `fetch_file`'s parameters are written on a command line (the Typer declarations' names).
+_FETCH_FLAGS = {"output": "-o", "sha256": "--sha256", "revision": "--revision", "token": "--token",
+                "offline": "--offline", "cache_dir": "--cache-dir", "force": "--force", "retries": "--retries",
+                "connections": "--connections", "json": "--json", "quiet": "-q"}
+
+
+def _interrupted(e: FetchInterrupted, given: dict[str, Any]) -> MckptError:
+    """Ctrl-C's error in the user's terms: what is kept in binary units, and the same command to
+    resume with, every option that was given repeated (a token by name only, never its value)."""
+    import shlex
+
+    from .direct_table import COMMANDS
+
+    defaults = COMMANDS["fetch"]["defaults"]
+    words = ["mckpt", "fetch", shlex.quote(given["source"])]
+    for param, flag in _FETCH_FLAGS.items():
+        value = given[param]
+        if value == defaults[param]:
+            continue
+        if isinstance(value, bool):
+            words.append(flag)
+        else:
+            words += [flag, "<your token>" if param == "token" else shlex.quote(str(value))]
+    kept = e.kept
+    err = MckptError(f"interrupted; {human_bytes(kept)} kept in the cache" if kept else
+                     "interrupted before any byte came", path=e.path,
+                     hint=f"run the same command again to resume{' from there' if kept else ''}: {' '.join(words)}")
+    err.exit_code = e.exit_code
+    return err
 
 
 class _Reporter:

@@ -65,7 +65,9 @@ def convert_command(
     template = local_copy(resolve(like)).path if like is not None else None
     overrides = ArgOverrides(model, dataset, buffer_size, n_epochs, parse_set(set_ or []))
     plan = plan_conversion(source, to, like=template, output=output, overrides=overrides,
-                           strip_prefix=strip_prefix, allow_partial=allow_partial)
+                           strip_prefix=strip_prefix, allow_partial=allow_partial, force=force)
+    if not dry_run and not plan.writable and (_needs_template(plan, like) or not plan.problems):
+        raise _unwritable(plan, like)  # what is needed (a template, a free output), before any plan
     if dry_run or not plan.writable:
         out.show(plan.to_json, lambda: render_plan(out, plan))
         if not plan.writable and not dry_run:
@@ -84,13 +86,20 @@ def convert_command(
     out.show(lambda: {**plan.to_json(), "written": {**result.to_json(), "seconds": round(seconds, 3)}}, render)
 
 
+def _needs_template(plan: Plan, like: str | None) -> bool:
+    """A bare backbone to a full checkpoint without --like: only a guess can be planned."""
+    return like is None and plan.conversion == "backbone->full"
+
+
 def _unwritable(plan: Plan, like: str | None) -> MckptError:
-    if like is None and plan.conversion == "backbone->full":
+    if _needs_template(plan, like):
         return UsageError(
             "a full checkpoint needs the target model's key layout, which a bare backbone does not carry",
             path=plan.source,
             hint="pass --like <a full checkpoint of the same model>, or write the `net.` form Mammoth "
                  "accepts for any backbone: --to backbone")
+    if plan.collision and not plan.problems:
+        return MckptError(plan.collision, hint="pass --force to replace it, or choose another -o")
     return MckptError(f"{'; '.join(plan.problems)} (listed above); nothing written", path=plan.source,
                       hint="use a template of the same model and backbone, or --allow-partial to fill "
                            "keys from the template and leave extra source keys out")

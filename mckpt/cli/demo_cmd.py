@@ -42,7 +42,8 @@ def demo_command(
         from ..demo import write_demo
 
         try:
-            files = write_demo(folder, force=force)
+            with out.spinner("writing the example (loading torch takes a few seconds)…"):
+                files = write_demo(folder, force=force)
         except FileExistsError as e:  # appeared after the check above: someone else's file, kept
             raise MckptError("appeared while the example was written; not overwritten", path=e.filename,
                              hint="--force writes the example again over it") from None

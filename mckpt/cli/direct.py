@@ -7,6 +7,9 @@ module parses it with the table that `tools/generate.py` reads off the Typer dec
 (`direct_table.py`: option words, parameters, defaults) and calls the same body the Typer command
 calls (`bodies`), which ends the same way (`outcome.run_command`).
 
+The one global option taken here is a leading `--color auto|always|never` (the only one that
+changes how these commands print); any other goes to Typer.
+
 Anything else goes to Typer, which then answers in its own words: `--help`, an unknown,
 clustered (`-ta`) or abbreviated option, a value that is not one of an option's choices or that
 starts with `-`, `--`, a missing or extra argument, `mckpt --debug …`, Typer's completion protocol.
@@ -63,13 +66,32 @@ def parse(argv: list[str]) -> tuple[str, dict[str, Any]] | None:
     return BODIES[argv[0]], values
 
 
+def global_colour(argv: list[str]) -> tuple[str | None, list[str]] | None:
+    """A leading `--color WHEN` / `--color=WHEN` taken off `argv`: (WHEN or None, the rest); None
+    when the option is there but not one Typer would take as it is (Typer then says why)."""
+    from ..choices import COLORS
+
+    head = argv[0] if argv else ""
+    if head == "--color":
+        value, rest = (argv[1] if len(argv) > 1 else None), argv[2:]
+    elif head.startswith("--color="):
+        value, rest = head.partition("=")[2], argv[1:]
+    else:
+        return None, argv
+    return (value, rest) if value in COLORS else None
+
+
 def run(argv: list[str]) -> int | None:
     """The exit code of the command `argv` names, answered here; None when Typer must answer."""
-    call = parse(argv)
+    taken = global_colour(argv)
+    call = parse(taken[1]) if taken is not None else None
     if call is None:
         return None
+    from ..view.output import set_colour_mode
     from . import bodies
     from .outcome import run_command
 
+    if taken[0] is not None:
+        set_colour_mode(taken[0])
     body, values = call
     return run_command(getattr(bodies, body), **values)

@@ -44,8 +44,9 @@ __all__ = ["TARGETS", "ArgOverrides", "Plan", "WriteResult", "default_target", "
 
 def plan_conversion(source: str | os.PathLike[str], to: str | None = None, *, like: str | None = None,
                     output: str | None = None, overrides: ArgOverrides | None = None,
-                    strip_prefix: bool = False, allow_partial: bool = False) -> Plan:
+                    strip_prefix: bool = False, allow_partial: bool = False, force: bool = False) -> Plan:
     """Plan converting `source`; `to` defaults from what the file is (see :func:`default_target`).
+    An existing output makes the plan unwritable (`Plan.collision`) unless `force`.
 
     The source stays open while planning (the storages' byte offsets are read from its zip
     headers), then is closed: the plan names byte ranges by path, because it is a value that
@@ -53,7 +54,7 @@ def plan_conversion(source: str | os.PathLike[str], to: str | None = None, *, li
     range with its own descriptor, kernel to kernel).
     """
     with read_checkpoint(source, keep_open=True) as src:
-        return _plan(src, to, like, output, overrides, strip_prefix, allow_partial)
+        return _plan(src, to, like, output, overrides, strip_prefix, allow_partial).check_output(force)
 
 
 def _plan(src: Checkpoint, to: str | None, like: str | None, output: str | None,

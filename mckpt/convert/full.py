@@ -112,9 +112,10 @@ def _plan_with_template(src: Checkpoint, tmpl: Checkpoint, like: str, output: st
     plan.notes += [
         "optimizer and scheduler: None (training restarts them)",
         "results: no task done, logger dump with its ten keys as empty lists (Mammoth needs them all)",
-        "named paused/<uuid>.pt, as Mammoth names the file of a run stopped before its first task (the "
-        "run's name is args.ckpt_name): resume with --start_from 0",
     ]
+    if output is None:  # the name was chosen here; a name given with -o is the user's
+        plan.notes.append("named paused/<uuid>.pt, as Mammoth names the file of a run stopped before its first "
+                          "task (the run's name is args.ckpt_name): resume with --start_from 0")
     return plan.complete(obj, table.records, s_arch)
 
 

@@ -88,6 +88,7 @@ class Plan:
     args: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)  # what changed and what was guessed
     problems: list[str] = field(default_factory=list)  # why the plan cannot be written as it stands
+    collision: str | None = None  # why the output's place is taken (an existing file, an input), if it is
     obj: Any = field(default=None, repr=False)
     storages: list[StorageRecord] = field(default_factory=list, repr=False)
     byteorder: str = "little"
@@ -98,13 +99,28 @@ class Plan:
 
     @property
     def writable(self) -> bool:
-        return self.obj is not None and not self.problems
+        """Whether writing it now would succeed: a complete plan, and its output free (or --force)."""
+        return self.obj is not None and not self.problems and self.collision is None
+
+    def check_output(self, force: bool) -> Plan:
+        """Note whether the output's place is taken, as `write_plan` will find it: an input is never
+        overwritten, another file only with `force` (so `--dry-run` says what the real run will do)."""
+        final = Path(self.output)
+        if not final.exists():
+            return self
+        inputs = [Path(p) for p in (self.source, self.template) if p]
+        if any(final.samefile(p) for p in inputs):
+            self.collision = f"{self.output}: the output would overwrite an input"
+        elif not force:
+            self.collision = f"{self.output}: already exists; not overwritten without --force"
+        return self
 
     def to_json(self) -> dict[str, Any]:
         """The `convert --dry-run --json` schema."""
         return {
             "conversion": self.conversion, "source": self.source, "template": self.template,
-            "output": self.output, "writable": self.writable, "problems": self.problems,
+            "output": self.output, "writable": self.writable,
+            "problems": self.problems + ([self.collision] if self.collision else []),
             "keys": {
                 "mapped": [{"key": k, "source": s} for k, s in self.mapped],
                 "aliased": [{"key": k, "shares_with": s} for k, s in self.aliased],

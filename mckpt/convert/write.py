@@ -42,7 +42,7 @@ def write_plan(plan: Plan, *, force: bool = False, progress: Progress | None = N
     file under the final name; the next conversion into that folder removes it (its writer's lock
     died with it). An existing output, or one that appears meanwhile, is replaced only with `force`.
     """
-    if not plan.writable:
+    if plan.obj is None or plan.problems:  # a taken output is checked below, with this call's `force`
         raise MckptError(f"{'; '.join(plan.problems) or 'nothing planned'}; nothing written",
                          path=plan.source, hint="the plan says what does not fit: the template must match "
                          "the backbone (or {allow_partial=True})", spelled=True)

@@ -16,6 +16,7 @@ from typing import Any, Protocol
 from ..errors import MckptError
 from ..io.sources import ByteSource
 from ..io.walk import walk_files
+from ..words import counted
 from .checkpoint import Checkpoint, read_checkpoint, to_plain
 from .metrics import Metrics
 from .names import ParsedName, Task, parse_name, parse_stem
@@ -189,12 +190,18 @@ class Listing:
                           "bytes": self.bytes}}
 
 
-def iter_checkpoint_files(folder: str, recursive: bool = False,
-                          skipped: list[str] | None = None) -> Iterator[os.DirEntry[str]]:
+# Files people keep beside Mammoth's `.pt` (a backbone exported by hand, Lightning's `.ckpt`, a
+# hub's `.safetensors`): `list` shows them under other files, read for what they are, never as runs.
+OTHER_SUFFIXES = (".pth", ".ckpt", ".safetensors")
+
+
+def iter_checkpoint_files(folder: str, recursive: bool = False, skipped: list[str] | None = None,
+                          also: tuple[str, ...] = ()) -> Iterator[os.DirEntry[str]]:
     """`.pt` files in `folder` (and its `paused/`), or below it with `recursive` (one iterative
-    walk, see `io.walk`; folders it did not look into are described in `skipped`)."""
+    walk, see `io.walk`; folders it did not look into are described in `skipped`); and files ending
+    in one of `also`."""
     return walk_files(folder, lambda e: recursive or e.name == "paused",
-                      lambda e: e.name.endswith(".pt") and e.is_file(), skipped)
+                      lambda e: e.name.endswith((".pt", *also)) and e.is_file(), skipped)
 
 
 class ListedFile(Protocol):
@@ -231,10 +238,11 @@ def _read(file: ListedFile) -> Checkpoint:
 
 
 def local_files(paths: Iterable[str], recursive: bool, skipped: list[str] | None = None) -> Iterator[LocalFile]:
-    """The `.pt` files of local folders (or files given directly), as `list` considers them."""
+    """The `.pt` files of local folders (or files given directly), as `list` considers them, and
+    the other checkpoint-like files beside them (`OTHER_SUFFIXES`)."""
     for folder in paths:
         entries: Iterable[Any] = [_FileEntry(folder)] if os.path.isfile(folder) else \
-            iter_checkpoint_files(folder, recursive, skipped)
+            iter_checkpoint_files(folder, recursive, skipped, OTHER_SUFFIXES)
         for entry in entries:
             st = entry.stat()
             yield LocalFile(entry.path, st.st_size, st.st_mtime, (st.st_dev, st.st_ino))
@@ -257,14 +265,14 @@ def group_files(files: Iterable[ListedFile], acc: bool = False, workers: int = 1
     runs: dict[str, Run] = {}
     other: list[dict[str, str]] = []
     for file in files:
-        name = parse_name(file.path)
+        name = parse_name(file.path) if file.path.endswith(".pt") else None  # Mammoth writes .pt only
         if name is None or name.dialect == "paused":
             try:
                 ckpt = _read(file)
             except MckptError as e:
                 other.append({"path": file.path, "reason": e.message})
                 continue
-            if ckpt.kind != "mammoth" or ckpt.name is None:
+            if ckpt.kind != "mammoth" or ckpt.name is None or not file.path.endswith(".pt"):
                 other.append({"path": file.path, "reason": _why_not_a_run(ckpt)})
                 continue
             name = ckpt.name
@@ -327,7 +335,7 @@ def _why_not_a_run(ckpt: Checkpoint) -> str:
         origin = f" of run {run.uid or run.stem}" if run else ""
         return f"a Mammoth checkpoint{origin}, renamed (not a name Mammoth writes)"
     what = "a bare backbone" if ckpt.kind == "backbone" else "not a Mammoth checkpoint"
-    return f"{what} ({ckpt.tensors.count} tensors)"
+    return f"{what} ({counted(ckpt.tensors.count, 'tensor')})"
 
 
 def _run_name(name: ParsedName, key: str) -> ParsedName:

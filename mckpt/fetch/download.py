@@ -435,7 +435,7 @@ def fetch(source: str, options: FetchOptions | None = None, *, output: str | os.
             if from_cache:
                 mark_used(entry)
     except KeyboardInterrupt:
-        raise interrupted_error(source, entry.kept()) from None
+        raise FetchInterrupted(source, entry.kept()) from None
     wanted = opts.sha256.lower() if opts.sha256 else None
     if wanted and cached.sha256 != wanted:  # a download is checked while streaming; a cached copy here
         raise MckptError(f"sha256 check failed: the cached copy hashes to {cached.sha256}, {{sha256}} says "
@@ -472,10 +472,15 @@ def _fetch_locked(remote: Remote, entry: CacheEntry, opts: FetchOptions,
     return cached, from_cache, job.transferred, job.resumed_from
 
 
-def interrupted_error(source: str, kept: int) -> MckptError:
-    """Ctrl-C: named by what the user asked for (not the cache's inner paths), with how to go on."""
-    how = (f"run the same command again to resume at byte {kept}" if kept else "run the same command again")
-    err = MckptError(f"interrupted; {kept} bytes kept in the cache" if kept else "interrupted before any byte came",
-                     path=source, hint=f"{how}: mckpt fetch {shlex.quote(source)}")
-    err.exit_code = 130
-    return err
+class FetchInterrupted(MckptError):
+    """Ctrl-C during a fetch: `kept` bytes stay in the cache, and the same fetch resumes from there
+    (the CLI words the hint with the command line that was given)."""
+
+    exit_code = 130
+
+    def __init__(self, source: str, kept: int) -> None:
+        how = (f"run the same command again to resume at byte {kept}" if kept else "run the same command again")
+        super().__init__(f"interrupted; {kept} bytes kept in the cache" if kept else
+                         "interrupted before any byte came", path=source,
+                         hint=f"{how}: mckpt fetch {shlex.quote(source)}")
+        self.source, self.kept = source, kept

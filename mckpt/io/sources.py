@@ -58,6 +58,11 @@ class FileSource:
     def closed(self) -> bool:
         return self._fd < 0
 
+    def identity(self) -> tuple[int, int]:
+        """(st_dev, st_ino) of the file this source has open: two names for one file share it."""
+        st = os.fstat(self._fd)
+        return st.st_dev, st.st_ino
+
     def read_at(self, offset: int, n: int) -> bytes:
         if self._fd < 0:  # a caller's bug, not the file's: say which file and what to do
             raise ValueError(f"{self.name}: read after close (keep the checkpoint open while streaming)")

@@ -47,12 +47,16 @@ class Resolved:
         return is_remote(self.path)
 
 
+SHOWN_RUNS = 8  # runs named in the error of a folder or prefix that holds several
+
+
 def single_run(runs: Sequence[Run], where: str) -> Run:
     """The one run of `runs`, or an error listing them (a folder or prefix that names several)."""
     if len(runs) == 1:
         return runs[0]
-    names = ", ".join(sorted(r.name.uid or r.key for r in runs)[:8])
-    raise MckptError(f"{where} holds {len(runs)} runs ({names}); which one?",
+    shown = sorted(r.name.uid or r.key for r in runs)[:SHOWN_RUNS]
+    more = f", … and {len(runs) - len(shown)} more" if len(runs) > len(shown) else ""
+    raise MckptError(f"{where} holds {len(runs)} runs ({', '.join(shown)}{more}); which one?",
                      hint="name one run by its uid or give a checkpoint file (see `mckpt list`)")
 
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from ..errors import MckptError
 from ..fetch.cache import CachedFile, CacheEntry, PartInfo, cache_root
-from ..fetch.download import FetchResult, Reporter, SilentReporter, interrupted_error
+from ..fetch.download import FetchInterrupted, FetchResult, Reporter, SilentReporter
 from ..fetch.options import FetchOptions, given_or_env
 from ..fetch.place import destination, place
 from ..fetch.stream import CHUNK, receive
@@ -145,7 +145,7 @@ def fetch_object(source: str, options: FetchOptions | None = None, *, output: st
                     cached, from_cache = job.run(size, etag), False
                     transferred, resumed = job.transferred, job.resumed_from
     except KeyboardInterrupt:
-        raise interrupted_error(source, entry.kept()) from None
+        raise FetchInterrupted(source, entry.kept()) from None
     if wanted and cached.sha256 != wanted:
         raise MckptError(f"sha256 check failed: the cached copy hashes to {cached.sha256}, {{sha256}} says "
                          f"{wanted}", path=source, spelled=True, hint="the object is not the one you expect")

@@ -16,8 +16,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from ..errors import CorruptCheckpoint, NotACheckpoint, UnsafePickle
+from ..errors import CorruptCheckpoint, IsSafetensors, NotACheckpoint, UnsafePickle
 from ..io.sources import ByteSource, SourceReader
+from .safetensors import looks_like_safetensors
 from .unpickler import Unpickled, describe_value, safe_loads
 from .values import Placeholder, StorageRef, TensorRef, itemsize
 
@@ -274,6 +275,9 @@ def sniff(head: bytes, name: str) -> str:
     if lowered.startswith((b"<!doctype html", b"<html")):
         raise NotACheckpoint("an HTML page, not a checkpoint (a `blob/` URL instead of `resolve/`?)",
                              path=name)
+    if looks_like_safetensors(head):
+        raise IsSafetensors("a safetensors file (tensors only), not a torch checkpoint", path=name,
+                            hint="`mckpt inspect` shows its tensors and metadata")
     if head[:1] == b"\x80" and head[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05"):
         return "pickle"
     for magic, tool in _COMPRESSED:

@@ -20,11 +20,16 @@ def format_value(v: Any) -> str:
     return brief(v, FOLD)
 
 
+# Okabe & Ito's colour-blind-safe palette, as `mckpt plot` draws with: sky blue, orange, vermillion
+# stay apart with every common colour deficiency, where green/yellow/red do not.
+ACC_HIGH, ACC_MID, ACC_LOW = "#56B4E9", "#E69F00", "#D55E00"
+
+
 def acc_style(x: float | None) -> str | None:
-    """The colour an accuracy is shown in: green from 80, yellow from 50, else red."""
+    """The colour an accuracy is shown in: sky blue from 80, orange from 50, else vermillion."""
     if x is None:
         return None
-    return "green" if x >= 80 else "yellow" if x >= 50 else "red"
+    return ACC_HIGH if x >= 80 else ACC_MID if x >= 50 else ACC_LOW
 
 
 def percent(x: float | None) -> str:

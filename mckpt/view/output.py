@@ -3,7 +3,8 @@
 Commands describe *what* to show (tables, key/value blocks, JSON documents); this module decides
 *how* from the user's flags and the terminal: `--json` prints one document, `--format F` prints
 tables in any tabulate format (`github`, `latex`, `tsv`…), a pipe gets plain text, and a terminal
-gets colour unless NO_COLOR is set. Rich and tabulate are imported only when used.
+gets colour; `use_colour` says when (`--color`, FORCE_COLOR/CLICOLOR_FORCE, NO_COLOR), and forced
+colour gives a pipe the terminal's view. Rich and tabulate are imported only when used.
 
 Every string passes through `view.text` on its way out, in every mode: text from a checkpoint (arg
 names and values, warnings, paths) can hold terminal escapes, and this is the one place they are
@@ -125,7 +126,7 @@ class Output:
     # -- stderr -------------------------------------------------------------------------------------
 
     def error(self, message: str, hint: str | None = None) -> None:
-        """`error: …` (and `hint: …`), red on a terminal unless NO_COLOR; never quietened."""
+        """`error: …` (and `hint: …`), red when stderr gets colour (`use_colour`); never quietened."""
         self._say("error", "31;1", message)
         if hint:
             self._say("hint", "33", hint)
@@ -140,7 +141,7 @@ class Output:
             self._say("mckpt", None, message)
 
     def _say(self, label: str, colour: str | None, message: str) -> None:
-        head = f"\033[{colour}m{label}:\033[0m" if colour and _isatty(self.err) and colour_allowed() else f"{label}:"
+        head = f"\033[{colour}m{label}:\033[0m" if colour and use_colour(self.err) else f"{label}:"
         text = f"{head} {clean(message)}"
         if self._bar is not None and self._bar._task is not None:
             self._bar.live.console.print(text, markup=False, highlight=False, soft_wrap=True)  # above the bar
@@ -166,6 +167,18 @@ class Output:
                 yield bar
         finally:
             self._bar = outer
+
+    @contextmanager
+    def spinner(self, text: str) -> Iterator[None]:
+        """A spinner and `text` on stderr for the `with` block: for a wait with nothing to count
+        (torch loading for seconds). Only on a terminal and without -q; it disappears when done."""
+        if self.quiet or not _isatty(self.err):
+            yield
+            return
+        from rich.console import Console
+
+        with Console(file=self.err, no_color=not use_colour(self.err)).status(text):
+            yield
 
     # -- stdout -------------------------------------------------------------------------------------
 
@@ -198,20 +211,23 @@ class Output:
 
     @property
     def rich(self) -> bool:
-        """True when output goes to a terminal in human mode (colours, boxes)."""
-        return not self.json and self.fmt is None and _isatty(self.stream)
+        """True when output goes to a terminal in human mode (colours, boxes), or colour is forced
+        into a pipe (`mckpt --color always list | less -R` shows what the terminal would)."""
+        return not self.json and self.fmt is None and (_isatty(self.stream) or use_colour(self.stream))
 
     @property
     def color(self) -> bool:
-        return self.rich and colour_allowed()
+        return self.rich and use_colour(self.stream)
 
     @property
     def console(self) -> Any:
         if self._console is None:
             from rich.console import Console
 
+            # force_terminal: Rich styles a pipe only when told, and must not be told by its own
+            # reading of FORCE_COLOR when `--color never` said otherwise.
             self._console = Console(file=self.stream, highlight=False, no_color=not self.color,
-                                    soft_wrap=False)
+                                    force_terminal=self.color or _isatty(self.stream), soft_wrap=False)
         return self._console
 
     @property
@@ -235,12 +251,19 @@ class Output:
         text = json.dumps(strict_json(data), indent=2, default=_json_default, ensure_ascii=False, allow_nan=False)
         self._write(clean_json(text) + "\n")
 
+    def verbatim(self, text: str) -> None:
+        """mckpt's own text exactly as it is, on any stream: a file the user saves or sources (a
+        completion script), never wrapped, styled or quietened. Never text read from a file."""
+        self._write(text)
+
     def line(self, text: str = "", style: str | None = None) -> None:
         if self.quiet:
             return
         text = clean_lines(text)
         if self.rich:
             self._print(self._hanging(text), style=style, markup=False)
+        elif self.fmt in ("csv", "tsv"):  # not part of a table: stdout stays only tables a reader can parse
+            self.err.write(text + "\n")
         else:
             self._write(text + "\n")
 
@@ -284,6 +307,8 @@ class Output:
         text = clean(text)
         if self.rich:
             self._print(f"\n[bold]{_escape(text)}[/bold]")
+        elif self.fmt in ("csv", "tsv"):
+            self.err.write(f"\n{text}\n")
         else:
             self._write(f"\n{text}\n")
 
@@ -304,6 +329,11 @@ class Output:
             # Machine formats: no padding, proper quoting (tabulate pads its tsv cells).
             import csv
 
+            if self._tables_written:
+                # One table per section: a blank line, then `# title`, then its own header (a lone
+                # table stays a plain csv; a reader splits sections on blank lines).
+                self._write(f"\n# {title}\n" if title else "\n")
+            self._tables_written += 1
             self._started = True
             w = csv.writer(self.stream, delimiter="," if self.fmt == "csv" else "\t", lineterminator="\n")
             w.writerow([inert_csv(h) for h in headers])
@@ -521,9 +551,38 @@ def _escape(text: str) -> str:
     return escape(text)
 
 
-def colour_allowed() -> bool:
-    """False when NO_COLOR is set to anything but the empty string (https://no-color.org)."""
-    return not os.environ.get("NO_COLOR")
+_colour_mode = {"mode": "auto"}  # the global `--color`, set once by the CLI (`set_colour_mode`)
+
+
+def set_colour_mode(mode: str) -> None:
+    """Take the global `--color auto|always|never` (`choices.COLORS`) for every stream of this run."""
+    from ..choices import COLORS, check_choice
+
+    check_choice("color", mode, COLORS)
+    _colour_mode["mode"] = mode
+
+
+def _env_set(name: str) -> bool:
+    """A switch variable that is on: set, not empty, not `0` (CLICOLOR_FORCE=0 means off)."""
+    return os.environ.get(name, "") not in ("", "0")
+
+
+def use_colour(stream: Any) -> bool:
+    """Whether `stream` gets colour, as uv and gh decide, first rule that applies:
+
+    1. `--color always` / `--color never`;
+    2. FORCE_COLOR or CLICOLOR_FORCE set (not empty, not 0): colour, even in a pipe;
+    3. NO_COLOR set and not empty (https://no-color.org): no colour;
+    4. colour on a terminal, none in a pipe or a file.
+    """
+    mode = _colour_mode["mode"]
+    if mode != "auto":
+        return mode == "always"
+    if _env_set("FORCE_COLOR") or _env_set("CLICOLOR_FORCE"):
+        return True
+    if os.environ.get("NO_COLOR"):
+        return False
+    return _isatty(stream)
 
 
 def _isatty(stream: Any) -> bool:
@@ -599,7 +658,7 @@ class Progress:
         self._total, self.done, self._pending = total, done, 0
         self.description = description or self.description
         if self._shown():
-            self.live.reset(self._task, total=total, completed=done, description=self.description)
+            self.live.reset(self._task, total=total, completed=done, description=self._label())
 
     def _shown(self) -> bool:
         """Whether the bar is drawn, starting it on the first news (a fetch found in the cache
@@ -608,8 +667,13 @@ class Progress:
             return False
         if self._task is None:
             self.live.start()
-            self._task = self.live.add_task(self.description, total=self._total, completed=self.done)
+            self._task = self.live.add_task(self._label(), total=self._total, completed=self.done)
         return True
+
+    def _label(self) -> str:
+        """The description, cut in the middle when the terminal is too narrow for it and the numbers:
+        size, speed and time left stay whole at 80 columns (a file name can be 100 characters)."""
+        return shorten_middle(self.description, max(12, self.live.console.width - _NUMBERS_WIDTH))
 
     def _flush(self, now: float) -> None:
         self.live.update(self._task, advance=self._pending)
@@ -624,6 +688,20 @@ class Progress:
         if self._task is not None:
             self._flush(time.monotonic())
             self.live.stop()
+
+
+# What the columns right of the label take at most: `1023.9/1023.9 MiB`, `1023.9 MiB/s`, `0:00:00`,
+# a bar of at least 10 cells, and a space between each.
+_NUMBERS_WIDTH = 17 + 12 + 7 + 10 + 5
+
+
+def shorten_middle(text: str, width: int) -> str:
+    """`text` in at most `width` characters, its middle replaced by `…` (a file name keeps its start
+    and its task suffix: `er_seq-cifar10_…_deadbeef_4.pt`)."""
+    if len(text) <= width:
+        return text
+    head = (width - 1) // 2
+    return text[:head] + "…" + text[len(text) - (width - 1 - head):]
 
 
 def _rich_progress(unit: Literal["bytes", "items"], err: TextIO) -> Any:
@@ -648,5 +726,6 @@ def _rich_progress(unit: Literal["bytes", "items"], err: TextIO) -> Any:
             return Text("" if speed is None else f"{human_bytes(int(speed))}/s", style="progress.data.speed")
 
     count = [DownloadColumn(binary_units=True), BinarySpeed()] if unit == "bytes" else [MofNCompleteColumn()]
-    return RichProgress(TextColumn("{task.description}", markup=False), BarColumn(), *count, TimeRemainingColumn(),
-                        console=Console(file=err), transient=True)
+    return RichProgress(TextColumn("{task.description}", markup=False), BarColumn(bar_width=None), *count,
+                        TimeRemainingColumn(), expand=True,
+                        console=Console(file=err, no_color=not use_colour(err)), transient=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..convert import Plan, WriteResult
+from ..words import counted
 from .cells import format_value
 from .output import Output, human_bytes
 
@@ -21,7 +22,7 @@ def render_plan(out: Output, plan: Plan, *, keys: bool = True) -> None:
                  f"{len(plan.unmatched)} unmatched · {len(plan.unused)} left out"),
         ("storages", f"{len(plan.storages)} ({human_bytes(plan.nbytes)}), copied raw"),
     ]
-    out.fields(pairs, title=f"convert: {plan.conversion} ({n_keys} keys in the new file)")
+    out.fields(pairs, title=f"convert: {plan.conversion} ({counted(n_keys, 'key')} in the new file)")
     if keys:
         rows = [[k, "←", s] for k, s in plan.mapped]
         rows += [[k, "=", f"{s} (same storage)"] for k, s in plan.aliased]
@@ -37,9 +38,10 @@ def render_plan(out: Output, plan: Plan, *, keys: bool = True) -> None:
     if plan.args:
         shown = [(k, format_value(plan.args[k])) for k in _SHOWN_ARGS if k in plan.args]
         out.fields(shown, title=f"args ({len(plan.args)} entries)")
-    if plan.problems:
+    problems = plan.problems + ([plan.collision] if plan.collision else [])
+    if problems:
         out.heading("cannot write")
-        for problem in plan.problems:
+        for problem in problems:
             out.line(f"  - {problem}", style="red")
     if plan.notes:
         out.heading("notes")
@@ -54,6 +56,6 @@ def render_written(out: Output, result: WriteResult, seconds: float) -> None:
         out.line(f"removed {len(result.removed_partials)} partial file(s) ({total}) left beside the output by "
                  "conversions that were killed", style="dim")
     size = human_bytes(result.bytes)
-    out.line(f"wrote {result.path} ({size}, {result.storages} storages) in {seconds:.2f} s",
+    out.line(f"wrote {result.path} ({size}, {counted(result.storages, 'storage')}) in {seconds:.2f} s",
              style="green")
     out.line(f"checked: {'; '.join(result.checks)}", style="dim")

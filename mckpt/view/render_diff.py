@@ -6,6 +6,7 @@ import math
 
 from ..diff import ArgsDiff, CheckpointDiff, MatrixDiff, WeightsDiff
 from ..domain.metrics import round_acc
+from ..words import counted
 from .cells import acc_cell, format_value, percent
 from .output import Cell, Output
 
@@ -75,7 +76,7 @@ def _render_matrix_diff(out: Output, title: str, m: MatrixDiff) -> None:
 def render_weights_diff(out: Output, w: WeightsDiff) -> None:
     out.heading("Weights")
     out.fields([
-        ("compared", f"{w.compared} tensors (aliases once), {w.identical} identical"),
+        ("compared", f"{counted(w.compared, 'tensor')} (aliases once), {w.identical} identical"),
         ("only in A", ", ".join(w.only_a) or "-"),
         ("only in B", ", ".join(w.only_b) or "-"),
     ])

@@ -8,6 +8,7 @@ from datetime import datetime
 from ..hygiene.cache_admin import CacheCheck, CacheListing, CachePlan, Removal
 from ..hygiene.prune import Decision, PrunePlan
 from ..verify import Verdict
+from ..words import counted
 from .output import Output, human_bytes
 
 
@@ -112,7 +113,7 @@ def verdict_line(v: Verdict) -> str:
     if not v.ok:
         more = f" (+{len(v.problems) - 1} more)" if len(v.problems) > 1 else ""
         return f"FAIL  {v.path}: {v.problems[0]}{more}"
-    what = [f"{v.records} records" if v.records else v.layout or "", f"{v.tensors} tensors",
+    what = [counted(v.records, "record") if v.records else v.layout or "", counted(v.tensors, "tensor"),
             "sha256 ✓" if v.sha256 else ""]
     return f"ok    {v.path}  ({', '.join(w for w in what if w)}, {human_bytes(v.size)})"
 

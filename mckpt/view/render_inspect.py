@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..domain.checkpoint import Checkpoint
+from ..words import counted
 from .cells import acc_cell, acc_style, bytes_cell, count_cell, format_value
 from .output import Cell, Output, human_bytes, human_count
 from .text import brief
@@ -137,7 +138,7 @@ def render_tensor_summary(out: Output, ck: Checkpoint) -> None:
     aliases = sum(1 for x in t.tensors if x.alias_of)
     dtypes = ", ".join(f"{k} ×{v}" for k, v in t.dtypes.items()) or "-"
     out.fields([
-        ("tensors", f"{t.count}" + (f" ({aliases} aliases)" if aliases else "")),
+        ("tensors", f"{t.count}" + (f" ({counted(aliases, 'alias', 'aliases')})" if aliases else "")),
         ("storages", t.storages),
         ("parameters", Cell(f"{human_count(t.parameters)} ({t.parameters:,})", t.parameters)),
         ("bytes", bytes_cell(t.bytes)),

@@ -1,0 +1,47 @@
+"""Run a command on a real pseudo-terminal of a given size and return what the screen received."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import select
+import struct
+import subprocess
+import sys
+import termios
+import time
+from pathlib import Path
+
+from conftest import REPO
+
+
+def run_on_pty(args: list[str], *, env: dict[str, str] | None = None, columns: int = 80, cwd: Path | None = None,
+               timeout: float = 120) -> tuple[int, str]:
+    """`python -m mckpt ARGS` with stdin/stdout/stderr on one pty of `columns` columns: (exit, screen).
+
+    The environment is the test's (hermetic) one, this checkout first on PYTHONPATH, TERM=xterm,
+    plus `env`; no NO_COLOR unless `env` sets it."""
+    master, slave = os.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, columns, 0, 0))
+    full = {**os.environ, "PYTHONPATH": str(REPO), "TERM": "xterm", **(env or {})}
+    proc = subprocess.Popen([sys.executable, "-m", "mckpt", *args], stdin=slave, stdout=slave, stderr=slave,
+                            env=full, cwd=cwd, close_fds=True)
+    os.close(slave)
+    screen = b""
+    poller = select.poll()  # not select(): a long test session has file descriptors past 1024
+    poller.register(master, select.POLLIN)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not poller.poll(200):
+            if proc.poll() is not None:
+                break
+            continue
+        try:
+            data = os.read(master, 65536)
+        except OSError:  # the child closed the terminal
+            break
+        if not data:
+            break
+        screen += data
+    os.close(master)
+    return proc.wait(timeout=30), screen.decode(errors="replace").replace("\r\n", "\n")
