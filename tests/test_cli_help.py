@@ -49,7 +49,7 @@ def _arguments(command: str) -> list[tuple[str, str]]:
     return [(p.name, p.help) for p in params if p.param_type_name == "argument"]
 
 
-@pytest.mark.parametrize("command", [c for c in COMMANDS if c not in ("save", "cache")])  # none by design
+@pytest.mark.parametrize("command", [c for c in COMMANDS if c not in ("save", "cache", "env")])  # none by design
 def test_every_argument_shows_its_help(command: str) -> None:
     # With typer 0.25 and click 8.5 every positional argument lost its help ("file TEXT [required]").
     args = _arguments(command)
@@ -65,7 +65,7 @@ def test_every_command_shows_examples(command: str) -> None:
     lines = _help(command).splitlines()
     start = next(i for i, line in enumerate(lines) if line.strip() == "Examples:")
     examples = [line.strip() for line in lines[start + 1:] if line.strip()]
-    assert examples and all(line.startswith(f"$ mckpt {command}") for line in examples), examples
+    assert examples and all(line.startswith("$ ") and f"mckpt {command}" in line for line in examples), examples
 
 
 @pytest.mark.parametrize("typo, meant", [("lst", "list"), ("inspct", "inspect"), ("conver", "convert"),

@@ -83,7 +83,7 @@ def bash_complete(workdir: Path, *words: str) -> list[str]:
     (["mckpt", ""], COMMANDS),
     (["mckpt", "in"], ["inspect"]),
     (["mckpt", "--ver"], ["--version"]),
-    (["mckpt", "inspect", "--t"], ["--tensors"]),
+    (["mckpt", "inspect", "--te"], ["--tensors"]),
     (["mckpt", "inspect", "che"], ["checkpoints"]),
     (["mckpt", "inspect", "checkpoints/"], [f"checkpoints/{ER}_9.pt", f"checkpoints/{SGD}_0.pt",
                                             f"checkpoints/{SGD}_1.pt", "checkpoints/sub"]),
@@ -113,7 +113,7 @@ def test_bash_unsplit_equals_form(workdir: Path) -> None:
 # Both shells get the same command lines; fish marks folders with a trailing slash.
 LINES = [
     ("mckpt ", COMMANDS),
-    ("mckpt inspect --t", ["--tensors"]),
+    ("mckpt inspect --te", ["--tensors"]),
     ("mckpt inspect che", ["checkpoints/"]),
     ("mckpt inspect checkpoints/", [f"checkpoints/{ER}_9.pt", f"checkpoints/{SGD}_0.pt",
                                     f"checkpoints/{SGD}_1.pt", "checkpoints/sub/"]),
@@ -143,10 +143,10 @@ def test_fish(workdir: Path, line: str, expected: list[str]) -> None:
 
 
 def test_bash_from_mckpt_completion(workdir: Path) -> None:
-    """`eval "$(mckpt completion bash)"`, as ~/.bashrc would, then a TAB after `mckpt inspect --t`."""
+    """`eval "$(mckpt completion bash)"`, as ~/.bashrc would, then a TAB after `mckpt inspect --te`."""
     script = (
         'eval "$(mckpt completion bash)"\n'
-        'COMP_WORDS=(mckpt inspect --t); COMP_CWORD=2; _mckpt\n'
+        'COMP_WORDS=(mckpt inspect --te); COMP_CWORD=2; _mckpt\n'
         'printf "%s\\n" "${COMPREPLY[@]}"\n'
         'COMP_WORDS=(mckpt completion ""); COMP_CWORD=2; _mckpt\n'
         'printf "%s\\n" "${COMPREPLY[@]}"\n'
