@@ -48,7 +48,7 @@ def test_only_the_reader_imports_its_engine(path: Path) -> None:
 # The layers the README's "Code layout" names, lowest first: a module imports only its own layer,
 # the layers below it and the leaves. Within the operations layer the packages may use each other
 # (prune verifies); `view` renders what the operations return; `cli` may use everything.
-LEAVES = ("errors", "version", "choices", "torch_import")
+LEAVES = ("errors", "version", "choices", "torch_import", "words")
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("io",),
     ("torchfile",),
@@ -56,12 +56,12 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("fetch",),
     ("remote",),
     ("locate",),
-    ("convert", "train", "hygiene", "diff", "verify", "demo", "torch_load", "__init__"),
+    ("convert", "train", "hygiene", "diff", "verify", "demo", "envinfo", "torch_load", "__init__"),
     ("view",),
     ("cli", "__main__"),
 )
 # The leaves themselves: each uses at most the error type (version: nothing).
-LEAF_USES = {"errors": (), "version": (), "choices": ("errors",), "torch_import": ("errors",)}
+LEAF_USES = {"errors": (), "version": (), "choices": ("errors",), "torch_import": ("errors",), "words": ()}
 # The read path (bytes, format, model, downloads, remote reads, naming) never imports torch, not
 # even through the leaf that does.
 NO_TORCH = ("io", "torchfile", "domain", "fetch", "remote", "locate")
@@ -102,7 +102,7 @@ def test_no_module_imports_a_layer_above_its_own(path: Path) -> None:
 
 
 def test_the_domain_imports_only_io_torchfile_and_the_leaves() -> None:
-    assert allowed_for("domain") == {"io", "torchfile", "domain", "errors", "version", "choices"}
+    assert allowed_for("domain") == {"io", "torchfile", "domain", "errors", "version", "choices", "words"}
 
 
 def test_the_readme_layout_lists_every_package_and_root_module() -> None:
