@@ -11,7 +11,7 @@ import typer
 from ..domain.resolve import resolve_checkpoint
 from ..domain.results import SORT_COLUMNS, Query, Results, Where, collect_results
 from ..errors import MckptError, UsageError
-from ..io.urls import is_url
+from ..remote import is_remote
 from .common import FormatOpt, JsonOpt, QuietOpt, add_command, choice_option, examples, handle_errors, shown_as
 from .outcome import make_output
 
@@ -49,15 +49,17 @@ NoCacheOpt = Annotated[bool, typer.Option(
 
 
 def _collect(paths: list[str] | None, recursive: bool, query: Query, no_cache: bool = False) -> Results:
-    targets = paths or ["checkpoints"]
+    from ..domain.run_sources import default_targets
+
+    targets = paths or default_targets()
     for p in targets:
-        if is_url(p):
-            raise UsageError(f"{p}: results reads local folders and files",
+        if p.startswith(("http://", "https://")):
+            raise UsageError(f"{p}: results reads local folders and files, and s3://, gs://, az://, hf:// folders",
                              hint="download the runs first: mckpt fetch URL -o DIR, then mckpt results DIR")
     # A run named by uid stands for its newest file, as in every other command (see domain.resolve).
-    targets = [p if os.path.exists(p) else resolve_checkpoint(p).path for p in targets]
-    if not paths and not os.path.isdir("checkpoints"):
-        raise MckptError("no ./checkpoints folder here", path="checkpoints",
+    targets = [p if os.path.exists(p) or is_remote(p) else resolve_checkpoint(p).path for p in targets]
+    if not targets:
+        raise MckptError("no ./checkpoints or ./data/results folder here", path="checkpoints",
                          hint="run inside a Mammoth working folder, or pass a folder: mckpt results PATH")
     from ..domain.record_cache import RecordCache
     from ..fetch.cache import cache_root

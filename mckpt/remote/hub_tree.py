@@ -154,3 +154,9 @@ class HubFolder:
             items += self.tree(self.where.child(f"{prefix}paused"), False)
         found = [e for i in items if (e := self.entry(i, prefix)) is not None]
         return sorted((e for e in found if keep(e.name, recursive)), key=lambda e: e.name)
+
+    def files(self) -> list[RemoteEntry]:
+        """Every file below the folder, unfiltered (results logs sit folders down)."""
+        prefix = f"{self.where.path}/" if self.where.path else ""
+        found = [e for i in self.tree(self.where, True) if (e := self.entry(i, prefix)) is not None]
+        return sorted(found, key=lambda e: e.name)
