@@ -79,6 +79,9 @@ def results_command(
     sort: SortOpt = None,
     top: TopOpt = None,
     no_cache: NoCacheOpt = False,
+    against: Annotated[str | None, typer.Option(
+        "--against", metavar="FILE", help="Published numbers (Mammoth's scripts/reproduce.json): show each "
+                                          "matching group's difference from them.")] = None,
     json: JsonOpt = False,
     fmt: FormatOpt = None,
     quiet: QuietOpt = False,
@@ -93,8 +96,19 @@ def results_command(
 
     out = make_output(json, fmt, quiet)
     query = _query(by, where, model, dataset, tasks, sort, top)
+    if against is not None:  # issue 22: published numbers, read before the runs (a bad file fails fast)
+        from ..domain.published import against_file
+
+        compare_with = against_file(against)
     res = _collect(paths, recursive, query, no_cache)
-    out.show(res.to_json, lambda: render_results(out, res))
+    if against is None:
+        out.show(res.to_json, lambda: render_results(out, res))
+    else:
+        from ..view.render_against import render_against
+
+        cmp = compare_with(res)
+        out.show(lambda: {**res.to_json(), "against": cmp.to_json()},
+                 lambda: (render_results(out, res), render_against(out, cmp)))
 
 
 @handle_errors
@@ -154,6 +168,7 @@ def register(app: typer.Typer) -> None:
     add_command(app, "results", results_command, epilog=examples(
         "mckpt results --where buffer_size=500 --by model",
         "mckpt results runs/ -f latex --sort class_il > table.tex",
+        "mckpt results data/results checkpoints --against mammoth/scripts/reproduce.json",
     ))
     add_command(app, "plot", plot_command, epilog=examples(
         "mckpt plot -o curves.svg --dataset seq-cifar10",

@@ -212,7 +212,8 @@ class Results:
 
     def to_json(self) -> dict[str, Any]:
         return {"found": self.found, "by": self.by, "varying": self.varying,
-                "groups": [g.to_json() for g in self.groups], "superseded": self.superseded, "skipped": self.skipped}
+                "groups": [g.to_json() for g in self.groups], "superseded": self.superseded, "skipped": self.skipped,
+                "warnings": self.warnings}
 
 
 # --- filters -------------------------------------------------------------------------------------
