@@ -363,3 +363,24 @@ def test_plot_draws_runs_from_logs(tmp_path: Path) -> None:
     r = run_cli("plot", str(tmp_path / "results"), "-o", str(out))
     assert r.returncode == 0, r.stderr
     assert out.read_text().count("er") >= 1 and "sgd" in out.read_text()
+
+
+def test_fast_path_reads_every_line_as_the_full_parser_does(tmp_path: Path) -> None:
+    from mckpt.domain.results_log import _fast, parse_line_slow
+
+    rng = random.Random(12)
+    for major in (1, 2):
+        write_runs(tmp_path / str(major), [make_run(rng, seed=s, restored=1, tasks=3, early_stopping_epsilon=1e-06,
+                                                    device=__import__("torch").device("cuda", 1)) for s in range(5)],
+                   numpy_major=major)
+    lines = [ln for p in tmp_path.rglob("logs.pyd") for ln in p.read_text().splitlines()]
+    if FIXTURES.is_dir():
+        lines += [ln for p in (FIXTURES / "results").rglob("logs.pyd") for ln in p.read_text().splitlines()]
+    lines += ["{'a': np.float64(3), 'b': np.int64(-2), 'c': -inf, 'd': 'say \"hi\"', 'e': \"it's\", 'f': 1E+20}"]
+    for line in lines:
+        fast = _fast(line)
+        assert fast is not None, line[:200]
+        assert json.dumps(fast) == json.dumps(parse_line_slow(line))  # types too: 3.0 stays a float
+    # what the fast path does not take goes to the full parser (and its verdict)
+    for line in ("{'a': (1, 2)}", "{'a': 'x\\\\n'}", "{1: 2}", "{'a': os.sep}", "{'a': np.int64(1.5)}"):
+        assert _fast(line) is None

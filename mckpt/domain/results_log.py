@@ -17,6 +17,7 @@ with its number; the other lines of the file are still read. A file is read line
 from __future__ import annotations
 
 import ast
+import json
 import math
 import re
 from collections.abc import Callable, Iterator
@@ -38,6 +39,14 @@ _BRACKETS = re.compile(r"[\[\](){}]")
 _ITEM = re.compile(r"[,:\[({]")
 _OPEN = frozenset("[({")
 _NAMES = {"nan": math.nan, "inf": math.inf}
+_NUMBER = r"-?(?:\d+(?:\.\d*)?(?:[eE][-+]?\d+)?|nan|inf)"
+_FAST = re.compile(r"'(?P<single>[^'\\\n]*)'|\"(?P<double>[^\"\\\n]*)\""
+                   r"|np\.(?P<np>float64|float32|int64)\((?P<number>" + _NUMBER + r")\)"
+                   r"|device\(type='(?P<kind>\w+)'(?:, index=(?P<index>\d+))?\)"
+                   r"|(?<![\w.])(?P<word>[A-Za-z_]\w*)|(?P<paren>[()])")
+_JSON_WORDS = {"None": "null", "True": "true", "False": "false", "nan": "NaN", "inf": "Infinity",
+               "-nan": "NaN", "-inf": "-Infinity"}
+_CONSTANTS = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
 
 
 class BadLine(ValueError):
@@ -131,10 +140,61 @@ def _value(node: ast.expr) -> Any:
     return _number(node)
 
 
+def _as_json(m: re.Match[str]) -> str:
+    g = m.lastgroup
+    if g == "single":
+        return '"' + m["single"].replace('"', '\\"') + '"'
+    if g == "double":
+        return m[0]
+    if g == "number":  # a numpy scalar: the number group closes last
+        number = m["number"]
+        if m["np"] != "int64":
+            return _JSON_WORDS.get(number) or (number if any(c in number for c in ".eE") else number + ".0")
+        if not number.lstrip("-").isdigit():
+            raise _NotJson
+        return number
+    if g in ("kind", "index"):
+        return f'"{m["kind"]}:{m["index"]}"' if m["index"] else f'"{m["kind"]}"'
+    if g == "word" and m["word"] in _JSON_WORDS:
+        return _JSON_WORDS[m["word"]]
+    raise _NotJson
+
+
+class _NotJson(Exception):
+    """The line has something the JSON fast path does not take: the full parser decides."""
+
+
+def _fast(text: str) -> dict[str, Any] | None:
+    """The common line read at C speed: its strings, numbers, None/True/False, numpy scalars and
+    devices rewritten as JSON, then `json.loads` (which takes only data, and stops deep nesting
+    with a RecursionError). None when the line holds anything else (a backslash in a string, a
+    tuple, a non-string key, an unknown name): the full parser then reads it, or says why not."""
+    try:
+        doc = json.loads(_FAST.sub(_as_json, text), parse_constant=_CONSTANTS.__getitem__)
+    except (_NotJson, ValueError, RecursionError, KeyError):
+        return None
+    return doc if isinstance(doc, dict) else None
+
+
 def parse_line(text: str) -> dict[str, Any]:
     """One line's dict. Raises BadLine (why) for anything but what Mammoth's `Logger.write` prints."""
     if len(text) > MAX_LINE_BYTES:
         raise BadLine(f"longer than {MAX_LINE_BYTES:,} bytes")
+    if text.count("[") + text.count("{") > MAX_DEPTH:  # could nest deeper than Mammoth's lines: measure
+        _check_shape(text)
+    doc = _fast(text)
+    return doc if doc is not None else parse_literal(text)
+
+
+def parse_line_slow(text: str) -> dict[str, Any]:
+    """`parse_line` without the JSON fast path: the full parser under its bounds (tests compare the two)."""
+    if len(text) > MAX_LINE_BYTES:
+        raise BadLine(f"longer than {MAX_LINE_BYTES:,} bytes")
+    return parse_literal(text)
+
+
+def parse_literal(text: str) -> dict[str, Any]:
+    """The full parser: bounded, then `ast.parse` and the node whitelist."""
     _check_shape(text)
     try:
         tree = ast.parse(text.strip(), mode="eval")
