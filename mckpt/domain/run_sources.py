@@ -21,7 +21,17 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..remote import is_remote
-from .log_runs import LAYOUTS, LOG_NAME, find_logs, looks_like_log, read_local_logs, runs_from_logs, twin_of, uid_of
+from .log_runs import (
+    LAYOUTS,
+    LOG_NAME,
+    LogPlace,
+    find_logs,
+    looks_like_log,
+    read_local_logs,
+    runs_from_logs,
+    twin_of,
+    uid_of,
+)
 from .names import parse_stem
 
 if TYPE_CHECKING:
@@ -202,14 +212,19 @@ def read_every_run(paths: Iterable[str], *, recursive: bool = False, workers: in
     if targets.checkpoints:
         runs, skipped, superseded, warnings = read_runs(targets.checkpoints, recursive=recursive, workers=workers,
                                                         cache=cache)
-    logs = read_local_logs(targets.logs)
+    # A log's lines are held only until its twin is paired: memory grows with runs, not lines read.
+    twins: dict[tuple[str, ...], list[str]] = {}
+    for p in targets.logs:
+        twins.setdefault(LogPlace.of(p).twins, []).append(p)
+    batches = [runs_from_logs(read_local_logs(paths)) for paths in twins.values()]
     if targets.remote:
         more, more_skipped, remote_logs = _read_remote(targets.remote, recursive)
         runs += more
         skipped += more_skipped
-        logs += remote_logs
-    from_logs = runs_from_logs(logs)
-    skipped += from_logs.skipped
-    warnings += from_logs.warnings
-    runs, gone = supersede(join_runs(runs + from_logs.runs))
+        batches.append(runs_from_logs(remote_logs))
+    for from_logs in batches:
+        runs += from_logs.runs
+        skipped += from_logs.skipped
+        warnings += from_logs.warnings
+    runs, gone = supersede(join_runs(runs))
     return runs, skipped, sorted(set(superseded) | set(gone)), warnings
