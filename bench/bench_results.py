@@ -8,6 +8,9 @@ args, a 5-task result matrix; 4 models × 250 seeds, one `_last.pt` each). Measu
    one) and a script doing it the usual way: `torch.load(weights_only=True)` of every file.
    Target ≤ 2 s.
 2. `mckpt plot DIR -o fig.png` (and .pdf) against `python -c "import matplotlib.pyplot"`. Target ≤ 3 s.
+3. (`--logs`, issue 22) `mckpt results` of Mammoth results logs: 10,000 lines (`str(dict)` as Mammoth's
+   `Logger.write` prints them, numpy 2 reprs) across 200 `logs.pyd` files (100 class-IL/task-IL
+   pairs), read cold, against `mckpt list --acc` over the 1,000 checkpoints. Target ≤ 2x, ≤ 128 MiB.
 
 Run by hand: `python bench/bench_results.py [--runs 5] [--keep]`. Files go to bench/out/ (ignored by git).
 """
@@ -57,6 +60,37 @@ def write_runs(folder: Path, n: int) -> None:
         (folder / f"{stem}_last.pt").write_bytes(buf.getvalue())
 
 
+def write_logs(folder: Path, files: int = 200, lines: int = 10_000) -> None:
+    """`files` logs (class-IL and task-IL twins of files // 2 models) of `lines` lines in all."""
+    import numpy as np
+    import torch
+
+    rng = random.Random(1)
+    per_model = lines // files
+    extra = {f"option_{i}": (i if i % 3 else f"value{i}") for i in range(40)}
+    for m in range(files // 2):
+        model = f"model{m}"
+        for setting in ("class-il", "task-il"):
+            (folder / setting / "seq-cifar10" / model).mkdir(parents=True, exist_ok=True)
+        with open(folder / "class-il" / "seq-cifar10" / model / "logs.pyd", "w") as cil, \
+                open(folder / "task-il" / "seq-cifar10" / model / "logs.pyd", "w") as til:
+            for k in range(per_model):
+                uid = f"{rng.getrandbits(32):08x}-0000-4000-8000-000000000000"
+                args = {"model": model, "dataset": "seq-cifar10", "buffer_size": 500, "lr": 0.03, "seed": k,
+                        "device": torch.device("cpu"), "conf_jobnum": uid, "ckpt_name": None, **extra}
+                for f in (cil, til):
+                    line = dict(args)
+                    rows = [[rng.randint(0, 1000) / 10 for _ in range(t + 1)] for t in range(10)]
+                    for i, row in enumerate(rows):
+                        line[f"accmean_task{i + 1}"] = np.mean(row)
+                    for i, row in enumerate(rows):
+                        for j, a in enumerate(row):
+                            line[f"accuracy_{j + 1}_task{i + 1}"] = a
+                    line.update(cpu_memory_usage=[1747.77734375] * 30, gpu_memory_usage=[], forward_transfer=None,
+                                backward_transfer=None, forgetting=None)
+                    f.write(str(line) + "\n")
+
+
 TORCH_SCRIPT = """
 import glob, statistics, sys, torch
 groups = {}
@@ -73,6 +107,7 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--n", type=int, default=1000)
     ap.add_argument("--keep", action="store_true", help="keep bench/out/results for another run")
+    ap.add_argument("--logs", action="store_true", help="only part 3: results logs against list --acc")
     a = ap.parse_args()
     folder = OUT / "checkpoints"
     if not (a.keep and folder.is_dir() and len(list(folder.glob("*.pt"))) == a.n):
@@ -83,6 +118,16 @@ def main() -> None:
     mckpt = [sys.executable, "-m", "mckpt"]
     fig = OUT / "fig.png"
     print(f"{a.n} runs in {folder}")
+    if a.logs:
+        logs = OUT / "data" / "results"
+        shutil.rmtree(logs, ignore_errors=True)
+        write_logs(logs)
+        samples = compare({
+            "mckpt results LOGS --no-cache": [*mckpt, "results", str(logs), "--no-cache"],
+            "mckpt list --acc": [*mckpt, "list", str(folder), "--acc"],
+        }, runs=a.runs, env=env)
+        print(report(samples, "mckpt results LOGS --no-cache"))
+        return
     samples = compare({
         "mckpt results": [*mckpt, "results", str(folder)],
         "mckpt results --no-cache": [*mckpt, "results", str(folder), "--no-cache"],

@@ -28,7 +28,7 @@ _EXPORTS = {
     "Listing": "domain.runs",
     "Run": "domain.runs",
     "scan": "domain.runs",
-    "collect_results": "domain.results",
+    "collect_results": "locate.run_sources",
     "Query": "domain.results",
     "diff_checkpoints": "diff",
     "plan_conversion": "convert",
@@ -62,10 +62,11 @@ if TYPE_CHECKING:
     from .diff import diff_checkpoints
     from .domain.checkpoint import Checkpoint, read_checkpoint
     from .domain.names import ParsedName, parse_name, parse_stem
-    from .domain.results import Query, collect_results
+    from .domain.results import Query
     from .domain.runs import Listing, Run, scan
     from .errors import MckptError
     from .locate.resolve import resolve_checkpoint
+    from .locate.run_sources import collect_results
     from .torch_load import load
 
 

@@ -22,8 +22,9 @@ from typer.testing import CliRunner
 
 from mckpt.cli.app import app
 from mckpt.domain.checkpoint import LOGGER_KEYS
-from mckpt.domain.results import Query, collect_results
+from mckpt.domain.results import Query
 from mckpt.domain.where import Where
+from mckpt.locate.run_sources import collect_results
 
 runner = CliRunner()
 
@@ -271,11 +272,12 @@ def test_real_mammoth_fixtures(mammoth_fixtures: Path) -> None:
     assert stat is not None and stat.mean == pytest.approx(max(five["class_il_forgetting"]))
     (er,) = by_model["er"]
     assert len(er.runs) == 1 and expected[("er", 0)]["class_il"] == [er.runs[0].metrics["class_il"].final_avg]
-    # all runs, old pickle included: the two er runs (same args, seed 0) form one group
+    # all runs, old pickle included: the two er runs (same args, seed 0) form one group, flagged as
+    # one config run twice rather than averaged as two seeds (issue 22)
     doc = _json(str(ck), "--model", "er")
     (g,) = doc["groups"]
     assert len(g["runs"]) == 2 and g["seeds"] == [0, 0]
-    assert _agg(g, "class_il") == {"mean": 88.0, "std": 0.0, "n": 2}
+    assert g["duplicate_seeds"] == [0] and g["aggregates"] is None
 
 
 def test_csv_has_raw_numbers_in_mean_and_std_columns(runs: Path) -> None:

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from test_results import write_run
 
 from mckpt.domain.record_cache import RecordCache, valid_entry
-from mckpt.domain.results import collect_results
+from mckpt.locate.run_sources import collect_results
 
 
 def _finals(doc: dict[str, Any]) -> dict[str, float]:

@@ -84,15 +84,28 @@ def test_a_url_is_refused_with_the_same_words_by_every_local_command() -> None:
     assert expand(["s3://b/k/"], "verify", remote=True).urls == ["s3://b/k/"]
 
 
-@pytest.mark.parametrize(("command", "extra"), [("results", ()), ("plot", ("-o", "f.png")), ("prune", ("-n",))])
 @pytest.mark.parametrize("url", ["s3://bucket/checkpoints/", "hf://owner/repo/checkpoints"])
-def test_results_plot_and_prune_refuse_every_store_url_alike(tmp_path: Path, command: str, extra: tuple[str, ...],
-                                                            url: str) -> None:
-    """Was: `results s3://…` said "no such folder" (exit 1), `results hf://…` a usage error (exit 2)."""
-    r = run_cli(command, url, *extra, cwd=tmp_path)
+def test_prune_refuses_every_store_url_alike(tmp_path: Path, url: str) -> None:
+    """Was: `results s3://…` said "no such folder" (exit 1), `results hf://…` a usage error (exit 2).
+    results and plot now read store folders (tests/test_results_remote.py); prune deletes local files only."""
+    r = run_cli("prune", url, "-n", cwd=tmp_path)
     assert r.returncode == 2, r.stderr
-    assert r.stderr.startswith(f"error: {url}: {command} reads local folders, files and run uids, not URLs\n")
+    assert r.stderr.startswith(f"error: {url}: prune reads local folders, files and run uids, not URLs\n")
+    assert "then mckpt prune DIR" in r.stderr
+
+
+@pytest.mark.parametrize(("command", "extra"), [("results", ()), ("plot", ("-o", "f.png"))])
+def test_results_and_plot_refuse_an_http_url_alike(tmp_path: Path, command: str, extra: tuple[str, ...]) -> None:
+    r = run_cli(command, "https://example.org/runs/", *extra, cwd=tmp_path)
+    assert r.returncode == 2, r.stderr
+    assert r.stderr.startswith(f"error: https://example.org/runs/: {command} reads local folders and files, "
+                               "and s3://, gs://, az://, hf:// folders\n")
     assert f"then mckpt {command} DIR" in r.stderr
+
+
+NO_FOLDER = {"list": "no ./checkpoints folder here", "prune": "no ./checkpoints folder here",
+             "results": "no ./checkpoints or ./data/results folder here",  # results logs count too
+             "plot": "no ./checkpoints or ./data/results folder here"}
 
 
 @pytest.mark.parametrize(("command", "extra"), [("list", ()), ("results", ()), ("plot", ("-o", "f.png")),
@@ -101,7 +114,7 @@ def test_one_message_when_there_is_no_checkpoints_folder(tmp_path: Path, command
                                                          extra: tuple[str, ...]) -> None:
     r = run_cli(command, *extra, cwd=tmp_path)
     assert r.returncode == 1
-    assert r.stderr == ("error: checkpoints: no ./checkpoints folder here\n"
+    assert r.stderr == (f"error: checkpoints: {NO_FOLDER[command]}\n"
                         f"hint: run inside a Mammoth working folder, or pass a folder: mckpt {command} PATH\n")
 
 

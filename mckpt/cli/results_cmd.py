@@ -7,9 +7,11 @@ from typing import Annotated
 
 import typer
 
-from ..domain.results import SORT_COLUMNS, Query, Results, collect_results
+from ..domain.results import SORT_COLUMNS, Query, Results
 from ..domain.where import Where, parse_where
 from ..errors import MckptError, UsageError
+from ..io.urls import url_kind
+from ..locate.run_sources import collect_results
 from ..locate.targets import expand
 from .common import (
     FormatOpt,
@@ -57,8 +59,22 @@ NoCacheOpt = Annotated[bool, typer.Option(
 
 def _collect(paths: list[str] | None, recursive: bool, query: Query, no_cache: bool = False,
              command: str = "results") -> Results:
-    # A run named by uid stands for its newest file, as in every other command (see locate.targets).
-    targets = expand(paths, command).newest_files()
+    from ..locate.run_sources import default_targets
+
+    if not paths:  # ./checkpoints and ./data/results: runs with a checkpoint and runs with a log line
+        targets = default_targets()
+        if not targets:
+            raise MckptError("no ./checkpoints or ./data/results folder here", path="checkpoints",
+                             hint=f"run inside a Mammoth working folder, or pass a folder: mckpt {command} PATH")
+    else:
+        named = expand(paths, command, remote=True)
+        for url in named.urls:
+            if url_kind(url) == "http":
+                raise UsageError(f"{command} reads local folders and files, and s3://, gs://, az://, hf:// folders",
+                                 path=url,
+                                 hint=f"download the runs first: mckpt fetch URL -o DIR, then mckpt {command} DIR")
+        # A run named by uid stands for its newest file, as in every other command (see locate.targets).
+        targets = named.newest_files()
     from ..domain.record_cache import RecordCache
     from ..fetch.cache import cache_root
 
@@ -77,6 +93,9 @@ def results_command(
     sort: SortOpt = None,
     top: TopOpt = None,
     no_cache: NoCacheOpt = False,
+    against: Annotated[str | None, typer.Option(
+        "--against", metavar="FILE", help="Published numbers (Mammoth's scripts/reproduce.json): show each "
+                                          "matching group's difference from them.")] = None,
     json: JsonOpt = False,
     fmt: FormatOpt = None,
     quiet: QuietOpt = False,
@@ -91,10 +110,21 @@ def results_command(
 
     out = make_output(json, fmt, quiet)
     query = _query(by, where, model, dataset, tasks, sort, top)
+    if against is not None:  # issue 22: published numbers, read before the runs (a bad file fails fast)
+        from ..domain.published import against_file
+
+        compare_with = against_file(against)
     res = _collect(paths, recursive, query, no_cache)
     for w in res.warnings:
         out.warning(w)  # about the run, not the result: on stderr, with --json too, as plot says it
-    out.show(res.to_json, lambda: render_results(out, res))
+    if against is None:
+        out.show(res.to_json, lambda: render_results(out, res))
+    else:
+        from ..view.render_against import render_against
+
+        cmp = compare_with(res)
+        out.show(lambda: {**res.to_json(), "against": cmp.to_json()},
+                 lambda: (render_results(out, res), render_against(out, cmp)))
 
 
 @handle_errors
@@ -155,6 +185,7 @@ def register(app: typer.Typer) -> None:
     add_command(app, "results", results_command, epilog=examples(
         "mckpt results --where buffer_size=500 --by model",
         "mckpt results runs/ -f latex --sort class_il > table.tex",
+        "mckpt results data/results checkpoints --against mammoth/scripts/reproduce.json",
     ))
     add_command(app, "plot", plot_command, epilog=examples(
         "mckpt plot -o curves.svg --dataset seq-cifar10",

@@ -26,8 +26,8 @@ _mckpt_node() {
             _mckpt_args="#0 #1" ;;
         "mckpt results")
             _mckpt_subs=""
-            _mckpt_opts="--recursive -r --by --where -w --model -m --dataset -d --tasks --sort -s --top --no-cache --json --format -f --quiet -q --help -h"
-            _mckpt_valopts="--by --where -w --model -m --dataset -d --tasks --sort -s --top --format -f"
+            _mckpt_opts="--recursive -r --by --where -w --model -m --dataset -d --tasks --sort -s --top --no-cache --against --json --format -f --quiet -q --help -h"
+            _mckpt_valopts="--by --where -w --model -m --dataset -d --tasks --sort -s --top --against --format -f"
             _mckpt_args="#0+" ;;
         "mckpt plot")
             _mckpt_subs=""
@@ -135,6 +135,7 @@ _mckpt_value() {
         "mckpt results|--tasks") _mckpt_kind=none; _mckpt_choices="" ;;
         "mckpt results|--sort"|"mckpt results|-s") _mckpt_kind=choice; _mckpt_choices="runs tasks class_il task_il class_il_forgetting task_il_forgetting class_il_bwt task_il_bwt" ;;
         "mckpt results|--top") _mckpt_kind=none; _mckpt_choices="" ;;
+        "mckpt results|--against") _mckpt_kind=path; _mckpt_choices="" ;;
         "mckpt results|--format"|"mckpt results|-f") _mckpt_kind=choice; _mckpt_choices="plain simple github grid simple_grid rounded_grid fancy_grid pipe orgtbl jira presto pretty psql rst mediawiki moinmoin youtrack html latex latex_raw latex_booktabs latex_longtable textile tsv csv asciidoc" ;;
         "mckpt results|#0+") _mckpt_kind=file; _mckpt_choices="" ;;
         "mckpt plot|--output"|"mckpt plot|-o") _mckpt_kind=path; _mckpt_choices="" ;;

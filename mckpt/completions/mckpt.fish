@@ -87,6 +87,7 @@ complete -c mckpt -n '__fish_seen_subcommand_from results' -l tasks -x -d 'Only 
 complete -c mckpt -n '__fish_seen_subcommand_from results' -l sort -s s -x -a 'runs tasks class_il task_il class_il_forgetting task_il_forgetting class_il_bwt task_il_bwt' -d 'Best first by: runs, tasks, class_il, task_il, class_il_forgetting, task_il_forgetting, class_il_bwt, task_il_bwt, or a grouping arg.'
 complete -c mckpt -n '__fish_seen_subcommand_from results' -l top -x -d 'Keep the first N groups.'
 complete -c mckpt -n '__fish_seen_subcommand_from results' -l no-cache -d 'Read every file again (unchanged files\' records are otherwise kept in the mckpt cache).'
+complete -c mckpt -n '__fish_seen_subcommand_from results' -l against -r -F -d 'Published numbers (Mammoth\'s scripts/reproduce.json): show each matching group\'s difference from them.'
 complete -c mckpt -n '__fish_seen_subcommand_from results' -l json -d 'Print one JSON document (stable schema, see README).'
 complete -c mckpt -n '__fish_seen_subcommand_from results' -l format -s f -x -a 'plain simple github grid simple_grid rounded_grid fancy_grid pipe orgtbl jira presto pretty psql rst mediawiki moinmoin youtrack html latex latex_raw latex_booktabs latex_longtable textile tsv csv asciidoc' -d 'Print tables in a tabulate format: plain, github, latex, tsv, csv, …'
 complete -c mckpt -n '__fish_seen_subcommand_from results' -l quiet -s q -d 'Print nothing but errors.'

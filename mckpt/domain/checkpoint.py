@@ -434,20 +434,28 @@ def run_record(obj: dict[str, Any], warnings: list[str]
     return args, class_il, task_il, logger
 
 
-def read_run_record(path: str | os.PathLike[str]
+def read_run_record(path: str | os.PathLike[str] | ByteSource
                     ) -> tuple[dict[str, Any], list[list[float]], list[list[float]]] | None:
     """Only a run's args and accuracy matrices (None if not a Mammoth file): what `results` needs
-    from each of many files, without the tensor, optimizer and buffer summaries `inspect` shows."""
-    with FileSource(path) as src:
-        try:
-            obj = open_archive(src).obj
-        except MckptError as e:
-            e.path = e.path or src.name
-            raise
+    from each of many files, without the tensor, optimizer and buffer summaries `inspect` shows.
+    A ByteSource (a store's object) is read, not closed: it is the caller's."""
+    if isinstance(path, ByteSource):
+        obj = _archive_obj(path)
+    else:
+        with FileSource(path) as src:
+            obj = _archive_obj(src)
     if not is_mammoth_tree(obj):
         return None
     args, class_il, task_il, _ = run_record(obj, [])
     return args, class_il, task_il
+
+
+def _archive_obj(src: ByteSource) -> Any:
+    try:
+        return open_archive(src).obj
+    except MckptError as e:
+        e.path = e.path or src.name
+        raise
 
 
 def from_archive(archive: Archive, path: str | None = None) -> Checkpoint:

@@ -28,8 +28,34 @@ class Metrics:
         return {"final_avg": self.final_avg, "forgetting": self.forgetting, "bwt": self.bwt}
 
 
+def _pairwise_sum(xs: list[float]) -> float:
+    """numpy's pairwise summation of float64 (`np.add.reduce`), in the same order, so a mean here is
+    bit for bit the `np.mean` Mammoth logs and computes its metrics with (Python's `sum` differs in
+    the last bits for most lists)."""
+    n = len(xs)
+    if n < 8:
+        res = 0.0
+        for x in xs:
+            res += x
+        return res
+    if n <= 128:
+        r = list(xs[:8])
+        i = 8
+        while i < n - n % 8:
+            for j in range(8):
+                r[j] += xs[i + j]
+            i += 8
+        res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]))
+        for x in xs[i:]:
+            res += x
+        return res
+    half = n // 2
+    half -= half % 8
+    return _pairwise_sum(xs[:half]) + _pairwise_sum(xs[half:])
+
+
 def _mean(xs: list[float]) -> float | None:
-    return sum(xs) / len(xs) if xs else None
+    return _pairwise_sum([float(x) for x in xs]) / len(xs) if xs else None
 
 
 def compute_metrics(matrix: list[list[float]]) -> Metrics:

@@ -97,10 +97,14 @@ class RunResult:
     class_il: list[list[float]]
     task_il: list[list[float]]
     resumed_from: list[str] = field(default_factory=list)  # ancestor runs this one's file includes
+    source: str = "checkpoint"  # where the numbers come from: "checkpoint" or "log" (Mammoth's logs.pyd)
+    line: int | None = None  # the log line (1-based), for a run read from a log
+    uid: str | None = None  # the first 8 hex digits of conf_jobnum: one run in logs and checkpoints
+    records: list[dict[str, Any]] = field(default_factory=list)  # every record of the run that was read
 
     @property
     def tasks_done(self) -> int:
-        return len(self.class_il)
+        return max(len(self.class_il), len(self.task_il))
 
     @property
     def seed(self) -> Any:
@@ -116,8 +120,9 @@ class RunResult:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "run": self.run, "path": self.path, "seed": self.seed, "tasks_done": self.tasks_done,
-            "resumed_from": self.resumed_from,
+            "run": self.run, "source": self.source, "path": self.path, "line": self.line, "uid": self.uid,
+            "records": self.records or [{"source": self.source, "path": self.path, "line": self.line}],
+            "seed": self.seed, "tasks_done": self.tasks_done, "resumed_from": self.resumed_from,
             "metrics": {k: m.summary_json() for k, m in self.metrics.items()},
             "avg_after_task": {k: m.avg_after_task for k, m in self.metrics.items()},
             "results": {"class_il": self.class_il, "task_il": self.task_il},
@@ -144,9 +149,27 @@ class Group:
     def seeds(self) -> list[Any]:
         return [r.seed for r in self.runs]
 
+    @property
+    def duplicate_seeds(self) -> list[Any]:
+        """Seeds that two runs of the group share with every other setting (`--by` may group
+        several): one config run, saved or copied twice, not two seeds. No seed (Mammoth's
+        default) is a fresh random one each time: never a duplicate."""
+        seen: dict[str, list[Any]] = {}
+        for r in self.runs:
+            if r.seed is not None:
+                setting = {k: v for k, v in r.args.items() if k not in GROUP_IGNORED_ARGS}
+                seen.setdefault(_hashable([r.seed, setting]), []).append(r.seed)
+        return list(dict.fromkeys(v[0] for v in seen.values() if len(v) > 1))
+
+    @property
+    def averaged(self) -> bool:
+        """Whether the group's runs are seeds of one setting that can be averaged."""
+        return not self.mismatched and not self.duplicate_seeds
+
     def stat(self, column: Column) -> Stat | None:
-        """The column over the group's runs; None for a mismatched group (never averaged silently)."""
-        return None if self.mismatched else Stat.of(r.value(column) for r in self.runs)
+        """The column over the group's runs; None for a mismatched group or one with a seed twice
+        (never averaged silently)."""
+        return Stat.of(r.value(column) for r in self.runs) if self.averaged else None
 
     def curve(self, setting: str) -> list[Stat]:
         """Average accuracy on the tasks seen so far, after each task, over the runs that got there."""
@@ -169,7 +192,8 @@ class Group:
             "seeds": self.seeds,
             "tasks": self.task_counts,
             "mismatched": self.mismatched,
-            "aggregates": None if self.mismatched else {
+            "duplicate_seeds": self.duplicate_seeds,
+            "aggregates": None if not self.averaged else {
                 s: {c.metric: Stat.of(r.value(c) for r in self.runs).to_json() for c in COLUMNS if c.setting == s}
                 for s in SETTINGS
             },
@@ -188,7 +212,8 @@ class Results:
 
     def to_json(self) -> dict[str, Any]:
         return {"found": self.found, "by": self.by, "varying": self.varying,
-                "groups": [g.to_json() for g in self.groups], "superseded": self.superseded, "skipped": self.skipped}
+                "groups": [g.to_json() for g in self.groups], "superseded": self.superseded, "skipped": self.skipped,
+                "warnings": self.warnings}
 
 
 # --- reading -------------------------------------------------------------------------------------
@@ -358,15 +383,3 @@ def sort_groups(groups: list[Group], sort: str | None, varying: Sequence[str]) -
     if sort in by_sort:
         return sorted(groups, key=by_sort[sort])
     return sorted(groups, key=lambda g: _sortable(g.key.get(sort)))
-
-
-def collect_results(paths: Iterable[str], query: Query | None = None, *, recursive: bool = False,
-                    workers: int | None = None, cache: RecordCache | None = None) -> Results:
-    """Read every run under `paths` and group them as `query` says (the `mckpt results` API).
-
-    With a `cache` (the CLI passes one under the mckpt cache folder), unchanged files are not read again.
-    """
-    query = query or Query()
-    runs, skipped, superseded, warnings = read_runs(paths, recursive=recursive, workers=workers, cache=cache)
-    groups, by, varying = group_runs(runs, query)
-    return Results(groups, by, varying, skipped, superseded, found=len(runs), warnings=warnings)

@@ -135,9 +135,10 @@ class Targets:
         return [CHECKPOINTS_DIR]
 
     def newest_files(self) -> list[str]:
-        """The local files and folders named, with each run uid standing for its run's newest file."""
-        return [self.newest_file(t.uid) if isinstance(t, RunUid) else t.path
-                for t in self.items if isinstance(t, RunUid | LocalFile | Folder)]
+        """The files, folders and URLs named, in order, with each run uid standing for its run's
+        newest file."""
+        return [self.newest_file(t.uid) if isinstance(t, RunUid) else t.url if isinstance(t, REMOTE) else t.path
+                for t in self.items]
 
 
 def expand(words: Sequence[str] | None, command: str, *, remote: bool = False) -> Targets:

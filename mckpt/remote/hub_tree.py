@@ -168,3 +168,9 @@ class HubFolder:
             found += [e for i in self.tree(self.where.child(f"{prefix}paused"), False)
                       if (e := self.entry(i, prefix)) is not None and keep(e.name, recursive)]
         return sorted(found, key=lambda e: e.name)
+
+    def files(self) -> list[RemoteEntry]:
+        """Every file below the folder, unfiltered (results logs sit folders down)."""
+        prefix = f"{self.where.path}/" if self.where.path else ""
+        found = [e for i in self.tree(self.where, True) if (e := self.entry(i, prefix)) is not None]
+        return sorted(found, key=lambda e: e.name)

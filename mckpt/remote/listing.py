@@ -48,6 +48,10 @@ class RemoteFolder(Protocol):
         """The `.pt` files in the folder and its `paused/` (all sub-folders with `recursive`)."""
         ...
 
+    def files(self) -> list[RemoteEntry]:
+        """Every file below the folder (all sub-folders), unfiltered."""
+        ...
+
 
 def keep(name: str, recursive: bool) -> bool:
     """Which listed names `list` considers, as for a local folder: `*.pt` here and in `paused/`,

@@ -294,6 +294,18 @@ class ObjectFolder:
         entries = [_entry(self.base, prefix, m) for m in objects]
         return sorted((e for e in entries if keep(e.name, recursive)), key=lambda e: e.name)
 
+    def files(self) -> list[RemoteEntry]:
+        """Every object below the prefix, unfiltered (results logs sit folders down), or the object
+        the URL names; `entries` keeps checkpoints only."""
+        key = self.base.key
+        prefix = key if not key or key.endswith("/") else key + "/"
+        objects, _ = self.store.list(prefix, True)
+        if not objects and key and not key.endswith("/"):
+            return [self._single(key)]
+        if not objects:
+            raise NotFound(f"{self.store.label}: nothing under this prefix", path=self.url)
+        return sorted((_entry(self.base, prefix, m) for m in objects), key=lambda e: e.name)
+
     def _single(self, key: str) -> RemoteEntry:
         try:
             meta = self.store.head(key)

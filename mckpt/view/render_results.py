@@ -44,6 +44,12 @@ def _tasks_cell(g: Group) -> Cell:
     return Cell(str(counts[0]), counts[0]) if counts else Cell("-", None)
 
 
+def _seeds_cell(g: Group) -> Cell:
+    """`0, 1, 2`; a seed two runs share is flagged (`0, 0 !`): one config twice, not two seeds."""
+    text = ", ".join(show_value(s) for s in g.seeds)
+    return Cell(text + " !", text) if g.duplicate_seeds else Cell(text, text)
+
+
 def render_results(out: Output, res: Results) -> None:
     """The groups table, then notes: groups not averaged, settings shared by all, files left out."""
     if not res.groups:
@@ -67,9 +73,9 @@ def _human_table(out: Output, res: Results) -> None:
     best = {c.name: _best(res.groups, c) for c in COLUMNS}
     rows, styles = [], []
     for g in res.groups:
-        row: list[Any] = [*_key_cells(g, res.varying), len(g.runs), ", ".join(show_value(s) for s in g.seeds),
-                          _tasks_cell(g)]
-        st: list[str | None] = ["bold"] * len(res.varying) + [None, "dim", "yellow" if g.mismatched else None]
+        row: list[Any] = [*_key_cells(g, res.varying), len(g.runs), _seeds_cell(g), _tasks_cell(g)]
+        st: list[str | None] = ["bold"] * len(res.varying) + [None, "yellow" if g.duplicate_seeds else "dim",
+                                                               "yellow" if g.mismatched else None]
         for c in COLUMNS:
             s = g.stat(c)
             row.append(stat_cell(s, len(g.runs)))
@@ -116,6 +122,11 @@ def _notes(out: Output, res: Results) -> None:
             counts = "; ".join(f"{t} tasks: {_runs(sum(r.tasks_done == t for r in g.runs))}" for t in g.task_counts)
             out.note(f"! {g.label(res.varying)}: runs did different numbers of tasks ({counts}); not averaged "
                      f"(--tasks {max(g.task_counts)} keeps the runs that finished them)")
+        if g.duplicate_seeds:
+            seeds = ", ".join(show_value(s) for s in g.duplicate_seeds)
+            uids = ", ".join(r.uid or r.run for r in g.runs if r.seed in g.duplicate_seeds)
+            out.note(f"! {g.label(res.varying)}: seed {seeds} in more than one run ({uids}): the same config run, "
+                     "saved or copied twice, not separate seeds; not averaged (--json says where each came from)")
     if res.groups:
         common = _common_settings(res)
         if common:
