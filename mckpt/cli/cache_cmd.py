@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from .common import JsonOpt, QuietOpt, examples, handle_errors
+from .common import CacheDirOpt, JsonOpt, QuietOpt, add_command, examples, handle_errors, shown_as
 from .confirm import DryRunOpt, YesOpt, check_json, go_ahead
 from .outcome import make_output
 
@@ -15,15 +15,11 @@ if TYPE_CHECKING:
     from ..hygiene.cache_admin import CachePlan
     from ..view.output import Output
 
-CacheDirOpt = Annotated[str | None, typer.Option(
-    "--cache-dir", metavar="DIR", help="Cache folder (default: $MCKPT_CACHE or ~/.cache/mckpt).")]
-
 cache_app = typer.Typer(name="cache", help="What `fetch` keeps: list, remove, prune, verify.",
                         epilog=examples("mckpt cache ls", "mckpt cache prune -n"), no_args_is_help=True,
                         context_settings={"help_option_names": ["-h", "--help"]})
 
 
-@cache_app.command("ls")
 @handle_errors
 def ls_command(cache_dir: CacheDirOpt = None, json: JsonOpt = False, quiet: QuietOpt = False) -> None:
     """List the cached files, biggest first: source, revision, size, sha256, last used."""
@@ -59,11 +55,11 @@ def _carry_out(out: Output, plan: CachePlan, *, json: bool, yes: bool, dry_run: 
         raise typer.Exit(1)
 
 
-@cache_app.command("rm")
 @handle_errors
 def rm_command(
     urls: Annotated[list[str], typer.Argument(
-        metavar="SOURCE|SHA...", help="A source as `fetch` takes it (hf://…[@rev] or a URL), or 8+ hex of a sha256.")],
+        metavar="SOURCE|SHA...", parser=shown_as("source|sha256"),
+        help="A source as `fetch` takes it (hf://…, @rev last for one revision, or a URL), or 8+ hex of a sha256.")],
     cache_dir: CacheDirOpt = None, yes: YesOpt = False, dry_run: DryRunOpt = False,
     json: JsonOpt = False, quiet: QuietOpt = False,
 ) -> None:
@@ -76,7 +72,6 @@ def rm_command(
     _carry_out(make_output(json, None, quiet), plan, json=json, yes=yes, dry_run=dry_run)
 
 
-@cache_app.command("prune")
 @handle_errors
 def prune_command(
     cache_dir: CacheDirOpt = None, yes: YesOpt = False, dry_run: DryRunOpt = False,
@@ -91,7 +86,6 @@ def prune_command(
     _carry_out(make_output(json, None, quiet), plan, json=json, yes=yes, dry_run=dry_run)
 
 
-@cache_app.command("verify")
 @handle_errors
 def verify_command(cache_dir: CacheDirOpt = None, json: JsonOpt = False, quiet: QuietOpt = False) -> None:
     """Hash every cached file and compare it with the sha256 recorded when it was fetched."""
@@ -118,4 +112,12 @@ def verify_command(cache_dir: CacheDirOpt = None, json: JsonOpt = False, quiet: 
 
 
 def register(app: typer.Typer) -> None:
+    add_command(cache_app, "ls", ls_command, epilog=examples("mckpt cache ls", "mckpt cache ls --json"))
+    add_command(cache_app, "rm", rm_command, epilog=examples(
+        "mckpt cache rm hf://loribonna/mammoth/er_seq-cifar10.pt -n",
+        "mckpt cache rm 1a2b3c4d -y",
+    ))
+    add_command(cache_app, "prune", prune_command, epilog=examples("mckpt cache prune -n", "mckpt cache prune -y"))
+    add_command(cache_app, "verify", verify_command, epilog=examples(
+        "mckpt cache verify", "mckpt cache verify --cache-dir /scratch/mckpt-cache --json"))
     app.add_typer(cache_app)

@@ -9,7 +9,7 @@ import typer
 
 from ..domain.where import parse_where
 from ..locate.targets import expand
-from .common import JsonOpt, QuietOpt, WhereOpt, add_command, examples, handle_errors, shown_as
+from .common import JsonOpt, QuietOpt, RecursiveOpt, WhereOpt, add_command, examples, handle_errors, shown_as
 from .confirm import DryRunOpt, YesOpt, check_json, go_ahead
 from .outcome import make_output
 
@@ -36,7 +36,7 @@ def prune_command(
         "--include-parents", help="Also delete files other runs were resumed from.")] = False,
     broken: Annotated[bool, typer.Option(
         "--broken", help="Also delete files that do not read (truncated, empty, bad index, refused pickle).")] = False,
-    recursive: Annotated[bool, typer.Option("--recursive", "-r", help="Look into sub-folders too.")] = False,
+    recursive: RecursiveOpt = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Also show the files kept (-n does).")] = False,
     yes: YesOpt = False,
     dry_run: DryRunOpt = False,
