@@ -67,9 +67,7 @@ def test_only_two_progress_classes_exist() -> None:
                        ("view/output.py", "Progress")}
 
 
-def _members() -> list[str]:
-    return [n for n in ("total", "done", "advance", "reset", "note") if n in Progress.__annotations__
-            or callable(getattr(Progress, n, None))]
+MEMBERS = ("total", "done", "advance", "reset", "note")
 
 
 @pytest.mark.parametrize("make", [NoProgress, lambda: Locked(NoProgress(), threading.Lock())],
@@ -84,9 +82,9 @@ def test_library_implementations_count_what_they_are_told(make) -> None:
 
 
 def test_the_cli_bar_satisfies_the_protocol_as_it_is() -> None:
-    assert _members() == ["total", "done", "advance", "reset", "note"]
+    assert all(name in Progress.__annotations__ or hasattr(Progress, name) for name in MEMBERS)
     with Output(err=io.StringIO()).progress("fetching") as bar:
-        for name in _members():
+        for name in MEMBERS:
             assert hasattr(bar, name), name
         for name in ("advance", "reset"):
             assert (list(inspect.signature(getattr(bar, name)).parameters)

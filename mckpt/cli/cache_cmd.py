@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from .common import CacheDirOpt, JsonOpt, QuietOpt, add_command, examples, handle_errors, shown_as
-from .confirm import DryRunOpt, YesOpt, check_json, go_ahead
+from .confirm import DryRunOpt, YesOpt, carry_out, check_json
 from .outcome import make_output
 
 if TYPE_CHECKING:
@@ -32,27 +32,20 @@ def ls_command(cache_dir: CacheDirOpt = None, json: JsonOpt = False, quiet: Quie
     out.show(listing.to_json, lambda: render_cache_listing(out, listing))
 
 
-def _carry_out(out: Output, plan: CachePlan, *, json: bool, yes: bool, dry_run: bool) -> None:
+def _carry_out(out: Output, plan: CachePlan, *, yes: bool, dry_run: bool) -> None:
     from ..hygiene.cache_admin import execute
     from ..view.output import human_bytes
     from ..view.render_hygiene import render_cache_plan, render_cache_result
 
-    if json:  # -y or --dry-run, checked before planning
-        if not dry_run:
-            execute(plan)
-        out.emit_json(plan.to_json())
-    else:
-        render_cache_plan(out, plan)
-        if not go_ahead(out, yes=yes, dry_run=dry_run, count=len(plan.removals), frees=human_bytes(plan.frees),
-                        verb="remove"):
-            return
-        execute(plan, on_result=lambda r: render_cache_result(out, r))
-        out.line(f"removed {sum(1 for r in plan.removals if r.result == 'removed')} file(s), freed "
-                 f"{human_bytes(sum(r.frees for r in plan.removals if r.result == 'removed'))}")
-    for r in plan.failed:
-        out.error(f"{r.path}: {r.result}")
-    if plan.failed:
-        raise typer.Exit(1)
+    def summary() -> str:
+        removed = [r for r in plan.removals if r.result == "removed"]
+        return f"removed {len(removed)} file(s), freed {human_bytes(sum(r.frees for r in removed))}"
+
+    carry_out(out, yes=yes, dry_run=dry_run, count=len(plan.removals), frees=plan.frees, verb="remove",
+              document=plan.to_json, show_plan=lambda: render_cache_plan(out, plan),
+              execute=lambda on_result: execute(plan, on_result=on_result),
+              show_result=lambda r: render_cache_result(out, r), summary=summary,
+              failures=lambda: [(str(r.path), str(r.result)) for r in plan.failed])
 
 
 @handle_errors
@@ -69,7 +62,7 @@ def rm_command(
 
     check_json(json, yes, dry_run)
     plan = plan_rm(cache_root(cache_dir), urls)  # `urls`: the name completion knows takes no file names
-    _carry_out(make_output(json, None, quiet), plan, json=json, yes=yes, dry_run=dry_run)
+    _carry_out(make_output(json, None, quiet), plan, yes=yes, dry_run=dry_run)
 
 
 @handle_errors
@@ -83,7 +76,7 @@ def prune_command(
 
     check_json(json, yes, dry_run)
     plan = plan_prune(cache_root(cache_dir))
-    _carry_out(make_output(json, None, quiet), plan, json=json, yes=yes, dry_run=dry_run)
+    _carry_out(make_output(json, None, quiet), plan, yes=yes, dry_run=dry_run)
 
 
 @handle_errors

@@ -17,7 +17,9 @@ class Progress(Protocol):
     naming what is now counted), `note` for a line worth telling (a retry, a resume)."""
 
     total: int | None
-    done: int
+
+    @property
+    def done(self) -> int: ...
 
     def advance(self, n: int = 1) -> None: ...
 
@@ -62,11 +64,6 @@ class Locked:
     @property
     def done(self) -> int:
         return self._progress.done
-
-    @done.setter
-    def done(self, value: int) -> None:
-        with self._lock:
-            self._progress.done = value
 
     def advance(self, n: int = 1) -> None:
         with self._lock:
