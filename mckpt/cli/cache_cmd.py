@@ -88,7 +88,8 @@ def verify_command(cache_dir: CacheDirOpt = None, json: JsonOpt = False, quiet: 
 
     root = cache_root(cache_dir)
     out = make_output(json, None, quiet)
-    checks = verify_cache(Path(root))
+    with out.progress("verifying the cache") as bar:
+        checks = verify_cache(Path(root), progress=bar)
     bad = [c for c in checks if c.problem]
 
     def render() -> None:

@@ -291,7 +291,7 @@ class CacheCheck:
 def verify_cache(root: Path, endpoint: str | None = None, workers: int | None = None,
                  progress: Progress | None = None) -> list[CacheCheck]:
     """Hash every cached file and compare with the sha256 it was stored under (its folder's name,
-    which the record repeats)."""
+    which the record repeats); `progress` counts the bytes hashed."""
     import hashlib
     import threading
 
@@ -299,6 +299,8 @@ def verify_cache(root: Path, endpoint: str | None = None, workers: int | None = 
     from ..verify import serialized, stream
 
     items = list_cache(root, endpoint).items
+    if progress is not None:
+        progress.total = sum(i.stored.size for i in items)
     lock = threading.Lock()
 
     def check(item: CacheItem) -> CacheCheck:
