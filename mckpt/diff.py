@@ -20,8 +20,8 @@ from .domain.checkpoint import Checkpoint, read_checkpoint, to_plain
 from .domain.metrics import Metrics, compute_metrics
 from .domain.vocabulary import BOOKKEEPING_ARGS
 from .errors import MckptError
+from .io.progress import Progress
 from .torchfile.archive import Archive, view_bytes
-from .torchfile.archive_writer import Progress
 from .torchfile.values import TensorRef, contiguous
 
 # Mammoth's bookkeeping, plus arguments that only say how or where the file was written
@@ -259,7 +259,7 @@ def _compare(torch: Any, name: str, arch_a: Archive, ta: TensorRef, arch_b: Arch
         chunk_max = float(d.max())
         max_abs = chunk_max if math.isnan(chunk_max) or not chunk_max <= max_abs else max_abs
         if progress is not None:
-            progress(ca.nbytes + cb.nbytes)
+            progress.advance(ca.nbytes + cb.nbytes)
     if base == 0.0:
         return (0.0 if diff_norm == 0.0 else math.inf), max_abs
     return diff_norm / base, max_abs

@@ -27,6 +27,7 @@ from typing import Any
 
 from .choices import sha256_of_etag
 from .errors import MckptError
+from .io.progress import Locked, Progress
 from .io.sources import ByteSource, FileSource
 from .torchfile.archive import MAX_INFLATE_RATIO, ZipMember, inflate_limit, open_archive, tensor_items
 
@@ -34,8 +35,6 @@ CHUNK = 4 << 20
 DEPTH = 4  # buffers in flight per file: memory is DEPTH × CHUNK
 _LFH = b"PK\x03\x04"
 _DESCRIPTOR = b"PK\x07\x08"
-
-Progress = Callable[[int], None]
 
 
 @dataclass
@@ -312,7 +311,7 @@ def stream(source: ByteSource, consumers: list[Callable[[memoryview, int], None]
                 q.put((buf, n, pos))
             pos += n
             if progress is not None:
-                progress(n)
+                progress.advance(n)
     finally:
         for q in queues:
             q.put(None)
@@ -500,11 +499,4 @@ def verify_all(targets: list[Target], *, workers: int | None = None, progress: P
 
 def serialized(progress: Progress | None, lock: Any) -> Progress | None:
     """`progress`, called under `lock`: files verified in parallel report to one bar."""
-    if progress is None:
-        return None
-
-    def call(n: int) -> None:
-        with lock:
-            progress(n)
-
-    return call
+    return None if progress is None else Locked(progress, lock)

@@ -18,6 +18,7 @@ from mckpt.fetch.cache import CacheEntry, cache_root
 from mckpt.fetch.download import fetch
 from mckpt.fetch.options import FetchOptions
 from mckpt.hygiene.cache_admin import execute, list_cache, plan_prune, plan_rm, verify_cache
+from mckpt.io.progress import NoProgress
 from mckpt.io.urls import parse_source
 
 BIG = os.urandom(300_000)
@@ -134,8 +135,10 @@ def test_a_fetch_in_progress_is_left_alone(hub: Hub, filled: Path) -> None:
 
 
 def test_verify_hashes_every_file_and_catches_a_changed_byte(hub: Hub, filled: Path) -> None:
-    checks = verify_cache(filled, hub.hub_url)
+    counted = NoProgress()
+    checks = verify_cache(filled, hub.hub_url, progress=counted)
     assert len(checks) == 3 and all(c.problem is None for c in checks)
+    assert counted.total == counted.done == sum(c.item.stored.size for c in checks)  # every byte hashed
     r = cli(hub, filled, "verify")
     assert r.returncode == 0 and "3 cached file(s) verified: 3 ok, 0 failed" in r.stdout
     victim = next(i.stored.path for i in list_cache(filled, hub.hub_url).items if i.stored.size == len(SMALL))

@@ -157,3 +157,30 @@ def test_usage_errors_are_lines_on_a_terminal_too() -> None:
     assert "╭" not in text and "Usage:" not in text
     assert text.replace("\r\n", "\n").startswith("error: Invalid value for '--sort' / '-s': the value must be one")
     assert "hint: see `mckpt list --help`" in text
+
+
+# The sub-commands of a command group (`cache ls`, …), from the app's own tree like COMMANDS.
+SUBCOMMANDS = tuple((name, sub) for name, cmd in typer.main.get_command(app).commands.items()  # type: ignore[attr-defined]
+                    for sub in getattr(cmd, "commands", {}))
+
+
+def test_there_are_subcommands_to_check() -> None:
+    assert ("cache", "rm") in SUBCOMMANDS
+
+
+@pytest.mark.parametrize(("group", "sub"), SUBCOMMANDS, ids=[f"{g} {s}" for g, s in SUBCOMMANDS])
+def test_subcommands_are_registered_as_commands_are(group: str, sub: str) -> None:
+    """Flowed help, two examples of the sub-command itself, arguments shown as what they take."""
+    r = runner.invoke(app, [group, sub, "--help"], env={"COLUMNS": "200", "NO_COLOR": "1"}, terminal_width=200)
+    assert r.exit_code == 0, r.output
+    lines = r.stdout.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.strip() == "Examples:")
+    examples = [line.strip() for line in lines[start + 1:] if line.strip()]
+    assert len(examples) >= 2 and all(e.startswith(f"$ mckpt {group} {sub}") for e in examples), examples
+    command = typer.main.get_command(app).commands[group].commands[sub]  # type: ignore[attr-defined]
+    assert all("\n" not in p for p in (command.help or "").split("\n\n")), command.help
+    for p in command.params:
+        if p.param_type_name == "argument":
+            assert p.help and _flat(p.help) in _flat(r.stdout), p.help  # nothing eaten as Rich markup
+    rows = [line for line in lines if re.match(r"^│\s+\*?\s+[A-Z\[]", line)]
+    assert not [row for row in rows if re.search(r"<str>|\bTEXT\b|<text>", row)]

@@ -217,13 +217,19 @@ def test_weights_stream_in_chunks_with_the_same_results(pair, monkeypatch: pytes
     import mckpt.diff
     from mckpt.diff import pair_weights
     from mckpt.domain.checkpoint import read_checkpoint
+    from mckpt.io.progress import NoProgress
 
     monkeypatch.setattr(mckpt.diff, "CHUNK_ELEMENTS", chunk)
     a, b, ma, mb = pair
     told: list[int] = []
+
+    class Told(NoProgress):
+        def advance(self, n: int = 1) -> None:
+            told.append(n)
+
     with read_checkpoint(a, keep_open=True) as ca, read_checkpoint(b, keep_open=True) as cb:
         total = pair_weights(ca, cb).nbytes(ca)
-        w = diff_checkpoints(ca, cb, weights=True, progress=told.append).weights
+        w = diff_checkpoints(ca, cb, weights=True, progress=Told()).weights
     assert sum(told) == total and (chunk > 100 or len(told) > len(w.changes))
     by_key = {c.key: c for c in w.changes}
     for key in ("w", "half", "bf", "count", "t", "slice"):

@@ -20,7 +20,7 @@ from ..errors import IsSafetensors, MckptError, UsageError
 from ..locate import read
 from ..locate.targets import expand, select_runs
 from ..remote import is_remote, is_store_url
-from ..view.output import Output, Progress, human_bytes
+from ..view.output import Output, human_bytes
 from ..view.render_inspect import render_args, render_checkpoint, render_tensor_list
 from ..view.render_list import render_listing
 from .outcome import make_output
@@ -97,11 +97,7 @@ def list_runs(paths: list[str] | None, *, recursive: bool, acc: bool, model: str
 
         if acc:
             with out.progress("reading newest checkpoints", unit="items") as bar:
-                def update(done: int, total: int) -> None:
-                    bar.total = total
-                    bar.advance(done - bar.done)
-
-                listing = list_paths(targets, recursive=recursive, acc=True, progress=update, options=options)
+                listing = list_paths(targets, recursive=recursive, acc=True, progress=bar, options=options)
         else:
             listing = list_paths(targets, recursive=recursive, options=options)
     else:
@@ -134,13 +130,12 @@ def fetch_file(source: str, *, output: str | None, sha256: str | None, revision:
                                  sha256=sha256, retries=retries, revision=revision, connections=connections)
     try:
         with out.progress("fetching") as bar:
-            reporter = _Reporter(out, bar)
             if is_store_url(source):
                 from ..remote.fetch_object import fetch_object  # s3://, gs://, az://: the object-store client
 
-                result = fetch_object(source, opts, output=output, force=force, reporter=reporter)
+                result = fetch_object(source, opts, output=output, force=force, progress=bar)
             else:
-                result = fetch(source, opts, output=output, force=force, reporter=reporter)
+                result = fetch(source, opts, output=output, force=force, progress=bar)
     except FetchInterrupted as e:
         given = {"source": source, "output": output, "sha256": sha256, "revision": revision, "token": token,
                  "offline": offline, "cache_dir": cache_dir, "force": force, "retries": retries,
@@ -181,24 +176,6 @@ def _interrupted(e: FetchInterrupted, given: dict[str, Any]) -> MckptError:
     err.exit_code = e.exit_code
     return err
 
-
-class _Reporter:
-    """The fetch's progress on the command's Output: a bar on a terminal; in a pipe or a log, a
-    line when a transfer starts (no redraws); its notes as notices. Silent with -q."""
-
-    def __init__(self, out: Output, bar: Progress) -> None:
-        self.out, self.bar = out, bar
-
-    def start(self, name: str, total: int | None, done: int) -> None:
-        self.bar.reset(total, done, name)
-        if self.bar.live is None:
-            self.out.notice(f"fetching {name} ({human_bytes(total) if total is not None else 'unknown size'})")
-
-    def advance(self, n: int) -> None:
-        self.bar.advance(n)
-
-    def note(self, message: str) -> None:
-        self.out.notice(message)
 
 
 def _render_fetched(out: Output, result: FetchResult, brief: dict[str, Any] | None) -> None:

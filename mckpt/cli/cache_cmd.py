@@ -7,23 +7,19 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from .common import JsonOpt, QuietOpt, examples, handle_errors
-from .confirm import DryRunOpt, YesOpt, check_json, go_ahead
+from .common import CacheDirOpt, JsonOpt, QuietOpt, add_command, examples, handle_errors, shown_as
+from .confirm import DryRunOpt, YesOpt, carry_out, check_json
 from .outcome import make_output
 
 if TYPE_CHECKING:
     from ..hygiene.cache_admin import CachePlan
     from ..view.output import Output
 
-CacheDirOpt = Annotated[str | None, typer.Option(
-    "--cache-dir", metavar="DIR", help="Cache folder (default: $MCKPT_CACHE or ~/.cache/mckpt).")]
-
 cache_app = typer.Typer(name="cache", help="What `fetch` keeps: list, remove, prune, verify.",
                         epilog=examples("mckpt cache ls", "mckpt cache prune -n"), no_args_is_help=True,
                         context_settings={"help_option_names": ["-h", "--help"]})
 
 
-@cache_app.command("ls")
 @handle_errors
 def ls_command(cache_dir: CacheDirOpt = None, json: JsonOpt = False, quiet: QuietOpt = False) -> None:
     """List the cached files, biggest first: source, revision, size, sha256, last used."""
@@ -36,34 +32,27 @@ def ls_command(cache_dir: CacheDirOpt = None, json: JsonOpt = False, quiet: Quie
     out.show(listing.to_json, lambda: render_cache_listing(out, listing))
 
 
-def _carry_out(out: Output, plan: CachePlan, *, json: bool, yes: bool, dry_run: bool) -> None:
+def _carry_out(out: Output, plan: CachePlan, *, yes: bool, dry_run: bool) -> None:
     from ..hygiene.cache_admin import execute
     from ..view.output import human_bytes
     from ..view.render_hygiene import render_cache_plan, render_cache_result
 
-    if json:  # -y or --dry-run, checked before planning
-        if not dry_run:
-            execute(plan)
-        out.emit_json(plan.to_json())
-    else:
-        render_cache_plan(out, plan)
-        if not go_ahead(out, yes=yes, dry_run=dry_run, count=len(plan.removals), frees=human_bytes(plan.frees),
-                        verb="remove"):
-            return
-        execute(plan, on_result=lambda r: render_cache_result(out, r))
-        out.line(f"removed {sum(1 for r in plan.removals if r.result == 'removed')} file(s), freed "
-                 f"{human_bytes(sum(r.frees for r in plan.removals if r.result == 'removed'))}")
-    for r in plan.failed:
-        out.error(f"{r.path}: {r.result}")
-    if plan.failed:
-        raise typer.Exit(1)
+    def summary() -> str:
+        removed = [r for r in plan.removals if r.result == "removed"]
+        return f"removed {len(removed)} file(s), freed {human_bytes(sum(r.frees for r in removed))}"
+
+    carry_out(out, yes=yes, dry_run=dry_run, count=len(plan.removals), frees=plan.frees, verb="remove",
+              document=plan.to_json, show_plan=lambda: render_cache_plan(out, plan),
+              execute=lambda on_result: execute(plan, on_result=on_result),
+              show_result=lambda r: render_cache_result(out, r), summary=summary,
+              failures=lambda: [(str(r.path), str(r.result)) for r in plan.failed])
 
 
-@cache_app.command("rm")
 @handle_errors
 def rm_command(
     urls: Annotated[list[str], typer.Argument(
-        metavar="SOURCE|SHA...", help="A source as `fetch` takes it (hf://…[@rev] or a URL), or 8+ hex of a sha256.")],
+        metavar="SOURCE|SHA...", parser=shown_as("source|sha256"),
+        help="A source as `fetch` takes it (hf://…, @rev last for one revision, or a URL), or 8+ hex of a sha256.")],
     cache_dir: CacheDirOpt = None, yes: YesOpt = False, dry_run: DryRunOpt = False,
     json: JsonOpt = False, quiet: QuietOpt = False,
 ) -> None:
@@ -73,10 +62,9 @@ def rm_command(
 
     check_json(json, yes, dry_run)
     plan = plan_rm(cache_root(cache_dir), urls)  # `urls`: the name completion knows takes no file names
-    _carry_out(make_output(json, None, quiet), plan, json=json, yes=yes, dry_run=dry_run)
+    _carry_out(make_output(json, None, quiet), plan, yes=yes, dry_run=dry_run)
 
 
-@cache_app.command("prune")
 @handle_errors
 def prune_command(
     cache_dir: CacheDirOpt = None, yes: YesOpt = False, dry_run: DryRunOpt = False,
@@ -88,10 +76,9 @@ def prune_command(
 
     check_json(json, yes, dry_run)
     plan = plan_prune(cache_root(cache_dir))
-    _carry_out(make_output(json, None, quiet), plan, json=json, yes=yes, dry_run=dry_run)
+    _carry_out(make_output(json, None, quiet), plan, yes=yes, dry_run=dry_run)
 
 
-@cache_app.command("verify")
 @handle_errors
 def verify_command(cache_dir: CacheDirOpt = None, json: JsonOpt = False, quiet: QuietOpt = False) -> None:
     """Hash every cached file and compare it with the sha256 recorded when it was fetched."""
@@ -101,7 +88,8 @@ def verify_command(cache_dir: CacheDirOpt = None, json: JsonOpt = False, quiet: 
 
     root = cache_root(cache_dir)
     out = make_output(json, None, quiet)
-    checks = verify_cache(Path(root))
+    with out.progress("verifying the cache") as bar:
+        checks = verify_cache(Path(root), progress=bar)
     bad = [c for c in checks if c.problem]
 
     def render() -> None:
@@ -118,4 +106,12 @@ def verify_command(cache_dir: CacheDirOpt = None, json: JsonOpt = False, quiet: 
 
 
 def register(app: typer.Typer) -> None:
+    add_command(cache_app, "ls", ls_command, epilog=examples("mckpt cache ls", "mckpt cache ls --json"))
+    add_command(cache_app, "rm", rm_command, epilog=examples(
+        "mckpt cache rm hf://loribonna/mammoth/er_seq-cifar10.pt -n",
+        "mckpt cache rm 1a2b3c4d -y",
+    ))
+    add_command(cache_app, "prune", prune_command, epilog=examples("mckpt cache prune -n", "mckpt cache prune -y"))
+    add_command(cache_app, "verify", verify_command, epilog=examples(
+        "mckpt cache verify", "mckpt cache verify --cache-dir /scratch/mckpt-cache --json"))
     app.add_typer(cache_app)

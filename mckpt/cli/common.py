@@ -55,6 +55,12 @@ TimeoutOpt = Annotated[float, typer.Option(
     "--timeout", metavar="SECONDS",
     help="For URLs: give up on a read (hub listing page, file index, ranged read) that takes longer in "
          "all, retries included.")]
+RecursiveOpt = Annotated[bool, typer.Option("--recursive", "-r", help="Look into sub-folders too.")]
+ModelOpt = Annotated[str | None, typer.Option("--model", "-m", metavar="MODEL", help="Only runs of this model.")]
+DatasetOpt = Annotated[str | None, typer.Option(
+    "--dataset", "-d", metavar="DATASET", help="Only runs on this dataset.")]
+CacheDirOpt = Annotated[str | None, typer.Option(
+    "--cache-dir", metavar="DIR", help="Cache folder (default: $MCKPT_CACHE or ~/.cache/mckpt).")]
 WhereOpt = Annotated[list[str] | None, typer.Option(
     "--where", "-w", metavar="ARG=VALUE", help="Only runs whose saved arg matches: buffer_size=500, "
                                                "model=derpp,er, lr<0.1, n_epochs>=5, model!=sgd (repeatable).")]

@@ -76,7 +76,7 @@ def convert_command(
     started = time.perf_counter()
     # a small file is written before a bar could show anything
     with out.progress("copy + check", 2 * plan.nbytes, draw=plan.nbytes >= PROGRESS_MIN_BYTES) as bar:
-        result = write_plan(plan, force=force, progress=bar.advance)
+        result = write_plan(plan, force=force, progress=bar)
     seconds = time.perf_counter() - started
 
     def render() -> None:

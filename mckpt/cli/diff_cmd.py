@@ -57,7 +57,7 @@ def diff_command(
         # Opened here, not by diff_checkpoints, so the progress bar knows how many bytes the weights are.
         total = pair_weights(ca, cb).nbytes(ca) if weights else 0
         with out.progress("compare weights", total, draw=total >= PROGRESS_MIN_BYTES) as bar:
-            d = diff_checkpoints(ca, cb, weights=weights, top=top or None, all=all_args, progress=bar.advance)
+            d = diff_checkpoints(ca, cb, weights=weights, top=top or None, all=all_args, progress=bar)
     out.show(d.to_json, lambda: render_diff(out, d))
     if exit_code and not d.equal:
         raise typer.Exit(1)

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from .bodies import fetch_file
-from .common import JsonOpt, QuietOpt, add_command, examples, handle_errors, shown_as
+from .common import CacheDirOpt, JsonOpt, QuietOpt, add_command, examples, handle_errors, shown_as
 
 
 @handle_errors
@@ -27,8 +27,7 @@ def fetch_command(
         help="Hub token (default: $HF_TOKEN, else the `hf auth login` token); sent to the hub endpoint only.")] = None,
     offline: Annotated[bool, typer.Option(
         "--offline", help="Use the cache only, no network (or HF_HUB_OFFLINE=1).")] = False,
-    cache_dir: Annotated[str | None, typer.Option(
-        "--cache-dir", metavar="DIR", help="Cache folder (default: $MCKPT_CACHE or ~/.cache/mckpt).")] = None,
+    cache_dir: CacheDirOpt = None,
     force: Annotated[bool, typer.Option("--force", help="Replace a different existing file at -o.")] = False,
     retries: Annotated[int, typer.Option("--retries", metavar="N", min=0,
                                          help="Retries on dropped connections and 5xx.")] = 5,

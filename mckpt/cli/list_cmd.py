@@ -9,9 +9,12 @@ import typer
 from ..domain.runs import SORT_KEYS
 from .bodies import list_runs
 from .common import (
+    DatasetOpt,
     FormatOpt,
     JsonOpt,
+    ModelOpt,
     QuietOpt,
+    RecursiveOpt,
     TimeoutOpt,
     WhereOpt,
     add_command,
@@ -28,12 +31,10 @@ def list_command(
         metavar="[PATH|UID]...", parser=shown_as("path|run|url"),
         help="Folders or files to list (default: ./checkpoints), s3://, gs://, az:// prefixes and hf:// repo "
              "folders, or run uids (only those runs, of the folders named, else of ./checkpoints).")] = None,
-    recursive: Annotated[bool, typer.Option("--recursive", "-r", help="Look into sub-folders too.")] = False,
+    recursive: RecursiveOpt = False,
     acc: Annotated[bool, typer.Option("--acc", help="Read each run's newest file for its final accuracy.")] = False,
-    model: Annotated[str | None, typer.Option(
-        "--model", "-m", metavar="MODEL", help="Only runs of this model.")] = None,
-    dataset: Annotated[str | None, typer.Option(
-        "--dataset", "-d", metavar="DATASET", help="Only runs on this dataset.")] = None,
+    model: ModelOpt = None,
+    dataset: DatasetOpt = None,
     where: WhereOpt = None,
     sort: Annotated[str, choice_option(
         "--sort", "-s", choices=tuple(SORT_KEYS), metavar="KEY",

@@ -46,14 +46,13 @@ def load_command(
         doc.plan = plan.to_json()
         for message in plan.warnings:
             out.warning(message)
-        if dry_run and json:
-            # The same document as a real run's, without "result": scripts read plan.* either way.
-            doc.emit()
+        if dry_run:
+            # --json: the same document as a real run's, without "result": scripts read plan.* either way.
+            out.show(doc.document, lambda: render_plan(out, plan))
             return
-        if not json:
+        if not json:  # what is about to run; --json prints its one document at the end
             render_plan(out, plan)
-        if not dry_run:
-            run(doc, env, plan.command, plan.watch, plan.env, check=check)
+        run(doc, env, plan.command, plan.watch, plan.env, check=check)
 
 
 def register(app: typer.Typer) -> None:

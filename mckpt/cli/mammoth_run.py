@@ -59,8 +59,9 @@ class JsonDocument:
         self.out = out
         self.plan: dict[str, object] | None = None
 
-    def emit(self, **parts: object) -> None:
-        self.out.emit_json({"plan": self.plan, **parts, "error": None})
+    def document(self, **parts: object) -> dict[str, object]:
+        """The document a run that got this far prints (`parts`: its `result`)."""
+        return {"plan": self.plan, **parts, "error": None}
 
     def __enter__(self) -> JsonDocument:
         return self
@@ -125,10 +126,11 @@ def _show(doc: JsonDocument, out: Output, result: TrainingResult, mammoth: Mammo
     """The run's outcome on `out`: the one JSON document with --json, else words and a table."""
     from ..view.render_run import render_result
 
-    if out.json:
-        doc.emit(result=result.to_json())
-    elif check:
-        verdict = "accepted" if result.exit_code == 0 else f"did not accept (exit code {result.exit_code})"
-        out.line(f"\nMammoth {verdict} the checkpoint.")
-    else:
-        render_result(out, result, mammoth)
+    def words() -> None:
+        if check:
+            verdict = "accepted" if result.exit_code == 0 else f"did not accept (exit code {result.exit_code})"
+            out.line(f"\nMammoth {verdict} the checkpoint.")
+        else:
+            render_result(out, result, mammoth)
+
+    out.show(lambda: doc.document(result=result.to_json()), words)

@@ -9,8 +9,8 @@ import typer
 
 from ..domain.where import parse_where
 from ..locate.targets import expand
-from .common import JsonOpt, QuietOpt, WhereOpt, add_command, examples, handle_errors, shown_as
-from .confirm import DryRunOpt, YesOpt, check_json, go_ahead
+from .common import JsonOpt, QuietOpt, RecursiveOpt, WhereOpt, add_command, examples, handle_errors, shown_as
+from .confirm import DryRunOpt, YesOpt, carry_out, check_json
 from .outcome import make_output
 
 
@@ -36,7 +36,7 @@ def prune_command(
         "--include-parents", help="Also delete files other runs were resumed from.")] = False,
     broken: Annotated[bool, typer.Option(
         "--broken", help="Also delete files that do not read (truncated, empty, bad index, refused pickle).")] = False,
-    recursive: Annotated[bool, typer.Option("--recursive", "-r", help="Look into sub-folders too.")] = False,
+    recursive: RecursiveOpt = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Also show the files kept (-n does).")] = False,
     yes: YesOpt = False,
     dry_run: DryRunOpt = False,
@@ -65,23 +65,18 @@ def prune_command(
     out = make_output(json, None, quiet)
     for line in plan.skipped:
         out.warning(line)
-    if json:  # -y or --dry-run, checked above
-        if not dry_run:
-            execute_prune(plan)
-        out.emit_json(plan.to_json())
-    else:
-        render_prune_plan(out, plan, verbose=verbose or dry_run)  # a dry run says why for every file
-        if not go_ahead(out, yes=yes, dry_run=dry_run, count=len(plan.deletions),
-                        frees=human_bytes(plan.bytes_freed)):
-            return
-        execute_prune(plan, on_result=lambda d: render_prune_result(out, d))
+
+    def summary() -> str:
         done = [d for d in plan.deletions if d.result == "deleted"]
-        out.line(f"deleted {len(done)} file(s), freed {human_bytes(sum(d.file.bytes for d in done))}"
-                 + (f"; {len(plan.failed)} not deleted" if plan.failed else ""))
-    for d in plan.failed:
-        out.error(f"{d.file.path}: {d.result}")
-    if plan.failed:
-        raise typer.Exit(1)
+        return (f"deleted {len(done)} file(s), freed {human_bytes(sum(d.file.bytes for d in done))}"
+                + (f"; {len(plan.failed)} not deleted" if plan.failed else ""))
+
+    carry_out(out, yes=yes, dry_run=dry_run, count=len(plan.deletions), frees=plan.bytes_freed, verb="delete",
+              document=plan.to_json,
+              show_plan=lambda: render_prune_plan(out, plan, verbose=verbose or dry_run),  # a dry run says why
+              execute=lambda on_result: execute_prune(plan, on_result=on_result),
+              show_result=lambda d: render_prune_result(out, d), summary=summary,
+              failures=lambda: [(d.file.path, str(d.result)) for d in plan.failed])
 
 
 def register(app: typer.Typer) -> None:

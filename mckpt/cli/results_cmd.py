@@ -14,9 +14,12 @@ from ..io.urls import url_kind
 from ..locate.run_sources import collect_results
 from ..locate.targets import expand
 from .common import (
+    DatasetOpt,
     FormatOpt,
     JsonOpt,
+    ModelOpt,
     QuietOpt,
+    RecursiveOpt,
     WhereOpt,
     add_command,
     choice_option,
@@ -29,13 +32,9 @@ from .outcome import make_output
 PathsArg = Annotated[list[str] | None, typer.Argument(
     metavar="[PATH|UID]...", parser=shown_as("path|run"),
     help="Folders or files of checkpoints, or run uids (default: ./checkpoints).")]
-RecursiveOpt = Annotated[bool, typer.Option("--recursive", "-r", help="Look into sub-folders too.")]
 ByOpt = Annotated[list[str] | None, typer.Option(
     "--by", metavar="ARGS", help="Group by these saved args (comma-separated, repeatable); default: every "
                                  "arg but the seed and run bookkeeping.")]
-ModelOpt = Annotated[str | None, typer.Option("--model", "-m", metavar="MODEL", help="Only runs of this model.")]
-DatasetOpt = Annotated[str | None, typer.Option(
-    "--dataset", "-d", metavar="DATASET", help="Only runs on this dataset.")]
 TasksOpt = Annotated[int | None, typer.Option(
     "--tasks", metavar="N", min=0, help="Only runs that finished N tasks (e.g. leave out interrupted ones).")]
 SortOpt = Annotated[str | None, choice_option(

@@ -45,14 +45,13 @@ def save_command(
         env = find_mammoth(mammoth, python)
         plan = plan_save(env, list(ctx.args), every=every, name=name, mode=mode)
         doc.plan = plan.to_json()
-        if dry_run and json:
-            # The same document as a real run's, without "result": scripts read plan.* either way.
-            doc.emit()
+        if dry_run:
+            # --json: the same document as a real run's, without "result": scripts read plan.* either way.
+            out.show(doc.document, lambda: render_command(out, env, plan.command, None))
             return
-        if not json:
+        if not json:  # what is about to run; --json prints its one document at the end
             render_command(out, env, plan.command, None)
-        if not dry_run:
-            run(doc, env, plan.command, plan.watch, {})
+        run(doc, env, plan.command, plan.watch, {})
 
 
 def register(app: typer.Typer) -> None:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from ..choices import check_sha256
-from .common import JsonOpt, QuietOpt, TimeoutOpt, add_command, examples, handle_errors, shown_as
+from .common import JsonOpt, QuietOpt, RecursiveOpt, TimeoutOpt, add_command, examples, handle_errors, shown_as
 from .outcome import make_output
 
 if TYPE_CHECKING:
@@ -40,7 +40,7 @@ def verify_command(
              "az://).")],
     sha256: Annotated[str | None, typer.Option(
         "--sha256", metavar="HEX", help="The sha256 the file must have (one file).")] = None,
-    recursive: Annotated[bool, typer.Option("--recursive", "-r", help="Look into sub-folders too.")] = False,
+    recursive: RecursiveOpt = False,
     jobs: Annotated[int | None, typer.Option(
         "--jobs", "-j", metavar="N", min=1, help="Files verified at once (default: up to 4, one per core).")] = None,
     cache_dir: Annotated[str | None, typer.Option(
@@ -79,7 +79,7 @@ def verify_command(
             render_verdict(out, v)  # printed above the bar while one is drawn
 
     with out.progress(f"verifying {len(todo)} file(s)", _total_bytes(todo)) as bar:
-        verdicts = verify_all(todo, workers=jobs, progress=bar.advance, on_done=done, **remote)
+        verdicts = verify_all(todo, workers=jobs, progress=bar, on_done=done, **remote)
     failed = [v for v in verdicts if not v.ok]
     out.show(lambda: {"files": [v.to_json() for v in verdicts],
                       "total": {"files": len(verdicts), "ok": len(verdicts) - len(failed), "failed": len(failed),

@@ -15,9 +15,10 @@ from typing import Any
 
 from ..errors import CorruptCheckpoint, MckptError
 from ..io.atomic import PartialFile, make_folder, remove_stale_partials
+from ..io.progress import Progress
 from ..io.sources import FileSource
 from ..torchfile.archive import data_offset, open_archive
-from ..torchfile.archive_writer import Progress, write_torch_archive
+from ..torchfile.archive_writer import write_torch_archive
 from ..torchfile.torch_pickle import dumps
 from .plan import Plan, file_stem
 
@@ -126,5 +127,5 @@ def _crc_of(fd: int, offset: int, nbytes: int, view: memoryview, progress: Progr
         crc = zlib.crc32(view[:n], crc)
         offset, nbytes = offset + n, nbytes - n
         if progress is not None:
-            progress(n)
+            progress.advance(n)
     return crc

@@ -8,12 +8,13 @@ with the safe reader, which costs one small read each.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
 from ..errors import MckptError
+from ..io.progress import Progress
 from ..io.sources import ByteSource
 from ..io.walk import walk_files
 from ..words import counted
@@ -258,10 +259,10 @@ def scan(paths: Iterable[str], recursive: bool = False, acc: bool = False) -> Li
 
 
 def group_files(files: Iterable[ListedFile], acc: bool = False, workers: int = 1,
-                progress: Callable[[int, int], None] | None = None) -> Listing:
+                progress: Progress | None = None) -> Listing:
     """Group listed files into runs by name (reading only nameless ones); with `acc`, read each run's
-    newest file, `workers` at a time (remote stores pay a round trip per read), calling
-    `progress(done, total)` after each."""
+    newest file, `workers` at a time (remote stores pay a round trip per read), `progress` counting
+    the runs read."""
     runs: dict[str, Run] = {}
     other: list[dict[str, str]] = []
     for file in files:
@@ -293,7 +294,7 @@ def group_files(files: Iterable[ListedFile], acc: bool = False, workers: int = 1
 
 
 def _fill_acc(runs: list[Run], other: list[dict[str, str]], workers: int,
-              progress: Callable[[int, int], None] | None) -> None:
+              progress: Progress | None) -> None:
     def one(run: Run) -> None:
         # Newest by name first; a file that does not read is never the run's newest: the next
         # one is read, and the unreadable ones are listed apart.
@@ -311,19 +312,21 @@ def _fill_acc(runs: list[Run], other: list[dict[str, str]], workers: int,
         loaded = ckpt.args.get("loadcheck")
         run.loaded_from = loaded if isinstance(loaded, str) and loaded else None
 
+    if progress is not None:
+        progress.total = len(runs)
     if workers <= 1:
-        for i, run in enumerate(runs, 1):
+        for run in runs:
             one(run)
-            if progress:
-                progress(i, len(runs))
+            if progress is not None:
+                progress.advance()
     else:
         from concurrent.futures import ThreadPoolExecutor, as_completed
 
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="mckpt-acc") as pool:
-            for i, done in enumerate(as_completed([pool.submit(one, r) for r in runs]), 1):
+            for done in as_completed([pool.submit(one, r) for r in runs]):
                 done.result()  # a bug in a worker is raised here, not lost
-                if progress:
-                    progress(i, len(runs))
+                if progress is not None:
+                    progress.advance()
     other.extend(u for r in runs for u in r.unreadable)
 
 

@@ -19,12 +19,13 @@ import shlex
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
 from ..choices import sha256_of_etag
 from ..errors import MckptError
 from ..io.hfhub import cached_blob
 from ..io.http_source import CONTENT_RANGE
+from ..io.progress import NoProgress, Progress
 from ..io.transport import (
     BULK_READ,
     REDIRECTS,
@@ -48,27 +49,6 @@ from .stream import receive, write_all
 
 MAX_RESTARTS = 3
 PROBE = 8 << 20  # a fresh download's first request asks for this many bytes
-
-
-class Reporter(Protocol):
-    """Where a fetch tells about its progress (a progress bar, log lines, or nothing)."""
-
-    def start(self, name: str, total: int | None, done: int) -> None: ...
-    def advance(self, n: int) -> None: ...
-    def note(self, message: str) -> None: ...
-
-
-class SilentReporter:
-    """The library default: say nothing."""
-
-    def start(self, name: str, total: int | None, done: int) -> None:
-        pass
-
-    def advance(self, n: int) -> None:
-        pass
-
-    def note(self, message: str) -> None:
-        pass
 
 
 @dataclass
@@ -113,17 +93,17 @@ def _refuse_body(reply: Reply, first: bytes, name: str) -> None:
 
 
 class _Download:
-    def __init__(self, remote: Remote, entry: CacheEntry, options: FetchOptions, reporter: Reporter) -> None:
+    def __init__(self, remote: Remote, entry: CacheEntry, options: FetchOptions, progress: Progress) -> None:
         self.remote = remote
         self.entry = entry
         self.opts = options
-        self.reporter = reporter
+        self.progress = progress
         endpoint = hub_endpoint(options.endpoint)
         self.hub = origin(remote.url) == origin(endpoint)
         self.connections = max(1, options.connections or AUTO_CONNECTIONS)
         self.http = Http(token=options.token, token_origin=origin(endpoint), timeout=options.timeout,
                          connections=self.connections)
-        self.budget = RetryBudget(options.retries, options.backoff, RESUME_HINT, reporter.note)
+        self.budget = RetryBudget(options.retries, options.backoff, RESUME_HINT, progress.note)
         self.hit = entry.lookup()
         self.transferred = 0
         self.resumed_from = 0
@@ -135,7 +115,7 @@ class _Download:
 
     def _on_bytes(self, n: int) -> None:
         self.transferred += n
-        self.reporter.advance(n)
+        self.progress.advance(n)
 
     def run(self) -> tuple[CachedFile, bool]:
         try:
@@ -144,7 +124,7 @@ class _Download:
                     return with_retries(self._attempt, self.budget, url=self.remote.url)
                 except Restart as e:
                     self.entry.drop_part()
-                    self.reporter.note(f"{e}; starting over")
+                    self.progress.note(f"{e}; starting over")
             raise MckptError("the file kept changing during the download", path=self.remote.url,
                              hint="try again later")
         finally:
@@ -200,7 +180,7 @@ class _Download:
         if self.hit and linked == self.hit.sha256:
             return self.hit, True
         if self.hf_blob and self.hf_blob[1] == linked:
-            self.reporter.note("found in the huggingface_hub cache; not downloading it again")
+            self.progress.note("found in the huggingface_hub cache; not downloading it again")
             info = PartInfo(url=self.remote.url, validator=None, linked_etag=linked, total=None)
             path, sha = self.hf_blob
             return self.entry.adopt(path, sha, info, reply.hub_headers.get("X-Repo-Commit")), True
@@ -237,7 +217,7 @@ class _Download:
                 raise Restart("the resumed bytes carry another validator (ETag/Last-Modified) than the .part")
         else:
             if offset:
-                self.reporter.note("the server sent the whole file (range ignored or file changed)")
+                self.progress.note("the server sent the whole file (range ignored or file changed)")
             offset = 0
             total = announced or _int(reply.header("Content-Length"))
             info = PartInfo(url=self.remote.url, validator=validator, linked_etag=linked, total=total)
@@ -249,7 +229,7 @@ class _Download:
                               min_rate=self.opts.min_rate, window=self.opts.rate_window)
         sha, size = self._stream(reply, info, offset, expected_size, limit, fresh=status == 200, enough=slow)
         if slow is not None and slow.fired:  # too slow alone: ranged connections fetch the rest
-            self.reporter.note(f"one stream ran at {slow.rate / 1e6:.0f} MB/s: fetching the rest over "
+            self.progress.note(f"one stream ran at {slow.rate / 1e6:.0f} MB/s: fetching the rest over "
                                f"{self.connections} connections")
             self.http.discard(reply)
             info.ranges = [[0, size]]
@@ -306,8 +286,8 @@ class _Download:
         if offset != self.probed:  # going on after this fetch's own first piece is no resume
             self.resumed_from = offset
             if offset:
-                self.reporter.note(f"resuming at byte {offset}")
-        self.reporter.start(self.remote.filename, expected_size, offset)
+                self.progress.note(f"resuming at byte {offset}")
+        self.progress.reset(expected_size, offset, self.remote.filename)
         try:
             return receive(itertools.chain([first], pieces), self.entry.part, offset, self._on_bytes, limit,
                            enough)
@@ -338,7 +318,7 @@ class _Download:
         finally:
             self.http.discard(reply)
         self.resumed_from = sum(e - s for s, e in info.ranges or [])
-        self.reporter.note(f"resuming: {self.resumed_from} of {info.total} bytes already here")
+        self.progress.note(f"resuming: {self.resumed_from} of {info.total} bytes already here")
         return self._parallel(info, reply.url, reply.hub_headers.get("X-Repo-Commit"))
 
     def _parallel(self, info: PartInfo, url: str, commit: str | None,
@@ -349,7 +329,7 @@ class _Download:
         if not self.entry.part.exists() or not info.ranges:
             self.entry.start_part(info)
         ranges = Ranges(info.ranges)
-        self.reporter.start(self.remote.filename, info.total, ranges.done())
+        self.progress.reset(info.total, ranges.done(), self.remote.filename)
 
         def save(spans: list[list[int]]) -> None:
             info.ranges = spans
@@ -420,13 +400,13 @@ class _Download:
 
 
 def fetch(source: str, options: FetchOptions | None = None, *, output: str | os.PathLike[str] | None = None,
-          force: bool = False, reporter: Reporter | None = None) -> FetchResult:
+          force: bool = False, progress: Progress | None = None) -> FetchResult:
     """Download `source` (URL or hf://) into the cache and optionally place it at `output`.
 
     Safe to run concurrently: fetches of one file wait for each other and then reuse the result.
     """
     opts = given_or_env(options)
-    rep = reporter or SilentReporter()
+    rep = progress or NoProgress()
     remote = parse_source(source, opts.endpoint, opts.revision)
     entry = CacheEntry(cache_root(opts.cache_dir), remote)
     try:
@@ -452,7 +432,7 @@ def fetch(source: str, options: FetchOptions | None = None, *, output: str | os.
 
 
 def _fetch_locked(remote: Remote, entry: CacheEntry, opts: FetchOptions,
-                  rep: Reporter) -> tuple[CachedFile, bool, int, int]:
+                  rep: Progress) -> tuple[CachedFile, bool, int, int]:
     hit = entry.lookup()
     wanted = opts.sha256.lower() if opts.sha256 else None
     if hit and (opts.offline or remote.pinned or wanted == hit.sha256):

@@ -22,6 +22,7 @@ from typing import Any
 from ..errors import MckptError
 from ..fetch.cache import CacheEntry, Leftover, StoredFile, entry_name, hold_if_free, scan_cache
 from ..io.cachedir import require_marked
+from ..io.progress import Progress
 from ..io.remove import OK_RESULTS, Planned, open_planned_folder, plan_removal, remove_planned
 from ..io.urls import parse_source
 
@@ -288,9 +289,9 @@ class CacheCheck:
 
 
 def verify_cache(root: Path, endpoint: str | None = None, workers: int | None = None,
-                 progress: Callable[[int], None] | None = None) -> list[CacheCheck]:
+                 progress: Progress | None = None) -> list[CacheCheck]:
     """Hash every cached file and compare with the sha256 it was stored under (its folder's name,
-    which the record repeats)."""
+    which the record repeats); `progress` counts the bytes hashed."""
     import hashlib
     import threading
 
@@ -298,6 +299,8 @@ def verify_cache(root: Path, endpoint: str | None = None, workers: int | None = 
     from ..verify import serialized, stream
 
     items = list_cache(root, endpoint).items
+    if progress is not None:
+        progress.total = sum(i.stored.size for i in items)
     lock = threading.Lock()
 
     def check(item: CacheItem) -> CacheCheck:

@@ -8,11 +8,12 @@ like their local counterparts; a run stands for its newest checkpoint.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from ..domain.runs import ListedFile, Listing, group_files, local_files
 from ..errors import MckptError, NotFound
+from ..io.progress import Progress
 from ..io.sources import ByteSource
 from ..remote import is_remote, is_store_url
 from ..remote.listing import RemoteEntry, RemoteFolder
@@ -44,7 +45,7 @@ def open_folder(url: str, options: FetchOptions | None = None) -> RemoteFolder:
 
 
 def list_paths(paths: Iterable[str], recursive: bool = False, acc: bool = False,
-               progress: Callable[[int, int], None] | None = None, options: FetchOptions | None = None) -> Listing:
+               progress: Progress | None = None, options: FetchOptions | None = None) -> Listing:
     """The runs under remote folders (and any local ones given with them), grouped as for local
     folders; with `acc` the newest files are read ACC_WORKERS at a time. `options` as for
     `open_folder` (the hub's token, endpoint and each read's deadline)."""

@@ -16,10 +16,11 @@ from typing import Any
 
 from ..errors import MckptError
 from ..fetch.cache import CachedFile, CacheEntry, PartInfo, cache_root
-from ..fetch.download import FetchInterrupted, FetchResult, Reporter, SilentReporter
+from ..fetch.download import FetchInterrupted, FetchResult
 from ..fetch.options import FetchOptions, given_or_env
 from ..fetch.place import destination, place
 from ..fetch.stream import CHUNK, receive
+from ..io.progress import NoProgress, Progress
 from ..io.transport import RESUME_HINT, RetryBudget, TransientError, with_retries
 from ..io.urls import Remote, safe_filename
 from .aws_config import aws_settings
@@ -53,14 +54,14 @@ def _pieces(chunks: Iterable[Any]) -> Iterator[memoryview]:
 
 class _ObjectDownload:
     def __init__(self, u: ObjectUrl, store: Store, entry: CacheEntry, opts: FetchOptions,
-                 reporter: Reporter, budget: RetryBudget) -> None:
-        self.u, self.store, self.entry, self.opts, self.reporter = u, store, entry, opts, reporter
+                 progress: Progress, budget: RetryBudget) -> None:
+        self.u, self.store, self.entry, self.opts, self.progress = u, store, entry, opts, progress
         self.transferred = self.resumed_from = 0
         self.budget = budget
 
     def _on_bytes(self, n: int) -> None:
         self.transferred += n
-        self.reporter.advance(n)
+        self.progress.advance(n)
 
     def run(self, size: int, etag: str | None) -> CachedFile:
         for _ in range(MAX_RESTARTS + 1):
@@ -68,7 +69,7 @@ class _ObjectDownload:
                 return with_retries(partial(self._attempt, size, etag), self.budget, url=self.u.url)
             except RemoteChanged:
                 self.entry.drop_part()
-                self.reporter.note("the object changed during the download; starting over")
+                self.progress.note("the object changed during the download; starting over")
                 meta = with_retries(partial(self.store.head, self.u.key), self.budget, url=self.u.url)
                 size, etag = int(meta["size"]), meta.get("e_tag")
         raise MckptError("the object kept changing during the download", path=self.u.url, hint="try again later")
@@ -85,8 +86,8 @@ class _ObjectDownload:
             offset = 0
         self.resumed_from = offset
         if offset:
-            self.reporter.note(f"resuming at byte {offset}")
-        self.reporter.start(self.entry.name, size, offset)
+            self.progress.note(f"resuming at byte {offset}")
+        self.progress.reset(size, offset, self.entry.name)
         chunks = self.store.get(self.u.key, offset, None, etag).stream(min_chunk_size=CHUNK) if offset < size else ()
         try:
             sha, got = receive(_pieces(chunks), self.entry.part, offset, self._on_bytes,
@@ -109,10 +110,10 @@ class _ObjectDownload:
 
 
 def fetch_object(source: str, options: FetchOptions | None = None, *, output: str | os.PathLike[str] | None = None,
-                 force: bool = False, reporter: Reporter | None = None) -> FetchResult:
+                 force: bool = False, progress: Progress | None = None) -> FetchResult:
     """Download an object-store URL into the cache (resumable, verified) and optionally place it."""
     opts = given_or_env(options)
-    rep = reporter or SilentReporter()
+    rep = progress or NoProgress()
     u = parse_object_url(source)
     if opts.revision is not None:
         raise MckptError("applies to hf:// and hub URLs, not to an object store", path=source, param="revision")

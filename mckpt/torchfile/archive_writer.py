@@ -15,14 +15,13 @@ import os
 import secrets
 import struct
 import zlib
-from collections.abc import Callable
 from dataclasses import dataclass
+
+from ..io.progress import Progress
 
 ALIGNMENT = 64
 ZIP64_LIMIT = 0xFFFFFFFF  # sizes/offsets at or above this need zip64 fields (a module constant for tests)
 _COPY_CHUNK = 8 << 20
-
-Progress = Callable[[int], None]
 
 
 @dataclass(frozen=True)
@@ -145,7 +144,7 @@ class ArchiveWriter:
 
     def _tick(self, n: int) -> None:
         if self.progress is not None:
-            self.progress(n)
+            self.progress.advance(n)
 
     # -- index --------------------------------------------------------------------------------------
 

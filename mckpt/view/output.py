@@ -160,7 +160,7 @@ class Output:
         (work too small for a bar to show anything), so callers need no second code path.
         """
         live = draw and not self.quiet and _isatty(self.err)
-        bar = Progress(description, total, done, unit, live=live, err=self.err)
+        bar = Progress(description, total, done, unit, live=live, err=self.err, notice=self.notice)
         outer, self._bar = self._bar, bar
         try:
             with bar:
@@ -614,9 +614,11 @@ def human_count(n: int | None) -> str:
 
 class Progress:
     """One progress bar (see `Output.progress`): `advance(n)` as work is done, `total` when it
-    becomes known or changes, `reset` to start over (a download that restarts).
+    becomes known or changes, `reset` to start over (a download that restarts), `note` for a
+    line above it. It is the `mckpt.io.progress.Progress` library code takes, as it is.
 
-    Off a terminal every call is a no-op, so library code reports progress unconditionally.
+    Off a terminal the bar is not drawn, so library code reports progress unconditionally; a
+    `reset` naming what is now counted is then one line instead (no redraws in a pipe or a log).
     Updates reach Rich at most every 50 ms: it takes a lock per update, and a download or a
     tensor loop calls `advance` far more often than a screen can show.
     """
@@ -624,8 +626,9 @@ class Progress:
     FLUSH_SECONDS = 0.05
 
     def __init__(self, description: str, total: int | None, done: int, unit: Literal["bytes", "items"], *,
-                 live: bool, err: TextIO) -> None:
-        self.description = description
+                 live: bool, err: TextIO, notice: Callable[[str], None]) -> None:
+        self.description = self._title = description
+        self.note = notice  # a line above the bar (`Output.notice`: nothing with -q)
         self._total = total
         self.done = done
         self.unit = unit
@@ -657,6 +660,10 @@ class Progress:
         """Start the bar over at `done` of `total` (a restarted or resumed transfer)."""
         self._total, self.done, self._pending = total, done, 0
         self.description = description or self.description
+        if description and self.live is None:
+            amount = ("unknown size" if total is None else human_bytes(total) if self.unit == "bytes"
+                      else f"{total} items")
+            self.note(f"{self._title} {description} ({amount})")
         if self._shown():
             self.live.reset(self._task, total=total, completed=done, description=self._label())
 
