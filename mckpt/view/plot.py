@@ -236,33 +236,42 @@ def _place_legend(fig: Any, handles: list[Any], labels: list[str]) -> Any:
     """A legend outside the axes, so it never covers a curve, and compact, so the axes keep most of
     the figure: below them in as few rows as the width allows; if that is taller than
     LEGEND_MAX_HEIGHT of the figure, one column on their right when it is narrow enough; else
-    below in a smaller font. Sizes are measured, not guessed from the number of characters."""
+    below in a smaller font. Sizes are measured, not guessed from the number of characters; a
+    label matplotlib cannot measure (it cannot draw it) leaves one row per label below, and
+    `_save` escapes it with a warning."""
     renderer = fig.canvas.get_renderer()
     width, height = fig.get_figwidth() * fig.dpi, fig.get_figheight() * fig.dpi
 
-    def make(loc: str, ncols: int, fontsize: float | None = None) -> tuple[Any, Any]:
+    def make(loc: str, ncols: int, fontsize: float | None = None) -> Any:
         legend = fig.legend(handles, labels, loc=loc, ncols=ncols, frameon=False, fontsize=fontsize,
-                            columnspacing=1.2, handlelength=1.8, handletextpad=0.5, borderaxespad=0.2)
+                            columnspacing=1.2, handlelength=1.8, handletextpad=0.5, borderaxespad=0.2,
+                            labelspacing=0.3)
         _literal_texts(legend.get_texts())
-        return legend, legend.get_window_extent(renderer)
+        return legend
 
-    def below(fontsize: float | None = None) -> tuple[Any, Any]:
-        for ncols in range(len(labels), 0, -1):  # the fewest rows whose width fits
-            legend, box = make("outside lower center", ncols, fontsize)
-            if box.width <= width or ncols == 1:
-                return legend, box
+    def below(fontsize: float | None = None) -> Any:
+        ncols = len(labels)  # the fewest rows whose width fits
+        legend = make("outside lower center", ncols, fontsize)
+        while ncols > 1 and legend.get_window_extent(renderer).width > width:
             legend.remove()
-        raise AssertionError("unreachable: one column always returns")
+            ncols -= 1
+            legend = make("outside lower center", ncols, fontsize)
+        return legend
 
-    legend, box = below()
-    if box.height <= LEGEND_MAX_HEIGHT * height:
-        return legend
-    legend.remove()
-    legend, box = make("outside right upper", 1)
-    if box.width <= LEGEND_MAX_WIDTH * width:
-        return legend
-    legend.remove()
-    return below(fontsize=7.5)[0]
+    try:
+        legend = below()
+        if legend.get_window_extent(renderer).height <= LEGEND_MAX_HEIGHT * height:
+            return legend
+        legend.remove()
+        legend = make("outside right upper", 1)
+        if legend.get_window_extent(renderer).width <= LEGEND_MAX_WIDTH * width:
+            return legend
+        legend.remove()
+        return below(fontsize=7.5)
+    except (ValueError, TypeError, RuntimeError):
+        for old in list(fig.legends):
+            old.remove()
+        return make("outside lower center", 1)
 
 
 def plot_curves(res: Results, spec: FigureSpec, settings: tuple[str, ...] = ("class_il", "task_il"),
