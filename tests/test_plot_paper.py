@@ -69,6 +69,7 @@ def test_seven_groups_read_on_white_in_colour_and_in_black_and_white(seven: Path
                 assert _contrast_on_white(line.get_color()) >= MIN_CONTRAST, (line.get_label(), line.get_color())
             assert len({to_rgb(line.get_color()) for line in lines}) == 7
             assert len({line.get_marker() for line in lines}) == 7  # apart without colour too
+            assert len({line.get_linestyle() for line in lines}) == 4  # dashes cycle: more cues in grey
         fig.canvas.draw()
         (legend,) = fig.legends
         box = legend.get_window_extent()
@@ -129,7 +130,14 @@ def test_cli_label_mismatch_warning_and_legend(tmp_path: Path) -> None:
     assert "Experience Replay" in text and "None" not in text
     assert "derpp, buffer_size=500, alpha=0.3 – tasks differ" in text  # both groups have 2 runs: no n
     assert re.search(r"warning: derpp, buffer_size=500, alpha=0\.3: its runs did different numbers "
-                     r"of tasks \(3, 5\); drawn dashed", r.stderr), r.stderr
+                     r"of tasks \(3, 5\); drawn with hollow markers", r.stderr), r.stderr
+    fig = curves_figure(collect_results([str(tmp_path / "runs")]), FigureSpec(str(svg)))
+    try:
+        faces = {line.get_label(): line.get_markerfacecolor() for line in fig.axes[0].get_lines()}
+        assert faces["derpp, buffer_size=500, alpha=0.3 – tasks differ"] == "white"
+        assert faces["er, buffer_size=200"] != "white"
+    finally:
+        close(fig)
     bad = run_cli("plot", str(tmp_path / "runs"), "-o", str(tmp_path / "g.svg"), "--label", "ER=x")
     assert bad.returncode == 2 and "names no group" in bad.stderr and "Traceback" not in bad.stderr
 

@@ -26,6 +26,7 @@ from .text import clean
 # 3:1 contrast on white that WCAG asks of graphics (MIN_CONTRAST, checked by the tests).
 PALETTE = ("#0072B2", "#D55E00", "#009E73", "#000000", "#CC79A7", "#A87400", "#3D8FC0", "#7A7A7A")
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
+LINESTYLES = ("solid", "dashed", "dashdot", "dotted")  # with the markers: groups apart in black and white
 MIN_CONTRAST = 3.0
 FORMATS = ("png", "svg", "pdf")
 SETTING_TITLES = {"class_il": "Class-IL", "task_il": "Task-IL"}
@@ -219,7 +220,7 @@ def curves_figure(res: Results, spec: FigureSpec, settings: tuple[str, ...] = ("
     n_tasks = max((len(g.curve(s)) for g in res.groups for s in settings), default=0)
     for ax, setting in zip(axes, settings, strict=True):
         for i, g in enumerate(res.groups):
-            _draw_group(ax, g, setting, PALETTE[i], MARKERS[i], labels[i])
+            _draw_group(ax, g, setting, i, labels[i])
         ax.set_title(SETTING_TITLES.get(setting, setting))
         ax.set_xlabel("after task")
         ax.set_xticks(range(1, n_tasks + 1))
@@ -244,7 +245,7 @@ def _place_legend(fig: Any, handles: list[Any], labels: list[str]) -> Any:
 
     def make(loc: str, ncols: int, fontsize: float | None = None) -> Any:
         legend = fig.legend(handles, labels, loc=loc, ncols=ncols, frameon=False, fontsize=fontsize,
-                            columnspacing=1.2, handlelength=1.8, handletextpad=0.5, borderaxespad=0.2,
+                            columnspacing=1.2, handlelength=2.6, handletextpad=0.5, borderaxespad=0.2,
                             labelspacing=0.3)
         _literal_texts(legend.get_texts())
         return legend
@@ -278,27 +279,29 @@ def plot_curves(res: Results, spec: FigureSpec, settings: tuple[str, ...] = ("cl
                 warn: Callable[[str], None] = _no_warning, renames: Sequence[str] = ()) -> str:
     """Average accuracy after each task, one line per group (mean) with a ± std band, a panel per
     setting (see `curves_figure`); `warn` hears of groups whose runs did different numbers of tasks
-    (drawn dashed) and of a label drawn escaped (see `_save`)."""
+    (drawn with hollow markers) and of a label drawn escaped (see `_save`)."""
     fig = curves_figure(res, spec, settings, renames)
     try:
         for g, label in zip(res.groups, group_labels(res, renames), strict=True):
             if g.mismatched:
                 warn(f"{label}: its runs did different numbers of tasks "
-                     f"({', '.join(map(str, g.task_counts))}); drawn dashed, each point the mean of "
+                     f"({', '.join(map(str, g.task_counts))}); drawn with hollow markers, each point the mean of "
                      "the runs that reached that task")
         return _save(fig, spec, _file_texts(fig), warn)
     finally:
         _pyplot().close(fig)
 
 
-def _draw_group(ax: Any, g: Group, setting: str, colour: str, marker: str, label: str) -> None:
+def _draw_group(ax: Any, g: Group, setting: str, i: int, label: str) -> None:
+    """Group `i`: its colour, marker and line style; hollow markers when its runs' tasks differ."""
     curve = g.curve(setting)
     xs = [t + 1 for t, s in enumerate(curve) if s.mean is not None]
     means = [s.mean for s in curve if s.mean is not None]
     stds = [s.std or 0.0 for s in curve if s.mean is not None]
     label += " – tasks differ" if g.mismatched else ""
-    style = "--" if g.mismatched else "-"
-    ax.plot(xs, means, style, color=colour, marker=marker, markersize=4.5, label=label)
+    colour = PALETTE[i]
+    ax.plot(xs, means, color=colour, linestyle=LINESTYLES[i % len(LINESTYLES)], marker=MARKERS[i], markersize=4.5,
+            markerfacecolor="white" if g.mismatched else colour, label=label)
     if any(stds):
         ax.fill_between(xs, [m - s for m, s in zip(means, stds, strict=True)],
                         [m + s for m, s in zip(means, stds, strict=True)], color=colour, alpha=0.15, linewidth=0)
