@@ -137,6 +137,9 @@ def plot_command(
     size: Annotated[str, typer.Option("--size", metavar="WxH", help="Figure size in inches.")] = "8x3.4",
     dpi: Annotated[int, typer.Option("--dpi", metavar="N", min=30, max=1200, help="Resolution of a png.")] = 200,
     title: Annotated[str | None, typer.Option("--title", metavar="TITLE", help="A title above the figure.")] = None,
+    label: Annotated[list[str] | None, typer.Option(
+        "--label", metavar="OLD=NEW", help="Rename a group in the legend: OLD is its label as drawn (without "
+                                           "\"(n=…)\") or its number, 1 first (repeatable).")] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace an existing file.")] = False,
     recursive: RecursiveOpt = False,
     by: ByOpt = None,
@@ -152,9 +155,10 @@ def plot_command(
     """Plot average accuracy after each task per group (mean, ± std band), class-IL and task-IL.
 
     The groups are those of `mckpt results` with the same options; the legend names each by the
-    args that differ. --matrix draws one run's accuracy matrices with the values in the cells.
+    set args that differ (--label renames). --matrix draws one run's accuracy matrices with the
+    values in the cells, titled by its model, dataset, seed and run.
     """
-    from ..view.plot import FigureSpec, parse_size, plot_curves, plot_matrix
+    from ..view.plot import FigureSpec, matrix_title, parse_size, plot_curves, plot_matrix
 
     out = make_output(quiet=quiet)
 
@@ -165,18 +169,18 @@ def plot_command(
     if output.exists() and not force:
         raise MckptError("exists", path=str(output), hint="--force replaces it")
     if matrix is not None:
-        if paths:
-            raise UsageError("--matrix draws one file: give it no PATH")
+        if paths or label:
+            raise UsageError("--matrix draws one file: give it no PATH and no --label")
         from ..locate import read
 
         ck = read(matrix)
-        written = plot_matrix(ck.class_il, ck.task_il, spec, (ck.name.stem if ck.name else Path(ck.path).name),
-                              warn=out.warning)
+        name = matrix_title(ck.args, ck.name.stem if ck.name else Path(ck.path).name)
+        written = plot_matrix(ck.class_il, ck.task_il, spec, name, warn=out.warning)
     else:
         res = _collect(paths, recursive, _query(by, where, model, dataset, tasks, sort, top), no_cache, "plot")
         for w in res.warnings:
             out.warning(w)  # folders not walked, or the cache not used or updated: the figures read are right
-        written = plot_curves(res, spec, warn=out.warning)
+        written = plot_curves(res, spec, warn=out.warning, renames=label or ())
     out.line(f"wrote {written}")
 
 

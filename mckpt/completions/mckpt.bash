@@ -31,8 +31,8 @@ _mckpt_node() {
             _mckpt_args="#0+" ;;
         "mckpt plot")
             _mckpt_subs=""
-            _mckpt_opts="--output -o --matrix --size --dpi --title --force --recursive -r --by --where -w --model -m --dataset -d --tasks --sort -s --top --no-cache --quiet -q --help -h"
-            _mckpt_valopts="--output -o --matrix --size --dpi --title --by --where -w --model -m --dataset -d --tasks --sort -s --top"
+            _mckpt_opts="--output -o --matrix --size --dpi --title --label --force --recursive -r --by --where -w --model -m --dataset -d --tasks --sort -s --top --no-cache --quiet -q --help -h"
+            _mckpt_valopts="--output -o --matrix --size --dpi --title --label --by --where -w --model -m --dataset -d --tasks --sort -s --top"
             _mckpt_args="#0+" ;;
         "mckpt convert")
             _mckpt_subs=""
@@ -143,6 +143,7 @@ _mckpt_value() {
         "mckpt plot|--size") _mckpt_kind=none; _mckpt_choices="" ;;
         "mckpt plot|--dpi") _mckpt_kind=none; _mckpt_choices="" ;;
         "mckpt plot|--title") _mckpt_kind=none; _mckpt_choices="" ;;
+        "mckpt plot|--label") _mckpt_kind=none; _mckpt_choices="" ;;
         "mckpt plot|--by") _mckpt_kind=none; _mckpt_choices="" ;;
         "mckpt plot|--where"|"mckpt plot|-w") _mckpt_kind=none; _mckpt_choices="" ;;
         "mckpt plot|--model"|"mckpt plot|-m") _mckpt_kind=model; _mckpt_choices="" ;;

@@ -100,6 +100,7 @@ complete -c mckpt -n '__fish_seen_subcommand_from plot' -l matrix -x -a '(mckpt 
 complete -c mckpt -n '__fish_seen_subcommand_from plot' -l size -x -d 'Figure size in inches.'
 complete -c mckpt -n '__fish_seen_subcommand_from plot' -l dpi -x -d 'Resolution of a png.'
 complete -c mckpt -n '__fish_seen_subcommand_from plot' -l title -x -d 'A title above the figure.'
+complete -c mckpt -n '__fish_seen_subcommand_from plot' -l label -x -d 'Rename a group in the legend: OLD is its label as drawn (without "(n=…)") or its number, 1 first (repeatable).'
 complete -c mckpt -n '__fish_seen_subcommand_from plot' -l force -d 'Replace an existing file.'
 complete -c mckpt -n '__fish_seen_subcommand_from plot' -l recursive -s r -d 'Look into sub-folders too.'
 complete -c mckpt -n '__fish_seen_subcommand_from plot' -l by -x -d 'Group by these saved args (comma-separated, repeatable); default: every arg but the seed and run bookkeeping.'

@@ -1,29 +1,38 @@
 """Figures for a paper: accuracy after each task per group, and one run's accuracy matrix.
 
 matplotlib is imported here only, inside the functions (`mckpt plot` pays ~1 s for it; no other
-command does). Defaults are the ones a figure in a paper needs: the Okabe-Ito colour-blind-safe
-palette with a distinct marker per group, readable font sizes, a legend that names each group by
-the args that differ between groups, vector output for svg/pdf (text kept as text in svg), and
-exactly the size asked for (no tight bounding box that would change it).
+command does). Defaults are the ones a figure in a paper needs: a colour-blind-safe palette that
+reads on white (Okabe-Ito, its yellow left out and its light colours darkened) with a distinct
+marker per group (so it reads in black and white too), readable font sizes, a compact legend below
+the axes that names each group by the set args that differ between groups, vector output for
+svg/pdf (text kept as text in svg), and exactly the size asked for (no tight bounding box).
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from ..domain.results import Group, Results
+from ..domain.where import show_value
 from ..errors import MckptError, UsageError
 from .text import clean
 
 # Okabe & Ito (2008), "Color Universal Design": distinguishable with every common colour deficiency.
-OKABE_ITO = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000")
+# Their yellow (#F0E442, contrast 1.3:1 on white) is left out; their orange and sky blue (2.3:1)
+# are darkened to #A87400 and #3D8FC0; a grey takes the eighth place. Every colour has at least the
+# 3:1 contrast on white that WCAG asks of graphics (MIN_CONTRAST, checked by the tests).
+PALETTE = ("#0072B2", "#D55E00", "#009E73", "#000000", "#CC79A7", "#A87400", "#3D8FC0", "#7A7A7A")
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
+LINESTYLES = ("solid", "dashed", "dashdot", "dotted")  # with the markers: groups apart in black and white
+MIN_CONTRAST = 3.0
 FORMATS = ("png", "svg", "pdf")
 SETTING_TITLES = {"class_il": "Class-IL", "task_il": "Task-IL"}
 LABEL_MAX = 80  # characters of file text in a legend entry or title (mathtext cost grew with length)
+LEGEND_MAX_HEIGHT = 0.25  # of the figure: a taller legend below the axes goes to their right instead
+LEGEND_MAX_WIDTH = 0.35  # of the figure, for a legend on the right; else it stays below, smaller
 
 
 @dataclass(frozen=True)
@@ -88,6 +97,13 @@ def _literal_texts(texts: list[Any]) -> list[Any]:
     return texts
 
 
+def _file_texts(fig: Any) -> list[Any]:
+    """The figure's texts drawn literally (see `literal`): those `_save` may have to escape."""
+    from matplotlib.text import Text
+
+    return [t for t in fig.findobj(Text) if not t.get_parse_math()]
+
+
 def _save(fig: Any, spec: FigureSpec, file_texts: list[Any], warn: Callable[[str], None]) -> str:
     """Render in memory, then write the file atomically (never a half-written figure); an existing
     file is replaced only with `spec.force`, also one that appeared while the figure was drawn.
@@ -141,17 +157,62 @@ def _no_warning(_message: str) -> None:
     """Library callers that do not listen for warnings."""
 
 
-def plot_curves(res: Results, spec: FigureSpec, settings: tuple[str, ...] = ("class_il", "task_il"),
-                warn: Callable[[str], None] = _no_warning) -> str:
-    """Average accuracy after each task, one line per group (mean) with a ± std band, a panel per
-    setting; `warn` hears of a label drawn escaped (see `_save`)."""
+def group_labels(res: Results, renames: Sequence[str] = ()) -> list[str]:
+    """Each group's legend label: the args that differ between groups and are set in it, compact
+    (`er, buffer_size=200`; an arg a group leaves at None is not shown), then `renames`.
+
+    A rename is `OLD=NEW`: OLD is a label as drawn without renames (the `(n=…)` count left out) or
+    a group's number (1 is the first group); NEW replaces it, as written. The number of runs,
+    `(n=3)`, follows an automatic label when the groups' counts differ. Labels may hold `=`
+    themselves: OLD is the part before the `=` that makes it a label. An OLD that names no group is
+    a usage error listing the labels."""
+    labels = [_compact_label(g, res.varying) for g in res.groups]
+    if len(set(labels)) < len(labels):  # values that print alike (1 and "1"): say every arg
+        labels = [g.label(res.varying) for g in res.groups]
+    labels = [literal(x) for x in labels]
+    named = list(labels)
+    for rename in renames:
+        i, new = _rename_target(rename, labels)
+        named[i] = literal(new)
+    counts = {len(g.runs) for g in res.groups}
+    if len(counts) == 1:  # every group has as many runs: no count to compare, none shown
+        return named
+    return [x if x != labels[i] else x + (f" (n={len(g.runs)})" if len(g.runs) > 1 else "")
+            for i, (x, g) in enumerate(zip(named, res.groups, strict=True))]
+
+
+def _compact_label(g: Group, varying: Sequence[str]) -> str:
+    parts = [show_value(g.key[k]) if k == "model" else f"{k}={show_value(g.key[k])}"
+             for k in varying if g.key.get(k) is not None]
+    return ", ".join(parts) or "defaults"
+
+
+def _rename_target(rename: str, labels: list[str]) -> tuple[int, str]:
+    cuts = [i for i, c in enumerate(rename) if c == "="]
+    for cut in cuts:
+        old, new = rename[:cut], rename[cut + 1:]
+        if old in labels:
+            return labels.index(old), new
+        if old.isdigit() and 1 <= int(old) <= len(labels):
+            return int(old) - 1, new
+    if not cuts:
+        raise UsageError(f"{rename!r}: expected OLD=NEW, OLD a group's label or number", param="label")
+    raise UsageError(f"{rename!r}: names no group; the groups are "
+                     + "; ".join(f"{i}: {x}" for i, x in enumerate(labels, 1)), param="label")
+
+
+def curves_figure(res: Results, spec: FigureSpec, settings: tuple[str, ...] = ("class_il", "task_il"),
+                  renames: Sequence[str] = ()) -> Any:
+    """The figure `plot_curves` writes, not yet drawn to a file: a library caller (and the tests)
+    can read its lines, colours and legend. Close it with `matplotlib.pyplot.close`."""
     if not res.groups:
         raise MckptError("nothing to plot: no run matches",
                          hint="`mckpt results` with the same filters shows what is read")
-    if len(res.groups) > len(OKABE_ITO):
+    if len(res.groups) > len(PALETTE):
         raise UsageError(f"{len(res.groups)} groups are more than a readable figure holds "
-                         f"({len(OKABE_ITO)} at most)",
+                         f"({len(PALETTE)} at most)",
                          hint="narrow the runs (where, model, dataset) or keep the best groups (sort, top)")
+    labels = group_labels(res, renames)
     plt = _pyplot()
     spec.format  # noqa: B018 - refuse a bad extension before drawing anything
     fig, axes = plt.subplots(1, len(settings), figsize=spec.size, sharey=True, layout="constrained")
@@ -159,54 +220,113 @@ def plot_curves(res: Results, spec: FigureSpec, settings: tuple[str, ...] = ("cl
     n_tasks = max((len(g.curve(s)) for g in res.groups for s in settings), default=0)
     for ax, setting in zip(axes, settings, strict=True):
         for i, g in enumerate(res.groups):
-            _draw_group(ax, g, setting, OKABE_ITO[i], MARKERS[i], _legend_label(g, res))
+            _draw_group(ax, g, setting, i, labels[i])
         ax.set_title(SETTING_TITLES.get(setting, setting))
         ax.set_xlabel("after task")
         ax.set_xticks(range(1, n_tasks + 1))
         ax.set_xlim(0.7, n_tasks + 0.3)
     axes[0].set_ylabel("average accuracy (%)")
     axes[0].set_ylim(0, 102)
-    handles, labels = axes[0].get_legend_handles_labels()
-    legend = fig.legend(handles, labels, loc="outside lower center",
-                        ncols=_legend_columns(labels, spec.size[0]), frameon=False)
-    file_texts = _literal_texts(legend.get_texts())
+    _place_legend(fig, *axes[0].get_legend_handles_labels())
     if spec.title:
         fig.suptitle(spec.title)
+    return fig
+
+
+def _place_legend(fig: Any, handles: list[Any], labels: list[str]) -> Any:
+    """A legend outside the axes, so it never covers a curve, and compact, so the axes keep most of
+    the figure: below them in as few rows as the width allows; if that is taller than
+    LEGEND_MAX_HEIGHT of the figure, one column on their right when it is narrow enough; else
+    below in a smaller font. Sizes are measured, not guessed from the number of characters; a
+    label matplotlib cannot measure (it cannot draw it) leaves one row per label below, and
+    `_save` escapes it with a warning."""
+    renderer = fig.canvas.get_renderer()
+    width, height = fig.get_figwidth() * fig.dpi, fig.get_figheight() * fig.dpi
+
+    def make(loc: str, ncols: int, fontsize: float | None = None) -> Any:
+        legend = fig.legend(handles, labels, loc=loc, ncols=ncols, frameon=False, fontsize=fontsize,
+                            columnspacing=1.2, handlelength=2.6, handletextpad=0.5, borderaxespad=0.2,
+                            labelspacing=0.3)
+        _literal_texts(legend.get_texts())
+        return legend
+
+    def below(fontsize: float | None = None) -> Any:
+        ncols = len(labels)  # the fewest rows whose width fits
+        legend = make("outside lower center", ncols, fontsize)
+        while ncols > 1 and legend.get_window_extent(renderer).width > width:
+            legend.remove()
+            ncols -= 1
+            legend = make("outside lower center", ncols, fontsize)
+        return legend
+
     try:
-        return _save(fig, spec, file_texts, warn)
+        legend = below()
+        if legend.get_window_extent(renderer).height <= LEGEND_MAX_HEIGHT * height:
+            return legend
+        legend.remove()
+        legend = make("outside right upper", 1)
+        if legend.get_window_extent(renderer).width <= LEGEND_MAX_WIDTH * width:
+            return legend
+        legend.remove()
+        return below(fontsize=7.5)
+    except (ValueError, TypeError, RuntimeError):
+        for old in list(fig.legends):
+            old.remove()
+        return make("outside lower center", 1)
+
+
+def plot_curves(res: Results, spec: FigureSpec, settings: tuple[str, ...] = ("class_il", "task_il"),
+                warn: Callable[[str], None] = _no_warning, renames: Sequence[str] = ()) -> str:
+    """Average accuracy after each task, one line per group (mean) with a ± std band, a panel per
+    setting (see `curves_figure`); `warn` hears of groups whose runs did different numbers of tasks
+    (drawn with hollow markers) and of a label drawn escaped (see `_save`)."""
+    fig = curves_figure(res, spec, settings, renames)
+    try:
+        for g, label in zip(res.groups, group_labels(res, renames), strict=True):
+            if g.mismatched:
+                warn(f"{label}: its runs did different numbers of tasks "
+                     f"({', '.join(map(str, g.task_counts))}); drawn with hollow markers, each point the mean of "
+                     "the runs that reached that task")
+        return _save(fig, spec, _file_texts(fig), warn)
     finally:
-        plt.close(fig)
+        _pyplot().close(fig)
 
 
-def _legend_columns(labels: list[str], width_in: float) -> int:
-    """As many legend columns as fit the figure's width (a 9 pt label is ~13 characters per inch)."""
-    entry = max(len(label) for label in labels) + 6  # the line sample and the gap
-    return max(1, min(len(labels), 4, int(width_in * 13 // entry)))
-
-
-def _legend_label(g: Group, res: Results) -> str:
-    label = literal(g.label(res.varying))
-    n = len(g.runs)
-    label += f" (n={n})" if n > 1 else ""
-    return label + (" – tasks differ" if g.mismatched else "")
-
-
-def _draw_group(ax: Any, g: Group, setting: str, colour: str, marker: str, label: str) -> None:
+def _draw_group(ax: Any, g: Group, setting: str, i: int, label: str) -> None:
+    """Group `i`: its colour, marker and line style; hollow markers when its runs' tasks differ."""
     curve = g.curve(setting)
     xs = [t + 1 for t, s in enumerate(curve) if s.mean is not None]
     means = [s.mean for s in curve if s.mean is not None]
     stds = [s.std or 0.0 for s in curve if s.mean is not None]
-    style = "--" if g.mismatched else "-"
-    ax.plot(xs, means, style, color=colour, marker=marker, markersize=4.5, label=label)
+    label += " – tasks differ" if g.mismatched else ""
+    colour = PALETTE[i]
+    ax.plot(xs, means, color=colour, linestyle=LINESTYLES[i % len(LINESTYLES)], marker=MARKERS[i], markersize=4.5,
+            markerfacecolor="white" if g.mismatched else colour, label=label)
     if any(stds):
         ax.fill_between(xs, [m - s for m, s in zip(means, stds, strict=True)],
-                        [m + s for m, s in zip(means, stds, strict=True)], color=colour, alpha=0.18, linewidth=0)
+                        [m + s for m, s in zip(means, stds, strict=True)], color=colour, alpha=0.15, linewidth=0)
 
 
-def plot_matrix(class_il: list[list[float]], task_il: list[list[float]], spec: FigureSpec, name: str,
-                warn: Callable[[str], None] = _no_warning) -> str:
-    """One run's accuracy matrices as heatmaps (row: after task t, column: task), values in the cells;
-    the title is `spec.title`, else the run's `name` (file text, drawn literally)."""
+def matrix_title(args: dict[str, Any], name: str) -> str:
+    """A readable title for one run's matrix: `derpp on seq-cifar10, buffer_size=500, seed 1, run
+    17e0aa3c` from the file's saved args (file text, shown literally), the file's `name` when the
+    args say neither model nor dataset."""
+    model, dataset = args.get("model"), args.get("dataset")
+    if model is None and dataset is None:
+        return literal(name)
+    parts = [" on ".join(show_value(v) for v in (model, dataset) if v is not None)]
+    if args.get("buffer_size") not in (None, 0):
+        parts.append(f"buffer_size={show_value(args['buffer_size'])}")
+    if args.get("seed") is not None:
+        parts.append(f"seed {show_value(args['seed'])}")
+    uid = str(args.get("conf_jobnum") or "")[:8]
+    parts += [f"run {uid}"] if uid else []
+    return literal(", ".join(parts))
+
+
+def matrix_figure(class_il: list[list[float]], task_il: list[list[float]], spec: FigureSpec,
+                  name: str) -> Any:
+    """The figure `plot_matrix` writes (see `curves_figure`); its title is `spec.title`, else `name`."""
     if not class_il:
         raise MckptError("no task finished yet: there is no accuracy matrix to draw", path=name)
     plt = _pyplot()
@@ -240,8 +360,17 @@ def plot_matrix(class_il: list[list[float]], task_il: list[list[float]], spec: F
                             color="white" if v < 55 else "black")
     fig.colorbar(image, ax=axes, label="accuracy (%)", shrink=0.9)
     title = fig.suptitle(spec.title or literal(name), fontsize=10)
-    file_texts = [] if spec.title else _literal_texts([title])
+    if not spec.title:
+        _literal_texts([title])
+    return fig
+
+
+def plot_matrix(class_il: list[list[float]], task_il: list[list[float]], spec: FigureSpec, name: str,
+                warn: Callable[[str], None] = _no_warning) -> str:
+    """One run's accuracy matrices as heatmaps (row: after task t, column: task), values in the cells;
+    the title is `spec.title`, else `name` (file text, drawn literally: see `matrix_title`)."""
+    fig = matrix_figure(class_il, task_il, spec, name)
     try:
-        return _save(fig, spec, file_texts, warn)
+        return _save(fig, spec, _file_texts(fig), warn)
     finally:
-        plt.close(fig)
+        _pyplot().close(fig)
