@@ -13,8 +13,9 @@ import pytest
 from conftest import run_cli
 from test_results import write_run
 
-from mckpt.domain.results import Query, collect_results
+from mckpt.domain.results import Query
 from mckpt.errors import UsageError
+from mckpt.locate.run_sources import collect_results
 
 pytest.importorskip("matplotlib")
 
