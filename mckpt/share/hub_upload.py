@@ -25,10 +25,12 @@ INSTALL_HINT = "pip install 'mckpt[hub]' (or: pip install huggingface_hub)"
 def _hub() -> Any:
     try:
         import huggingface_hub
+        from huggingface_hub import errors as _errors  # noqa: F401  (loads the submodule `error` reads)
+        from huggingface_hub.utils import disable_progress_bars
     except ImportError:
         raise MckptError("pushing to the hub needs huggingface_hub, which is not installed",
                          hint=INSTALL_HINT) from None
-    huggingface_hub.utils.disable_progress_bars()  # mckpt draws its own bar
+    disable_progress_bars()  # mckpt draws its own bar
     return huggingface_hub
 
 
