@@ -42,7 +42,7 @@ import sys, obstore
 from obstore.store import S3Store
 store = S3Store(sys.argv[2], endpoint=sys.argv[1], access_key_id=sys.argv[3], secret_access_key=sys.argv[4],
                 region="us-east-1", client_options={"allow_http": True})
-obstore.put(store, sys.argv[5], open(sys.argv[6], "rb"), chunk_size=16 << 20, max_concurrency=3)
+obstore.put(store, sys.argv[5], open(sys.argv[6], "rb"), chunk_size=10 << 20, max_concurrency=2)
 """
 
 

@@ -20,8 +20,8 @@ from ..remote.objstore import ObjectUrl, Store, store_for
 from .dest import Destination
 
 SINGLE_PUT_MAX = 8 << 20  # up to this size one conditional PUT (held in memory), above it multipart
-PART = 16 << 20  # multipart part size: 64 parts per GiB (moto joins many small parts slowly)
-CONCURRENCY = 3  # parts in flight: memory is about PART × (CONCURRENCY + 1)
+PART = 10 << 20  # multipart part size: ~100 parts per GiB (moto joins many small parts slowly)
+CONCURRENCY = 2  # parts in flight: memory is about PART × (CONCURRENCY + 1)
 QUEUE = 2  # read blocks waiting for the uploader
 
 
