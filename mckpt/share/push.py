@@ -109,7 +109,7 @@ class PushPlan:
 def plan_push(sources: list[str], destination: str, options: PushOptions) -> PushPlan:
     """What `push` would send where; asks the destination which names are taken (no write)."""
     if not options.card and options.card_only:
-        raise UsageError("--card-only and --no-card ask for opposite things; pass one")
+        raise UsageError("{card_only} writes only the card, which is turned off; pass one of the two", spelled=True)
     dest = parse_destination(destination)
     files: list[PushFile] = []
     runs: list[Checkpoint] = []

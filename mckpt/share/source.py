@@ -18,7 +18,8 @@ def run_files(spec: str, all_tasks: bool = False) -> list[str]:
     """The local files `spec` stands for: its newest file, or with `all_tasks` all of its run's."""
     resolved = resolve(spec)
     if resolved.remote and all_tasks:
-        raise UsageError("--all-tasks reads a local run; fetch the files first (mckpt fetch)", path=spec)
+        raise UsageError("{all_tasks} reads a local run; fetch the files first (mckpt fetch)", path=spec,
+                         spelled=True)
     path = local_copy(resolved).path
     if not all_tasks:
         return [path]
