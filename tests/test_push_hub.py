@@ -70,3 +70,13 @@ def test_wrong_token_and_missing_repo_are_one_line(hub: Hub, tmp_path: Path) -> 
     missing = run_cli("push", str(src), "hf://me/nope", env=_env(hub, tmp_path))
     assert missing.returncode != 0 and "no such model repo" in missing.stderr, missing.stderr
     assert len(missing.stderr.strip().splitlines()) <= 2 and hub.commits == 0
+
+
+def test_without_huggingface_hub_one_line_says_what_to_install(tmp_path: Path) -> None:
+    src = tmp_path / NAME
+    mammoth_checkpoint(src, 1)
+    code = ("import sys; sys.modules['huggingface_hub'] = None; sys.argv = ['mckpt', 'push', sys.argv[1], "
+            "'hf://me/er']; from mckpt.cli.entry import main; main()")
+    r = run_cli("-c", code, str(src), module=None)
+    assert r.returncode == 1 and "pip install 'mckpt[hub]'" in r.stderr, r.stderr
+    assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 2  # the error and its hint
