@@ -20,7 +20,7 @@ import struct
 import threading
 import time
 import zlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,6 +35,7 @@ CHUNK = 4 << 20
 DEPTH = 4  # buffers in flight per file: memory is DEPTH × CHUNK
 _LFH = b"PK\x03\x04"
 _DESCRIPTOR = b"PK\x07\x08"
+Consumer = Callable[[memoryview, int], None]  # (bytes, their offset in the file), in file order
 
 
 @dataclass
@@ -327,9 +328,13 @@ def stream(source: ByteSource, consumers: list[Callable[[memoryview, int], None]
 
 
 def verify_source(source: ByteSource, *, sha256: str | None = None, sha256_from: str | None = None,
-                  progress: Progress | None = None, chunk: int = CHUNK, depth: int = DEPTH) -> Verdict:
+                  progress: Progress | None = None, chunk: int = CHUNK, depth: int = DEPTH,
+                  also: Sequence[Consumer] = (), hash_all: bool = False) -> Verdict:
     """Check one checkpoint, reading every byte; `sha256` (with where it comes from) is compared
-    with the bytes when given. Problems are returned in the verdict, never raised."""
+    with the bytes when given. Problems are returned in the verdict, never raised.
+
+    `also` are more consumers of the same read (`push` uploads the bytes as they are checked), and
+    `hash_all` computes the sha256 even with nothing to compare it with (`push` publishes it)."""
     t0 = time.perf_counter()
     v = Verdict(source.name, source.size, expected_sha256=sha256.lower() if sha256 else None,
                 sha256_from=sha256_from if sha256 else None)
@@ -349,9 +354,10 @@ def verify_source(source: ByteSource, *, sha256: str | None = None, sha256_from:
     if walk is not None:
         v.records = len(arch.members)
         consumers.append(walk.feed)
-    hasher = hashlib.sha256() if v.expected_sha256 else None
+    hasher = hashlib.sha256() if v.expected_sha256 or hash_all else None
     if hasher is not None:
         consumers.append(lambda buf, pos: hasher.update(buf))
+    consumers += also
     if not consumers:
         consumers.append(lambda buf, pos: None)  # still read every byte: a bad sector shows here
     try:
@@ -370,7 +376,9 @@ def verify_source(source: ByteSource, *, sha256: str | None = None, sha256_from:
         v.checks.append(f"{v.tensors} tensor views inside their storages")
         if hasher is not None:
             v.sha256 = hasher.hexdigest()
-            if v.sha256 != v.expected_sha256:
+            if v.expected_sha256 is None:
+                v.checks.append("sha256 computed")
+            elif v.sha256 != v.expected_sha256:
                 v.problems.append(f"sha256 {v.sha256} differs from {v.expected_sha256} ({v.sha256_from})")
             else:
                 v.checks.append(f"sha256 matches {v.sha256_from}")

@@ -9,6 +9,7 @@ ordinary web file. Faults are set on `Hub.faults` between or before requests.
 
 from __future__ import annotations
 
+import base64
 import gzip
 import hashlib
 import json
@@ -50,6 +51,9 @@ class Faults:
 @dataclass
 class Hub:
     files: dict[str, bytes] = field(default_factory=dict)  # "owner/repo/path" -> bytes
+    repos: set[str] = field(default_factory=set)  # repos that exist without files yet ("owner/repo")
+    lfs: dict[str, bytes] = field(default_factory=dict)  # uploaded LFS objects by sha256, not yet committed
+    commits: int = 0
     plain: dict[str, bytes] = field(default_factory=dict)  # name -> bytes (served at /plain/<name>)
     faults: Faults = field(default_factory=Faults)
     cdn_bytes: int = 0
@@ -144,7 +148,7 @@ class HubHandler(_Base):
         """`/api/models/<repo>[/revision/<rev>]`: the repo's commit and files, like huggingface.co."""
         prefix = "" if kind == "models" else f"{kind}/"
         names = [k[len(prefix) + len(repo) + 1:] for k in self.hub.files if k.startswith(f"{prefix}{repo}/")]
-        if not names:
+        if not names and f"{prefix}{repo}" not in self.hub.repos:
             self._reply(404, {"X-Error-Code": "RepoNotFound"})
             return
         if self.hub.faults.drip is not None:
@@ -157,6 +161,87 @@ class HubHandler(_Base):
         self._reply(200, {"Content-Type": "application/json"}, json.dumps(doc).encode())
 
     do_HEAD = do_GET
+
+    # --- the upload API huggingface_hub's create_commit speaks (basic LFS transfer, no Xet) ---------
+
+    def _body(self) -> bytes:
+        return self.rfile.read(int(self.headers.get("Content-Length") or 0))
+
+    def _authorized(self) -> bool:
+        f = self.hub.faults
+        if f.require_token and self.headers.get("Authorization") != f"Bearer {f.require_token}":
+            self._body()
+            self._reply(401, {"X-Error-Code": "Unauthorized", "Content-Type": "application/json"},
+                        b'{"error": "Invalid credentials in Authorization header"}')
+            return False
+        return True
+
+    def _known(self, repo: str) -> bool:
+        return repo in self.hub.repos or any(k.startswith(repo + "/") for k in self.hub.files)
+
+    def do_POST(self) -> None:
+        hub = self.hub
+        path = unquote(urlsplit(self.path).path)
+        hub.log("hub", self.path, self._headers())
+        if not self._authorized():
+            return
+        if path == "/api/validate-yaml":
+            self._body()
+            self._reply(200, {"Content-Type": "application/json"}, b'{"errors": [], "warnings": []}')
+            return
+        m = re.fullmatch(r"/api/(models|datasets)/([^/]+/[^/]+)/(preupload|commit)/([^/]+)", path)
+        lfs = re.fullmatch(r"/((?:datasets/)?[^/]+/[^/]+)\.git/info/lfs/objects/batch", path)
+        repo = (("" if m[1] == "models" else "datasets/") + m[2]) if m else lfs[1] if lfs else None
+        if repo is None or not self._known(repo):
+            self._body()
+            self._reply(404, {"X-Error-Code": "RepoNotFound"}, b'{"error": "Repository not found"}')
+            return
+        body = self._body()
+        if lfs:
+            objects = [{"oid": o["oid"], "size": o["size"], "authenticated": True,
+                        "actions": {"upload": {"href": f"{hub.hub_url}/lfs-upload/{o['oid']}"}}}
+                       for o in json.loads(body)["objects"]]
+            self._reply(200, {"Content-Type": "application/vnd.git-lfs+json"},
+                        json.dumps({"transfer": "basic", "objects": objects}).encode())
+        elif m[3] == "preupload":
+            files = [{"path": f["path"], "uploadMode": "regular" if f["path"].endswith((".md", ".json")) else "lfs",
+                      "shouldIgnore": False, "oid": None} for f in json.loads(body)["files"]]
+            self._reply(200, {"Content-Type": "application/json"}, json.dumps({"files": files}).encode())
+        else:
+            self._commit(repo, [json.loads(line) for line in body.splitlines() if line.strip()])
+
+    def _commit(self, repo: str, items: list[dict[str, Any]]) -> None:
+        """Apply an ndjson commit at once (all files or none), refusing a stale parentCommit."""
+        hub = self.hub
+        header = items[0]["value"]
+        if header.get("parentCommit") not in (None, COMMIT):
+            self._reply(412, {"Content-Type": "application/json"}, b'{"error": "parent commit is not the head"}')
+            return
+        new: dict[str, bytes] = {}
+        for item in items[1:]:
+            value = item["value"]
+            if item["key"] == "file":
+                new[f"{repo}/{value['path']}"] = base64.b64decode(value["content"])
+            elif item["key"] == "lfsFile":
+                if value["oid"] not in hub.lfs:
+                    self._reply(422, {"Content-Type": "application/json"}, b'{"error": "LFS object not uploaded"}')
+                    return
+                new[f"{repo}/{value['path']}"] = hub.lfs[value["oid"]]
+        with hub.lock:
+            hub.files.update(new)
+            hub.commits += 1
+        self._reply(200, {"Content-Type": "application/json"}, json.dumps(
+            {"commitUrl": f"{hub.hub_url}/{repo}/commit/{COMMIT}", "commitOid": COMMIT}).encode())
+
+    def do_PUT(self) -> None:
+        m = re.fullmatch(r"/lfs-upload/([0-9a-f]{64})", self.path)
+        body = self._body()
+        if not m or hashlib.sha256(body).hexdigest() != m[1]:
+            self._reply(400, body=b"bad upload")
+            return
+        with self.hub.lock:
+            self.hub.lfs[m[1]] = body
+        self._reply(200)
 
 
 class CdnHandler(_Base):

@@ -56,7 +56,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("fetch",),
     ("remote",),
     ("locate",),
-    ("convert", "train", "hygiene", "diff", "verify", "demo", "envinfo", "torch_load", "__init__"),
+    ("convert", "train", "hygiene", "share", "diff", "verify", "demo", "envinfo", "torch_load", "__init__"),
     ("view",),
     ("cli", "__main__"),
 )

@@ -27,6 +27,7 @@ from . import (
     list_cmd,
     load_cmd,
     prune_cmd,
+    push_cmd,
     results_cmd,
     save_cmd,
     verify_cmd,
@@ -72,6 +73,7 @@ diff_cmd.register(app)
 results_cmd.register(app)
 convert_cmd.register(app)
 fetch_cmd.register(app)
+push_cmd.register(app)
 save_cmd.register(app)
 load_cmd.register(app)
 prune_cmd.register(app)

@@ -5,7 +5,7 @@
 _mckpt_node() {
     case "$1" in
         "mckpt")
-            _mckpt_subs="list inspect diff results plot convert fetch save load prune verify demo completion env cache"
+            _mckpt_subs="list inspect diff results plot convert fetch push save load prune verify demo completion env cache"
             _mckpt_opts="--version -V --debug --color --install-completion --show-completion --help -h"
             _mckpt_valopts="--color"
             _mckpt_args="" ;;
@@ -44,6 +44,11 @@ _mckpt_node() {
             _mckpt_opts="--output -o --sha256 --revision --token --offline --cache-dir --force --retries --connections --json --quiet -q --help -h"
             _mckpt_valopts="--output -o --sha256 --revision --token --cache-dir --retries --connections"
             _mckpt_args="#0" ;;
+        "mckpt push")
+            _mckpt_subs=""
+            _mckpt_opts="--all-tasks --backbone --safetensors --license --card-only --no-card --force --dry-run -n --json --quiet -q --help -h"
+            _mckpt_valopts="--license"
+            _mckpt_args="#0+ #1" ;;
         "mckpt save")
             _mckpt_subs=""
             _mckpt_opts="--every --name --mode --mammoth --python --dry-run -n --json --quiet -q --help -h"
@@ -169,6 +174,9 @@ _mckpt_value() {
         "mckpt fetch|--retries") _mckpt_kind=none; _mckpt_choices="" ;;
         "mckpt fetch|--connections") _mckpt_kind=none; _mckpt_choices="" ;;
         "mckpt fetch|#0") _mckpt_kind=none; _mckpt_choices="" ;;
+        "mckpt push|--license") _mckpt_kind=none; _mckpt_choices="" ;;
+        "mckpt push|#0+") _mckpt_kind=none; _mckpt_choices="" ;;
+        "mckpt push|#1") _mckpt_kind=file; _mckpt_choices="" ;;
         "mckpt save|--every") _mckpt_kind=choice; _mckpt_choices="task last" ;;
         "mckpt save|--name") _mckpt_kind=none; _mckpt_choices="" ;;
         "mckpt save|--mode") _mckpt_kind=choice; _mckpt_choices="safe old_pickle" ;;

@@ -22,6 +22,7 @@ complete -c mckpt -n '__fish_use_subcommand' -a results -d 'Final accuracy, forg
 complete -c mckpt -n '__fish_use_subcommand' -a plot -d 'Plot average accuracy after each task per group (mean, ± std band), class-IL and task-IL.'
 complete -c mckpt -n '__fish_use_subcommand' -a convert -d 'Convert checkpoints without torch: copies tensor bytes raw, checks the result, writes...'
 complete -c mckpt -n '__fish_use_subcommand' -a fetch -d 'Download a file into the cache: resumes, verifies sha256, never leaves half a file.'
+complete -c mckpt -n '__fish_use_subcommand' -a push -d 'Share runs: old pickles go out in the safe layout, every file is checked and hashed in...'
 complete -c mckpt -n '__fish_use_subcommand' -a save -d 'Train with Mammoth, writing checkpoints: mckpt save [OPTIONS] -- <Mammoth arguments>.'
 complete -c mckpt -n '__fish_use_subcommand' -a load -d 'Resume a run: mckpt load CHECKPOINT [OPTIONS] [-- extra Mammoth arguments].'
 complete -c mckpt -n '__fish_use_subcommand' -a prune -d 'Delete checkpoints a policy no longer needs, after showing the plan.'
@@ -146,6 +147,21 @@ complete -c mckpt -n '__fish_seen_subcommand_from fetch' -l connections -x -d 'R
 complete -c mckpt -n '__fish_seen_subcommand_from fetch' -l json -d 'Print one JSON document (stable schema, see README).'
 complete -c mckpt -n '__fish_seen_subcommand_from fetch' -l quiet -s q -d 'Print nothing but errors.'
 complete -c mckpt -n '__fish_seen_subcommand_from fetch' -l help -s h -d 'Show this message and exit.'
+
+complete -c mckpt -n '__fish_seen_subcommand_from push' -f
+complete -c mckpt -n '__fish_seen_subcommand_from push' -f
+complete -c mckpt -n '__fish_seen_subcommand_from push' -f -a '(__mckpt_checkpoints)'
+complete -c mckpt -n '__fish_seen_subcommand_from push' -l all-tasks -d 'Every checkpoint of each run, not only the newest.'
+complete -c mckpt -n '__fish_seen_subcommand_from push' -l backbone -d 'Send the `net.` backbone (as convert --to backbone writes it) instead of the whole file.'
+complete -c mckpt -n '__fish_seen_subcommand_from push' -l safetensors -d 'Also send the backbone as .safetensors (args and metrics in its metadata).'
+complete -c mckpt -n '__fish_seen_subcommand_from push' -l license -x -d 'The card\'s license (a hub license id: mit, apache-2.0, cc-by-4.0, …).'
+complete -c mckpt -n '__fish_seen_subcommand_from push' -l card-only -d 'Write only the card (README.md, manifest.json).'
+complete -c mckpt -n '__fish_seen_subcommand_from push' -l no-card -d 'Send the files without a card.'
+complete -c mckpt -n '__fish_seen_subcommand_from push' -l force -d 'Replace remote files that are already there.'
+complete -c mckpt -n '__fish_seen_subcommand_from push' -l dry-run -s n -d 'Print the plan and the card; write nothing anywhere.'
+complete -c mckpt -n '__fish_seen_subcommand_from push' -l json -d 'Print one JSON document (stable schema, see README).'
+complete -c mckpt -n '__fish_seen_subcommand_from push' -l quiet -s q -d 'Print nothing but errors.'
+complete -c mckpt -n '__fish_seen_subcommand_from push' -l help -s h -d 'Show this message and exit.'
 
 complete -c mckpt -n '__fish_seen_subcommand_from save' -f
 complete -c mckpt -n '__fish_seen_subcommand_from save' -l every -x -a 'task last' -d 'Checkpoint after every task, or once after the last one.'
