@@ -1,6 +1,6 @@
 """Hostile checkpoints, built from raw pickle opcodes and hand-made archives (no torch needed).
 
-Used by tests/test_hostile_classes.py (every class, several variants each) and by
+Used by tests/promises/test_hostile_classes.py (every class, several variants each) and by
 bench/bench_hostile.py (peak memory and wall time of `inspect`, and `verify`, on each). Every file
 is under 64 KB but the inflate class's (under 8 MiB: a deflate stream needs bytes to claim
 gigabytes). A payload that ran would create the marker file; none may.

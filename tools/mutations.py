@@ -27,7 +27,7 @@ MUTATIONS = [
         "mckpt/torchfile/unpickler.py",
         '"float": float, "bool": bool, "object": object,',
         '"float": float, "bool": bool, "object": object, "getattr": getattr,',
-        ("tests/test_allow_list.py",),
+        ("tests/torchfile/test_allow_list.py",),
         "getattr reaches any attribute of any object the pickle holds: a wider allow-list is the safety promise "
         "gone.",
     ),
@@ -36,7 +36,7 @@ MUTATIONS = [
         "mckpt/torchfile/unpickler.py",
         "self.budget.keys(items[0::2], target)",
         "self.budget.keys(items[0::2])",
-        ("tests/test_allow_list.py",),
+        ("tests/torchfile/test_allow_list.py",),
         "each batch would count its collisions alone: one colliding key per batch floods a dict for free.",
     ),
     Mutation(
@@ -44,7 +44,7 @@ MUTATIONS = [
         "mckpt/domain/names.py",
         "for i in range(len(tokens) - 1, 0, -1):  # index 0 is at least the model",
         "for i in range(1, len(tokens)):  # index 0 is at least the model",
-        ("tests/test_names.py",),
+        ("tests/domain/test_names.py",),
         "a prefix holding a dataset-like token would become the model and dataset, silently.",
     ),
     Mutation(
@@ -52,7 +52,7 @@ MUTATIONS = [
         "mckpt/domain/metrics.py",
         "best = [max(row[i] for row in matrix if len(row) > i) for i in range(n - 1)]",
         "best = [max(row[i] for row in matrix[:-1] if len(row) > i) for i in range(n - 1)]",
-        ("tests/test_metrics_reference.py",),
+        ("tests/domain/test_metrics_reference.py",),
         "Mammoth's forgetting takes the maximum over every row; without the last, positive transfer turns into "
         "negative forgetting.",
     ),
@@ -61,7 +61,7 @@ MUTATIONS = [
         "mckpt/domain/results.py",
         "by = list(query.by) if query.by else sorted({k for r in runs for k in r.args} - GROUP_IGNORED_ARGS)",
         "by = list(query.by) if query.by else sorted(set(runs[0].args if runs else ()) - GROUP_IGNORED_ARGS)",
-        ("tests/test_results_properties.py",),
+        ("tests/domain/test_results_properties.py",),
         "runs with different values of an arg the first run lacks would be averaged together.",
     ),
     Mutation(
@@ -72,7 +72,7 @@ MUTATIONS = [
         "                raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), str(final))\n"
         "            os.replace(tmp, final)\n"
         "            return\n",
-        ("tests/test_atomic.py",),
+        ("tests/io/test_atomic.py",),
         "a writer that takes the name between the check and the replace loses its file: the race the design "
         "exists to prevent.",
     ),
@@ -82,8 +82,8 @@ MUTATIONS = [
         'w.writerows([["" if (v := cell_value(c)) is None else v for c in r] for r in rows])',
         'self.stream.write("".join(",".join(str("" if (v := cell_value(c)) is None else v) for c in r) + "\\n" '
         "for r in rows))",
-        ("tests/test_output_streams.py", "tests/test_results.py", "tests/test_rough_edges_output.py",
-         "tests/test_cli_read.py"),
+        ("tests/view/test_output_streams.py", "tests/domain/test_results.py", "tests/view/test_rough_edges_output.py",
+         "tests/cli/test_cli_read.py"),
         "a comma or newline in a run name or arg value shifts every later column of the csv.",
     ),
     Mutation(
@@ -91,7 +91,7 @@ MUTATIONS = [
         "mckpt/view/output.py",
         '"~": r"\\textasciitilde{}", "^": r"\\textasciicircum{}", ',
         "",
-        ("tests/test_output_streams.py", "tests/test_results.py", "tests/test_rough_edges_output.py"),
+        ("tests/view/test_output_streams.py", "tests/domain/test_results.py", "tests/view/test_rough_edges_output.py"),
         "~ is a non-breaking space and ^ a math superscript: the table breaks the paper's build.",
     ),
     Mutation(
@@ -99,7 +99,7 @@ MUTATIONS = [
         "mckpt/cli/direct.py",
         'name, eq, attached = word.partition("=") if word.startswith("--") else (word, "", "")',
         'name, eq, attached = word.partition("=")',
-        ("tests/test_direct.py",),
+        ("tests/cli/test_direct.py",),
         "Click reads `-m=er` as the value `=er`; answering `er` lists other runs than Typer would.",
     ),
     Mutation(
@@ -107,7 +107,7 @@ MUTATIONS = [
         "mckpt/remote/objstore.py",
         "chunk_size=1000)), prefix)",
         "chunk_size=1000))[:1], prefix)",  # the first page of 1,000 keys only
-        ("tests/test_scale.py",),
+        ("tests/remote/test_scale.py",),
         "a bucket of 1,001+ files lists short, and `verify`/`list` report fewer runs than there are.",
     ),
     # --- more of the same classes ------------------------------------------------------------------
@@ -116,7 +116,7 @@ MUTATIONS = [
         "mckpt/torchfile/unpickler.py",
         '"shutil socket ctypes code codeop pty webbrowser io _io operator functools itertools types marshal "',
         '"shutil socket ctypes code codeop pty webbrowser io _io functools itertools types marshal "',
-        ("tests/test_allow_list.py",),
+        ("tests/torchfile/test_allow_list.py",),
         "operator.attrgetter would become a placeholder instead of a refusal: one step from running code.",
     ),
     Mutation(
@@ -124,7 +124,7 @@ MUTATIONS = [
         "mckpt/torchfile/unpickler.py",
         'if top in _DENIED_TOP or "." in name or name.startswith("__"):',
         'if top in _DENIED_TOP or "." in name:',
-        ("tests/test_allow_list.py",),
+        ("tests/torchfile/test_allow_list.py",),
         "`utils.buffer.__reduce_ex__` and the like reach Python's object protocol.",
     ),
     Mutation(
@@ -132,7 +132,7 @@ MUTATIONS = [
         "mckpt/domain/metrics.py",
         "bwt = _mean([final[i] - matrix[i][i] for i in range(n - 1)])",
         "bwt = _mean([final[i] - matrix[i][i] for i in range(n)])",
-        ("tests/test_metrics_reference.py",),
+        ("tests/domain/test_metrics_reference.py",),
         "the last task's zero difference dilutes backward transfer (Mammoth averages over n-1 tasks).",
     ),
     Mutation(
@@ -140,7 +140,7 @@ MUTATIONS = [
         "mckpt/io/hub_api.py",
         "            params = None  # the next link carries its own query\n            yield page",
         "            params = None  # the next link carries its own query\n            yield page\n            return",
-        ("tests/test_scale.py",),
+        ("tests/remote/test_scale.py",),
         "a repo folder of more than one page of files would list short.",
     ),
     Mutation(
@@ -148,7 +148,7 @@ MUTATIONS = [
         "mckpt/io/hfhub.py",
         'return _env_path("HF_HOME") or xdg_cache_home() / "huggingface"',
         'return _env_path("HF_HOME") or Path("~/.cache/huggingface").expanduser()',
-        ("tests/test_hermetic.py",),
+        ("tests/promises/test_hermetic.py",),
         "a user who moved their caches logged in under $XDG_CACHE_HOME; ~/.cache may hold another token.",
     ),
     Mutation(
@@ -156,7 +156,7 @@ MUTATIONS = [
         "tests/conftest.py",
         'HERMETIC_PREFIXES = ("AWS_", "GOOGLE_", "AZURE_", "HF_", "HUGGING_FACE_", "HUGGINGFACE_", "XDG_")',
         'HERMETIC_PREFIXES = ("GOOGLE_", "AZURE_", "HF_", "HUGGING_FACE_", "HUGGINGFACE_", "XDG_")',
-        ("tests/test_hermetic.py",),
+        ("tests/promises/test_hermetic.py",),
         "an AWS_ENDPOINT_URL_S3 or AWS_PROFILE in the developer's shell would send the S3 tests elsewhere.",
     ),
     Mutation(
@@ -164,7 +164,7 @@ MUTATIONS = [
         "tests/conftest.py",
         "        session.exitstatus = pytest.ExitCode.TESTS_FAILED",
         "        pass",
-        ("tests/test_hermetic.py::test_an_unexpected_skip_fails_under_ci",),
+        ("tests/promises/test_hermetic.py::test_an_unexpected_skip_fails_under_ci",),
         "a test CI did not run would pass CI.",
     ),
     Mutation(
@@ -172,7 +172,7 @@ MUTATIONS = [
         "mckpt/cli/direct.py",
         'if value is None or value.startswith("-") or (choices and value not in choices):',
         "if value is None or (choices and value not in choices):",
-        ("tests/test_direct.py",),
+        ("tests/cli/test_direct.py",),
         "`-m -r` would read `-r` as the model where Click refuses the line.",
     ),
 ]

@@ -14,7 +14,7 @@ Anything else goes to Typer, which then answers in its own words: `--help`, an u
 clustered (`-ta`) or abbreviated option, a value that is not one of an option's choices or that
 starts with `-`, `--`, a missing or extra argument, `mckpt --debug …`, Typer's completion protocol.
 Falling back is always safe; parsing a line to a different call than Typer would is the one
-thing this module must never do, and `tests/test_direct.py` compares the two on real runs.
+thing this module must never do, and `tests/cli/test_direct.py` compares the two on real runs.
 """
 
 from __future__ import annotations

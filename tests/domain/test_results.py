@@ -6,7 +6,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import random
 import re
 import shutil
 import statistics
@@ -18,10 +17,10 @@ from typing import Any
 import pytest
 import torch
 from conftest import run_cli
+from results_support import write_run
 from typer.testing import CliRunner
 
 from mckpt.cli.app import app
-from mckpt.domain.checkpoint import LOGGER_KEYS
 from mckpt.domain.results import Query
 from mckpt.domain.where import Where
 from mckpt.locate.run_sources import collect_results
@@ -34,32 +33,6 @@ def own_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Each test has its own results cache (subprocesses inherit the variable)."""
     monkeypatch.setenv("MCKPT_CACHE", str(tmp_path / "cache"))
     return tmp_path / "cache"
-
-
-def _matrix(rng: random.Random, n: int, forget: float) -> list[list[float]]:
-    return [[max(0.0, 97.0 - forget * (t - j) - rng.uniform(0, 6)) for j in range(t + 1)] for t in range(n)]
-
-
-def write_run(folder: Path, model: str, buffer_size: int, seed: int, *, tasks: int = 5, lr: float = 0.1,
-              hour: int = 0, prefix: str = "", parent_results: Any = None, **extra: Any) -> Path:
-    """One run's final checkpoint, as current Mammoth writes it with --savecheck last."""
-    rng = random.Random(f"{model}-{buffer_size}-{seed}-{lr}-{tasks}")
-    uid = f"{rng.getrandbits(32):08x}"
-    stem = f"{prefix}{model}_seq-cifar10_None_{buffer_size}_5_20250101-{hour:02d}1010_{uid}"
-    cil = _matrix(rng, tasks, 10.0 if buffer_size else 25.0)
-    til = [[min(100.0, x + 12) for x in row] for row in cil]
-    if parent_results is not None:
-        cil[: len(parent_results[0])], til[: len(parent_results[1])] = parent_results
-    args = {"model": model, "dataset": "seq-cifar10", "dataset_config": None, "buffer_size": buffer_size,
-            "n_epochs": 5, "lr": lr, "batch_size": 32, "seed": seed, "joint": 0, "savecheck": "last",
-            "ckpt_name": stem, "conf_jobnum": f"{uid}-0000-4000-8000-000000000000", "conf_host": f"host{seed}",
-            "conf_timestamp": f"2025-01-01 {hour:02d}:10:10", "device": "cpu", "num_workers": seed, **extra}
-    logger = {k: [] for k in LOGGER_KEYS}
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{stem}_last.pt"
-    torch.save({"model": {"net.fc.weight": torch.randn(3, 2)}, "optimizer": None, "scheduler": None,
-                "args": args, "results": [cil, til, logger]}, path)
-    return path
 
 
 @pytest.fixture

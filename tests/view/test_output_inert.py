@@ -20,7 +20,7 @@ import pytest
 from conftest import run_cli
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_results import write_run
+from results_support import write_run
 
 from mckpt.view.output import Output, latex_table
 from mckpt.view.text import clean

@@ -6,7 +6,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-CLI = Path(__file__).resolve().parent.parent / "mckpt" / "cli"
+CLI = Path(__file__).resolve().parents[2] / "mckpt" / "cli"
 
 
 def test_no_command_prints_its_json_document_by_hand() -> None:

@@ -87,7 +87,7 @@ def test_a_url_is_refused_with_the_same_words_by_every_local_command() -> None:
 @pytest.mark.parametrize("url", ["s3://bucket/checkpoints/", "hf://owner/repo/checkpoints"])
 def test_prune_refuses_every_store_url_alike(tmp_path: Path, url: str) -> None:
     """Was: `results s3://…` said "no such folder" (exit 1), `results hf://…` a usage error (exit 2).
-    results and plot now read store folders (tests/test_results_remote.py); prune deletes local files only."""
+    results and plot now read store folders (tests/remote/test_results_remote.py); prune deletes local files only."""
     r = run_cli("prune", url, "-n", cwd=tmp_path)
     assert r.returncode == 2, r.stderr
     assert r.stderr.startswith(f"error: {url}: prune reads local folders, files and run uids, not URLs\n")

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import torch
 from conftest import run_cli
-from test_results import write_run
+from results_support import write_run
 
 
 @pytest.fixture(autouse=True)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-PACKAGE = Path(__file__).resolve().parents[1] / "mckpt"
+PACKAGE = Path(__file__).resolve().parents[2] / "mckpt"
 
 
 def imports(path: Path) -> set[str]:
@@ -121,3 +121,15 @@ def test_the_version_has_one_source() -> None:
     assert mckpt.__version__ == __version__
     pyproject = (PACKAGE.parent / "pyproject.toml").read_text()
     assert f'version = "{__version__}"' in pyproject
+
+
+TEST_FOLDERS = {"io", "torchfile", "domain", "fetch", "remote", "locate", "operations", "view", "cli", "promises"}
+
+
+def test_every_test_file_lives_in_its_layers_folder() -> None:
+    """A newcomer finds the test of a module by its layer (README, "Code layout"): no test file at
+    the top of tests/, and no folder the README does not name."""
+    tests = PACKAGE.parent / "tests"
+    assert sorted(p.name for p in tests.glob("test_*.py")) == []
+    assert {p.parent.name for p in tests.glob("*/test_*.py")} <= TEST_FOLDERS
+

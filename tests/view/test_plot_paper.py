@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from conftest import run_cli
-from test_results import write_run
+from results_support import write_run
 
 from mckpt.domain.results import Query
 from mckpt.errors import UsageError

@@ -17,7 +17,7 @@ import pytest
 from conftest import run_cli
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_results import write_run
+from results_support import write_run
 
 from mckpt.domain.record_cache import RecordCache, valid_entry
 from mckpt.locate.run_sources import collect_results

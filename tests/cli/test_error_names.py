@@ -16,7 +16,7 @@ from mckpt.domain.where import Where
 from mckpt.errors import MckptError, UsageError, braced
 from mckpt.io.urls import parse_source
 
-PACKAGE = Path(__file__).resolve().parents[1] / "mckpt"
+PACKAGE = Path(__file__).resolve().parents[2] / "mckpt"
 LIBRARY = sorted(p for p in PACKAGE.rglob("*.py") if "cli" not in p.relative_to(PACKAGE).parts)
 
 

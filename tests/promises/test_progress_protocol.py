@@ -15,7 +15,7 @@ import pytest
 from mckpt.io.progress import Locked, NoProgress, Progress
 from mckpt.view.output import Output
 
-PACKAGE = Path(__file__).resolve().parent.parent / "mckpt"
+PACKAGE = Path(__file__).resolve().parents[2] / "mckpt"
 # Byte sinks of a download's own streams (they count bytes transferred, then report to the
 # download's Progress): plumbing inside fetch, not a progress parameter a caller passes.
 BYTE_SINKS = {"on_bytes"}

@@ -20,7 +20,7 @@ from tests.conftest import REPO
 
 COMPLETIONS = REPO / "mckpt" / "completions"
 COMMANDS = sorted(typer.main.get_command(app).commands)  # what `mckpt <TAB>` must offer
-ZSH_CAPTURE = Path(__file__).parent / "shells" / "zsh_capture.zsh"
+ZSH_CAPTURE = Path(__file__).parents[1] / "shells" / "zsh_capture.zsh"
 SGD = "sgd_seq-mnist_None_0_1_20261128-165846_9acd4744"
 ER = "er_ace_seq-cifar100_default_2000_50_20250115-235959_deadbeef"
 

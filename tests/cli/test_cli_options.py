@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-CLI = Path(__file__).resolve().parent.parent / "mckpt" / "cli"
+CLI = Path(__file__).resolve().parents[2] / "mckpt" / "cli"
 DECLARATIONS = {"typer.Option", "typer.Argument", "choice_option"}
 
 

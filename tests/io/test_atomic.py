@@ -82,7 +82,7 @@ def test_only_io_atomic_renames_or_links_files_into_place() -> None:
     """One atomic-write primitive: no other module renames, replaces or hard-links a file."""
     import re
 
-    package = Path(__file__).resolve().parent.parent / "mckpt"
+    package = Path(__file__).resolve().parents[2] / "mckpt"
     offenders = [f"{p.relative_to(package)}:{n}" for p in package.rglob("*.py") if p.name != "atomic.py"
                  for n, line in enumerate(p.read_text().splitlines(), 1)
                  if re.search(r"\bos\.(replace|link|rename|renames)\(|\.(rename|replace|hardlink_to)\(\w", line)

@@ -26,7 +26,7 @@ from mckpt.train.mammoth_args import OWN_FLAGS, UnsafeArgs
 from mckpt.train.mammoth_env import find_mammoth
 from mckpt.train.resume import UNSAFE_ENV, plan_resume
 
-LOOSE_MAIN = Path(__file__).parent / "fake_mammoth" / "loose_old_main.py"
+LOOSE_MAIN = Path(__file__).parents[1] / "fake_mammoth" / "loose_old_main.py"
 D2 = "sgd_seq-mnist_0_1_20240701-080910_1a2b3c4d"
 
 

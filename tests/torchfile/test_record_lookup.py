@@ -282,7 +282,7 @@ def test_load_refuses_the_twin_and_the_payload_never_runs(tmp_path: Path) -> Non
     """An older Mammoth layout: `load` used to say it scanned the file (it read the twin), set
     TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1, and Mammoth's torch.load ran the payload."""
     root = make_checkout(tmp_path / "old-mammoth", layout="old")
-    shutil.copy(Path(__file__).parent / "fake_mammoth" / "loose_old_main.py", root / "utils" / "main.py")
+    shutil.copy(Path(__file__).parents[1] / "fake_mammoth" / "loose_old_main.py", root / "utils" / "main.py")
     args = {k: v for k, v in run_args(ckpt_name=D2).items() if k not in ("dataset_config", "save_checkpoint_mode")}
     target = write_checkpoint(root / "checkpoints" / f"{D2}_1.pt", args, 2, old_pickle=True)
     marker = tmp_path / "PWNED"

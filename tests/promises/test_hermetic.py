@@ -97,9 +97,9 @@ def test_every_test_has_its_own_home_and_no_credentials(tmp_path_factory: pytest
 
 # Files that reach the places a shell's settings redirect: S3 and hub listings (endpoints, keys,
 # profiles, tokens), the results cache under HOME (test_exit_paths), fetch's cache and hub token.
-REPRESENTATIVE = ["tests/test_scale.py", "tests/test_exit_paths.py", "tests/test_fetch_urls.py",
-                  "tests/test_remote_s3.py::test_access_denied_by_a_server_that_checks_keys",
-                  "tests/test_remote_s3.py::test_an_object_named_by_url_costs_two_requests"]
+REPRESENTATIVE = ["tests/remote/test_scale.py", "tests/promises/test_exit_paths.py", "tests/fetch/test_fetch_urls.py",
+                  "tests/remote/test_remote_s3.py::test_access_denied_by_a_server_that_checks_keys",
+                  "tests/remote/test_remote_s3.py::test_an_object_named_by_url_costs_two_requests"]
 
 
 def snapshot(folder: Path) -> dict[str, tuple[int, int]]:
