@@ -146,6 +146,23 @@ def test_other_unicode_digits_are_not_task_numbers(real: Path, tmp_path: Path, d
             parse(text)
 
 
+@pytest.mark.parametrize("digit", ["９", "٩", "९", "৯"])
+def test_other_unicode_digits_are_no_numbers_anywhere(digit: str) -> None:
+    """Every regex and conversion that reads a number from untrusted text takes ASCII digits only."""
+    from mckpt.domain.where import Where, number
+    from mckpt.train.mammoth_args import _value_problem
+    from mckpt.view.output import inert_csv
+
+    assert _value_problem(f"-{digit}", in_list=True) is not None  # not a plain negative number
+    assert _value_problem("-9", in_list=True) is None
+    assert inert_csv(f"-{digit}") == f"'-{digit}"  # text a spreadsheet must not evaluate
+    assert inert_csv("-38.02") == "-38.02"
+    assert number(digit * 3) is None and number("500") == 500.0
+    assert not Where("buffer_size", ">=", ("200",)).matches({"buffer_size": "5" + digit * 2})
+    with pytest.raises(MckptError):
+        Where.parse(f"lr{digit}=1")
+
+
 def test_one_uid_matcher_refuses_an_ambiguous_prefix(real: Path, tmp_path: Path) -> None:
     ck = _run_folder(real, tmp_path / "checkpoints", range(2))
     other = PARENT.replace("9acd4744", "9acd0000")
