@@ -52,6 +52,9 @@ def main() -> None:
     folder = OUT / "checkpoints"
     write_runs(folder, a.n)
     py = [sys.executable, "-m", "mckpt", "prune", "-n", str(folder)]
+    # `python -m` puts the working folder first on sys.path, before PYTHONPATH: run from a folder
+    # without a checkout in it, or every row times the checkout the benchmark was started in.
+    os.chdir(OUT)
     samples = compare({
         "prune -n": ["env", f"PYTHONPATH={ROOT}", f"MCKPT_CACHE={OUT / 'cache'}", *py],
         "prune -n, cold": ["env", f"PYTHONPATH={ROOT}", "MCKPT_CACHE=/dev/null/no-cache", *py],

@@ -19,7 +19,7 @@ from ..io.sources import ByteSource
 from ..io.walk import walk_files
 from ..words import counted
 from .checkpoint import Checkpoint, read_checkpoint, to_plain
-from .metrics import Metrics
+from .metrics import Metrics, compute_metrics
 from .names import ParsedName, Task, parse_name, parse_stem
 from .where import Where
 
@@ -74,7 +74,7 @@ class Run:
     loaded_from: str | None = None
     args: dict[str, Any] | None = None  # the newest file's saved args, plain (`scan(..., acc=True)`)
     copies: list[CopyFile] = field(default_factory=list)
-    unreadable: list[dict[str, str]] = field(default_factory=list)  # newer files that do not read (`acc`)
+    unreadable: list[dict[str, str]] = field(default_factory=list)  # its files that do not read (`acc`)
 
     def fold_copies(self) -> None:
         """Move the files that duplicate another checkpoint of the run into `copies`.
@@ -260,9 +260,9 @@ def scan(paths: Iterable[str], recursive: bool = False, acc: bool = False) -> Li
 
 def group_files(files: Iterable[ListedFile], acc: bool = False, workers: int = 1,
                 progress: Progress | None = None) -> Listing:
-    """Group listed files into runs by name (reading only nameless ones); with `acc`, read each run's
-    newest file, `workers` at a time (remote stores pay a round trip per read), `progress` counting
-    the runs read."""
+    """Group listed files into runs by name (reading only nameless ones); with `acc`, read every file of
+    each run and take its newest readable one (`domain.newest`): local files in one batch, remote
+    runs `workers` at a time (a store pays a round trip per read), `progress` counting the runs read."""
     runs: dict[str, Run] = {}
     other: list[dict[str, str]] = []
     for file in files:
@@ -295,21 +295,36 @@ def group_files(files: Iterable[ListedFile], acc: bool = False, workers: int = 1
 
 def _fill_acc(runs: list[Run], other: list[dict[str, str]], workers: int,
               progress: Progress | None) -> None:
+    from .newest import FileRead, by_contents, by_name, read_files  # it ranks `Run`s: imported here
+
+    # Every file of a run is read (local ones in one batch, in worker processes when many): the
+    # run's newest is the one that reads and holds the most tasks (`domain.newest`). A file that
+    # does not read is listed apart with its reason and counted in neither the tasks nor the size.
+    local = [c.path for r in runs for c in r.checkpoints if _is_local(c)]
+    reads: dict[str, FileRead] = read_files(local)[0] if local else {}
+
+    def read_remote(c: CheckpointFile) -> FileRead:
+        try:
+            ckpt = _read(c.listed or LocalFile(c.path, c.bytes, c.mtime))
+        except MckptError as e:
+            return FileRead(error=e.message)
+        if ckpt.kind != "mammoth":
+            return FileRead(error="not a Mammoth checkpoint")
+        return FileRead(to_plain(ckpt.args), ckpt.class_il, ckpt.task_il)
+
     def one(run: Run) -> None:
-        # Newest by name first; a file that does not read is never the run's newest: the next
-        # one is read, and the unreadable ones are listed apart.
-        for c in sorted(run.checkpoints, key=lambda c: (_task_order(c.task), c.mtime), reverse=True):
-            try:
-                ckpt = _read(c.listed or LocalFile(c.path, c.bytes, c.mtime))
-                break
-            except MckptError as e:
-                run.unreadable.append({"path": c.path, "reason": e.message})
-        else:
+        run_reads = {c.path: reads[c.path] if c.path in reads else read_remote(c) for c in run.checkpoints}
+        ranked = by_contents(run.checkpoints, run_reads)
+        run.unreadable = [{"path": c.path, "reason": run_reads[c.path].error or ""}
+                          for c in by_name(run.checkpoints) if run_reads[c.path].error is not None]
+        if not ranked:
             run.error = run.unreadable[0]["reason"]
             return
-        run.metrics = ckpt.metrics
-        run.args = to_plain(ckpt.args)
-        loaded = ckpt.args.get("loadcheck")
+        run.checkpoints = [c for c in run.checkpoints if run_reads[c.path].error is None]
+        best = run_reads[ranked[0].path]
+        run.metrics = {"class_il": compute_metrics(best.class_il), "task_il": compute_metrics(best.task_il)}
+        run.args = best.args
+        loaded = (best.args or {}).get("loadcheck")
         run.loaded_from = loaded if isinstance(loaded, str) and loaded else None
 
     if progress is not None:

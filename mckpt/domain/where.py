@@ -14,7 +14,7 @@ from typing import Any
 
 from ..errors import UsageError
 
-_WHERE = re.compile(r"^\s*([A-Za-z_][\w.-]*)\s*(>=|<=|!=|==|=|>|<)\s*(.*?)\s*$")
+_WHERE = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_.-]*)\s*(>=|<=|!=|==|=|>|<)\s*(.*?)\s*$")  # ASCII names
 
 
 @dataclass(frozen=True)
@@ -58,7 +58,7 @@ def number(v: Any) -> float | None:
         return None
     if isinstance(v, int | float):
         return float(v)
-    if isinstance(v, str):
+    if isinstance(v, str) and v.isascii():  # float() takes other Unicode digits too (`٥٠٠`): not a number here
         try:
             return float(v)
         except ValueError:

@@ -31,8 +31,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..domain.names import Task
+from ..domain.newest import FileRead, by_contents, read_files, readable
 from ..domain.record_cache import RecordCache
-from ..domain.results import read_records
 from ..domain.runs import CheckpointFile, Run, scan, task_order
 from ..domain.where import Where
 from ..errors import MckptError, UsageError
@@ -192,15 +192,6 @@ class PrunePlan:
 
 
 @dataclass
-class _Read:
-    """What reading one file gave: the tasks done and args, or why it does not read."""
-
-    tasks_done: int = 0
-    args: dict[str, Any] | None = None
-    error: str | None = None  # set: the file does not read (or is not a Mammoth checkpoint)
-
-
-@dataclass
 class _RunInfo:
     args: dict[str, Any] | None = None  # the run's saved args (from its first readable file)
     parents: list[str] = field(default_factory=list)  # paths of the files it was resumed from
@@ -208,24 +199,9 @@ class _RunInfo:
     ranked: list[CheckpointFile] = field(default_factory=list)  # readable task files, newest first
 
 
-def _read_files(runs: list[Run], cache: RecordCache | None) -> tuple[dict[str, _Read], list[str]]:
+def _read_files(runs: list[Run], cache: RecordCache | None) -> tuple[dict[str, FileRead], list[str]]:
     """Every checkpoint of `runs` read (from the cache where unchanged); links are not read."""
-    paths = [c.path for r in runs for c in r.checkpoints if not os.path.islink(c.path)]
-    records, notices = read_records(paths, None, cache)
-    out = {}
-    for path, args, class_il, _til, error in records:
-        out[path] = _Read(len(class_il), args) if args is not None else _Read(error=error or "unreadable")
-    return out, notices
-
-
-def _rank_key(c: CheckpointFile, reads: dict[str, _Read]) -> tuple[int, tuple[int, int], float]:
-    """Contents first (tasks done), then the name (`last`/`joint` above a task index), then time."""
-    return (reads[c.path].tasks_done, task_order(c.task), c.mtime)
-
-
-def _readable(c: CheckpointFile, reads: dict[str, _Read]) -> bool:
-    r = reads.get(c.path)
-    return r is not None and r.error is None
+    return read_files((c.path for r in runs for c in r.checkpoints if not os.path.islink(c.path)), cache)
 
 
 def _parents(run: Run, args: dict[str, Any] | None, by_base: dict[str, list[CheckpointFile]],
@@ -299,11 +275,11 @@ def plan_prune(paths: Iterable[str], policy: Policy, *, recursive: bool = False,
             by_base.setdefault(os.path.basename(c.path), []).append(c)
     infos = {}
     for r in listing.runs:
-        readable = [c for c in r.checkpoints if _readable(c, reads)]
-        first = min(readable, key=lambda c: (task_order(c.task), c.mtime), default=None)
+        readable_files = [c for c in r.checkpoints if readable(c, reads)]
+        first = min(readable_files, key=lambda c: (task_order(c.task), c.mtime), default=None)
         args = reads[first.path].args if first is not None else None
         parents, note = _parents(r, args, by_base, runs)
-        ranked = sorted((c for c in readable if c.task != "paused"), key=lambda c: _rank_key(c, reads), reverse=True)
+        ranked = by_contents((c for c in readable_files if c.task != "paused"), reads)
         infos[r.key] = _RunInfo(args, parents, note, ranked)
     children: dict[str, list[str]] = {}  # parent file path → runs resumed from it
     for key, info in infos.items():
@@ -366,7 +342,7 @@ class _Judge:
     now: float
     runs: dict[str, Run]
     children: dict[str, list[str]]
-    reads: dict[str, _Read]
+    reads: dict[str, FileRead]
     chosen: set[str] | None
 
     def superseded(self, c: CheckpointFile) -> str | None:
@@ -381,7 +357,7 @@ class _Judge:
             return f"run {self.runs[key].name.uid or key} was resumed from it"
         for other in self.runs.values():
             if other.name.parent is not None and other.name.parent.stem == self.run.key and any(
-                    x.mtime > c.mtime and _readable(x, self.reads) for x in other.checkpoints):
+                    x.mtime > c.mtime and readable(x, self.reads) for x in other.checkpoints):
                 return f"run {other.name.uid or other.key} continued this run later"
         return None
 
@@ -394,7 +370,7 @@ class _Judge:
         d.tasks_done, d.unreadable = (None, read.error) if read.error else (read.tasks_done, None)
         return d
 
-    def _decide(self, c: CheckpointFile, candidate: bool, named: bool, read: _Read) -> Decision:
+    def _decide(self, c: CheckpointFile, candidate: bool, named: bool, read: FileRead) -> Decision:
         policy = self.policy
         if not candidate:
             return Decision(c, False, "not in the folders given")

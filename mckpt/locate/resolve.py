@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from ..domain.newest import newest_of
 from ..domain.runs import Run, scan
 from ..domain.vocabulary import CHECKPOINTS_DIR
 from ..errors import MckptError
@@ -86,7 +87,8 @@ def names_a_path(spec: str) -> bool:
 def resolve_checkpoint(spec: str, search: Sequence[str | Path] = (CHECKPOINTS_DIR,), *,
                        remote_runs: RemoteRuns | None = None) -> Resolved:
     """The checkpoint `spec` stands for: a file or URL itself, the newest file of a run folder
-    (local, or remote through `remote_runs`), or of a run named by uid in the `search` folders."""
+    (local: the newest that reads, `domain.newest`; remote through `remote_runs`: by name), or of a
+    run named by uid in the `search` folders."""
     if is_remote(spec):
         runs = remote_runs(spec) if remote_runs is not None else ()
         if runs:
@@ -100,12 +102,12 @@ def resolve_checkpoint(spec: str, search: Sequence[str | Path] = (CHECKPOINTS_DI
         if not runs:
             raise MckptError("is a folder without Mammoth checkpoints", path=spec,
                              hint=f"give a checkpoint file, or see what is there: mckpt list {shlex.quote(spec)}")
-        return Resolved(single_run(runs, spec).newest.path, f"newest checkpoint of the run in folder {spec}")
+        return Resolved(newest_of(single_run(runs, spec)).path, f"newest checkpoint of the run in folder {spec}")
     if names_a_path(spec):  # a path, not a uid: say so plainly
         raise MckptError(f"no such {'folder' if spec.endswith(os.sep) else 'file'}", path=spec)
     folders = [str(p) for p in dict.fromkeys(search) if os.path.isdir(p)]
     run = pick_run(scan(folders).runs if folders else [], spec, folders)
-    return Resolved(run.newest.path, f"newest checkpoint of run {run.name.uid or run.key}")
+    return Resolved(newest_of(run).path, f"newest checkpoint of run {run.name.uid or run.key}")
 
 
 def no_such_uid(spec: str, looked_in: Sequence[str]) -> MckptError:

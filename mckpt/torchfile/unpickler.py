@@ -747,32 +747,39 @@ _NAMESPACE = _checked_items(PickledNamespace)
 def check_tree(obj: Any) -> None:
     """Refuse object trees that the readers could not walk: cycles, deep nesting, and shared
     containers or strings that expand past :data:`MAX_TREE_NODES` when walked as a tree (a list
-    holding the same list twice, 60 levels deep, is a few hundred bytes of pickle and 2**60 nodes)."""
-    sizes: dict[int, int] = {}  # id → expanded size, for containers done
+    holding the same list twice, 60 levels deep, is a few hundred bytes of pickle and 2**60 nodes).
+
+    Leaves (most of a checkpoint's nodes: strings, numbers, tensor references) are sized where
+    their container is expanded, never pushed on the stack: every reader pays this walk per file."""
+    sizes: dict[int, int] = {}  # id → expanded size, for nodes done
     on_path: set[int] = set()
-    stack: list[tuple[Any, int, list[Any] | None]] = [(obj, 1, None)]
     keep = []  # objects whose ids are in `sizes` stay alive, so no id is reused meanwhile
+    kids = _children(obj)
+    if not kids:
+        return
+    stack: list[tuple[Any, int, list[Any], bool]] = [(obj, 1, kids, False)]  # (node, depth, kids, expanded)
     while stack:
-        x, depth, kids = stack[-1]
-        if kids is None:
-            kids = _children(x)
-            if not kids:
-                stack.pop()
-                # Text counts by its length (a node per 16 characters): one long string fetched
-                # back from the memo thousands of times is two bytes per use in the pickle, and
-                # hundreds of megabytes in the JSON or table that shows every use.
-                sizes[id(x)] = 1 + (x.count if isinstance(x, NdArray) else
-                                    len(x) // 16 if isinstance(x, str | bytes | bytearray) else 0)
-                keep.append(x)
-                continue
+        x, depth, kids, expanded = stack[-1]
+        if not expanded:
             if id(x) in on_path:
                 raise CorruptCheckpoint("the pickle's object tree contains itself (a cycle)")
             if depth > MAX_DEPTH:
                 raise CorruptCheckpoint(f"the pickle nests more than {MAX_DEPTH} levels deep")
             on_path.add(id(x))
-            pending = [k for k in kids if id(k) not in sizes]
-            stack[-1] = (x, depth, kids)
-            stack.extend((k, depth + 1, None) for k in pending)
+            stack[-1] = (x, depth, kids, True)
+            for k in kids:
+                if id(k) in sizes:
+                    continue
+                grandkids = _children(k)
+                if grandkids:
+                    stack.append((k, depth + 1, grandkids, False))
+                    continue
+                # Text counts by its length (a node per 16 characters): one long string fetched
+                # back from the memo thousands of times is two bytes per use in the pickle, and
+                # hundreds of megabytes in the JSON or table that shows every use.
+                sizes[id(k)] = 1 + (k.count if isinstance(k, NdArray) else
+                                    len(k) // 16 if isinstance(k, str | bytes | bytearray) else 0)
+                keep.append(k)
             continue
         stack.pop()
         on_path.discard(id(x))

@@ -148,7 +148,7 @@ OWN_FLAGS = ("loadcheck", "start_from", "stop_after", "savecheck", "ckpt_name", 
 _NOT_ABBREVIATED = (*OWN_FLAGS, "help")
 _PLAIN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 # argparse reads a token that starts with `-` as an option unless it is a plain negative number.
-_NEGATIVE_NUMBER = re.compile(r"-\d+\Z|-\d*\.\d+\Z")
+_NEGATIVE_NUMBER = re.compile(r"-[0-9]+\Z|-[0-9]*\.[0-9]+\Z")  # ASCII digits: `\d` takes `９` too
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 # A command line is not a place for bulk data: Linux caps one argument at 128 KiB, all at ~2 MiB.
 MAX_REPEATED_CHARS = 64 * 1024

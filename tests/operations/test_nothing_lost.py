@@ -146,6 +146,23 @@ def test_other_unicode_digits_are_not_task_numbers(real: Path, tmp_path: Path, d
             parse(text)
 
 
+@pytest.mark.parametrize("digit", ["９", "٩", "९", "৯"])
+def test_other_unicode_digits_are_no_numbers_anywhere(digit: str) -> None:
+    """Every regex and conversion that reads a number from untrusted text takes ASCII digits only."""
+    from mckpt.domain.where import Where, number
+    from mckpt.train.mammoth_args import _value_problem
+    from mckpt.view.output import inert_csv
+
+    assert _value_problem(f"-{digit}", in_list=True) is not None  # not a plain negative number
+    assert _value_problem("-9", in_list=True) is None
+    assert inert_csv(f"-{digit}") == f"'-{digit}"  # text a spreadsheet must not evaluate
+    assert inert_csv("-38.02") == "-38.02"
+    assert number(digit * 3) is None and number("500") == 500.0
+    assert not Where("buffer_size", ">=", ("200",)).matches({"buffer_size": "5" + digit * 2})
+    with pytest.raises(MckptError):
+        Where.parse(f"lr{digit}=1")
+
+
 def test_one_uid_matcher_refuses_an_ambiguous_prefix(real: Path, tmp_path: Path) -> None:
     ck = _run_folder(real, tmp_path / "checkpoints", range(2))
     other = PARENT.replace("9acd4744", "9acd0000")
@@ -375,3 +392,110 @@ def test_list_acc_reads_the_newest_file_that_reads(real: Path, tmp_path: Path, k
     (run,) = data["runs"]
     assert "error" not in run and run["metrics"]["class_il"]["final_avg"] is not None
     assert [o["path"] for o in data["other"]] == [str(ck / f"{PARENT}_3.pt")]
+
+
+# --- what a run folder or uid stands for (inspect, verify, diff, load, convert) --------------------
+
+def _last_with(real: Path, folder: Path, task: int) -> str:
+    """A `_last` file, named after every task file, that holds the tasks of the real `_task`."""
+    name = f"{PARENT}_last.pt"
+    shutil.copy(real / f"{PARENT}_{task}.pt", folder / name)
+    return name
+
+
+def _case(real: Path, tmp_path: Path, kind: str, position: str) -> tuple[Path, str]:
+    """`tmp_path/checkpoints` holding one run with a broken file (`kind`) at `position`, and the name
+    of the file that reads with the most tasks.
+
+    newest: good `_0`–`_2`, broken `_3` (newest by name) → `_2`.
+    middle: good `_0`, `_1`, broken `_2`, and a `_last` holding one task → `_1` (two tasks)."""
+    ck = tmp_path / "checkpoints"
+    if position == "newest":
+        _run_folder(real, ck, range(4))
+        _break(ck / f"{PARENT}_3.pt", kind)
+        return ck, f"{PARENT}_2.pt"
+    _run_folder(real, ck, range(3))
+    _break(ck / f"{PARENT}_2.pt", kind)
+    _last_with(real, ck, 0)
+    return ck, f"{PARENT}_1.pt"
+
+
+def _chosen(command: str, spec: str, cwd: Path) -> str:
+    """The file `command` took for `spec`, from its JSON (run in `cwd`, where uids are looked up)."""
+    import json
+
+    good = str(cwd / "checkpoints" / f"{PARENT}_0.pt")
+    argv = {"inspect": ["inspect", "--json", spec], "verify": ["verify", "--json", spec],
+            "diff": ["diff", "--json", spec, good], "load": ["load", "--dry-run", "--json", spec],
+            "convert": ["convert", "--dry-run", "--json", "--to", "backbone", spec]}[command]
+    r = run_cli(*argv, cwd=cwd)
+    assert r.returncode in (0, 1) and r.stdout, r.stderr  # verify/diff exit 1 on findings, still JSON
+    data = json.loads(r.stdout)
+    path = {"inspect": lambda: data["path"], "verify": lambda: data["files"][0]["path"],
+            "diff": lambda: data["a"]["path"], "load": lambda: data["plan"]["file"],
+            "convert": lambda: data["source"]}[command]()
+    return os.path.basename(path)
+
+
+SPECS = [(c, s) for c in ("inspect", "verify", "diff", "load", "convert") for s in ("uid", "folder")
+         if (c, s) != ("verify", "folder")]  # verify of a folder checks every file in it
+
+
+@pytest.mark.parametrize(("command", "spec"), SPECS)
+@pytest.mark.parametrize("position", ["newest", "middle"])
+@pytest.mark.parametrize("kind", BROKEN)
+def test_a_run_stands_for_its_newest_readable_file(real: Path, tmp_path: Path, command: str, spec: str,
+                                                   position: str, kind: str) -> None:
+    _, want = _case(real, tmp_path, kind, position)
+    assert _chosen(command, "9acd4744" if spec == "uid" else "checkpoints", tmp_path) == want
+
+
+@pytest.mark.parametrize("kind", BROKEN)
+@pytest.mark.parametrize("position", ["newest", "middle"])
+def test_the_resolver_ranks_by_contents(real: Path, tmp_path: Path, kind: str, position: str) -> None:
+    from mckpt.locate.resolve import resolve_checkpoint
+    from mckpt.locate.targets import expand
+
+    ck, want = _case(real, tmp_path, kind, position)
+    assert os.path.basename(resolve_checkpoint(str(ck)).path) == want
+    assert os.path.basename(resolve_checkpoint("9acd4744", [ck]).path) == want
+    assert os.path.basename(expand(["9acd4744", str(ck)], "verify").newest_file("9acd4744")) == want
+
+
+def test_a_last_file_with_fewer_tasks_loses_to_a_task_file_with_more(real: Path, tmp_path: Path) -> None:
+    from mckpt.locate.resolve import resolve_checkpoint
+
+    ck = _run_folder(real, tmp_path / "checkpoints", range(4))
+    _last_with(real, ck, 1)  # two tasks; `_3` holds four
+    assert os.path.basename(resolve_checkpoint(str(ck)).path) == f"{PARENT}_3.pt"
+    assert _chosen("load", "9acd4744", tmp_path) == f"{PARENT}_3.pt"
+
+
+def test_a_run_none_of_whose_files_reads_is_a_one_line_error(real: Path, tmp_path: Path) -> None:
+    ck = _run_folder(real, tmp_path / "checkpoints", range(2))
+    _break(ck / f"{PARENT}_0.pt", "empty")
+    _break(ck / f"{PARENT}_1.pt", "truncated")
+    for spec in ("9acd4744", "checkpoints"):
+        r = run_cli("inspect", spec, cwd=tmp_path)
+        assert r.returncode == 1 and "Traceback" not in r.stderr
+        first = r.stderr.splitlines()[0]
+        assert "no checkpoint of run 9acd4744 reads" in first and f"{PARENT}_1.pt" in first, r.stderr
+
+
+@pytest.mark.parametrize("kind", BROKEN)
+def test_list_acc_counts_no_broken_file_in_the_run(real: Path, tmp_path: Path, kind: str) -> None:
+    import json
+
+    ck = _run_folder(real, tmp_path / "ck", range(4))
+    _break(ck / f"{PARENT}_1.pt", kind)
+    _last_with(real, ck, 0)
+    r = run_cli("list", "--acc", "--json", str(ck))
+    assert r.returncode == 0, r.stderr
+    data = json.loads(r.stdout)
+    (run,) = data["runs"]
+    good = [f"{PARENT}_{t}.pt" for t in (0, 2, 3)] + [f"{PARENT}_last.pt"]
+    assert sorted(os.path.basename(c["path"]) for c in run["checkpoints"]) == sorted(good)
+    assert run["bytes"] == sum((ck / n).stat().st_size for n in good)
+    assert run["tasks"] == [0, 2, 3, "last"]
+    assert [os.path.basename(o["path"]) for o in data["other"]] == [f"{PARENT}_1.pt"]
+    assert run["metrics"]["class_il"]["final_avg"] == 25.0  # from `_3` (four tasks), not `_last` (one: 100)
