@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import MckptError
+from .io.walk import walk_files
 from .version import __version__
 
 # Distributions whose version a bug report needs; None when not installed.
@@ -98,17 +99,17 @@ def folder_usage(root: Path) -> CacheInfo:
     total = files = 0
     if not root.is_dir():
         return CacheInfo(str(root), root.exists(), 0, 0)
-    for folder, _dirs, names in os.walk(root):  # os.walk does not descend into symlinked folders
-        for name in names:
-            try:
-                st = os.lstat(os.path.join(folder, name))
-            except OSError:  # removed meanwhile
-                continue
-            if not stat.S_ISREG(st.st_mode) or (st.st_dev, st.st_ino) in seen:
-                continue
-            seen.add((st.st_dev, st.st_ino))
-            total += st.st_size
-            files += 1
+    # the one iterative walker: links not followed, depth bounded (a cache is shallow)
+    for e in walk_files(str(root), lambda e: True, lambda e: e.is_file(follow_symlinks=False)):
+        try:
+            st = e.stat(follow_symlinks=False)
+        except OSError:  # removed meanwhile
+            continue
+        if not stat.S_ISREG(st.st_mode) or (st.st_dev, st.st_ino) in seen:
+            continue
+        seen.add((st.st_dev, st.st_ino))
+        total += st.st_size
+        files += 1
     return CacheInfo(str(root), True, total, files)
 
 

@@ -23,6 +23,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ..io.walk import walk_files
 from .checkpoint import as_number
 from .names import parse_name, parse_stem
 from .results_log import LogFile, LogLine
@@ -63,7 +64,9 @@ def find_logs(folder: str, recursive: bool = False) -> list[str]:
     """The results logs under a local folder: in it, or in Mammoth's layout below it (a results
     folder, a data folder, a checkout); anywhere below with `recursive` (symlinks not followed)."""
     if recursive:
-        found = [os.path.join(d, LOG_NAME) for d, _, files in os.walk(folder) if LOG_NAME in files]
+        # the one iterative walker (links not followed, depth bounded); what it skips the checkpoint
+        # scan of the same folder reports
+        found = [e.path for e in walk_files(folder, lambda e: True, lambda e: e.name == LOG_NAME)]
     else:
         found = [p for layout in LAYOUTS for p in glob.glob(os.path.join(glob.escape(folder), *layout))]
     return sorted(p for p in found if os.path.isfile(p))
