@@ -21,7 +21,7 @@ _mckpt_node() {
             _mckpt_args="#0" ;;
         "mckpt diff")
             _mckpt_subs=""
-            _mckpt_opts="--weights -w --top --all --exit-code --timeout --json --format -f --quiet -q --help -h"
+            _mckpt_opts="--weights --top --all --exit-code --timeout --json --format -f --quiet -q --help -h"
             _mckpt_valopts="--top --timeout --format -f"
             _mckpt_args="#0 #1" ;;
         "mckpt results")

@@ -66,7 +66,7 @@ complete -c mckpt -n '__fish_seen_subcommand_from inspect' -l help -s h -d 'Show
 complete -c mckpt -n '__fish_seen_subcommand_from diff' -f
 complete -c mckpt -n '__fish_seen_subcommand_from diff' -f -a '(mckpt __complete run (commandline -ct)) (__mckpt_checkpoints)'
 complete -c mckpt -n '__fish_seen_subcommand_from diff' -f -a '(mckpt __complete run (commandline -ct)) (__mckpt_checkpoints)'
-complete -c mckpt -n '__fish_seen_subcommand_from diff' -l weights -s w -d 'Compare the weights too (streamed).'
+complete -c mckpt -n '__fish_seen_subcommand_from diff' -l weights -d 'Compare the weights too (streamed).'
 complete -c mckpt -n '__fish_seen_subcommand_from diff' -l top -x -d 'Show the N tensors that changed most (0: all).'
 complete -c mckpt -n '__fish_seen_subcommand_from diff' -l all -d 'Include bookkeeping args (seed, uid, timestamps…).'
 complete -c mckpt -n '__fish_seen_subcommand_from diff' -l exit-code -d 'Exit 1 when they differ, 0 when they are the same (as `git diff --exit-code`).'
