@@ -10,7 +10,9 @@ from ..domain.runs import SORT_KEYS
 from .bodies import list_runs
 from .common import (
     FormatOpt,
+    IdsOpt,
     JsonOpt,
+    PathsOpt,
     QuietOpt,
     TimeoutOpt,
     WhereOpt,
@@ -42,6 +44,8 @@ def list_command(
     timeout: TimeoutOpt = 30.0,
     json: JsonOpt = False,
     fmt: FormatOpt = None,
+    ids: IdsOpt = False,
+    paths_only: PathsOpt = False,
     quiet: QuietOpt = False,
 ) -> int:
     """List checkpoints grouped into runs (names parsed, nothing loaded unless --acc).
@@ -49,11 +53,12 @@ def list_command(
     With -q it prints nothing and exits 1 when no run matched (like grep -q).
     """
     return list_runs(paths, recursive=recursive, acc=acc, model=model, dataset=dataset, where=where, sort=sort,
-                     reverse=reverse, timeout=timeout, json=json, fmt=fmt, quiet=quiet)
+                     reverse=reverse, timeout=timeout, json=json, fmt=fmt, ids=ids, paths_only=paths_only, quiet=quiet)
 
 
 def register(app: typer.Typer) -> None:
     add_command(app, "list", list_command, epilog=examples(
         "mckpt list --acc",
         "mckpt list runs/ -r --model er --sort acc",
+        "mckpt list --paths | xargs mckpt verify",
     ))

@@ -13,7 +13,9 @@ from ..errors import MckptError, UsageError
 from ..locate.targets import expand
 from .common import (
     FormatOpt,
+    IdsOpt,
     JsonOpt,
+    PathsOpt,
     QuietOpt,
     WhereOpt,
     add_command,
@@ -79,22 +81,26 @@ def results_command(
     no_cache: NoCacheOpt = False,
     json: JsonOpt = False,
     fmt: FormatOpt = None,
+    ids: IdsOpt = False,
+    paths_only: PathsOpt = False,
     quiet: QuietOpt = False,
-) -> None:
+) -> int:
     """Final accuracy, forgetting and BWT per group of runs, mean ± std over seeds.
 
     Reads the newest checkpoint of every run (no torch); a resumed run counts once, as its final
     file. Runs that share every saved arg but the seed and the bookkeeping form a group (--by
     chooses the args). Groups whose runs did different numbers of tasks are flagged, not averaged.
+    With -q it prints nothing and exits 1 when no run matched (like grep -q).
     """
     from ..view.render_results import render_results
 
-    out = make_output(json, fmt, quiet)
+    out = make_output(json, fmt, quiet, ids=ids, paths=paths_only)
     query = _query(by, where, model, dataset, tasks, sort, top)
     res = _collect(paths, recursive, query, no_cache)
     for w in res.warnings:
         out.warning(w)  # about the run, not the result: on stderr, with --json too, as plot says it
-    out.show(res.to_json, lambda: render_results(out, res))
+    out.show(res.to_json, lambda: render_results(out, res), res.names)
+    return 1 if quiet and not res.groups else 0
 
 
 @handle_errors

@@ -11,7 +11,7 @@ _mckpt_node() {
             _mckpt_args="" ;;
         "mckpt list")
             _mckpt_subs=""
-            _mckpt_opts="--recursive -r --acc --model -m --dataset -d --where -w --sort -s --reverse --timeout --json --format -f --quiet -q --help -h"
+            _mckpt_opts="--recursive -r --acc --model -m --dataset -d --where -w --sort -s --reverse --timeout --json --format -f --ids --paths --quiet -q --help -h"
             _mckpt_valopts="--model -m --dataset -d --where -w --sort -s --timeout --format -f"
             _mckpt_args="#0+" ;;
         "mckpt inspect")
@@ -26,7 +26,7 @@ _mckpt_node() {
             _mckpt_args="#0 #1" ;;
         "mckpt results")
             _mckpt_subs=""
-            _mckpt_opts="--recursive -r --by --where -w --model -m --dataset -d --tasks --sort -s --top --no-cache --json --format -f --quiet -q --help -h"
+            _mckpt_opts="--recursive -r --by --where -w --model -m --dataset -d --tasks --sort -s --top --no-cache --json --format -f --ids --paths --quiet -q --help -h"
             _mckpt_valopts="--by --where -w --model -m --dataset -d --tasks --sort -s --top --format -f"
             _mckpt_args="#0+" ;;
         "mckpt plot")
@@ -86,7 +86,7 @@ _mckpt_node() {
             _mckpt_args="" ;;
         "mckpt cache ls")
             _mckpt_subs=""
-            _mckpt_opts="--cache-dir --json --quiet -q --help -h"
+            _mckpt_opts="--cache-dir --json --ids --paths --quiet -q --help -h"
             _mckpt_valopts="--cache-dir"
             _mckpt_args="" ;;
         "mckpt cache rm")

@@ -49,6 +49,8 @@ complete -c mckpt -n '__fish_seen_subcommand_from list' -l reverse -d 'Reverse t
 complete -c mckpt -n '__fish_seen_subcommand_from list' -l timeout -x -d 'For URLs: give up on a read (hub listing page, file index, ranged read) that takes longer in all, retries included.'
 complete -c mckpt -n '__fish_seen_subcommand_from list' -l json -d 'Print one JSON document (stable schema, see README).'
 complete -c mckpt -n '__fish_seen_subcommand_from list' -l format -s f -x -a 'plain simple github grid simple_grid rounded_grid fancy_grid pipe orgtbl jira presto pretty psql rst mediawiki moinmoin youtrack html latex latex_raw latex_booktabs latex_longtable textile tsv csv asciidoc' -d 'Print tables in a tabulate format: plain, github, latex, tsv, csv, …'
+complete -c mckpt -n '__fish_seen_subcommand_from list' -l ids -d 'Print only the run uids, one a line (for xargs and scripts).'
+complete -c mckpt -n '__fish_seen_subcommand_from list' -l paths -d 'Print only the file paths, one a line (mckpt list --paths | xargs mckpt verify).'
 complete -c mckpt -n '__fish_seen_subcommand_from list' -l quiet -s q -d 'Print nothing but errors.'
 complete -c mckpt -n '__fish_seen_subcommand_from list' -l help -s h -d 'Show this message and exit.'
 
@@ -89,6 +91,8 @@ complete -c mckpt -n '__fish_seen_subcommand_from results' -l top -x -d 'Keep th
 complete -c mckpt -n '__fish_seen_subcommand_from results' -l no-cache -d 'Read every file again (unchanged files\' records are otherwise kept in the mckpt cache).'
 complete -c mckpt -n '__fish_seen_subcommand_from results' -l json -d 'Print one JSON document (stable schema, see README).'
 complete -c mckpt -n '__fish_seen_subcommand_from results' -l format -s f -x -a 'plain simple github grid simple_grid rounded_grid fancy_grid pipe orgtbl jira presto pretty psql rst mediawiki moinmoin youtrack html latex latex_raw latex_booktabs latex_longtable textile tsv csv asciidoc' -d 'Print tables in a tabulate format: plain, github, latex, tsv, csv, …'
+complete -c mckpt -n '__fish_seen_subcommand_from results' -l ids -d 'Print only the run uids, one a line (for xargs and scripts).'
+complete -c mckpt -n '__fish_seen_subcommand_from results' -l paths -d 'Print only the file paths, one a line (mckpt list --paths | xargs mckpt verify).'
 complete -c mckpt -n '__fish_seen_subcommand_from results' -l quiet -s q -d 'Print nothing but errors.'
 complete -c mckpt -n '__fish_seen_subcommand_from results' -l help -s h -d 'Show this message and exit.'
 
@@ -222,6 +226,8 @@ complete -c mckpt -n '__fish_seen_subcommand_from cache; and not __fish_seen_sub
 complete -c mckpt -n '__fish_seen_subcommand_from cache; and __fish_seen_subcommand_from ls' -f
 complete -c mckpt -n '__fish_seen_subcommand_from cache; and __fish_seen_subcommand_from ls' -l cache-dir -x -a '(__fish_complete_directories (commandline -ct))' -d 'Cache folder (default: $MCKPT_CACHE or ~/.cache/mckpt).'
 complete -c mckpt -n '__fish_seen_subcommand_from cache; and __fish_seen_subcommand_from ls' -l json -d 'Print one JSON document (stable schema, see README).'
+complete -c mckpt -n '__fish_seen_subcommand_from cache; and __fish_seen_subcommand_from ls' -l ids -d 'Print only the sha256 of each file (what cache rm takes), one a line (for xargs and scripts).'
+complete -c mckpt -n '__fish_seen_subcommand_from cache; and __fish_seen_subcommand_from ls' -l paths -d 'Print only the file paths, one a line (mckpt list --paths | xargs mckpt verify).'
 complete -c mckpt -n '__fish_seen_subcommand_from cache; and __fish_seen_subcommand_from ls' -l quiet -s q -d 'Print nothing but errors.'
 complete -c mckpt -n '__fish_seen_subcommand_from cache; and __fish_seen_subcommand_from ls' -l help -s h -d 'Show this message and exit.'
 

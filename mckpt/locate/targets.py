@@ -18,7 +18,7 @@ from ..domain.runs import Run
 from ..domain.vocabulary import CHECKPOINTS_DIR
 from ..errors import MckptError, UsageError
 from ..io.urls import url_kind
-from .resolve import names_a_path, no_such_uid, pick_run, resolve_checkpoint
+from .resolve import checkpoints_folder, names_a_path, no_such_uid, pick_run, resolve_checkpoint
 
 
 @dataclass(frozen=True)
@@ -69,7 +69,7 @@ def classify(word: str) -> Target:
     if kind is not None:
         return RemoteFile(word) if kind == "http" or word.endswith(".pt") else RemoteFolder(word)
     if os.path.isdir(word):
-        return Folder(word)
+        return Folder(checkpoints_folder(word))
     if os.path.exists(word):  # a pipe or device too: the reader refuses it
         return LocalFile(word)
     if names_a_path(word):
