@@ -407,7 +407,7 @@ def collect_targets(specs: Iterable[str], *, recursive: bool = False, sha256: st
     from .locate.targets import Folder, RemoteFile, RemoteFolder, RunUid, expand
 
     out: list[Target] = []
-    named = expand(specs, "verify", remote=True)
+    named = expand(specs, "verify", remote=True, recursive=recursive)
     for t in named.items:
         if isinstance(t, RemoteFolder):
             out += _folder_targets(t.url, _remote_folder_targets(t.url, recursive), empty)

@@ -217,3 +217,15 @@ def test_cache_ls_ids_and_paths_name_the_cached_files(tmp_path: Path) -> None:
                      f"--cache-dir {cache}", tmp_path)
     assert removed.returncode == 0, removed.stderr
     assert run_cli("cache", "ls", "--cache-dir", str(tmp_path / "cache"), "--ids").stdout.split() == ids.split()[1:]
+
+
+def test_recursive_walks_the_whole_working_folder(work: Path, tmp_path: Path) -> None:
+    # -r reads every sub-folder: the working folder is not narrowed to its checkpoints/.
+    shutil.copytree(work / "one", tmp_path / "one")
+    (tmp_path / "one" / "old").mkdir()
+    shutil.copy(work / "mckpt-demo" / "checkpoints" / "derpp_seq-mnist_None_500_1_20261128-183000_0fa07a3f_last.pt",
+                tmp_path / "one" / "old")
+    plain = run_cli("list", "one", "--ids", cwd=tmp_path)
+    walked = run_cli("list", "one", "-r", "--ids", cwd=tmp_path)
+    assert plain.stdout.split() == ["17e0aa3c"]
+    assert sorted(walked.stdout.split()) == ["0fa07a3f", "17e0aa3c"]

@@ -90,7 +90,7 @@ def list_runs(paths: list[str] | None, *, recursive: bool, acc: bool, model: str
     conditions = parse_where(where)
     if (sort == "acc" or conditions) and not acc:
         acc = True  # the accuracy, or the saved args --where filters on, are in each run's newest file
-    named = expand(paths, "list", remote=True)
+    named = expand(paths, "list", remote=True, recursive=recursive)
     targets = named.scope()
     if named.urls:
         from ..locate.remote import list_paths  # only remote listings import obstore / the HTTP modules

@@ -60,7 +60,7 @@ NoCacheOpt = Annotated[bool, typer.Option(
 def _collect(paths: list[str] | None, recursive: bool, query: Query, no_cache: bool = False,
              command: str = "results") -> Results:
     # A run named by uid stands for its newest file, as in every other command (see locate.targets).
-    targets = expand(paths, command).newest_files()
+    targets = expand(paths, command, recursive=recursive).newest_files()
     from ..domain.record_cache import RecordCache
     from ..fetch.cache import cache_root
 
