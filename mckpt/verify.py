@@ -402,27 +402,27 @@ class Target:
 
 def collect_targets(specs: Iterable[str], *, recursive: bool = False, sha256: str | None = None,
                     known: Callable[[str], tuple[str, str] | None] | None = None,
-                    skipped: list[str] | None = None) -> list[Target]:
+                    skipped: list[str] | None = None, empty: list[str] | None = None) -> list[Target]:
     """Files, the `.pt` files of folders (and their `paused/`; `recursive` for all below), URLs,
     run uids (the run's newest file, looked up in the folders named beside it, else ./checkpoints).
 
     `sha256` applies to a single file; `known(path)` may name a checksum for a local file (the
-    cache's record of a fetched file); folders the walk did not look into are described in `skipped`."""
+    cache's record of a fetched file); folders the walk did not look into are described in `skipped`,
+    folders (local or remote) that hold no `.pt` file are named in `empty`: nothing to verify there
+    is an answer, not an error, as for `list`."""
     from .domain.runs import iter_checkpoint_files
     from .locate.targets import Folder, RemoteFile, RemoteFolder, RunUid, expand
 
     out: list[Target] = []
-    named = expand(specs, "verify", remote=True)
+    named = expand(specs, "verify", remote=True, recursive=recursive)
     for t in named.items:
         if isinstance(t, RemoteFolder):
-            out += _remote_folder_targets(t.url, recursive)
+            out += _folder_targets(t.url, _remote_folder_targets(t.url, recursive), empty)
         elif isinstance(t, RemoteFile):
             out.append(Target(t.url, url=True))
         elif isinstance(t, Folder) and os.path.isdir(t.path):
-            files = [e.path for e in iter_checkpoint_files(t.path, recursive, skipped)]
-            if not files:
-                raise MckptError("a folder without .pt files", path=t.path)
-            out += [Target(f) for f in files]
+            files = [Target(e.path) for e in iter_checkpoint_files(t.path, recursive, skipped)]
+            out += _folder_targets(t.path, files, empty)
         elif isinstance(t, RunUid):
             # a run uid (or a unique prefix of one): its newest file, as every reading command takes it
             out.append(Target(named.newest_file(t.uid)))
@@ -438,14 +438,19 @@ def collect_targets(specs: Iterable[str], *, recursive: bool = False, sha256: st
     return out
 
 
+def _folder_targets(folder: str, files: list[Target], empty: list[str] | None) -> list[Target]:
+    """A folder's files; a folder without any is named in `empty`."""
+    if not files and empty is not None:
+        empty.append(folder)
+    return files
+
+
 def _remote_folder_targets(spec: str, recursive: bool) -> list[Target]:
     """The `.pt` objects of a remote folder (an object-store prefix or a hub repo folder), each with
     the checksum the listing gives (the hub's lfs.oid), as `list` would find them."""
     from .locate.remote import open_folder
 
     entries = open_folder(spec).entries(recursive)
-    if not entries:
-        raise MckptError("a remote folder without .pt files", path=spec)
     return [Target(e.path, True, e.sha256, "the listing's checksum (LFS oid)" if e.sha256 else None)
             for e in entries]
 

@@ -10,6 +10,7 @@ Each returns the command's exit code.
 
 from __future__ import annotations
 
+import shlex
 from typing import TYPE_CHECKING, Any
 
 from ..choices import check_sha256
@@ -52,7 +53,8 @@ def inspect_checkpoint(checkpoint: str, *, tensors: bool, args_only: bool, revis
     except IsSafetensors as e:  # not a checkpoint, but its header is worth showing
         if args_only:
             raise MckptError("a safetensors file holds tensors and metadata, no args", path=e.path,
-                             hint="`mckpt inspect` without --args-only shows its metadata") from None
+                             hint=f"`mckpt inspect {shlex.quote(checkpoint)}` (without --args-only) shows its "
+                                  "metadata") from None
         return _inspect_safetensors(out, checkpoint, revision=revision, options=options, tensors=tensors)
     if args_only:
         out.show(lambda: to_plain(ck.args), lambda: render_args(out, ck.args))
@@ -82,13 +84,13 @@ def _inspect_safetensors(out: Output, spec: str, *, revision: str | None, option
 
 def list_runs(paths: list[str] | None, *, recursive: bool, acc: bool, model: str | None, dataset: str | None,
               where: list[str] | None, sort: str, reverse: bool, timeout: float, json: bool, fmt: str | None,
-              quiet: bool) -> int:
+              ids: bool, paths_only: bool, quiet: bool) -> int:
     """`mckpt list`: folders (or remote prefixes) of checkpoints as runs; 1 with -q when none matched."""
-    out = make_output(json, fmt, quiet)
+    out = make_output(json, fmt, quiet, ids=ids, paths=paths_only)
     conditions = parse_where(where)
     if (sort == "acc" or conditions) and not acc:
         acc = True  # the accuracy, or the saved args --where filters on, are in each run's newest file
-    named = expand(paths, "list", remote=True)
+    named = expand(paths, "list", remote=True, recursive=recursive)
     targets = named.scope()
     if named.urls:
         from ..locate.remote import list_paths  # only remote listings import obstore / the HTTP modules
@@ -112,7 +114,7 @@ def list_runs(paths: list[str] | None, *, recursive: bool, acc: bool, model: str
     filters = " ".join([f"{flag} {value}" for flag, value in (("--model", model), ("--dataset", dataset)) if value]
                        + [f"--where {w.text}" for w in conditions])
     no_match = f"no run matches {filters} (of {found} run(s) found)" if found and not listing.runs else None
-    out.show(listing.to_json, lambda: render_listing(out, listing, acc=acc, no_match=no_match))
+    out.show(listing.to_json, lambda: render_listing(out, listing, acc=acc, no_match=no_match), listing.names)
     return 1 if quiet and not listing.runs else 0
 
 
@@ -155,8 +157,6 @@ _FETCH_FLAGS = {"output": "-o", "sha256": "--sha256", "revision": "--revision", 
 def _interrupted(e: FetchInterrupted, given: dict[str, Any]) -> MckptError:
     """Ctrl-C's error in the user's terms: what is kept in binary units, and the same command to
     resume with, every option that was given repeated (a token by name only, never its value)."""
-    import shlex
-
     from .direct_table import COMMANDS
 
     defaults = COMMANDS["fetch"]["defaults"]

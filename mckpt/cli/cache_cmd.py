@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from .common import CacheDirOpt, JsonOpt, QuietOpt, add_command, examples, handle_errors, shown_as
+from .common import CacheDirOpt, JsonOpt, PathsOpt, QuietOpt, add_command, examples, handle_errors, ids_option, shown_as
 from .confirm import DryRunOpt, YesOpt, carry_out, check_json
 from .outcome import make_output
 
@@ -21,15 +21,21 @@ cache_app = typer.Typer(name="cache", help="What `fetch` keeps: list, remove, pr
 
 
 @handle_errors
-def ls_command(cache_dir: CacheDirOpt = None, json: JsonOpt = False, quiet: QuietOpt = False) -> None:
-    """List the cached files, biggest first: source, revision, size, sha256, last used."""
+def ls_command(cache_dir: CacheDirOpt = None, json: JsonOpt = False,
+               ids: Annotated[bool, ids_option("the sha256 of each file (what cache rm takes)")] = False,
+               paths_only: PathsOpt = False, quiet: QuietOpt = False) -> int:
+    """List the cached files, biggest first: source, revision, size, sha256, last used.
+
+    With -q it prints nothing and exits 1 when the cache holds no file (like grep -q).
+    """
     from ..fetch.cache import cache_root
     from ..hygiene.cache_admin import list_cache
     from ..view.render_hygiene import render_cache_listing
 
     listing = list_cache(cache_root(cache_dir))
-    out = make_output(json, None, quiet)
-    out.show(listing.to_json, lambda: render_cache_listing(out, listing))
+    out = make_output(json, None, quiet, ids=ids, paths=paths_only)
+    out.show(listing.to_json, lambda: render_cache_listing(out, listing), listing.names)
+    return 1 if quiet and not listing.items else 0
 
 
 def _carry_out(out: Output, plan: CachePlan, *, yes: bool, dry_run: bool) -> None:

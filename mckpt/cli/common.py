@@ -51,6 +51,16 @@ FormatOpt = Annotated[
                   help="Print tables in a tabulate format: plain, github, latex, tsv, csv, …"),
 ]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")]
+
+
+def ids_option(names: str = "the run uids") -> Any:
+    """`--ids`: only what names each item, one a line, for `xargs` and scripts (as `hf`'s `-q`)."""
+    return typer.Option("--ids", help=f"Print only {names}, one a line (for xargs and scripts).")
+
+
+IdsOpt = Annotated[bool, ids_option()]
+PathsOpt = Annotated[bool, typer.Option(
+    "--paths", help="Print only the file paths, one a line (mckpt list --paths | xargs mckpt verify).")]
 TimeoutOpt = Annotated[float, typer.Option(
     "--timeout", metavar="SECONDS",
     help="For URLs: give up on a read (hub listing page, file index, ranged read) that takes longer in "

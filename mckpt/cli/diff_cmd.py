@@ -25,7 +25,7 @@ from .outcome import make_output
 def diff_command(
     a: Annotated[str, checkpoint_argument("The first checkpoint", "A")],
     b: Annotated[str, checkpoint_argument("The checkpoint to compare with A", "B")],
-    weights: Annotated[bool, typer.Option("--weights", "-w", help="Compare the weights too (streamed).")
+    weights: Annotated[bool, typer.Option("--weights", help="Compare the weights too (streamed).")
                        ] = False,
     top: Annotated[int, typer.Option("--top", metavar="N", help="Show the N tensors that changed most (0: all).")
                    ] = 20,
@@ -51,7 +51,7 @@ def diff_command(
     from .bodies import remote_options
 
     with ExitStack() as stack:
-        # -w streams tensors: the files (or connections) stay open until the comparison is done.
+        # --weights streams tensors: the files (or connections) stay open until the comparison is done.
         options = remote_options([a, b], None, timeout)
         ca, cb = (stack.enter_context(read(spec, keep_open=weights, options=options)) for spec in (a, b))
         # Opened here, not by diff_checkpoints, so the progress bar knows how many bytes the weights are.

@@ -11,8 +11,10 @@ from .bodies import list_runs
 from .common import (
     DatasetOpt,
     FormatOpt,
+    IdsOpt,
     JsonOpt,
     ModelOpt,
+    PathsOpt,
     QuietOpt,
     RecursiveOpt,
     TimeoutOpt,
@@ -43,6 +45,8 @@ def list_command(
     timeout: TimeoutOpt = 30.0,
     json: JsonOpt = False,
     fmt: FormatOpt = None,
+    ids: IdsOpt = False,
+    paths_only: PathsOpt = False,
     quiet: QuietOpt = False,
 ) -> int:
     """List checkpoints grouped into runs (names parsed, nothing loaded unless --acc).
@@ -50,11 +54,12 @@ def list_command(
     With -q it prints nothing and exits 1 when no run matched (like grep -q).
     """
     return list_runs(paths, recursive=recursive, acc=acc, model=model, dataset=dataset, where=where, sort=sort,
-                     reverse=reverse, timeout=timeout, json=json, fmt=fmt, quiet=quiet)
+                     reverse=reverse, timeout=timeout, json=json, fmt=fmt, ids=ids, paths_only=paths_only, quiet=quiet)
 
 
 def register(app: typer.Typer) -> None:
     add_command(app, "list", list_command, epilog=examples(
         "mckpt list --acc",
         "mckpt list runs/ -r --model er --sort acc",
+        "mckpt list --paths | xargs mckpt verify",
     ))

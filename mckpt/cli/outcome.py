@@ -51,11 +51,16 @@ def error_line(e: MckptError) -> str:
     return f"{e.describe(flag)}; {hint}" if hint else e.describe(flag)
 
 
-def make_output(json: bool = False, fmt: str | None = None, quiet: bool = False) -> Output:
-    """The command's Output; `--json` with `--format` is refused (two answers to one question)."""
-    if json and fmt is not None:
-        raise UsageError(f"--json and --format {fmt} both choose the output: pass one of them")
-    return Output(json=json, fmt=fmt, quiet=quiet)
+def make_output(json: bool = False, fmt: str | None = None, quiet: bool = False, *, ids: bool = False,
+                paths: bool = False) -> Output:
+    """The command's Output; two flags that choose the output (`--json`, `--format`, `--ids`,
+    `--paths`) are refused together: two answers to one question."""
+    chosen = [f for f, on in (("--json", json), (f"--format {fmt}", fmt is not None), ("--ids", ids),
+                              ("--paths", paths)) if on]
+    if len(chosen) > 1:
+        raise UsageError(f"{', '.join(chosen[:-1])} and {chosen[-1]} {'both' if len(chosen) == 2 else 'all'} "
+                         "choose the output: pass one of them")
+    return Output(json=json, fmt=fmt, quiet=quiet, bare="ids" if ids else "paths" if paths else None)
 
 
 def run_command(func: Callable[..., int | None], *args: Any,

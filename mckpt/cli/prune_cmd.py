@@ -55,7 +55,7 @@ def prune_command(
     from ..view.render_hygiene import render_prune_plan, render_prune_result
 
     check_json(json, yes, dry_run)
-    named = expand(targets, "prune")
+    named = expand(targets, "prune", recursive=recursive)
     paths, uids = named.scope(), named.uids + list(run or [])
     policy = Policy(keep_last=keep_last, keep_tasks=parse_tasks(keep_tasks) if keep_tasks else frozenset(),
                     keep_every=parse_keep(keep) if keep else None, paused=paused,

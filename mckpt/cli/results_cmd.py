@@ -16,8 +16,10 @@ from ..locate.targets import expand
 from .common import (
     DatasetOpt,
     FormatOpt,
+    IdsOpt,
     JsonOpt,
     ModelOpt,
+    PathsOpt,
     QuietOpt,
     RecursiveOpt,
     WhereOpt,
@@ -66,7 +68,7 @@ def _collect(paths: list[str] | None, recursive: bool, query: Query, no_cache: b
             raise MckptError("no ./checkpoints or ./data/results folder here", path="checkpoints",
                              hint=f"run inside a Mammoth working folder, or pass a folder: mckpt {command} PATH")
     else:
-        named = expand(paths, command, remote=True)
+        named = expand(paths, command, remote=True, recursive=recursive)
         for url in named.urls:
             if url_kind(url) == "http":
                 raise UsageError(f"{command} reads local folders and files, and s3://, gs://, az://, hf:// folders",
@@ -97,17 +99,20 @@ def results_command(
                                           "matching group's difference from them.")] = None,
     json: JsonOpt = False,
     fmt: FormatOpt = None,
+    ids: IdsOpt = False,
+    paths_only: PathsOpt = False,
     quiet: QuietOpt = False,
-) -> None:
+) -> int:
     """Final accuracy, forgetting and BWT per group of runs, mean ± std over seeds.
 
     Reads the newest checkpoint of every run (no torch); a resumed run counts once, as its final
     file. Runs that share every saved arg but the seed and the bookkeeping form a group (--by
     chooses the args). Groups whose runs did different numbers of tasks are flagged, not averaged.
+    With -q it prints nothing and exits 1 when no run matched (like grep -q).
     """
     from ..view.render_results import render_results
 
-    out = make_output(json, fmt, quiet)
+    out = make_output(json, fmt, quiet, ids=ids, paths=paths_only)
     query = _query(by, where, model, dataset, tasks, sort, top)
     if against is not None:  # issue 22: published numbers, read before the runs (a bad file fails fast)
         from ..domain.published import against_file
@@ -117,13 +122,14 @@ def results_command(
     for w in res.warnings:
         out.warning(w)  # about the run, not the result: on stderr, with --json too, as plot says it
     if against is None:
-        out.show(res.to_json, lambda: render_results(out, res))
+        out.show(res.to_json, lambda: render_results(out, res), res.names)
     else:
         from ..view.render_against import render_against
 
         cmp = compare_with(res)
         out.show(lambda: {**res.to_json(), "against": cmp.to_json()},
-                 lambda: (render_results(out, res), render_against(out, cmp)))
+                 lambda: (render_results(out, res), render_against(out, cmp)), res.names)
+    return 1 if quiet and not res.groups else 0
 
 
 @handle_errors

@@ -51,6 +51,8 @@ def verify_command(
 ) -> None:
     """Read every byte of checkpoints and check all their format allows; exit 1 if any fails.
 
+    A folder without checkpoints is said on stderr; with -q, nothing verified exits 1 (like grep -q).
+
     Checked: zip records' CRC-32 and sizes, the index against the local headers, every tensor
     view inside its storage, the pickle with the safe reader, and a sha256 when one is known.
     """
@@ -60,11 +62,14 @@ def verify_command(
 
     sha256 = check_sha256(sha256)
     skipped: list[str] = []
+    empty: list[str] = []
     todo = collect_targets(targets, recursive=recursive, sha256=sha256, known=_known_checksums(cache_dir),
-                           skipped=skipped)
+                           skipped=skipped, empty=empty)
     out = make_output(json, None, quiet)
     for line in skipped:
         out.warning(line)
+    for folder in empty:
+        out.warning(f"{folder}: no .pt file to verify in this folder{'' if recursive else ' (-r looks below it)'}")
     t0 = time.perf_counter()
     remote: dict[str, Any] = {}
     if options := remote_options([t.spec for t in todo if t.url], None, timeout):
@@ -85,8 +90,8 @@ def verify_command(
                       "total": {"files": len(verdicts), "ok": len(verdicts) - len(failed), "failed": len(failed),
                                 "bytes": sum(v.size for v in verdicts)}},
              lambda: render_verify_summary(out, verdicts, time.perf_counter() - t0))
-    if failed:
-        raise typer.Exit(1)
+    if failed or (quiet and not verdicts):
+        raise typer.Exit(1)  # a file failed; or, with -q, nothing was verified (like grep -q)
 
 
 def _total_bytes(todo: list[Any]) -> int | None:

@@ -11,7 +11,7 @@ _mckpt_node() {
             _mckpt_args="" ;;
         "mckpt list")
             _mckpt_subs=""
-            _mckpt_opts="--recursive -r --acc --model -m --dataset -d --where -w --sort -s --reverse --timeout --json --format -f --quiet -q --help -h"
+            _mckpt_opts="--recursive -r --acc --model -m --dataset -d --where -w --sort -s --reverse --timeout --json --format -f --ids --paths --quiet -q --help -h"
             _mckpt_valopts="--model -m --dataset -d --where -w --sort -s --timeout --format -f"
             _mckpt_args="#0+" ;;
         "mckpt inspect")
@@ -21,12 +21,12 @@ _mckpt_node() {
             _mckpt_args="#0" ;;
         "mckpt diff")
             _mckpt_subs=""
-            _mckpt_opts="--weights -w --top --all --exit-code --timeout --json --format -f --quiet -q --help -h"
+            _mckpt_opts="--weights --top --all --exit-code --timeout --json --format -f --quiet -q --help -h"
             _mckpt_valopts="--top --timeout --format -f"
             _mckpt_args="#0 #1" ;;
         "mckpt results")
             _mckpt_subs=""
-            _mckpt_opts="--recursive -r --by --where -w --model -m --dataset -d --tasks --sort -s --top --no-cache --against --json --format -f --quiet -q --help -h"
+            _mckpt_opts="--recursive -r --by --where -w --model -m --dataset -d --tasks --sort -s --top --no-cache --against --json --format -f --ids --paths --quiet -q --help -h"
             _mckpt_valopts="--by --where -w --model -m --dataset -d --tasks --sort -s --top --against --format -f"
             _mckpt_args="#0+" ;;
         "mckpt plot")
@@ -91,7 +91,7 @@ _mckpt_node() {
             _mckpt_args="" ;;
         "mckpt cache ls")
             _mckpt_subs=""
-            _mckpt_opts="--cache-dir --json --quiet -q --help -h"
+            _mckpt_opts="--cache-dir --json --ids --paths --quiet -q --help -h"
             _mckpt_valopts="--cache-dir"
             _mckpt_args="" ;;
         "mckpt cache rm")

@@ -50,6 +50,8 @@ complete -c mckpt -n '__fish_seen_subcommand_from list' -l reverse -d 'Reverse t
 complete -c mckpt -n '__fish_seen_subcommand_from list' -l timeout -x -d 'For URLs: give up on a read (hub listing page, file index, ranged read) that takes longer in all, retries included.'
 complete -c mckpt -n '__fish_seen_subcommand_from list' -l json -d 'Print one JSON document (stable schema, see README).'
 complete -c mckpt -n '__fish_seen_subcommand_from list' -l format -s f -x -a 'plain simple github grid simple_grid rounded_grid fancy_grid pipe orgtbl jira presto pretty psql rst mediawiki moinmoin youtrack html latex latex_raw latex_booktabs latex_longtable textile tsv csv asciidoc' -d 'Print tables in a tabulate format: plain, github, latex, tsv, csv, …'
+complete -c mckpt -n '__fish_seen_subcommand_from list' -l ids -d 'Print only the run uids, one a line (for xargs and scripts).'
+complete -c mckpt -n '__fish_seen_subcommand_from list' -l paths -d 'Print only the file paths, one a line (mckpt list --paths | xargs mckpt verify).'
 complete -c mckpt -n '__fish_seen_subcommand_from list' -l quiet -s q -d 'Print nothing but errors.'
 complete -c mckpt -n '__fish_seen_subcommand_from list' -l help -s h -d 'Show this message and exit.'
 
@@ -67,7 +69,7 @@ complete -c mckpt -n '__fish_seen_subcommand_from inspect' -l help -s h -d 'Show
 complete -c mckpt -n '__fish_seen_subcommand_from diff' -f
 complete -c mckpt -n '__fish_seen_subcommand_from diff' -f -a '(mckpt __complete run (commandline -ct)) (__mckpt_checkpoints)'
 complete -c mckpt -n '__fish_seen_subcommand_from diff' -f -a '(mckpt __complete run (commandline -ct)) (__mckpt_checkpoints)'
-complete -c mckpt -n '__fish_seen_subcommand_from diff' -l weights -s w -d 'Compare the weights too (streamed).'
+complete -c mckpt -n '__fish_seen_subcommand_from diff' -l weights -d 'Compare the weights too (streamed).'
 complete -c mckpt -n '__fish_seen_subcommand_from diff' -l top -x -d 'Show the N tensors that changed most (0: all).'
 complete -c mckpt -n '__fish_seen_subcommand_from diff' -l all -d 'Include bookkeeping args (seed, uid, timestamps…).'
 complete -c mckpt -n '__fish_seen_subcommand_from diff' -l exit-code -d 'Exit 1 when they differ, 0 when they are the same (as `git diff --exit-code`).'
@@ -91,6 +93,8 @@ complete -c mckpt -n '__fish_seen_subcommand_from results' -l no-cache -d 'Read 
 complete -c mckpt -n '__fish_seen_subcommand_from results' -l against -r -F -d 'Published numbers (Mammoth\'s scripts/reproduce.json): show each matching group\'s difference from them.'
 complete -c mckpt -n '__fish_seen_subcommand_from results' -l json -d 'Print one JSON document (stable schema, see README).'
 complete -c mckpt -n '__fish_seen_subcommand_from results' -l format -s f -x -a 'plain simple github grid simple_grid rounded_grid fancy_grid pipe orgtbl jira presto pretty psql rst mediawiki moinmoin youtrack html latex latex_raw latex_booktabs latex_longtable textile tsv csv asciidoc' -d 'Print tables in a tabulate format: plain, github, latex, tsv, csv, …'
+complete -c mckpt -n '__fish_seen_subcommand_from results' -l ids -d 'Print only the run uids, one a line (for xargs and scripts).'
+complete -c mckpt -n '__fish_seen_subcommand_from results' -l paths -d 'Print only the file paths, one a line (mckpt list --paths | xargs mckpt verify).'
 complete -c mckpt -n '__fish_seen_subcommand_from results' -l quiet -s q -d 'Print nothing but errors.'
 complete -c mckpt -n '__fish_seen_subcommand_from results' -l help -s h -d 'Show this message and exit.'
 
@@ -240,6 +244,8 @@ complete -c mckpt -n '__fish_seen_subcommand_from cache; and not __fish_seen_sub
 complete -c mckpt -n '__fish_seen_subcommand_from cache; and __fish_seen_subcommand_from ls' -f
 complete -c mckpt -n '__fish_seen_subcommand_from cache; and __fish_seen_subcommand_from ls' -l cache-dir -x -a '(__fish_complete_directories (commandline -ct))' -d 'Cache folder (default: $MCKPT_CACHE or ~/.cache/mckpt).'
 complete -c mckpt -n '__fish_seen_subcommand_from cache; and __fish_seen_subcommand_from ls' -l json -d 'Print one JSON document (stable schema, see README).'
+complete -c mckpt -n '__fish_seen_subcommand_from cache; and __fish_seen_subcommand_from ls' -l ids -d 'Print only the sha256 of each file (what cache rm takes), one a line (for xargs and scripts).'
+complete -c mckpt -n '__fish_seen_subcommand_from cache; and __fish_seen_subcommand_from ls' -l paths -d 'Print only the file paths, one a line (mckpt list --paths | xargs mckpt verify).'
 complete -c mckpt -n '__fish_seen_subcommand_from cache; and __fish_seen_subcommand_from ls' -l quiet -s q -d 'Print nothing but errors.'
 complete -c mckpt -n '__fish_seen_subcommand_from cache; and __fish_seen_subcommand_from ls' -l help -s h -d 'Show this message and exit.'
 

@@ -210,6 +210,12 @@ class Results:
     found: int = 0  # runs read, before the filters
     warnings: list[str] = field(default_factory=list)
 
+    def names(self, bare: str) -> list[str]:
+        """`results --ids`: each run's uid (else its name), group by group; `--paths`: the file read
+        for each run (its newest)."""
+        runs = [r for g in self.groups for r in g.runs]
+        return [r.uid or r.run for r in runs] if bare == "ids" else [r.path for r in runs]
+
     def to_json(self) -> dict[str, Any]:
         return {"found": self.found, "by": self.by, "varying": self.varying,
                 "groups": [g.to_json() for g in self.groups], "superseded": self.superseded, "skipped": self.skipped,
@@ -293,7 +299,7 @@ def read_runs(paths: Iterable[str], *, recursive: bool = False, workers: int | N
         if args is None:
             skipped.append({"path": path, "reason": error or "unreadable"})
             continue
-        runs.append(RunResult(run.key, path, args, cil, til, _ancestors(run, args)))
+        runs.append(RunResult(run.key, path, args, cil, til, _ancestors(run, args), uid=run.name.uid))
     present = {r.run for r in runs}
     superseded = sorted({a for r in runs for a in r.resumed_from if a in present})
     return [r for r in runs if r.run not in superseded], skipped, superseded, walk_warnings + cache_notices

@@ -185,6 +185,13 @@ class Listing:
         """What the listed runs take on disk: seen before pruning, not after."""
         return sum(r.bytes for r in self.runs)
 
+    def names(self, bare: str) -> list[str]:
+        """`list --ids`: each run's uid (its name when it has none: what every command takes as a
+        run); `list --paths`: every file of each run, in task order (what `verify` or `rm` take)."""
+        if bare == "ids":
+            return [r.name.uid or r.key for r in self.runs]
+        return [c.path for r in self.runs for c in sorted(r.checkpoints, key=lambda c: _task_order(c.task))]
+
     def to_json(self) -> dict[str, Any]:
         return {"runs": [r.to_json() for r in self.runs], "other": self.other, "skipped": self.skipped,
                 "total": {"runs": len(self.runs), "files": sum(len(r.checkpoints) for r in self.runs),

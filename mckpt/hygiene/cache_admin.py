@@ -55,6 +55,10 @@ class CacheListing:
     def bytes(self) -> int:
         return sum(i.stored.size for i in self.items)
 
+    def names(self, bare: str) -> list[str]:
+        """`cache ls --ids`: each file's sha256 (what `cache rm` takes); `--paths`: where it is."""
+        return [i.stored.sha256 if bare == "ids" else str(i.stored.path) for i in self.items]
+
     def to_json(self) -> dict[str, Any]:
         return {"root": str(self.root), "files": [i.to_json() for i in self.items],
                 "leftovers": [{"path": str(x.path), "kind": x.kind, "bytes": x.size} for x in self.leftovers],

@@ -17,7 +17,7 @@ from ..io.progress import Progress
 from ..io.sources import ByteSource
 from ..remote import is_remote, is_store_url
 from ..remote.listing import RemoteEntry, RemoteFolder
-from .resolve import match_runs, single_run
+from .resolve import list_hint, match_runs, single_run
 
 if TYPE_CHECKING:
     from ..fetch.options import FetchOptions
@@ -109,14 +109,14 @@ def _resolve_in(here: RemoteFolder, parent: RemoteFolder | None, name: str, spec
             raise
         runs = []
     if runs:
-        return _open(single_run(runs, here.url).newest.listed)
+        return _open(single_run(runs, here.url, [here.url]).newest.listed)
     if parent is not None:
         matches = match_runs(group_files(parent.entries()).runs, name)
         if matches:
-            return _open(single_run(matches, f"uid {name}").newest.listed)
+            return _open(single_run(matches, f"uid {name}", [parent.url]).newest.listed)
     raise MckptError("no such remote file, folder or run uid", path=spec,
                      hint="give a .pt object, a folder of one run, or a run uid in a folder "
-                          "(see `mckpt list` of the folder)")
+                          f"(see {list_hint([(parent or here).url])})")
 
 
 def _open(listed: object) -> ByteSource:

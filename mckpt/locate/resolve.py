@@ -51,14 +51,15 @@ class Resolved:
 SHOWN_RUNS = 8  # runs named in the error of a folder or prefix that holds several
 
 
-def single_run(runs: Sequence[Run], where: str) -> Run:
-    """The one run of `runs`, or an error listing them (a folder or prefix that names several)."""
+def single_run(runs: Sequence[Run], where: str, folders: Sequence[str]) -> Run:
+    """The one run of `runs`, or an error listing them (a folder or prefix that names several),
+    whose hint lists the `folders` they are in."""
     if len(runs) == 1:
         return runs[0]
     shown = sorted(r.name.uid or r.key for r in runs)[:SHOWN_RUNS]
     more = f", … and {len(runs) - len(shown)} more" if len(runs) > len(shown) else ""
     raise MckptError(f"{where} holds {len(runs)} runs ({', '.join(shown)}{more}); which one?",
-                     hint="name one run by its uid or give a checkpoint file (see `mckpt list`)")
+                     hint=f"name one run by its uid or give a checkpoint file (see {list_hint(folders)})")
 
 
 def match_runs(runs: Sequence[Run], spec: str) -> list[Run]:
@@ -75,7 +76,7 @@ def pick_run(runs: Sequence[Run], spec: str, looked_in: Sequence[str]) -> Run:
     matches = match_runs(runs, spec)
     if not matches:
         raise no_such_uid(spec, looked_in)
-    return single_run(matches, f"uid {spec}")
+    return single_run(matches, f"uid {spec}", looked_in)
 
 
 def names_a_path(spec: str) -> bool:
@@ -92,17 +93,19 @@ def resolve_checkpoint(spec: str, search: Sequence[str | Path] = (CHECKPOINTS_DI
     if is_remote(spec):
         runs = remote_runs(spec) if remote_runs is not None else ()
         if runs:
-            run = single_run(runs, spec)
+            run = single_run(runs, spec, [spec])
             return Resolved(run.newest.path, f"newest checkpoint of the run at {spec}")
         return Resolved(spec, "the URL given")
     if os.path.exists(spec) and not os.path.isdir(spec):  # a pipe or device too: the reader refuses it
         return Resolved(spec, "the file given")
     if os.path.isdir(spec):
+        spec = checkpoints_folder(spec)
         runs = scan([spec]).runs
         if not runs:
             raise MckptError("is a folder without Mammoth checkpoints", path=spec,
-                             hint=f"give a checkpoint file, or see what is there: mckpt list {shlex.quote(spec)}")
-        return Resolved(newest_of(single_run(runs, spec)).path, f"newest checkpoint of the run in folder {spec}")
+                             hint=f"give a checkpoint file, or see what is there: {list_hint([spec])}")
+        return Resolved(newest_of(single_run(runs, spec, [spec])).path,
+                        f"newest checkpoint of the run in folder {spec}")
     if names_a_path(spec):  # a path, not a uid: say so plainly
         raise MckptError(f"no such {'folder' if spec.endswith(os.sep) else 'file'}", path=spec)
     folders = [str(p) for p in dict.fromkeys(search) if os.path.isdir(p)]
@@ -112,7 +115,31 @@ def resolve_checkpoint(spec: str, search: Sequence[str | Path] = (CHECKPOINTS_DI
 
 def no_such_uid(spec: str, looked_in: Sequence[str]) -> MckptError:
     """The one error for a word that is no file, no folder and no run uid where it was looked for."""
-    looked = ", ".join(looked_in) or "no checkpoints folder here"
+    looked = (f"looked in: {', '.join(looked_in)}; see {list_hint(looked_in)}" if looked_in
+              else f"no ./{CHECKPOINTS_DIR} folder here to look in")
     short = f"; a uid prefix needs {UID_PREFIX_MIN}+ characters" if len(spec) < UID_PREFIX_MIN else ""
-    return MckptError(f"no such file, folder or run uid{short}", path=spec,
-                      hint=f"give {SPEC_HELP} (looked in: {looked}; see `mckpt list`)")
+    return MckptError(f"no such file, folder or run uid{short}", path=spec, hint=f"give {SPEC_HELP} ({looked})")
+
+
+def list_hint(folders: Sequence[str]) -> str:
+    """`mckpt list` of the folders runs were looked for in, as a hint writes it: a command that
+    works from here (the folders named unless they are just `./checkpoints`, the default)."""
+    named = [] if list(folders) == [CHECKPOINTS_DIR] else [shlex.quote(f) for f in folders]
+    return "`" + " ".join(["mckpt", "list", *named]) + "`"
+
+
+def checkpoints_folder(folder: str) -> str:
+    """`folder`, or its `checkpoints/` when it is a Mammoth working folder (it holds a `checkpoints/`
+    folder and no `.pt` file of its own): where Mammoth writes, so `mckpt list mckpt-demo` lists
+    what `mckpt demo` wrote into `mckpt-demo/checkpoints`. Every command that takes a folder reads
+    it through here (`resolve_checkpoint`, `targets.classify`); one directory scan."""
+    inner = os.path.join(folder, CHECKPOINTS_DIR)
+    if os.path.basename(os.path.normpath(folder)) == CHECKPOINTS_DIR or not os.path.isdir(inner):
+        return folder
+    try:
+        with os.scandir(folder) as entries:
+            if any(e.name.endswith(".pt") for e in entries):
+                return folder
+    except OSError:
+        return folder  # the reader says what is wrong with it
+    return inner

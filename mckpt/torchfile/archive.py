@@ -10,6 +10,7 @@ the same code read from an HTTP range server.
 from __future__ import annotations
 
 import re
+import shlex
 import struct
 import zlib
 from collections.abc import Iterator
@@ -277,7 +278,7 @@ def sniff(head: bytes, name: str) -> str:
                              path=name)
     if looks_like_safetensors(head):
         raise IsSafetensors("a safetensors file (tensors only), not a torch checkpoint", path=name,
-                            hint="`mckpt inspect` shows its tensors and metadata")
+                            hint=f"`mckpt inspect {shlex.quote(name)}` shows its tensors and metadata")
     if head[:1] == b"\x80" and head[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05"):
         return "pickle"
     for magic, tool in _COMPRESSED:

@@ -104,6 +104,7 @@ class Output:
     quiet: bool = False
     stream: TextIO | None = None
     err: TextIO | None = None
+    bare: str | None = None  # "ids" or "paths": print only those names, one a line (`--ids`, `--paths`)
 
     def __post_init__(self) -> None:
         self.stream = self.stream or sys.stdout
@@ -113,15 +114,25 @@ class Output:
         self._started = False  # anything written to `stream` yet (output never starts with a blank line)
         self._bar: Progress | None = None  # the live progress bar, which stderr messages print above
 
-    def show(self, document: Callable[[], Any], render: Callable[[], None]) -> None:
-        """A command's result: the JSON document `document()` with --json, else `render()`.
+    def show(self, document: Callable[[], Any], render: Callable[[], None],
+             names: Callable[[str], Iterable[str]] | None = None) -> None:
+        """A command's result: the JSON document `document()` with --json, `names(bare)` one a line
+        with --ids or --paths, else `render()`.
 
         The document is built only when asked for, so a human view never pays for it.
         """
         if self.json:
             self.emit_json(document())
+        elif self.bare and names is not None:
+            self.names(names(self.bare))
         else:
             render()
+
+    def names(self, values: Iterable[str]) -> None:
+        """Each value alone on a line, nothing else (for `xargs` and `while read`); none with -q."""
+        if not self.quiet:
+            for value in values:
+                self._write(clean(value) + "\n")
 
     # -- stderr -------------------------------------------------------------------------------------
 

@@ -15,6 +15,8 @@ from .cells import acc_cell, acc_style, bytes_cell, count_cell, format_value
 from .output import Cell, Output, human_bytes, human_count
 from .text import brief
 
+NONE = Cell("-", None)  # a field with no value: `-` to read, an empty cell in csv/tsv (as `list` has)
+
 ARG_GROUPS: list[tuple[str, tuple[str, ...]]] = [
     ("experiment", ("model", "dataset", "dataset_config", "backbone", "model_config", "n_epochs", "joint",
                     "seed", "permute_classes", "label_perc", "validation", "num_classes", "buffer_size")),
@@ -91,14 +93,14 @@ def render_checkpoint(out: Output, ck: Checkpoint, *, tensors: bool = False) -> 
     a = ck.args
     if ck.kind == "mammoth":
         ident = [
-            ("model", a.get("model") or (n and n.model) or "-"),
-            ("dataset", a.get("dataset") or (n and n.dataset) or "-"),
-            ("config", a.get("dataset_config") or (n and n.dataset_config) or "-"),
+            ("model", a.get("model") or (n and n.model) or NONE),
+            ("dataset", a.get("dataset") or (n and n.dataset) or NONE),
+            ("config", a.get("dataset_config") or (n and n.dataset_config) or NONE),
             ("buffer", a.get("buffer_size", n.buffer_size if n else None) or 0),
-            ("epochs", a.get("n_epochs", n.n_epochs if n else "-")),
-            ("started", (n.timestamp.isoformat(sep=" ") if n and n.timestamp else a.get("conf_timestamp", "-"))),
+            ("epochs", a.get("n_epochs", n.n_epochs if n else NONE)),
+            ("started", (n.timestamp.isoformat(sep=" ") if n and n.timestamp else a.get("conf_timestamp", NONE))),
             ("uid", (n.uid if n and n.uid else str(a.get("conf_jobnum") or "-").split("-")[0])),
-            ("task", n.task if n else "-"),
+            ("task", n.task if n else NONE),
             ("tasks done", ck.tasks_done),
         ]
         if n is not None:

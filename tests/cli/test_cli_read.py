@@ -169,7 +169,7 @@ def test_inspect_missing_and_folder(tmp_path: Path) -> None:
     spaced = tmp_path / "my runs"
     spaced.mkdir()
     r = run_cli("inspect", str(spaced))
-    assert r.stderr.splitlines()[1].endswith(f": mckpt list '{spaced}'")  # pastes as is
+    assert r.stderr.splitlines()[1].endswith(f": `mckpt list '{spaced}'`")  # pastes as is
     r = run_cli("--debug", "inspect", str(tmp_path / "nope.pt"))
     assert r.returncode == 1 and "Traceback" in r.stderr
 

@@ -1,4 +1,4 @@
-"""Small everyday things: counted nouns, verify's stable order, `diff A A -w` without a second read,
+"""Small everyday things: counted nouns, verify's stable order, `diff A A --weights` without a second read,
 demo's spinner on a terminal, a folder of many runs named with "… and N more", csv sections."""
 
 from __future__ import annotations
@@ -63,7 +63,7 @@ def test_diff_of_one_file_reads_its_weights_once(tmp_path: Path) -> None:
         assert any("one file" in n for n in d.notes) is same
         if not same:
             assert read >= 2 * (256 * 256 + 256) * 4  # both files' tensor bytes
-    r = run_cli("diff", str(path), str(path), "-w", "--exit-code")
+    r = run_cli("diff", str(path), str(path), "--weights", "--exit-code")
     assert r.returncode == 0 and "one file (same device and inode)" in r.stdout
 
 

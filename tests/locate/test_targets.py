@@ -144,4 +144,4 @@ def test_a_uid_without_a_checkpoints_folder_is_the_same_error_everywhere(tmp_pat
     r = run_cli(command, "17e0aa3c", cwd=tmp_path)
     assert r.returncode == 1
     assert r.stderr.startswith("error: 17e0aa3c: no such file, folder or run uid\n"), r.stderr
-    assert "looked in: no checkpoints folder here" in r.stderr
+    assert "no ./checkpoints folder here to look in" in r.stderr

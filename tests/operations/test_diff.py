@@ -247,7 +247,7 @@ def test_weights_of_a_closed_checkpoint_are_refused_clearly(pair) -> None:
 
 
 def test_cli_weights_diff_shows_progress_on_a_terminal(tmp_path: Path) -> None:
-    """`diff -w` of large files draws a progress bar on stderr when it is a terminal (a real pty);
+    """`diff --weights` of large files draws a progress bar on stderr when it is a terminal (a real pty);
     with --json (as with convert) none, and stdout stays the one JSON document."""
     import os
 
@@ -258,7 +258,7 @@ def test_cli_weights_diff_shows_progress_on_a_terminal(tmp_path: Path) -> None:
     master, slave = os.openpty()
     env = {**os.environ, "PYTHONPATH": str(REPO), "TERM": "xterm", "COLUMNS": "100"}
     env.pop("NO_COLOR", None)
-    proc = subprocess.Popen([sys.executable, "-m", "mckpt", "diff", str(a), str(b), "-w"],
+    proc = subprocess.Popen([sys.executable, "-m", "mckpt", "diff", str(a), str(b), "--weights"],
                             stdout=subprocess.PIPE, stderr=slave, env=env)
     os.close(slave)
     seen = read_terminal(master)
@@ -266,6 +266,6 @@ def test_cli_weights_diff_shows_progress_on_a_terminal(tmp_path: Path) -> None:
     os.close(master)
     assert proc.returncode == 0 and b"w" in out
     assert b"compare weights" in seen
-    piped = run_cli("diff", str(a), str(b), "-w", "--json")
+    piped = run_cli("diff", str(a), str(b), "--weights", "--json")
     assert piped.returncode == 0 and "compare weights" not in piped.stderr
     assert json.loads(piped.stdout)["weights"]["changes"][0]["rel_l2"] == pytest.approx(0.5)

@@ -96,8 +96,8 @@ def test_run_uids_and_folders_stand_for_their_newest_file(fixtures_bucket: str, 
 def test_diff_across_a_local_and_a_remote_file(fixtures_bucket: str, env: dict[str, str]) -> None:
     a = FIXTURES / "checkpoints" / "sgd_seq-mnist_None_0_1_20261128-165846_9acd4744_2.pt"
     b = "checkpoints/sgd_seq-mnist_None_0_1_20261128-165958_ca535245_joint.pt"
-    local = _json("diff", str(a), str(FIXTURES / b), "-w", env=env, strip=str(FIXTURES) + "/")
-    remote = _json("diff", str(a), f"s3://{fixtures_bucket}/{b}", "-w", env=env, strip=f"s3://{fixtures_bucket}/")
+    local = _json("diff", str(a), str(FIXTURES / b), "--weights", env=env, strip=str(FIXTURES) + "/")
+    remote = _json("diff", str(a), f"s3://{fixtures_bucket}/{b}", "--weights", env=env, strip=f"s3://{fixtures_bucket}/")
     assert remote == local
     assert local["weights"]["compared"] > 0  # type: ignore[index]
     by_uid = _json("diff", f"s3://{fixtures_bucket}/checkpoints/9acd4744", str(a), env=env,

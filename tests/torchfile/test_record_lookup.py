@@ -7,7 +7,7 @@ names torch.save writes. These tests generate name sets (Unicode case pairs, ful
 ligatures, NFC/NFD, trailing dots and spaces, `./`, `//`, backslashes, duplicates, positions) and
 ask torch itself which bytes it reads: mckpt reads the same or refuses. The attack that found
 the bug (an `os.system` pickle where torch reads, a harmless twin named `data.p\\u212al` where
-`str.lower()` reads) is rebuilt and run through `inspect`, `verify`, `diff -w` and `load` (with
+`str.lower()` reads) is rebuilt and run through `inspect`, `verify`, `diff --weights` and `load` (with
 a stand-in Mammoth that runs whatever pickle it loads): nothing runs. `verify` inflates under the
 reader's bound, checked by the bytes it inflates.
 """
@@ -260,7 +260,7 @@ def test_diff_weights_refuses_a_storage_twin(lookup: tuple[dict[str, Path], Path
     plain = tmp_path / "plain.pt"
     plain.write_bytes(zip_bytes(_with_storages(tensor_tree("real", ("k0",)), {"k0": struct.pack("<2f", 1, 2)})))
     assert _torch_load(plain)["model"]["w0"].tolist() == _torch_load(twin)["model"]["w0"].tolist()  # type: ignore[index]
-    r = run_cli("diff", "-w", str(plain), str(twin))
+    r = run_cli("diff", "--weights", str(plain), str(twin))
     assert r.returncode == 1 and len(r.stderr.splitlines()) == 1 and "Traceback" not in r.stderr, r.stderr
     assert str(twin) in r.stderr and "outside ASCII" in r.stderr
 

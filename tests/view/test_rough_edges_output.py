@@ -84,7 +84,7 @@ def test_without_torch_demo_and_diff_weights_say_how_to_install_it(demo: Path, t
                                                                     no_torch: dict[str, str]) -> None:
     _says_torch_is_needed(run_cli("demo", str(tmp_path / "d"), env=no_torch), "writing the example checkpoints")
     assert not (tmp_path / "d" / "checkpoints").exists() or not any((tmp_path / "d").rglob("*.pt"))
-    _says_torch_is_needed(run_cli("diff", "-w", *_last_two(demo), env=no_torch), "comparing weights")
+    _says_torch_is_needed(run_cli("diff", "--weights", *_last_two(demo), env=no_torch), "comparing weights")
     # what needs no torch still works there
     assert run_cli("diff", *_last_two(demo), env=no_torch).returncode == 0
     assert run_cli("list", str(demo), "--acc", env=no_torch).returncode == 0
