@@ -68,7 +68,8 @@ def _collect(paths: list[str] | None, recursive: bool, query: Query, no_cache: b
             raise MckptError("no ./checkpoints or ./data/results folder here", path="checkpoints",
                              hint=f"run inside a Mammoth working folder, or pass a folder: mckpt {command} PATH")
     else:
-        named = expand(paths, command, remote=True, recursive=recursive)
+        # a Mammoth working folder whole: its checkpoints/ and its data/results logs (run_sources)
+        named = expand(paths, command, remote=True, recursive=recursive, whole=True)
         for url in named.urls:
             if url_kind(url) == "http":
                 raise UsageError(f"{command} reads local folders and files, and s3://, gs://, az://, hf:// folders",

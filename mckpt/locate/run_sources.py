@@ -34,6 +34,7 @@ from ..domain.log_runs import (
 from ..domain.names import parse_stem
 from ..domain.results import Query, Results, group_runs
 from ..remote import is_remote
+from .resolve import checkpoints_folder
 
 if TYPE_CHECKING:
     from ..domain.record_cache import RecordCache
@@ -67,9 +68,9 @@ def split_targets(paths: Iterable[str], recursive: bool = False) -> Targets:
         elif os.path.isdir(p):
             t.checkpoints.append(p)
             t.logs += find_logs(p, recursive)
-            working = os.path.join(p, CHECKPOINTS_DIR)
-            if not recursive and os.path.isdir(os.path.join(p, *DATA_RESULTS)) and os.path.isdir(working):
-                t.checkpoints.append(working)  # a Mammoth checkout: its runs' checkpoints too
+            working = checkpoints_folder(p)
+            if not recursive and working != p:
+                t.checkpoints.append(working)  # a Mammoth working folder: its runs' checkpoints too
         else:
             t.checkpoints.append(p)  # a checkpoint file, or a missing path the scan names
     unique: dict[str, str] = {}

@@ -62,15 +62,16 @@ Target = LocalFile | Folder | RunUid | RemoteFile | RemoteFolder
 REMOTE = (RemoteFile, RemoteFolder)
 
 
-def classify(word: str, recursive: bool = False) -> Target:
+def classify(word: str, recursive: bool = False, whole: bool = False) -> Target:
     """What one word names, from its URL kind (`io.urls.url_kind`) and what is on disk: a URL, a
-    folder (a Mammoth working folder as its `checkpoints/`, unless `recursive` walks all of it), a
-    file (an existing one, or a missing one written as a path), else a run uid."""
+    folder (a Mammoth working folder as its `checkpoints/`, unless `recursive` walks all of it or
+    `whole` takes it as it is: results and plot find its results logs too), a file (an existing
+    one, or a missing one written as a path), else a run uid."""
     kind = url_kind(word)
     if kind is not None:
         return RemoteFile(word) if kind == "http" or word.endswith(".pt") else RemoteFolder(word)
     if os.path.isdir(word):
-        return Folder(word if recursive else checkpoints_folder(word))
+        return Folder(word if recursive or whole else checkpoints_folder(word))
     if os.path.exists(word):  # a pipe or device too: the reader refuses it
         return LocalFile(word)
     if names_a_path(word):
@@ -142,13 +143,15 @@ class Targets:
                 for t in self.items]
 
 
-def expand(words: Sequence[str] | None, command: str, *, remote: bool = False, recursive: bool = False) -> Targets:
+def expand(words: Sequence[str] | None, command: str, *, remote: bool = False, recursive: bool = False,
+           whole: bool = False) -> Targets:
     """`words` as typed targets; no words is `./checkpoints` (which must exist). A URL is refused
     with `refuse_remote` unless `remote` (the command reads URLs); `recursive`: the command walks
-    each folder's sub-folders too (`classify`)."""
+    each folder's sub-folders too; `whole`: a Mammoth working folder is read whole, logs included
+    (`classify`)."""
     if not words:
         return Targets((Folder(default_folder(command)),), defaulted=True, command=command)
-    items = tuple(classify(w, recursive) for w in words)
+    items = tuple(classify(w, recursive, whole) for w in words)
     if not remote:
         for t in items:
             if isinstance(t, REMOTE):
