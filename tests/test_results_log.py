@@ -385,3 +385,35 @@ def test_fast_path_reads_every_line_as_the_full_parser_does(tmp_path: Path) -> N
     # what the fast path does not take goes to the full parser (and its verdict)
     for line in ("{'a': (1, 2)}", "{'a': 'x\\\\n'}", "{1: 2}", "{'a': os.sep}", "{'a': np.int64(1.5)}"):
         assert _fast(line) is None
+
+
+def _agree(line: str) -> bool:
+    """The fast path reads `line` as the full parser does, or leaves it to it. True if it read it."""
+    from mckpt.domain.results_log import _fast, parse_line_slow
+
+    fast = _fast(line)
+    try:
+        slow = parse_line_slow(line)
+    except BadLine:
+        assert fast is None, line
+        return False
+    assert fast is None or json.dumps(fast) == json.dumps(slow), line
+    return fast is not None
+
+
+def test_quick_path_and_full_parser_agree_on_generated_lines() -> None:
+    """Lines with no double quote or backslash take the split-and-substitute path: on tokens Python
+    and JSON spell alike or differently (bare true/null, implicit concatenation, 1_0, trailing
+    commas, -nan, prefixes, names that hold None/nan/inf), it agrees with the full parser or declines."""
+    tokens = ["'a'", "'None'", "'nan inf True'", "'device(type='", "None", "True", "False", "nan", "inf", "-inf",
+              "-nan", "true", "null", "NaN", "Infinity", "1", "-0", "1.5", "1e5", "1E+20", "1_0", "01", "1.",
+              "np.float64(2.0)", "np.float32(1e-05)", "np.float64(nan)", "np.float64(-inf)", "np.float64(3)",
+              "np.int64(7)", "np.int64(-7)", "np.int64(1.5)", "device(type='cpu')", "device(type='cuda', index=0)",
+              "[1, 2]", "[1,]", "[]", "(1, 2)", "{'k': 1}", "'x' 'y'", "b'x'", "u'x'", "f'x'", "Nonex", "info",
+              "np.float64(np.float64(1.0))", "{1: 2}", "'\t'"]
+    rng = random.Random(22)
+    read = 0
+    for _ in range(3000):
+        items = [f"'k{i}': {rng.choice(tokens)}" for i in range(rng.randint(1, 4))]
+        read += _agree("{" + ", ".join(items) + rng.choice(["", ",", " "]) + "}")
+    assert read > 300  # the quick path did take the lines it can
