@@ -417,3 +417,45 @@ def test_quick_path_and_full_parser_agree_on_generated_lines() -> None:
         items = [f"'k{i}': {rng.choice(tokens)}" for i in range(rng.randint(1, 4))]
         read += _agree("{" + ", ".join(items) + rng.choice(["", ",", " "]) + "}")
     assert read > 300  # the quick path did take the lines it can
+
+
+def test_list_shows_log_runs_beside_checkpoints_each_once(tmp_path: Path) -> None:
+    """`list` of a Mammoth checkout: runs from its logs and its checkpoints, a run in both one row."""
+    from mckpt.locate.targets import Folder, LocalFile, ResultsLog, classify
+
+    rng = random.Random(21)
+    work = tmp_path / "mammoth"
+    both, log_only, ckpt_only = (make_run(rng, seed=s) for s in (0, 1, 2))
+    uid = both.jobnum[:8]
+    stem = f"er_seq-cifar10_None_500_50_20250101-101010_{uid}"
+    _checkpoint_of(both, work / "checkpoints", stem)
+    both.args["ckpt_name"] = stem
+    _checkpoint_of(ckpt_only, work / "checkpoints", f"er_seq-cifar10_None_500_50_20250101-111111_"
+                                                    f"{ckpt_only.jobnum[:8]}")
+    write_runs(work / "data" / "results", [both, log_only])
+    log = work / "data" / "results" / "class-il" / "seq-cifar10" / "er" / "logs.pyd"
+    assert isinstance(classify(str(log)), ResultsLog)
+    assert isinstance(classify(str(next((work / "checkpoints").glob("*.pt")))), LocalFile)
+    assert isinstance(classify(str(work)), Folder)
+
+    def listed(*argv: str) -> dict[str, Any]:
+        r = run_cli("list", *argv, "--json")
+        assert r.returncode == 0, r.stderr
+        return {x["uid"]: x for x in json.loads(r.stdout)["runs"]}
+
+    runs = listed(str(work))
+    assert {u: x["source"] for u, x in runs.items()} == {
+        uid: "checkpoint+log", log_only.jobnum[:8]: "log", ckpt_only.jobnum[:8]: "checkpoint"}
+    assert {(Path(x["path"]).parents[2].name, x["setting"], x["line"]) for x in runs[uid]["log"]} == {
+        ("class-il", "class-il", 1), ("task-il", "task-il", 1)}
+    final, _, _ = _expected(_literal(log.read_text().splitlines()[1]))
+    assert runs[log_only.jobnum[:8]]["metrics"]["class_il"]["final_avg"] == final  # the log's own number
+    assert runs[log_only.jobnum[:8]]["model"] == "er" and runs[log_only.jobnum[:8]]["checkpoints"] == []
+    assert sorted(listed(str(log))) == sorted([uid, log_only.jobnum[:8]])  # a log named: its twin too
+    # a checkpoints folder is listed from names as before: no log read, no source column
+    plain = run_cli("list", str(work / "checkpoints"))
+    assert plain.returncode == 0 and "source" not in plain.stdout and uid in plain.stdout
+    table = run_cli("list", str(work), env={"COLUMNS": "250"})
+    ends = [line.rsplit(" ", 1)[-1] for line in table.stdout.splitlines()]
+    assert sorted(e for e in ends if e in ("checkpoint", "log", "checkpoint+log")) == [
+        "checkpoint", "checkpoint+log", "log"]
