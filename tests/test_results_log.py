@@ -233,14 +233,21 @@ def _checkpoint_of(run: Run, folder: Path, stem: str) -> Path:
     return path
 
 
+def _three_runs_one_saved(rng: random.Random, work: Path) -> tuple[tuple[Run, Run, Run], str, Path]:
+    """Three runs (seeds 0, 1, 2); the first saved as a checkpoint of `work/checkpoints` under its
+    own name (ckpt_name set): (runs, the first's uid, its checkpoint)."""
+    first, second, third = (make_run(rng, seed=s) for s in (0, 1, 2))
+    uid = first.jobnum[:8]
+    stem = f"er_seq-cifar10_None_500_50_20250101-101010_{uid}"
+    ckpt = _checkpoint_of(first, work / "checkpoints", stem)
+    first.args["ckpt_name"] = stem
+    return (first, second, third), uid, ckpt
+
+
 def test_a_run_in_log_and_checkpoint_is_one_run_and_a_resume_supersedes(tmp_path: Path) -> None:
     rng = random.Random(11)
     work = tmp_path / "mammoth"
-    both, log_only, parent = (make_run(rng, seed=s) for s in (0, 1, 2))
-    uid = both.jobnum[:8]
-    stem = f"er_seq-cifar10_None_500_50_20250101-101010_{uid}"
-    ckpt = _checkpoint_of(both, work / "checkpoints", stem)
-    both.args["ckpt_name"] = stem
+    (both, log_only, parent), uid, ckpt = _three_runs_one_saved(rng, work)
     # the parent has only a checkpoint; its resumed child only a log line, whose name carries the lineage
     pstem = f"er_seq-cifar10_None_500_50_20250101-111111_{parent.jobnum[:8]}"
     _checkpoint_of(parent, work / "checkpoints", pstem)
@@ -425,11 +432,7 @@ def test_list_shows_log_runs_beside_checkpoints_each_once(tmp_path: Path) -> Non
 
     rng = random.Random(21)
     work = tmp_path / "mammoth"
-    both, log_only, ckpt_only = (make_run(rng, seed=s) for s in (0, 1, 2))
-    uid = both.jobnum[:8]
-    stem = f"er_seq-cifar10_None_500_50_20250101-101010_{uid}"
-    _checkpoint_of(both, work / "checkpoints", stem)
-    both.args["ckpt_name"] = stem
+    (both, log_only, ckpt_only), uid, _ = _three_runs_one_saved(rng, work)
     _checkpoint_of(ckpt_only, work / "checkpoints", f"er_seq-cifar10_None_500_50_20250101-111111_"
                                                     f"{ckpt_only.jobnum[:8]}")
     write_runs(work / "data" / "results", [both, log_only])
