@@ -80,21 +80,30 @@ def split_targets(paths: Iterable[str], recursive: bool = False) -> Targets:
     return t
 
 
+def _twin_groups(logs: Iterable[str]) -> list[list[str]]:
+    """Local logs in groups read together: a log with its twins (the other setting's log of the
+    same runs). A log's lines are held only until its twin is paired: memory grows with runs,
+    not lines read."""
+    twins: dict[tuple[str, ...], list[str]] = {}
+    for p in logs:
+        twins.setdefault(LogPlace.of(p).twins, []).append(p)
+    return list(twins.values())
+
+
 def add_log_runs(listing: Listing, logs: Sequence[str]) -> list[str]:
     """Add the runs of results logs to a `list` listing, each run once: a log run whose uid a
     listed checkpoint run carries is that run (its log lines are attached, and its accuracy
     filled from the log when its checkpoints were not read); two copies of a log give one run.
-    Returns warnings (bad lines) and lines left out (not training runs), as messages."""
+    Lines that are not training runs go to the listing's other files (`FILE:LINE`, why); the
+    warnings about bad lines are returned."""
     from ..domain.runs import Run
 
-    twins: dict[tuple[str, ...], list[str]] = {}
-    for p in logs:
-        twins.setdefault(LogPlace.of(p).twins, []).append(p)
     by_uid = {r.name.uid: r for r in listing.runs if r.name.uid}
-    notes: list[str] = []
-    for paths in twins.values():
+    warnings: list[str] = []
+    for paths in _twin_groups(logs):
         found = runs_from_logs(read_local_logs(paths))
-        notes += found.warnings + [f"{s['path']}: left out: {s['reason']}" for s in found.skipped]
+        warnings += found.warnings
+        listing.other += found.skipped
         for r in found.runs:
             run = by_uid.get(r.uid) if r.uid else None
             if run is None:
@@ -105,7 +114,7 @@ def add_log_runs(listing: Listing, logs: Sequence[str]) -> list[str]:
             run.logged += [rec for rec in r.records if rec not in run.logged]
             if run.metrics is None:
                 run.metrics, run.args = r.metrics, r.args
-    return notes
+    return warnings
 
 
 def _log_name(r: RunResult) -> ParsedName:
@@ -272,11 +281,7 @@ def read_every_run(paths: Iterable[str], *, recursive: bool = False, workers: in
     if targets.checkpoints:
         runs, skipped, superseded, warnings = read_runs(targets.checkpoints, recursive=recursive, workers=workers,
                                                         cache=cache)
-    # A log's lines are held only until its twin is paired: memory grows with runs, not lines read.
-    twins: dict[tuple[str, ...], list[str]] = {}
-    for p in targets.logs:
-        twins.setdefault(LogPlace.of(p).twins, []).append(p)
-    batches = [runs_from_logs(read_local_logs(paths)) for paths in twins.values()]
+    batches = [runs_from_logs(read_local_logs(paths)) for paths in _twin_groups(targets.logs)]
     if targets.remote:
         more, more_skipped, remote_logs = _read_remote(targets.remote, recursive)
         runs += more
