@@ -90,7 +90,7 @@ def list_runs(paths: list[str] | None, *, recursive: bool, acc: bool, model: str
     conditions = parse_where(where)
     if (sort == "acc" or conditions) and not acc:
         acc = True  # the accuracy, or the saved args --where filters on, are in each run's newest file
-    named = expand(paths, "list", remote=True, recursive=recursive)
+    named = expand(paths, "list", remote=True, recursive=recursive, whole=True)  # a working folder: logs too
     targets = named.scope()
     if named.urls:
         from ..locate.remote import list_paths  # only remote listings import obstore / the HTTP modules
@@ -103,7 +103,11 @@ def list_runs(paths: list[str] | None, *, recursive: bool, acc: bool, model: str
         else:
             listing = list_paths(targets, recursive=recursive, options=options)
     else:
-        listing = scan(targets, recursive=recursive, acc=acc)
+        from ..locate.run_sources import add_log_runs, split_targets
+
+        found = split_targets(targets, recursive)  # logs named, or in Mammoth's layout under a folder named
+        listing = scan(found.checkpoints, recursive=recursive, acc=acc)
+        listing.skipped += add_log_runs(listing, found.logs) if found.logs else []
     for line in listing.skipped:
         out.warning(line)
     if named.uids:
@@ -114,7 +118,8 @@ def list_runs(paths: list[str] | None, *, recursive: bool, acc: bool, model: str
     filters = " ".join([f"{flag} {value}" for flag, value in (("--model", model), ("--dataset", dataset)) if value]
                        + [f"--where {w.text}" for w in conditions])
     no_match = f"no run matches {filters} (of {found} run(s) found)" if found and not listing.runs else None
-    out.show(listing.to_json, lambda: render_listing(out, listing, acc=acc, no_match=no_match), listing.names)
+    out.show(listing.to_json, lambda: render_listing(out, listing, acc=acc or any(r.logged for r in listing.runs),
+                                                     no_match=no_match), listing.names)
     return 1 if quiet and not listing.runs else 0
 
 

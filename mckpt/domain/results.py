@@ -149,11 +149,12 @@ class Group:
     def seeds(self) -> list[Any]:
         return [r.seed for r in self.runs]
 
-    @property
+    @functools.cached_property
     def duplicate_seeds(self) -> list[Any]:
         """Seeds that two runs of the group share with every other setting (`--by` may group
         several): one config run, saved or copied twice, not two seeds. No seed (Mammoth's
-        default) is a fresh random one each time: never a duplicate."""
+        default) is a fresh random one each time: never a duplicate. Computed once, when asked
+        after grouping (every column's stat asks: each run's args are serialised to compare)."""
         seen: dict[str, list[Any]] = {}
         for r in self.runs:
             if r.seed is not None:

@@ -75,6 +75,14 @@ class Run:
     args: dict[str, Any] | None = None  # the newest file's saved args, plain (`scan(..., acc=True)`)
     copies: list[CopyFile] = field(default_factory=list)
     unreadable: list[dict[str, str]] = field(default_factory=list)  # its files that do not read (`acc`)
+    # Lines of Mammoth's results logs that hold this run (`locate.run_sources.add_log_runs`):
+    # {"path", "line", "setting"} each; a run found only in logs has no checkpoints.
+    logged: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def source(self) -> str:
+        """Where the run was found: "checkpoint", "log" or "checkpoint+log"."""
+        return "+".join(w for w, has in (("checkpoint", self.checkpoints), ("log", self.logged)) if has)
 
     def fold_copies(self) -> None:
         """Move the files that duplicate another checkpoint of the run into `copies`.
@@ -149,7 +157,7 @@ class Run:
             "timestamp": n.timestamp.isoformat() if n.timestamp else None, "uid": n.uid,
             "dialect": n.dialect, "parent": n.parent.stem if n.parent else None,
             "parent_uid": n.parent.uid if n.parent else None, "guessed": list(n.guessed),
-            "tasks": self.tasks, "bytes": self.bytes,
+            "tasks": self.tasks, "bytes": self.bytes, "source": self.source,
             "checkpoints": [c.to_json() for c in sorted(self.checkpoints, key=lambda c: _task_order(c.task))],
         }
         if self.metrics is not None:
@@ -160,6 +168,8 @@ class Run:
             out["error"] = self.error
         if self.copies:
             out["copies"] = [c.to_json() for c in self.copies]
+        if self.logged:
+            out["log"] = self.logged
         return out
 
 

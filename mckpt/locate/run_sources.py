@@ -31,7 +31,7 @@ from ..domain.log_runs import (
     twin_of,
     uid_of,
 )
-from ..domain.names import parse_stem
+from ..domain.names import ParsedName, parse_stem
 from ..domain.results import Query, Results, group_runs
 from ..remote import is_remote
 from .resolve import checkpoints_folder
@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from ..domain.record_cache import RecordCache
     from ..domain.results import RunResult
     from ..domain.results_log import LogFile
+    from ..domain.runs import Listing
     from ..remote.listing import RemoteEntry
 
 REMOTE_WORKERS = 16  # concurrent reads from a store: enough to hide round trips, few enough for a lab server
@@ -78,6 +79,61 @@ def split_targets(paths: Iterable[str], recursive: bool = False) -> Targets:
         unique.setdefault(os.path.realpath(p), p)  # a log named twice (or through its twin) is read once
     t.logs = list(unique.values())
     return t
+
+
+def _twin_groups(logs: Iterable[str]) -> list[list[str]]:
+    """Local logs in groups read together: a log with its twins (the other setting's log of the
+    same runs). A log's lines are held only until its twin is paired: memory grows with runs,
+    not lines read."""
+    twins: dict[tuple[str, ...], list[str]] = {}
+    for p in logs:
+        twins.setdefault(LogPlace.of(p).twins, []).append(p)
+    return list(twins.values())
+
+
+def add_log_runs(listing: Listing, logs: Sequence[str]) -> list[str]:
+    """Add the runs of results logs to a `list` listing, each run once: a log run whose uid a
+    listed checkpoint run carries is that run (its log lines are attached, and its accuracy
+    filled from the log when its checkpoints were not read); two copies of a log give one run.
+    Lines that are not training runs go to the listing's other files (`FILE:LINE`, why); the
+    warnings about bad lines are returned."""
+    from ..domain.runs import Run
+
+    by_uid = {r.name.uid: r for r in listing.runs if r.name.uid}
+    warnings: list[str] = []
+    for paths in _twin_groups(logs):
+        found = runs_from_logs(read_local_logs(paths))
+        warnings += found.warnings
+        listing.other += found.skipped
+        for r in found.runs:
+            run = by_uid.get(r.uid) if r.uid else None
+            if run is None:
+                run = Run(_log_name(r))
+                listing.runs.append(run)
+                if r.uid:
+                    by_uid[r.uid] = run
+            run.logged += [rec for rec in r.records if rec not in run.logged]
+            if run.metrics is None:
+                run.metrics, run.args = r.metrics, r.args
+    return warnings
+
+
+def _log_name(r: RunResult) -> ParsedName:
+    """What a log line says of its run, as a checkpoint name would: its ckpt_name when that parses,
+    else its args (model, dataset, buffer, epochs, uid)."""
+    parsed = parse_stem(r.run)
+    if parsed is not None:
+        return parsed
+    a = r.args
+
+    def text(key: str) -> str | None:
+        return a[key] if isinstance(a.get(key), str) else None
+
+    def integer(key: str) -> int | None:
+        return a[key] if type(a.get(key)) is int else None
+
+    return ParsedName(r.run, "log", "last", model=text("model"), dataset=text("dataset"),
+                      buffer_size=integer("buffer_size"), n_epochs=integer("n_epochs"), uid=r.uid)
 
 
 def default_targets() -> list[str]:
@@ -226,11 +282,7 @@ def read_every_run(paths: Iterable[str], *, recursive: bool = False, workers: in
     if targets.checkpoints:
         runs, skipped, superseded, warnings = read_runs(targets.checkpoints, recursive=recursive, workers=workers,
                                                         cache=cache)
-    # A log's lines are held only until its twin is paired: memory grows with runs, not lines read.
-    twins: dict[tuple[str, ...], list[str]] = {}
-    for p in targets.logs:
-        twins.setdefault(LogPlace.of(p).twins, []).append(p)
-    batches = [runs_from_logs(read_local_logs(paths)) for paths in twins.values()]
+    batches = [runs_from_logs(read_local_logs(paths)) for paths in _twin_groups(targets.logs)]
     if targets.remote:
         more, more_skipped, remote_logs = _read_remote(targets.remote, recursive)
         runs += more

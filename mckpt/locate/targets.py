@@ -14,6 +14,7 @@ import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from ..domain.log_runs import looks_like_log
 from ..domain.runs import Run
 from ..domain.vocabulary import CHECKPOINTS_DIR
 from ..errors import MckptError, UsageError
@@ -23,7 +24,8 @@ from .resolve import checkpoints_folder, names_a_path, no_such_uid, pick_run, re
 
 @dataclass(frozen=True)
 class LocalFile:
-    """A file on this disk (or a path written as one that does not exist: the reader says so)."""
+    """A file on this disk that is not a results log (or a path written as one that does not exist:
+    the reader says so)."""
 
     path: str
 
@@ -56,9 +58,17 @@ class RemoteFolder:
     url: str
 
 
-# The kinds a word can be. Seam: a Mammoth log file (results read from logs) is one more dataclass
-# here, recognised in `classify` before the local kinds, and accepted by the commands that read it.
-Target = LocalFile | Folder | RunUid | RemoteFile | RemoteFolder
+@dataclass(frozen=True)
+class ResultsLog:
+    """A Mammoth results log (`logs.pyd`), known by its first byte (`log_runs.looks_like_log`): read
+    by `results`, `plot` and `list`; the checkpoint readers say it is not a checkpoint."""
+
+    path: str
+
+
+# The kinds a word can be.
+Target = LocalFile | ResultsLog | Folder | RunUid | RemoteFile | RemoteFolder
+LOCAL = (LocalFile, ResultsLog, Folder)
 REMOTE = (RemoteFile, RemoteFolder)
 
 
@@ -73,7 +83,7 @@ def classify(word: str, recursive: bool = False, whole: bool = False) -> Target:
     if os.path.isdir(word):
         return Folder(word if recursive or whole else checkpoints_folder(word))
     if os.path.exists(word):  # a pipe or device too: the reader refuses it
-        return LocalFile(word)
+        return ResultsLog(word) if os.path.isfile(word) and looks_like_log(word) else LocalFile(word)
     if names_a_path(word):
         return Folder(word) if word.endswith(os.sep) or not word.endswith(".pt") else LocalFile(word)
     return RunUid(word)
@@ -105,7 +115,7 @@ class Targets:
     @property
     def local_paths(self) -> list[str]:
         """The files and folders named, as given."""
-        return [t.path for t in self.items if isinstance(t, LocalFile | Folder)]
+        return [t.path for t in self.items if isinstance(t, LOCAL)]
 
     @property
     def uids(self) -> list[str]:
@@ -118,7 +128,7 @@ class Targets:
     def scope(self) -> list[str]:
         """What to read: the files, folders and URLs named, else (only run uids, or nothing named)
         `./checkpoints`; run uids select runs from it (`select_runs`)."""
-        named = [t.path if isinstance(t, LocalFile | Folder) else t.url
+        named = [t.path if isinstance(t, LOCAL) else t.url
                  for t in self.items if not isinstance(t, RunUid)]
         return named or self._uid_folders(self.uids[0])
 

@@ -58,6 +58,10 @@ def render_listing(out: Output, listing: Listing, *, acc: bool = False, no_match
     if has_parent:
         headers.append("resumed from")
         justify.append("left")
+    has_log = any(r.logged for r in runs)  # logs were read: say where each run was found
+    if has_log:
+        headers.append("source")
+        justify.append("left")
     rows, styles = [], []
     for r in runs:
         n = r.name
@@ -79,6 +83,9 @@ def render_listing(out: Output, listing: Listing, *, acc: bool = False, no_match
         if has_parent:
             row.append(n.parent.uid or n.parent.stem if n.parent else _parent_file(r.loaded_from))
             st.append("magenta")
+        if has_log:
+            row.append(r.source)
+            st.append("dim")
         rows.append(row)
         styles.append(st)
     if rows:

@@ -233,14 +233,21 @@ def _checkpoint_of(run: Run, folder: Path, stem: str) -> Path:
     return path
 
 
+def _three_runs_one_saved(rng: random.Random, work: Path) -> tuple[tuple[Run, Run, Run], str, Path]:
+    """Three runs (seeds 0, 1, 2); the first saved as a checkpoint of `work/checkpoints` under its
+    own name (ckpt_name set): (runs, the first's uid, its checkpoint)."""
+    first, second, third = (make_run(rng, seed=s) for s in (0, 1, 2))
+    uid = first.jobnum[:8]
+    stem = f"er_seq-cifar10_None_500_50_20250101-101010_{uid}"
+    ckpt = _checkpoint_of(first, work / "checkpoints", stem)
+    first.args["ckpt_name"] = stem
+    return (first, second, third), uid, ckpt
+
+
 def test_a_run_in_log_and_checkpoint_is_one_run_and_a_resume_supersedes(tmp_path: Path) -> None:
     rng = random.Random(11)
     work = tmp_path / "mammoth"
-    both, log_only, parent = (make_run(rng, seed=s) for s in (0, 1, 2))
-    uid = both.jobnum[:8]
-    stem = f"er_seq-cifar10_None_500_50_20250101-101010_{uid}"
-    ckpt = _checkpoint_of(both, work / "checkpoints", stem)
-    both.args["ckpt_name"] = stem
+    (both, log_only, parent), uid, ckpt = _three_runs_one_saved(rng, work)
     # the parent has only a checkpoint; its resumed child only a log line, whose name carries the lineage
     pstem = f"er_seq-cifar10_None_500_50_20250101-111111_{parent.jobnum[:8]}"
     _checkpoint_of(parent, work / "checkpoints", pstem)
@@ -385,3 +392,73 @@ def test_fast_path_reads_every_line_as_the_full_parser_does(tmp_path: Path) -> N
     # what the fast path does not take goes to the full parser (and its verdict)
     for line in ("{'a': (1, 2)}", "{'a': 'x\\\\n'}", "{1: 2}", "{'a': os.sep}", "{'a': np.int64(1.5)}"):
         assert _fast(line) is None
+
+
+def _agree(line: str) -> bool:
+    """The fast path reads `line` as the full parser does, or leaves it to it. True if it read it."""
+    from mckpt.domain.results_log import _fast, parse_line_slow
+
+    fast = _fast(line)
+    try:
+        slow = parse_line_slow(line)
+    except BadLine:
+        assert fast is None, line
+        return False
+    assert fast is None or json.dumps(fast) == json.dumps(slow), line
+    return fast is not None
+
+
+def test_quick_path_and_full_parser_agree_on_generated_lines() -> None:
+    """Lines with no double quote or backslash take the split-and-substitute path: on tokens Python
+    and JSON spell alike or differently (bare true/null, implicit concatenation, 1_0, trailing
+    commas, -nan, prefixes, names that hold None/nan/inf), it agrees with the full parser or declines."""
+    tokens = ["'a'", "'None'", "'nan inf True'", "'device(type='", "None", "True", "False", "nan", "inf", "-inf",
+              "-nan", "true", "null", "NaN", "Infinity", "1", "-0", "1.5", "1e5", "1E+20", "1_0", "01", "1.",
+              "np.float64(2.0)", "np.float32(1e-05)", "np.float64(nan)", "np.float64(-inf)", "np.float64(3)",
+              "np.int64(7)", "np.int64(-7)", "np.int64(1.5)", "device(type='cpu')", "device(type='cuda', index=0)",
+              "[1, 2]", "[1,]", "[]", "(1, 2)", "{'k': 1}", "'x' 'y'", "b'x'", "u'x'", "f'x'", "Nonex", "info",
+              "np.float64(np.float64(1.0))", "{1: 2}", "'\t'"]
+    rng = random.Random(22)
+    read = 0
+    for _ in range(3000):
+        items = [f"'k{i}': {rng.choice(tokens)}" for i in range(rng.randint(1, 4))]
+        read += _agree("{" + ", ".join(items) + rng.choice(["", ",", " "]) + "}")
+    assert read > 300  # the quick path did take the lines it can
+
+
+def test_list_shows_log_runs_beside_checkpoints_each_once(tmp_path: Path) -> None:
+    """`list` of a Mammoth checkout: runs from its logs and its checkpoints, a run in both one row."""
+    from mckpt.locate.targets import Folder, LocalFile, ResultsLog, classify
+
+    rng = random.Random(21)
+    work = tmp_path / "mammoth"
+    (both, log_only, ckpt_only), uid, _ = _three_runs_one_saved(rng, work)
+    _checkpoint_of(ckpt_only, work / "checkpoints", f"er_seq-cifar10_None_500_50_20250101-111111_"
+                                                    f"{ckpt_only.jobnum[:8]}")
+    write_runs(work / "data" / "results", [both, log_only])
+    log = work / "data" / "results" / "class-il" / "seq-cifar10" / "er" / "logs.pyd"
+    assert isinstance(classify(str(log)), ResultsLog)
+    assert isinstance(classify(str(next((work / "checkpoints").glob("*.pt")))), LocalFile)
+    assert isinstance(classify(str(work)), Folder)
+
+    def listed(*argv: str) -> dict[str, Any]:
+        r = run_cli("list", *argv, "--json")
+        assert r.returncode == 0, r.stderr
+        return {x["uid"]: x for x in json.loads(r.stdout)["runs"]}
+
+    runs = listed(str(work))
+    assert {u: x["source"] for u, x in runs.items()} == {
+        uid: "checkpoint+log", log_only.jobnum[:8]: "log", ckpt_only.jobnum[:8]: "checkpoint"}
+    assert {(Path(x["path"]).parents[2].name, x["setting"], x["line"]) for x in runs[uid]["log"]} == {
+        ("class-il", "class-il", 1), ("task-il", "task-il", 1)}
+    final, _, _ = _expected(_literal(log.read_text().splitlines()[1]))
+    assert runs[log_only.jobnum[:8]]["metrics"]["class_il"]["final_avg"] == final  # the log's own number
+    assert runs[log_only.jobnum[:8]]["model"] == "er" and runs[log_only.jobnum[:8]]["checkpoints"] == []
+    assert sorted(listed(str(log))) == sorted([uid, log_only.jobnum[:8]])  # a log named: its twin too
+    # a checkpoints folder is listed from names as before: no log read, no source column
+    plain = run_cli("list", str(work / "checkpoints"))
+    assert plain.returncode == 0 and "source" not in plain.stdout and uid in plain.stdout
+    table = run_cli("list", str(work), env={"COLUMNS": "250"})
+    ends = [line.rsplit(" ", 1)[-1] for line in table.stdout.splitlines()]
+    assert sorted(e for e in ends if e in ("checkpoint", "log", "checkpoint+log")) == [
+        "checkpoint", "checkpoint+log", "log"]
