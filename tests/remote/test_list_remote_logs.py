@@ -90,3 +90,21 @@ def test_a_working_folder_costs_one_listing_and_one_read_per_log(lab: Path, s3: 
 
     checkpoints, work = requests("s3://runs/lab/checkpoints"), requests("s3://runs/lab")
     assert work == checkpoints + len(list(lab.rglob("logs.pyd"))), (work, checkpoints)
+
+
+def test_a_working_folder_without_logs_lists_its_checkpoints(s3: S3Server, env: dict[str, str],
+                                                             tmp_path: Path) -> None:
+    """A folder holding `checkpoints/` and no `.pt` of its own is a Mammoth working folder, in a
+    store as on disk (`resolve.checkpoints_folder`'s rule), logs or none."""
+    if not FIXTURES.is_dir():
+        fixtures_missing("checkpoints")
+    work = tmp_path / "bare-work"
+    (work / "checkpoints").mkdir(parents=True)
+    for p in (FIXTURES / "checkpoints").glob("*.pt"):
+        (work / "checkpoints" / p.name).write_bytes(p.read_bytes())
+    make_bucket(s3, "bare", {f"w/checkpoints/{p.name}": str(p) for p in (work / "checkpoints").glob("*.pt")})
+    local = run_cli("list", str(work), "--json", env=env)
+    remote = run_cli("list", "s3://bare/w", "--json", env=env)
+    assert local.returncode == 0 and remote.returncode == 0, (local.stderr, remote.stderr)
+    doc = json.loads(local.stdout.replace(f"{work}/", ""))
+    assert json.loads(remote.stdout.replace("s3://bare/w/", "")) == doc and doc["runs"]
