@@ -143,3 +143,16 @@ def write_runs(results: Path, runs: list[Run], *, setting: str = "class-il", num
                 folder.mkdir(parents=True, exist_ok=True)
                 with open(folder / "logs.pyd", "a") as f:
                     f.write(line)
+
+
+def working_folder(work: Path, fixtures: Path, runs: int = 3) -> None:
+    """A Mammoth working folder at `work`: the fixtures' real logs (as `data/results`) and
+    checkpoints, and `runs` generated runs' log lines beside them."""
+    (work / "data").mkdir(parents=True)
+    copies = ((fixtures / "results", work / "data" / "results"), (fixtures / "checkpoints", work / "checkpoints"))
+    for src, dest in copies:
+        for p in src.rglob("*"):
+            if p.is_file() and not p.name.endswith(".json"):
+                (dest / p.relative_to(src)).parent.mkdir(parents=True, exist_ok=True)
+                (dest / p.relative_to(src)).write_bytes(p.read_bytes())
+    write_runs(work / "data" / "results", [make_run(random.Random(s), seed=s) for s in range(runs)])

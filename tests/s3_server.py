@@ -2,13 +2,15 @@
 
 moto implements S3's Range (and suffix ranges), If-Match, prefix/delimiter listing and pagination.
 The proxy relays every connection to moto and counts the bytes moto sends back, so a test can say
-how much an `inspect` of a large object really transferred.
+how much an `inspect` of a large object really transferred, and the requests clients send (`list`'s
+cost in round trips).
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -19,6 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+_REQUEST_LINE = re.compile(rb"(?:GET|HEAD|PUT|POST|DELETE) /[^ \r\n]* HTTP/1\.[01]\r\n")
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -28,12 +32,14 @@ def free_port() -> int:
 
 @dataclass
 class CountingProxy:
-    """TCP relay 127.0.0.1:port -> upstream; `sent` counts bytes from upstream to clients, and
-    `rate` (bytes/s, 0: none) paces each connection's replies as a network link would."""
+    """TCP relay 127.0.0.1:port -> upstream; `sent` counts bytes from upstream to clients,
+    `requests` the HTTP request lines clients sent, and `rate` (bytes/s, 0: none) paces each
+    connection's replies as a network link would."""
 
     upstream: tuple[str, int]
     rate: float = 0.0
     sent: int = 0
+    requests: int = 0
     port: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _sock: socket.socket | None = None
@@ -67,6 +73,9 @@ class CountingProxy:
         with contextlib.suppress(OSError):
             while data := src.recv(1 << 16):
                 dst.sendall(data)
+                if not count:
+                    with self._lock:
+                        self.requests += len(_REQUEST_LINE.findall(data))
                 if count:
                     with self._lock:
                         self.sent += len(data)

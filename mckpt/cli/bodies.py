@@ -92,6 +92,8 @@ def list_runs(paths: list[str] | None, *, recursive: bool, acc: bool, model: str
         acc = True  # the accuracy, or the saved args --where filters on, are in each run's newest file
     named = expand(paths, "list", remote=True, recursive=recursive, whole=True)  # a working folder: logs too
     targets = named.scope()
+    from ..locate.run_sources import add_log_runs, split_targets
+
     if named.urls:
         from ..locate.remote import list_paths  # only remote listings import obstore / the HTTP modules
 
@@ -99,15 +101,15 @@ def list_runs(paths: list[str] | None, *, recursive: bool, acc: bool, model: str
 
         if acc:
             with out.progress("reading newest checkpoints", unit="items") as bar:
-                listing = list_paths(targets, recursive=recursive, acc=True, progress=bar, options=options)
+                listing, logs, remote_logs = list_paths(targets, recursive=recursive, acc=True, progress=bar,
+                                                        options=options)
         else:
-            listing = list_paths(targets, recursive=recursive, options=options)
+            listing, logs, remote_logs = list_paths(targets, recursive=recursive, options=options)
     else:
-        from ..locate.run_sources import add_log_runs, split_targets
-
         found = split_targets(targets, recursive)  # logs named, or in Mammoth's layout under a folder named
         listing = scan(found.checkpoints, recursive=recursive, acc=acc)
-        listing.skipped += add_log_runs(listing, found.logs) if found.logs else []
+        logs, remote_logs = found.logs, []
+    listing.skipped += add_log_runs(listing, logs, remote_logs) if logs or remote_logs else []
     for line in listing.skipped:
         out.warning(line)
     if named.uids:

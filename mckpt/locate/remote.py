@@ -45,17 +45,28 @@ def open_folder(url: str, options: FetchOptions | None = None) -> RemoteFolder:
 
 
 def list_paths(paths: Iterable[str], recursive: bool = False, acc: bool = False,
-               progress: Progress | None = None, options: FetchOptions | None = None) -> Listing:
+               progress: Progress | None = None, options: FetchOptions | None = None
+               ) -> tuple[Listing, list[str], list[RemoteEntry]]:
     """The runs under remote folders (and any local ones given with them), grouped as for local
-    folders; with `acc` the newest files are read ACC_WORKERS at a time. `options` as for
+    folders, and the results logs in Mammoth's layout under them (local paths, store entries) for
+    `run_sources.add_log_runs`. A store folder costs one listing of everything below it (logs sit
+    folders down); with `acc` the newest files are read ACC_WORKERS at a time. `options` as for
     `open_folder` (the hub's token, endpoint and each read's deadline)."""
+    from .run_sources import split_targets, store_files
+
     files: list[ListedFile] = []
+    local_logs: list[str] = []
+    remote_logs: list[RemoteEntry] = []
     for path in paths:
         if is_remote(path):
-            files += open_folder(path, options).entries(recursive)
+            checkpoints, logs = store_files(path, recursive, options)
+            files += checkpoints
+            remote_logs += logs
         else:
-            files += local_files([path], recursive)
-    return group_files(files, acc=acc, workers=ACC_WORKERS, progress=progress)
+            found = split_targets([path], recursive)
+            files += local_files(found.checkpoints, recursive)
+            local_logs += found.logs
+    return group_files(files, acc=acc, workers=ACC_WORKERS, progress=progress), local_logs, remote_logs
 
 
 def open_checkpoint_source(spec: str, options: FetchOptions | None = None, *,

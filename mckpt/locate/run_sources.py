@@ -16,7 +16,7 @@ experiment (`join_runs`, `supersede`):
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +24,7 @@ from ..domain.log_runs import (
     LAYOUTS,
     LOG_NAME,
     LogPlace,
+    LogRuns,
     find_logs,
     looks_like_log,
     read_local_logs,
@@ -41,6 +42,7 @@ if TYPE_CHECKING:
     from ..domain.results import RunResult
     from ..domain.results_log import LogFile
     from ..domain.runs import Listing
+    from ..fetch.options import FetchOptions
     from ..remote.listing import RemoteEntry
 
 REMOTE_WORKERS = 16  # concurrent reads from a store: enough to hide round trips, few enough for a lab server
@@ -91,18 +93,23 @@ def _twin_groups(logs: Iterable[str]) -> list[list[str]]:
     return list(twins.values())
 
 
-def add_log_runs(listing: Listing, logs: Sequence[str]) -> list[str]:
-    """Add the runs of results logs to a `list` listing, each run once: a log run whose uid a
-    listed checkpoint run carries is that run (its log lines are attached, and its accuracy
-    filled from the log when its checkpoints were not read); two copies of a log give one run.
-    Lines that are not training runs go to the listing's other files (`FILE:LINE`, why); the
-    warnings about bad lines are returned."""
+def add_log_runs(listing: Listing, logs: Sequence[str], remote: Sequence[RemoteEntry] = ()) -> list[str]:
+    """Add the runs of results logs (local paths, and `remote` logs in a store) to a `list`
+    listing, each run once: a log run whose uid a listed checkpoint run carries is that run (its
+    log lines are attached, and its accuracy filled from the log when its checkpoints were not
+    read); two copies of a log give one run. Lines that are not training runs go to the listing's
+    other files (`FILE:LINE`, why); the warnings about bad lines are returned."""
     from ..domain.runs import Run
+
+    def batches() -> Iterator[LogRuns]:  # local logs a twin group at a time; a store's read whole, concurrently
+        for paths in _twin_groups(logs):
+            yield runs_from_logs(read_local_logs(paths))
+        if remote:
+            yield runs_from_logs(read_remote_logs(remote))
 
     by_uid = {r.name.uid: r for r in listing.runs if r.name.uid}
     warnings: list[str] = []
-    for paths in _twin_groups(logs):
-        found = runs_from_logs(read_local_logs(paths))
+    for found in batches():
         warnings += found.warnings
         listing.other += found.skipped
         for r in found.runs:
@@ -147,19 +154,50 @@ def _matches(parts: Sequence[str], layout: Sequence[str]) -> bool:
 
 
 def split_remote(entries: list[RemoteEntry], recursive: bool) -> tuple[list[RemoteEntry], list[RemoteEntry]]:
-    """(checkpoint entries, log entries) of a store folder, as `split_targets` sees a local one."""
+    """(checkpoint entries, log entries) of a store folder, as `split_targets` sees a local one: a
+    working folder (a `checkpoints/` and no `.pt` of its own, `resolve.checkpoints_folder`'s rule)
+    has its `checkpoints/` read too."""
     from ..remote.listing import keep
 
     logs = [e for e in entries if e.name.rsplit("/", 1)[-1] == LOG_NAME
             and (recursive or any(_matches(e.name.split("/"), lay) for lay in LAYOUTS))]
-    checkout = any(e.name.startswith("/".join(DATA_RESULTS) + "/") for e in logs)
     prefix = CHECKPOINTS_DIR + "/"
+    working = not recursive and any(e.name.startswith(prefix) for e in entries) \
+        and not any(keep(e.name, False) and "/" not in e.name for e in entries)
 
     def is_checkpoint(name: str) -> bool:
-        return keep(name, recursive) or (checkout and not recursive and name.startswith(prefix)
-                                         and keep(name[len(prefix):], False))
+        return keep(name, recursive) or (working and name.startswith(prefix) and keep(name[len(prefix):], False))
 
     return [e for e in entries if is_checkpoint(e.name)], logs
+
+
+def store_files(url: str, recursive: bool, options: FetchOptions | None = None
+                ) -> tuple[list[RemoteEntry], list[RemoteEntry]]:
+    """(checkpoint entries, log entries) of a store folder from ONE listing of everything below it
+    (S3 without a delimiter, the hub's recursive tree: one paginated listing each), split as
+    `split_remote` says."""
+    from .remote import open_folder
+
+    return split_remote(open_folder(url, options).files(), recursive)
+
+
+def read_remote_logs(entries: Sequence[RemoteEntry]) -> list[LogFile]:
+    """Results logs in a store, each read whole, REMOTE_WORKERS at a time."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from ..domain.results_log import read_log
+
+    def read_one(entry: RemoteEntry) -> LogFile:
+        source = entry.open()
+        try:
+            return read_log(source, entry.path)
+        finally:
+            source.close()
+
+    if not entries:
+        return []
+    with ThreadPoolExecutor(max_workers=REMOTE_WORKERS, thread_name_prefix="mckpt-logs") as pool:
+        return list(pool.map(read_one, entries))
 
 
 def _read_remote(urls: list[str], recursive: bool) -> tuple[list[RunResult], list[dict[str, str]], list[LogFile]]:
@@ -169,10 +207,8 @@ def _read_remote(urls: list[str], recursive: bool) -> tuple[list[RunResult], lis
 
     from ..domain.checkpoint import read_run_record, to_plain
     from ..domain.results import RunResult, _ancestors
-    from ..domain.results_log import read_log
     from ..domain.runs import group_files
     from ..errors import MckptError
-    from .remote import open_folder
 
     if any(u.startswith(("http://", "https://")) for u in urls):
         bad = next(u for u in urls if u.startswith(("http://", "https://")))
@@ -181,7 +217,7 @@ def _read_remote(urls: list[str], recursive: bool) -> tuple[list[RunResult], lis
     checkpoints: list[RemoteEntry] = []
     logs: list[RemoteEntry] = []
     for url in urls:
-        ck, lg = split_remote(open_folder(url).files(), recursive)
+        ck, lg = store_files(url, recursive)
         checkpoints += ck
         logs += lg
     listing = group_files(checkpoints)
@@ -201,19 +237,11 @@ def _read_remote(urls: list[str], recursive: bool) -> tuple[list[RunResult], lis
         plain = to_plain(args)
         return RunResult(run.key, run.newest.path, plain, cil, til, _ancestors(run, plain))
 
-    def read_one_log(entry: RemoteEntry) -> LogFile:
-        source = entry.open()
-        try:
-            return read_log(source, entry.path)
-        finally:
-            source.close()
-
     with ThreadPoolExecutor(max_workers=REMOTE_WORKERS, thread_name_prefix="mckpt-results") as pool:
         got = list(pool.map(read_run, listing.runs))
-        log_files = list(pool.map(read_one_log, logs))
     runs = [r for r in got if not isinstance(r, dict)]
     skipped += [r for r in got if isinstance(r, dict)]
-    return runs, skipped, log_files
+    return runs, skipped, read_remote_logs(logs)
 
 
 def _uid(run: RunResult) -> str | None:

@@ -287,10 +287,7 @@ class ObjectFolder:
         if not objects and not subs:
             if key and not key.endswith("/"):
                 return [self._single(key)]
-            # An empty listing is how a misspelt prefix looks: say so rather than show 0 runs.
-            what = "nothing under this prefix" if key else "the bucket is empty"
-            raise NotFound(f"{self.store.label}: {what}", path=self.url,
-                             hint=f"see what is there: mckpt list {self.base.scheme}://{self.base.bucket}/")
+            raise self._empty()
         entries = [_entry(self.base, prefix, m) for m in objects]
         return sorted((e for e in entries if keep(e.name, recursive)), key=lambda e: e.name)
 
@@ -303,8 +300,14 @@ class ObjectFolder:
         if not objects and key and not key.endswith("/"):
             return [self._single(key)]
         if not objects:
-            raise NotFound(f"{self.store.label}: nothing under this prefix", path=self.url)
+            raise self._empty()
         return sorted((_entry(self.base, prefix, m) for m in objects), key=lambda e: e.name)
+
+    def _empty(self) -> NotFound:
+        # An empty listing is how a misspelt prefix looks: say so rather than show 0 runs.
+        what = "nothing under this prefix" if self.base.key else "the bucket is empty"
+        return NotFound(f"{self.store.label}: {what}", path=self.url,
+                        hint=f"see what is there: mckpt list {self.base.scheme}://{self.base.bucket}/")
 
     def _single(self, key: str) -> RemoteEntry:
         try:

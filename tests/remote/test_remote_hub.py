@@ -21,7 +21,7 @@ def files() -> dict[str, bytes]:
     if not FIXTURES.is_dir():
         fixtures_missing("the hub test repo holds them")
     out: dict[str, bytes] = {}
-    for p in FIXTURES.rglob("*.pt"):
+    for p in [*FIXTURES.rglob("*.pt"), *FIXTURES.rglob("logs.pyd")]:  # list reads a repo's results logs too
         rel = str(p.relative_to(FIXTURES))
         out[f"lab/mammoth/{rel}"] = p.read_bytes()
         out[f"datasets/lab/runs/{rel}"] = p.read_bytes()
@@ -49,6 +49,7 @@ def _json(*args: str, env: dict[str, str], strip: str) -> object:
     ("hf://lab/mammoth/checkpoints", "checkpoints", ("--acc",)),
     ("hf://lab/mammoth@main/checkpoints", "checkpoints", ()),
     ("hf://lab/mammoth", "", ("-r", "--acc")),
+    ("hf://lab/mammoth", "", ()),  # a data folder's layout: its results/ logs, in one recursive tree listing
     ("hf://datasets/lab/runs/older", "older", ("--acc",)),
 ])
 def test_list_of_a_repo_folder_equals_list_of_the_same_files_on_disk(

@@ -4,13 +4,12 @@ document as `results` of the same files on disk."""
 from __future__ import annotations
 
 import json
-import random
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from conftest import FIXTURES, fixtures_missing, run_cli
-from mammoth_log import make_run, write_runs
+from mammoth_log import working_folder
 
 pytest.importorskip("moto", reason="moto[server] is in the [test] extra; without it there is no S3 server here")
 pytest.importorskip("obstore", reason="obstore is a dependency of mckpt")
@@ -28,14 +27,7 @@ def test_results_of_a_bucket_equals_results_of_the_folder(s3: S3Server, tmp_path
     if not FIXTURES.is_dir():
         fixtures_missing("results logs and checkpoints")
     work = tmp_path / "work"  # a Mammoth working folder: real logs and checkpoints, and generated logs
-    (work / "data").mkdir(parents=True)
-    copies = ((FIXTURES / "results", work / "data" / "results"), (FIXTURES / "checkpoints", work / "checkpoints"))
-    for src, dest in copies:
-        for p in src.rglob("*"):
-            if p.is_file() and not p.name.endswith(".json"):
-                (dest / p.relative_to(src)).parent.mkdir(parents=True, exist_ok=True)
-                (dest / p.relative_to(src)).write_bytes(p.read_bytes())
-    write_runs(work / "data" / "results", [make_run(random.Random(s), seed=s) for s in range(3)])
+    working_folder(work, FIXTURES)
     make_bucket(s3, "runs", {f"lab/{p.relative_to(work)}": str(p) for p in work.rglob("*") if p.is_file()})
     env = {**s3.env(), "HOME": str(tmp_path), "MCKPT_CACHE": str(tmp_path / "cache"), "AWS_PROFILE": ""}
     for args in ((), ("--by", "model", "--tasks", "5")):
