@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import errno
 import os
 from pathlib import Path
@@ -78,17 +79,38 @@ def test_a_partial_file_is_published_and_released(tmp_path: Path) -> None:
     assert final.read_bytes() == b"done" and sorted(os.listdir(tmp_path)) == ["x.pt"]
 
 
+def _file_moves(tree: ast.AST) -> list[int]:
+    """Lines that rename, replace or hard-link a file: `os.replace/link/rename/renames(…)`, and the
+    Path methods `.rename(x)`, `.replace(x)`, `.hardlink_to(x)` (one argument: `str.replace` and
+    `dataclasses.replace` take other shapes), read from the syntax tree, not the text."""
+    lines = []
+    for node in ast.walk(tree):
+        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
+            continue
+        f = node.func
+        by_os = isinstance(f.value, ast.Name) and f.value.id == "os" and f.attr in ("replace", "link", "rename",
+                                                                                   "renames")
+        path_method = f.attr in ("rename", "hardlink_to") or (
+            f.attr == "replace" and len(node.args) == 1 and not node.keywords
+            and not (isinstance(f.value, ast.Name) and f.value.id == "dataclasses"))
+        if by_os or path_method:
+            lines.append(node.lineno)
+    return lines
+
+
 def test_only_io_atomic_renames_or_links_files_into_place() -> None:
     """One atomic-write primitive: no other module renames, replaces or hard-links a file."""
-    import re
-
     package = Path(__file__).resolve().parents[2] / "mckpt"
     offenders = [f"{p.relative_to(package)}:{n}" for p in package.rglob("*.py") if p.name != "atomic.py"
-                 for n, line in enumerate(p.read_text().splitlines(), 1)
-                 if re.search(r"\bos\.(replace|link|rename|renames)\(|\.(rename|replace|hardlink_to)\(\w", line)
-                 and "str" not in line and "datetime" not in line and ".replace(microsecond" not in line
-                 and "dataclasses.replace(" not in line]
+                 for n in _file_moves(ast.parse(p.read_text()))]
     assert offenders == []
+
+
+def test_the_file_move_scan_finds_each_kind() -> None:
+    """The scan above must see what it looks for (and pass over text and dataclass replaces)."""
+    code = ("os.replace(a, b)\nos.link(a, b)\ntarget.rename(dest)\npath.replace(dest)\np.hardlink_to(q)\n"
+            "s.replace('a', 'b')\ndataclasses.replace(x, y=1)\nd.replace(microsecond=0)\n")
+    assert _file_moves(ast.parse(code)) == [1, 2, 3, 4, 5]
 
 
 def test_atomic_write_leaves_nothing_behind_when_the_writer_fails(tmp_path: Path) -> None:
