@@ -46,6 +46,7 @@ class Faults:
     gzip: bool = False  # the CDN gzips the body and says Content-Encoding: gzip
     no_etag: bool = False  # the CDN sends neither ETag nor Last-Modified
     faulty_from: int = 1  # splice, content_range and endless_206 hit ranges starting here or later (resumes)
+    hold_uploads: threading.Event | None = None  # an LFS upload (PUT, logged as "lfs") waits for this first
 
 
 @dataclass
@@ -234,6 +235,9 @@ class HubHandler(_Base):
             {"commitUrl": f"{hub.hub_url}/{repo}/commit/{COMMIT}", "commitOid": COMMIT}).encode())
 
     def do_PUT(self) -> None:
+        self.hub.log("lfs", self.path, self._headers())
+        if self.hub.faults.hold_uploads is not None:
+            self.hub.faults.hold_uploads.wait(30)
         m = re.fullmatch(r"/lfs-upload/([0-9a-f]{64})", self.path)
         body = self._body()
         if not m or hashlib.sha256(body).hexdigest() != m[1]:
@@ -421,8 +425,9 @@ def serve(files: dict[str, bytes] | None = None) -> Iterator[Hub]:
         yield hub
     finally:
         hub.stopped.set()
-        if hub.faults.hold is not None:
-            hub.faults.hold.set()
+        for event in (hub.faults.hold, hub.faults.hold_uploads):
+            if event is not None:
+                event.set()
         for s in servers:
             s.shutdown()
             s.server_close()

@@ -11,6 +11,7 @@ never visible as an object.
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import threading
 from typing import Any
@@ -94,6 +95,8 @@ class Uploader:
         self.queue: queue.Queue[bytes | None] = queue.Queue(QUEUE)
         self.verdict: queue.Queue[bool] = queue.Queue(1)
         self.error: BaseException | None = None
+        self.cancelled = False  # Ctrl-C: abort, and take back an object that got completed anyway
+        self.published: str | None = None  # the ETag of the object the upload completed
         self.thread: threading.Thread | None = None
         if not self.small:
             self.thread = threading.Thread(target=self._run, daemon=True)
@@ -109,8 +112,10 @@ class Uploader:
 
     def _chunks(self) -> Any:
         while (item := self.queue.get()) is not None:
+            if self.cancelled:
+                raise _Abort("interrupted")
             yield item
-        if not self.verdict.get():
+        if not self.verdict.get() or self.cancelled:
             raise _Abort("the file failed its check")
         if not self.force and self._taken_now():
             self.error = Taken("appeared while uploading; not overwritten", path=self.target.dest.fetch_url(self.name),
@@ -128,8 +133,9 @@ class Uploader:
         import obstore
 
         try:
-            obstore.put(self.target.store.store, self.target.dest.path(self.name), self._chunks(),
-                        use_multipart=True, chunk_size=PART, max_concurrency=CONCURRENCY)
+            put = obstore.put(self.target.store.store, self.target.dest.path(self.name), self._chunks(),
+                              use_multipart=True, chunk_size=PART, max_concurrency=CONCURRENCY)
+            self.published = put.get("e_tag") or ""
         except BaseException as e:
             if self.error is None:
                 self.error = self.target._put_error(e, self.name)
@@ -143,12 +149,33 @@ class Uploader:
                 self.target.put_bytes(self.name, bytes(self.body), force=self.force)
             return
         assert self.thread is not None
-        if self.thread.is_alive():
-            self.queue.put(None)
-            self.verdict.put(ok)
-        self.thread.join()
+        try:
+            if self.thread.is_alive():
+                self.queue.put(None)
+                self.verdict.put(ok)
+            self.thread.join()
+        except KeyboardInterrupt:
+            self._withdraw()
+            raise
         if ok and self.error is not None:
             raise self.error if isinstance(self.error, MckptError) else MckptError(str(self.error))
+
+
+    def _withdraw(self) -> None:
+        """Ctrl-C while the upload ends: abort it, or if the store completed it meanwhile, delete the
+        object this push created (unless it replaced one with --force: then it stays, whole)."""
+        import obstore
+
+        self.cancelled = True
+        with contextlib.suppress(queue.Full):
+            self.verdict.put_nowait(False)
+        assert self.thread is not None
+        while self.thread.is_alive():  # wake a generator (or the drain after an abort) waiting for a block
+            with contextlib.suppress(queue.Full):
+                self.queue.put(None, timeout=0.1)
+            self.thread.join(0.1)
+        if self.published is not None and not self.force and self.target.etag(self.name) == self.published:
+            obstore.delete(self.target.store.store, self.target.dest.path(self.name))
 
 
 class _Stopped(Exception):
