@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import queue
 import threading
+import time
 from typing import Any
 
 from ..errors import MckptError, NotFound
@@ -24,6 +25,7 @@ SINGLE_PUT_MAX = 8 << 20  # up to this size one conditional PUT (held in memory)
 PART = 10 << 20  # multipart part size: ~100 parts per GiB (moto joins many small parts slowly)
 CONCURRENCY = 2  # parts in flight: memory is about PART × (CONCURRENCY + 1)
 QUEUE = 2  # read blocks waiting for the uploader
+WITHDRAW_WAIT = 15.0  # seconds Ctrl-C waits for the upload to be aborted (a stalled one may never answer)
 
 
 class Taken(MckptError):
@@ -170,7 +172,12 @@ class Uploader:
         with contextlib.suppress(queue.Full):
             self.verdict.put_nowait(False)
         assert self.thread is not None
-        while self.thread.is_alive():  # wake a generator (or the drain after an abort) waiting for a block
+        # Wake a generator (or the drain after an abort) waiting for a block. Bounded: on a stalled
+        # connection the upload thread may never return, and Ctrl-C must not hang; a multipart upload
+        # left open then is never an object (nothing half-published), and a second Ctrl-C ends the
+        # wait at once.
+        give_up = time.monotonic() + WITHDRAW_WAIT
+        while self.thread.is_alive() and time.monotonic() < give_up:
             with contextlib.suppress(queue.Full):
                 self.queue.put(None, timeout=0.1)
             self.thread.join(0.1)
