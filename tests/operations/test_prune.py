@@ -188,42 +188,19 @@ def test_list_shows_the_total_size(folder: Path) -> None:
 
 def _prompted_prune(folder: Path, answer: bytes, at_prompt=None) -> tuple[int, str]:  # type: ignore[no-untyped-def]
     """Run `mckpt prune FOLDER` on a real pseudo-terminal, answer its question, return (exit, screen)."""
-    import pty
-    import select
-    import subprocess
-    import sys
+    from pty_run import run_on_pty
 
-    from conftest import REPO
+    asked = []
 
-    master, slave = pty.openpty()
-    env = {**os.environ, "PYTHONPATH": str(REPO), "NO_COLOR": "1", "COLUMNS": "200", "TERM": "xterm"}
-    proc = subprocess.Popen([sys.executable, "-m", "mckpt", "prune", str(folder)], stdin=slave, stdout=slave,
-                            stderr=slave, env=env, close_fds=True)
-    os.close(slave)
-    screen = b""
-    answered = False
-    deadline = time.monotonic() + 120
-    poller = select.poll()  # not select(): a long test session has file descriptors past 1024
-    poller.register(master, select.POLLIN)
-    while time.monotonic() < deadline:
-        ready = poller.poll(500)
-        if ready:
-            try:
-                data = os.read(master, 65536)
-            except OSError:  # the child closed the terminal
-                break
-            if not data:
-                break
-            screen += data
-        if not answered and b"[y/n]" in screen:
-            if at_prompt is not None:
-                at_prompt()
-            os.write(master, answer)
-            answered = True
-        if proc.poll() is not None and not ready:
-            break
-    os.close(master)
-    return proc.wait(timeout=30), screen.decode(errors="replace").replace("\r\n", "\n")
+    def reply(screen: bytes) -> bytes | None:
+        if asked or b"[y/n]" not in screen:
+            return None
+        asked.append(True)
+        if at_prompt is not None:
+            at_prompt()
+        return answer
+
+    return run_on_pty(["prune", str(folder)], env={"NO_COLOR": "1"}, columns=200, reply=reply)
 
 
 def test_interactive_confirm_on_a_real_terminal(folder: Path) -> None:
