@@ -91,10 +91,16 @@ def main() -> None:
     sys.exit(run_command(_invoke))
 
 
+# Typer's usage errors: `typer.TyperException` from Typer 0.28; Typer 0.26-0.27 export no base class,
+# only `typer.BadParameter`, whose ancestry holds it (the lowest version pyproject allows is tested).
+USAGE_ERRORS: type[Exception] = getattr(typer, "TyperException", None) or next(
+    c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
+
+
 def _invoke() -> int:
     try:
         result = app(prog_name="mckpt", standalone_mode=False)
-    except typer.TyperException as e:  # Typer's usage errors (its public base class)
+    except USAGE_ERRORS as e:  # a bad value, an unknown option or command, a missing argument
         message = e.format_message()
         if not message:  # `mckpt` alone: Typer showed the help, and exits 2 as for any usage error
             return e.exit_code
